@@ -1,0 +1,82 @@
+"""The `digest` command. Each module registers a few thin commands over library functions.
+
+Exit codes: 0 ok (including "no announcement today"), 1 operational failure, 2 usage/config.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from typing import Annotated
+
+import typer
+
+from digest.cli import mail, service, site, spine, subscribers, topics
+from digest.cli.common import err_console, state
+from digest.config import ConfigError
+from digest.errors import DigestError, UsageError
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+app = typer.Typer(
+    name="digest",
+    help="A daily arXiv papers digest: fetch new listings, rank them for each subscriber, "
+    "email the digests and build a static archive.",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _main(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Path to config.toml (default: $DIGEST_CONFIG, then ./config.toml, "
+            "then built-in defaults).",
+            envvar="DIGEST_CONFIG",
+        ),
+    ] = None,
+) -> None:
+    state.config_path = config
+
+
+for module in (spine, topics, subscribers, mail, service, site):
+    module.register(app)
+
+
+def main() -> None:
+    """Console entry point: turn library errors into one clear line and an exit code."""
+    try:
+        code = app(standalone_mode=False)
+        sys.exit(code if isinstance(code, int) else 0)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except (ConfigError, UsageError) as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(2)
+    except DigestError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        sys.exit(1)
+    except sqlite3.OperationalError as exc:
+        err_console.print(f"[bold red]error:[/] database: {exc}", highlight=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and friends
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise

@@ -1,0 +1,55 @@
+"""What every CLI command shares: the loaded config, the open database, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from digest.config import Config, load_config
+
+console = Console(stderr=False, highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+@dataclass
+class CliState:
+    config_path: str | None = None
+    _config: Config | None = None
+    _db: Any = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+    @property
+    def db(self):
+        if self._db is None:
+            from digest.store import open_db
+
+            self._db = open_db(self.config.db_path,
+                               busy_timeout_ms=self.config.database.busy_timeout_ms)
+        return self._db
+
+
+state = CliState()
+
+
+def print_json(value: Any) -> None:
+    """Machine-readable output only, on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def fail(message: str, code: int = 1) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def show_progress() -> bool:
+    return sys.stderr.isatty()

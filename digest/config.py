@@ -1,0 +1,280 @@
+"""Load and validate config.toml into frozen dataclasses. Secrets come only from the environment.
+
+Lookup order: --config PATH, then $DIGEST_CONFIG, then ./config.toml, else embedded defaults.
+Every error names the key and what was expected, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.models import ANNOUNCE_TYPES
+
+BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+
+
+class ConfigError(ValueError):
+    """A config problem; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    path: str = "data/digest.db"
+    busy_timeout_ms: int = 30000
+
+
+@dataclass(frozen=True)
+class ArxivConfig:
+    categories: tuple[str, ...] = ("cs.AI", "cs.CL", "cs.LG")
+    announce_types: tuple[str, ...] = ("new", "cross")
+    feed_base_url: str = "https://rss.arxiv.org"
+    feed_format: str = "atom"  # atom | rss
+    api_base_url: str = "https://export.arxiv.org/api/query"
+    request_delay_seconds: float = 3.0
+    timeout_seconds: float = 30.0
+    max_retries: int = 5
+    api_page_size: int = 200
+    user_agent: str = "digest/0.1 (arXiv daily digest; mailto:operator@example.org)"
+
+
+@dataclass(frozen=True)
+class EmbeddingConfig:
+    model: str = BUNDLED_MODEL  # or any sentence-transformers model name / local path
+    batch_size: int = 64
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class RankingConfig:
+    topics_file: str = "data/topics.toml"
+    default_max_papers: int = 10
+    max_papers_cap: int = 50
+    default_threshold: float = 0.35
+    diversity_lambda: float = 0.75
+    trending_weight: float = 0.05
+    min_feedback_for_model: int = 4
+    hf_enabled: bool = False
+    hf_base_url: str = "https://huggingface.co"
+
+
+@dataclass(frozen=True)
+class MailConfig:
+    backend: str = "outbox"  # outbox | smtp | sendgrid
+    from_address: str = "digest@example.org"
+    from_name: str = "arXiv digest"
+    reply_to: str = ""
+    postal_address: str = ""  # required for smtp/sendgrid (CAN-SPAM)
+    list_id: str = "daily.digest.example.org"
+    outbox_dir: str = "data/outbox"
+    rate_per_second: float = 10.0
+    max_lateness_hours: float = 36.0
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls | ssl | none
+    smtp_timeout_seconds: float = 30.0
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    sendgrid_sandbox: bool = False
+    sendgrid_timeout_seconds: float = 30.0
+    tracking: bool = False
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    dir: str = "data/site"
+    title: str = "arXiv digest"
+    base_url: str = ""  # public URL of the archive, for feeds and email links
+    search: bool = True
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"  # where links in emails point
+    confirm_token_days: int = 7
+    trusted_proxies: tuple[str, ...] = ()
+    record_ip: bool = False
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    cron: str = "30 0 * * mon-fri"  # minute hour day month weekday, after arXiv's rebuild
+    timezone: str = "America/New_York"
+    misfire_grace_hours: float = 6.0
+    lease_minutes: float = 120.0
+
+
+@dataclass(frozen=True)
+class Config:
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    arxiv: ArxivConfig = field(default_factory=ArxivConfig)
+    embedding: EmbeddingConfig = field(default_factory=EmbeddingConfig)
+    ranking: RankingConfig = field(default_factory=RankingConfig)
+    mail: MailConfig = field(default_factory=MailConfig)
+    site: SiteConfig = field(default_factory=SiteConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve against this
+    source: str = "(embedded defaults)"
+
+    def path(self, relative: str) -> Path:
+        """Resolve a configured path against the config file's directory."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def db_path(self) -> Path:
+        return self.path(self.database.path)
+
+    def with_overrides(self, **sections: object) -> Config:
+        return replace(self, **sections)  # type: ignore[arg-type]
+
+
+def secret(name: str) -> str | None:
+    """Secrets (SENDGRID_API_KEY, SMTP_PASSWORD, ...) are read from the environment only."""
+    value = os.environ.get(name)
+    return value or None
+
+
+def find_config_path(explicit: str | Path | None = None) -> Path | None:
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{path}: config file not found")
+        return path
+    env = os.environ.get("DIGEST_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise ConfigError(f"DIGEST_CONFIG={env}: config file not found")
+        return path
+    local = Path("config.toml")
+    return local if local.is_file() else None
+
+
+def load_config(explicit: str | Path | None = None) -> Config:
+    path = find_config_path(explicit)
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text") from exc
+    return parse_config(raw, source=str(path), base_dir=path.resolve().parent)
+
+
+def parse_config(raw: dict[str, object], source: str, base_dir: Path) -> Config:
+    sections: dict[str, object] = {}
+    known = {f.name: f for f in fields(Config) if f.name not in ("base_dir", "source")}
+    for name, value in raw.items():
+        if name not in known:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(known)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table of settings")
+        section_type = typing.get_type_hints(Config)[name]
+        sections[name] = _build_section(section_type, name, value, source)
+    config = Config(**sections, base_dir=base_dir, source=source)  # type: ignore[arg-type]
+    _validate(config)
+    return config
+
+
+def _build_section(section_type: type, name: str, values: dict, source: str) -> object:
+    hints = typing.get_type_hints(section_type)
+    kwargs = {}
+    for key, value in values.items():
+        if key not in hints:
+            raise ConfigError(
+                f"{source}: unknown key [{name}].{key} (known: {', '.join(hints)})"
+            )
+        kwargs[key] = _coerce(hints[key], value, f"[{name}].{key}", source)
+    return section_type(**kwargs)
+
+
+def _coerce(expected: object, value: object, key: str, source: str) -> object:
+    origin = typing.get_origin(expected)
+    if expected is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
+    if expected is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}")
+    if expected is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+    if expected is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+    if origin is tuple:
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        raise ConfigError(f"{source}: {key} must be a list of strings, got {value!r}")
+    if origin in (typing.Union, types.UnionType):
+        return value
+    raise ConfigError(f"{source}: {key} has an unsupported type")  # pragma: no cover
+
+
+def _choice(value: str, allowed: tuple[str, ...], key: str, source: str) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{source}: {key} must be one of {', '.join(allowed)}, got {value!r}")
+
+
+def _validate(config: Config) -> None:
+    """Value checks that types alone can't express."""
+    src = config.source
+    arxiv = config.arxiv
+    if not arxiv.categories:
+        raise ConfigError(f"{src}: [arxiv].categories must name at least one category")
+    for kind in arxiv.announce_types:
+        _choice(kind, ANNOUNCE_TYPES, "[arxiv].announce_types", src)
+    _choice(arxiv.feed_format, ("atom", "rss"), "[arxiv].feed_format", src)
+    if arxiv.request_delay_seconds < 0:
+        raise ConfigError(f"{src}: [arxiv].request_delay_seconds must be >= 0")
+    if arxiv.timeout_seconds <= 0:
+        raise ConfigError(f"{src}: [arxiv].timeout_seconds must be > 0")
+    if not 1 <= arxiv.api_page_size <= 2000:
+        raise ConfigError(f"{src}: [arxiv].api_page_size must be between 1 and 2000")
+    if config.embedding.batch_size < 1:
+        raise ConfigError(f"{src}: [embedding].batch_size must be >= 1")
+    ranking = config.ranking
+    if not 1 <= ranking.default_max_papers <= ranking.max_papers_cap <= 50:
+        raise ConfigError(
+            f"{src}: [ranking].default_max_papers must be between 1 and max_papers_cap (<= 50)"
+        )
+    if not -1.0 <= ranking.default_threshold <= 1.0:
+        raise ConfigError(f"{src}: [ranking].default_threshold must be between -1 and 1")
+    mail = config.mail
+    _choice(mail.backend, ("outbox", "smtp", "sendgrid"), "[mail].backend", src)
+    _choice(mail.smtp_security, ("starttls", "ssl", "none"), "[mail].smtp_security", src)
+    if "@" not in mail.from_address:
+        raise ConfigError(f"{src}: [mail].from_address must be an email address")
+    if mail.backend != "outbox" and not mail.postal_address.strip():
+        raise ConfigError(
+            f"{src}: [mail].postal_address is required with the {mail.backend} backend "
+            "(a sender's physical address must appear in every email)"
+        )
+    if mail.rate_per_second <= 0:
+        raise ConfigError(f"{src}: [mail].rate_per_second must be > 0")
+    try:
+        ZoneInfo(config.schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ConfigError(
+            f"{src}: [schedule].timezone {config.schedule.timezone!r} is not a known time zone"
+        ) from exc
+    if len(config.schedule.cron.split()) != 5:
+        raise ConfigError(
+            f"{src}: [schedule].cron must have 5 fields (minute hour day month weekday)"
+        )
+    if not 1 <= config.service.port <= 65535:
+        raise ConfigError(f"{src}: [service].port must be between 1 and 65535")

@@ -1,0 +1,170 @@
+"""Every table, as migration sets applied in order. Add a migration; never edit an applied one.
+
+Sets: `digest.core` (papers, ingest, embeddings), `digest.people` (subscribers, topics,
+feedback). Later stages add their own sets in their store modules (mail, service, site),
+imported at the bottom so the order is fixed.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Migrations
+
+from digest.store.db import register
+
+core = register(Migrations("digest.core"))
+people = register(Migrations("digest.people"))
+
+
+@core()
+def m001_papers(db) -> None:
+    db.executescript(
+        """
+        CREATE TABLE papers (
+            id TEXT PRIMARY KEY,              -- arXiv id without version, or a foreign id
+            version INTEGER,                  -- highest version seen
+            title TEXT NOT NULL,
+            abstract TEXT NOT NULL,
+            authors_json TEXT NOT NULL DEFAULT '[]',     -- names in order
+            categories_json TEXT NOT NULL DEFAULT '[]',
+            primary_category TEXT,
+            announce_type TEXT,               -- how it was first announced: new | cross | ...
+            first_announced TEXT,             -- listing date (YYYY-MM-DD) it first appeared
+            last_announced TEXT,
+            published TEXT,
+            updated TEXT,
+            license TEXT,
+            doi TEXT,
+            journal_ref TEXT,
+            comments TEXT,
+            is_arxiv INTEGER NOT NULL DEFAULT 1,
+            content_hash TEXT NOT NULL,
+            source TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX papers_first_announced ON papers(first_announced);
+        CREATE INDEX papers_content_hash ON papers(content_hash);
+
+        CREATE TABLE listings (                -- one row per paper per announcement day
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            announce_date TEXT NOT NULL,
+            announce_type TEXT NOT NULL,
+            version INTEGER,
+            PRIMARY KEY (paper_id, announce_date)
+        );
+        CREATE INDEX listings_date ON listings(announce_date);
+
+        CREATE TABLE paper_versions (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            first_seen TEXT NOT NULL,
+            source TEXT NOT NULL,
+            PRIMARY KEY (paper_id, version)
+        );
+
+        CREATE TABLE authors (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,                -- display name, TeX accents decoded
+            norm_name TEXT NOT NULL UNIQUE     -- lowercase, accents folded: the identity key
+        );
+        CREATE TABLE paper_authors (
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            author_id INTEGER NOT NULL REFERENCES authors(id),
+            position INTEGER NOT NULL,
+            PRIMARY KEY (paper_id, position)
+        );
+        CREATE INDEX paper_authors_author ON paper_authors(author_id);
+
+        CREATE TABLE ingest_runs (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,              -- feed | api | jsonl | hf
+            category TEXT,                     -- category / query / file name
+            url TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,              -- running | ok | empty | stale | failed
+            channel_date TEXT,
+            fetched INTEGER NOT NULL DEFAULT 0,
+            new INTEGER NOT NULL DEFAULT 0,
+            updated INTEGER NOT NULL DEFAULT 0,
+            unchanged INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            skipped_json TEXT NOT NULL DEFAULT '[]',  -- first reasons, for the operator
+            error TEXT
+        );
+
+        CREATE TABLE embeddings (
+            model TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            dim INTEGER NOT NULL,
+            vector BLOB NOT NULL,              -- float32, L2-normalised
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (model, content_hash)
+        );
+        """
+    )
+
+
+@people()
+def m001_subscribers_topics_feedback(db) -> None:
+    db.executescript(
+        """
+        CREATE TABLE subscribers (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE,        -- normalised (lower-cased domain, trimmed)
+            name TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending|active|unsubscribed|bounced|complained
+            frequency TEXT NOT NULL DEFAULT 'daily', -- daily | weekly
+            weekday INTEGER,                   -- 0=Mon..6=Sun for weekly
+            timezone TEXT NOT NULL DEFAULT 'UTC',
+            send_hour INTEGER,                 -- optional local hour to send at
+            max_papers INTEGER NOT NULL DEFAULT 10,
+            always_send INTEGER NOT NULL DEFAULT 0,
+            manage_token TEXT UNIQUE,          -- opaque random token for prefs/unsubscribe links
+            source TEXT NOT NULL DEFAULT 'cli',      -- cli | web | import
+            created_at TEXT NOT NULL,
+            confirmed_at TEXT,
+            unsubscribed_at TEXT,
+            last_digest_date TEXT              -- issue date of the last digest sent
+        );
+
+        CREATE TABLE topics (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            kind TEXT NOT NULL,                -- curated | personal
+            owner_id INTEGER REFERENCES subscribers(id) ON DELETE CASCADE,
+            owner_key INTEGER NOT NULL DEFAULT 0,  -- owner_id or 0: makes UNIQUE work
+            description TEXT NOT NULL DEFAULT '',
+            keywords_json TEXT NOT NULL DEFAULT '[]',
+            exclude_json TEXT NOT NULL DEFAULT '[]',
+            seed_ids_json TEXT NOT NULL DEFAULT '[]',
+            authors_json TEXT NOT NULL DEFAULT '[]',
+            categories_json TEXT NOT NULL DEFAULT '[]',
+            threshold REAL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (kind, owner_key, name)
+        );
+
+        CREATE TABLE subscriber_topics (
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            topic_id INTEGER NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+            PRIMARY KEY (subscriber_id, topic_id)
+        );
+
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            paper_id TEXT NOT NULL REFERENCES papers(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,                -- like | dislike | click
+            source TEXT NOT NULL DEFAULT 'cli',
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX feedback_subscriber ON feedback(subscriber_id, paper_id);
+        CREATE INDEX feedback_paper ON feedback(paper_id);
+        """
+    )
+
+
+# Later stages register their sets by being imported here, after the two above.
+from digest.store import mail_schema, service_schema, site_schema  # noqa: E402,F401
