@@ -184,3 +184,17 @@ class DigestPlan:
     picks: tuple[Pick, ...]
     candidates: int  # how many papers were considered
     window_start: date | None = None
+
+
+@dataclass
+class IngestReport:
+    """What one ingest (a feed, an API query, a file) did; the CLI formats it."""
+
+    source: str  # feed | api | jsonl | hf
+    label: str  # category, query or file name
+    status: str  # ok | empty | stale | failed
+    counts: IngestCounts = field(default_factory=IngestCounts)
+    skipped: list[SkippedRecord] = field(default_factory=list)
+    channel_date: date | None = None
+    run_id: int | None = None
+    error: str | None = None

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli import mail, service, site, spine, subscribers, topics
+from digest.cli import mail, preview, service, site, spine, subscribers, topic_lab, topics
 from digest.cli.common import err_console, state
 from digest.config import ConfigError
 from digest.errors import DigestError, UsageError
@@ -48,7 +48,7 @@ def _main(
     state.config_path = config
 
 
-for module in (spine, topics, subscribers, mail, service, site):
+for module in (spine, topics, topic_lab, subscribers, preview, mail, service, site):
     module.register(app)
 
 

@@ -167,4 +167,7 @@ def m001_subscribers_topics_feedback(db) -> None:
 
 
 # Later stages register their sets by being imported here, after the two above.
-from digest.store import mail_schema, service_schema, site_schema  # noqa: E402,F401
+from digest.store import rank_schema  # noqa: E402,F401  (saved picks, topic matches)
+from digest.store import mail_schema  # noqa: E402,F401  (deliveries ledger)
+from digest.store import service_schema  # noqa: E402,F401  (tokens, consents, leases, webhooks)
+from digest.store import site_schema  # noqa: E402,F401  (site build state)

