@@ -1,0 +1,127 @@
+"""Shared fixtures: real SQLite files, the real bundled model, the recorded arXiv samples.
+
+`sample_db_path` (session): the recorded Atom feed (cs.AI, 2025-08-20, 86 papers) and the
+RSS sample (2026-09-24) ingested and embedded once. `sample_db` / `sample_config` give each
+test its own copy, with a Config whose paths all live in tmp_path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from digest.config import Config, parse_config  # noqa: E402
+from digest.paths import SAMPLES_DIR  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures"
+ARXIV_FIXTURES = FIXTURES / "arxiv"
+ATOM_SAMPLE = SAMPLES_DIR / "cs.AI-2025-08-20.atom.xml"
+RSS_SAMPLE = SAMPLES_DIR / "cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.rss.xml"
+EMPTY_RSS = ARXIV_FIXTURES / "rss" / (
+    "broadfield-dev-ticker__rss.arxiv.org_rss_physics__2025-12-31__EMPTY_reconstructed.xml"
+)
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def toml_text(sections: dict[str, dict]) -> str:
+    lines = []
+    for name, values in sections.items():
+        lines.append(f"[{name}]")
+        lines += [f"{key} = {_toml_value(val)}" for key, val in values.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    """make_config({"mail": {...}}) -> (Config, path of the config.toml it wrote).
+
+    The database, outbox and site live under tmp_path; the file can be passed to the CLI
+    with --config.
+    """
+
+    def build(overrides: dict[str, dict] | None = None) -> tuple[Config, Path]:
+        sections: dict[str, dict] = {
+            "database": {"path": "data/digest.db"},
+            "arxiv": {"request_delay_seconds": 0.0},
+            "mail": {"outbox_dir": "data/outbox"},
+            "site": {"dir": "data/site"},
+        }
+        for name, values in (overrides or {}).items():
+            sections.setdefault(name, {}).update(values)
+        path = tmp_path / "config.toml"
+        path.write_text(toml_text(sections), encoding="utf-8")
+        import tomllib
+
+        config = parse_config(tomllib.loads(path.read_text()), source=str(path), base_dir=tmp_path)
+        return config, path
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def sample_db_path(tmp_path_factory) -> Path:
+    """A database with both recorded sample feeds ingested and embedded (built once)."""
+    from digest.embed import embed_missing
+    from digest.ingest import ingest_feed_file
+    from digest.store import open_db
+
+    path = tmp_path_factory.mktemp("sample") / "digest.db"
+    db = open_db(path)
+    config = Config()
+    ingest_feed_file(db, config, ATOM_SAMPLE, label="cs.AI")
+    ingest_feed_file(db, config, RSS_SAMPLE, label="cs.LG+cs.AI+cs.CL+stat.ML")
+    embed_missing(db, config.embedding)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    return path
+
+
+@pytest.fixture
+def sample_config(make_config) -> Config:
+    config, _ = make_config()
+    return config
+
+
+@pytest.fixture
+def sample_db(sample_db_path, sample_config):
+    """A private copy of the sample database at sample_config.db_path."""
+    from digest.store import open_db
+
+    sample_config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(sample_db_path, sample_config.db_path)
+    db = open_db(sample_config.db_path)
+    yield db
+    db.conn.close()
+
+
+@pytest.fixture(autouse=True)
+def _reset_cli_state():
+    """The CLI caches config and db per process; CliRunner tests get a fresh one each time."""
+    from digest.cli.common import state
+
+    state.config_path = None
+    state._config = None
+    state._db = None
+    yield
+    if state._db is not None:
+        state._db.conn.close()
+    state._config = None
+    state._db = None
