@@ -1,0 +1,290 @@
+"""Subscribers: validated adds and changes, lookups by address, feedback by address.
+
+Every public function takes an open database. Bad input raises UsageError naming the value;
+nothing is written unless everything checks out (multi-row changes are one transaction).
+The read functions are re-exported from `digest.store.subscribers` so callers need one import.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import UsageError
+from digest.models import FEEDBACK_KINDS, FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber
+from digest.store import feedback as feedback_store
+from digest.store import subscribers as store
+from digest.store.db import transaction, utcnow
+from digest.store.subscribers import (  # noqa: F401  (re-exported: the one import callers need)
+    delete_subscriber,
+    get_subscriber,
+    get_subscriber_by_token,
+    list_subscribers,
+    set_last_digest_date,
+    set_status,
+)
+
+MAX_PAPERS_CAP = 50
+DEFAULT_MAX_PAPERS = 10
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+_LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def normalise_email(raw: str) -> str:
+    """Trim, lower-case the domain, and reject anything that is not a plain address.
+
+    The local part keeps its case (lookups are case-insensitive anyway). Display names
+    ("Ann <ann@x.org>"), spaces, missing dots in the domain and the like are refused.
+    """
+    text = (raw or "").strip()
+    if text.lower().startswith("mailto:"):
+        text = text[len("mailto:") :]
+    if "@" not in text or text.count("@") != 1:
+        raise UsageError(f"not a valid email address: {raw!r}")
+    local, domain = text.split("@")
+    domain = domain.lower().rstrip(".")
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise UsageError(f"not a valid email address: {raw!r} (bad domain)") from None
+    labels = ascii_domain.split(".")
+    if (
+        not local
+        or len(local) > 64
+        or not _LOCAL_RE.match(local)
+        or len(labels) < 2
+        or not all(_LABEL_RE.match(label) for label in labels)
+        or labels[-1].isdigit()
+        or len(text) > 254
+    ):
+        raise UsageError(f"not a valid email address: {raw!r}")
+    return f"{local}@{domain}"
+
+
+def parse_weekday(value: str | int | None) -> int | None:
+    """'mon'/'Monday'/0 -> 0 ... 'sun'/6 -> 6; None and '' stay None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value <= 6:
+            return value
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        if text.isdigit() and 0 <= int(text) <= 6:
+            return int(text)
+        if text[:3] in WEEKDAYS and (len(text) == 3 or WEEKDAYS_FULL[text[:3]] == text):
+            return WEEKDAYS.index(text[:3])
+    raise UsageError(f"weekday must be one of {', '.join(WEEKDAYS)}, got {value!r}")
+
+
+WEEKDAYS_FULL = dict(zip(WEEKDAYS, ("monday", "tuesday", "wednesday", "thursday", "friday",
+                                    "saturday", "sunday"), strict=True))
+
+
+def weekday_name(weekday: int | None) -> str | None:
+    return WEEKDAYS[weekday] if weekday is not None else None
+
+
+def check_timezone(name: str) -> str:
+    text = (name or "").strip()
+    try:
+        ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris)") from None
+    return text
+
+
+def check_max_papers(value: int) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"max papers must be a whole number, got {value!r}") from None
+    if not 1 <= number <= MAX_PAPERS_CAP:
+        raise UsageError(f"max papers must be between 1 and {MAX_PAPERS_CAP}, got {number}")
+    return number
+
+
+def _check_schedule(frequency: str, weekday: int | None) -> int | None:
+    if frequency not in FREQUENCIES:
+        raise UsageError(f"frequency must be one of {', '.join(FREQUENCIES)}, got {frequency!r}")
+    if frequency == "weekly" and weekday is None:
+        raise UsageError("a weekly digest needs a weekday (mon..sun)")
+    return weekday if frequency == "weekly" else None
+
+
+def _check_send_hour(value: int | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        hour = int(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"send hour must be a whole number 0..23, got {value!r}") from None
+    if not 0 <= hour <= 23:
+        raise UsageError(f"send hour must be between 0 and 23, got {hour}")
+    return hour
+
+
+def add_subscriber(
+    db,
+    email: str,
+    *,
+    name: str = "",
+    status: str = "pending",
+    frequency: str = "daily",
+    weekday: str | int | None = None,
+    timezone: str = "UTC",
+    max_papers: int = DEFAULT_MAX_PAPERS,
+    always_send: bool = False,
+    source: str = "cli",
+    send_hour: int | None = None,
+    topics: Sequence[str] = (),
+    text: str = "",
+) -> Subscriber:
+    """Validate and add one subscriber (with curated `topics` and an own-words `text` topic).
+
+    All in one transaction: an unknown topic name or a duplicate address writes nothing.
+    """
+    address = normalise_email(email)
+    if status not in SUBSCRIBER_STATUSES:
+        raise UsageError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
+    values = {
+        "email": address,
+        "name": (name or "").strip(),
+        "status": status,
+        "frequency": frequency,
+        "weekday": _check_schedule(frequency, parse_weekday(weekday)),
+        "timezone": check_timezone(timezone),
+        "send_hour": _check_send_hour(send_hour),
+        "max_papers": check_max_papers(max_papers),
+        "always_send": int(bool(always_send)),
+        "manage_token": secrets.token_urlsafe(24),
+        "source": source,
+        "created_at": utcnow(),
+        "confirmed_at": utcnow() if status == "active" else None,
+    }
+    from digest import topics as topic_logic  # topics imports nothing from here; kept local
+
+    with transaction(db):
+        if store.get_subscriber_by_email(db, address) is not None:
+            raise UsageError(f"{address} is already a subscriber")
+        subscriber_id = store.insert_subscriber(db, values)
+        if topics:
+            topic_logic.set_subscriber_topics(db, subscriber_id, topics)
+        if text and text.strip():
+            topic_logic.add_personal_topic(db, subscriber_id, text=text)
+    found = store.get_subscriber(db, subscriber_id)
+    assert found is not None
+    return found
+
+
+def update_subscriber(db, subscriber_id: int, **changes: object) -> Subscriber:
+    """Change preferences: frequency, weekday, timezone, max_papers, always_send, name, send_hour.
+
+    The result is checked as a whole (switching to weekly needs a weekday; daily clears it).
+    """
+    unknown = set(changes) - set(store.UPDATABLE_COLUMNS)
+    if unknown:
+        raise UsageError(
+            f"cannot change {', '.join(sorted(unknown))} "
+            f"(changeable: {', '.join(store.UPDATABLE_COLUMNS)})"
+        )
+    with transaction(db):
+        current = store.get_subscriber(db, subscriber_id)
+        if current is None:
+            raise UsageError(f"no subscriber with id {subscriber_id}")
+        frequency = str(changes.get("frequency", current.frequency))
+        weekday = (
+            parse_weekday(changes["weekday"])  # type: ignore[arg-type]
+            if "weekday" in changes
+            else current.weekday
+        )
+        row: dict[str, object] = {}
+        if "frequency" in changes or "weekday" in changes:
+            row["frequency"] = frequency
+            row["weekday"] = _check_schedule(frequency, weekday)
+        if "timezone" in changes:
+            row["timezone"] = check_timezone(str(changes["timezone"]))
+        if "max_papers" in changes:
+            row["max_papers"] = check_max_papers(changes["max_papers"])  # type: ignore[arg-type]
+        if "always_send" in changes:
+            row["always_send"] = int(bool(changes["always_send"]))
+        if "name" in changes:
+            row["name"] = str(changes["name"] or "").strip()
+        if "send_hour" in changes:
+            row["send_hour"] = _check_send_hour(changes["send_hour"])  # type: ignore[arg-type]
+        store.update_subscriber_row(db, subscriber_id, row)
+    found = store.get_subscriber(db, subscriber_id)
+    assert found is not None
+    return found
+
+
+def get_subscriber_by_email(db, email: str) -> Subscriber | None:
+    """Look up an address as a person would type it (trimmed, any case)."""
+    try:
+        address = normalise_email(email)
+    except UsageError:
+        return None
+    return store.get_subscriber_by_email(db, address)
+
+
+def require_subscriber(db, email: str) -> Subscriber:
+    """The subscriber with this address, or UsageError naming it."""
+    found = get_subscriber_by_email(db, email)
+    if found is None:
+        raise UsageError(f"no subscriber with address {email.strip()!r}")
+    return found
+
+
+def remove_subscriber(db, email: str) -> Subscriber:
+    """Delete a subscriber by address with their personal topics and feedback."""
+    subscriber = require_subscriber(db, email)
+    with transaction(db):
+        store.delete_subscriber(db, subscriber.id)
+    return subscriber
+
+
+def record_feedback(db, email: str, paper_id: str, kind: str, source: str = "cli") -> str:
+    """Record a like/dislike/click by address; returns the stored paper id."""
+    if kind not in FEEDBACK_KINDS:
+        raise UsageError(f"unknown feedback kind {kind!r} (known: {', '.join(FEEDBACK_KINDS)})")
+    subscriber = require_subscriber(db, email)
+    with transaction(db):
+        return feedback_store.add_feedback(db, subscriber.id, paper_id, kind, source=source)
+
+
+def subscriber_public_fields(subscriber: Subscriber) -> dict:
+    """What `show`/`list`/`export` print: everything except the secret manage token."""
+    return {
+        "id": subscriber.id,
+        "email": subscriber.email,
+        "name": subscriber.name,
+        "status": subscriber.status,
+        "frequency": subscriber.frequency,
+        "weekday": weekday_name(subscriber.weekday),
+        "timezone": subscriber.timezone,
+        "send_hour": subscriber.send_hour,
+        "max_papers": subscriber.max_papers,
+        "always_send": subscriber.always_send,
+        "source": subscriber.source,
+        "created_at": subscriber.created_at,
+        "confirmed_at": subscriber.confirmed_at,
+        "unsubscribed_at": subscriber.unsubscribed_at,
+        "last_digest_date": subscriber.last_digest_date,
+    }
+
+
+def subscriber_details(db, subscriber: Subscriber) -> dict:
+    """Fields + followed curated topics + personal topics + feedback counts (for `show`)."""
+    from digest import topics as topic_logic
+
+    topics = topic_logic.topics_for_subscriber(db, subscriber.id)
+    return {
+        **subscriber_public_fields(subscriber),
+        "topics": [t.name for t in topics if t.kind == "curated"],
+        "personal_topics": [topic_logic.topic_as_dict(t) for t in topics if t.kind == "personal"],
+        "feedback": feedback_store.feedback_summary(db, subscriber.id),
+    }

@@ -1,0 +1,251 @@
+"""Topics: validation, curated CRUD, personal topics and who follows what.
+
+Reading and syncing `topics.toml` lives in `digest.topics_file`. Bad input raises UsageError
+naming the topic and the field. The store's read functions are re-exported here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+
+from digest.errors import UsageError
+from digest.models import Topic, split_arxiv_id
+from digest.store import topics as store
+from digest.store.db import transaction
+from digest.store.topics import (  # noqa: F401  (re-exported: the one import callers need)
+    get_topic,
+    list_topics,
+    topics_for_subscriber,
+)
+
+TOPIC_KINDS = ("curated", "personal")
+MAX_NAME_LENGTH = 80
+_CATEGORY_RE = re.compile(r"^[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
+
+
+class TopicProblem(ValueError):
+    """One invalid field of one topic; `field` lets the file reader point at its line."""
+
+    def __init__(self, topic: str, field: str, message: str) -> None:
+        super().__init__(f"topic {topic!r}: {message}")
+        self.topic = topic
+        self.field = field
+        self.detail = message
+
+
+def _clean_words(values: Iterable[str], topic: str, field: str) -> tuple[str, ...]:
+    """Trim, drop empties, de-duplicate case-insensitively, keep first spelling and order."""
+    seen: dict[str, str] = {}
+    for value in values:
+        if not isinstance(value, str):
+            raise TopicProblem(topic, field, f"{field} must be a list of strings, got {value!r}")
+        text = " ".join(value.split())
+        if text and text.lower() not in seen:
+            seen[text.lower()] = text
+    return tuple(seen.values())
+
+
+def _clean_seeds(values: Iterable[str], topic: str) -> tuple[str, ...]:
+    out: dict[str, None] = {}
+    for value in values:
+        if not isinstance(value, str):
+            raise TopicProblem(topic, "seeds", f"seeds must be arXiv ids, got {value!r}")
+        text = value.strip()
+        if not text:
+            continue
+        parsed = split_arxiv_id(text)
+        if parsed is None:
+            raise TopicProblem(topic, "seeds", f"seed {text!r} is not an arXiv id")
+        out[parsed[0]] = None
+    return tuple(out)
+
+
+def _clean_categories(values: Iterable[str], topic: str) -> tuple[str, ...]:
+    out: dict[str, None] = {}
+    for value in _clean_words(values, topic, "categories"):
+        if not _CATEGORY_RE.match(value):
+            raise TopicProblem(
+                topic, "categories", f"category {value!r} is not an arXiv category like cs.AI"
+            )
+        out[value] = None
+    return tuple(out)
+
+
+def validate_topic(topic: Topic) -> Topic:
+    """Return the cleaned topic, or raise TopicProblem naming the topic and the field."""
+    name = " ".join((topic.name or "").split())
+    label = name or "(unnamed)"
+    if not name:
+        raise TopicProblem(label, "name", "a topic needs a name")
+    if len(name) > MAX_NAME_LENGTH:
+        raise TopicProblem(label, "name", f"name is longer than {MAX_NAME_LENGTH} characters")
+    if topic.kind not in TOPIC_KINDS:
+        raise TopicProblem(label, "kind", f"kind must be curated or personal, got {topic.kind!r}")
+    if topic.kind == "personal" and topic.owner_id is None:
+        raise TopicProblem(label, "owner", "a personal topic needs an owner")
+    if topic.kind == "curated" and topic.owner_id is not None:
+        raise TopicProblem(label, "owner", "a curated topic has no owner")
+    threshold = topic.threshold
+    if threshold is not None:
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+            raise TopicProblem(label, "threshold", f"threshold must be a number, got {threshold!r}")
+        if not -1.0 <= float(threshold) <= 1.0:
+            raise TopicProblem(label, "threshold", "threshold must be between -1 and 1")
+        threshold = float(threshold)
+    if not isinstance(topic.description, str):
+        raise TopicProblem(label, "description", "description must be a string")
+    cleaned = replace(
+        topic,
+        name=name,
+        description=" ".join(topic.description.split()),
+        keywords=_clean_words(topic.keywords, label, "keywords"),
+        exclude=_clean_words(topic.exclude, label, "exclude"),
+        seed_ids=_clean_seeds(topic.seed_ids, label),
+        authors=_clean_words(topic.authors, label, "authors"),
+        categories=_clean_categories(topic.categories, label),
+        threshold=threshold,
+    )
+    if not (cleaned.description or cleaned.keywords or cleaned.seed_ids or cleaned.authors):
+        raise TopicProblem(
+            label, "description",
+            "topic is empty: give a description, keywords, seed papers or authors",
+        )
+    return cleaned
+
+
+def _checked(topic: Topic) -> Topic:
+    try:
+        return validate_topic(topic)
+    except TopicProblem as exc:
+        raise UsageError(str(exc)) from None
+
+
+def add_topic(db, topic: Topic) -> Topic:
+    """Validate and insert a topic (curated or personal); a name clash -> UsageError."""
+    cleaned = _checked(topic)
+    with transaction(db):
+        return store.insert_topic(db, cleaned)
+
+
+def require_topic(db, name: str, kind: str = "curated", owner_id: int | None = None) -> Topic:
+    found = store.get_topic(db, name, kind=kind, owner_id=owner_id)
+    if found is None:
+        raise UsageError(f"unknown {kind} topic {name.strip()!r}")
+    return found
+
+
+def update_topic(db, name: str, kind: str = "curated", owner_id: int | None = None,
+                 **changes: object) -> Topic:
+    """Change fields of a saved topic (name, description, keywords, exclude, seed_ids, authors,
+    categories, threshold). List fields are replaced, not merged."""
+    allowed = {"name", "description", "keywords", "exclude", "seed_ids", "authors",
+               "categories", "threshold"}
+    unknown = set(changes) - allowed
+    if unknown:
+        raise UsageError(f"cannot change topic field(s): {', '.join(sorted(unknown))}")
+    with transaction(db):
+        current = require_topic(db, name, kind=kind, owner_id=owner_id)
+        values = {key: tuple(v) if isinstance(v, list | tuple) else v
+                  for key, v in changes.items()}
+        cleaned = _checked(replace(current, **values))  # type: ignore[arg-type]
+        if cleaned.name.lower() != current.name.lower():
+            if store.get_topic(db, cleaned.name, kind=kind, owner_id=owner_id) is not None:
+                raise UsageError(f"a {kind} topic named {cleaned.name!r} already exists")
+        assert current.id is not None
+        return store.update_topic_row(db, current.id, cleaned)
+
+
+def remove_topic(db, name: str, kind: str = "curated", owner_id: int | None = None) -> Topic:
+    """Delete a topic by name; its followers stop following it. Unknown name -> UsageError."""
+    with transaction(db):
+        current = require_topic(db, name, kind=kind, owner_id=owner_id)
+        assert current.id is not None
+        store.delete_topic(db, current.id)
+    return current
+
+
+def set_subscriber_topics(db, subscriber_id: int, curated_names: Sequence[str]) -> list[Topic]:
+    """Replace the curated topics a subscriber follows. Unknown names -> UsageError naming them."""
+    names = [name.strip() for name in curated_names if name and name.strip()]
+    with transaction(db):
+        found: list[Topic] = []
+        missing: list[str] = []
+        for name in names:
+            topic = store.get_topic(db, name, kind="curated")
+            if topic is None:
+                missing.append(name)
+            else:
+                found.append(topic)
+        if missing:
+            known = ", ".join(t.name for t in store.list_topics(db, kind="curated")) or "none yet"
+            raise UsageError(
+                f"unknown topic {', '.join(repr(m) for m in missing)} (curated topics: {known})"
+            )
+        store.set_followed_topic_ids(db, subscriber_id, [t.id for t in found if t.id])
+    return found
+
+
+def personal_topic_name(text: str, taken: Iterable[str] = ()) -> str:
+    """A short name from the first words of the text, made unique among `taken`."""
+    words = " ".join(text.split())
+    base = words if len(words) <= 40 else words[:40].rsplit(" ", 1)[0] + "…"
+    base = base or "My topic"
+    taken_lower = {t.lower() for t in taken}
+    name, n = base, 2
+    while name.lower() in taken_lower:
+        name, n = f"{base} ({n})", n + 1
+    return name
+
+
+def add_personal_topic(
+    db,
+    subscriber_id: int,
+    text: str = "",
+    *,
+    name: str | None = None,
+    keywords: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    seed_ids: Sequence[str] = (),
+    authors: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    threshold: float | None = None,
+) -> Topic:
+    """Add a topic owned by one subscriber; `text` is its description in their own words."""
+    with transaction(db):
+        if name is None:
+            taken = [t.name for t in store.list_topics(db, kind="personal", owner_id=subscriber_id)]
+            name = personal_topic_name(text, taken)
+        topic = Topic(
+            name=name, kind="personal", owner_id=subscriber_id, description=text,
+            keywords=tuple(keywords), exclude=tuple(exclude), seed_ids=tuple(seed_ids),
+            authors=tuple(authors), categories=tuple(categories), threshold=threshold,
+        )
+        return store.insert_topic(db, _checked(topic))
+
+
+def topic_as_dict(topic: Topic, followers: int | None = None) -> dict:
+    """JSON shape of a topic (as `topics show --json` prints it)."""
+    out = {
+        "id": topic.id,
+        "name": topic.name,
+        "kind": topic.kind,
+        "description": topic.description,
+        "keywords": list(topic.keywords),
+        "exclude": list(topic.exclude),
+        "seeds": list(topic.seed_ids),
+        "authors": list(topic.authors),
+        "categories": list(topic.categories),
+        "threshold": topic.threshold,
+    }
+    if topic.owner_id is not None:
+        out["owner_id"] = topic.owner_id
+    if followers is not None:
+        out["subscribers"] = followers
+    return out
+
+
+def curated_topics_with_followers(db) -> list[tuple[Topic, int]]:
+    counts = store.follower_counts(db)
+    return [(t, counts.get(t.id or 0, 0)) for t in store.list_topics(db, kind="curated")]

@@ -1,0 +1,209 @@
+"""The curated topics file (`data/topics.toml`): parse with line-precise errors, then sync.
+
+Format: one `[[topic]]` table per topic with `name` and any of `description`, `keywords`,
+`exclude`, `seeds`, `authors`, `categories`, `threshold`. Errors read
+`data/topics.toml:14: topic 'LLM agents': threshold must be between -1 and 1`.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from digest.errors import UsageError
+from digest.models import Topic
+from digest.store import topics as store
+from digest.store.db import transaction
+from digest.topics import TopicProblem, validate_topic
+
+# File key -> Topic field.
+FILE_KEYS = {
+    "name": "name",
+    "description": "description",
+    "keywords": "keywords",
+    "exclude": "exclude",
+    "seeds": "seed_ids",
+    "authors": "authors",
+    "categories": "categories",
+    "threshold": "threshold",
+}
+_LIST_KEYS = ("keywords", "exclude", "seeds", "authors", "categories")
+_TABLE_RE = re.compile(r"^\s*\[\[\s*topic\s*\]\]\s*(?:#.*)?$")
+_HEADER_RE = re.compile(r"^\s*\[")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*=")
+_TOML_LINE_RE = re.compile(r"at line (\d+)")
+
+
+@dataclass
+class _Locator:
+    """Where each [[topic]] table and each key in it starts, from a plain line scan."""
+
+    table_lines: list[int] = field(default_factory=list)
+    key_lines: list[dict[str, int]] = field(default_factory=list)
+
+    @classmethod
+    def scan(cls, text: str) -> _Locator:
+        found = cls()
+        inside = False
+        for number, line in enumerate(text.splitlines(), start=1):
+            if _TABLE_RE.match(line):
+                found.table_lines.append(number)
+                found.key_lines.append({})
+                inside = True
+            elif _HEADER_RE.match(line) and not _KEY_RE.match(line):
+                inside = False
+            elif inside:
+                match = _KEY_RE.match(line)
+                if match:
+                    found.key_lines[-1].setdefault(match.group(1).strip("\"'"), number)
+        return found
+
+    def line(self, index: int, key: str | None = None) -> int:
+        if index >= len(self.table_lines):
+            return 1
+        if key is not None and key in self.key_lines[index]:
+            return self.key_lines[index][key]
+        return self.table_lines[index]
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
+    """Parse and validate the file's text; every problem is reported as `source:line: ...`."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE_RE.search(str(exc))
+        line = match.group(1) if match else str(max(1, len(text.splitlines())))
+        raise UsageError(f"{source}:{line}: not valid TOML: {exc}") from None
+    locate = _Locator.scan(text)
+    problems: list[str] = []
+    for key in raw:
+        if key != "topic":
+            problems.append(f"{source}:1: unknown top-level key {key!r} (use [[topic]] tables)")
+    tables = raw.get("topic", [])
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        problems.append(f"{source}:1: 'topic' must be [[topic]] tables")
+        tables = []
+    topics: list[Topic] = []
+    seen: dict[str, int] = {}
+    for index, table in enumerate(tables):
+        name = table.get("name")
+        label = name if isinstance(name, str) and name.strip() else f"#{index + 1}"
+
+        def problem(key: str | None, message: str, index: int = index, label: str = label) -> None:
+            problems.append(f"{source}:{locate.line(index, key)}: topic {label!r}: {message}")
+
+        bad = False
+        for key, value in table.items():
+            if key not in FILE_KEYS:
+                problem(key, f"unknown key {key!r} (known: {', '.join(FILE_KEYS)})")
+                bad = True
+            elif key in _LIST_KEYS and not (
+                isinstance(value, list) and all(isinstance(v, str) for v in value)
+            ):
+                problem(key, f"{key} must be a list of strings")
+                bad = True
+            elif key in ("name", "description") and not isinstance(value, str):
+                problem(key, f"{key} must be a string")
+                bad = True
+        if not isinstance(name, str) or not name.strip():
+            problem("name", "every topic needs a name")
+            continue
+        if bad:
+            continue
+        values = {FILE_KEYS[key]: tuple(v) if isinstance(v, list) else v
+                  for key, v in table.items()}
+        try:
+            topic = validate_topic(Topic(kind="curated", **values))
+        except TopicProblem as exc:
+            file_key = next((k for k, f in FILE_KEYS.items() if f == exc.field), exc.field)
+            problem(file_key, exc.detail)
+            continue
+        if topic.name.lower() in seen:
+            problem("name", f"duplicate name (first defined on line {seen[topic.name.lower()]})")
+            continue
+        seen[topic.name.lower()] = locate.line(index, "name")
+        topics.append(topic)
+    if problems:
+        raise UsageError("\n".join(problems))
+    return topics
+
+
+def load_topics_file(path: str | Path) -> list[Topic]:
+    """Read and validate a topics file; a missing file or any bad line -> UsageError."""
+    file_path = Path(path)
+    shown = _display(file_path)
+    try:
+        text = file_path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{shown}: topics file not found") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{shown}: not UTF-8 text") from None
+    return parse_topics_text(text, source=shown)
+
+
+@dataclass
+class SyncReport:
+    """What a sync changed, by topic name."""
+
+    file: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    not_in_file: list[str] = field(default_factory=list)  # kept because --prune was not given
+
+    def as_dict(self) -> dict:
+        return {
+            "file": self.file,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "not_in_file": self.not_in_file,
+        }
+
+
+def _same(stored: Topic, wanted: Topic) -> bool:
+    return stored == Topic(**{**wanted.__dict__, "id": stored.id})
+
+
+def sync_topics(db, path: str | Path, *, prune: bool = False) -> SyncReport:
+    """Upsert the file's curated topics in one transaction (ids, hence followers, are kept).
+
+    Curated topics missing from the file are removed only with `prune`; else reported.
+    A renamed topic is a removal plus an addition, so its followers are lost on prune.
+    """
+    topics = load_topics_file(path)
+    report = SyncReport(file=_display(Path(path)))
+    wanted = {t.name.lower() for t in topics}
+    with transaction(db):
+        for topic in topics:
+            stored = store.get_topic(db, topic.name, kind="curated")
+            if stored is None:
+                store.insert_topic(db, topic)
+                report.added.append(topic.name)
+            elif _same(stored, topic):
+                report.unchanged.append(topic.name)
+            else:
+                assert stored.id is not None
+                store.update_topic_row(db, stored.id, topic)
+                report.updated.append(topic.name)
+        for stored in store.list_topics(db, kind="curated"):
+            if stored.name.lower() in wanted:
+                continue
+            if prune:
+                assert stored.id is not None
+                store.delete_topic(db, stored.id)
+                report.removed.append(stored.name)
+            else:
+                report.not_in_file.append(stored.name)
+    return report
