@@ -100,6 +100,12 @@ class ServiceConfig:
     confirm_token_days: int = 7
     trusted_proxies: tuple[str, ...] = ()
     record_ip: bool = False
+    confirm_on_get: bool = False  # true: the confirm link confirms on GET (scanners may click it)
+    subscribe_per_ip_per_minute: int = 5
+    confirm_mails_per_address_per_day: int = 3
+    consent_text_version: str = "v1"  # bump when the sign-up wording changes
+    backup_dir: str = "data/backups"
+    backup_keep: int = 14
 
 
 @dataclass(frozen=True)
@@ -278,3 +284,14 @@ def _validate(config: Config) -> None:
         )
     if not 1 <= config.service.port <= 65535:
         raise ConfigError(f"{src}: [service].port must be between 1 and 65535")
+    service = config.service
+    if service.confirm_token_days < 1:
+        raise ConfigError(f"{src}: [service].confirm_token_days must be >= 1")
+    if service.subscribe_per_ip_per_minute < 1 or service.confirm_mails_per_address_per_day < 1:
+        raise ConfigError(f"{src}: [service] rate limits must be >= 1")
+    if service.backup_keep < 1:
+        raise ConfigError(f"{src}: [service].backup_keep must be >= 1")
+    if config.schedule.misfire_grace_hours <= 0 or config.schedule.lease_minutes <= 0:
+        raise ConfigError(
+            f"{src}: [schedule].misfire_grace_hours and lease_minutes must be > 0"
+        )

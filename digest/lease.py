@@ -1,0 +1,107 @@
+"""One holder at a time for the daily run (and for the scheduler): a file lock plus a DB lease.
+
+The file lock (next to the database) stops a second process on this machine at once; the lease
+row in the database says who holds it and until when, so a crashed holder's lease can be taken
+over when it expires or when its process is gone from this host.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+from digest.errors import DigestError
+from digest.store import service as service_store
+from digest.store import transaction
+
+
+class LeaseHeld(DigestError):
+    """Someone else holds the lease; the message says who and until when."""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """True when the holder ran on this host and its process no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    return int(pid_text) != os.getpid() and not _pid_alive(int(pid_text))
+
+
+class Lease:
+    """`with Lease(db, db_path, "daily-run", minutes=120):` ... raises LeaseHeld when taken."""
+
+    def __init__(self, db, db_path: str | Path, name: str, minutes: float) -> None:
+        self.db = db
+        self.name = name
+        self.minutes = minutes
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._file_lock = FileLock(f"{db_path}.{name}.lock", timeout=0)
+        self.held = False
+
+    def _expiry(self) -> datetime:
+        return datetime.now(UTC) + timedelta(minutes=self.minutes)
+
+    def acquire(self) -> None:
+        try:
+            self._file_lock.acquire()
+        except Timeout as exc:
+            raise LeaseHeld(
+                f"another {self.name} is already running on this machine "
+                f"(lock file {self._file_lock.lock_file}); not starting a second one"
+            ) from exc
+        try:
+            with transaction(self.db):
+                current = service_store.get_lease(self.db, self.name)
+                if current is not None:
+                    expires = datetime.fromisoformat(current["expires_at"])
+                    if expires > datetime.now(UTC) and not _holder_is_dead(current["holder"]):
+                        raise LeaseHeld(
+                            f"another {self.name} holds the lease ({current['holder']}, "
+                            f"since {current['acquired_at']}, until {current['expires_at']}); "
+                            "not starting a second one"
+                        )
+                service_store.put_lease(self.db, self.name, self.holder, self._expiry())
+        except BaseException:
+            self._file_lock.release()
+            raise
+        self.held = True
+
+    def renew(self) -> None:
+        """Push the expiry forward; raises LeaseHeld if someone took the lease over."""
+        with transaction(self.db):
+            ok = service_store.renew_lease(self.db, self.name, self.holder, self._expiry())
+        if not ok:
+            raise LeaseHeld(f"the {self.name} lease was taken over by another process")
+
+    def release(self) -> None:
+        if not self.held:
+            return
+        try:
+            with transaction(self.db):
+                service_store.release_lease(self.db, self.name, self.holder)
+        finally:
+            self.held = False
+            self._file_lock.release()
+
+    def __enter__(self) -> Lease:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

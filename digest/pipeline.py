@@ -1,0 +1,243 @@
+"""run_daily(): the whole day once: fetch -> embed -> plan -> send -> site.
+
+Each stage is idempotent and checkpointed in `run_stages`: a stage that finished ok for this
+issue date is skipped on a re-run (unless forced), so a run that crashed continues where it
+stopped. Sending never repeats a digest whatever happens here: the delivery ledger is keyed by
+(subscriber, issue). "No announcement today" is a normal ending: nothing is sent, status
+`no_announcement`, exit 0.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from digest.config import Config
+from digest.lease import Lease
+from digest.store import service as service_store
+from digest.store import transaction, utcnow
+
+STAGES = ("fetch", "embed", "plan", "send", "site")
+RUN_LEASE = "daily-run"
+
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass
+class StageReport:
+    stage: str
+    status: str  # ok | skipped | empty | stale | failed | done-earlier
+    duration_s: float = 0.0
+    counts: dict = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class RunReport:
+    run_id: int
+    issue_date: date
+    status: str  # ok | no_announcement | stale | failed
+    stages: list[StageReport] = field(default_factory=list)
+    forced: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def as_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "issue_date": self.issue_date.isoformat(),
+            "status": self.status,
+            "forced": self.forced,
+            "stages": [dataclasses.asdict(s) for s in self.stages],
+        }
+
+
+class _StageOutcome(Exception):
+    """Raised inside a stage to end the run early with a non-error status."""
+
+    def __init__(self, status: str, counts: dict) -> None:
+        super().__init__(status)
+        self.status = status
+        self.counts = counts
+
+
+def default_issue_date(config: Config, now: datetime | None = None) -> date:
+    """Today in the schedule's time zone (the scheduler fires after arXiv's rebuild)."""
+    zone = ZoneInfo(config.schedule.timezone)
+    return (now or datetime.now(zone)).astimezone(zone).date()
+
+
+def _counts_of(result: object) -> dict:
+    """A stage's return value as JSON-able counts, whatever shape its module returns."""
+    if result is None:
+        return {}
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        raw = dataclasses.asdict(result)
+        return {k: v for k, v in raw.items() if isinstance(v, int | float | str | bool | None)}
+    if isinstance(result, dict):
+        return {k: v for k, v in result.items() if isinstance(v, int | float | str | bool | None)}
+    if isinstance(result, list | tuple):
+        return {"items": len(result)}
+    return {"result": str(result)}
+
+
+# ------------------------------------------------------------------ the stages
+def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
+    from digest.ingest import fetch_daily
+
+    reports = fetch_daily(db, config, expected_date=issue_date, progress=progress)
+    statuses = [r.status for r in reports]
+    counts = {
+        "feeds": len(reports),
+        "ok": statuses.count("ok"),
+        "empty": statuses.count("empty"),
+        "stale": statuses.count("stale"),
+        "failed": statuses.count("failed"),
+        "new": sum(r.counts.new for r in reports),
+        "updated": sum(r.counts.updated for r in reports),
+        "skipped": sum(r.counts.skipped for r in reports),
+    }
+    errors = [f"{r.label}: {r.error}" for r in reports if r.error]
+    if counts["ok"]:
+        if errors:
+            counts["errors"] = "; ".join(errors)
+        return counts
+    if reports and counts["empty"] == len(reports):
+        raise _StageOutcome("no_announcement", counts)
+    if counts["failed"]:
+        raise RuntimeError("every feed failed: " + "; ".join(errors))
+    raise _StageOutcome("stale", counts)
+
+
+def _stage_embed(db, config: Config, issue_date: date, progress) -> dict:
+    from digest.embed import embed_missing
+
+    return _counts_of(embed_missing(db, config.embedding))
+
+
+def _stage_plan(db, config: Config, issue_date: date, progress) -> dict:
+    from digest.planning import plan_all
+
+    return _counts_of(plan_all(db, config, issue_date))
+
+
+def _stage_send(db, config: Config, issue_date: date, progress, force: bool = False) -> dict:
+    from digest.sending import send_issue
+
+    return _counts_of(send_issue(db, config, issue_date, force=force))
+
+
+def _stage_site(db, config: Config, issue_date: date, progress) -> dict:
+    try:
+        from digest.site import build_site
+    except ImportError:
+        return {"built": False, "reason": "site module not installed"}
+    return _counts_of(build_site(db, config, full=False))
+
+
+# ------------------------------------------------------------------ the run
+def run_daily(
+    db,
+    config: Config,
+    issue_date: date | None = None,
+    *,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> RunReport:
+    """Run the whole day under the daily-run lease; raises LeaseHeld if another run holds it."""
+    issue_date = issue_date or default_issue_date(config)
+    with Lease(db, config.db_path, RUN_LEASE, config.schedule.lease_minutes) as lease:
+        return _run_stages(db, config, issue_date, force, progress, lease)
+
+
+def _run_stages(db, config, issue_date: date, force: bool, progress, lease: Lease) -> RunReport:
+    day = issue_date.isoformat()
+    with transaction(db):
+        run_id = service_store.start_run(db, day, force, lease.holder)
+        done = {} if force else service_store.completed_stages(db, day)
+    report = RunReport(run_id, issue_date, "ok", forced=force)
+    stage_functions = {
+        "fetch": _stage_fetch,
+        "embed": _stage_embed,
+        "plan": _stage_plan,
+        "send": lambda d, c, i, p: _stage_send(d, c, i, p, force=force),
+        "site": _stage_site,
+    }
+    for stage in STAGES:
+        if stage in done:
+            report.stages.append(StageReport(stage, "done-earlier", counts=done[stage]))
+            continue
+        if progress:
+            progress(f"{stage}: starting")
+        lease.renew()
+        outcome = _run_one(db, run_id, day, stage, stage_functions[stage], config, issue_date,
+                           progress)
+        report.stages.append(outcome)
+        if outcome.status in ("no_announcement", "stale"):
+            report.status = outcome.status
+            break
+        if outcome.status == "failed":
+            report.status = "failed"
+            if stage != "site":  # a failed site build does not undo a sent issue
+                break
+    with transaction(db):
+        failed = [s for s in report.stages if s.status == "failed"]
+        service_store.finish_run(
+            db, run_id, report.status, "; ".join(f"{s.stage}: {s.error}" for s in failed) or None
+        )
+    return report
+
+
+def _run_one(db, run_id, day, stage, function, config, issue_date, progress) -> StageReport:
+    started_at = utcnow()
+    with transaction(db):
+        service_store.record_stage(db, run_id, day, stage, "running", started_at, None, {}, None)
+    start = time.monotonic()
+    status, counts, error = "ok", {}, None
+    try:
+        counts = function(db, config, issue_date, progress)
+    except _StageOutcome as outcome:
+        status, counts = outcome.status, outcome.counts
+    except Exception as exc:  # one stage failing is recorded, not a crash without a report
+        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        counts = {"trace": traceback.format_exc(limit=3)[-800:]}
+    duration = round(time.monotonic() - start, 3)
+    with transaction(db):
+        service_store.record_stage(db, run_id, day, stage, status, started_at, duration, counts,
+                                   error)
+    return StageReport(stage, status, duration, counts, error)
+
+
+# ------------------------------------------------------------------ status for `digest status`
+def service_status(db, config: Config, now: datetime | None = None) -> dict:
+    """The last runs and warnings (stale feed, failed last run) for `digest status`."""
+    from datetime import UTC
+
+    now = now or datetime.now(UTC)
+    runs = service_store.recent_runs(db, limit=5)
+    warnings: list[str] = []
+    if runs and runs[0]["status"] == "failed":
+        warnings.append(f"the last run (issue {runs[0]['issue_date']}) failed: {runs[0]['error']}")
+    if runs and runs[0]["status"] == "running":
+        warnings.append(f"a run for {runs[0]['issue_date']} is running or was interrupted")
+    last_ingest = service_store.last_successful_ingest(db)
+    if last_ingest is None:
+        warnings.append("no feed has been fetched successfully yet")
+    else:
+        age_days = (now - datetime.fromisoformat(last_ingest["started_at"])).total_seconds() / 86400
+        if age_days > 4:  # a long weekend has at most 3 days without announcements
+            warnings.append(
+                f"the feed looks stale: last new listing fetched {age_days:.1f} days ago"
+            )
+    return {
+        "last_runs": runs,
+        "last_feed_ingest": last_ingest,
+        "warnings": warnings,
+    }

@@ -1,0 +1,232 @@
+"""SQL for the service tables: confirm tokens, consents, webhook events, runs, leases, rate limits.
+
+Callers wrap multi-statement changes in `digest.store.transaction` (BEGIN IMMEDIATE).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+from digest.store.db import utcnow
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+# ------------------------------------------------------------------ confirm tokens
+def insert_confirm_token(db, subscriber_id: int, token: str, days: int) -> None:
+    now = datetime.now(UTC)
+    db.execute(
+        "INSERT INTO confirm_tokens (token_hash, subscriber_id, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?)",
+        [token_hash(token), subscriber_id, _iso(now), _iso(now + timedelta(days=days))],
+    )
+
+
+def find_confirm_token(db, token: str) -> dict | None:
+    """The token's row (by hash) when it exists, whatever its state."""
+    rows = list(db.query("SELECT * FROM confirm_tokens WHERE token_hash = ?", [token_hash(token)]))
+    return rows[0] if rows else None
+
+
+def confirm_token_usable(row: dict, now: datetime | None = None) -> bool:
+    now = now or datetime.now(UTC)
+    return row["used_at"] is None and datetime.fromisoformat(row["expires_at"]) > now
+
+
+def use_confirm_token(db, token_id: int) -> bool:
+    """Mark a token used; False when someone used it first (single use)."""
+    cursor = db.execute(
+        "UPDATE confirm_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL",
+        [utcnow(), token_id],
+    )
+    return cursor.rowcount == 1
+
+
+# ------------------------------------------------------------------ consents
+def add_consent(
+    db,
+    subscriber_id: int | None,
+    action: str,
+    source: str,
+    text_version: str,
+    ip: str | None = None,
+    detail: str = "",
+) -> None:
+    db.execute(
+        "INSERT INTO consents (subscriber_id, action, at, source, text_version, ip, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [subscriber_id, action, utcnow(), source, text_version, ip, detail],
+    )
+
+
+def consents_for(db, subscriber_id: int) -> list[dict]:
+    return list(
+        db.query(
+            "SELECT action, at, source, text_version, ip, detail FROM consents"
+            " WHERE subscriber_id = ? ORDER BY id",
+            [subscriber_id],
+        )
+    )
+
+
+# ------------------------------------------------------------------ webhook events
+def record_webhook_event(
+    db,
+    sg_event_id: str | None,
+    dedupe_key: str,
+    event: str,
+    delivery_id: str | None,
+    subscriber_id: int | None,
+    event_at: str | None,
+) -> bool:
+    """Insert the event once; False when it was already recorded (a replay)."""
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO webhook_events (sg_event_id, dedupe_key, event, delivery_id,"
+        " subscriber_id, outcome, event_at, received_at) VALUES (?, ?, ?, ?, ?, '', ?, ?)",
+        [sg_event_id, dedupe_key, event, delivery_id, subscriber_id, event_at, utcnow()],
+    )
+    return cursor.rowcount == 1
+
+
+def set_webhook_outcome(db, dedupe_key: str, outcome: str) -> None:
+    db.execute("UPDATE webhook_events SET outcome = ? WHERE dedupe_key = ?", [outcome, dedupe_key])
+
+
+def count_webhook_events(db) -> int:
+    return int(db.execute("SELECT COUNT(*) FROM webhook_events").fetchone()[0])
+
+
+# ------------------------------------------------------------------ runs and stages
+def start_run(db, issue_date: str, forced: bool, holder: str) -> int:
+    cursor = db.execute(
+        "INSERT INTO runs (issue_date, started_at, status, forced, holder)"
+        " VALUES (?, ?, 'running', ?, ?)",
+        [issue_date, utcnow(), int(forced), holder],
+    )
+    return int(cursor.lastrowid)
+
+
+def finish_run(db, run_id: int, status: str, error: str | None = None) -> None:
+    db.execute(
+        "UPDATE runs SET status = ?, finished_at = ?, error = ? WHERE id = ?",
+        [status, utcnow(), error, run_id],
+    )
+
+
+def completed_stages(db, issue_date: str) -> dict[str, dict]:
+    """Stages already finished ok for this issue date (any run): stage -> counts."""
+    rows = db.query(
+        "SELECT stage, counts_json FROM run_stages WHERE issue_date = ? AND status = 'ok'"
+        " ORDER BY run_id",
+        [issue_date],
+    )
+    return {row["stage"]: json.loads(row["counts_json"]) for row in rows}
+
+
+def record_stage(
+    db,
+    run_id: int,
+    issue_date: str,
+    stage: str,
+    status: str,
+    started_at: str,
+    duration_s: float | None,
+    counts: dict,
+    error: str | None,
+) -> None:
+    db.execute(
+        "INSERT OR REPLACE INTO run_stages (run_id, stage, issue_date, status, started_at,"
+        " finished_at, duration_s, counts_json, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            run_id,
+            stage,
+            issue_date,
+            status,
+            started_at,
+            None if status == "running" else utcnow(),
+            duration_s,
+            json.dumps(counts, default=str),
+            error,
+        ],
+    )
+
+
+def recent_runs(db, limit: int = 5) -> list[dict]:
+    """The last runs, newest first, each with its stages."""
+    runs = list(db.query("SELECT * FROM runs ORDER BY id DESC LIMIT ?", [limit]))
+    for run in runs:
+        run["stages"] = [
+            {**row, "counts": json.loads(row.pop("counts_json"))}
+            for row in db.query(
+                "SELECT stage, status, started_at, finished_at, duration_s, counts_json, error"
+                " FROM run_stages WHERE run_id = ? ORDER BY started_at, rowid",
+                [run["id"]],
+            )
+        ]
+    return runs
+
+
+def last_successful_ingest(db) -> dict | None:
+    """The newest feed ingest that brought papers (for the stale-feed warning)."""
+    if not db["ingest_runs"].exists():
+        return None
+    rows = list(
+        db.query(
+            "SELECT started_at, channel_date, category FROM ingest_runs"
+            " WHERE source = 'feed' AND status = 'ok' ORDER BY started_at DESC LIMIT 1"
+        )
+    )
+    return rows[0] if rows else None
+
+
+# ------------------------------------------------------------------ leases
+def get_lease(db, name: str) -> dict | None:
+    rows = list(db.query("SELECT * FROM leases WHERE name = ?", [name]))
+    return rows[0] if rows else None
+
+
+def put_lease(db, name: str, holder: str, expires_at: datetime) -> None:
+    db.execute(
+        "INSERT INTO leases (name, holder, acquired_at, expires_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT(name) DO UPDATE SET holder = excluded.holder,"
+        " acquired_at = excluded.acquired_at, expires_at = excluded.expires_at",
+        [name, holder, utcnow(), _iso(expires_at)],
+    )
+
+
+def renew_lease(db, name: str, holder: str, expires_at: datetime) -> bool:
+    cursor = db.execute(
+        "UPDATE leases SET expires_at = ? WHERE name = ? AND holder = ?",
+        [_iso(expires_at), name, holder],
+    )
+    return cursor.rowcount == 1
+
+
+def release_lease(db, name: str, holder: str) -> None:
+    db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])
+
+
+# ------------------------------------------------------------------ rate limits
+def hit_rate_limit(db, key: str, window_start: str) -> int:
+    """Count one hit in (key, window); returns the count including this hit."""
+    db.execute(
+        "INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 1)"
+        " ON CONFLICT(key, window_start) DO UPDATE SET count = count + 1",
+        [key, window_start],
+    )
+    row = db.execute(
+        "SELECT count FROM rate_limits WHERE key = ? AND window_start = ?", [key, window_start]
+    ).fetchone()
+    return int(row[0])
+
+
+def prune_rate_limits(db, older_than: str) -> None:
+    db.execute("DELETE FROM rate_limits WHERE window_start < ?", [older_than])
