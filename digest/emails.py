@@ -1,0 +1,368 @@
+"""The digest email: a pure view of one subscriber's plan, rendered to HTML + text, then MIME.
+
+`build_digest_email` never touches the database or the network: it takes the plan and the
+papers and returns a `RenderedEmail`; `to_mime` wraps that into a multipart/alternative
+message with the headers mailbox providers expect (RFC 8058 one-click unsubscribe, List-Id).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import css_inline
+from markupsafe import Markup
+
+from digest import links
+from digest.config import Config
+from digest.errors import DigestError
+from digest.models import DigestPlan, Paper, Pick, Subscriber
+from digest.paths import TEMPLATES_DIR
+from digest.render import render
+
+HTML_BUDGET_BYTES = 100_000  # Gmail clips messages whose HTML passes ~102 KB
+SNIPPET_MAX_CHARS = 350
+TRENDING_MAX = 3
+OTHER_SECTION = "More for you"  # picks with no topic (Pick.topic == "")
+# Keeps the body text out of the inbox preview after the preheader (zero-width filler).
+_PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """A finished digest, independent of how (or whether) it is delivered."""
+
+    subject: str
+    preheader: str
+    text: str
+    html: str
+    headers: dict[str, str] = field(default_factory=dict)  # List-* headers, per subscriber
+    paper_ids: tuple[str, ...] = ()  # papers shown as cards, in order (trending excluded)
+    truncated: int = 0  # cards left out of the HTML to stay under the size budget
+
+
+# ---------------------------------------------------------------- small pure text helpers
+def shorten_authors(authors: Sequence[str], limit: int = 3) -> str:
+    """'A, B, C et al.' beyond `limit` names; 'Unknown authors' when there are none."""
+    names = [a for a in authors if a]
+    if not names:
+        return "Unknown authors"
+    if len(names) <= limit:
+        return ", ".join(names)
+    return ", ".join(names[:limit]) + " et al."
+
+
+def abstract_snippet(abstract: str, max_chars: int = SNIPPET_MAX_CHARS, sentences: int = 3) -> str:
+    """The first two or three whole sentences that fit in `max_chars`.
+
+    If even the first sentence is longer, cut it at a word boundary and add an ellipsis;
+    never cut inside a word.
+    """
+    text = " ".join(abstract.split())
+    if not text:
+        return ""
+    parts = _SENTENCE_END.split(text)
+    chosen: list[str] = []
+    length = 0
+    for part in parts[:sentences]:
+        extra = len(part) + (1 if chosen else 0)
+        if length + extra > max_chars:
+            break
+        chosen.append(part)
+        length += extra
+    if chosen:
+        return " ".join(chosen)
+    cut = text[: max_chars - 1]
+    if len(text) > max_chars - 1 and not text[max_chars - 1].isspace():
+        cut = cut.rsplit(" ", 1)[0] if " " in cut else cut
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def issue_short(day: date) -> str:
+    """'Tue 24 Sep' (used in the subject)."""
+    return f"{day:%a} {day.day} {day:%b}"
+
+
+def issue_long(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B} {day.year}"
+
+
+def _clip_words(text: str, max_chars: int) -> str:
+    if len(text) <= max_chars:
+        return text
+    return text[: max_chars - 1].rsplit(" ", 1)[0].rstrip(" ,;:·") + "…"
+
+
+def wrap_text(text: str, width: int = 70, indent: str = "   ") -> str:
+    """Greedy word wrap for the plain-text part (textwrap is 10x slower for this job)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        lines.append(line)
+    return "\n".join(indent + item for item in lines)
+
+
+def _one_line(text: str) -> str:
+    """Header-safe: no CR/LF can sneak into a header from a name or title."""
+    return " ".join(text.split())
+
+
+def _join_names(names: Sequence[str]) -> str:
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+# ---------------------------------------------------------------- the view model
+def _urls(config: Config) -> tuple[str, str]:
+    """(public_url for personal links, archive base for site links)."""
+    public = config.service.public_url
+    return public, (config.site.base_url or public)
+
+
+def _card(paper: Paper, pick: Pick | None, number: int, token: str, public: str,
+          archive: str) -> dict[str, object]:
+    more_url = links.site_url(archive, links.paper_path(paper.id))
+    categories = list(paper.categories)
+    if paper.primary_category and paper.primary_category in categories:
+        categories.remove(paper.primary_category)
+        categories.insert(0, paper.primary_category)
+    abs_url = links.arxiv_abs_url(paper.id) if paper.is_arxiv else None
+    snippet = abstract_snippet(paper.abstract)
+    return {
+        "number": number,
+        "id": paper.id,
+        "title": _one_line(paper.title) or paper.id,
+        "title_url": abs_url or more_url,
+        "authors": shorten_authors(paper.authors),
+        "categories": categories[:4],
+        "snippet": snippet,
+        "snippet_wrapped": wrap_text(snippet),
+        "why": pick.why if pick else "",
+        "abs_url": abs_url,
+        "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
+        "more_url": more_url,
+        "like_url": links.feedback_url(public, token, paper.id, "like"),
+        "dislike_url": links.feedback_url(public, token, paper.id, "dislike"),
+    }
+
+
+def _sections(plan: DigestPlan, papers: dict[str, Paper], token: str, public: str,
+              archive: str) -> list[dict[str, object]]:
+    """Picks grouped by topic; sections in the order their best pick ranks."""
+    grouped: dict[str, list[tuple[Pick, Paper]]] = {}
+    for pick in plan.picks:
+        paper = papers.get(pick.paper_id)
+        if paper is None:  # a pick whose paper vanished is dropped, not an error
+            continue
+        grouped.setdefault(pick.topic or OTHER_SECTION, []).append((pick, paper))
+    sections = []
+    number = 0
+    for name, pairs in grouped.items():
+        cards = []
+        for pick, paper in pairs:
+            number += 1
+            cards.append(_card(paper, pick, number, token, public, archive))
+        sections.append({"name": name, "cards": cards})
+    return sections
+
+
+def _preheader(count: int, topics: Sequence[str], titles: Sequence[str], day: date) -> str:
+    if not count:
+        return f"No new papers matched your topics on {issue_short(day)}."
+    noun = "paper" if count == 1 else "papers"
+    where = f" in {_join_names(list(topics[:3]))}" if topics and topics != [OTHER_SECTION] else ""
+    return _clip_words(f"{count} new {noun}{where}: " + " · ".join(titles[:3]), 150)
+
+
+def digest_context(config: Config, subscriber: Subscriber, plan: DigestPlan,
+                   papers: dict[str, Paper], trending: Iterable[Paper] = (),
+                   topic_names: Sequence[str] = ()) -> dict[str, object]:
+    """Everything the two templates show, as plain values (no markup, no I/O)."""
+    token = subscriber.manage_token
+    if not token:
+        raise DigestError(
+            f"subscriber {subscriber.id} has no manage token; cannot build personal links"
+        )
+    public, archive = _urls(config)
+    sections = _sections(plan, papers, token, public, archive)
+    cards = [card for section in sections for card in section["cards"]]  # type: ignore[attr-defined]
+    shown = {card["id"] for card in cards}
+    trending_cards = []
+    for paper in trending:
+        if paper.id in shown or len(trending_cards) >= TRENDING_MAX:
+            continue
+        shown.add(paper.id)
+        trending_cards.append(_card(paper, None, 0, token, public, archive))
+    count = len(cards)
+    day = plan.issue_date
+    period = "this week" if subscriber.frequency == "weekly" else "for you"
+    noun = "paper" if count == 1 else "papers"
+    headline = f"{count} new {noun} {period}" if count else "Nothing matched today"
+    section_names = [str(s["name"]) for s in sections]
+    subscribed_to = list(topic_names) or [n for n in section_names if n != OTHER_SECTION]
+    site_title = config.site.title
+    host = urlsplit(archive).netloc or archive
+    what = _join_names(subscribed_to) if subscribed_to else "the daily digest"
+    if count:
+        topics_part = f" across {_join_names(section_names)}" if section_names else ""
+        lede = f"Picked from {plan.candidates} new listings{topics_part}."
+    else:
+        lede = f"None of today's {plan.candidates} new listings matched your topics closely enough."
+    return {
+        "subject": f"{headline} · {issue_short(day)}",
+        "preheader": _preheader(count, section_names, [str(c["title"]) for c in cards], day),
+        "preheader_padding": _PREHEADER_PADDING,
+        "headline": headline,
+        "lede": lede,
+        "issue_label": issue_long(day),
+        "site_title": site_title,
+        "sections": sections,
+        "trending": trending_cards,
+        "truncated": 0,
+        "empty_message": "No new papers matched your topics today.",
+        "archive_url": links.site_url(archive, "index.html"),
+        "day_url": links.site_url(archive, links.day_path(day)),
+        "preferences_url": links.preferences_url(public, token),
+        "unsubscribe_url": links.unsubscribe_url(public, token),
+        "why_you_get_this": f"You get this because you subscribed to {what} on {site_title} ({host}).",
+        "postal_address": _one_line(config.mail.postal_address),
+        "paper_ids": tuple(str(c["id"]) for c in cards),
+    }
+
+
+# ---------------------------------------------------------------- rendering
+def _minify_css(css: str) -> str:
+    """Comments and layout whitespace out: the kept @media block ships in every email."""
+    css = re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+    css = re.sub(r"\s+", " ", css)
+    return re.sub(r"\s*([{};:,>])\s*", r"\1", css).replace(";}", "}").strip()
+
+
+@lru_cache(maxsize=1)
+def _inliner() -> css_inline.CSSInliner:
+    """Built once per process: parsing the stylesheet is the expensive part of inlining."""
+    stylesheet = _minify_css((TEMPLATES_DIR / "email" / "style.css").read_text(encoding="utf-8"))
+    return css_inline.CSSInliner(
+        keep_at_rules=True,  # @media (dark mode, narrow screens) stays in a <style> tag
+        load_remote_stylesheets=False,  # rendering never touches the network
+        minify_css=True,
+        extra_css=stylesheet,
+    )
+
+
+def _render_html(context: dict[str, object]) -> str:
+    return _inliner().inline(render("email/digest.html.j2", **context))
+
+
+def _fit_html(context: dict[str, object], budget: int) -> tuple[str, int]:
+    """Render the HTML part; drop trailing cards (linking to the archive) until it fits."""
+    html = _render_html(context)
+    size = len(html.encode("utf-8"))
+    sections = context["sections"]
+    total = sum(len(s["cards"]) for s in sections)  # type: ignore[attr-defined]
+    keep = total
+    while size > budget and keep > 1:
+        keep = max(1, min(keep - 1, int(keep * budget / size * 0.97)))
+        trimmed, left = [], keep
+        for section in sections:  # type: ignore[attr-defined]
+            if left <= 0:
+                break
+            trimmed.append({"name": section["name"], "cards": section["cards"][:left]})
+            left -= len(section["cards"])
+        html = _render_html({**context, "sections": trimmed, "truncated": total - keep})
+        size = len(html.encode("utf-8"))
+    return html, total - keep
+
+
+def build_digest_email(config: Config, subscriber: Subscriber, plan: DigestPlan,
+                       papers: dict[str, Paper], trending: Iterable[Paper] = (),
+                       now: datetime | None = None, *, topic_names: Sequence[str] = (),
+                       html_budget: int = HTML_BUDGET_BYTES) -> RenderedEmail:
+    """Render one subscriber's digest (pure: no database, no network).
+
+    `papers` must hold every picked paper (missing ones are skipped); `trending` adds up to
+    three papers not already picked; `topic_names` (optional) names what the subscriber
+    follows in the footer. `now` is accepted for symmetry with the sender and not shown:
+    the same plan always renders the same email.
+    """
+    del now
+    context = digest_context(config, subscriber, plan, papers, trending, topic_names)
+    html, truncated = _fit_html(context, html_budget)
+    text = render("email/digest.txt.j2", **context)
+    return RenderedEmail(
+        subject=str(context["subject"]),
+        preheader=str(context["preheader"]),
+        text=text,
+        html=html,
+        headers=list_headers(config, subscriber),
+        paper_ids=context["paper_ids"],  # type: ignore[arg-type]
+        truncated=truncated,
+    )
+
+
+# ---------------------------------------------------------------- MIME
+def list_headers(config: Config, subscriber: Subscriber) -> dict[str, str]:
+    """List-Id and RFC 8058 one-click unsubscribe; only the opaque token identifies anyone."""
+    token = subscriber.manage_token or ""
+    https = links.unsubscribe_url(config.service.public_url, token)
+    mailto = links.unsubscribe_mailto(config.mail.from_address, token)
+    return {
+        "List-Id": f"<{config.mail.list_id}>",
+        "List-Unsubscribe": f"<{https}>, <{mailto}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+def _from_domain(config: Config) -> str:
+    return config.mail.from_address.rsplit("@", 1)[-1]
+
+
+def _base_message(config: Config, to_address: str, to_name: str, subject: str,
+                  text: str, html: str, message_id_domain: str | None,
+                  now: datetime | None) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = formataddr((_one_line(config.mail.from_name), config.mail.from_address))
+    message["To"] = formataddr((_one_line(to_name), to_address))
+    if config.mail.reply_to:
+        message["Reply-To"] = config.mail.reply_to
+    message["Subject"] = _one_line(subject)
+    message["Date"] = format_datetime(now or datetime.now(UTC))
+    message["Message-ID"] = make_msgid(domain=message_id_domain or _from_domain(config))
+    message.set_content(text)  # text/plain first ...
+    message.add_alternative(html, subtype="html")  # ... then text/html (RFC 2046: best last)
+    return message
+
+
+def to_mime(config: Config, subscriber: Subscriber, rendered: RenderedEmail, delivery_id: str,
+            message_id_domain: str | None = None, now: datetime | None = None) -> EmailMessage:
+    """The finished digest message: multipart/alternative plus every deliverability header."""
+    message = _base_message(config, subscriber.email, subscriber.name, rendered.subject,
+                            rendered.text, rendered.html, message_id_domain, now)
+    for name, value in rendered.headers.items():
+        message[name] = value
+    message["X-Digest-Delivery"] = delivery_id
+    return message
+
+
+def build_transactional_email(config: Config, to_address: str, subject: str, text: str,
+                              html: str | None = None, *, now: datetime | None = None,
+                              message_id_domain: str | None = None) -> EmailMessage:
+    """One-off service mail (confirmation links): same sender identity, no list headers."""
+    body_html = html if html is not None else render(
+        "email/transactional.html.j2", subject=subject, text=text)
+    return _base_message(config, to_address, "", subject, text, body_html,
+                         message_id_domain, now)
