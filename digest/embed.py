@@ -39,7 +39,11 @@ def load_model(model: str, device: str = "cpu"):
     """Load once per process. Offline by default: weights never come from a hub at run time."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # ours is the only progress bar
 
     try:
         return SentenceTransformer(resolve_model_path(model), device=device)

@@ -12,8 +12,15 @@ from rich.console import Console
 
 from digest.config import Config, load_config
 
-console = Console(stderr=False, highlight=False)
-err_console = Console(stderr=True, highlight=False)
+def _console(stderr: bool) -> Console:
+    """Wide, unwrapped output when piped (logs, cron mail); the terminal's width otherwise."""
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() else 200
+    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=not stream.isatty())
+
+
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 
 
 @dataclass

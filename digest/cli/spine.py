@@ -2,8 +2,221 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from digest.cli.common import console, print_json, show_progress, state
+from digest.errors import UsageError
+from digest.models import IngestReport
+
+papers_app = typer.Typer(help="Look at stored papers: show one, or search them by meaning.",
+                         no_args_is_help=True)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None):
+    """A rich progress bar on a terminal; a no-op callback otherwise (cron, pipes, --json)."""
+    if not show_progress():
+        yield lambda done, total_=None: None
+        return
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn()]
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(done: int, total_: int | None = None) -> None:
+            bar.update(task, completed=done, total=total_ if total_ is not None else total)
+
+        yield advance
+
+
+def _report_dict(report: IngestReport) -> dict:
+    out = asdict(report)
+    out["skipped"] = [asdict(s) for s in report.skipped[:20]]
+    return out
+
+
+def _print_reports(reports: list[IngestReport]) -> None:
+    table = Table("source", "feed / input", "status", "date", "fetched", "new", "updated",
+                  "unchanged", "skipped", box=None)
+    for r in reports:
+        c = r.counts
+        table.add_row(r.source, r.label, r.status, str(r.channel_date or ""), str(c.fetched),
+                      str(c.new), str(c.updated), str(c.unchanged), str(c.skipped))
+    console.print(table)
+    for r in reports:
+        if r.error:
+            console.print(f"[red]{r.label}: {r.error}[/]")
+        for s in r.skipped[:5]:
+            console.print(f"  skipped {s.ref}: {s.reason}", highlight=False)
+        if len(r.skipped) > 5:
+            console.print(f"  … and {len(r.skipped) - 5} more skipped records")
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from exc
+
+
+def init() -> None:
+    """Create config.toml (if missing), the database and the sample topics file here."""
+    from digest.setup import init_project
+
+    for line in init_project(Path.cwd(), state):
+        console.print(line, highlight=False)
+
+
+def fetch(
+    category: Annotated[list[str] | None, typer.Option("--category", "-C",
+        help="arXiv category to fetch (repeatable). Default: [arxiv].categories.")] = None,
+    source: Annotated[str, typer.Option(help="feed = today's listing (RSS/Atom); "
+        "api = the arXiv API, for back-fill by --ids or by category and --from/--to.")] = "feed",
+    date_from: Annotated[str | None, typer.Option("--from", help="API: first submission "
+        "date, YYYY-MM-DD.")] = None,
+    date_to: Annotated[str | None, typer.Option("--to", help="API: last submission date.")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--ids", help="API: arXiv ids to look up "
+        "(repeatable or comma-separated; 2401.01234, 2401.01234v2, hep-th/9901001).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fetch new papers from arXiv and store them. Politely: one request per 3 s."""
+    from digest.fetching import run_fetch
+
+    reports = run_fetch(state.db, state.config, source=source, categories=category or None,
+                        ids=[i for raw in ids or [] for i in raw.split(",") if i.strip()],
+                        date_from=_parse_day(date_from, "--from"),
+                        date_to=_parse_day(date_to, "--to"))
+    if as_json:
+        print_json([_report_dict(r) for r in reports])
+    else:
+        _print_reports(reports)
+        if reports and all(r.status == "empty" for r in reports):
+            console.print("No announcement today (weekend or arXiv holiday): nothing to do.")
+    if any(r.status == "failed" for r in reports):
+        raise typer.Exit(1)
+
+
+def import_file(
+    file: Annotated[Path, typer.Argument(help="JSON Lines file: the arXiv metadata snapshot "
+        "format or one {id, title, abstract, authors, categories, published} per line.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Import papers from a JSON Lines file (streamed; bad lines are skipped and counted)."""
+    from digest.backfill import import_jsonl
+
+    with progress_bar(f"importing {file.name}") as advance:
+        report = import_jsonl(state.db, file, progress=lambda done: advance(done))
+    if as_json:
+        print_json(_report_dict(report))
+    else:
+        _print_reports([report])
+
+
+def embed(as_json: JsonOption = False) -> None:
+    """Embed every stored paper that has no vector for the configured model yet."""
+    from digest.embed import embed_missing
+
+    with progress_bar("embedding") as advance:
+        report = embed_missing(state.db, state.config.embedding, progress=advance)
+    if as_json:
+        print_json(asdict(report))
+    else:
+        console.print(f"embedded {report.embedded} papers ({report.cached} already had vectors) "
+                      f"with {report.model}")
+
+
+@papers_app.command("show")
+def papers_show(paper_id: Annotated[str, typer.Argument(help="arXiv id (or imported id).")],
+                as_json: JsonOption = False) -> None:
+    """Show everything stored about one paper."""
+    from digest.models import split_arxiv_id
+    from digest.store import papers as paper_store
+
+    key = (split_arxiv_id(paper_id) or (paper_id,))[0]
+    paper = paper_store.get_paper(state.db, key)
+    if paper is None:
+        raise UsageError(f"no stored paper with id {paper_id!r}")
+    versions = paper_store.paper_versions(state.db, key)
+    if as_json:
+        print_json(asdict(paper) | {"versions": versions, "url": paper.abs_url})
+        return
+    console.print(f"[bold]{paper.title}[/]", highlight=False)
+    console.print(", ".join(paper.authors), highlight=False)
+    console.print(f"{paper.id} v{paper.version or '?'} · {' '.join(paper.categories)} · "
+                  f"{paper.announce_type or ''} {paper.announced or ''}", highlight=False)
+    if paper.abs_url:
+        console.print(paper.abs_url)
+    console.print()
+    console.print(paper.abstract, highlight=False)
+
+
+@papers_app.command("search")
+def papers_search(query: Annotated[str, typer.Argument(help="What you are looking for, "
+                  "in plain words.")],
+                  limit: Annotated[int, typer.Option(help="How many results.")] = 10,
+                  as_json: JsonOption = False) -> None:
+    """Search stored papers by meaning (semantic search over the embeddings)."""
+    from digest.search import search_papers
+
+    hits = search_papers(state.db, state.config, query, limit)
+    if as_json:
+        print_json([asdict(h) for h in hits])
+        return
+    for rank, hit in enumerate(hits, start=1):
+        console.print(f"{rank:>2}. {hit.score:.3f}  [bold]{hit.title}[/]  ({hit.paper_id})",
+                      highlight=False)
+
+
+def status(as_json: JsonOption = False) -> None:
+    """Show the last runs, how much is stored, the model, and any warnings."""
+    from digest.status import collect_status
+
+    info = collect_status(state.db, state.config)
+    if as_json:
+        print_json(info)
+        return
+    console.print(f"database  {info['database']} ({info['database_bytes'] / 1e6:.1f} MB)")
+    console.print(f"papers    {info['papers']}   embeddings {info['embeddings']} "
+                  f"({info['model']})")
+    if info.get("subscribers") is not None:
+        console.print(f"subscribers {info['subscribers']}")
+    table = Table("run", "source", "feed / input", "status", "date", "new", "updated",
+                  "skipped", "started", box=None)
+    for run in info["ingest_runs"]:
+        table.add_row(str(run["id"]), run["source"], run["category"] or "", run["status"],
+                      run["channel_date"] or "", str(run["new"]), str(run["updated"]),
+                      str(run["skipped"]), run["started_at"])
+    console.print(table)
+    for warning in info["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+
+
+def demo() -> None:
+    """Run the whole product offline on the bundled sample feeds, in this directory."""
+    from digest.demo import run_demo
+
+    for line in run_demo(state, progress_factory=progress_bar):
+        console.print(line, highlight=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command()(init)
+    app.command()(fetch)
+    app.command("import")(import_file)
+    app.command()(embed)
+    app.add_typer(papers_app, name="papers")
+    app.command()(status)
+    app.command()(demo)

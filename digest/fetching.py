@@ -1,0 +1,44 @@
+"""`digest fetch`: today's listing feeds, or an arXiv API back-fill, chosen by the caller."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from digest.config import Config
+from digest.errors import FetchError, UsageError
+from digest.ingest import fetch_daily
+from digest.models import IngestReport
+
+
+def run_fetch(db, config: Config, *, source: str = "feed", categories: Sequence[str] | None = None,
+              ids: Sequence[str] = (), date_from: date | None = None,
+              date_to: date | None = None) -> list[IngestReport]:
+    if source == "feed":
+        if ids or date_from or date_to:
+            raise UsageError("--ids, --from and --to need --source api (feeds hold only today)")
+        return fetch_daily(db, config, categories=categories)
+    if source != "api":
+        raise UsageError(f"--source must be feed or api, got {source!r}")
+    return _fetch_api(db, config, categories, ids, date_from, date_to)
+
+
+def _fetch_api(db, config: Config, categories, ids, date_from, date_to) -> list[IngestReport]:
+    from digest.backfill import backfill_api
+    from digest.sources.http import PoliteFetcher
+
+    if not ids and not date_from:
+        raise UsageError("--source api needs --ids or --from (with optional --to and --category)")
+    reports = []
+    with PoliteFetcher(config.arxiv) as fetcher:
+        jobs = [dict(ids=list(ids))] if ids else [
+            dict(category=c, date_from=date_from, date_to=date_to)
+            for c in (categories or config.arxiv.categories)
+        ]
+        for job in jobs:
+            try:
+                reports.append(backfill_api(db, config, fetcher, **job))
+            except FetchError as exc:
+                label = job.get("category") or "ids"
+                reports.append(IngestReport("api", str(label), "failed", error=str(exc)))
+    return reports

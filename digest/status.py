@@ -1,0 +1,60 @@
+"""`digest status`: what is stored, the last runs, and warnings an operator should see."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from digest.config import Config
+from digest.store import papers as paper_store
+
+STALE_AFTER = timedelta(days=4)  # longer than any weekend + holiday gap
+
+
+def collect_status(db, config: Config) -> dict:
+    runs = paper_store.recent_ingest_runs(db, limit=10)
+    info: dict = {
+        "config": config.source,
+        "database": str(config.db_path),
+        "database_bytes": _db_bytes(config),
+        "model": config.embedding.model,
+        "papers": paper_store.count_papers(db),
+        "embeddings": paper_store.count_embeddings(db, config.embedding.model),
+        "ingest_runs": runs,
+        "warnings": ingest_warnings(runs),
+    }
+    try:
+        from digest.pipeline import service_status  # the daily-run stage, when present
+    except ImportError:
+        return info
+    extra = service_status(db, config)
+    info["warnings"] += extra.pop("warnings", [])
+    info.update(extra)
+    return info
+
+
+def _db_bytes(config: Config) -> int:
+    total = 0
+    for suffix in ("", "-wal", "-shm"):
+        path = config.db_path.with_name(config.db_path.name + suffix)
+        if path.exists():
+            total += path.stat().st_size
+    return total
+
+
+def ingest_warnings(runs: list[dict], now: datetime | None = None) -> list[str]:
+    warnings = []
+    if not runs:
+        return ["nothing fetched yet: run `digest fetch` (or `digest demo` offline)"]
+    last = runs[0]
+    if last["status"] == "failed":
+        warnings.append(f"the last fetch ({last['category']}) failed: {last['error']}")
+    if last["status"] == "stale":
+        warnings.append(f"the feed for {last['category']} looks stale: its date "
+                        f"{last['channel_date']} did not move since the last run")
+    now = now or datetime.now(UTC)
+    good = [r for r in runs if r["status"] in ("ok", "empty") and r["source"] == "feed"]
+    if good:
+        started = datetime.fromisoformat(good[0]["started_at"])
+        if now - started > STALE_AFTER:
+            warnings.append(f"no successful feed fetch since {good[0]['started_at']}")
+    return warnings
