@@ -81,8 +81,13 @@ def parse_weekday(value: str | int | None) -> int | None:
     raise UsageError(f"weekday must be one of {', '.join(WEEKDAYS)}, got {value!r}")
 
 
-WEEKDAYS_FULL = dict(zip(WEEKDAYS, ("monday", "tuesday", "wednesday", "thursday", "friday",
-                                    "saturday", "sunday"), strict=True))
+WEEKDAYS_FULL = dict(
+    zip(
+        WEEKDAYS,
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        strict=True,
+    )
+)
 
 
 def weekday_name(weekday: int | None) -> str | None:
@@ -94,7 +99,9 @@ def check_timezone(name: str) -> str:
     try:
         ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UsageError(f"unknown time zone {name!r} (use an IANA name like Europe/Paris)") from None
+        raise UsageError(
+            f"unknown time zone {name!r} (use an IANA name like Europe/Paris)"
+        ) from None
     return text
 
 

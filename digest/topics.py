@@ -109,7 +109,8 @@ def validate_topic(topic: Topic) -> Topic:
     )
     if not (cleaned.description or cleaned.keywords or cleaned.seed_ids or cleaned.authors):
         raise TopicProblem(
-            label, "description",
+            label,
+            "description",
             "topic is empty: give a description, keywords, seed papers or authors",
         )
     return cleaned
@@ -136,19 +137,27 @@ def require_topic(db, name: str, kind: str = "curated", owner_id: int | None = N
     return found
 
 
-def update_topic(db, name: str, kind: str = "curated", owner_id: int | None = None,
-                 **changes: object) -> Topic:
+def update_topic(
+    db, name: str, kind: str = "curated", owner_id: int | None = None, **changes: object
+) -> Topic:
     """Change fields of a saved topic (name, description, keywords, exclude, seed_ids, authors,
     categories, threshold). List fields are replaced, not merged."""
-    allowed = {"name", "description", "keywords", "exclude", "seed_ids", "authors",
-               "categories", "threshold"}
+    allowed = {
+        "name",
+        "description",
+        "keywords",
+        "exclude",
+        "seed_ids",
+        "authors",
+        "categories",
+        "threshold",
+    }
     unknown = set(changes) - allowed
     if unknown:
         raise UsageError(f"cannot change topic field(s): {', '.join(sorted(unknown))}")
     with transaction(db):
         current = require_topic(db, name, kind=kind, owner_id=owner_id)
-        values = {key: tuple(v) if isinstance(v, list | tuple) else v
-                  for key, v in changes.items()}
+        values = {key: tuple(v) if isinstance(v, list | tuple) else v for key, v in changes.items()}
         cleaned = _checked(replace(current, **values))  # type: ignore[arg-type]
         if cleaned.name.lower() != current.name.lower():
             if store.get_topic(db, cleaned.name, kind=kind, owner_id=owner_id) is not None:
@@ -218,9 +227,16 @@ def add_personal_topic(
             taken = [t.name for t in store.list_topics(db, kind="personal", owner_id=subscriber_id)]
             name = personal_topic_name(text, taken)
         topic = Topic(
-            name=name, kind="personal", owner_id=subscriber_id, description=text,
-            keywords=tuple(keywords), exclude=tuple(exclude), seed_ids=tuple(seed_ids),
-            authors=tuple(authors), categories=tuple(categories), threshold=threshold,
+            name=name,
+            kind="personal",
+            owner_id=subscriber_id,
+            description=text,
+            keywords=tuple(keywords),
+            exclude=tuple(exclude),
+            seed_ids=tuple(seed_ids),
+            authors=tuple(authors),
+            categories=tuple(categories),
+            threshold=threshold,
         )
         return store.insert_topic(db, _checked(topic))
 

@@ -119,8 +119,9 @@ def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
             continue
         if bad:
             continue
-        values = {FILE_KEYS[key]: tuple(v) if isinstance(v, list) else v
-                  for key, v in table.items()}
+        values = {
+            FILE_KEYS[key]: tuple(v) if isinstance(v, list) else v for key, v in table.items()
+        }
         try:
             topic = validate_topic(Topic(kind="curated", **values))
         except TopicProblem as exc:

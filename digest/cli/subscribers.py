@@ -1,9 +1,243 @@
-"""CLI commands for the subscribers stage (thin wrappers over library functions)."""
+"""CLI commands for subscribers and feedback (thin wrappers over library functions)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from digest.cli.common import console, err_console, print_json, state
+
+subscribers_app = typer.Typer(
+    help="People who get the digest: add, list, show, remove, import from CSV, export. "
+    "Adds from the command line are operator actions: the subscriber is active at once.",
+    no_args_is_help=True,
+)
+feedback_app = typer.Typer(
+    help="Record a subscriber's likes and dislikes of papers (they teach their ranking).",
+    no_args_is_help=True,
+)
+
+
+@subscribers_app.command("add")
+def add(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    name: Annotated[str, typer.Option(help="Their name, used in the greeting.")] = "",
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topic",
+            "-t",
+            help="A curated topic to follow (repeatable). See `digest topics list`.",
+        ),
+    ] = None,
+    text: Annotated[
+        str,
+        typer.Option(
+            help='A personal topic in their own words, e.g. "diffusion models for protein design".'
+        ),
+    ] = "",
+    frequency: Annotated[str, typer.Option(help="daily or weekly.")] = "daily",
+    weekday: Annotated[
+        str | None, typer.Option(help="Day of the weekly digest: mon..sun (weekly only).")
+    ] = None,
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Paris.")] = "UTC",
+    max_papers: Annotated[int, typer.Option(help="Most papers per email (1..50).")] = 10,
+    always_send: Annotated[
+        bool, typer.Option("--always-send", help="Send an email even when nothing matched.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the new subscriber as JSON.")
+    ] = False,
+) -> None:
+    """Add an active subscriber (an operator action; web sign-ups use double opt-in)."""
+    from digest.subscribers import add_subscriber, subscriber_details
+
+    db = state.db
+    subscriber = add_subscriber(
+        db,
+        email,
+        name=name,
+        status="active",
+        frequency=frequency,
+        weekday=weekday,
+        timezone=timezone,
+        max_papers=max_papers,
+        always_send=always_send,
+        source="cli",
+        topics=topic or (),
+        text=text,
+    )
+    details = subscriber_details(db, subscriber)
+    if as_json:
+        print_json(details)
+        return
+    topics = details["topics"] + [t["name"] for t in details["personal_topics"]]
+    console.print(
+        f"added {subscriber.email} (id {subscriber.id}, {subscriber.frequency}, "
+        f"topics: {', '.join(topics) or 'none'})"
+    )
+
+
+@subscribers_app.command("list")
+def list_(
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="Only this status: pending, active, unsubscribed, bounced or complained."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
+) -> None:
+    """List subscribers with their status, schedule and topics."""
+    from digest.subscriber_csv import export_subscribers
+
+    rows = export_subscribers(state.db, status=status)
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console.print("no subscribers" + (f" with status {status}" if status else ""))
+        return
+    table = Table("email", "status", "schedule", "max", "topics", "feedback")
+    for row in rows:
+        schedule = row["frequency"] + (f" ({row['weekday']})" if row["weekday"] else "")
+        topics = row["topics"] + [f"own: {t['name']}" for t in row["personal_topics"]]
+        fb = row["feedback"]
+        table.add_row(
+            row["email"],
+            row["status"],
+            schedule,
+            str(row["max_papers"]),
+            "; ".join(topics),
+            f"+{fb['like']} -{fb['dislike']}",
+        )
+    console.print(table)
+
+
+@subscribers_app.command("show")
+def show(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one subscriber: settings, topics, personal topics and feedback counts."""
+    from digest.subscribers import require_subscriber, subscriber_details
+
+    details = subscriber_details(state.db, require_subscriber(state.db, email))
+    if as_json:
+        print_json(details)
+        return
+    for key, value in details.items():
+        if key == "personal_topics":
+            for topic in value:
+                console.print(f"{'personal topic':>16}: {topic['name']}")
+        elif key == "topics":
+            console.print(f"{'topics':>16}: {', '.join(value) or '(none)'}")
+        elif key == "feedback":
+            console.print(
+                f"{'feedback':>16}: {value['like']} liked, {value['dislike']} "
+                f"disliked, {value['click']} clicked"
+            )
+        elif value not in (None, ""):
+            console.print(f"{key:>16}: {value}")
+
+
+@subscribers_app.command("remove")
+def remove(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")] = False,
+) -> None:
+    """Delete a subscriber with their personal topics and feedback (to stop mail but keep the record, the subscriber can unsubscribe instead)."""
+    from digest.subscribers import remove_subscriber, require_subscriber
+
+    subscriber = require_subscriber(state.db, email)
+    if not yes and not typer.confirm(f"Delete {subscriber.email} and their feedback?"):
+        raise typer.Exit(1)
+    remove_subscriber(state.db, subscriber.email)
+    console.print(f"removed {subscriber.email}")
+
+
+@subscribers_app.command("import")
+def import_(
+    csv_path: Annotated[
+        Path,
+        typer.Argument(
+            help="CSV file with a header row. Columns: email "
+            "(required), name, topics (names separated by ';'), text (own-words "
+            "topics separated by '|'), frequency, weekday, timezone, max_papers, "
+            "always_send, send_hour, status (default active).",
+            metavar="CSV",
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Add subscribers from a CSV file.
+
+    Bad rows and duplicates are reported and skipped; the good rows are added together. Exit code 2 if any row was bad."""
+    from digest.subscriber_csv import import_subscribers_file
+
+    report = import_subscribers_file(state.db, csv_path)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        for line, address in report.duplicates:
+            err_console.print(f"{csv_path}:{line}: {address} is already a subscriber (skipped)")
+        for line, reason in report.errors:
+            err_console.print(f"{csv_path}:{line}: {reason} (skipped)")
+        console.print(
+            f"added {len(report.added)}, duplicates {len(report.duplicates)}, "
+            f"bad rows {len(report.errors)}"
+        )
+    if report.errors:
+        raise typer.Exit(2)
+
+
+@subscribers_app.command("export")
+def export(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON with personal topics and feedback counts.")
+    ] = False,
+    as_csv: Annotated[
+        bool, typer.Option("--csv", help="CSV in the import format (default).")
+    ] = False,
+    status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
+) -> None:
+    """Write all subscribers to stdout (CSV by default, re-importable with `import`)."""
+    from digest.errors import UsageError
+    from digest.subscriber_csv import export_subscribers, export_subscribers_csv
+
+    if as_json and as_csv:
+        raise UsageError("choose one of --json and --csv")
+    if as_json:
+        print_json(export_subscribers(state.db, status=status))
+    else:
+        typer.echo(export_subscribers_csv(state.db, status=status), nl=False)
+
+
+@feedback_app.command("add")
+def feedback_add(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    paper: Annotated[str, typer.Argument(help="arXiv id of a stored paper, e.g. 2508.12345.")],
+    like: Annotated[bool, typer.Option("--like", help="They liked it.")] = False,
+    dislike: Annotated[bool, typer.Option("--dislike", help="They didn't like it.")] = False,
+    click: Annotated[bool, typer.Option("--click", help="They opened it.")] = False,
+) -> None:
+    """Record that a subscriber liked or disliked a paper.
+
+    A later verdict replaces an earlier opposite one."""
+    from digest.errors import UsageError
+    from digest.subscribers import record_feedback
+
+    chosen = [kind for kind, on in (("like", like), ("dislike", dislike), ("click", click)) if on]
+    if len(chosen) != 1:
+        raise UsageError("give exactly one of --like, --dislike, --click")
+    paper_id = record_feedback(state.db, email, paper, chosen[0])
+    console.print(f"recorded {chosen[0]} of {paper_id} by {email.strip()}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the main app."""
+    """Add the `subscribers` and `feedback` groups to the main app."""
+    app.add_typer(subscribers_app, name="subscribers")
+    app.add_typer(feedback_app, name="feedback")

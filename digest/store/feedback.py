@@ -21,7 +21,11 @@ def normalise_paper_id(raw: str) -> str:
 
 
 def add_feedback(
-    db, subscriber_id: int, paper_id: str, kind: str, source: str = "cli",
+    db,
+    subscriber_id: int,
+    paper_id: str,
+    kind: str,
+    source: str = "cli",
     created_at: str | None = None,
 ) -> str:
     """Record one like/dislike/click; returns the stored paper id.
