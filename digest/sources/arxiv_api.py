@@ -34,9 +34,11 @@ class ApiQueryError(UsageError):
 
 def parse_api_response(raw: bytes) -> ParsedListing:
     """Papers from one API response body. Raises ParseError (not Atom) or ApiQueryError."""
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        raise ParseError("arXiv API response declares a DOCTYPE or entities; refused")
     try:
         root = ET.fromstring(raw)
-    except (ET.ParseError, ValueError) as exc:
+    except (ET.ParseError, ValueError, LookupError) as exc:
         raise ParseError(f"arXiv API response is not well-formed XML: {exc}") from exc
     if root.tag != f"{ATOM}feed":
         raise ParseError(f"arXiv API response is not an Atom feed (root element {root.tag!r})")
@@ -160,10 +162,11 @@ def validate_arxiv_id(raw: str) -> tuple[str, int | None]:
     if "/" not in base:
         yymm, number = base.split(".")
         digits = 5 if int(yymm) >= 1501 else 4
-        if len(number) != digits or not 1 <= int(yymm[2:]) <= 12:
+        if not 1 <= int(yymm[2:]) <= 12:
+            raise UsageError(f"not an arXiv id: {raw!r} (month {yymm[2:]} does not exist)")
+        if len(number) != digits:
             raise UsageError(
-                f"not an arXiv id: {raw!r} (ids from {yymm[:2]}{yymm[2:]} have "
-                f"{digits} digits after the dot)"
+                f"not an arXiv id: {raw!r} (ids from {yymm} have {digits} digits after the dot)"
             )
     return split
 
