@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from functools import lru_cache
@@ -32,6 +33,8 @@ TRENDING_MAX = 3
 OTHER_SECTION = "More for you"  # picks with no topic (Pick.topic == "")
 # Keeps the body text out of the inbox preview after the preheader (zero-width filler).
 _PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
+# Headers we set raw (List-Unsubscribe) stay on one line; the rest fold as usual at 78.
+_MESSAGE_POLICY = policy.default.clone(refold_source="none")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
 
 
@@ -334,7 +337,7 @@ def _from_domain(config: Config) -> str:
 def _base_message(config: Config, to_address: str, to_name: str, subject: str,
                   text: str, html: str, message_id_domain: str | None,
                   now: datetime | None) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=_MESSAGE_POLICY)
     message["From"] = formataddr((_one_line(config.mail.from_name), config.mail.from_address))
     message["To"] = formataddr((_one_line(to_name), to_address))
     if config.mail.reply_to:
@@ -353,7 +356,7 @@ def to_mime(config: Config, subscriber: Subscriber, rendered: RenderedEmail, del
     message = _base_message(config, subscriber.email, subscriber.name, rendered.subject,
                             rendered.text, rendered.html, message_id_domain, now)
     for name, value in rendered.headers.items():
-        message[name] = value
+        message.set_raw(name, value)  # raw: never folded (one-line List-Unsubscribe)
     message["X-Digest-Delivery"] = delivery_id
     return message
 
