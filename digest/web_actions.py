@@ -1,0 +1,291 @@
+"""What the web app does to the store, without HTTP: sign up, confirm, unsubscribe, preferences.
+
+Every change that matters for consent writes a `consents` row in the same transaction. Network
+work (sending the confirmation mail) happens outside any transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+from digest import links
+from digest.config import Config
+from digest.errors import UsageError
+from digest.models import Subscriber
+from digest.render import render
+from digest.store import service as service_store
+from digest.store import transaction
+
+log = logging.getLogger("digest.web")
+
+TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
+RESEND_STATUSES = ("pending", "unsubscribed")  # a new sign-up re-sends the confirmation
+
+
+def token_format_ok(token: str) -> bool:
+    """Cheap shape check so garbage never reaches the database."""
+    return bool(TOKEN_RE.match(token))
+
+
+# ------------------------------------------------------------------ secret key and CSRF
+def load_secret_key(config: Config) -> bytes:
+    """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir."""
+    env = os.environ.get("DIGEST_SECRET_KEY")
+    if env:
+        return env.encode("utf-8")
+    path = Path(config.db_path).parent / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("utf-8")
+
+
+def csrf_token(key: bytes, manage_token: str) -> str:
+    """A per-subscriber form token: HMAC of their manage token (no cookies needed)."""
+    return hmac.new(key, b"csrf:" + manage_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(key: bytes, manage_token: str, given: str) -> bool:
+    return hmac.compare_digest(csrf_token(key, manage_token), given or "")
+
+
+def _opaque(key: bytes, kind: str, value: str) -> str:
+    """Rate-limit keys never hold a raw address or IP."""
+    return kind + ":" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------ rate limits
+def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> bool:
+    """Count one hit for (kind, value) in the current minute/day window; True when over."""
+    now = datetime.now(UTC)
+    window = now.strftime("%Y-%m-%dT%H:%M") if per == "minute" else now.strftime("%Y-%m-%d")
+    count = service_store.hit_rate_limit(db, _opaque(key, kind, value), window)
+    if count == 1 and per == "day":
+        service_store.prune_rate_limits(db, (now - timedelta(days=2)).strftime("%Y-%m-%d"))
+    return count > limit
+
+
+class RateLimited(Exception):
+    """Too many requests from one IP or for one address."""
+
+
+# ------------------------------------------------------------------ sign-up
+@dataclass
+class SignupForm:
+    email: str
+    topics: list[str]
+    own_topic: str
+    frequency: str
+    honeypot: str = ""
+
+
+def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) -> EmailMessage | None:
+    """Handle a sign-up; returns the confirmation mail to send, or None (nothing to send).
+
+    The caller answers the same page either way, so the response says nothing about whether
+    the address is known. Raises RateLimited (-> 429) and UsageError (bad form -> 400).
+    """
+    from digest import subscribers as people
+
+    service = config.service
+    with transaction(db):
+        too_many_ip = over_limit(db, key, "ip", ip or "-", service.subscribe_per_ip_per_minute,
+                                 "minute")
+    if too_many_ip:
+        raise RateLimited("too many sign-ups from this address; try again in a minute")
+    if form.honeypot.strip():
+        return None  # a bot filled the hidden field: same answer, nothing stored
+    email = people.normalise_email(form.email)  # UsageError on a malformed address
+    if form.frequency not in ("daily", "weekly"):
+        raise UsageError("frequency must be daily or weekly")
+    with transaction(db):  # its own transaction: the hit must count even when we refuse
+        too_many = over_limit(db, key, "addr", email, service.confirm_mails_per_address_per_day,
+                              "day")
+    if too_many:
+        raise RateLimited("too many confirmation mails for this address today")
+    with transaction(db):
+        existing = people.get_subscriber_by_email(db, email)
+        if existing is None:
+            subscriber = people.add_subscriber(
+                db, email, status="pending", frequency=form.frequency,
+                weekday=0 if form.frequency == "weekly" else None, source="web",
+                topics=form.topics, text=form.own_topic[:500],
+            )
+        elif existing.status in RESEND_STATUSES:
+            subscriber = existing
+        else:
+            return None  # active, bounced or complained: nothing visible happens
+        token = secrets.token_urlsafe(32)
+        service_store.insert_confirm_token(db, subscriber.id, token, service.confirm_token_days)
+        service_store.add_consent(
+            db, subscriber.id, "subscribe", "web", service.consent_text_version,
+            ip=ip if service.record_ip else None,
+            detail="new" if existing is None else "re-sent confirmation",
+        )
+    return confirmation_email(config, subscriber.email, token)
+
+
+def confirmation_email(config: Config, to_address: str, token: str) -> EmailMessage:
+    """The confirmation mail: only our own words and the link; nothing the visitor typed."""
+    from digest.emails import build_transactional_email
+
+    context = {
+        "confirm_url": links.confirm_url(config.service.public_url, token),
+        "site_title": config.site.title,
+        "days": config.service.confirm_token_days,
+        "postal_address": config.mail.postal_address,
+    }
+    subject = f"Confirm your subscription to {config.site.title}"
+    return build_transactional_email(
+        config, to_address, subject,
+        render("email/confirm.txt.j2", **context),
+        render("email/confirm.html.j2", **context),
+    )
+
+
+def send_confirmation(config: Config, message: EmailMessage) -> None:
+    """Send through the configured backend; failures are logged without the address."""
+    from digest.mail.registry import get_backend
+
+    backend = get_backend(config)
+    try:
+        backend.send(message, "confirm-" + secrets.token_hex(8))
+    except Exception as exc:  # the visitor already has their answer; the operator gets a line
+        log.warning("confirmation mail not sent: %s: %s", type(exc).__name__, exc)
+    finally:
+        backend.close()
+
+
+def find_confirm_token(db, token: str) -> dict | None:
+    """The usable token's row, or None (unknown, used or expired)."""
+    if not token_format_ok(token):
+        return None
+    row = service_store.find_confirm_token(db, token)
+    if row is None or not service_store.confirm_token_usable(row):
+        return None
+    return row
+
+
+def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None:
+    """Use a confirmation token: the subscriber becomes active. None when the token is no good."""
+    from digest.store import subscribers as subscriber_store
+
+    with transaction(db):
+        row = find_confirm_token(db, token)
+        if row is None or not service_store.use_confirm_token(db, row["id"]):
+            return None
+        subscriber = subscriber_store.get_subscriber(db, row["subscriber_id"])
+        if subscriber is None or subscriber.status in ("bounced", "complained"):
+            return None
+        subscriber = subscriber_store.set_status(db, subscriber.id, "active")
+        service_store.add_consent(db, subscriber.id, "confirm", "web",
+                                  config.service.consent_text_version,
+                                  ip=ip if config.service.record_ip else None)
+    return subscriber
+
+
+# ------------------------------------------------------------------ token-link pages
+def subscriber_for_token(db, token: str) -> Subscriber | None:
+    """The subscriber whose manage token this is (shape-checked, compared in constant time)."""
+    from digest.store import subscribers as subscriber_store
+
+    if not token_format_ok(token):
+        return None
+    found = subscriber_store.get_subscriber_by_token(db, token)
+    if found is None or not hmac.compare_digest(found.manage_token or "", token):
+        return None
+    return found
+
+
+def unsubscribe(db, config: Config, subscriber: Subscriber, source: str, ip: str | None) -> None:
+    """Suppress at once (idempotent); bounced/complained stay as they are."""
+    from digest.store import subscribers as subscriber_store
+
+    with transaction(db):
+        current = subscriber_store.get_subscriber(db, subscriber.id)
+        if current is None or current.status not in ("active", "pending"):
+            return
+        subscriber_store.set_status(db, subscriber.id, "unsubscribed")
+        service_store.add_consent(db, subscriber.id, "unsubscribe", source,
+                                  config.service.consent_text_version,
+                                  ip=ip if config.service.record_ip else None)
+
+
+def update_preferences(db, config: Config, subscriber: Subscriber, *, topics: list[str],
+                       own_topics: list[str], frequency: str, weekday: str | None,
+                       max_papers: int, timezone: str, ip: str | None) -> Subscriber:
+    """Apply the preferences form in one transaction (UsageError names a bad value)."""
+    from digest import subscribers as people
+    from digest import topics as topic_logic
+    from digest.store import topics as topic_store
+
+    if frequency not in ("daily", "weekly"):
+        raise UsageError("frequency must be daily or weekly")
+    wanted = [" ".join(text.split())[:500] for text in own_topics if text.strip()][:10]
+    with transaction(db):
+        updated = people.update_subscriber(
+            db, subscriber.id, frequency=frequency,
+            weekday=(weekday or "mon") if frequency == "weekly" else None,
+            max_papers=max_papers, timezone=timezone,
+        )
+        topic_logic.set_subscriber_topics(db, subscriber.id, topics)
+        current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
+        for topic in current:
+            if topic.description not in wanted and topic.id is not None:
+                topic_store.delete_topic(db, topic.id)
+        kept = {t.description for t in current}
+        for text in wanted:
+            if text not in kept:
+                topic_logic.add_personal_topic(db, subscriber.id, text=text)
+        service_store.add_consent(db, subscriber.id, "preferences", "web",
+                                  config.service.consent_text_version,
+                                  ip=ip if config.service.record_ip else None)
+    return updated
+
+
+def export_data(db, subscriber: Subscriber) -> dict:
+    """Everything we hold about this person, as JSON-able data."""
+    from digest import subscribers as people
+    from digest.store import feedback as feedback_store
+
+    return {
+        "subscriber": people.subscriber_details(db, subscriber),
+        "feedback": feedback_store.feedback_events(db, subscriber.id, limit=10_000),
+        "consents": service_store.consents_for(db, subscriber.id),
+    }
+
+
+def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None) -> None:
+    """Erase the person; the consent log keeps an anonymous 'delete' row as evidence."""
+    from digest.store import subscribers as subscriber_store
+
+    with transaction(db):
+        subscriber_store.delete_subscriber(db, subscriber.id)
+        service_store.add_consent(db, None, "delete", "web", config.service.consent_text_version,
+                                  ip=ip if config.service.record_ip else None)
+
+
+def record_feedback(db, subscriber: Subscriber, paper_id: str, kind: str) -> str | None:
+    """Record like/dislike/click; returns the stored paper id, or None for an unknown paper."""
+    from digest.store import feedback as feedback_store
+
+    try:
+        with transaction(db):
+            return feedback_store.add_feedback(db, subscriber.id, paper_id, kind, source="email")
+    except UsageError:
+        return None

@@ -1,0 +1,163 @@
+"""SendGrid's signed Event Webhook: verify the signature, then apply each event exactly once.
+
+Signature: ECDSA P-256 over SHA-256 of (timestamp header + raw body bytes), base64 DER in
+X-Twilio-Email-Event-Webhook-Signature; the public key (base64 DER SubjectPublicKeyInfo, as
+SendGrid shows it) comes from SENDGRID_WEBHOOK_PUBLIC_KEY. Events are deduplicated by
+sg_event_id and by (sg_message_id, event, timestamp).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
+
+from digest.store import service as service_store
+from digest.store import transaction
+
+SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+MAX_AGE_SECONDS = 600
+
+# event -> subscriber status it leads to
+STATUS_FOR_EVENT = {
+    "dropped": "bounced",
+    "spamreport": "complained",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed",
+}
+
+
+def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
+    """Accept SendGrid's base64 DER key, or a PEM block."""
+    text = text.strip()
+    if text.startswith("-----BEGIN"):
+        key = load_pem_public_key(text.encode())
+    else:
+        key = load_der_public_key(base64.b64decode(text))
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise ValueError("the webhook public key is not an elliptic-curve key")
+    return key
+
+
+def verify_request(
+    key: ec.EllipticCurvePublicKey,
+    signature: str | None,
+    timestamp: str | None,
+    raw_body: bytes,
+    now: float | None = None,
+) -> str | None:
+    """None when the request is genuine and fresh, else the reason it is refused."""
+    if not signature or not timestamp:
+        return "missing signature headers"
+    if not timestamp.isdigit():
+        return "bad timestamp"
+    age = (now if now is not None else time.time()) - int(timestamp)
+    if abs(age) > MAX_AGE_SECONDS:
+        return "stale timestamp"
+    try:
+        decoded = base64.b64decode(signature, validate=True)
+        key.verify(decoded, timestamp.encode() + raw_body, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, binascii.Error, ValueError):
+        return "bad signature"
+    return None
+
+
+@dataclass
+class WebhookReport:
+    received: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def _dedupe_key(event: dict) -> str:
+    """(sg_message_id, event, timestamp), plus the recipient (hashed) when there is no message id."""
+    who = ""
+    if not event.get("sg_message_id"):
+        who = hashlib.sha256(str(event.get("email", "")).lower().encode()).hexdigest()[:16]
+    return f"{event.get('sg_message_id', '')}|{event['event']}|{event.get('timestamp', '')}|{who}"
+
+
+def _subscriber_id(db, event: dict, delivery) -> int | None:
+    if delivery is not None:
+        return int(delivery.subscriber_id)
+    email = event.get("email")
+    if isinstance(email, str) and email:
+        from digest.store import subscribers as subscriber_store
+
+        found = subscriber_store.get_subscriber_by_email(db, email)
+        return found.id if found else None
+    return None
+
+
+def apply_events(db, events: list, consent_text_version: str = "v1") -> WebhookReport:
+    """Apply a batch; each event in its own transaction, a replay changes nothing."""
+    report = WebhookReport(received=len(events))
+    for event in events:
+        if not isinstance(event, dict) or not isinstance(event.get("event"), str):
+            report.outcomes["malformed"] = report.outcomes.get("malformed", 0) + 1
+            continue
+        with transaction(db):
+            outcome = _apply_one(db, event, consent_text_version)
+        if outcome == "duplicate":
+            report.duplicates += 1
+        else:
+            report.applied += 1
+        report.outcomes[outcome] = report.outcomes.get(outcome, 0) + 1
+    return report
+
+
+def _apply_one(db, event: dict, consent_text_version: str) -> str:
+    from digest.store import deliveries as delivery_store
+    from digest.store import subscribers as subscriber_store
+
+    name = event["event"]
+    delivery_id = event.get("delivery_id")
+    if not isinstance(delivery_id, str):
+        delivery_id = None
+    delivery = delivery_store.get_delivery(db, delivery_id) if delivery_id else None
+    subscriber_id = _subscriber_id(db, event, delivery)
+    stamp = event.get("timestamp")
+    event_at = (
+        datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+        if isinstance(stamp, int | float) else None
+    )
+    sg_event_id = event.get("sg_event_id") if isinstance(event.get("sg_event_id"), str) else None
+    key = _dedupe_key(event)
+    if not service_store.record_webhook_event(db, sg_event_id, key, name, delivery_id,
+                                              subscriber_id, event_at):
+        return "duplicate"
+    outcome = "ignored"
+    if name in ("delivered", "processed"):
+        if delivery is not None and delivery.state == "unknown":
+            provider_id = str(event.get("sg_message_id") or "webhook")
+            delivery_store.mark_sent(db, delivery.id, provider_id)
+            outcome = "reconciled"
+        else:
+            outcome = "noted"
+    elif name == "bounce" and event.get("type", "bounce") != "bounce":
+        outcome = "soft-bounce"  # type=blocked: counted, the address stays
+    else:
+        target = "bounced" if name == "bounce" else STATUS_FOR_EVENT.get(name)
+        if target and subscriber_id is not None:
+            current = subscriber_store.get_subscriber(db, subscriber_id)
+            if current is not None and (
+                current.status in ("active", "pending") or target == "complained"
+            ):
+                subscriber_store.set_status(db, subscriber_id, target)
+                service_store.add_consent(db, subscriber_id, name, "webhook",
+                                          consent_text_version, detail=f"sendgrid {name}")
+                outcome = target
+            else:
+                outcome = "already-suppressed"
+    service_store.set_webhook_outcome(db, key, outcome)
+    return outcome
