@@ -82,6 +82,11 @@ class MailConfig:
     sendgrid_sandbox: bool = False
     sendgrid_timeout_seconds: float = 30.0
     tracking: bool = False
+    smtp_ca_file: str = ""  # extra CA bundle (PEM) to trust for a private relay's certificate
+    send_retries: int = 4  # retries of one message after a transient error (429 not counted)
+    retry_base_seconds: float = 2.0  # first backoff wait; doubles each retry (capped at 60 s)
+    rate_limit_max_wait_seconds: float = 900.0  # total 429 waiting per message before giving up
+    max_consecutive_errors: int = 10  # pause the run after this many failures in a row
 
 
 @dataclass(frozen=True)
@@ -272,6 +277,13 @@ def _validate(config: Config) -> None:
         )
     if mail.rate_per_second <= 0:
         raise ConfigError(f"{src}: [mail].rate_per_second must be > 0")
+    if mail.send_retries < 0 or mail.retry_base_seconds < 0 or mail.max_lateness_hours <= 0:
+        raise ConfigError(f"{src}: [mail].send_retries and retry_base_seconds must be >= 0, "
+                          "max_lateness_hours > 0")
+    if mail.max_consecutive_errors < 1 or mail.smtp_timeout_seconds <= 0 \
+            or mail.sendgrid_timeout_seconds <= 0:
+        raise ConfigError(f"{src}: [mail].max_consecutive_errors must be >= 1 and the "
+                          "smtp/sendgrid timeouts > 0")
     try:
         ZoneInfo(config.schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -2,8 +2,137 @@
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated
+
 import typer
+from rich.table import Table
+
+from digest.cli.common import console, err_console, print_json, show_progress, state
+from digest.errors import UsageError
+
+deliveries_app = typer.Typer(
+    help="The delivery ledger: one row per subscriber per issue, queued -> sending -> "
+    "sent | failed | unknown. List rows and resolve the `unknown` ones.",
+    no_args_is_help=True,
+)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+DateOption = Annotated[str | None, typer.Option(
+    "--date", "-d", help="Issue date, YYYY-MM-DD (default: today in the schedule time zone).")]
+
+
+def _issue_date(value: str | None) -> date:
+    if value is None:
+        from digest.pipeline import default_issue_date
+
+        return default_issue_date(state.config)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"--date {value!r} is not a date (expected YYYY-MM-DD)") from exc
+
+
+def send(
+    day: DateOption = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Plan and render every email and report; send nothing, change no "
+        "delivery state.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Send even when the issue is older than mail.max_lateness_hours.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Send one issue's digests with the configured backend (outbox, smtp or sendgrid).
+
+    Every subscriber gets at most one email per issue: running it again sends nothing new.
+    """
+    from digest.sending import send_issue
+
+    issue = _issue_date(day)
+    progress = None
+    if show_progress() and not as_json:
+        progress = lambda done, total: err_console.print(  # noqa: E731
+            f"\rsent {done}/{total}", end="") if done % 25 == 0 or done == total else None
+    report = send_issue(state.db, state.config, issue, dry_run=dry_run, force=force,
+                        progress=progress)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        _print_send_report(report)
+    if report.stopped or report.unknown or report.recovered_unknown:
+        raise typer.Exit(1)
+
+
+def _print_send_report(report) -> None:
+    verb = "would send" if report.dry_run else "sent"
+    console.print(
+        f"{report.issue_date.isoformat()} via {report.backend}: {report.due} due, "
+        f"{report.rendered} rendered, {report.empty} with nothing to send, "
+        f"{report.already_handled} handled before; {verb} "
+        f"{report.queued if report.dry_run else report.sent}, failed {report.failed}, "
+        f"unknown {report.unknown}, skipped {report.skipped}"
+        + (f", {report.recovered_unknown} interrupted earlier -> unknown"
+           if report.recovered_unknown else ""))
+    for line in report.errors[:20]:
+        err_console.print(f"  {line}", markup=False)
+    if report.unknown or report.recovered_unknown:
+        err_console.print("some deliveries are `unknown`: check the provider, then run "
+                          "`digest deliveries list --state unknown` and `digest deliveries "
+                          "resolve ID --sent|--failed`", markup=False)
+    if report.stopped:
+        err_console.print(f"stopped: {report.stopped}", markup=False)
+
+
+@deliveries_app.command("list")
+def list_command(
+    delivery_state: Annotated[str | None, typer.Option(
+        "--state", "-s", help="Only rows in this state: queued, sending, sent, failed, "
+        "unknown or skipped.")] = None,
+    day: Annotated[str | None, typer.Option(
+        "--date", "-d", help="Only this issue date, YYYY-MM-DD.")] = None,
+    limit: Annotated[int, typer.Option(help="Show at most this many rows.")] = 200,
+    as_json: JsonOption = False,
+) -> None:
+    """List delivery ledger rows, oldest first."""
+    from digest.store.deliveries import list_deliveries
+
+    issue = _issue_date(day) if day else None
+    rows = list_deliveries(state.db, state=delivery_state, issue_date=issue, limit=limit)
+    if as_json:
+        print_json([row.as_dict() for row in rows])
+        return
+    table = Table("id", "issue", "email", "state", "attempts", "provider id / error")
+    for row in rows:
+        detail = row.error if row.state in ("failed", "unknown", "skipped") else \
+            (row.provider_message_id or "")
+        table.add_row(row.id, row.issue_date.isoformat(), row.email or str(row.subscriber_id),
+                      row.state, str(row.attempts), (detail or "")[:80])
+    console.print(table)
+    console.print(f"{len(rows)} deliveries")
+
+
+@deliveries_app.command("resolve")
+def resolve_command(
+    delivery_id: Annotated[str, typer.Argument(help="The delivery id (see `digest deliveries "
+                                               "list --state unknown`).")],
+    sent: Annotated[bool, typer.Option("--sent", help="The provider did deliver it.")] = False,
+    failed: Annotated[bool, typer.Option(
+        "--failed", help="It was not delivered (it is still never resent).")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Mark an `unknown` delivery sent or failed, after checking the provider's logs."""
+    from digest.store.deliveries import resolve
+
+    if sent == failed:
+        raise UsageError("pass exactly one of --sent or --failed")
+    row = resolve(state.db, delivery_id, "sent" if sent else "failed")
+    if as_json:
+        print_json(row.as_dict())
+    else:
+        console.print(f"{row.id}: {row.state}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("send")(send)
+    app.add_typer(deliveries_app, name="deliveries")

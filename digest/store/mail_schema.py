@@ -7,3 +7,35 @@ from sqlite_utils import Migrations
 from digest.store.db import register
 
 migrations = register(Migrations("digest.mail"))
+
+
+@migrations()
+def m001_deliveries(db) -> None:
+    # The at-most-once ledger: one row per (subscriber, issue). `state` only moves forward
+    # (see digest/mail/ledger.py); every UPDATE names the state it moves from.
+    db.executescript(
+        """
+        CREATE TABLE deliveries (
+            id TEXT PRIMARY KEY,               -- opaque random delivery id (header / custom_args)
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            issue_date TEXT NOT NULL,          -- YYYY-MM-DD of the digest issue
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued','sending','sent','failed','unknown','skipped')),
+            backend TEXT NOT NULL DEFAULT '',  -- outbox | smtp | sendgrid (set when claimed)
+            subject TEXT NOT NULL DEFAULT '',
+            size_bytes INTEGER NOT NULL DEFAULT 0,
+            message BLOB,                      -- the rendered RFC 5322 bytes, sent verbatim;
+                                               -- dropped once the row is sent or skipped
+            provider_message_id TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            sending_at TEXT,                   -- when the provider call was committed to
+            finished_at TEXT,
+            UNIQUE (subscriber_id, issue_date)
+        );
+        CREATE INDEX deliveries_issue_state ON deliveries(issue_date, state);
+        CREATE INDEX deliveries_state ON deliveries(state);
+        """
+    )

@@ -1,0 +1,320 @@
+"""Send one issue: plan, render every email, queue, then deliver each at most once.
+
+Order matters for the guarantees:
+1. Rows left in `sending` by a crashed run become `unknown` (never resent automatically).
+2. Every new email is rendered before anything is queued or sent: a template error stops the
+   run with nothing sent.
+3. Each queued row is claimed (`queued -> sending`, subscriber re-checked, committed) before
+   the provider call, and finished (`sent` / `failed` / `unknown`) after it. No write
+   transaction is open while the network is in use.
+Running it again for the same issue sends nothing: every subscriber already has a row.
+"""
+
+from __future__ import annotations
+
+import email.policy
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from email import message_from_bytes
+from zoneinfo import ZoneInfo
+
+from digest.config import Config
+from digest.errors import DigestError, UsageError
+from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentError, TransientError
+from digest.mail.ledger import new_delivery_id
+from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
+from digest.store import deliveries as ledger_store
+from digest.store.deliveries import NewDelivery
+
+ProgressCallback = Callable[[int, int], None]  # (done, total)
+PLACEHOLDER_SENDER_DOMAINS = ("example.org", "example.com", "example.net")
+
+
+@dataclass
+class SendReport:
+    """What one `send_issue` did. `ledger` holds the issue's row counts per state afterwards."""
+
+    issue_date: date
+    backend: str
+    dry_run: bool = False
+    due: int = 0  # subscribers due for this issue
+    empty: int = 0  # nothing matched and always_send is off: no email
+    rendered: int = 0  # new emails rendered this run
+    queued: int = 0  # new ledger rows this run
+    sent: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0  # unsubscribed before their turn
+    recovered_unknown: int = 0  # rows a crashed run left in `sending`
+    already_handled: int = 0  # subscribers whose row was final before this run
+    retries: int = 0  # transient errors retried
+    rate_limited: int = 0  # 429 answers waited out
+    render_seconds: float = 0.0
+    send_seconds: float = 0.0
+    stopped: str | None = None  # why the run paused early (remaining rows stay queued)
+    errors: list[str] = field(default_factory=list)
+    ledger: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "issue_date": self.issue_date.isoformat(),
+            "backend": self.backend,
+            "dry_run": self.dry_run,
+            "due": self.due,
+            "empty": self.empty,
+            "rendered": self.rendered,
+            "queued": self.queued,
+            "sent": self.sent,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "skipped": self.skipped,
+            "recovered_unknown": self.recovered_unknown,
+            "already_handled": self.already_handled,
+            "retries": self.retries,
+            "rate_limited": self.rate_limited,
+            "render_seconds": round(self.render_seconds, 3),
+            "send_seconds": round(self.send_seconds, 3),
+            "stopped": self.stopped,
+            "errors": self.errors,
+            "ledger": self.ledger,
+        }
+
+
+def hours_since_issue(config: Config, issue_date: date, now: datetime) -> float:
+    """Hours from the start of the issue day (in the schedule's time zone) to `now`."""
+    start = datetime(issue_date.year, issue_date.month, issue_date.day,
+                     tzinfo=ZoneInfo(config.schedule.timezone))
+    return (now - start).total_seconds() / 3600
+
+
+def check_lateness(config: Config, issue_date: date, now: datetime) -> None:
+    """Refuse a stale issue: nobody wants Tuesday's papers on Friday (override with force)."""
+    age = hours_since_issue(config, issue_date, now)
+    limit = config.mail.max_lateness_hours
+    if age > limit:
+        raise UsageError(
+            f"the {issue_date.isoformat()} issue is {age:.0f} hours old, more than "
+            f"[mail].max_lateness_hours = {limit:g} hours; not sending it "
+            "(pass --force to send it anyway)"
+        )
+
+
+def check_sender(config: Config) -> None:
+    """Real backends need a real sender identity (CAN-SPAM): no placeholder From domain."""
+    if config.mail.backend == "outbox":
+        return
+    domain = config.mail.from_address.rsplit("@", 1)[-1].lower()
+    if domain in PLACEHOLDER_SENDER_DOMAINS:
+        raise UsageError(
+            f"[mail].from_address is the placeholder {config.mail.from_address!r}; set the "
+            f"real sender address before sending with the {config.mail.backend} backend"
+        )
+
+
+# ------------------------------------------------------------------ render
+@dataclass
+class _Rendered:
+    delivery_id: str
+    subscriber_id: int
+    subject: str
+    packed: bytes  # zlib-compressed RFC 5322 bytes (keeps 10k rendered emails small in memory)
+
+
+def render_new(db, config: Config, issue_date: date, report: SendReport,
+               *, save_plans: bool) -> list[_Rendered]:
+    """Plan and render the email of every due subscriber who has no ledger row yet.
+
+    Any rendering error stops here with DigestError, before a single row is queued.
+    """
+    from digest import emails, planning
+    from digest.store.papers import get_papers
+
+    due = planning.due_subscribers(db, issue_date)
+    report.due = len(due)
+    have_row = ledger_store.subscriber_ids_with_delivery(db, issue_date)
+    rendered: list[_Rendered] = []
+    for subscriber in due:
+        if subscriber.id in have_row:
+            continue
+        plan = planning.load_plan(db, subscriber.id, issue_date)
+        if plan is None:
+            plan = planning.plan_digest(db, config, subscriber, issue_date)
+            if save_plans:
+                planning.save_plan(db, plan)
+        if not plan.picks and not subscriber.always_send:
+            report.empty += 1
+            continue
+        try:
+            papers = get_papers(db, [pick.paper_id for pick in plan.picks])
+            email_parts = emails.build_digest_email(config, subscriber, plan, papers)
+            delivery_id = new_delivery_id()
+            message = emails.to_mime(config, subscriber, email_parts, delivery_id)
+            raw = message.as_bytes(policy=email.policy.SMTP)
+        except Exception as exc:
+            raise DigestError(
+                f"rendering the {issue_date.isoformat()} digest for subscriber "
+                f"{subscriber.id} failed ({type(exc).__name__}: {exc}); nothing was sent"
+            ) from exc
+        rendered.append(_Rendered(delivery_id, subscriber.id, email_parts.subject,
+                                  zlib.compress(raw, 1)))
+    report.rendered = len(rendered)
+    return rendered
+
+
+def _queue(db, issue_date: date, rendered: list[_Rendered], chunk: int = 500) -> int:
+    """Queue rendered emails (one short transaction per chunk; existing rows are kept)."""
+    created = 0
+    for start in range(0, len(rendered), chunk):
+        created += ledger_store.queue_deliveries(db, (
+            NewDelivery(r.delivery_id, r.subscriber_id, issue_date, r.subject,
+                        zlib.decompress(r.packed))
+            for r in rendered[start:start + chunk]))
+    return created
+
+
+# ------------------------------------------------------------------ send
+def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | None = None,
+               dry_run: bool = False, force: bool = False,
+               progress: ProgressCallback | None = None,
+               now: datetime | None = None) -> SendReport:
+    """Deliver the `issue_date` digest to every due subscriber, at most once each."""
+    from digest.lease import Lease
+
+    now = now or datetime.now(UTC)
+    if not dry_run and not force:
+        check_lateness(config, issue_date, now)
+    report = SendReport(issue_date=issue_date, backend=config.mail.backend, dry_run=dry_run)
+    if dry_run:
+        started = time.perf_counter()
+        render_new(db, config, issue_date, report, save_plans=False)
+        report.render_seconds = time.perf_counter() - started
+        report.ledger = ledger_store.count_by_state(db, issue_date)
+        report.queued = report.ledger["queued"]
+        return report
+    check_sender(config)
+    with Lease(db, config.db_path, "send", config.schedule.lease_minutes):
+        report.recovered_unknown = len(ledger_store.recover_interrupted(db, issue_date))
+        before = ledger_store.count_by_state(db, issue_date)
+        report.already_handled = sum(before[s] for s in ("sent", "failed", "skipped"))
+        started = time.perf_counter()
+        rendered = render_new(db, config, issue_date, report, save_plans=True)
+        report.queued = _queue(db, issue_date, rendered)
+        del rendered
+        report.render_seconds = time.perf_counter() - started
+        if backend is None:
+            from digest.mail.registry import get_backend
+
+            backend = get_backend(config)
+        report.backend = backend.name
+        started = time.perf_counter()
+        try:
+            _deliver_queued(db, config, backend, issue_date, report, progress)
+        finally:
+            backend.close()  # the outbox writes its index pages here
+            report.send_seconds = time.perf_counter() - started
+            report.ledger = ledger_store.count_by_state(db, issue_date)
+    return report
+
+
+def _deliver_queued(db, config: Config, backend: MailBackend, issue_date: date,
+                    report: SendReport, progress: ProgressCallback | None) -> None:
+    queued = ledger_store.queued_ids(db, issue_date)
+    if not queued:
+        return
+    start_issue = getattr(backend, "start_issue", None)
+    if start_issue is not None:
+        try:
+            start_issue(issue_date)  # e.g. SMTP connects and logs in before any claim
+        except AuthError as exc:
+            raise DigestError(f"{exc}; nothing was sent, {len(queued)} stay queued") from exc
+        except (TransientError, PermanentError) as exc:
+            raise DigestError(f"{exc}; nothing was sent, {len(queued)} stay queued "
+                              "(run `digest send` again when the server is back)") from exc
+    pacer = Pacer(config.mail.rate_per_second)
+    consecutive_errors = 0
+    for done, delivery_id in enumerate(queued, start=1):
+        outcome = _deliver_one(db, config, backend, delivery_id, report, pacer)
+        consecutive_errors = 0 if outcome in ("sent", "skipped", "taken") else \
+            consecutive_errors + 1
+        if progress is not None:
+            progress(done, len(queued))
+        if consecutive_errors >= config.mail.max_consecutive_errors:
+            left = len(queued) - done
+            report.stopped = (f"paused after {consecutive_errors} failed deliveries in a row; "
+                              f"{left} stay queued for the next `digest send`")
+            return
+
+
+def _deliver_one(db, config: Config, backend: MailBackend, delivery_id: str,
+                 report: SendReport, pacer: Pacer) -> str:
+    """Claim, send, finish one row. Returns the row's outcome (or "taken")."""
+    claimed = ledger_store.claim(db, delivery_id, backend.name)
+    if claimed == "skipped":
+        report.skipped += 1
+        return "skipped"
+    if claimed != "claimed":
+        return "taken"
+    raw = ledger_store.load_message(db, delivery_id) or b""
+    message = message_from_bytes(raw, policy=email.policy.default)
+    retries = rate_limits = 0
+    waited_for_rate_limit = 0.0
+    while True:
+        pacer.wait()
+        try:
+            result = backend.send(message, delivery_id)  # type: ignore[arg-type]
+        except RateLimitedError as exc:
+            rate_limits += 1
+            wait = exc.retry_after if exc.retry_after is not None else \
+                backoff_delay(rate_limits, config.mail.retry_base_seconds)
+            wait = max(wait, 0.05)
+            if waited_for_rate_limit + wait > config.mail.rate_limit_max_wait_seconds:
+                return _finish_failed(db, delivery_id, report,
+                                      f"rate limited for over {waited_for_rate_limit:.0f}s: {exc}")
+            report.rate_limited += 1
+            waited_for_rate_limit += wait
+            report.errors.append(f"{delivery_id}: {exc} (waiting {wait:.1f}s)")
+            ledger_store.record_attempt(db, delivery_id, str(exc))
+            pacer.pause(wait)
+            continue
+        except TransientError as exc:
+            if retries >= config.mail.send_retries:
+                return _finish_failed(db, delivery_id, report,
+                                      f"gave up after {retries + 1} attempts: {exc}")
+            retries += 1
+            report.retries += 1
+            wait = backoff_delay(retries, config.mail.retry_base_seconds)
+            if exc.retry_after is not None:
+                wait = max(wait, exc.retry_after)
+            report.errors.append(f"{delivery_id}: {exc} (retry {retries} in {wait:.1f}s)")
+            ledger_store.record_attempt(db, delivery_id, str(exc))
+            pacer.pause(wait)
+            continue
+        except AmbiguousError as exc:
+            ledger_store.mark_unknown(db, delivery_id, str(exc))
+            report.unknown += 1
+            report.errors.append(f"{delivery_id}: unknown: {exc}")
+            return "unknown"
+        except PermanentError as exc:
+            return _finish_failed(db, delivery_id, report, str(exc))
+        except AuthError as exc:
+            ledger_store.mark_failed(db, delivery_id, f"not sent: {exc}")
+            report.failed += 1
+            raise DigestError(f"{exc}; stopped the run ({report.sent} sent so far; the rest "
+                              "stay queued for the next `digest send`)") from exc
+        except BaseException as exc:  # a bug or an interrupt mid-call: the provider may have it
+            ledger_store.mark_unknown(db, delivery_id, f"{type(exc).__name__}: {exc}")
+            report.unknown += 1
+            raise
+        ledger_store.mark_sent(db, delivery_id, result.provider_message_id)
+        report.sent += 1
+        return "sent"
+
+
+def _finish_failed(db, delivery_id: str, report: SendReport, error: str) -> str:
+    ledger_store.mark_failed(db, delivery_id, error)
+    report.failed += 1
+    report.errors.append(f"{delivery_id}: failed: {error}")
+    return "failed"

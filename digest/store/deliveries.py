@@ -1,0 +1,235 @@
+"""SQL for the delivery ledger (`deliveries`). Every state change names the state(s) it moves
+from in its WHERE clause, so a row can never go backwards, even with two senders at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from digest.errors import UsageError
+from digest.mail.ledger import STATES, Delivery, allowed_from
+from digest.store.db import transaction, utcnow
+from digest.store.subscribers import set_last_digest_date
+
+_COLUMNS = (
+    "d.id, d.subscriber_id, d.issue_date, d.state, d.backend, d.subject, d.size_bytes, "
+    "d.provider_message_id, d.attempts, d.error, d.created_at, d.updated_at, d.sending_at, "
+    "d.finished_at, s.email"
+)
+_FROM = "FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """A rendered message ready to be queued."""
+
+    id: str
+    subscriber_id: int
+    issue_date: date
+    subject: str
+    message: bytes
+
+
+def _delivery(row: dict) -> Delivery:
+    return Delivery(
+        id=row["id"],
+        subscriber_id=row["subscriber_id"],
+        issue_date=date.fromisoformat(row["issue_date"]),
+        state=row["state"],
+        backend=row["backend"],
+        subject=row["subject"],
+        size_bytes=row["size_bytes"],
+        provider_message_id=row["provider_message_id"],
+        attempts=row["attempts"],
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        sending_at=row["sending_at"],
+        finished_at=row["finished_at"],
+        email=row.get("email"),
+    )
+
+
+def queue_deliveries(db, new: Iterable[NewDelivery]) -> int:
+    """Insert queued rows in one transaction; a (subscriber, issue) that has a row is left alone.
+
+    Returns how many rows were created.
+    """
+    now = utcnow()
+    created = 0
+    with transaction(db):
+        for item in new:
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO deliveries (id, subscriber_id, issue_date, state, subject,"
+                " size_bytes, message, created_at, updated_at)"
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                [item.id, item.subscriber_id, item.issue_date.isoformat(), item.subject,
+                 len(item.message), item.message, now, now],
+            )
+            created += cursor.rowcount
+    return created
+
+
+def _move(db, delivery_id: str, target: str, sets: dict[str, object] | None = None) -> bool:
+    """Move one row to `target` if it is in a state allowed to get there. Caller holds a tx."""
+    sources = allowed_from(target)
+    now = utcnow()
+    values: dict[str, object] = {"state": target, "updated_at": now, **(sets or {})}
+    assignments = ", ".join(f"{column} = ?" for column in values)
+    marks = ", ".join("?" for _ in sources)
+    cursor = db.execute(
+        f"UPDATE deliveries SET {assignments} WHERE id = ? AND state IN ({marks})",  # noqa: S608
+        [*values.values(), delivery_id, *sources],
+    )
+    return cursor.rowcount == 1
+
+
+def claim(db, delivery_id: str, backend: str) -> str:
+    """queued -> sending, committed before the provider is called.
+
+    Re-checks the subscriber in the same transaction: one who is no longer active moves the
+    row to `skipped` instead. Returns "claimed", "skipped" or "taken" (not queued any more).
+    """
+    now = utcnow()
+    with transaction(db):
+        rows = list(db.query(
+            "SELECT d.state, s.status FROM deliveries d LEFT JOIN subscribers s"
+            " ON s.id = d.subscriber_id WHERE d.id = ?", [delivery_id]))
+        if not rows or rows[0]["state"] != "queued":
+            return "taken"
+        status = rows[0]["status"]
+        if status != "active":
+            _move(db, delivery_id, "skipped", {
+                "error": f"subscriber is {status or 'deleted'}", "finished_at": now,
+                "message": None})
+            return "skipped"
+        moved = _move(db, delivery_id, "sending", {
+            "backend": backend, "sending_at": now, "attempts": 1})
+        return "claimed" if moved else "taken"
+
+
+def record_attempt(db, delivery_id: str, error: str) -> None:
+    """A transient failure while `sending`: count it and keep the reason (state unchanged)."""
+    with transaction(db):
+        db.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, error = ?, updated_at = ?"
+            " WHERE id = ? AND state = 'sending'", [error, utcnow(), delivery_id])
+
+
+def mark_sent(db, delivery_id: str, provider_message_id: str) -> bool:
+    """sending|unknown -> sent, and stamp the subscriber's last digest date, in one tx."""
+    now = utcnow()
+    with transaction(db):
+        rows = list(db.query(
+            "SELECT subscriber_id, issue_date FROM deliveries WHERE id = ?", [delivery_id]))
+        moved = _move(db, delivery_id, "sent", {
+            "provider_message_id": provider_message_id, "finished_at": now, "message": None,
+            "error": None})
+        if moved and rows:
+            set_last_digest_date(db, rows[0]["subscriber_id"],
+                                 date.fromisoformat(rows[0]["issue_date"]))
+    return moved
+
+
+def mark_failed(db, delivery_id: str, error: str) -> bool:
+    """sending|unknown -> failed: the provider refused this message; it is never retried."""
+    with transaction(db):
+        return _move(db, delivery_id, "failed", {"error": error, "finished_at": utcnow()})
+
+
+def mark_unknown(db, delivery_id: str, error: str) -> bool:
+    """sending -> unknown: the provider may have it. Never resent; an operator resolves it."""
+    with transaction(db):
+        return _move(db, delivery_id, "unknown", {"error": error})
+
+
+def recover_interrupted(db, issue_date: date | None = None) -> list[str]:
+    """Rows left in `sending` by a crashed run become `unknown`. Returns their ids."""
+    where = "state = 'sending'"
+    params: list[object] = []
+    if issue_date is not None:
+        where += " AND issue_date = ?"
+        params.append(issue_date.isoformat())
+    with transaction(db):
+        ids = [row["id"] for row in db.query(
+            f"SELECT id FROM deliveries WHERE {where}", params)]  # noqa: S608
+        for delivery_id in ids:
+            _move(db, delivery_id, "unknown", {
+                "error": "interrupted while sending (the process stopped before the provider "
+                "answered); it may or may not have been delivered"})
+    return ids
+
+
+def resolve(db, delivery_id: str, outcome: str) -> Delivery:
+    """Operator resolution of an `unknown` row: outcome is "sent" or "failed"."""
+    if outcome not in ("sent", "failed"):
+        raise UsageError(f"a delivery resolves to sent or failed, not {outcome!r}")
+    found = get_delivery(db, delivery_id)
+    if found is None:
+        raise UsageError(f"no delivery with id {delivery_id}")
+    if found.state != "unknown":
+        raise UsageError(
+            f"delivery {delivery_id} is {found.state}; only unknown deliveries can be resolved")
+    if outcome == "sent":
+        moved = mark_sent(db, delivery_id, found.provider_message_id or "resolved-by-operator")
+    else:
+        moved = mark_failed(db, delivery_id, (found.error or "") + " [resolved as failed]")
+    if not moved:  # pragma: no cover - a concurrent resolution
+        raise UsageError(f"delivery {delivery_id} changed while resolving it; look again")
+    resolved = get_delivery(db, delivery_id)
+    assert resolved is not None
+    return resolved
+
+
+def get_delivery(db, delivery_id: str) -> Delivery | None:
+    rows = list(db.query(f"SELECT {_COLUMNS} {_FROM} WHERE d.id = ?", [delivery_id]))  # noqa: S608
+    return _delivery(rows[0]) if rows else None
+
+
+def load_message(db, delivery_id: str) -> bytes | None:
+    rows = list(db.query("SELECT message FROM deliveries WHERE id = ?", [delivery_id]))
+    return rows[0]["message"] if rows else None
+
+
+def list_deliveries(db, state: str | None = None, issue_date: date | None = None,
+                    limit: int | None = None) -> list[Delivery]:
+    """Ledger rows, oldest first, optionally one state and/or one issue."""
+    if state is not None and state not in STATES:
+        raise UsageError(f"unknown delivery state {state!r} (known: {', '.join(STATES)})")
+    clauses, params = [], []
+    if state is not None:
+        clauses.append("d.state = ?")
+        params.append(state)
+    if issue_date is not None:
+        clauses.append("d.issue_date = ?")
+        params.append(issue_date.isoformat())
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = f"SELECT {_COLUMNS} {_FROM} {where} ORDER BY d.created_at, d.rowid"  # noqa: S608
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [_delivery(row) for row in db.query(sql, params)]
+
+
+def queued_ids(db, issue_date: date) -> list[str]:
+    """Queued rows of one issue in the order they were queued."""
+    return [row["id"] for row in db.query(
+        "SELECT id FROM deliveries WHERE issue_date = ? AND state = 'queued' ORDER BY rowid",
+        [issue_date.isoformat()])]
+
+
+def subscriber_ids_with_delivery(db, issue_date: date) -> set[int]:
+    """Subscribers who already have a row (any state) for this issue: never rendered again."""
+    return {row["subscriber_id"] for row in db.query(
+        "SELECT subscriber_id FROM deliveries WHERE issue_date = ?", [issue_date.isoformat()])}
+
+
+def count_by_state(db, issue_date: date | None = None) -> dict[str, int]:
+    where, params = ("WHERE issue_date = ?", [issue_date.isoformat()]) if issue_date else ("", [])
+    counts = dict.fromkeys(STATES, 0)
+    for row in db.query(
+        f"SELECT state, count(*) AS n FROM deliveries {where} GROUP BY state", params  # noqa: S608
+    ):
+        counts[row["state"]] = row["n"]
+    return counts
