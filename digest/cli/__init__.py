@@ -11,6 +11,7 @@ import sys
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from digest.cli import mail, preview, service, site, spine, subscribers, topic_lab, topics
 from digest.cli.common import err_console, state
@@ -60,13 +61,13 @@ def main() -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except (ConfigError, UsageError) as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(2)
     except DigestError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except sqlite3.OperationalError as exc:
-        err_console.print(f"[bold red]error:[/] database: {exc}", highlight=False)
+        err_console.print(f"[bold red]error:[/] database: {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -55,9 +56,9 @@ def _print_reports(reports: list[IngestReport]) -> None:
     console.print(table)
     for r in reports:
         if r.error:
-            console.print(f"[red]{r.label}: {r.error}[/]")
+            console.print(f"[red]{escape(r.label)}: {escape(r.error)}[/]")
         for s in r.skipped[:5]:
-            console.print(f"  skipped {s.ref}: {s.reason}", highlight=False)
+            console.print(f"  skipped {escape(s.ref)}: {escape(s.reason)}", highlight=False)
         if len(r.skipped) > 5:
             console.print(f"  … and {len(r.skipped) - 5} more skipped records")
 
@@ -76,7 +77,7 @@ def init() -> None:
     from digest.setup import init_project
 
     for line in init_project(Path.cwd(), state):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
 
 
 def fetch(
@@ -152,14 +153,14 @@ def papers_show(paper_id: Annotated[str, typer.Argument(help="arXiv id (or impor
     if as_json:
         print_json(asdict(paper) | {"versions": versions, "url": paper.abs_url})
         return
-    console.print(f"[bold]{paper.title}[/]", highlight=False)
-    console.print(", ".join(paper.authors), highlight=False)
-    console.print(f"{paper.id} v{paper.version or '?'} · {' '.join(paper.categories)} · "
-                  f"{paper.announce_type or ''} {paper.announced or ''}", highlight=False)
+    console.print(f"[bold]{escape(paper.title)}[/]", highlight=False)
+    console.print(escape(", ".join(paper.authors)), highlight=False)
+    console.print(escape(f"{paper.id} v{paper.version or '?'} · {' '.join(paper.categories)} · "
+                         f"{paper.announce_type or ''} {paper.announced or ''}"), highlight=False)
     if paper.abs_url:
         console.print(paper.abs_url)
     console.print()
-    console.print(paper.abstract, highlight=False)
+    console.print(escape(paper.abstract), highlight=False)
 
 
 @papers_app.command("search")
@@ -175,7 +176,7 @@ def papers_search(query: Annotated[str, typer.Argument(help="What you are lookin
         print_json([asdict(h) for h in hits])
         return
     for rank, hit in enumerate(hits, start=1):
-        console.print(f"{rank:>2}. {hit.score:.3f}  [bold]{hit.title}[/]  ({hit.paper_id})",
+        console.print(f"{rank:>2}. {hit.score:.3f}  [bold]{escape(hit.title)}[/]  ({hit.paper_id})",
                       highlight=False)
 
 
@@ -200,7 +201,7 @@ def status(as_json: JsonOption = False) -> None:
                       str(run["skipped"]), run["started_at"])
     console.print(table)
     for warning in info["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 def demo() -> None:
@@ -208,7 +209,7 @@ def demo() -> None:
     from digest.demo import run_demo
 
     for line in run_demo(state, progress_factory=progress_bar):
-        console.print(line, highlight=False)
+        console.print(line, highlight=False, markup=False)
 
 
 def register(app: typer.Typer) -> None:

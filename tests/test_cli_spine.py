@@ -1,0 +1,137 @@
+"""The spine end to end through the real `digest` command: fetch from a loopback arXiv,
+import, embed, search, status, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ATOM_SAMPLE, EMPTY_RSS
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def digest(*args: str, cwd=None, check: bool = False) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "digest", *args], capture_output=True,
+                          text=True, cwd=cwd, env=ENV, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"digest {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture
+def feed_config(make_config, httpserver):
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(
+        ATOM_SAMPLE.read_bytes(), content_type="application/atom+xml")
+    httpserver.expect_request("/atom/physics").respond_with_data(
+        EMPTY_RSS.read_bytes(), content_type="application/rss+xml")
+    return make_config({"arxiv": {"feed_base_url": httpserver.url_for("/").rstrip("/"),
+                                  "categories": ["cs.AI"], "request_delay_seconds": 0.0}})
+
+
+def test_fetch_twice_stores_86_papers_once(feed_config):
+    config, path = feed_config
+    first = json.loads(digest("--config", str(path), "fetch", "--json", check=True).stdout)
+    assert first[0]["counts"]["new"] == 86 and first[0]["status"] == "ok"
+    second = json.loads(digest("--config", str(path), "fetch", "--json", check=True).stdout)
+    assert second[0]["counts"]["new"] == 0 and second[0]["counts"]["unchanged"] == 86
+    assert second[0]["status"] == "stale"  # the channel date did not move
+    from digest.store import open_db
+
+    db = open_db(config.db_path)
+    assert db.execute("SELECT COUNT(*), COUNT(DISTINCT id) FROM papers").fetchone() == (86, 86)
+    assert db.execute("SELECT COUNT(*) FROM listings").fetchone()[0] == 86
+    status = json.loads(digest("--config", str(path), "status", "--json", check=True).stdout)
+    assert status["papers"] == 86
+    assert any("stale" in w for w in status["warnings"])
+
+
+def test_empty_feed_is_no_announcement_exit_0(feed_config):
+    _, path = feed_config
+    proc = digest("--config", str(path), "fetch", "--category", "physics")
+    assert proc.returncode == 0, proc.stderr
+    assert "No announcement today" in proc.stdout
+
+
+def test_network_failure_names_url_and_exits_1(make_config):
+    _, path = make_config({"arxiv": {"feed_base_url": "http://127.0.0.1:9",
+                                     "categories": ["cs.AI"], "max_retries": 1,
+                                     "request_delay_seconds": 0.0, "timeout_seconds": 2.0}})
+    proc = digest("--config", str(path), "fetch")
+    assert proc.returncode == 1
+    assert "127.0.0.1:9/atom/cs.AI" in proc.stdout + proc.stderr
+
+
+def test_bad_config_key_exits_2_naming_it(tmp_path):
+    bad = tmp_path / "config.toml"
+    bad.write_text('[arxiv]\nrequest_delay = 3\n')
+    proc = digest("--config", str(bad), "status")
+    assert proc.returncode == 2
+    assert "[arxiv].request_delay" in proc.stderr
+    bad.write_text('[mail]\nbackend = "pigeon"\n')
+    proc = digest("--config", str(bad), "status")
+    assert proc.returncode == 2 and "[mail].backend" in proc.stderr
+    bad.write_text('[arxiv]\ntimeout_seconds = "soon"\n')
+    proc = digest("--config", str(bad), "status")
+    assert proc.returncode == 2 and "[arxiv].timeout_seconds must be a number" in proc.stderr
+
+
+def test_search_embed_cache_and_show(sample_db, sample_config, make_config):
+    _, path = make_config()
+    sample_db.conn.close()
+    proc = digest("--config", str(path), "embed", "--json", check=True)
+    assert json.loads(proc.stdout)["embedded"] == 0  # everything was cached
+    hits = json.loads(digest("--config", str(path), "papers", "search",
+                             "large language model agents", "--json", check=True).stdout)
+    assert len(hits) == 10
+    scores = [h["score"] for h in hits]
+    assert scores == sorted(scores, reverse=True) and scores[0] > 0.4
+    assert any("agent" in h["title"].lower() for h in hits[:3])
+    shown = json.loads(digest("--config", str(path), "papers", "show", "arXiv:2508.13167v1",
+                              "--json", check=True).stdout)
+    assert shown["title"].startswith("Chain-of-Agents") and shown["versions"][0]["version"] == 1
+    missing = digest("--config", str(path), "papers", "show", "2501.99999")
+    assert missing.returncode == 2 and "2501.99999" in missing.stderr
+
+
+def test_new_text_is_embedded_once(sample_db, sample_config):
+    from dataclasses import replace
+
+    from digest.embed import embed_missing
+    from digest.store import papers as paper_store
+
+    paper = paper_store.get_paper(sample_db, "2508.13167")
+    changed = replace(paper, version=2, abstract=paper.abstract + " Revised.")
+    counts = paper_store.upsert_papers(sample_db, [changed], source="test")
+    assert counts.updated == 1
+    assert embed_missing(sample_db, sample_config.embedding).embedded == 1
+    assert embed_missing(sample_db, sample_config.embedding).embedded == 0
+
+
+def test_every_command_has_help():
+    from typer.main import get_command
+
+    from digest.cli import app
+
+    root = get_command(app)
+
+    def walk(command, path):
+        yield path, command
+        for name, sub in getattr(command, "commands", {}).items():
+            yield from walk(sub, [*path, name])
+
+    for path, command in walk(root, []):
+        assert (command.help or "").strip(), f"`digest {' '.join(path)}` has no help text"
+        for param in command.params:
+            if param.param_type_name == "option" and param.name not in ("help",):
+                assert (param.help or "").strip(), f"`digest {' '.join(path)}` {param.name}"
+
+
+def test_demo_in_a_fresh_directory(tmp_path):
+    proc = digest("demo", cwd=tmp_path, check=True)
+    assert "ingested cs.AI-2025-08-20.atom.xml: 86 papers" in proc.stdout
+    assert (tmp_path / "data" / "digest.db").exists()
