@@ -1,0 +1,288 @@
+"""JSON Lines: both formats, bad lines, duplicates, streaming, and import into real SQLite."""
+
+from __future__ import annotations
+
+import io
+import json
+import tracemalloc
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.backfill import import_jsonl
+from digest.errors import UsageError
+from digest.models import Paper, SkippedRecord
+from digest.sources.jsonl import iter_jsonl, iter_jsonl_numbered
+from digest.store.db import open_db
+from digest.store.papers import count_papers, get_paper, paper_versions, recent_ingest_runs
+
+EVAL = Path(__file__).parent / "fixtures" / "eval" / "papers_dev.jsonl"
+
+# A record as the public arxiv-metadata-oai-snapshot.json has it (0704.0001, abridged abstract).
+SNAPSHOT_0704_0001 = {
+    "id": "0704.0001",
+    "submitter": "Pavel Nadolsky",
+    "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
+    "title": "Calculation of prompt diphoton production cross sections at Tevatron and\n  LHC energies",
+    "comments": "37 pages, 15 figures; published version",
+    "journal-ref": "Phys.Rev.D76:013009,2007",
+    "doi": "10.1103/PhysRevD.76.013009",
+    "report-no": "ANL-HEP-PR-07-12",
+    "categories": "hep-ph",
+    "license": None,
+    "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\n"
+                "presented for the production of massive photon pairs at hadron colliders.\n",
+    "versions": [
+        {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
+        {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
+    ],
+    "update_date": "2008-11-13",
+    "authors_parsed": [["Balázs", "C.", ""], ["Berger", "E. L.", ""],
+                       ["Nadolsky", "P. M.", ""], ["Yuan", "C. -P.", ""]],
+}
+
+
+def snapshot_record(number: int, versions: int = 1, **extra) -> dict:
+    record = {
+        "id": f"2401.{number:05d}",
+        "authors": "Ada Lovelace, Andr\\'e Weil and Emmy Noether",
+        "title": f"Paper number {number} on\n  graph learning",
+        "abstract": f"  We study problem {number}.\nIt is hard.\n",
+        "categories": "cs.LG cs.AI stat.ML",
+        "versions": [{"version": f"v{v}", "created": f"Mon, {v} Jan 2024 10:00:00 GMT"}
+                     for v in range(1, versions + 1)],
+        "update_date": "2024-01-09",
+        "authors_parsed": [["Lovelace", "Ada", ""], ["Weil", "Andr\\'e", ""],
+                           ["Noether", "Emmy", ""]],
+        "license": "http://creativecommons.org/licenses/by/4.0/",
+    }
+    record.update(extra)
+    return record
+
+
+def write_lines(path: Path, lines: list[bytes | dict]) -> Path:
+    with path.open("wb") as out:
+        for line in lines:
+            out.write(json.dumps(line).encode() if isinstance(line, dict) else line)
+            out.write(b"\n")
+    return path
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_db(tmp_path / "digest.db")
+    yield database
+    database.conn.close()
+
+
+@pytest.fixture
+def snapshot_file(tmp_path) -> Path:
+    """Snapshot-format file with one of each kind of bad line among good ones."""
+    return write_lines(tmp_path / "snapshot.jsonl", [
+        SNAPSHOT_0704_0001,                                   # 1
+        snapshot_record(1, versions=3),                       # 2
+        b"this is not json",                                  # 3
+        b"[1, 2, 3]",                                         # 4
+        snapshot_record(2, title=""),                         # 5 missing title
+        {k: v for k, v in snapshot_record(3).items() if k != "abstract"},  # 6
+        b'{"id": "2401.00004", "title": "caf\xe9", "abstract": "x"}',  # 7 latin-1
+        b"",                                                  # 8 blank: ignored
+        snapshot_record(5, id="not an id"),                   # 9
+        snapshot_record(1, versions=2, title="Older copy"),   # 10 duplicate, lower version
+        snapshot_record(6),                                   # 11
+        snapshot_record(6, versions=2, title="Paper six, revised"),  # 12 duplicate, higher
+        b'{"id": "2401.00007", "title": "<script>alert(1)</script> XSS", "abstract": "ok"}',
+        b'{"id": 7, "title": 3, "abstract": "x"}',            # 14 wrong type
+    ])
+
+
+def test_eval_file_plain_format_with_foreign_ids():
+    items = list(iter_jsonl(EVAL))
+    assert len(items) == 170 and all(isinstance(i, Paper) for i in items)
+    assert items[1].id == "dev-0001" and not items[1].is_arxiv
+    assert items[1].title == "Raising the Bar in Graph-level Anomaly Detection"
+    assert items[1].abs_url is None and items[1].authors == () and items[1].categories == ()
+
+
+def test_snapshot_record_fields():
+    (paper,) = list(iter_jsonl(io.BytesIO(json.dumps(SNAPSHOT_0704_0001).encode())))
+    assert paper.id == "0704.0001" and paper.is_arxiv and paper.version == 2
+    assert paper.title == ("Calculation of prompt diphoton production cross sections at "
+                           "Tevatron and LHC energies")
+    assert paper.abstract.startswith("A fully differential") and "\n" not in paper.abstract
+    assert paper.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")
+    assert paper.categories == ("hep-ph",) and paper.primary_category == "hep-ph"
+    assert paper.published == "2007-04-02T19:18:42Z" and paper.updated == "2007-07-24T20:10:27Z"
+    assert paper.doi == "10.1103/PhysRevD.76.013009"
+    assert paper.journal_ref == "Phys.Rev.D76:013009,2007"
+    assert paper.comments == "37 pages, 15 figures; published version"
+    assert paper.license is None
+
+
+def test_snapshot_authors_fall_back_to_the_authors_string():
+    record = snapshot_record(9)
+    del record["authors_parsed"]
+    (paper,) = list(iter_jsonl(io.BytesIO(json.dumps(record).encode())))
+    assert paper.authors == ("Ada Lovelace", "André Weil", "Emmy Noether")
+    assert paper.categories == ("cs.LG", "cs.AI", "stat.ML") and paper.primary_category == "cs.LG"
+
+
+def test_plain_format_with_arxiv_ids_and_old_style():
+    lines = [
+        {"id": "2408.01234v3", "title": "T", "abstract": "A", "authors": ["B. C", "D E"],
+         "categories": ["cs.CL", "cs.AI"], "published": "2024-08-02", "group": "x"},
+        {"id": "hep-th/9901001", "title": "Old", "abstract": "Style"},
+        {"id": "openreview:abc123", "title": "Elsewhere", "abstract": "Not arXiv"},
+    ]
+    items = list(iter_jsonl(io.BytesIO(b"\n".join(json.dumps(x).encode() for x in lines))))
+    first, old, foreign = items
+    assert (first.id, first.version, first.is_arxiv) == ("2408.01234", 3, True)
+    assert first.authors == ("B. C", "D E") and first.primary_category == "cs.CL"
+    assert first.published == "2024-08-02"
+    assert (old.id, old.is_arxiv) == ("hep-th/9901001", True)
+    assert (foreign.id, foreign.is_arxiv, foreign.abs_url) == ("openreview:abc123", False, None)
+
+
+def test_bad_lines_are_skipped_with_line_numbers(snapshot_file):
+    numbered = list(iter_jsonl_numbered(snapshot_file))
+    skipped = {n: item.reason for n, item in numbered if isinstance(item, SkippedRecord)}
+    assert skipped[3].startswith("not JSON")
+    assert skipped[4] == "not a JSON object (got list)"
+    assert skipped[5] == "missing title"
+    assert skipped[6] == "missing abstract"
+    assert skipped[7].startswith("not UTF-8 text")
+    assert skipped[9].startswith("id 'not an id' is not an arXiv id")
+    assert skipped[14].startswith("id must be a string") or skipped[14].startswith("title")
+    assert 8 not in dict(numbered)  # blank line: nothing
+    script = next(i for _, i in numbered if isinstance(i, Paper) and i.id == "2401.00007")
+    assert script.title == "<script>alert(1)</script> XSS"  # kept as text; escaped at render
+
+
+def test_import_counts_duplicates_and_rerun(db, snapshot_file):
+    report = import_jsonl(db, snapshot_file)
+    assert report.status == "ok" and report.source == "jsonl" and report.label == "snapshot.jsonl"
+    # 13 non-blank lines: 4 papers stored, 7 bad lines + 2 superseded duplicates skipped
+    assert report.counts.fetched == 13
+    assert report.counts.new == 4 and count_papers(db) == 4
+    assert report.counts.skipped == 9
+    reasons = [s.reason for s in report.skipped]
+    assert "duplicate id 2401.00001: line 2 has a higher version" in reasons
+    assert "duplicate id 2401.00006: superseded by line 12" in reasons
+    assert get_paper(db, "2401.00001").version == 3
+    assert get_paper(db, "2401.00006").title == "Paper six, revised"
+    assert get_paper(db, "2401.00001").authors == ("Ada Lovelace", "André Weil", "Emmy Noether")
+
+    again = import_jsonl(db, snapshot_file)
+    assert (again.counts.new, again.counts.updated, again.counts.unchanged) == (0, 0, 4)
+    assert count_papers(db) == 4
+    assert db.execute("SELECT COUNT(*) FROM paper_authors").fetchone()[0] == 4 + 3 + 3 + 0
+    runs = recent_ingest_runs(db)
+    assert [r["status"] for r in runs] == ["ok", "ok"] and runs[0]["skipped"] == 9
+    assert json.loads(runs[0]["skipped_json"])[0]["ref"] == "line 3"
+
+
+def test_duplicates_across_batches_keep_the_highest_version(db, tmp_path):
+    path = write_lines(tmp_path / "dups.jsonl", [
+        snapshot_record(1, versions=2), snapshot_record(2), snapshot_record(3),
+        snapshot_record(1, versions=1, title="stale v1"),   # lower version, later batch
+        snapshot_record(2, title="retitled, same version"),  # same version, later: wins
+    ])
+    done: list[int] = []
+    report = import_jsonl(db, path, progress=done.append, batch_size=2)
+    assert done == [2, 4, 5]
+    assert get_paper(db, "2401.00001").version == 2
+    assert get_paper(db, "2401.00001").title == "Paper number 1 on graph learning"
+    assert get_paper(db, "2401.00002").title == "retitled, same version"
+    assert [v["version"] for v in paper_versions(db, "2401.00001")] == [1, 2]
+    assert report.counts.new == 3 and count_papers(db) == 3
+
+
+def test_eval_file_import_stores_foreign_ids(db):
+    report = import_jsonl(db, EVAL, batch_size=64)
+    assert report.counts.new == 170 and report.counts.skipped == 0
+    paper = get_paper(db, "dev-0042")
+    assert paper is not None and not paper.is_arxiv and paper.abs_url is None
+
+
+def test_missing_file_is_a_usage_error(db, tmp_path):
+    with pytest.raises(UsageError, match="no such file"):
+        import_jsonl(db, tmp_path / "nope.jsonl")
+    assert recent_ingest_runs(db) == []
+
+
+def test_gzip_and_bom(tmp_path):
+    import gzip
+
+    path = tmp_path / "x.jsonl.gz"
+    with gzip.open(path, "wb") as out:
+        out.write(b"\xef\xbb\xbf" + json.dumps(snapshot_record(1)).encode() + b"\n")
+    (paper,) = list(iter_jsonl(path))
+    assert paper.id == "2401.00001"
+
+
+class GeneratedSnapshot(io.RawIOBase):
+    """A stream of `lines` snapshot records generated on the fly (no file, no list)."""
+
+    def __init__(self, lines: int) -> None:
+        self.lines = lines
+        self.number = 0
+        self.pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        if not self.pending and self.number < self.lines:
+            self.number += 1
+            self.pending = json.dumps(snapshot_record(self.number % 99999)).encode() + b"\n"
+        size = min(len(buffer), len(self.pending))
+        buffer[:size] = self.pending[:size]
+        self.pending = self.pending[size:]
+        return size
+
+
+def test_reading_streams_in_flat_memory():
+    stream = io.BufferedReader(GeneratedSnapshot(6000))
+    tracemalloc.start()
+    try:
+        items = iter_jsonl(stream)
+        assert next(items).id == "2401.00001"
+        for _ in range(500):
+            next(items)
+        _, warm_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        assert sum(1 for _ in items) == 6000 - 501
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # the whole input is ~2.5 MB; reading it all at once would show here
+    assert warm_peak < 500_000 and peak < 500_000, (warm_peak, peak)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.binary(max_size=120) | st.text(max_size=80).map(str.encode), max_size=8))
+def test_fuzz_lines_of_bytes(lines):
+    for item in iter_jsonl(io.BytesIO(b"\n".join(lines))):
+        assert isinstance(item, Paper | SkippedRecord)
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+keys = st.sampled_from(["id", "title", "abstract", "authors", "categories", "versions",
+                        "authors_parsed", "published", "update_date", "doi", "journal-ref",
+                        "license", "comments", "version", "primary_category"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.dictionaries(keys, json_values | st.sampled_from(["2401.00001v2", "dev-1", "x"]),
+                       max_size=10))
+def test_fuzz_objects_with_the_real_keys(record):
+    (item,) = list(iter_jsonl(io.BytesIO(json.dumps(record).encode())))
+    assert isinstance(item, Paper | SkippedRecord)
+    if isinstance(item, Paper):
+        assert item.id and item.title and item.abstract
