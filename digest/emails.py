@@ -361,6 +361,14 @@ def to_mime(config: Config, subscriber: Subscriber, rendered: RenderedEmail, del
     return message
 
 
+def message_bytes(message: EmailMessage) -> bytes:
+    """RFC 5322 bytes with CRLF line ends, keeping the raw List-Unsubscribe on one line.
+
+    Use this instead of `as_bytes(policy=email.policy.SMTP)`, which would refold it.
+    """
+    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+
 def build_transactional_email(config: Config, to_address: str, subject: str, text: str,
                               html: str | None = None, *, now: datetime | None = None,
                               message_id_domain: str | None = None) -> EmailMessage:

@@ -335,6 +335,18 @@ def test_mime_structure_and_every_header():
     assert max(len(line) for line in raw.splitlines()) <= 998
 
 
+def test_message_bytes_keeps_list_unsubscribe_on_one_crlf_line():
+    rendered = build([make_paper(1)])
+    raw = emails.message_bytes(to_mime(make_config(), SUBSCRIBER, rendered, "d-1"))
+    lines = raw.split(b"\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    (unsubscribe,) = [line for line in lines if line.startswith(b"List-Unsubscribe:")]
+    assert unsubscribe.endswith(b"%20" + TOKEN.encode() + b">")
+    assert max(len(line) for line in lines) <= 998
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert parsed["X-Digest-Delivery"] == "d-1"
+
+
 def test_message_id_domain_override_and_unique_ids():
     rendered = build([make_paper(1)])
     first = to_mime(make_config(), SUBSCRIBER, rendered, "a", message_id_domain="mx.example.net")

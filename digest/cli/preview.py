@@ -2,8 +2,52 @@
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from digest.cli.common import console, print_json, state
+from digest.errors import UsageError
+
+
+def _parse_day(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"--date {value!r} is not a date (expected YYYY-MM-DD)") from exc
+
+
+def preview(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    day: Annotated[str | None, typer.Option(
+        "--date", help="Issue date, YYYY-MM-DD (default: the latest announcement day).")] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", help="Folder for the files (default: <outbox_dir>/preview).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False,
+) -> None:
+    """Render one subscriber's digest to .html, .txt and .eml files without sending it.
+
+    Open the .html in a browser, or the .eml in a mail program, to see exactly what the subscriber would receive. Nothing is sent and the delivery ledger is not touched.
+    """
+    from digest.email_preview import preview_digest
+
+    files = preview_digest(state.db, state.config, email, _parse_day(day), out)
+    if as_json:
+        print_json({"subject": files.subject, "papers": files.papers,
+                    "truncated": files.truncated, "html": str(files.html),
+                    "text": str(files.text), "eml": str(files.eml)})
+        return
+    console.print(f"{files.subject}  ({files.papers} papers"
+                  + (f", {files.truncated} left out of the HTML" if files.truncated else "")
+                  + ")", markup=False)
+    for path in (files.html, files.text, files.eml):
+        console.print(str(path), markup=False)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("preview")(preview)
