@@ -1,9 +1,147 @@
-"""CLI commands for the service stage (thin wrappers over library functions)."""
+"""CLI commands for the service stage: run, schedule, serve, backup, doctor (thin wrappers)."""
 
 from __future__ import annotations
 
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from digest.cli.common import console, err_console, print_json, show_progress, state
+from digest.errors import UsageError
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+
+
+def _parse_date(value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--date must look like 2025-08-20, got {value!r}") from None
+
+
+def run(
+    day: Annotated[str | None, typer.Option(
+        "--date", help="Issue date YYYY-MM-DD (default: today in \\[schedule].timezone).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Redo every stage, even ones that finished for this date, and send "
+        "even when the issue is late. The ledger still never sends a digest twice.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the whole day once: fetch, embed, rank, send, build the site.
+
+    Re-running continues where a crashed run stopped. A second concurrent run refuses to start
+    (exit 1). No announcement today is not an error (exit 0, nothing sent).
+    """
+    from digest.pipeline import run_daily
+
+    progress = (lambda text: err_console.print(f"[dim]{escape(text)}[/]")) if (
+        show_progress() and not as_json) else None
+    report = run_daily(state.db, state.config, _parse_date(day), force=force, progress=progress)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        table = Table("stage", "status", "seconds", "counts", box=None)
+        for stage in report.stages:
+            counts = ", ".join(f"{k}={v}" for k, v in stage.counts.items() if k != "trace")
+            table.add_row(stage.stage, stage.status, f"{stage.duration_s:.1f}", escape(counts))
+        console.print(table)
+        for stage in report.stages:
+            if stage.error:
+                console.print(f"[red]{stage.stage}: {escape(stage.error)}[/]")
+        console.print(f"run {report.run_id} for {report.issue_date}: [bold]{report.status}[/]")
+    if report.status == "failed":
+        raise typer.Exit(1)
+
+
+def schedule(
+    in_process: Annotated[bool, typer.Option(
+        "--in-process", help="Run the daily job inside this process instead of as a child "
+        "`digest run` (which starts with fresh memory every day).")] = False,
+) -> None:
+    """Run the scheduler (one long-lived process) that starts `digest run` at \\[schedule].cron.
+
+    Refuses to start when another scheduler holds the lock. Stop it with Ctrl-C.
+    """
+    import logging
+
+    from jobs.scheduler import run_scheduler
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    config = state.config
+    err_console.print(f"scheduler: `digest run` at '{config.schedule.cron}' "
+                      f"({config.schedule.timezone}); Ctrl-C stops it")
+    run_scheduler(config, in_process=in_process)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on "
+                                             "(default \\[service].host, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default \\[service].port, 8000).")] = None,
+) -> None:
+    """Serve the web app (sign-up, confirm, preferences, unsubscribe, feedback, webhooks) and
+    the static archive."""
+    import logging
+
+    from digest.web import serve as serve_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    serve_app(state.config, host, port)
+
+
+def backup(
+    directory: Annotated[Path | None, typer.Option(
+        "--dir", help="Where to write the backup (default \\[service].backup_dir).")] = None,
+    keep: Annotated[int | None, typer.Option(
+        help="How many newest backups to keep (default \\[service].backup_keep).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Copy the live database to a timestamped 0600 file, check it, prune old backups.
+
+    Safe while the service and a run are writing.
+    """
+    from digest.ops import backup as make_backup
+
+    if keep is not None and keep < 1:
+        raise UsageError("--keep must be at least 1")
+    report = make_backup(state.config, directory, keep)
+    if as_json:
+        print_json({"path": str(report.path), "size_bytes": report.size_bytes,
+                    "integrity": report.integrity, "seconds": report.seconds,
+                    "pruned": [str(p) for p in report.pruned]})
+        return
+    console.print(f"backup {report.path} ({report.size_bytes:,} bytes, integrity "
+                  f"{report.integrity}, {report.seconds:.2f} s); pruned {len(report.pruned)}")
+
+
+def doctor(as_json: JsonOption = False) -> None:
+    """Check config, postal address, the From domain's SPF/DKIM/DMARC, the database, templates
+    and the schedule. Exit 1 when a check fails."""
+    from dataclasses import asdict
+
+    from digest.ops import doctor as run_doctor
+
+    report = run_doctor(state.config)
+    if as_json:
+        print_json({"ok": report.ok, "checks": [asdict(c) for c in report.checks]})
+    else:
+        colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+        for check in report.checks:
+            colour = colours[check.status]
+            console.print(f"[{colour}]{check.status:>4}[/] {check.name}: {escape(check.detail)}")
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
+    app.command("run")(run)
+    app.command("schedule")(schedule)
+    app.command("serve")(serve)
+    app.command("backup")(backup)
+    app.command("doctor")(doctor)

@@ -1,0 +1,1 @@
+"""Scheduler wiring: which job runs when (APScheduler 3.x). Nothing else lives here."""

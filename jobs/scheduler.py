@@ -1,0 +1,145 @@
+"""The one long-lived scheduler process: runs the daily run at the configured cron time.
+
+APScheduler 3.x (pinned <4) BlockingScheduler, an explicit ZoneInfo, misfire grace of hours,
+coalesce and max_instances=1. A file lock + DB lease make a second scheduler refuse to start.
+A run missed while the scheduler was down (within the grace period) runs once at start-up.
+Never start this inside web workers: `digest schedule` is its own process.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from digest.config import Config
+
+log = logging.getLogger("digest.scheduler")
+
+DAILY_JOB_ID = "daily-run"
+SCHEDULER_LEASE = "scheduler"
+HEARTBEAT_SECONDS = 60
+
+
+def daily_trigger(config: Config) -> CronTrigger:
+    return CronTrigger.from_crontab(config.schedule.cron,
+                                    timezone=ZoneInfo(config.schedule.timezone))
+
+
+def run_daily_in_process(config: Config) -> str:
+    """The job body: one run in this process with its own DB connection; returns the status."""
+    from digest.pipeline import run_daily
+    from digest.store import open_db
+
+    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        report = run_daily(db, config)
+        log.info("run %s for %s: %s", report.run_id, report.issue_date, report.status)
+        return report.status
+    except Exception as exc:  # the scheduler keeps going; the run report has the details
+        log.error("daily run failed: %s", exc)
+        return "failed"
+    finally:
+        db.conn.close()
+
+
+def run_daily_subprocess(config: Config) -> str:
+    """The job body as a child `digest run` (fresh memory each day); returns its exit status."""
+    command = [sys.executable, "-m", "digest"]
+    if config.source and config.source != "(embedded defaults)":
+        command += ["--config", config.source]
+    command += ["run"]
+    result = subprocess.run(command, check=False)
+    log.info("digest run exited with %s", result.returncode)
+    return "ok" if result.returncode == 0 else f"exit {result.returncode}"
+
+
+def _already_ran(config: Config, moment: datetime) -> bool:
+    """Whether a run for the issue date of `moment` already finished (ok or no announcement)."""
+    from digest.store import open_db
+
+    day = moment.astimezone(ZoneInfo(config.schedule.timezone)).date().isoformat()
+    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        row = db.execute(
+            "SELECT 1 FROM runs WHERE issue_date = ? AND status IN ('ok', 'no_announcement')",
+            [day],
+        ).fetchone()
+    finally:
+        db.conn.close()
+    return row is not None
+
+
+def missed_fire_time(trigger: CronTrigger, grace: timedelta, now: datetime) -> datetime | None:
+    """The latest scheduled time in (now - grace, now], if any: a run the scheduler missed."""
+    candidate = trigger.get_next_fire_time(None, now - grace)
+    missed = None
+    while candidate is not None and candidate <= now:
+        missed = candidate
+        candidate = trigger.get_next_fire_time(candidate, candidate + timedelta(seconds=1))
+    return missed
+
+
+def build_scheduler(
+    config: Config,
+    job: Callable[[], object],
+    *,
+    trigger=None,
+    now: datetime | None = None,
+    already_ran: Callable[[datetime], bool] | None = None,
+) -> BlockingScheduler:
+    """A scheduler with the daily job added (not started). `trigger` overrides the cron."""
+    zone = ZoneInfo(config.schedule.timezone)
+    grace = timedelta(hours=config.schedule.misfire_grace_hours)
+    scheduler = BlockingScheduler(timezone=zone)
+    trigger = trigger or daily_trigger(config)
+    now = now or datetime.now(zone)
+    options: dict = {}
+    if isinstance(trigger, CronTrigger):
+        missed = missed_fire_time(trigger, grace, now)
+        ran = already_ran or (lambda moment: _already_ran(config, moment))
+        if missed is not None and not ran(missed):
+            options["next_run_time"] = missed  # within the grace time: runs once, right away
+    scheduler.add_job(
+        job,
+        trigger,
+        id=DAILY_JOB_ID,
+        name="digest run",
+        misfire_grace_time=int(grace.total_seconds()),
+        coalesce=True,
+        max_instances=1,
+        replace_existing=True,
+        **options,
+    )
+    return scheduler
+
+
+def run_scheduler(config: Config, *, in_process: bool = False) -> None:
+    """Hold the scheduler lease and run until interrupted; LeaseHeld if one is running."""
+    from digest.lease import Lease
+    from digest.store import open_db
+
+    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    lease = Lease(db, config.db_path, SCHEDULER_LEASE, minutes=5)
+    lease.acquire()
+    try:
+        job = (lambda: run_daily_in_process(config)) if in_process else (
+            lambda: run_daily_subprocess(config))
+        scheduler = build_scheduler(config, job)
+        scheduler.add_job(lease.renew, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
+                          coalesce=True, max_instances=1)
+        next_run = scheduler.get_job(DAILY_JOB_ID)
+        log.info("scheduler started; daily job %s", next_run)
+        try:
+            scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+    finally:
+        lease.release()
+        db.conn.close()
