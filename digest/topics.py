@@ -138,7 +138,7 @@ def require_topic(db, name: str, kind: str = "curated", owner_id: int | None = N
 
 
 def update_topic(
-    db, name: str, kind: str = "curated", owner_id: int | None = None, **changes: object
+    db, name: str, /, kind: str = "curated", owner_id: int | None = None, **changes: object
 ) -> Topic:
     """Change fields of a saved topic (name, description, keywords, exclude, seed_ids, authors,
     categories, threshold). List fields are replaced, not merged."""

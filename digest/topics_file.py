@@ -11,6 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from digest.errors import UsageError
 from digest.models import Topic
@@ -119,7 +120,7 @@ def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
             continue
         if bad:
             continue
-        values = {
+        values: dict[str, Any] = {
             FILE_KEYS[key]: tuple(v) if isinstance(v, list) else v for key, v in table.items()
         }
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -108,7 +108,7 @@ def show(
         _print_topic(details)
 
 
-def _fields(description, keyword, exclude, seed, author, category, threshold) -> dict:
+def _fields(description, keyword, exclude, seed, author, category, threshold) -> dict[str, Any]:
     """Only the options the user gave (lists replace the stored ones)."""
     given = {
         "description": description,
@@ -119,7 +119,11 @@ def _fields(description, keyword, exclude, seed, author, category, threshold) ->
         "categories": category,
         "threshold": threshold,
     }
-    return {key: value for key, value in given.items() if value is not None}
+    return {
+        key: tuple(value) if isinstance(value, list) else value
+        for key, value in given.items()
+        if value is not None
+    }
 
 
 Description = Annotated[
@@ -181,7 +185,7 @@ def add(
             name=name,
             kind=kind,
             owner_id=owner_id,
-            **{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()},
+            **values,
         ),
     )
     if as_json:

@@ -101,7 +101,8 @@ def get_topic(db, name: str, kind: str = "curated", owner_id: int | None = None)
 
 def list_topics(db, kind: str | None = None, owner_id: int | None = None) -> list[Topic]:
     """Topics filtered by kind and/or owner; curated first, then by name."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[object] = []
     if kind is not None:
         clauses.append("kind = ?")
         params.append(kind)

@@ -1,0 +1,477 @@
+"""Subscribers and feedback: validation, store, CSV import/export, and the CLI end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import date
+
+import pytest
+
+from digest.errors import UsageError
+from digest.models import Paper, Topic
+from digest.store import feedback as feedback_store
+from digest.store import open_db
+from digest.store.papers import upsert_papers
+from digest.subscriber_csv import export_subscribers_csv, import_subscribers_csv
+from digest.subscribers import (
+    add_subscriber,
+    get_subscriber,
+    get_subscriber_by_email,
+    get_subscriber_by_token,
+    list_subscribers,
+    normalise_email,
+    parse_weekday,
+    remove_subscriber,
+    set_last_digest_date,
+    set_status,
+    subscriber_details,
+    update_subscriber,
+)
+from digest.topics import add_topic, topics_for_subscriber
+
+PAPERS = [
+    Paper(id="2508.13167", title="Chain-of-Agents", abstract="Agent foundation models."),
+    Paper(id="2508.14040", title="ComputerRL", abstract="Computer use agents."),
+    Paper(id="2508.13246", title="Involuntary Jailbreak", abstract="A jailbreak of LLMs."),
+]
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_db(tmp_path / "digest.db")
+    upsert_papers(database, PAPERS, source="test")
+    add_topic(database, Topic(name="LLM agents", kind="curated", description="LLM agents"))
+    add_topic(database, Topic(name="AI safety", kind="curated", keywords=("jailbreak",)))
+    yield database
+    database.conn.close()
+
+
+# --- validation -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("  Ann.Lee@Example.ORG \n", "Ann.Lee@example.org"),
+        ("bob+digest@Sub.Example.co.uk", "bob+digest@sub.example.co.uk"),
+        ("mailto:eve@EXAMPLE.org", "eve@example.org"),
+        ("zoë@Bücher.de", None),  # non-ASCII local part is refused
+        ("anna@Bücher.DE", "anna@bücher.de"),
+    ],
+)
+def test_email_is_trimmed_and_domain_lowercased(raw, expected):
+    if expected is None:
+        with pytest.raises(UsageError):
+            normalise_email(raw)
+    else:
+        assert normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        "",
+        "ann",
+        "ann@",
+        "@example.org",
+        "ann@example",
+        "a b@example.org",
+        "Ann <ann@x.org>",
+        "ann@@example.org",
+        "ann@exa_mple.org",
+        "ann@-example.org",
+        "ann@1.2.3.4",
+        "ann..b@x.org",
+    ],
+)
+def test_junk_addresses_are_refused_naming_them(db, junk):
+    with pytest.raises(UsageError) as exc:
+        add_subscriber(db, junk)
+    assert repr(junk) in str(exc.value)
+    assert list_subscribers(db) == []
+
+
+def test_same_address_cannot_exist_twice_in_any_case(db):
+    first = add_subscriber(db, "ann@example.org")
+    with pytest.raises(UsageError, match="already a subscriber"):
+        add_subscriber(db, " ANN@Example.org ")
+    assert [s.id for s in list_subscribers(db)] == [first.id]
+    assert get_subscriber_by_email(db, "Ann@EXAMPLE.ORG").id == first.id
+
+
+def test_weekly_needs_a_weekday_and_cap_is_50(db):
+    with pytest.raises(UsageError, match="weekday"):
+        add_subscriber(db, "w@example.org", frequency="weekly")
+    with pytest.raises(UsageError, match="between 1 and 50"):
+        add_subscriber(db, "w@example.org", max_papers=51)
+    with pytest.raises(UsageError, match="between 1 and 50"):
+        add_subscriber(db, "w@example.org", max_papers=0)
+    with pytest.raises(UsageError, match="time zone"):
+        add_subscriber(db, "w@example.org", timezone="Mars/Olympus")
+    with pytest.raises(UsageError, match="frequency"):
+        add_subscriber(db, "w@example.org", frequency="hourly")
+    weekly = add_subscriber(
+        db,
+        "w@example.org",
+        frequency="weekly",
+        weekday="Friday",
+        max_papers=50,
+        timezone="Europe/Paris",
+    )
+    assert (weekly.weekday, weekly.max_papers, weekly.timezone) == (4, 50, "Europe/Paris")
+    daily = add_subscriber(db, "d@example.org", weekday="mon")
+    assert daily.weekday is None  # a daily digest has no weekday
+
+
+def test_parse_weekday_spellings():
+    assert [parse_weekday(x) for x in ("mon", "Tuesday", "6", 0, None)] == [0, 1, 6, 0, None]
+    for bad in ("funday", "7", 9, "mo"):
+        with pytest.raises(UsageError):
+            parse_weekday(bad)
+
+
+def test_defaults_token_and_status_stamps(db):
+    pending = add_subscriber(db, "p@example.org", source="web")
+    assert (pending.status, pending.max_papers, pending.frequency) == ("pending", 10, "daily")
+    assert pending.confirmed_at is None and len(pending.manage_token) >= 30
+    assert get_subscriber_by_token(db, pending.manage_token).id == pending.id
+    assert get_subscriber_by_token(db, "nope") is None
+    other = add_subscriber(db, "q@example.org")
+    assert other.manage_token != pending.manage_token
+
+    active = set_status(db, pending.id, "active")
+    assert active.confirmed_at is not None
+    gone = set_status(db, pending.id, "unsubscribed")
+    assert gone.unsubscribed_at is not None and gone.confirmed_at == active.confirmed_at
+    assert [s.email for s in list_subscribers(db, status="unsubscribed")] == ["p@example.org"]
+    with pytest.raises(UsageError, match="status"):
+        set_status(db, pending.id, "asleep")
+    with pytest.raises(UsageError):
+        set_status(db, 999, "active")
+
+
+def test_update_subscriber_checks_the_whole_result(db):
+    sub = add_subscriber(db, "u@example.org")
+    with pytest.raises(UsageError, match="weekday"):
+        update_subscriber(db, sub.id, frequency="weekly")
+    changed = update_subscriber(
+        db,
+        sub.id,
+        frequency="weekly",
+        weekday="wed",
+        max_papers=25,
+        always_send=True,
+        name="  Uma ",
+        send_hour=7,
+    )
+    assert (changed.frequency, changed.weekday, changed.max_papers) == ("weekly", 2, 25)
+    assert (changed.always_send, changed.name, changed.send_hour) == (True, "Uma", 7)
+    assert update_subscriber(db, sub.id, frequency="daily").weekday is None
+    with pytest.raises(UsageError, match="between 1 and 50"):
+        update_subscriber(db, sub.id, max_papers=80)
+    with pytest.raises(UsageError, match="cannot change"):
+        update_subscriber(db, sub.id, email="x@example.org")
+    set_last_digest_date(db, sub.id, date(2025, 8, 20))
+    assert get_subscriber(db, sub.id).last_digest_date == date(2025, 8, 20)
+
+
+def test_add_with_topics_is_all_or_nothing(db):
+    with pytest.raises(UsageError, match="'Nope'"):
+        add_subscriber(db, "t@example.org", topics=["llm agents", "Nope"], text="my words")
+    assert list_subscribers(db) == []
+    sub = add_subscriber(db, "t@example.org", topics=["llm agents"], text="protein design")
+    topics = topics_for_subscriber(db, sub.id)
+    assert [(t.name, t.kind) for t in topics] == [
+        ("LLM agents", "curated"),
+        ("protein design", "personal"),
+    ]
+    removed = remove_subscriber(db, "T@example.org")
+    assert removed.id == sub.id and get_subscriber(db, sub.id) is None
+    assert db.execute("SELECT COUNT(*) FROM topics WHERE kind='personal'").fetchone()[0] == 0
+
+
+# --- feedback ---------------------------------------------------------------------------
+
+
+def test_later_verdict_overrides_earlier_and_counts(db):
+    ann = add_subscriber(db, "ann@example.org")
+    bob = add_subscriber(db, "bob@example.org")
+    feedback_store.add_feedback(
+        db, ann.id, "2508.13167v2", "like", created_at="2025-08-20T10:00:00+00:00"
+    )
+    feedback_store.add_feedback(
+        db, ann.id, "2508.14040", "like", created_at="2025-08-20T11:00:00+00:00"
+    )
+    feedback_store.add_feedback(
+        db, ann.id, "2508.13167", "dislike", created_at="2025-08-21T09:00:00+00:00"
+    )
+    feedback_store.add_feedback(
+        db, ann.id, "2508.14040", "click", created_at="2025-08-21T09:30:00+00:00"
+    )
+    feedback_store.add_feedback(
+        db, bob.id, "2508.14040", "dislike", created_at="2025-08-21T08:00:00+00:00"
+    )
+    feedback_store.add_feedback(
+        db, bob.id, "2508.14040", "like", created_at="2025-08-22T08:00:00+00:00"
+    )
+
+    assert feedback_store.feedback_for_subscriber(db, ann.id) == (
+        ["2508.14040"],
+        ["2508.13167"],
+        ["2508.14040"],
+    )
+    assert feedback_store.feedback_for_subscriber(db, bob.id) == (["2508.14040"], [], [])
+    assert feedback_store.feedback_counts(db) == {
+        "2508.13167": {"like": 0, "dislike": 1, "click": 0},
+        "2508.14040": {"like": 2, "dislike": 0, "click": 1},
+    }
+    # Only events in the window count: on 2025-08-21 Bob still disliked it.
+    day = feedback_store.feedback_counts(db, since=date(2025, 8, 21), until=date(2025, 8, 21))
+    assert day["2508.14040"] == {"like": 0, "dislike": 1, "click": 1}
+    assert feedback_store.feedback_counts(db, paper_ids=["2508.13167"]) == {
+        "2508.13167": {"like": 0, "dislike": 1, "click": 0}
+    }
+    assert subscriber_details(db, ann)["feedback"] == {"like": 1, "dislike": 1, "click": 1}
+
+
+def test_feedback_on_unknown_paper_names_it(db):
+    ann = add_subscriber(db, "ann@example.org")
+    with pytest.raises(UsageError, match="2599.00001"):
+        feedback_store.add_feedback(db, ann.id, "2599.00001", "like")
+    with pytest.raises(UsageError, match="kind"):
+        feedback_store.add_feedback(db, ann.id, "2508.13167", "love")
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+
+
+# --- CSV import / export ----------------------------------------------------------------
+
+
+CSV_WITH_BAD_ROWS = """email,name,topics,frequency,weekday,max_papers,always_send,text
+ann@example.org,Ann,LLM agents;AI safety,daily,,10,no,
+bob@example,Bob,,daily,,10,no,
+carol@example.org,Carol,,weekly,,10,no,
+dan@example.org,Dan,Unknown topic,daily,,10,no,
+eve@example.org,Eve,,weekly,fri,60,no,
+ANN@example.org,Ann again,,daily,,10,no,
+fay@example.org,Fay,AI safety,weekly,sat,20,yes,graph neural networks | protein folding
+"""
+
+
+def test_csv_import_reports_bad_rows_and_adds_the_good_ones(db):
+    add_subscriber(db, "gus@example.org")
+    text = CSV_WITH_BAD_ROWS + "gus@example.org,Gus,,daily,,10,no,\n"
+    report = import_subscribers_csv(db, text)
+    assert report.added == ["ann@example.org", "fay@example.org"]
+    assert report.duplicates == [(7, "ANN@example.org"), (9, "gus@example.org")]
+    errors = dict(report.errors)
+    assert sorted(errors) == [3, 4, 5, 6]
+    assert "bob@example" in errors[3]
+    assert "weekday" in errors[4]
+    assert "Unknown topic" in errors[5]
+    assert "50" in errors[6]
+    # bad rows leave nothing behind (no half-added subscriber, no topic)
+    assert {s.email for s in list_subscribers(db)} == {
+        "gus@example.org",
+        "ann@example.org",
+        "fay@example.org",
+    }
+    fay = get_subscriber_by_email(db, "fay@example.org")
+    assert (fay.status, fay.source, fay.weekday, fay.always_send) == ("active", "import", 5, True)
+    assert [t.name for t in topics_for_subscriber(db, fay.id)] == [
+        "AI safety",
+        "graph neural networks",
+        "protein folding",
+    ]
+
+
+def test_csv_unknown_column_or_no_email_header_is_a_usage_error(db):
+    with pytest.raises(UsageError, match="colour"):
+        import_subscribers_csv(db, "email,colour\nann@example.org,red\n")
+    with pytest.raises(UsageError, match="email"):
+        import_subscribers_csv(db, "name\nAnn\n")
+
+
+def test_csv_export_round_trips(db, tmp_path):
+    add_subscriber(
+        db,
+        "ann@example.org",
+        name="Ann",
+        topics=["AI safety"],
+        frequency="weekly",
+        weekday="tue",
+        text="diffusion models",
+        always_send=True,
+        status="active",
+    )
+    exported = export_subscribers_csv(db)
+    other = open_db(tmp_path / "other.db")
+    add_topic(other, Topic(name="AI safety", kind="curated", keywords=("jailbreak",)))
+    report = import_subscribers_csv(other, exported)
+    assert report.added == ["ann@example.org"] and not report.errors
+    copy = get_subscriber_by_email(other, "ann@example.org")
+    assert (copy.name, copy.frequency, copy.weekday, copy.always_send) == ("Ann", "weekly", 1, True)
+    assert [t.name for t in topics_for_subscriber(other, copy.id)] == [
+        "AI safety",
+        "diffusion models",
+    ]
+    assert "manage_token" not in exported and copy.manage_token not in exported
+    other.conn.close()
+
+
+# --- CLI --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(make_config, capsys):
+    """Run `digest --config <tmp config> ...` in-process; returns (exit code, stdout, stderr)."""
+    from digest.cli import main
+    from digest.cli.common import state
+
+    _, config_path = make_config()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        if state._db is not None:
+            state._db.conn.close()
+        state.config_path, state._config, state._db = None, None, None
+        old_argv = sys.argv
+        sys.argv = ["digest", "--config", str(config_path), *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        finally:
+            sys.argv = old_argv
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    run.config_path = config_path  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.fixture
+def cli_with_papers(cli, make_config):
+    config, _ = make_config()
+    database = open_db(config.db_path)
+    upsert_papers(database, PAPERS, source="test")
+    add_topic(database, Topic(name="LLM agents", kind="curated", description="LLM agents"))
+    database.conn.close()
+    return cli
+
+
+def test_cli_add_list_show_remove(cli_with_papers):
+    cli = cli_with_papers
+    code, out, err = cli(
+        "subscribers",
+        "add",
+        " Ann@Example.ORG ",
+        "--name",
+        "Ann",
+        "--topic",
+        "llm agents",
+        "--text",
+        "protein design",
+        "--frequency",
+        "weekly",
+        "--weekday",
+        "mon",
+        "--max-papers",
+        "20",
+    )
+    assert code == 0, err
+    assert "Ann@example.org" in out
+    code, out, err = cli("subscribers", "add", "ann@example.org")
+    assert code == 2 and "already a subscriber" in err
+    code, out, err = cli("subscribers", "add", "bob@example.org", "--topic", "Quantum stuff")
+    assert code == 2 and "Quantum stuff" in err
+    code, out, err = cli("subscribers", "add", "bob@example.org", "--max-papers", "51")
+    assert code == 2 and "50" in err
+    code, out, err = cli("subscribers", "add", "bob@example.org", "--frequency", "weekly")
+    assert code == 2 and "weekday" in err
+
+    code, out, _ = cli("subscribers", "list", "--json")
+    rows = json.loads(out)
+    assert [r["email"] for r in rows] == ["Ann@example.org"]
+    assert rows[0]["status"] == "active" and rows[0]["source"] == "cli"
+    assert rows[0]["weekday"] == "mon" and rows[0]["max_papers"] == 20
+    assert "manage_token" not in rows[0]
+
+    code, out, _ = cli("feedback", "add", "ann@example.org", "2508.13167", "--like")
+    assert code == 0 and "2508.13167" in out
+    code, out, err = cli("feedback", "add", "ann@example.org", "2599.99999", "--like")
+    assert code == 2 and "2599.99999" in err
+    code, out, err = cli("feedback", "add", "nobody@example.org", "2508.13167", "--dislike")
+    assert code == 2 and "nobody@example.org" in err
+    code, out, err = cli("feedback", "add", "ann@example.org", "2508.13167", "--like", "--dislike")
+    assert code == 2
+
+    code, out, _ = cli("subscribers", "show", "ANN@example.org", "--json")
+    shown = json.loads(out)
+    assert shown["topics"] == ["LLM agents"]
+    assert [t["name"] for t in shown["personal_topics"]] == ["protein design"]
+    assert shown["feedback"] == {"like": 1, "dislike": 0, "click": 0}
+    code, out, _ = cli("subscribers", "show", "ann@example.org")
+    assert code == 0 and "protein design" in out and "1 liked" in out
+
+    code, out, err = cli("subscribers", "remove", "ann@example.org", "--yes")
+    assert code == 0
+    code, out, err = cli("subscribers", "show", "ann@example.org")
+    assert code == 2 and "ann@example.org" in err
+
+
+def test_cli_import_and_export(cli_with_papers, tmp_path):
+    cli = cli_with_papers
+    csv_path = tmp_path / "people.csv"
+    csv_path.write_text(
+        "email,name,topics\nann@example.org,Ann,LLM agents\nnot-an-address,X,\n"
+        "ann@example.org,Ann twice,\nbob@example.org,Bob,\n",
+        encoding="utf-8",
+    )
+    code, out, err = cli("subscribers", "import", str(csv_path))
+    assert code == 2  # a bad row makes the exit code say so
+    assert "added 2, duplicates 1, bad rows 1" in out
+    assert f"{csv_path}:3:" in err and "not-an-address" in err
+    assert f"{csv_path}:4:" in err
+
+    code, out, _ = cli("subscribers", "export")
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0].startswith("email,name,topics,")
+    assert [line.split(",")[0] for line in lines[1:]] == ["ann@example.org", "bob@example.org"]
+    code, out, _ = cli("subscribers", "export", "--json")
+    assert [r["topics"] for r in json.loads(out)] == [["LLM agents"], []]
+
+
+def test_cli_remove_asks_first_as_a_real_process(cli_with_papers):
+    cli = cli_with_papers
+    assert cli("subscribers", "add", "ann@example.org")[0] == 0
+    config_path = cli.config_path
+    declined = subprocess.run(
+        ["digest", "--config", str(config_path), "subscribers", "remove", "ann@example.org"],
+        input="n\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert declined.returncode == 1
+    kept = subprocess.run(
+        ["digest", "--config", str(config_path), "subscribers", "list", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert [r["email"] for r in json.loads(kept.stdout)] == ["ann@example.org"]
+
+
+def test_every_command_has_help(cli):
+    for group, commands in {
+        "subscribers": ["add", "list", "show", "remove", "import", "export"],
+        "feedback": ["add"],
+    }.items():
+        for command in commands:
+            code, out, _ = cli(group, command, "--help")
+            assert code == 0 and "Usage" in out
+            options = [line for line in out.splitlines() if "--" in line and "│" in line]
+            assert options, f"{group} {command} has no options listed"

@@ -1,0 +1,371 @@
+"""Topics: validation, curated CRUD, personal topics, topics.toml parsing and sync, CLI."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.errors import UsageError
+from digest.models import Topic
+from digest.paths import SAMPLES_DIR
+from digest.store import open_db
+from digest.subscribers import add_subscriber
+from digest.topics import (
+    add_personal_topic,
+    add_topic,
+    get_topic,
+    list_topics,
+    remove_topic,
+    set_subscriber_topics,
+    topics_for_subscriber,
+    update_topic,
+)
+from digest.topics_file import load_topics_file, parse_topics_text, sync_topics
+
+REPO_TOPICS = Path(__file__).resolve().parent.parent / "data" / "topics.toml"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_db(tmp_path / "digest.db")
+    yield database
+    database.conn.close()
+
+
+# --- validation and CRUD ----------------------------------------------------------------
+
+
+def test_empty_topic_and_bad_threshold_are_errors_naming_the_topic(db):
+    with pytest.raises(UsageError, match="topic 'Hollow'.*empty"):
+        add_topic(db, Topic(name="Hollow", kind="curated", categories=("cs.AI",)))
+    with pytest.raises(UsageError, match="topic 'Hot'.*between -1 and 1"):
+        add_topic(db, Topic(name="Hot", kind="curated", keywords=("x",), threshold=1.5))
+    with pytest.raises(UsageError, match="not an arXiv id"):
+        add_topic(db, Topic(name="Seedy", kind="curated", seed_ids=("hello world",)))
+    with pytest.raises(UsageError, match="not an arXiv category"):
+        add_topic(db, Topic(name="Cat", kind="curated", keywords=("x",), categories=("CS AI",)))
+    with pytest.raises(UsageError, match="needs a name"):
+        add_topic(db, Topic(name="  ", kind="curated", keywords=("x",)))
+    assert list_topics(db) == []
+
+
+def test_add_cleans_fields_and_refuses_duplicate_names(db):
+    topic = add_topic(
+        db,
+        Topic(
+            name="  LLM   agents ",
+            kind="curated",
+            description=" agents\n that use tools ",
+            keywords=("Agent", "agent", " tool use ", ""),
+            seed_ids=("arXiv:2508.13167v2",),
+            threshold=-1,
+        ),
+    )
+    assert topic.name == "LLM agents" and topic.description == "agents that use tools"
+    assert topic.keywords == ("Agent", "tool use") and topic.seed_ids == ("2508.13167",)
+    assert topic.threshold == -1.0 and topic.id is not None
+    with pytest.raises(UsageError, match="already exists"):
+        add_topic(db, Topic(name="llm AGENTS", kind="curated", keywords=("x",)))
+    assert get_topic(db, "llm agents") == topic
+
+
+def test_update_and_remove(db):
+    add_topic(db, Topic(name="Agents", kind="curated", keywords=("agent",)))
+    add_topic(db, Topic(name="Safety", kind="curated", keywords=("safety",)))
+    changed = update_topic(db, "agents", description="LLM agents", keywords=[], threshold=0.4)
+    assert (changed.description, changed.keywords, changed.threshold) == ("LLM agents", (), 0.4)
+    with pytest.raises(UsageError, match="empty"):
+        update_topic(db, "Agents", description="")
+    with pytest.raises(UsageError, match="already exists"):
+        update_topic(db, "Agents", name="safety")
+    with pytest.raises(UsageError, match="unknown curated topic 'Nope'"):
+        update_topic(db, "Nope", description="x")
+    renamed = update_topic(db, "Agents", name="LLM agents")
+    assert renamed.id == changed.id
+    remove_topic(db, "llm agents")
+    assert [t.name for t in list_topics(db)] == ["Safety"]
+    with pytest.raises(UsageError, match="unknown curated topic"):
+        remove_topic(db, "LLM agents")
+
+
+def test_subscriber_topics_curated_and_personal(db):
+    add_topic(db, Topic(name="Agents", kind="curated", keywords=("agent",)))
+    add_topic(db, Topic(name="Safety", kind="curated", keywords=("safety",)))
+    ann = add_subscriber(db, "ann@example.org")
+    bob = add_subscriber(db, "bob@example.org")
+    set_subscriber_topics(db, ann.id, ["safety", "AGENTS"])
+    add_personal_topic(db, ann.id, text="diffusion models for proteins")
+    add_personal_topic(db, ann.id, text="diffusion models for proteins", keywords=["protein"])
+    add_personal_topic(db, bob.id, text="bob's own words")
+    names = [(t.name, t.kind) for t in topics_for_subscriber(db, ann.id)]
+    assert names == [
+        ("Agents", "curated"),
+        ("Safety", "curated"),
+        ("diffusion models for proteins", "personal"),
+        ("diffusion models for proteins (2)", "personal"),
+    ]
+    with pytest.raises(UsageError, match="'Robots'"):
+        set_subscriber_topics(db, ann.id, ["Agents", "Robots"])
+    assert len(topics_for_subscriber(db, ann.id)) == 4  # unchanged by the failed call
+    set_subscriber_topics(db, ann.id, ["Agents"])
+    assert [t.name for t in topics_for_subscriber(db, ann.id) if t.kind == "curated"] == ["Agents"]
+    with pytest.raises(UsageError, match="empty"):
+        add_personal_topic(db, bob.id, text="   ")
+    # a personal topic name is per owner: the same name under two owners is fine
+    add_personal_topic(db, bob.id, text="x", name="Mine")
+    add_personal_topic(db, ann.id, text="y", name="Mine")
+    assert get_topic(db, "Mine", kind="personal", owner_id=bob.id).description == "x"
+    assert get_topic(db, "Mine") is None  # not a curated topic
+
+
+# --- topics.toml ------------------------------------------------------------------------
+
+GOOD = """\
+# curated topics
+[[topic]]
+name = "LLM agents"
+description = "Agents built on large language models."
+keywords = ["agent", "tool use"]
+seeds = ["2508.13167"]
+
+[[topic]]
+name = "AI safety"
+keywords = ["jailbreak"]
+threshold = 0.3
+"""
+
+
+def test_repo_topics_file_is_valid_and_its_seeds_are_in_the_samples():
+    topics = load_topics_file(REPO_TOPICS)
+    assert 3 <= len(topics) <= 5
+    sample_text = (SAMPLES_DIR / "cs.AI-2025-08-20.atom.xml").read_text(encoding="utf-8")
+    for topic in topics:
+        assert topic.description, topic.name
+        for seed in topic.seed_ids:
+            assert seed in sample_text
+
+
+def test_errors_name_file_line_topic_and_key():
+    bad_threshold = GOOD.replace("threshold = 0.3", "threshold = 1.5")
+    with pytest.raises(UsageError) as exc:
+        parse_topics_text(bad_threshold, "data/topics.toml")
+    assert str(exc.value) == (
+        "data/topics.toml:11: topic 'AI safety': threshold must be between -1 and 1"
+    )
+
+    unknown_key = GOOD.replace(
+        'keywords = ["jailbreak"]', 'keywords = ["jailbreak"]\ntreshold = 0.2'
+    )
+    with pytest.raises(UsageError, match=r"^t.toml:11: topic 'AI safety': unknown key 'treshold'"):
+        parse_topics_text(unknown_key, "t.toml")
+
+    wrong_type = GOOD.replace('keywords = ["agent", "tool use"]', 'keywords = "agent"')
+    with pytest.raises(UsageError, match=r"^t.toml:5: topic 'LLM agents': keywords must be a list"):
+        parse_topics_text(wrong_type, "t.toml")
+
+    empty = GOOD + '\n[[topic]]\nname = "Nothing"\ncategories = ["cs.AI"]\n'
+    with pytest.raises(UsageError, match=r"^t.toml:13: topic 'Nothing': topic is empty"):
+        parse_topics_text(empty, "t.toml")
+
+    nameless = GOOD + '\n[[topic]]\ndescription = "no name"\n'
+    with pytest.raises(UsageError, match=r"^t.toml:13: topic '#3': every topic needs a name"):
+        parse_topics_text(nameless, "t.toml")
+
+    duplicate = GOOD + '\n[[topic]]\nname = "llm agents"\nkeywords = ["x"]\n'
+    with pytest.raises(
+        UsageError, match=r"^t.toml:14: .*duplicate name \(first defined on line 3\)"
+    ):
+        parse_topics_text(duplicate, "t.toml")
+
+    bad_seed = GOOD.replace('seeds = ["2508.13167"]', 'seeds = ["my favourite paper"]')
+    with pytest.raises(UsageError, match=r"^t.toml:6: topic 'LLM agents': seed"):
+        parse_topics_text(bad_seed, "t.toml")
+
+
+def test_every_problem_is_reported_at_once():
+    text = GOOD.replace("threshold = 0.3", "threshold = -2").replace(
+        'seeds = ["2508.13167"]', 'seeds = ["2508.13167"]\ncolour = "red"'
+    )
+    with pytest.raises(UsageError) as exc:
+        parse_topics_text(text, "t.toml")
+    lines = str(exc.value).splitlines()
+    assert [line.split(":")[1] for line in lines] == ["7", "12"]
+
+
+def test_toml_syntax_error_reports_its_line():
+    broken = GOOD.replace('name = "AI safety"', 'name = "AI safety')
+    with pytest.raises(UsageError, match=r"^t.toml:9: not valid TOML"):
+        parse_topics_text(broken, "t.toml")
+    with pytest.raises(UsageError, match=r"^t.toml:1: unknown top-level key 'topics'"):
+        parse_topics_text('[[topics]]\nname = "x"\n', "t.toml")
+
+
+def test_sync_is_idempotent_keeps_followers_and_prunes_only_when_asked(db, tmp_path):
+    path = tmp_path / "topics.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    first = sync_topics(db, path)
+    assert (first.added, first.updated, first.unchanged) == (["LLM agents", "AI safety"], [], [])
+    again = sync_topics(db, path)
+    assert (again.added, again.updated, again.unchanged) == ([], [], ["LLM agents", "AI safety"])
+
+    ann = add_subscriber(db, "ann@example.org", topics=["LLM agents", "AI safety"])
+    agents_id = get_topic(db, "LLM agents").id
+    path.write_text(
+        GOOD.replace('keywords = ["jailbreak"]', 'keywords = ["jailbreak"]')
+        .replace('"agent", "tool use"', '"agent", "tool use", "web agent"')
+        .split('[[topic]]\nname = "AI safety"')[0],
+        encoding="utf-8",
+    )
+    changed = sync_topics(db, path)
+    assert changed.updated == ["LLM agents"] and changed.not_in_file == ["AI safety"]
+    assert get_topic(db, "LLM agents").keywords == ("agent", "tool use", "web agent")
+    assert get_topic(db, "LLM agents").id == agents_id
+    assert get_topic(db, "AI safety") is not None  # kept without --prune
+    assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["AI safety", "LLM agents"]
+
+    pruned = sync_topics(db, path, prune=True)
+    assert pruned.removed == ["AI safety"]
+    assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["LLM agents"]
+
+
+def test_a_bad_file_changes_nothing(db, tmp_path):
+    path = tmp_path / "topics.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    sync_topics(db, path)
+    path.write_text(GOOD.replace("Agents built", "Changed").replace("= 0.3", "= 3"))
+    with pytest.raises(UsageError, match="topics.toml:11"):
+        sync_topics(db, path, prune=True)
+    assert get_topic(db, "LLM agents").description.startswith("Agents built")
+    with pytest.raises(UsageError, match="not found"):
+        sync_topics(db, tmp_path / "missing.toml")
+
+
+# --- CLI --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli(make_config, capsys, tmp_path):
+    from digest.cli import main
+    from digest.cli.common import state
+
+    topics_file = tmp_path / "curated.toml"
+    topics_file.write_text(GOOD, encoding="utf-8")
+    _, config_path = make_config({"ranking": {"topics_file": "curated.toml"}})
+
+    def run(*args: str) -> tuple[int, str, str]:
+        if state._db is not None:
+            state._db.conn.close()
+        state.config_path, state._config, state._db = None, None, None
+        old_argv = sys.argv
+        sys.argv = ["digest", "--config", str(config_path), *args]
+        try:
+            main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 0
+        finally:
+            sys.argv = old_argv
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    run.topics_file = topics_file  # type: ignore[attr-defined]
+    return run
+
+
+def test_cli_sync_uses_the_configured_file(cli):
+    code, out, err = cli("topics", "sync", "--json")
+    assert code == 0, err
+    assert json.loads(out)["added"] == ["LLM agents", "AI safety"]
+    code, out, _ = cli("topics", "sync")
+    assert "0 added, 0 updated, 2 unchanged, 0 removed" in out
+    cli.topics_file.write_text(GOOD.replace("= 0.3", "= 9"), encoding="utf-8")
+    code, out, err = cli("topics", "sync")
+    assert code == 2 and "curated.toml:11: topic 'AI safety': threshold" in err
+    cli.topics_file.write_text(GOOD.split('[[topic]]\nname = "AI safety"')[0], encoding="utf-8")
+    code, out, err = cli("topics", "sync", "--prune", "--file", str(cli.topics_file))
+    assert code == 0 and "1 removed" in out
+
+
+def test_cli_add_edit_show_list_remove(cli):
+    code, out, err = cli(
+        "topics",
+        "add",
+        "Robots",
+        "--description",
+        "robot learning",
+        "--keyword",
+        "robot",
+        "--keyword",
+        "manipulation",
+        "--exclude",
+        "surgery",
+        "--seed",
+        "2508.13530v1",
+        "--category",
+        "cs.RO",
+        "--threshold",
+        "0.4",
+    )
+    assert code == 0, err
+    code, out, err = cli("topics", "add", "Empty", "--category", "cs.AI")
+    assert code == 2 and "'Empty'" in err and "empty" in err
+    code, out, err = cli("topics", "add", "Hot", "--keyword", "x", "--threshold", "2")
+    assert code == 2 and "between -1 and 1" in err
+
+    code, out, _ = cli(
+        "topics",
+        "edit",
+        "robots",
+        "--keyword",
+        "robot arm",
+        "--no-threshold",
+        "--rename",
+        "Robotics",
+    )
+    assert code == 0
+    code, out, _ = cli("topics", "show", "ROBOTICS", "--json")
+    shown = json.loads(out)
+    assert shown["keywords"] == ["robot arm"] and shown["threshold"] is None
+    assert shown["exclude"] == ["surgery"] and shown["seeds"] == ["2508.13530"]
+    assert shown["categories"] == ["cs.RO"] and shown["subscribers"] == 0
+
+    code, out, _ = cli("subscribers", "add", "ann@example.org", "--topic", "Robotics")
+    assert code == 0
+    code, out, _ = cli("topics", "list", "--json")
+    assert [(t["name"], t["subscribers"]) for t in json.loads(out)] == [("Robotics", 1)]
+    code, out, _ = cli("topics", "show", "Robotics")
+    assert code == 0 and "robot arm" in out
+
+    code, out, err = cli("topics", "edit", "Nope", "--keyword", "x")
+    assert code == 2 and "Nope" in err
+    code, out, _ = cli("topics", "remove", "robotics")
+    assert code == 0
+    code, out, err = cli("topics", "show", "Robotics")
+    assert code == 2
+    code, out, _ = cli("subscribers", "show", "ann@example.org", "--json")
+    assert json.loads(out)["topics"] == []
+
+
+def test_cli_personal_topics_with_owner(cli):
+    assert cli("subscribers", "add", "ann@example.org")[0] == 0
+    code, out, err = cli(
+        "topics", "add", "Mine", "--description", "graph learning", "--owner", "ann@example.org"
+    )
+    assert code == 0, err
+    code, out, _ = cli("topics", "list", "--personal", "--json")
+    assert [(t["name"], t["kind"]) for t in json.loads(out)] == [("Mine", "personal")]
+    code, out, err = cli("topics", "show", "Mine")
+    assert code == 2  # not a curated topic
+    code, out, err = cli(
+        "topics", "add", "Mine", "--description", "x", "--owner", "zed@example.org"
+    )
+    assert code == 2 and "zed@example.org" in err
+
+
+def test_topic_commands_have_help(cli):
+    for command in ("list", "show", "add", "edit", "remove", "sync"):
+        code, out, _ = cli("topics", command, "--help")
+        assert code == 0 and "Usage" in out and "--" in out
