@@ -234,6 +234,11 @@ def test_later_verdict_overrides_earlier_and_counts(db):
         "2508.13167": {"like": 0, "dislike": 1, "click": 0}
     }
     assert subscriber_details(db, ann)["feedback"] == {"like": 1, "dislike": 1, "click": 1}
+    everyone = feedback_store.feedback_by_subscriber(db)
+    assert everyone == {
+        ann.id: feedback_store.feedback_for_subscriber(db, ann.id),
+        bob.id: feedback_store.feedback_for_subscriber(db, bob.id),
+    }
 
 
 def test_feedback_on_unknown_paper_names_it(db):

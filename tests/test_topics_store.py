@@ -12,6 +12,7 @@ from digest.errors import UsageError
 from digest.models import Topic
 from digest.paths import SAMPLES_DIR
 from digest.store import open_db
+from digest.store.topics import topics_by_subscriber
 from digest.subscribers import add_subscriber
 from digest.topics import (
     add_personal_topic,
@@ -119,6 +120,13 @@ def test_subscriber_topics_curated_and_personal(db):
     add_personal_topic(db, ann.id, text="y", name="Mine")
     assert get_topic(db, "Mine", kind="personal", owner_id=bob.id).description == "x"
     assert get_topic(db, "Mine") is None  # not a curated topic
+    carl = add_subscriber(db, "carl@example.org")
+    bulk = topics_by_subscriber(db)
+    assert bulk == {s.id: topics_for_subscriber(db, s.id) for s in (ann, bob)}
+    assert topics_by_subscriber(db, [carl.id, bob.id]) == {
+        carl.id: [],
+        bob.id: topics_for_subscriber(db, bob.id),
+    }
 
 
 # --- topics.toml ------------------------------------------------------------------------

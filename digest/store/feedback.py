@@ -145,3 +145,31 @@ def feedback_events(db, subscriber_id: int, limit: int = 50) -> list[dict]:
         [subscriber_id, limit],
     )
     return list(rows)
+
+
+def feedback_by_subscriber(db) -> dict[int, tuple[list[str], list[str], list[str]]]:
+    """subscriber id -> (liked_ids, disliked_ids, clicked_ids) for everyone, in one query.
+
+    The bulk form of `feedback_for_subscriber` (same folding rules), for ranking at scale.
+    """
+    verdicts: dict[int, dict[str, str]] = {}
+    clicked: dict[int, dict[str, None]] = {}
+    rows = db.execute(
+        "SELECT subscriber_id, paper_id, kind FROM feedback ORDER BY created_at, id"
+    ).fetchall()
+    for subscriber_id, paper_id, kind in rows:
+        if kind == "click":
+            clicked.setdefault(subscriber_id, {}).setdefault(paper_id, None)
+        else:
+            verdict = verdicts.setdefault(subscriber_id, {})
+            verdict.pop(paper_id, None)
+            verdict[paper_id] = kind
+    out: dict[int, tuple[list[str], list[str], list[str]]] = {}
+    for subscriber_id in set(verdicts) | set(clicked):
+        verdict = verdicts.get(subscriber_id, {})
+        out[subscriber_id] = (
+            [pid for pid, kind in verdict.items() if kind == "like"],
+            [pid for pid, kind in verdict.items() if kind == "dislike"],
+            list(clicked.get(subscriber_id, {})),
+        )
+    return out

@@ -81,6 +81,10 @@ def get_subscriber_by_token(db, token: str) -> Subscriber | None:
 
 def list_subscribers(db, status: str | None = None) -> list[Subscriber]:
     """All subscribers (or those with one status), oldest first."""
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        raise UsageError(
+            f"unknown subscriber status {status!r} (known: {', '.join(SUBSCRIBER_STATUSES)})"
+        )
     if status is None:
         rows = db.query("SELECT * FROM subscribers ORDER BY id")
     else:

@@ -170,3 +170,27 @@ def subscribers_following(db, topic_id: int) -> list[int]:
         [topic_id],
     ).fetchall()
     return [row[0] for row in rows]
+
+
+def topics_by_subscriber(db, subscriber_ids: Sequence[int] | None = None) -> dict[int, list[Topic]]:
+    """subscriber id -> their topics (curated, then personal), in two queries for everyone.
+
+    The bulk form of `topics_for_subscriber`, for ranking thousands of subscribers at once.
+    Subscribers without topics are present with an empty list when asked for by id.
+    """
+    wanted = set(subscriber_ids) if subscriber_ids is not None else None
+    topics = {t.id: t for t in (topic_from_row(r) for r in db.query("SELECT * FROM topics"))}
+    out: dict[int, list[Topic]] = {sid: [] for sid in wanted} if wanted is not None else {}
+    links = db.execute("SELECT subscriber_id, topic_id FROM subscriber_topics").fetchall()
+    for subscriber_id, topic_id in links:
+        if wanted is None or subscriber_id in wanted:
+            out.setdefault(subscriber_id, []).append(topics[topic_id])
+    for topic in topics.values():
+        if topic.kind == "personal" and topic.owner_id is not None:
+            if wanted is None or topic.owner_id in wanted:
+                out.setdefault(topic.owner_id, []).append(topic)
+
+    def order(topic: Topic) -> tuple:
+        return (0 if topic.kind == "curated" else 1, topic.name.lower(), topic.id or 0)
+
+    return {sid: sorted(found, key=order) for sid, found in out.items()}
