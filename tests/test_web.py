@@ -1,0 +1,265 @@
+"""The web app over real uvicorn on loopback: sign-up, confirm, unsubscribe, preferences,
+feedback, headers, and concurrent writes. Confirmation mails land in the outbox backend."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from digest.models import Paper
+from digest.store import open_db, transaction
+from digest.web import ServerThread
+
+
+@pytest.fixture
+def web(make_config):
+    """(config, base_url, db) with a real server running for the test."""
+    config, _ = make_config({"service": {"subscribe_per_ip_per_minute": 100}})
+    db = open_db(config.db_path)
+    from digest.models import Topic
+    from digest.store.papers import upsert_papers
+    from digest.topics import add_topic
+
+    upsert_papers(db, [Paper(id="2508.01234", title="A paper", abstract="About graphs.")],
+                  source="test")
+    add_topic(db, Topic(name="Graphs", kind="curated", description="graph learning"))
+    with ServerThread(config) as base_url:
+        yield config, base_url, db
+    db.conn.close()
+
+
+def outbox_messages(config) -> list[email.message.EmailMessage]:
+    folder = config.path(config.mail.outbox_dir)
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted(folder.glob("**/*.eml"))]
+
+
+def wait_for_messages(config, count: int, timeout: float = 5.0) -> list:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = outbox_messages(config)
+        if len(found) >= count:
+            return found
+        time.sleep(0.05)
+    return outbox_messages(config)
+
+
+def confirm_path(message) -> str:
+    text = message.get_body(("plain",)).get_content()
+    match = re.search(r"https?://[^/\s]+(/confirm/[A-Za-z0-9_-]+)", text)
+    assert match, text
+    return match.group(1)
+
+
+def status_of(db, address: str) -> str | None:
+    row = db.execute("SELECT status FROM subscribers WHERE email = ?", [address]).fetchone()
+    return row[0] if row else None
+
+
+def subscribe(base_url: str, address: str, **extra) -> httpx.Response:
+    form = {"email": address, "frequency": "daily", **extra}
+    return httpx.post(f"{base_url}/subscribe", data=form)
+
+
+def test_signup_confirm_is_double_opt_in_and_scanner_safe(web):
+    config, base_url, db = web
+    answer = subscribe(base_url, "ann@example.org", topics="Graphs",
+                       own_topic="<script>alert(1)</script> my own words")
+    assert answer.status_code == 200
+    assert status_of(db, "ann@example.org") == "pending"
+    [mail] = wait_for_messages(config, 1)
+    raw = mail.as_string()
+    assert "my own words" not in raw and "alert(1)" not in raw  # never echoed into the email
+    path = confirm_path(mail)
+
+    page = httpx.get(base_url + path)  # what a mail scanner does
+    assert page.status_code == 200 and "<form method=\"post\"" in page.text
+    assert status_of(db, "ann@example.org") == "pending"
+
+    done = httpx.post(base_url + path)
+    assert done.status_code == 200 and "You are subscribed" in done.text
+    assert status_of(db, "ann@example.org") == "active"
+    again = httpx.post(base_url + path)  # single use
+    assert again.status_code == 404
+    actions = [r[0] for r in db.execute("SELECT action FROM consents ORDER BY id")]
+    assert actions == ["subscribe", "confirm"]
+    stored = db.execute("SELECT token_hash FROM confirm_tokens").fetchone()[0]
+    assert path.rsplit("/", 1)[1] not in stored  # only the hash is at rest
+
+
+def test_same_answer_whether_or_not_the_address_exists(web):
+    config, base_url, db = web
+    first = subscribe(base_url, "bob@example.org")
+    wait_for_messages(config, 1)
+    with transaction(db):
+        db.execute("UPDATE subscribers SET status = 'active' WHERE email = 'bob@example.org'")
+    known = subscribe(base_url, "bob@example.org")
+    unknown = subscribe(base_url, "carol@example.org")
+    assert first.status_code == known.status_code == unknown.status_code == 200
+    assert known.text == unknown.text == first.text
+    time.sleep(0.3)
+    assert len(wait_for_messages(config, 2)) == 2  # the active address got no new mail
+
+
+def test_honeypot_stores_nothing_and_rate_limits_answer_429(make_config):
+    config, _ = make_config({"service": {"subscribe_per_ip_per_minute": 5,
+                                         "confirm_mails_per_address_per_day": 3}})
+    db = open_db(config.db_path)
+    with ServerThread(config) as base_url:
+        bot = subscribe(base_url, "bot@example.org", website="http://spam.example")
+        assert bot.status_code == 200 and "Check your inbox" in bot.text
+        assert status_of(db, "bot@example.org") is None
+        codes = [subscribe(base_url, f"p{i}@example.org").status_code for i in range(5)]
+        assert codes == [200, 200, 200, 200, 429]  # the honeypot hit counted as the first
+    db.conn.close()
+    config2, _ = make_config({"service": {"subscribe_per_ip_per_minute": 100,
+                                          "confirm_mails_per_address_per_day": 3}})
+    with ServerThread(config2) as base_url:
+        codes = [subscribe(base_url, "same@example.org").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+
+
+def test_bad_and_expired_confirm_tokens(web):
+    config, base_url, db = web
+    assert httpx.get(f"{base_url}/confirm/not-a-token!").status_code == 404
+    assert httpx.get(f"{base_url}/confirm/{'A' * 43}").status_code == 404
+    subscribe(base_url, "dan@example.org")
+    path = confirm_path(wait_for_messages(config, 1)[0])
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
+    with transaction(db):
+        db.execute("UPDATE confirm_tokens SET expires_at = ?", [past])
+    assert httpx.post(base_url + path).status_code == 404
+    assert status_of(db, "dan@example.org") == "pending"
+
+
+def _active(db, address: str) -> str:
+    from digest.subscribers import add_subscriber
+
+    return add_subscriber(db, address, status="active").manage_token
+
+
+def test_unsubscribe_get_changes_nothing_one_click_post_suppresses(web):
+    config, base_url, db = web
+    token = _active(db, "eve@example.org")
+    page = httpx.get(f"{base_url}/u/{token}")
+    assert page.status_code == 200 and "Unsubscribe" in page.text
+    assert page.headers["x-robots-tag"].startswith("noindex")
+    assert status_of(db, "eve@example.org") == "active"
+    one_click = httpx.post(f"{base_url}/u/{token}", content=b"List-Unsubscribe=One-Click",
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert one_click.status_code == 200
+    assert status_of(db, "eve@example.org") == "unsubscribed"
+    row = db.execute("SELECT action, source FROM consents ORDER BY id DESC").fetchone()
+    assert row == ("unsubscribe", "one-click")
+    assert httpx.get(f"{base_url}/u/{'x' * 32}").status_code == 404
+
+
+def test_preferences_need_csrf_and_save_export_delete(web):
+    config, base_url, db = web
+    token = _active(db, "fay@example.org")
+    page = httpx.get(f"{base_url}/p/{token}")
+    assert page.status_code == 200
+    assert '<meta name="robots" content="noindex' in page.text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    form = {"action": "save", "topics": "Graphs", "own_topics": "causal inference\n",
+            "frequency": "weekly", "weekday": "wed", "max_papers": "7", "timezone": "Europe/Paris"}
+    forged = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": "0" * 64})
+    assert forged.status_code == 403
+    saved = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": csrf})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    row = db.execute("SELECT frequency, weekday, max_papers, timezone FROM subscribers"
+                     " WHERE email = 'fay@example.org'").fetchone()
+    assert row == ("weekly", 2, 7, "Europe/Paris")
+    exported = httpx.post(f"{base_url}/p/{token}", data={"action": "export", "csrf": csrf})
+    data = exported.json()
+    assert data["subscriber"]["email"] == "fay@example.org"
+    assert data["subscriber"]["topics"] == ["Graphs"]
+    assert [c["action"] for c in data["consents"]] == ["preferences"]
+    bad = httpx.post(f"{base_url}/p/{token}", data={**form, "max_papers": "500", "csrf": csrf})
+    assert bad.status_code == 400
+    deleted = httpx.post(f"{base_url}/p/{token}",
+                         data={"action": "delete", "confirm_delete": "yes", "csrf": csrf})
+    assert deleted.status_code == 200
+    assert status_of(db, "fay@example.org") is None
+    assert httpx.get(f"{base_url}/p/{token}").status_code == 404
+
+
+def test_feedback_redirects_only_to_arxiv_of_a_known_paper(web):
+    config, base_url, db = web
+    token = _active(db, "gil@example.org")
+    click = httpx.get(f"{base_url}/f/{token}", params={"paper": "2508.01234", "kind": "click"})
+    assert click.status_code == 303
+    assert click.headers["location"] == "https://arxiv.org/abs/2508.01234"
+    like = httpx.get(f"{base_url}/f/{token}", params={"paper": "2508.01234v2", "kind": "like"})
+    assert like.status_code == 200 and "https://arxiv.org/abs/2508.01234" in like.text
+    for paper in ("https://evil.example/", "//evil.example", "2508.99999"):
+        answer = httpx.get(f"{base_url}/f/{token}", params={"paper": paper, "kind": "click"})
+        assert answer.status_code == 404 and "location" not in answer.headers
+    assert httpx.get(f"{base_url}/f/{token}", params={"paper": "2508.01234",
+                                                      "kind": "rate"}).status_code == 400
+    kinds = [r[0] for r in db.execute("SELECT kind FROM feedback ORDER BY id")]
+    assert kinds == ["click", "like"]
+
+
+def test_security_headers_everywhere(web):
+    config, base_url, db = web
+    for path in ("/", "/subscribe", "/healthz", "/nothing-here"):
+        headers = httpx.get(base_url + path).headers
+        assert headers["content-security-policy"].startswith("default-src 'self'")
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["x-frame-options"] == "DENY"
+
+
+def test_serves_the_built_archive_at_root(make_config):
+    config, _ = make_config()
+    site = config.path(config.site.dir)
+    (site / "days").mkdir(parents=True)
+    (site / "index.html").write_text("<h1>Archive home</h1>")
+    (site / "days" / "2025-08-20.html").write_text("<h1>Day</h1>")
+    with ServerThread(config) as base_url:
+        assert "Archive home" in httpx.get(base_url + "/").text
+        assert "Day" in httpx.get(base_url + "/days/2025-08-20.html").text
+        assert "Subscribe" in httpx.get(base_url + "/subscribe").text
+
+
+def test_web_writes_while_a_run_writes_never_see_locked(web):
+    """A writer holds BEGIN IMMEDIATE transactions 75% of the time (like a run's stages);
+    sign-ups and feedback still all succeed, none sees "database is locked"."""
+    config, base_url, db = web
+    token = _active(db, "hal@example.org")
+    stop = threading.Event()
+
+    def writer():
+        writer_db = open_db(config.db_path, migrate=False)
+        n = 0
+        while not stop.is_set():
+            with transaction(writer_db):
+                writer_db.execute("INSERT INTO rate_limits (key, window_start, count)"
+                                  " VALUES (?, 'w', 1)", [f"load:{n}"])
+                time.sleep(0.03)  # hold the write lock like a busy stage would
+            n += 1
+            time.sleep(0.01)  # ... then work outside a transaction (network, encoding)
+        writer_db.conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        codes = []
+        with httpx.Client(base_url=base_url, timeout=60) as client:
+            for i in range(15):
+                codes.append(client.post("/subscribe", data={"email": f"w{i}@example.org",
+                                                             "frequency": "daily"}).status_code)
+                codes.append(client.get(f"/f/{token}", params={"paper": "2508.01234",
+                                                               "kind": "like"}).status_code)
+    finally:
+        stop.set()
+        thread.join()
+    assert codes == [200] * 30
