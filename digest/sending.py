@@ -12,13 +12,11 @@ Running it again for the same issue sends nothing: every subscriber already has 
 
 from __future__ import annotations
 
-import email.policy
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from email import message_from_bytes
 from zoneinfo import ZoneInfo
 
 from digest.config import Config
@@ -26,6 +24,7 @@ from digest.errors import DigestError, UsageError
 from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentError, TransientError
 from digest.mail.ledger import new_delivery_id
 from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
+from digest.mail.wire import from_wire, to_wire
 from digest.store import deliveries as ledger_store
 from digest.store.deliveries import NewDelivery
 
@@ -152,7 +151,7 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
             email_parts = emails.build_digest_email(config, subscriber, plan, papers)
             delivery_id = new_delivery_id()
             message = emails.to_mime(config, subscriber, email_parts, delivery_id)
-            raw = message.as_bytes(policy=email.policy.SMTP)
+            raw = to_wire(message)
         except Exception as exc:
             raise DigestError(
                 f"rendering the {issue_date.isoformat()} digest for subscriber "
@@ -211,7 +210,7 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
         report.backend = backend.name
         started = time.perf_counter()
         try:
-            _deliver_queued(db, config, backend, issue_date, report, progress)
+            deliver_queued(db, config, backend, issue_date, report, progress)
         finally:
             backend.close()  # the outbox writes its index pages here
             report.send_seconds = time.perf_counter() - started
@@ -219,8 +218,9 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
     return report
 
 
-def _deliver_queued(db, config: Config, backend: MailBackend, issue_date: date,
-                    report: SendReport, progress: ProgressCallback | None) -> None:
+def deliver_queued(db, config: Config, backend: MailBackend, issue_date: date,
+                   report: SendReport, progress: ProgressCallback | None = None) -> None:
+    """Send every queued row of the issue, one at a time, each claimed before its call."""
     queued = ledger_store.queued_ids(db, issue_date)
     if not queued:
         return
@@ -258,7 +258,7 @@ def _deliver_one(db, config: Config, backend: MailBackend, delivery_id: str,
     if claimed != "claimed":
         return "taken"
     raw = ledger_store.load_message(db, delivery_id) or b""
-    message = message_from_bytes(raw, policy=email.policy.default)
+    message = from_wire(raw)
     retries = rate_limits = 0
     waited_for_rate_limit = 0.0
     while True:

@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from digest.mail.base import PermanentError, SendResult, TransientError
+from digest.mail.wire import to_wire
 from digest.render import render
 
 DELIVERY_HEADER = "X-Digest-Delivery"
@@ -62,7 +63,7 @@ class OutboxBackend:
         try:
             day_dir.mkdir(parents=True, exist_ok=True)
             path = day_dir / f"{delivery_id}.eml"
-            write_atomically(path, message.as_bytes(policy=email.policy.SMTP))
+            write_atomically(path, to_wire(message))
         except OSError as exc:  # disk full, permissions: nothing was "delivered"
             raise TransientError(f"cannot write to the outbox {day_dir}: {exc}") from exc
         self._touched.add(day_dir)

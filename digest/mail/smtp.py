@@ -8,7 +8,6 @@ One connection is reused across messages and re-opened when the server drops it.
 
 from __future__ import annotations
 
-import email.policy
 import re
 import smtplib
 import ssl
@@ -24,6 +23,7 @@ from digest.mail.base import (
     SendResult,
     TransientError,
 )
+from digest.mail.wire import to_wire
 
 DELIVERY_HEADER = "X-Digest-Delivery"
 AUTH_CODES = (530, 534, 535, 538)
@@ -122,7 +122,7 @@ class SmtpBackend:
             [str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]) if addr]
         if not recipients:
             raise PermanentError("message has no recipient")
-        body = message.as_bytes(policy=email.policy.SMTP)
+        body = to_wire(message)
         envelope_from = self.mail.from_address
         conn = self._envelope(envelope_from, recipients)
         try:
@@ -135,6 +135,9 @@ class SmtpBackend:
             raise AmbiguousError(
                 f"SMTP connection lost after the message was handed over ({exc}); "
                 "the server may have accepted it") from exc
+        if code != 250:  # smtplib returns the final reply after the body without checking it
+            self._reset_after_refusal(conn)
+            raise _reply_error(code, reply, "end of DATA")
         return SendResult(provider_message_id=_queue_id(reply) or str(message["Message-ID"] or ""))
 
     def _envelope(self, envelope_from: str, recipients: list[str]) -> smtplib.SMTP:

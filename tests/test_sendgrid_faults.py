@@ -1,0 +1,335 @@
+"""SendGrid backend against a loopback stand-in that checks requests the way SendGrid does
+(Bearer key, personalizations, content order, sizes) and answers from a script:
+202 / 429 / 500 / timeout / 401 / 400 / 413 -> the exact ledger states and request counts.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from digest.errors import DigestError
+from digest.mail import get_backend
+from digest.mail.base import AmbiguousError, AuthError, PermanentError, TransientError
+from digest.mail.pacing import RateLimitedError
+from digest.mail.sendgrid import check_limits, mail_send_payload
+from digest.mail.wire import from_wire
+from digest.sending import SendReport, deliver_queued
+from digest.store import open_db
+from digest.store.deliveries import get_delivery, list_deliveries
+from tests.delivery_support import ISSUE, digest_message, queue_messages, seed_subscribers
+
+API_KEY = "SG.test-key.not-real"
+RESERVED = {"from", "to", "cc", "bcc", "subject", "reply-to", "content-type",
+            "content-transfer-encoding", "x-sg-id", "x-sg-eid", "received", "dkim-signature"}
+
+
+def sendgrid_problems(request: Request, api_key: str) -> tuple[int, list[dict]]:
+    """What SendGrid would refuse in this request: (status, errors[])."""
+    if request.headers.get("Authorization") != f"Bearer {api_key}":
+        return 401, [{"message": "The provided authorization grant is invalid, expired, or "
+                                 "revoked", "field": None}]
+    if len(request.get_data()) >= 30 * 1024 * 1024:
+        return 413, [{"message": "request too large", "field": None}]
+    if not request.headers.get("Content-Type", "").startswith("application/json"):
+        return 415, [{"message": "Content-Type should be application/json.", "field": None}]
+    try:
+        body = json.loads(request.get_data())
+    except ValueError:
+        return 400, [{"message": "Bad Request", "field": None}]
+    errors = []
+    pers = body.get("personalizations")
+    if not isinstance(pers, list) or not 1 <= len(pers) <= 1000:
+        errors.append({"message": "personalizations must have 1..1000 items",
+                       "field": "personalizations"})
+    else:
+        for p in pers:
+            if not p.get("to") or not all("@" in (t.get("email") or "") for t in p["to"]):
+                errors.append({"message": "Does not contain a valid address.",
+                               "field": "personalizations.0.to"})
+    if "@" not in (body.get("from") or {}).get("email", ""):
+        errors.append({"message": "The from email does not contain a valid address.",
+                       "field": "from.email"})
+    if not body.get("subject"):
+        errors.append({"message": "The subject is required.", "field": "subject"})
+    content = body.get("content") or []
+    types = [c.get("type") for c in content]
+    if not content or any(not c.get("value") for c in content):
+        errors.append({"message": "content values must be non-empty", "field": "content"})
+    if "text/plain" in types and types[0] != "text/plain":
+        errors.append({"message": "The text/plain content type must be first.",
+                       "field": "content"})
+    for key, value in (body.get("headers") or {}).items():
+        if key.lower() in RESERVED or not isinstance(value, str):
+            errors.append({"message": f"header {key} not allowed", "field": "headers"})
+    custom = body.get("custom_args") or {}
+    if len(json.dumps(custom)) >= 10_000 or not all(isinstance(v, str) for v in custom.values()):
+        errors.append({"message": "custom_args too large or not strings",
+                       "field": "custom_args"})
+    if len(body.get("categories") or []) > 10:
+        errors.append({"message": "too many categories", "field": "categories"})
+    return (400, errors) if errors else (202, [])
+
+
+class SendGridStandIn:
+    """Answers /v3/mail/send from a script of actions; 202 once the script runs out."""
+
+    def __init__(self, server: HTTPServer, stall_seconds: float = 1.0) -> None:
+        self.server = server
+        self.stall_seconds = stall_seconds
+        self.script: list[object] = []
+        self.bodies: list[dict] = []
+        self.lock = threading.Lock()
+        server.expect_request("/v3/mail/send", method="POST").respond_with_handler(self.handle)
+
+    @property
+    def requests(self) -> int:
+        return len(self.bodies)
+
+    def handle(self, request: Request) -> Response:
+        status, errors = sendgrid_problems(request, API_KEY)
+        with self.lock:
+            self.bodies.append(json.loads(request.get_data() or b"{}"))
+            number = len(self.bodies)
+            action = self.script.pop(0) if self.script else 202
+        if status != 202:
+            return Response(json.dumps({"errors": errors}), status,
+                            content_type="application/json")
+        if action == "timeout":
+            time.sleep(self.stall_seconds)  # longer than the client's timeout
+            action = 202
+        if action == 202:
+            return Response("", 202, headers={"X-Message-Id": f"sg-msg-{number}"})
+        if action == 429:
+            return Response(json.dumps({"errors": [{"message": "too many requests"}]}), 429,
+                            content_type="application/json",
+                            headers={"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
+                                     "X-RateLimit-Reset": str(int(time.time()) + 1)})
+        if action in (400, 413):
+            message = ("The content value must be a string at least one character in length."
+                       if action == 400 else "Payload too large")
+            return Response(json.dumps({"errors": [{"message": message, "field": "content.0"}]}),
+                            action, content_type="application/json")
+        if action in (401, 403):
+            return Response(json.dumps({"errors": [{"message": "access forbidden"}]}), action,
+                            content_type="application/json")
+        return Response(json.dumps({"errors": [{"message": "internal error"}]}), int(action),
+                        content_type="application/json")
+
+
+@pytest.fixture(scope="module")
+def loopback_server():
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def stand_in(loopback_server):
+    loopback_server.clear()
+    yield SendGridStandIn(loopback_server)
+    loopback_server.clear()
+
+
+@pytest.fixture
+def sg_config(make_config, stand_in, monkeypatch):
+    monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
+
+    def build(**mail):
+        config, path = make_config({"mail": {
+            "backend": "sendgrid", "from_address": "digest@lab.test",
+            "postal_address": "1 Main St, Springfield",
+            "sendgrid_base_url": stand_in.server.url_for("").rstrip("/"),
+            "sendgrid_timeout_seconds": 0.4, "retry_base_seconds": 0.01,
+            "rate_per_second": 1000.0, **mail}})
+        return config
+
+    return build
+
+
+# ---------------------------------------------------------------- the request itself
+def test_request_json_is_what_sendgrid_expects(sg_config, stand_in):
+    config = sg_config(sendgrid_sandbox=True)
+    message = digest_message(config, delivery_id="d_abc")
+    result = get_backend(config).send(message, "d_abc")
+    assert result.provider_message_id == "sg-msg-1"
+    [body] = stand_in.bodies
+    assert body["personalizations"] == [{"to": [{"email": "ann@lab.test",
+                                                 "name": "Ann Example"}]}]
+    assert body["from"] == {"email": "digest@lab.test", "name": "arXiv digest"}
+    assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
+    assert body["content"][0]["value"].strip() and "<html" in body["content"][1]["value"]
+    assert body["custom_args"] == {"delivery_id": "d_abc"}  # opaque id only, no PII
+    assert "categories" not in body
+    assert body["tracking_settings"] == {
+        "click_tracking": {"enable": False, "enable_text": False},
+        "open_tracking": {"enable": False},
+        "subscription_tracking": {"enable": False}}
+    assert body["mail_settings"] == {"sandbox_mode": {"enable": True}}
+    headers = body["headers"]
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Unsubscribe"] == str(message["List-Unsubscribe"])
+    assert headers["List-Id"] and headers["X-Digest-Delivery"] == "d_abc"
+    assert not {k.lower() for k in headers} & RESERVED
+    assert body["subject"] == str(message["Subject"])
+
+
+def test_tracking_only_when_the_operator_opts_in(sg_config, stand_in):
+    config = sg_config(tracking=True)
+    payload = mail_send_payload(digest_message(config), "d_1", config.mail)
+    assert payload["tracking_settings"]["open_tracking"] == {"enable": True}
+    assert payload["tracking_settings"]["subscription_tracking"] == {"enable": False}
+
+
+def test_client_side_limits_refuse_before_any_request(sg_config, stand_in):
+    config = sg_config()
+    good = mail_send_payload(digest_message(config), "d_1", config.mail)
+    too_many = {**good, "personalizations": [{"to": [{"email": f"a{i}@x.test"}]}
+                                             for i in range(1001)]}
+    big_args = {**good, "custom_args": {"delivery_id": "x" * 10_000}}
+    categories = {**good, "categories": [f"c{i}" for i in range(11)]}
+    huge = {**good, "content": [{"type": "text/plain", "value": "x" * (30 * 1024 * 1024)}]}
+    for payload, match in ((too_many, "personalizations"), (big_args, "custom_args"),
+                           (categories, "categories"), (huge, "30 MB")):
+        with pytest.raises(PermanentError, match=match):
+            check_limits(payload)
+    message = digest_message(config)
+    message.get_body(("plain",)).set_content("y" * (31 * 1024 * 1024))
+    with pytest.raises(PermanentError, match="30 MB"):
+        get_backend(config).send(message, "d_big")
+    assert stand_in.requests == 0
+
+
+# ---------------------------------------------------------------- one answer -> one error class
+@pytest.mark.parametrize(("action", "error", "match"), [
+    (400, PermanentError, "content value must be a string"),
+    (413, PermanentError, "Payload too large"),
+    (401, AuthError, "401"),
+    (403, AuthError, "403"),
+    (429, RateLimitedError, "429"),
+    (500, TransientError, "500"),
+    (503, TransientError, "503"),
+    ("timeout", AmbiguousError, "no answer"),
+])
+def test_answers_map_to_error_classes(sg_config, stand_in, action, error, match):
+    stand_in.script = [action]
+    config = sg_config()
+    started = time.monotonic()
+    with pytest.raises(error, match=match) as caught:
+        get_backend(config).send(digest_message(config), "d_1")
+    assert time.monotonic() - started < 2.0  # the 0.4 s timeout holds
+    if action == 429:
+        assert caught.value.retry_after is not None and 0 <= caught.value.retry_after <= 2
+    assert stand_in.requests == 1
+
+
+def test_wrong_key_is_an_auth_error(sg_config, stand_in, monkeypatch):
+    config = sg_config()
+    monkeypatch.setenv("SENDGRID_API_KEY", "SG.wrong")
+    with pytest.raises(AuthError, match="authorization grant is invalid"):
+        get_backend(config).send(digest_message(config), "d_1")
+
+
+def test_missing_key_is_an_auth_error(sg_config, monkeypatch):
+    config = sg_config()
+    monkeypatch.delenv("SENDGRID_API_KEY")
+    with pytest.raises(AuthError, match="SENDGRID_API_KEY"):
+        get_backend(config)
+
+
+def test_connection_refused_is_transient(sg_config):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = sg_config(sendgrid_base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(TransientError, match="cannot reach SendGrid"):
+        get_backend(config).send(digest_message(config), "d_1")
+
+
+# ---------------------------------------------------------------- sequences -> ledger states
+def _run(config, n_subscribers=3):
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, n_subscribers, save_plans=False)
+    ids = queue_messages(db, config, subs)
+    report = SendReport(issue_date=ISSUE, backend="sendgrid")
+    return db, ids, report
+
+
+def _states(db, ids):
+    return [get_delivery(db, i).state for i in ids]
+
+
+@pytest.mark.parametrize(("script", "states", "requests", "counts"), [
+    ([202, 202, 202], ["sent", "sent", "sent"], 3, {"sent": 3}),
+    ([429, 202, 202, 202], ["sent", "sent", "sent"], 4, {"sent": 3, "rate_limited": 1}),
+    ([500, 503, 202, 202, 202], ["sent", "sent", "sent"], 5, {"sent": 3, "retries": 2}),
+    ([500, 500, 500, 202, 202], ["failed", "sent", "sent"], 5,
+     {"sent": 2, "failed": 1, "retries": 2}),
+    (["timeout", 202, 202], ["unknown", "sent", "sent"], 3, {"sent": 2, "unknown": 1}),
+    ([400, 202, 202], ["failed", "sent", "sent"], 3, {"sent": 2, "failed": 1}),
+    ([202, 413, 202], ["sent", "failed", "sent"], 3, {"sent": 2, "failed": 1}),
+], ids=["all-202", "429-then-202", "5xx-retried", "5xx-exhausted", "timeout", "400", "413"])
+def test_fault_sequences_give_exact_ledger_states(sg_config, stand_in, script, states,
+                                                  requests, counts):
+    config = sg_config(send_retries=2)
+    db, ids, report = _run(config)
+    stand_in.script = list(script)
+    deliver_queued(db, config, get_backend(config), ISSUE, report)
+    assert _states(db, ids) == states
+    assert stand_in.requests == requests
+    for key, value in counts.items():
+        assert getattr(report, key) == value, key
+    for key in {"sent", "failed", "unknown", "rate_limited", "retries"} - set(counts):
+        assert getattr(report, key) == 0, key
+    sent = [get_delivery(db, i) for i in ids if get_delivery(db, i).state == "sent"]
+    assert all(d.provider_message_id.startswith("sg-msg-") for d in sent)
+    failed = [get_delivery(db, i) for i in ids if get_delivery(db, i).state == "failed"]
+    if 400 in script:
+        assert "content value must be a string" in failed[0].error
+    # a second pass sends nothing: every row is final or unknown
+    deliver_queued(db, config, get_backend(config), ISSUE, SendReport(ISSUE, "sendgrid"))
+    assert stand_in.requests == requests
+    # what was delivered carries the delivery id of its own row
+    delivered_ids = [b["custom_args"]["delivery_id"] for b in stand_in.bodies]
+    assert set(delivered_ids) <= set(ids)
+
+
+def test_auth_error_stops_the_run_and_leaves_the_rest_queued(sg_config, stand_in):
+    config = sg_config()
+    db, ids, report = _run(config)
+    stand_in.script = [202, 401]
+    with pytest.raises(DigestError, match="401.*stopped the run"):
+        deliver_queued(db, config, get_backend(config), ISSUE, report)
+    assert _states(db, ids) == ["sent", "failed", "queued"]
+    assert stand_in.requests == 2
+    assert "not sent" in get_delivery(db, ids[1]).error
+
+
+def test_429_does_not_use_up_retries(sg_config, stand_in):
+    config = sg_config(send_retries=0)
+    db, ids, report = _run(config, n_subscribers=1)
+    stand_in.script = [429, 429, 202]
+    deliver_queued(db, config, get_backend(config), ISSUE, report)
+    assert _states(db, ids) == ["sent"]
+    assert report.rate_limited == 2 and report.failed == 0
+    assert get_delivery(db, ids[0]).attempts == 3
+
+
+def test_stored_message_is_sent_verbatim(sg_config, stand_in):
+    config = sg_config()
+    db, ids, report = _run(config, n_subscribers=1)
+    from digest.store.deliveries import load_message
+
+    stored = from_wire(load_message(db, ids[0]))
+    deliver_queued(db, config, get_backend(config), ISSUE, report)
+    [body] = stand_in.bodies
+    assert body["subject"] == str(stored["Subject"])
+    assert body["content"][0]["value"] == stored.get_body(("plain",)).get_content()
+    assert [d.state for d in list_deliveries(db, issue_date=ISSUE)] == ["sent"]
