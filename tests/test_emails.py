@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, date, datetime
 from email import policy
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from urllib.parse import unquote
 
 import jinja2
@@ -377,3 +379,45 @@ def test_transactional_email_has_no_list_headers():
     html = parsed.get_body(("html",)).get_content()
     assert "Thanks &lt;3" in html
     assert 'href="https://digest.example.org/confirm/abc"' in html
+
+
+# ------------------------------------------------------------------------- digest preview
+@pytest.mark.slow
+def test_digest_preview_writes_html_text_and_eml(sample_db, sample_config, tmp_path):
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+    from digest.subscribers import add_subscriber
+
+    add_subscriber(sample_db, "Reader@Example.com", name="Reader", status="active",
+                   text="language model agents that use tools and plan")
+    out = tmp_path / "preview"
+    result = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "preview",
+                                      "reader@example.com", "--date", "2026-09-24",
+                                      "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+
+
+    report = json.loads(result.stdout)
+    assert report["subject"].endswith("· Thu 24 Sep")
+    html = Path(report["html"]).read_text(encoding="utf-8")
+    text = Path(report["text"]).read_text(encoding="utf-8")
+    parsed = BytesParser(policy=policy.default).parsebytes(Path(report["eml"]).read_bytes())
+    assert Path(report["html"]).parent == out
+    assert parsed["Subject"] == report["subject"]
+    assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert "/u/" in html and "Unsubscribe:" in text
+    if report["papers"]:
+        assert "https://arxiv.org/abs/" in html
+    else:
+        assert "Nothing matched today" in report["subject"]
+
+    unknown = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "preview",
+                                       "nobody@example.com", "--out", str(out)])
+    assert unknown.exit_code != 0
+    assert "no subscriber with address" in str(unknown.exception)
+    bad_date = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "preview",
+                                        "reader@example.com", "--date", "24/09/2026"])
+    assert bad_date.exit_code != 0
+    assert "is not a date" in str(bad_date.exception)
