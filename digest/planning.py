@@ -1,0 +1,327 @@
+"""Planning digests: which papers each subscriber gets for one issue, and why.
+
+Reads subscribers, topics, feedback and vectors from the store, hands numpy arrays to the pure
+functions in `digest.rank`, and saves the result (one plan per subscriber and issue). `plan_all`
+groups subscribers that share a candidate window, so the topic-vs-paper similarity of everyone
+in a group is one matrix product.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from digest import rank
+from digest.config import Config
+from digest.models import DigestPlan, Pick, Subscriber, Topic
+from digest.store import papers as paper_store
+from digest.store import ranking as rank_store
+from digest.store.feedback import feedback_for_subscriber
+from digest.store.subscribers import list_subscribers
+from digest.store.topics import list_topics, topics_for_subscriber
+
+MAX_WINDOW_DAYS = {"daily": 7, "weekly": 14}  # a long pause never floods one email
+FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
+LIKED_LABEL = ""  # picks that come from "papers you liked" carry no topic name
+
+Progress = Callable[[int, int], None]
+
+
+# ---------------------------------------------------------------- windows and who is due
+
+
+def is_due(subscriber: Subscriber, issue_date: date) -> bool:
+    if subscriber.status != "active":
+        return False
+    if subscriber.frequency == "weekly":
+        return issue_date.weekday() == (subscriber.weekday or 0)
+    return True
+
+
+def due_subscribers(db, issue_date: date) -> list[Subscriber]:
+    """Active subscribers who get an issue on this date (weekly ones on their weekday)."""
+    return [s for s in list_subscribers(db, status="active") if is_due(s, issue_date)]
+
+
+def candidate_window(subscriber: Subscriber, issue_date: date) -> tuple[date, date]:
+    """Announcement days this issue covers: since the previous digest, capped in length."""
+    span = MAX_WINDOW_DAYS.get(subscriber.frequency, 7)
+    since = issue_date if subscriber.frequency == "daily" else issue_date - timedelta(days=6)
+    last = subscriber.last_digest_date
+    if last is not None and last < issue_date:
+        since = last + timedelta(days=1)
+    return max(since, issue_date - timedelta(days=span - 1)), issue_date
+
+
+# ---------------------------------------------------------------- building blocks
+
+
+def load_pool(db, config: Config, since: date | None, until: date | None,
+              announce_types: Sequence[str] | None = None) -> rank.CandidatePool:
+    """Stored papers announced in [since, until] that have a vector (all when both None)."""
+    rows = rank_store.candidate_rows(db, since, until, announce_types)
+    ids, vectors = paper_store.load_vectors(db, config.embedding.model, [r["id"] for r in rows])
+    by_id = {r["id"]: r for r in rows}
+    kept = [by_id[i] for i in ids]
+    if not kept:
+        vectors = np.zeros((0, 384), dtype=np.float32)
+    return rank.CandidatePool.build(
+        ids, [r["title"] for r in kept], [r["abstract"] for r in kept],
+        [r["authors"] for r in kept], [r["categories"] for r in kept], vectors)
+
+
+def text_vector(db, config: Config, text: str) -> np.ndarray:
+    """Embedding of a topic's description, cached in the embeddings table by its text hash."""
+    key = "q:" + hashlib.sha256(text.strip().encode()).hexdigest()[:30]
+    cached = rank_store.cached_text_vector(db, config.embedding.model, key)
+    if cached is not None:
+        return cached
+    from digest.embed import encode_query  # loads the model only when a new text needs it
+
+    vector = encode_query(text.strip(), config.embedding)
+    paper_store.save_embeddings(db, config.embedding.model, [key], vector[None, :])
+    return vector
+
+
+def build_profile(db, config: Config, topic: Topic, extra_liked: Sequence[str] = (),
+                  label: str | None = None) -> rank.TopicProfile:
+    """A topic with its vectors: description embedding, seed/liked and disliked papers."""
+    liked_ids = list(dict.fromkeys([*topic.seed_ids, *extra_liked]))
+    model = config.embedding.model
+    found, liked = paper_store.load_vectors(db, model, liked_ids) if liked_ids else ([], None)
+    titles = rank_store.paper_text_rows(db, found) if found else {}
+    _, disliked = (paper_store.load_vectors(db, model, list(topic.dislike_ids))
+                   if topic.dislike_ids else ([], None))
+    query = text_vector(db, config, topic.description) if topic.description.strip() else None
+    return rank.TopicProfile(
+        topic=topic, query_vector=query, liked_ids=tuple(found),
+        liked_titles=tuple(titles[i]["title"] for i in found),
+        liked_vectors=liked if found else None,
+        disliked_vectors=disliked if disliked is not None and len(disliked) else None,
+        label=label,
+    )
+
+
+@dataclass
+class Reader:
+    """Everything about one subscriber that ranking needs, gathered once per plan."""
+
+    subscriber: Subscriber
+    profiles: list[rank.TopicProfile]
+    liked: list[str]
+    disliked: list[str]
+    clicked: list[str]
+    blocked_ids: set[str] = field(default_factory=set)
+
+
+def gather_reader(db, config: Config, subscriber: Subscriber) -> Reader:
+    liked, disliked, clicked = feedback_for_subscriber(db, subscriber.id)
+    profiles = [build_profile(db, config, t) for t in topics_for_subscriber(db, subscriber.id)]
+    if liked:
+        you_liked = Topic(name="Papers you liked", seed_ids=tuple(liked[-200:]),
+                          dislike_ids=tuple(disliked[-200:]))
+        profiles.append(build_profile(db, config, you_liked, label=LIKED_LABEL))
+    blocked = set(liked) | set(disliked)
+    for profile in profiles:
+        blocked |= set(profile.topic.seed_ids)
+    return Reader(subscriber, profiles, liked, disliked, clicked, blocked)
+
+
+def feedback_model(db, config: Config, reader: Reader,
+                   pool: rank.CandidatePool) -> rank.FeedbackModel | None:
+    """The subscriber's own linear model, once they have given enough likes/dislikes."""
+    if len(reader.liked) + len(reader.disliked) < config.ranking.min_feedback_for_model:
+        return None
+    model = config.embedding.model
+    _, liked = paper_store.load_vectors(db, model, reader.liked)
+    clicked_only = [p for p in reader.clicked if p not in set(reader.liked) | set(reader.disliked)]
+    _, clicked = paper_store.load_vectors(db, model, clicked_only)
+    _, disliked = paper_store.load_vectors(db, model, reader.disliked)
+    positives = [m for m in (liked, clicked) if len(m)]
+    rng = random.Random(reader.subscriber.id)
+    sample = rng.sample(range(len(pool)), min(FEEDBACK_NEGATIVES, len(pool)))
+    negatives = [m for m in (disliked, pool.vectors[sample]) if len(m)]
+    if not positives or not negatives:
+        return None
+    pos_w = np.concatenate([np.ones(len(liked)), np.full(len(clicked), 0.5)])
+    neg_w = np.concatenate([np.full(len(disliked), 2.0), np.full(len(sample), 0.5)])
+    return rank.train_feedback_model(np.vstack(positives), np.vstack(negatives),
+                                     pos_w[: sum(len(m) for m in positives)],
+                                     neg_w[-sum(len(m) for m in negatives):])
+
+
+def trending_signal(db, config: Config, pool: rank.CandidatePool, day: date) -> np.ndarray:
+    """Community interest per pool paper in [0, 1] (0 when nobody has shown any)."""
+    from digest.trending import interest_counts
+
+    counts = interest_counts(db, pool.ids, day)
+    values = np.array([counts.get(pid, 0.0) for pid in pool.ids], dtype=np.float32)
+    top = float(values.max()) if len(values) else 0.0
+    return values / top if top > 0 else values
+
+
+def rank_reader(db, config: Config, reader: Reader, pool: rank.CandidatePool,
+                semantic: np.ndarray | None, trending: np.ndarray | None,
+                picked_before: set[str]) -> list[Pick]:
+    """One subscriber's picks from a pool (the semantic matrix may be precomputed)."""
+    extra = np.zeros(len(pool), dtype=np.float32)
+    model = feedback_model(db, config, reader, pool)
+    if model is not None:
+        extra += model.bonus(pool.vectors)
+    if trending is not None:
+        extra += config.ranking.trending_weight * trending
+    blocked_ids = reader.blocked_ids | picked_before
+    blocked = np.fromiter((pid in blocked_ids for pid in pool.ids), dtype=bool, count=len(pool))
+    max_papers = min(max(reader.subscriber.max_papers, 1), config.ranking.max_papers_cap)
+    return rank.rank_pool(pool, reader.profiles, max_papers=max_papers,
+                          default_threshold=config.ranking.default_threshold,
+                          diversity_lambda=config.ranking.diversity_lambda,
+                          semantic=semantic, extra=extra, blocked=blocked)
+
+
+# ---------------------------------------------------------------- one subscriber
+
+
+def plan_digest(db, config: Config, subscriber: Subscriber, issue_date: date) -> DigestPlan:
+    """The picks one subscriber would get for one issue. Reads the store; saves nothing."""
+    since, until = candidate_window(subscriber, issue_date)
+    pool = load_pool(db, config, since, until, config.arxiv.announce_types)
+    reader = gather_reader(db, config, subscriber)
+    picked = rank_store.picked_before(db, [subscriber.id], issue_date)[subscriber.id]
+    trending = trending_signal(db, config, pool, issue_date)
+    picks = rank_reader(db, config, reader, pool, None, trending, picked)
+    return DigestPlan(subscriber.id, issue_date, tuple(picks), len(pool), since)
+
+
+def save_plan(db, plan: DigestPlan) -> bool:
+    """Store a plan, replacing an earlier plan of the same issue unless it was already sent.
+
+    Returns False (and keeps the stored plan) when that issue's email has gone out.
+    """
+    if rank_store.plan_is_sent(db, plan.subscriber_id, plan.issue_date):
+        return False
+    rows = [
+        {"paper_id": p.paper_id, "rank": n, "score": p.score, "topic": p.topic, "why": p.why,
+         "why_json": {"keywords": list(p.matched_keywords), "authors": list(p.matched_authors),
+                      "similar_to": p.similar_to}}
+        for n, p in enumerate(plan.picks, start=1)
+    ]
+    rank_store.replace_plan(db, plan.subscriber_id, plan.issue_date, plan.candidates,
+                            plan.window_start, rows)
+    return True
+
+
+def load_plan(db, subscriber_id: int, issue_date: date) -> DigestPlan | None:
+    stored = rank_store.plan_rows(db, subscriber_id, issue_date)
+    if stored is None:
+        return None
+    header, rows = stored
+    picks = tuple(
+        Pick(paper_id=r["paper_id"], score=r["score"], topic=r["topic"], why=r["why"],
+             matched_keywords=tuple(r["why_json"].get("keywords", ())),
+             matched_authors=tuple(r["why_json"].get("authors", ())),
+             similar_to=r["why_json"].get("similar_to"))
+        for r in rows
+    )
+    start = date.fromisoformat(header["window_start"]) if header["window_start"] else None
+    return DigestPlan(subscriber_id, issue_date, picks, header["candidates"], start)
+
+
+# ---------------------------------------------------------------- everyone
+
+
+@dataclass
+class PlanReport:
+    issue_date: date
+    due: int = 0
+    planned: int = 0
+    with_picks: int = 0
+    empty: int = 0
+    kept_sent: int = 0  # already sent: plan left as it was
+    failed: int = 0
+    picks: int = 0
+    topic_matches: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def plan_all(db, config: Config, issue_date: date, progress: Progress | None = None,
+             save: bool = True) -> PlanReport:
+    """Plan every due subscriber's issue; one failing subscriber is reported and skipped."""
+    report = PlanReport(issue_date)
+    report.topic_matches = match_curated_topics(db, config, issue_date)
+    subscribers = due_subscribers(db, issue_date)
+    report.due = len(subscribers)
+    windows: dict[tuple[date, date], list[Subscriber]] = {}
+    for sub in subscribers:
+        windows.setdefault(candidate_window(sub, issue_date), []).append(sub)
+    done = 0
+    for (since, until), group in sorted(windows.items()):
+        pool = load_pool(db, config, since, until, config.arxiv.announce_types)
+        trending = trending_signal(db, config, pool, issue_date)
+        picked = rank_store.picked_before(db, [s.id for s in group], issue_date)
+        readers: list[Reader] = []
+        for sub in group:
+            try:
+                readers.append(gather_reader(db, config, sub))
+            except Exception as exc:  # one subscriber's bad data never stops the rest
+                report.failed += 1
+                report.errors.append(f"{sub.email}: {exc}")
+        semantic = rank.semantic_scores(pool, [p for r in readers for p in r.profiles])
+        offset = 0
+        for reader in readers:
+            sub = reader.subscriber
+            rows = semantic[offset : offset + len(reader.profiles)]
+            offset += len(reader.profiles)
+            try:
+                picks = rank_reader(db, config, reader, pool, rows, trending, picked[sub.id])
+                plan = DigestPlan(sub.id, issue_date, tuple(picks), len(pool), since)
+                if save and not save_plan(db, plan):
+                    report.kept_sent += 1
+                else:
+                    report.planned += 1
+                    report.picks += len(picks)
+                    report.with_picks += bool(picks)
+                    report.empty += not picks
+            except Exception as exc:
+                report.failed += 1
+                report.errors.append(f"{sub.email}: {exc}")
+            done += 1
+            if progress:
+                progress(done, len(subscribers))
+    return report
+
+
+def match_curated_topics(db, config: Config, issue_date: date) -> int:
+    """Store which curated topics each paper of the day's listing matched (for the archive)."""
+    pool = load_pool(db, config, issue_date, issue_date, config.arxiv.announce_types)
+    topics = list_topics(db, kind="curated")
+    rows: list[tuple[int, str, str, float]] = []
+    if len(pool) and topics:
+        profiles = [build_profile(db, config, t) for t in topics]
+        semantic = rank.semantic_scores(pool, profiles)
+        for i, profile in enumerate(profiles):
+            scored = rank.score_topic(pool, profile, semantic[i], config.ranking.default_threshold)
+            hits = np.flatnonzero(scored.eligible & (scored.score >= scored.threshold))
+            rows += [(profile.topic.id, pool.ids[j], issue_date.isoformat(),
+                      round(float(scored.score[j]), 4)) for j in hits]
+    rank_store.replace_topic_matches(db, [issue_date], rows)
+    return len(rows)
+
+
+def picks_for_email(db, email: str, issue_date: date | None = None
+                    ) -> tuple[DigestPlan | None, dict[str, str]]:
+    """A subscriber's stored plan (the latest when no date is given) and the picked titles."""
+    from digest.subscribers import require_subscriber
+
+    subscriber = require_subscriber(db, email)
+    day = issue_date or rank_store.latest_plan_date(db, subscriber.id)
+    plan = load_plan(db, subscriber.id, day) if day else None
+    if plan is None:
+        return None, {}
+    rows = rank_store.paper_text_rows(db, [p.paper_id for p in plan.picks])
+    return plan, {pid: row["title"] for pid, row in rows.items()}

@@ -1,0 +1,428 @@
+"""Ranking as pure functions over numpy arrays: topic scores, keyword/author matching, the
+per-subscriber feedback model, MMR diversity and the one-line "why" of every pick.
+
+Nothing here touches the store: `digest.planning` gathers vectors and texts, this module
+turns them into ordered `Pick`s. Scores live on one scale (roughly a cosine similarity):
+a paper passes a topic when its score reaches the topic's threshold.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from digest.models import Pick, Topic
+from digest.textclean import normalize_author
+
+# Similarity to liked papers is measured after removing the pool's common direction (all ML
+# abstracts look alike to a sentence model); such centred cosines run about 0.2 lower than the
+# raw cosine used for descriptions, so LIKE_BASE puts both on one scale for thresholds.
+LIKE_BASE = 0.2
+DISLIKE_WEIGHT = 0.5  # Rocchio: how far disliked papers push the query away
+PRF_DEPTH = 10  # pseudo-relevance feedback: the top papers that refine a liked-papers query
+PRF_WEIGHT = 0.5
+KEYWORD_BONUS = 0.15  # first matched include keyword
+EXTRA_KEYWORD_BONUS = 0.05  # each further one
+MAX_KEYWORD_BONUS = 0.3
+AUTHOR_BONUS = 0.25  # a followed author wrote it
+STRUCTURAL_BASE = 0.3  # keyword/author-only topics: a match starts here
+FEEDBACK_WEIGHT = 0.15  # the learned model moves a score by at most this much
+DUPLICATE_COSINE = 0.95  # this close to an already chosen paper = the same paper
+MMR_POOL_FACTOR = 5  # MMR looks at this many times max_papers of the best candidates
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    """Unit-length rows (zero rows stay zero)."""
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if matrix.ndim == 1:
+        norm = float(np.linalg.norm(matrix))
+        return matrix / norm if norm > 0 else matrix
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+@lru_cache(maxsize=4096)
+def keyword_pattern(keyword: str) -> re.Pattern[str]:
+    """Case-insensitive, whole words: "GAN" matches "a GAN-based" but not "organ"."""
+    words = [re.escape(w) for w in keyword.strip().split()]
+    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(words) + r"(?!\w)", re.IGNORECASE)
+
+
+def matched_keywords(text: str, keywords: Sequence[str]) -> tuple[str, ...]:
+    return tuple(k for k in keywords if k.strip() and keyword_pattern(k).search(text))
+
+
+def matched_authors(paper_authors: Sequence[str], followed: Sequence[str]) -> tuple[str, ...]:
+    """Followed names (as the topic spells them) found among the paper's authors."""
+    keys = {normalize_author(a) for a in paper_authors}
+    return tuple(name for name in followed if normalize_author(name) in keys)
+
+
+# ---------------------------------------------------------------- the candidate pool
+
+
+@dataclass
+class CandidatePool:
+    """The papers one ranking chooses from, with per-pool caches of keyword/author masks."""
+
+    ids: list[str]
+    titles: list[str]
+    texts: list[str]  # title + abstract, searched by keywords
+    authors: list[tuple[str, ...]]
+    categories: list[tuple[str, ...]]
+    vectors: np.ndarray  # (n, d) unit rows
+    mean: np.ndarray  # the pool's common direction, removed before liked-paper similarity
+    centered: np.ndarray  # (n, d) unit rows of vectors - mean
+    _masks: dict = field(default_factory=dict, repr=False)
+    _author_keys: list[frozenset[str]] | None = field(default=None, repr=False)
+
+    @classmethod
+    def build(cls, ids: Sequence[str], titles: Sequence[str], abstracts: Sequence[str],
+              authors: Sequence[Sequence[str]], categories: Sequence[Sequence[str]],
+              vectors: np.ndarray, reference_mean: np.ndarray | None = None) -> CandidatePool:
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(ids) == 0:
+            vectors = vectors.reshape(0, vectors.shape[1] if vectors.ndim == 2 else 0)
+        mean = reference_mean if reference_mean is not None else (
+            vectors.mean(axis=0) if len(ids) else np.zeros(vectors.shape[1], np.float32))
+        mean = np.asarray(mean, dtype=np.float32)
+        return cls(
+            ids=list(ids), titles=list(titles),
+            texts=[f"{t}\n{a}" for t, a in zip(titles, abstracts, strict=True)],
+            authors=[tuple(a) for a in authors], categories=[tuple(c) for c in categories],
+            vectors=vectors, mean=mean, centered=normalize_rows(vectors - mean),
+        )
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def center(self, vectors: np.ndarray) -> np.ndarray:
+        return normalize_rows(np.asarray(vectors, dtype=np.float32) - self.mean)
+
+    def keyword_mask(self, keyword: str) -> np.ndarray:
+        key = ("kw", keyword.lower())
+        if key not in self._masks:
+            pattern = keyword_pattern(keyword)
+            self._masks[key] = np.fromiter((bool(pattern.search(t)) for t in self.texts),
+                                           dtype=bool, count=len(self.texts))
+        return self._masks[key]
+
+    def author_mask(self, name: str) -> np.ndarray:
+        if self._author_keys is None:
+            self._author_keys = [frozenset(normalize_author(a) for a in names)
+                                 for names in self.authors]
+        key = ("au", normalize_author(name))
+        if key not in self._masks:
+            self._masks[key] = np.fromiter((key[1] in keys for keys in self._author_keys),
+                                           dtype=bool, count=len(self.ids))
+        return self._masks[key]
+
+    def category_mask(self, wanted: Sequence[str]) -> np.ndarray:
+        key = ("cat", tuple(sorted(wanted)))
+        if key not in self._masks:
+            wanted_set = set(wanted)
+            # "cs.LG" matches cs.LG; "cs" matches every cs.* category.
+            self._masks[key] = np.fromiter(
+                (any(c in wanted_set or c.split(".")[0] in wanted_set for c in cats)
+                 for cats in self.categories), dtype=bool, count=len(self.ids))
+        return self._masks[key]
+
+
+# ---------------------------------------------------------------- topics as vectors
+
+
+@dataclass(frozen=True)
+class TopicProfile:
+    """A topic with its vectors: the description's embedding and its liked/disliked papers."""
+
+    topic: Topic
+    query_vector: np.ndarray | None = None  # embedding of the description, unit length
+    liked_ids: tuple[str, ...] = ()
+    liked_titles: tuple[str, ...] = ()
+    liked_vectors: np.ndarray | None = None  # (k, d)
+    disliked_vectors: np.ndarray | None = None  # (m, d)
+    label: str | None = None  # topic name shown on picks; "" = "papers you liked"
+
+    @property
+    def name(self) -> str:
+        return self.topic.name if self.label is None else self.label
+
+    @property
+    def has_likes(self) -> bool:
+        return self.liked_vectors is not None and len(self.liked_vectors) > 0
+
+    @property
+    def is_semantic(self) -> bool:
+        return self.query_vector is not None or self.has_likes
+
+
+def liked_query(pool: CandidatePool, liked: np.ndarray,
+                disliked: np.ndarray | None = None) -> np.ndarray:
+    """One query vector (in centred space) for "papers like these, unlike those".
+
+    Rocchio over centred vectors, then one round of pseudo-relevance feedback: the pool's best
+    matches pull the query toward the part of the pool the liked papers point at.
+    """
+    query = pool.center(liked).mean(axis=0)
+    if disliked is not None and len(disliked):
+        query = query - DISLIKE_WEIGHT * pool.center(disliked).mean(axis=0)
+    query = normalize_rows(query)
+    depth = min(PRF_DEPTH, len(pool) // 4)
+    if depth >= 3:
+        first = pool.centered @ query
+        top = np.argpartition(-first, depth - 1)[:depth]
+        query = normalize_rows(query + PRF_WEIGHT * pool.centered[top].mean(axis=0))
+    return query
+
+
+def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np.ndarray:
+    """(topics, papers) semantic similarity, batched: one matrix product per kind of query.
+
+    A topic with both a description and liked papers scores the better of the two; one with
+    neither scores NaN (keywords/authors decide alone).
+    """
+    out = np.full((len(profiles), len(pool)), np.nan, dtype=np.float32)
+    if not len(pool):
+        return out
+    described = [i for i, p in enumerate(profiles) if p.query_vector is not None]
+    if described:
+        queries = np.vstack([profiles[i].query_vector for i in described]).astype(np.float32)
+        out[described] = queries @ pool.vectors.T
+    liked = [i for i, p in enumerate(profiles) if p.has_likes]
+    if liked:
+        queries = np.vstack([liked_query(pool, profiles[i].liked_vectors,
+                                         profiles[i].disliked_vectors) for i in liked])
+        like_scores = LIKE_BASE + queries @ pool.centered.T
+        out[liked] = np.fmax(out[liked], like_scores)
+    return out
+
+
+@dataclass
+class TopicScores:
+    """One topic's view of the pool: score per paper, and which papers it may pick at all."""
+
+    profile: TopicProfile
+    score: np.ndarray  # (n,)
+    eligible: np.ndarray  # (n,) bool: category filter passed, no exclude keyword
+    threshold: float
+
+
+def score_topic(pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray,
+                default_threshold: float) -> TopicScores:
+    """Semantic score plus keyword and followed-author bonuses; category/exclude filters."""
+    topic = profile.topic
+    n = len(pool)
+    keyword_hits = np.zeros(n, dtype=np.int32)
+    for keyword in topic.keywords:
+        keyword_hits += pool.keyword_mask(keyword)
+    author_hit = np.zeros(n, dtype=bool)
+    for name in topic.authors:
+        author_hit |= pool.author_mask(name)
+    if np.isnan(semantic).all():
+        base = np.where((keyword_hits > 0) | author_hit, STRUCTURAL_BASE, 0.0).astype(np.float32)
+    else:
+        base = np.nan_to_num(semantic, nan=0.0)
+    bonus = np.where(keyword_hits > 0,
+                     np.minimum(KEYWORD_BONUS + EXTRA_KEYWORD_BONUS * (keyword_hits - 1),
+                                MAX_KEYWORD_BONUS), 0.0)
+    score = base + bonus + np.where(author_hit, AUTHOR_BONUS, 0.0)
+    eligible = np.ones(n, dtype=bool)
+    if topic.categories:
+        eligible &= pool.category_mask(topic.categories)
+    for keyword in topic.exclude:
+        eligible &= ~pool.keyword_mask(keyword)
+    threshold = default_threshold if topic.threshold is None else float(topic.threshold)
+    return TopicScores(profile, score.astype(np.float32), eligible, threshold)
+
+
+# ---------------------------------------------------------------- the feedback model
+
+
+@dataclass(frozen=True)
+class FeedbackModel:
+    """A linear model over embeddings learnt from one subscriber's likes and dislikes."""
+
+    weights: np.ndarray  # (d,)
+    bias: float
+    examples: int
+
+    def bonus(self, vectors: np.ndarray) -> np.ndarray:
+        """Score shift in [-FEEDBACK_WEIGHT, FEEDBACK_WEIGHT]."""
+        return FEEDBACK_WEIGHT * np.tanh(vectors @ self.weights + self.bias)
+
+
+def train_feedback_model(positives: np.ndarray, negatives: np.ndarray,
+                         positive_weights: np.ndarray | None = None,
+                         negative_weights: np.ndarray | None = None,
+                         l2: float = 1.0) -> FeedbackModel | None:
+    """Class-balanced ridge classifier (a least-squares linear SVM) solved in dual form.
+
+    With tens to hundreds of examples the dual is a tiny linear system: retraining from
+    scratch on every plan takes well under a millisecond, so "incremental" is simply always
+    fresh. Returns None unless both classes are present.
+    """
+    if len(positives) == 0 or len(negatives) == 0:
+        return None
+    x = np.vstack([positives, negatives]).astype(np.float64)
+    x = np.hstack([x, np.ones((len(x), 1))])  # intercept as a (lightly penalised) feature
+    y = np.concatenate([np.ones(len(positives)), -np.ones(len(negatives))])
+    pw = np.ones(len(positives)) if positive_weights is None else np.asarray(positive_weights)
+    nw = np.ones(len(negatives)) if negative_weights is None else np.asarray(negative_weights)
+    sample_weight = np.concatenate([pw / pw.sum(), nw / nw.sum()]) * len(x) / 2
+    kernel = x @ x.T
+    alpha = np.linalg.solve(kernel + l2 * np.diag(1.0 / sample_weight), y)
+    w = x.T @ alpha
+    return FeedbackModel(w[:-1].astype(np.float32), float(w[-1]), len(x))
+
+
+# ---------------------------------------------------------------- choosing and explaining
+
+
+def mmr_order(candidates: np.ndarray, scores: np.ndarray, vectors: np.ndarray, limit: int,
+              diversity_lambda: float, penalty_vectors: np.ndarray | None = None) -> list[int]:
+    """Maximal marginal relevance over `candidates` (indices, best first), dropping duplicates.
+
+    lambda = 1 is pure relevance; lower values trade relevance for variety. The redundancy
+    penalty uses `penalty_vectors` (the pool's centred vectors: raw cosines between any two ML
+    abstracts are high). A paper whose raw cosine to a chosen one reaches DUPLICATE_COSINE is
+    dropped outright.
+    """
+    chosen: list[int] = []
+    remaining = list(candidates)
+    if not remaining or limit <= 0:
+        return chosen
+    sims = vectors[remaining] @ vectors[remaining].T
+    penalty_source = vectors if penalty_vectors is None else penalty_vectors
+    redundancy = penalty_source[remaining] @ penalty_source[remaining].T
+    max_sim = np.full(len(remaining), -1.0, dtype=np.float32)
+    max_red = np.zeros(len(remaining), dtype=np.float32)
+    alive = np.ones(len(remaining), dtype=bool)
+    rel = scores[remaining]
+    while alive.any() and len(chosen) < limit:
+        value = diversity_lambda * rel - (1 - diversity_lambda) * max_red
+        value = np.where(alive, value, -np.inf)
+        best = int(np.argmax(value))  # first max = best score, then smaller id (input order)
+        chosen.append(remaining[best])
+        alive[best] = False
+        max_sim = np.maximum(max_sim, sims[best])
+        max_red = np.maximum(max_red, redundancy[best])
+        alive &= max_sim < DUPLICATE_COSINE
+    return chosen
+
+
+def quote(title: str, limit: int = 70) -> str:
+    title = " ".join(title.split())
+    if len(title) > limit:
+        title = title[: limit - 1].rstrip() + "…"
+    return f"“{title}”"
+
+
+def explain(topic_name: str, score: float, keywords: Sequence[str] = (),
+            authors: Sequence[str] = (), similar_title: str | None = None,
+            from_feedback: bool = False) -> str:
+    """The one line a reader sees under a pick."""
+    reasons = []
+    if keywords:
+        reasons.append("mentions " + ", ".join(quote(k) for k in keywords))
+    if authors:
+        reasons.append("by " + ", ".join(authors))
+    if similar_title:
+        phrase = "close to a paper you liked, " if from_feedback else "close to "
+        reasons.append(phrase + quote(similar_title))
+    head = topic_name or "Picked for you"
+    body = "; ".join(reasons) if reasons else "matches the topic description"
+    return f"{head}: {body} (score {score:.2f})"
+
+
+@dataclass(frozen=True)
+class RankedPaper:
+    """A scored paper before it becomes a Pick (the topic lab shows these too)."""
+
+    index: int
+    paper_id: str
+    score: float
+    topic_index: int
+    passed: bool
+
+
+def best_topics(pool: CandidatePool, topic_scores: Sequence[TopicScores],
+                extra: np.ndarray | None = None,
+                blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per paper: (total score, index of the topic it is best for, passes that topic's threshold).
+
+    `extra` (feedback model + trending) adds to every topic's score; `blocked` papers
+    (already sent, liked, seeds) never pass.
+    """
+    n = len(pool)
+    if not topic_scores or n == 0:
+        return np.zeros(n, np.float32), np.zeros(n, np.int64), np.zeros(n, bool)
+    scores = np.vstack([ts.score for ts in topic_scores])
+    if extra is not None:
+        scores = scores + extra
+    eligible = np.vstack([ts.eligible for ts in topic_scores])
+    thresholds = np.array([ts.threshold for ts in topic_scores], dtype=np.float32)[:, None]
+    margin = np.where(eligible, scores - thresholds, -np.inf)
+    passing = margin >= 0
+    # Prefer a topic the paper passes, then the highest score; ties go to the earlier topic.
+    key = np.where(passing, scores, np.where(eligible, scores - 10.0, -np.inf))
+    best = np.argmax(key, axis=0)
+    total = scores[best, np.arange(n)]
+    passed = passing[best, np.arange(n)]
+    if blocked is not None:
+        passed &= ~blocked
+    return total.astype(np.float32), best, passed
+
+
+def choose(pool: CandidatePool, total: np.ndarray, passed: np.ndarray, limit: int,
+           diversity_lambda: float) -> list[int]:
+    """Passing papers, best first (ties by id), diversified by MMR, at most `limit`."""
+    indices = np.flatnonzero(passed)
+    if not len(indices) or limit <= 0:
+        return []
+    ids = np.array(pool.ids, dtype=object)[indices]
+    order = indices[np.lexsort((ids, -total[indices]))]
+    shortlist = order[: max(limit * MMR_POOL_FACTOR, limit)]
+    return mmr_order(shortlist, total, pool.vectors, limit, diversity_lambda, pool.centered)
+
+
+def make_pick(pool: CandidatePool, index: int, score: float, profile: TopicProfile) -> Pick:
+    """Explain one chosen paper: keywords and authors it matched, the liked paper it is near."""
+    topic = profile.topic
+    keywords = matched_keywords(pool.texts[index], topic.keywords)
+    authors = matched_authors(pool.authors[index], topic.authors)
+    similar_id = similar_title = None
+    if profile.has_likes:
+        sims = profile.liked_vectors @ pool.vectors[index]
+        nearest = int(np.argmax(sims))
+        similar_id = profile.liked_ids[nearest] if profile.liked_ids else None
+        if profile.liked_titles and (profile.query_vector is None or not (keywords or authors)):
+            similar_title = profile.liked_titles[nearest]
+    name = profile.name
+    why = explain(name, score, keywords, authors, similar_title, from_feedback=(name == ""))
+    return Pick(paper_id=pool.ids[index], score=round(float(score), 4), topic=name, why=why,
+                matched_keywords=keywords, matched_authors=authors, similar_to=similar_id)
+
+
+def rank_pool(pool: CandidatePool, profiles: Sequence[TopicProfile], *, max_papers: int,
+              default_threshold: float, diversity_lambda: float,
+              semantic: np.ndarray | None = None, extra: np.ndarray | None = None,
+              blocked: np.ndarray | None = None) -> list[Pick]:
+    """The whole choice for one reader: score every topic, pick, diversify, explain."""
+    if not len(pool) or not profiles:
+        return []
+    if semantic is None:
+        semantic = semantic_scores(pool, profiles)
+    topic_scores = [score_topic(pool, p, semantic[i], default_threshold)
+                    for i, p in enumerate(profiles)]
+    seeds = {pid for p in profiles for pid in (*p.liked_ids, *p.topic.seed_ids,
+                                               *p.topic.dislike_ids)}
+    if seeds:
+        is_seed = np.fromiter((pid in seeds for pid in pool.ids), dtype=bool, count=len(pool))
+        blocked = is_seed if blocked is None else (blocked | is_seed)
+    total, best, passed = best_topics(pool, topic_scores, extra, blocked)
+    chosen = choose(pool, total, passed, max_papers, diversity_lambda)
+    return [make_pick(pool, i, float(total[i]), profiles[int(best[i])]) for i in chosen]

@@ -1,0 +1,243 @@
+"""SQL for the ranking stage: candidate papers, saved plans and picks, curated topic matches,
+cached topic-text vectors and the optional Hugging Face upvotes used by trending."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import numpy as np
+
+from digest.store.db import transaction, utcnow
+
+
+def _chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+# ---------------------------------------------------------------- candidates
+
+
+def candidate_rows(db, since: date | None, until: date | None,
+                   announce_types: Sequence[str] | None = None) -> list[dict]:
+    """Papers first announced in [since, until] (all when both None), with what ranking reads."""
+    clauses, params = [], []
+    if since:
+        clauses.append("first_announced >= ?")
+        params.append(since.isoformat())
+    if until:
+        clauses.append("first_announced <= ?")
+        params.append(until.isoformat())
+    if announce_types:
+        marks = ",".join("?" for _ in announce_types)
+        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
+        params += list(announce_types)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    sql = (
+        "SELECT id, title, abstract, authors_json, categories_json, first_announced "  # noqa: S608
+        f"FROM papers {where} ORDER BY id"
+    )
+    return [
+        {
+            "id": r[0], "title": r[1], "abstract": r[2], "authors": json.loads(r[3]),
+            "categories": json.loads(r[4]), "announced": r[5],
+        }
+        for r in db.execute(sql, params)
+    ]
+
+
+def paper_text_rows(db, paper_ids: Sequence[str]) -> dict[str, dict]:
+    """id -> {title, abstract, authors, categories, announced} for the given papers."""
+    found: dict[str, dict] = {}
+    for chunk in _chunks(list(paper_ids)):
+        marks = ",".join("?" for _ in chunk)
+        rows = db.execute(
+            "SELECT id, title, abstract, authors_json, categories_json, first_announced "  # noqa: S608
+            f"FROM papers WHERE id IN ({marks})", chunk,
+        )
+        for r in rows:
+            found[r[0]] = {"id": r[0], "title": r[1], "abstract": r[2],
+                           "authors": json.loads(r[3]), "categories": json.loads(r[4]),
+                           "announced": r[5]}
+    return found
+
+
+def picked_before(db, subscriber_ids: Sequence[int], issue_date: date) -> dict[int, set[str]]:
+    """subscriber id -> papers already picked for one of their issues before `issue_date`."""
+    out: dict[int, set[str]] = {sid: set() for sid in subscriber_ids}
+    if not subscriber_ids:
+        return out
+    for start in range(0, len(subscriber_ids), 500):
+        chunk = list(subscriber_ids[start : start + 500])
+        marks = ",".join("?" for _ in chunk)
+        rows = db.execute(
+            f"SELECT subscriber_id, paper_id FROM picks WHERE subscriber_id IN ({marks}) "  # noqa: S608
+            "AND issue_date < ?",
+            [*chunk, issue_date.isoformat()],
+        )
+        for sid, paper_id in rows:
+            out[sid].add(paper_id)
+    return out
+
+
+def previous_issue_date(db, subscriber_id: int, issue_date: date) -> date | None:
+    """The latest planned issue before `issue_date` (a fallback when last_digest_date is unset)."""
+    row = db.execute(
+        "SELECT MAX(issue_date) FROM plans WHERE subscriber_id = ? AND issue_date < ?",
+        [subscriber_id, issue_date.isoformat()],
+    ).fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+# ---------------------------------------------------------------- plans and picks
+
+
+def replace_plan(db, subscriber_id: int, issue_date: date, candidates: int,
+                 window_start: date | None, picks: Sequence[dict]) -> None:
+    """Store one plan and its picks, replacing an earlier plan of the same issue (one tx)."""
+    day = issue_date.isoformat()
+    now = utcnow()
+    with transaction(db):
+        db.execute("DELETE FROM picks WHERE subscriber_id = ? AND issue_date = ?",
+                   [subscriber_id, day])
+        db.execute(
+            "INSERT OR REPLACE INTO plans (subscriber_id, issue_date, candidates, picked, "
+            "window_start, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            [subscriber_id, day, candidates, len(picks),
+             window_start.isoformat() if window_start else None, now],
+        )
+        db.conn.executemany(
+            "INSERT INTO picks (subscriber_id, issue_date, paper_id, rank, score, topic, why, "
+            "why_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(subscriber_id, day, p["paper_id"], p["rank"], p["score"], p["topic"], p["why"],
+              json.dumps(p["why_json"], ensure_ascii=False), now) for p in picks],
+        )
+
+
+def plan_rows(db, subscriber_id: int, issue_date: date) -> tuple[dict, list[dict]] | None:
+    """(header, picks in rank order) of a stored plan, or None."""
+    day = issue_date.isoformat()
+    header = list(db.query("SELECT * FROM plans WHERE subscriber_id = ? AND issue_date = ?",
+                           [subscriber_id, day]))
+    if not header:
+        return None
+    picks = list(db.query(
+        "SELECT * FROM picks WHERE subscriber_id = ? AND issue_date = ? ORDER BY rank",
+        [subscriber_id, day],
+    ))
+    for row in picks:
+        row["why_json"] = json.loads(row["why_json"] or "{}")
+    return header[0], picks
+
+
+def plan_is_sent(db, subscriber_id: int, issue_date: date) -> bool:
+    """True when the mail ledger says this issue's email is sending or sent (then it is frozen)."""
+    exists = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").fetchone()
+    if not exists:
+        return False
+    row = db.execute(
+        "SELECT 1 FROM deliveries WHERE subscriber_id = ? AND issue_date = ? "
+        "AND state IN ('sending', 'sent', 'unknown')",
+        [subscriber_id, issue_date.isoformat()],
+    ).fetchone()
+    return row is not None
+
+
+def latest_plan_date(db, subscriber_id: int) -> date | None:
+    row = db.execute("SELECT MAX(issue_date) FROM plans WHERE subscriber_id = ?",
+                     [subscriber_id]).fetchone()
+    return date.fromisoformat(row[0]) if row and row[0] else None
+
+
+# ---------------------------------------------------------------- topic matches
+
+
+def replace_topic_matches(db, announce_dates: Sequence[date],
+                          rows: Sequence[tuple[int, str, str, float]]) -> None:
+    """Replace the matches of papers announced on those days with (topic, paper, day, score)."""
+    with transaction(db):
+        for day in announce_dates:
+            db.execute("DELETE FROM topic_matches WHERE announce_date = ?", [day.isoformat()])
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO topic_matches (topic_id, paper_id, announce_date, score) "
+            "VALUES (?, ?, ?, ?)",
+            list(rows),
+        )
+
+
+def topic_matches_between(db, since: date, until: date) -> list[tuple[int, str, str, float]]:
+    return db.execute(
+        "SELECT topic_id, paper_id, announce_date, score FROM topic_matches "
+        "WHERE announce_date BETWEEN ? AND ? ORDER BY announce_date, topic_id, score DESC",
+        [since.isoformat(), until.isoformat()],
+    ).fetchall()
+
+
+def topic_match_counts(db, since: date, until: date) -> dict[str, int]:
+    """paper id -> how many topics matched it, for papers announced in [since, until]."""
+    rows = db.execute(
+        "SELECT paper_id, COUNT(DISTINCT topic_id) FROM topic_matches "
+        "WHERE announce_date BETWEEN ? AND ? GROUP BY paper_id",
+        [since.isoformat(), until.isoformat()],
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def subscriber_match_counts(db, since: date, until: date) -> dict[str, int]:
+    """paper id -> how many subscribers had it picked for an issue in [since, until]."""
+    rows = db.execute(
+        "SELECT paper_id, COUNT(DISTINCT subscriber_id) FROM picks "
+        "WHERE issue_date BETWEEN ? AND ? GROUP BY paper_id",
+        [since.isoformat(), until.isoformat()],
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def paper_ids_between(db, since: date, until: date) -> list[str]:
+    """Papers first announced in [since, until], plus papers listed on those days."""
+    rows = db.execute(
+        "SELECT id FROM papers WHERE first_announced BETWEEN ? AND ? "
+        "UNION SELECT paper_id FROM listings WHERE announce_date BETWEEN ? AND ?",
+        [since.isoformat(), until.isoformat(), since.isoformat(), until.isoformat()],
+    )
+    return sorted(r[0] for r in rows)
+
+
+# ---------------------------------------------------------------- topic text vectors
+
+
+def cached_text_vector(db, model: str, key: str) -> np.ndarray | None:
+    row = db.execute("SELECT vector FROM embeddings WHERE model = ? AND content_hash = ?",
+                     [model, key]).fetchone()
+    return np.frombuffer(row[0], dtype=np.float32) if row else None
+
+
+# ---------------------------------------------------------------- Hugging Face upvotes
+
+
+def save_hf_papers(db, day: date, items: Sequence[tuple[str, int, str]]) -> int:
+    """Store (paper id, upvotes, title) listed on `day`; re-fetching updates the counts."""
+    now = utcnow()
+    with transaction(db):
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO hf_papers (paper_id, day, upvotes, title, fetched_at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [(pid, day.isoformat(), int(up), title, now) for pid, up, title in items],
+        )
+    return len(items)
+
+
+def hf_upvotes(db, paper_ids: Sequence[str]) -> dict[str, int]:
+    """paper id -> best upvote count seen on any day."""
+    out: dict[str, int] = {}
+    for chunk in _chunks(list(paper_ids)):
+        marks = ",".join("?" for _ in chunk)
+        rows = db.execute(
+            f"SELECT paper_id, MAX(upvotes) FROM hf_papers WHERE paper_id IN ({marks}) "  # noqa: S608
+            "GROUP BY paper_id", chunk,
+        )
+        out.update({r[0]: r[1] for r in rows})
+    return out
