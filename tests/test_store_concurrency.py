@@ -1,0 +1,54 @@
+"""A second process reading while a fetch writes must not see errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from dataclasses import replace
+
+from digest.sources.arxiv_feed import parse_feed
+from digest.store import open_db
+from digest.store import papers as paper_store
+from tests.conftest import ATOM_SAMPLE
+
+READER = textwrap.dedent(
+    """
+    import sys, time
+    from digest.store import open_db
+    from digest.store import papers as paper_store
+    db = open_db(sys.argv[1])
+    reads = errors = 0
+    deadline = time.monotonic() + float(sys.argv[2])
+    while time.monotonic() < deadline:
+        try:
+            paper_store.count_papers(db)
+            paper_store.recent_ingest_runs(db, 5)
+            list(db.query("SELECT id, title FROM papers ORDER BY id LIMIT 50"))
+            reads += 1
+        except Exception as exc:
+            errors += 1
+            print("ERROR", exc, file=sys.stderr)
+    print(reads, errors)
+    """
+)
+
+
+def test_reader_process_sees_no_errors_while_ingest_writes(tmp_path):
+    path = tmp_path / "digest.db"
+    db = open_db(path)
+    papers = parse_feed(ATOM_SAMPLE.read_bytes()).papers
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), "4"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    version = 1
+    while reader.poll() is None:
+        version += 1
+        batch = [replace(p, version=version, abstract=f"{p.abstract} v{version}") for p in papers]
+        run = paper_store.start_ingest_run(db, "test", "cs.AI", None)
+        counts = paper_store.upsert_papers(db, batch, source="test")
+        paper_store.finish_ingest_run(db, run, "ok", counts)
+    out, err = reader.communicate(timeout=30)
+    reads, errors = map(int, out.split())
+    assert errors == 0, err
+    assert reads > 10 and version > 3
+    assert paper_store.count_papers(db) == 86
