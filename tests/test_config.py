@@ -1,0 +1,75 @@
+"""Config lookup order and validation: every error names the key."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.config import BUNDLED_MODEL, Config, ConfigError, load_config
+
+
+def test_defaults_without_any_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    config = load_config()
+    assert config == Config(base_dir=config.base_dir)
+    assert config.embedding.model == BUNDLED_MODEL and config.mail.backend == "outbox"
+
+
+def test_lookup_order_flag_then_env_then_cwd(tmp_path, monkeypatch):
+    (tmp_path / "config.toml").write_text('[site]\ntitle = "cwd"\n')
+    env_file = tmp_path / "env.toml"
+    env_file.write_text('[site]\ntitle = "env"\n')
+    flag_file = tmp_path / "flag.toml"
+    flag_file.write_text('[site]\ntitle = "flag"\n')
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    assert load_config().site.title == "cwd"
+    monkeypatch.setenv("DIGEST_CONFIG", str(env_file))
+    assert load_config().site.title == "env"
+    assert load_config(flag_file).site.title == "flag"
+
+
+def test_relative_paths_resolve_against_the_config_file(tmp_path):
+    sub = tmp_path / "ops"
+    sub.mkdir()
+    (sub / "c.toml").write_text('[database]\npath = "state/d.db"\n')
+    assert load_config(sub / "c.toml").db_path == sub / "state" / "d.db"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[arxiv]\nfoo = 1\n", "unknown key [arxiv].foo"),
+        ("[nope]\nx = 1\n", "unknown section [nope]"),
+        ("[arxiv]\nrequest_delay_seconds = 'x'\n", "[arxiv].request_delay_seconds must be a number"),
+        ("[arxiv]\ncategories = 'cs.AI'\n", "[arxiv].categories must be a list of strings"),
+        ("[arxiv]\nannounce_types = ['new', 'old']\n", "[arxiv].announce_types must be one of"),
+        ("[arxiv]\nrequest_delay_seconds = -1\n", "[arxiv].request_delay_seconds must be >= 0"),
+        ("[mail]\nbackend = 'smtp'\n", "[mail].postal_address is required"),
+        ("[mail]\nfrom_address = 'nobody'\n", "[mail].from_address must be an email address"),
+        ("[schedule]\ntimezone = 'Mars/Olympus'\n", "[schedule].timezone"),
+        ("[schedule]\ncron = '30 0 *'\n", "[schedule].cron must have 5 fields"),
+        ("[service]\nport = 70000\n", "[service].port"),
+        ("[mail]\ntracking = 'yes'\n", "[mail].tracking must be true or false"),
+        ("[arxiv\n", "not valid TOML"),
+    ],
+)
+def test_bad_values_name_the_key(tmp_path, text, message):
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_missing_explicit_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+def test_repository_config_toml_is_valid():
+    from digest.paths import PROJECT_DIR
+
+    config = load_config(PROJECT_DIR / "config.toml")
+    assert config.arxiv.categories
