@@ -95,8 +95,8 @@ def _paper_from_entry(entry: ET.Element, position: int) -> Paper | SkippedRecord
                           for a in entry.findall(f"{ATOM}author")) if name
     )
     primary_element = entry.find(f"{ARXIV}primary_category")
-    primary = (primary_element.get("term") or "").strip() if primary_element is not None else ""
-    primary = primary or None
+    primary_term = (primary_element.get("term") or "") if primary_element is not None else ""
+    primary = primary_term.strip() or None
     categories: list[str] = [primary] if primary else []
     for element in entry.findall(f"{ATOM}category"):
         term = (element.get("term") or "").strip()

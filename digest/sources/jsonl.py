@@ -49,7 +49,7 @@ def iter_jsonl_numbered(
         path = Path(source)
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "rb") as stream:
-            yield from _iter_stream(stream)
+            yield from _iter_stream(stream)  # type: ignore[arg-type]
     else:
         yield from _iter_stream(source)
 
