@@ -166,6 +166,18 @@ def m001_subscribers_topics_feedback(db) -> None:
     )
 
 
+@people()
+def m002_lookup_indexes(db) -> None:
+    # Case-insensitive email lookups and per-owner topic reads were full scans (O(n^2) imports).
+    db.executescript(
+        """
+        CREATE INDEX subscribers_email_nocase ON subscribers(email COLLATE NOCASE);
+        CREATE INDEX topics_owner ON topics(owner_id);
+        CREATE INDEX subscriber_topics_topic ON subscriber_topics(topic_id);
+        """
+    )
+
+
 # Later stages register their sets by being imported here, after the two above.
 from digest.store import rank_schema  # noqa: E402,F401  (saved picks, topic matches)
 from digest.store import mail_schema  # noqa: E402,F401  (deliveries ledger)

@@ -107,7 +107,7 @@ def list_topics(db, kind: str | None = None, owner_id: int | None = None) -> lis
         clauses.append("kind = ?")
         params.append(kind)
     if owner_id is not None:
-        clauses.append("owner_id = ?")
+        clauses.append("owner_key = ?")  # owner_key = owner_id, and it is indexed with kind
         params.append(owner_id)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = db.query(
@@ -121,10 +121,13 @@ def topics_for_subscriber(db, subscriber_id: int) -> list[Topic]:
     """The curated topics a subscriber follows, then their personal ones."""
     rows = db.query(
         """
-        SELECT t.* FROM topics t
-        WHERE t.id IN (SELECT topic_id FROM subscriber_topics WHERE subscriber_id = ?)
-           OR (t.kind = 'personal' AND t.owner_id = ?)
-        ORDER BY CASE t.kind WHEN 'curated' THEN 0 ELSE 1 END, t.name COLLATE NOCASE, t.id
+        SELECT * FROM (
+            SELECT t.* FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
+            WHERE st.subscriber_id = ?
+            UNION
+            SELECT * FROM topics WHERE owner_id = ? AND kind = 'personal'
+        )
+        ORDER BY CASE kind WHEN 'curated' THEN 0 ELSE 1 END, name COLLATE NOCASE, id
         """,
         [subscriber_id, subscriber_id],
     )
