@@ -349,6 +349,18 @@ def test_message_bytes_keeps_list_unsubscribe_on_one_crlf_line():
     assert parsed["X-Digest-Delivery"] == "d-1"
 
 
+def test_message_bytes_fast_path_matches_the_stdlib_generator():
+    rendered = build([make_paper(i, title=f"Ünïcödé title {i} · 👍") for i in range(3)])
+    message = to_mime(make_config(), SUBSCRIBER, rendered, "d-2")
+    fast = emails.message_bytes(message)
+    assert fast == message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+    message["X-Extra"] = "ünïcode needs the generator"  # not raw ASCII: falls back
+    slow = emails.message_bytes(message)
+    assert b"X-Extra: =?utf-8?" in slow
+    assert BytesParser(policy=policy.default).parsebytes(slow)["X-Extra"] == \
+        "ünïcode needs the generator"
+
+
 def test_message_id_domain_override_and_unique_ids():
     rendered = build([make_paper(1)])
     first = to_mime(make_config(), SUBSCRIBER, rendered, "a", message_id_domain="mx.example.net")
