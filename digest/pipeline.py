@@ -105,6 +105,11 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
         "skipped": sum(r.counts.skipped for r in reports),
     }
     errors = [f"{r.label}: {r.error}" for r in reports if r.error]
+    if not counts["ok"]:
+        stored = service_store.papers_listed_on(db, issue_date.isoformat())
+        if stored:  # a re-run (or --force) after the listing was already ingested
+            counts["already_stored"] = stored
+            counts["ok"] = counts["feeds"] - counts["failed"]
     if counts["ok"]:
         if errors:
             counts["errors"] = "; ".join(errors)

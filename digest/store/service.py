@@ -230,3 +230,9 @@ def hit_rate_limit(db, key: str, window_start: str) -> int:
 
 def prune_rate_limits(db, older_than: str) -> None:
     db.execute("DELETE FROM rate_limits WHERE window_start < ?", [older_than])
+
+
+def papers_listed_on(db, day: str) -> int:
+    """How many papers the store holds as announced on this listing date."""
+    return int(db.execute("SELECT COUNT(*) FROM listings WHERE announce_date = ?",
+                          [day]).fetchone()[0])
