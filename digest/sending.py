@@ -134,20 +134,30 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
     due = planning.due_subscribers(db, issue_date)
     report.due = len(due)
     have_row = ledger_store.subscriber_ids_with_delivery(db, issue_date)
+    todo = [s for s in due if s.id not in have_row]
+    plans = {s.id: planning.load_plan(db, s.id, issue_date) for s in todo}
+    if save_plans and any(plan is None for plan in plans.values()):
+        planning.plan_all(db, config, issue_date)  # batched; plans stored ones again if unsent
+        plans = {s.id: planning.load_plan(db, s.id, issue_date) for s in todo}
     rendered: list[_Rendered] = []
-    for subscriber in due:
-        if subscriber.id in have_row:
-            continue
-        plan = planning.load_plan(db, subscriber.id, issue_date)
+    known_papers: dict = {}  # papers are shared between digests: read each once
+    for subscriber in todo:
+        plan = plans[subscriber.id]
         if plan is None:
-            plan = planning.plan_digest(db, config, subscriber, issue_date)
-            if save_plans:
-                planning.save_plan(db, plan)
+            try:
+                plan = planning.plan_digest(db, config, subscriber, issue_date)
+            except Exception as exc:  # one subscriber's bad data never stops the others
+                report.errors.append(f"subscriber {subscriber.id}: planning failed: {exc}")
+                continue
         if not plan.picks and not subscriber.always_send:
             report.empty += 1
             continue
         try:
-            papers = get_papers(db, [pick.paper_id for pick in plan.picks])
+            wanted = [pick.paper_id for pick in plan.picks]
+            missing = [pid for pid in wanted if pid not in known_papers]
+            if missing:
+                known_papers.update(get_papers(db, missing))
+            papers = {pid: known_papers[pid] for pid in wanted if pid in known_papers}
             email_parts = emails.build_digest_email(config, subscriber, plan, papers)
             delivery_id = new_delivery_id()
             message = emails.to_mime(config, subscriber, email_parts, delivery_id)

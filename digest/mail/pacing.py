@@ -46,7 +46,7 @@ class Pacer:
         return slept
 
     def pause(self, seconds: float) -> None:
-        """Hold every following call back by `seconds` (a provider's Retry-After)."""
+        """The next call waits at least `seconds` from now (a provider's Retry-After)."""
         if seconds > 0:
-            self.sleep(seconds)
-            self._next = self.clock() + self.interval
+            resume = self.clock() + seconds
+            self._next = resume if self._next is None else max(self._next, resume)

@@ -1,0 +1,336 @@
+"""The at-most-once ledger through `send_issue` with real backends: outbox files and a real
+SMTP server (aiosmtpd on 127.0.0.1). Re-runs send nothing, stale issues are refused, a render
+error sends nothing, an unsubscribe mid-run is honoured, crashed rows become `unknown`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import portpicker
+import pytest
+from aiosmtpd.controller import Controller
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.errors import DigestError, UsageError
+from digest.mail.ledger import STATES
+from digest.mail.pacing import Pacer, backoff_delay
+from digest.sending import send_issue
+from digest.store import deliveries as ledger
+from digest.store import open_db
+from digest.store.subscribers import get_subscriber, set_status
+from tests.delivery_support import (
+    ISSUE,
+    RecordingHandler,
+    assert_digest_mime,
+    parse,
+    plan_for,
+    queue_messages,
+    seed_subscribers,
+)
+
+ON_TIME = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
+REAL_SENDER = {"from_address": "digest@lab.test", "postal_address": "1 Main St, Springfield",
+               "rate_per_second": 500.0, "retry_base_seconds": 0.01}
+
+
+class UnsubscribingHandler(RecordingHandler):
+    """Records messages; after the first one, a separate connection unsubscribes someone."""
+
+    def __init__(self, db_path, victim_id: int | None = None, refuse_rcpt: bool = False):
+        super().__init__()
+        self.db_path = db_path
+        self.victim_id = victim_id
+        self.refuse_rcpt = refuse_rcpt
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.refuse_rcpt:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = await super().handle_DATA(server, session, envelope)
+        if self.victim_id is not None and len(self.messages) == 1:
+            other = open_db(self.db_path)  # a concurrent writer, like the web app
+            set_status(other, self.victim_id, "unsubscribed")
+            other.conn.close()
+        return reply
+
+
+@pytest.fixture
+def smtp_server(make_config):
+    started = []
+
+    def start(handler=None, **mail):
+        port = portpicker.pick_unused_port()
+        handler = handler or RecordingHandler()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        started.append(controller)
+        config, path = make_config({"mail": {
+            **REAL_SENDER, "backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port,
+            "smtp_security": "none", "smtp_timeout_seconds": 5.0, **mail}})
+        return config, path, handler
+
+    yield start
+    for controller in started:
+        controller.stop()
+
+
+@pytest.fixture
+def outbox_config(make_config):
+    config, path = make_config({"mail": {"rate_per_second": 1000.0}})
+    return config
+
+
+def test_outbox_send_twice_sends_once(outbox_config):
+    config = outbox_config
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 4)
+    first = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (first.due, first.rendered, first.queued, first.sent) == (4, 4, 4, 4)
+    assert first.ledger["sent"] == 4 and first.failed == first.unknown == 0
+    day_dir = config.path(config.mail.outbox_dir) / ISSUE.isoformat()
+    files = sorted(day_dir.glob("*.eml"))
+    assert len(files) == 4 and (day_dir / "index.html").is_file()
+    assert_digest_mime(parse(files[0].read_bytes()))
+    assert all(get_subscriber(db, s.id).last_digest_date == ISSUE for s in subs)
+
+    second = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (second.rendered, second.queued, second.sent, second.already_handled) == (0, 0, 0, 4)
+    assert len(list(day_dir.glob("*.eml"))) == 4
+    rows = ledger.list_deliveries(db, issue_date=ISSUE)
+    assert all(r.state == "sent" and r.attempts == 1 for r in rows)
+    assert ledger.load_message(db, rows[0].id) is None  # the body is dropped once sent
+
+
+def test_smtp_end_to_end_and_rerun(smtp_server):
+    config, _, handler = smtp_server()
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 5)
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert report.sent == 5 and report.backend == "smtp"
+    assert sorted(handler.by_recipient) == sorted(s.email for s in subs)
+    message = parse(handler.messages[0])
+    assert_digest_mime(message)
+    row = ledger.list_deliveries(db, issue_date=ISSUE)[0]
+    assert str(message["X-Digest-Delivery"]) == row.id
+    assert row.provider_message_id.startswith("Q")  # the relay's queue id
+    raw = handler.messages[0].decode()
+    assert any(line.startswith("List-Unsubscribe: <https://") or
+               line.startswith("List-Unsubscribe: <http://") for line in raw.splitlines())
+    again = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert again.sent == 0 and len(handler.messages) == 5
+
+
+def test_stale_issue_is_refused_unless_forced(outbox_config):
+    config = outbox_config
+    db = open_db(config.db_path)
+    seed_subscribers(db, 1)
+    late = ON_TIME + timedelta(hours=60)
+    with pytest.raises(UsageError, match=r"hours old.*max_lateness_hours = 36.*--force"):
+        send_issue(db, config, ISSUE, now=late)
+    assert ledger.count_by_state(db, ISSUE)["queued"] == 0
+    assert send_issue(db, config, ISSUE, now=late, force=True).sent == 1
+
+
+def test_dry_run_renders_and_changes_nothing(outbox_config):
+    config = outbox_config
+    db = open_db(config.db_path)
+    seed_subscribers(db, 3)
+    report = send_issue(db, config, ISSUE, dry_run=True, now=ON_TIME + timedelta(days=30))
+    assert (report.due, report.rendered, report.sent) == (3, 3, 0)
+    assert ledger.list_deliveries(db) == []
+    assert not config.path(config.mail.outbox_dir).exists()
+
+
+def test_a_render_error_stops_the_run_before_anything_is_sent(outbox_config):
+    config = outbox_config
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 3)
+    db.execute("UPDATE subscribers SET manage_token = NULL WHERE id = ?", [subs[2].id])
+    with pytest.raises(DigestError, match=f"subscriber {subs[2].id} failed.*nothing was sent"):
+        send_issue(db, config, ISSUE, now=ON_TIME)
+    assert ledger.list_deliveries(db) == []
+    assert not config.path(config.mail.outbox_dir).exists()
+
+
+def test_unsubscribe_mid_run_is_honoured(smtp_server, make_config):
+    probe, _ = make_config()
+    db = open_db(probe.db_path)
+    subs = seed_subscribers(db, 4)
+    victim = subs[3]
+    config, _, handler = smtp_server(UnsubscribingHandler(probe.db_path, victim.id))
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert report.sent == 3 and report.skipped == 1
+    assert victim.email not in handler.by_recipient
+    [row] = [r for r in ledger.list_deliveries(db) if r.subscriber_id == victim.id]
+    assert row.state == "skipped" and "unsubscribed" in row.error
+
+
+def test_rows_left_sending_become_unknown_and_are_never_resent(outbox_config):
+    config = outbox_config
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 3, save_plans=False)
+    ids = queue_messages(db, config, subs)
+    assert ledger.claim(db, ids[0], "outbox") == "claimed"  # then the process "died"
+    for sub in subs:
+        from digest import planning
+
+        planning.save_plan(db, plan_for(sub.id))
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert report.recovered_unknown == 1 and report.sent == 2
+    assert [ledger.get_delivery(db, i).state for i in ids] == ["unknown", "sent", "sent"]
+    files = list((config.path(config.mail.outbox_dir) / ISSUE.isoformat()).glob("*.eml"))
+    assert sorted(f.stem for f in files) == sorted(ids[1:])
+    # the operator checks the provider and settles it
+    resolved = ledger.resolve(db, ids[0], "sent")
+    assert resolved.state == "sent"
+    with pytest.raises(UsageError, match="only unknown"):
+        ledger.resolve(db, ids[0], "failed")
+    assert send_issue(db, config, ISSUE, now=ON_TIME).sent == 0
+
+
+def test_empty_plans_send_nothing_unless_always_send(outbox_config):
+    from dataclasses import replace
+
+    from digest import planning
+
+    config = outbox_config
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2, save_plans=False)
+    for sub in subs:
+        planning.save_plan(db, replace(plan_for(sub.id), picks=()))
+    db.execute("UPDATE subscribers SET always_send = 1 WHERE id = ?", [subs[1].id])
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (report.empty, report.sent) == (1, 1)
+    [row] = ledger.list_deliveries(db)
+    assert row.subscriber_id == subs[1].id
+
+
+def test_placeholder_sender_is_refused_for_real_backends(smtp_server):
+    config, _, handler = smtp_server(from_address="digest@example.org")
+    db = open_db(config.db_path)
+    seed_subscribers(db, 1)
+    with pytest.raises(UsageError, match="placeholder"):
+        send_issue(db, config, ISSUE, now=ON_TIME)
+    assert handler.messages == []
+
+
+def test_consecutive_failures_pause_the_run(smtp_server):
+    config, _, handler = smtp_server(
+        UnsubscribingHandler(None, refuse_rcpt=True), max_consecutive_errors=2)
+    db = open_db(config.db_path)
+    seed_subscribers(db, 4)
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert report.failed == 2 and report.stopped and "2 stay queued" in report.stopped
+    assert report.ledger["failed"] == 2 and report.ledger["queued"] == 2
+    assert "550" in ledger.list_deliveries(db, state="failed")[0].error
+
+
+def test_smtp_auth_failure_stops_before_any_claim(smtp_server, monkeypatch):
+    monkeypatch.setenv("SMTP_USERNAME", "nobody")
+    monkeypatch.setenv("SMTP_PASSWORD", "wrong")
+    config, _, handler = smtp_server()
+    db = open_db(config.db_path)
+    seed_subscribers(db, 2)
+    with pytest.raises(DigestError, match="nothing was sent, 2 stay queued"):
+        send_issue(db, config, ISSUE, now=ON_TIME)
+    assert ledger.count_by_state(db, ISSUE)["queued"] == 2 and handler.messages == []
+
+
+# ---------------------------------------------------------------- the state machine itself
+RANK = {"queued": 0, "sending": 1, "unknown": 2, "sent": 3, "failed": 3, "skipped": 3}
+OPERATIONS = ["claim", "sent", "failed", "unknown", "recover", "resolve_sent", "resolve_failed"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(OPERATIONS), max_size=8))
+def test_states_only_move_forward(tmp_path_factory, operations):
+    from digest.config import Config
+
+    config = Config(base_dir=tmp_path_factory.mktemp("sm"))
+    db = open_db(config.db_path)
+    [sub] = seed_subscribers(db, 1, save_plans=False)
+    [delivery_id] = queue_messages(db, config, [sub])
+    seen = ["queued"]
+    for op in operations:
+        if op == "claim":
+            ledger.claim(db, delivery_id, "outbox")
+        elif op == "sent":
+            ledger.mark_sent(db, delivery_id, "x")
+        elif op == "failed":
+            ledger.mark_failed(db, delivery_id, "x")
+        elif op == "unknown":
+            ledger.mark_unknown(db, delivery_id, "x")
+        elif op == "recover":
+            ledger.recover_interrupted(db)
+        else:
+            try:
+                ledger.resolve(db, delivery_id, op.split("_")[1])
+            except UsageError:
+                pass
+        state = ledger.get_delivery(db, delivery_id).state
+        assert state in STATES
+        assert RANK[state] >= RANK[seen[-1]], (seen, op, state)
+        if RANK[seen[-1]] == 3:
+            assert state == seen[-1]  # final states never change
+        seen.append(state)
+    db.conn.close()
+
+
+def test_pacer_keeps_the_rate_on_a_fake_clock():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    pacer = Pacer(4.0, clock=lambda: now[0], sleep=sleep)
+    for _ in range(9):
+        pacer.wait()
+    assert now[0] == pytest.approx(2.0)  # 9 calls at 4/s: the last starts 2 s after the first
+    pacer.pause(5.0)
+    pacer.wait()
+    assert now[0] == pytest.approx(7.0)
+    assert [backoff_delay(n, 2.0) for n in (1, 2, 3, 7)] == [2.0, 4.0, 8.0, 60.0]
+
+
+# ---------------------------------------------------------------- the CLI
+def _digest(path, *args):
+    return subprocess.run([sys.executable, "-m", "digest", "--config", str(path), *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_cli_send_list_resolve(smtp_server):
+    config, path, handler = smtp_server()
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2, save_plans=False)
+    ids = queue_messages(db, config, subs)
+    ledger.claim(db, ids[0], "smtp")  # a crashed run's in-flight row
+    from digest import planning
+
+    for sub in subs:
+        planning.save_plan(db, plan_for(sub.id))
+
+    stale = _digest(path, "send", "--date", ISSUE.isoformat())
+    assert stale.returncode == 2 and "--force" in stale.stderr
+    run = _digest(path, "send", "--date", ISSUE.isoformat(), "--force", "--json")
+    report = json.loads(run.stdout)
+    assert run.returncode == 1  # an unknown row needs the operator
+    assert (report["sent"], report["recovered_unknown"]) == (1, 1)
+    listed = _digest(path, "deliveries", "list", "--state", "unknown", "--json")
+    assert [row["id"] for row in json.loads(listed.stdout)] == [ids[0]]
+    resolved = _digest(path, "deliveries", "resolve", ids[0], "--failed")
+    assert resolved.returncode == 0 and "failed" in resolved.stdout
+    again = _digest(path, "send", "--date", ISSUE.isoformat(), "--force", "--json")
+    assert again.returncode == 0 and json.loads(again.stdout)["sent"] == 0
+    assert len(handler.messages) == 1
+    bad = _digest(path, "deliveries", "resolve", ids[0], "--sent")
+    assert bad.returncode == 2 and "only unknown" in bad.stderr
