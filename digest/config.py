@@ -56,7 +56,7 @@ class RankingConfig:
     default_max_papers: int = 10
     max_papers_cap: int = 50
     default_threshold: float = 0.35
-    diversity_lambda: float = 0.75
+    diversity_lambda: float = 0.85  # 1 = pure relevance; lower = more variety (MMR)
     trending_weight: float = 0.05
     min_feedback_for_model: int = 4
     hf_enabled: bool = False
@@ -265,6 +265,12 @@ def _validate(config: Config) -> None:
         )
     if not -1.0 <= ranking.default_threshold <= 1.0:
         raise ConfigError(f"{src}: [ranking].default_threshold must be between -1 and 1")
+    if not 0.0 <= ranking.diversity_lambda <= 1.0:
+        raise ConfigError(f"{src}: [ranking].diversity_lambda must be between 0 and 1")
+    if not 0.0 <= ranking.trending_weight <= 1.0:
+        raise ConfigError(f"{src}: [ranking].trending_weight must be between 0 and 1")
+    if ranking.min_feedback_for_model < 1:
+        raise ConfigError(f"{src}: [ranking].min_feedback_for_model must be >= 1")
     mail = config.mail
     _choice(mail.backend, ("outbox", "smtp", "sendgrid"), "[mail].backend", src)
     _choice(mail.smtp_security, ("starttls", "ssl", "none"), "[mail].smtp_security", src)
