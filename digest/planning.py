@@ -189,6 +189,11 @@ def rank_reader(db, config: Config, reader: Reader, pool: rank.CandidatePool,
 
 def plan_digest(db, config: Config, subscriber: Subscriber, issue_date: date) -> DigestPlan:
     """The picks one subscriber would get for one issue. Reads the store; saves nothing."""
+    with rank.single_threaded_blas():
+        return _plan_one(db, config, subscriber, issue_date)
+
+
+def _plan_one(db, config: Config, subscriber: Subscriber, issue_date: date) -> DigestPlan:
     since, until = candidate_window(subscriber, issue_date)
     pool = load_pool(db, config, since, until, config.arxiv.announce_types)
     reader = gather_reader(db, config, subscriber)
@@ -252,6 +257,12 @@ class PlanReport:
 def plan_all(db, config: Config, issue_date: date, progress: Progress | None = None,
              save: bool = True) -> PlanReport:
     """Plan every due subscriber's issue; one failing subscriber is reported and skipped."""
+    with rank.single_threaded_blas():
+        return _plan_everyone(db, config, issue_date, progress, save)
+
+
+def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | None,
+                   save: bool) -> PlanReport:
     report = PlanReport(issue_date)
     report.topic_matches = match_curated_topics(db, config, issue_date)
     subscribers = due_subscribers(db, issue_date)

@@ -124,8 +124,9 @@ def try_topic(db, config: Config, *, text: str | None = None, like: Sequence[str
                       exclude=exclude, authors=authors, categories=categories,
                       threshold=threshold)
     since, until = recent_window(db, days)
-    pool = load_pool(db, config, since, until)
-    return rank_topic(db, config, topic, pool, limit)
+    with rank.single_threaded_blas():
+        pool = load_pool(db, config, since, until)
+        return rank_topic(db, config, topic, pool, limit)
 
 
 # ---------------------------------------------------------------- replaying a saved topic
@@ -166,6 +167,11 @@ def histogram(scores: Sequence[float], bins: int = 10) -> list[tuple[float, floa
 def test_topic(db, config: Config, name: str, days: int | None = 14,
                borderline: int = 6) -> TopicTestReport:
     """What a saved curated topic would have sent on each stored announcement day."""
+    with rank.single_threaded_blas():
+        return _replay(db, config, name, days, borderline)
+
+
+def _replay(db, config: Config, name: str, days: int | None, borderline: int) -> TopicTestReport:
     topic = get_topic(db, name, kind="curated")
     if topic is None:
         raise UsageError(f"no curated topic named {name!r}")
