@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import zlib
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -119,8 +120,7 @@ def ledger_path(count: int, papers: list[Paper], workdir: Path) -> tuple[float, 
             sub = generated_subscriber(n)
             sid = insert_subscriber(db, {"email": sub.email, "name": sub.name,
                                          "status": "active", "manage_token": sub.manage_token})
-            planning.save_plan(db, generated_plan(n, papers).__class__(
-                sid, ISSUE, generated_plan(n, papers).picks, len(papers)))
+            planning.save_plan(db, replace(generated_plan(n, papers), subscriber_id=sid))
     started = time.perf_counter()
     report = send_issue(db, config, ISSUE, now=datetime(2025, 8, 20, 12, tzinfo=UTC))
     total = time.perf_counter() - started
