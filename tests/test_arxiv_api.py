@@ -256,7 +256,7 @@ def arxiv(_module_server):
 @pytest.fixture
 def cfg(arxiv, tmp_path) -> Config:
     return Config(
-        arxiv=ArxivConfig(api_base_url=arxiv.url, request_delay_seconds=0.05,
+        arxiv=ArxivConfig(api_base_url=arxiv.url, request_delay_seconds=0.1,
                           timeout_seconds=2.0, max_retries=1, api_page_size=10),
         base_dir=tmp_path,
     )
@@ -319,7 +319,7 @@ def test_category_paging_until_total_results(arxiv, cfg, fetcher):
         "search_query": "cat:cs.SE AND submittedDate:[202201010000 TO 202412312359]",
         "start": "0", "max_results": "10", "sortBy": "submittedDate", "sortOrder": "ascending",
     }
-    assert arxiv.arrivals[1] - arxiv.arrivals[0] >= 0.05 - 0.01
+    assert arxiv.arrivals[1] - arxiv.arrivals[0] >= 0.1 - 0.03  # spaced (allowing some skew)
 
 
 def test_category_paging_stops_on_an_empty_page(arxiv, cfg, fetcher):

@@ -16,6 +16,9 @@ from digest.errors import FetchError
 from digest.sources.http import PoliteFetcher, parse_retry_after
 
 DELAY = 0.2
+# Server-side arrival gaps can be a little shorter than the client-side start gaps (the first
+# request also opens the connection; the machine may be busy): allow this much skew.
+SKEW = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,7 @@ def test_requests_are_spaced_by_the_delay_and_carry_the_user_agent(server):
         bodies = [fetcher.get(server.url_for("/feed")).body for _ in range(4)]
     assert bodies == [b"<feed/>"] * 4
     assert len(rec.arrivals) == 4
-    assert all(gap >= DELAY - 0.02 for gap in rec.gaps()), rec.gaps()
+    assert all(gap >= DELAY - SKEW for gap in rec.gaps()), rec.gaps()
     request, _ = server.log[0]
     assert request.headers["User-Agent"] == "digest-tests/1.0 (mailto:test@example.org)"
 
@@ -89,7 +92,7 @@ def test_429_without_retry_after_backs_off_then_succeeds(server):
     assert "id_list=2104.12255" in response.url
     # full jitter pinned to its ceiling: base (= delay) * 2**attempt
     assert [round(s, 3) for s in rec.sleeps if s > DELAY / 2][:2] == [0.2, 0.4]
-    assert rec.gaps()[0] >= 0.2 - 0.02 and rec.gaps()[1] >= 0.4 - 0.02
+    assert rec.gaps()[0] >= 0.2 - SKEW and rec.gaps()[1] >= 0.4 - SKEW
 
 
 def test_429_with_retry_after_seconds_is_honoured(server):
@@ -99,7 +102,7 @@ def test_429_with_retry_after_seconds_is_honoured(server):
     server.expect_ordered_request("/api").respond_with_handler(rec.respond(200, b"fine"))
     with make_fetcher(rec, jitter=0.0) as fetcher:
         assert fetcher.get(server.url_for("/api")).body == b"fine"
-    assert rec.gaps()[0] >= 1.0 - 0.02
+    assert rec.gaps()[0] >= 1.0 - SKEW
 
 
 def test_503_with_retry_after_http_date_is_honoured(server):
@@ -125,7 +128,7 @@ def test_persistent_503_gives_up_with_the_url_and_cause(server):
     assert "search_query=cat%3Acs.AI" in message
     assert "HTTP 503" in message and "3 attempt(s)" in message
     assert len(rec.arrivals) == 3
-    assert all(gap >= DELAY - 0.02 for gap in rec.gaps())
+    assert all(gap >= DELAY - SKEW for gap in rec.gaps())
 
 
 def test_slow_response_times_out_and_is_retried(server):

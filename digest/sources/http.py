@@ -29,7 +29,7 @@ class FetchedResponse:
 
     status: int
     body: bytes
-    headers: Mapping[str, str]
+    headers: Mapping[str, str]  # case-insensitive (httpx.Headers)
     url: str  # the final URL, query string included
 
 
@@ -137,7 +137,7 @@ class PoliteFetcher:
             else:
                 status = response.status_code
                 if status in ok:
-                    return FetchedResponse(status, body, dict(response.headers), full_url)
+                    return FetchedResponse(status, body, response.headers, full_url)
                 cause = f"HTTP {status} {response.reason_phrase}".rstrip()
                 if status not in RETRYABLE_STATUSES:
                     raise FetchError(f"GET {full_url} failed: {cause}")
