@@ -7,6 +7,7 @@ says `failed` with the error text. Re-running is safe: upserts are keyed by base
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -72,7 +73,9 @@ def _fail(db, tally: _RunTally, run_id: int, error: BaseException) -> None:
     text = str(error) or type(error).__name__
     if isinstance(error, KeyboardInterrupt):
         text = "interrupted"
-    finish_ingest_run(db, run_id, "failed", tally.final_counts(), tally.skipped, error=text)
+    # If the database itself is what failed, keep the original error rather than this one.
+    with contextlib.suppress(Exception):
+        finish_ingest_run(db, run_id, "failed", tally.final_counts(), tally.skipped, error=text)
 
 
 # ---------------------------------------------------------------- JSON Lines

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -78,6 +79,20 @@ def test_requests_are_spaced_by_the_delay_and_carry_the_user_agent(server):
     assert all(gap >= DELAY - SKEW for gap in rec.gaps()), rec.gaps()
     request, _ = server.log[0]
     assert request.headers["User-Agent"] == "digest-tests/1.0 (mailto:test@example.org)"
+
+
+def test_spacing_holds_across_threads_sharing_one_fetcher(server):
+    rec = Recorder()
+    server.expect_request("/feed").respond_with_handler(rec.respond(body=b"<feed/>"))
+    with make_fetcher(rec) as fetcher:
+        workers = [threading.Thread(target=lambda: [fetcher.get(server.url_for("/feed"))
+                                                    for _ in range(2)]) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    assert len(rec.arrivals) == 6
+    assert all(gap >= DELAY - SKEW for gap in rec.gaps()), rec.gaps()
 
 
 def test_429_without_retry_after_backs_off_then_succeeds(server):
