@@ -35,12 +35,12 @@ def latest_issue_date(db) -> date:
 
 def _plan(db, config: Config, subscriber, issue_date: date):
     try:
-        from digest import planning
+        from digest.planning import load_plan, plan_digest
     except ImportError as exc:  # the ranking stage is not installed in this checkout
         raise DigestError("cannot plan a digest: the ranking stage (digest.planning) is "
                           "missing from this installation") from exc
-    plan = planning.load_plan(db, subscriber.id, issue_date)
-    return plan if plan is not None else planning.plan_digest(db, config, subscriber, issue_date)
+    plan = load_plan(db, subscriber.id, issue_date)
+    return plan if plan is not None else plan_digest(db, config, subscriber, issue_date)
 
 
 def preview_digest(db, config: Config, email: str, issue_date: date | None = None,

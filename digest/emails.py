@@ -1,4 +1,4 @@
-"""The digest email: a pure view of one subscriber's plan, rendered to HTML + text, then MIME.
+"""The digest email: a pure view of one subscriber's plan, rendered to HTML + text.
 
 `build_digest_email` never touches the database or the network: it takes the plan and the
 papers and returns a `RenderedEmail`; `to_mime` wraps that into a multipart/alternative
@@ -7,17 +7,12 @@ message with the headers mailbox providers expect (RFC 8058 one-click unsubscrib
 
 from __future__ import annotations
 
-import binascii
 import re
-import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from email import policy
-from email.header import Header
-from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
+from datetime import date, datetime
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import css_inline
@@ -26,9 +21,21 @@ from markupsafe import Markup
 from digest import links
 from digest.config import Config
 from digest.errors import DigestError
+from digest.mime import (
+    _one_line,
+    build_transactional_email,
+    list_headers,
+    message_bytes,
+    to_mime,
+)
 from digest.models import DigestPlan, Paper, Pick, Subscriber
 from digest.paths import TEMPLATES_DIR
 from digest.render import render
+
+__all__ = [  # the MIME half lives in digest.mime; callers use digest.emails.*
+    "RenderedEmail", "build_digest_email", "digest_context", "to_mime", "message_bytes",
+    "list_headers", "build_transactional_email", "abstract_snippet", "shorten_authors",
+]
 
 HTML_BUDGET_BYTES = 100_000  # Gmail clips messages whose HTML passes ~102 KB
 SNIPPET_MAX_CHARS = 350
@@ -36,9 +43,6 @@ TRENDING_MAX = 3
 OTHER_SECTION = "More for you"  # picks with no topic (Pick.topic == "")
 # Keeps the body text out of the inbox preview after the preheader (zero-width filler).
 _PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
-# Headers we set raw (List-Unsubscribe) stay on one line; the rest fold as usual at 78.
-_MESSAGE_POLICY = policy.default.clone(refold_source="none")
-_BOUNDARY = re.compile(r'^content-type:\s*multipart/[a-z]+;\s*boundary="([^"]+)"\s*$', re.I)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
 
 
@@ -122,11 +126,6 @@ def wrap_text(text: str, width: int = 70, indent: str = "   ") -> str:
     return "\n".join(indent + item for item in lines)
 
 
-def _one_line(text: str) -> str:
-    """Header-safe: no CR/LF can sneak into a header from a name or title."""
-    return " ".join(text.split())
-
-
 def _join_names(names: Sequence[str]) -> str:
     if len(names) <= 1:
         return "".join(names)
@@ -141,7 +140,7 @@ def _urls(config: Config) -> tuple[str, str]:
 
 
 def _card(paper: Paper, pick: Pick | None, number: int, token: str, public: str,
-          archive: str) -> dict[str, object]:
+          archive: str) -> dict[str, Any]:
     more_url = links.site_url(archive, links.paper_path(paper.id))
     categories = list(paper.categories)
     if paper.primary_category and paper.primary_category in categories:
@@ -168,7 +167,7 @@ def _card(paper: Paper, pick: Pick | None, number: int, token: str, public: str,
 
 
 def _sections(plan: DigestPlan, papers: dict[str, Paper], token: str, public: str,
-              archive: str) -> list[dict[str, object]]:
+              archive: str) -> list[dict[str, Any]]:
     """Picks grouped by topic; sections in the order their best pick ranks."""
     grouped: dict[str, list[tuple[Pick, Paper]]] = {}
     for pick in plan.picks:
@@ -176,7 +175,7 @@ def _sections(plan: DigestPlan, papers: dict[str, Paper], token: str, public: st
         if paper is None:  # a pick whose paper vanished is dropped, not an error
             continue
         grouped.setdefault(pick.topic or OTHER_SECTION, []).append((pick, paper))
-    sections = []
+    sections: list[dict[str, Any]] = []
     number = 0
     for name, pairs in grouped.items():
         cards = []
@@ -191,13 +190,14 @@ def _preheader(count: int, topics: Sequence[str], titles: Sequence[str], day: da
     if not count:
         return f"No new papers matched your topics on {issue_short(day)}."
     noun = "paper" if count == 1 else "papers"
-    where = f" in {_join_names(list(topics[:3]))}" if topics and topics != [OTHER_SECTION] else ""
+    named = [name for name in topics if name != OTHER_SECTION]
+    where = f" in {_join_names(named[:3])}" if named else ""
     return _clip_words(f"{count} new {noun}{where}: " + " · ".join(titles[:3]), 150)
 
 
 def digest_context(config: Config, subscriber: Subscriber, plan: DigestPlan,
                    papers: dict[str, Paper], trending: Iterable[Paper] = (),
-                   topic_names: Sequence[str] = ()) -> dict[str, object]:
+                   topic_names: Sequence[str] = ()) -> dict[str, Any]:
     """Everything the two templates show, as plain values (no markup, no I/O)."""
     token = subscriber.manage_token
     if not token:
@@ -206,9 +206,9 @@ def digest_context(config: Config, subscriber: Subscriber, plan: DigestPlan,
         )
     public, archive = _urls(config)
     sections = _sections(plan, papers, token, public, archive)
-    cards = [card for section in sections for card in section["cards"]]  # type: ignore[attr-defined]
+    cards = [card for section in sections for card in section["cards"]]
     shown = {card["id"] for card in cards}
-    trending_cards = []
+    trending_cards: list[dict[str, Any]] = []
     for paper in trending:
         if paper.id in shown or len(trending_cards) >= TRENDING_MAX:
             continue
@@ -220,12 +220,13 @@ def digest_context(config: Config, subscriber: Subscriber, plan: DigestPlan,
     noun = "paper" if count == 1 else "papers"
     headline = f"{count} new {noun} {period}" if count else "Nothing matched today"
     section_names = [str(s["name"]) for s in sections]
-    subscribed_to = list(topic_names) or [n for n in section_names if n != OTHER_SECTION]
+    named_sections = [n for n in section_names if n != OTHER_SECTION]
+    subscribed_to = list(topic_names) or named_sections
     site_title = config.site.title
     host = urlsplit(archive).netloc or archive
     what = _join_names(subscribed_to) if subscribed_to else "the daily digest"
     if count:
-        topics_part = f" across {_join_names(section_names)}" if section_names else ""
+        topics_part = f" across {_join_names(named_sections)}" if named_sections else ""
         lede = f"Picked from {plan.candidates} new listings{topics_part}."
     else:
         lede = f"None of today's {plan.candidates} new listings matched your topics closely enough."
@@ -271,21 +272,21 @@ def _inliner() -> css_inline.CSSInliner:
     )
 
 
-def _render_html(context: dict[str, object]) -> str:
+def _render_html(context: dict[str, Any]) -> str:
     return _inliner().inline(render("email/digest.html.j2", **context))
 
 
-def _fit_html(context: dict[str, object], budget: int) -> tuple[str, int]:
+def _fit_html(context: dict[str, Any], budget: int) -> tuple[str, int]:
     """Render the HTML part; drop trailing cards (linking to the archive) until it fits."""
     html = _render_html(context)
     size = len(html.encode("utf-8"))
     sections = context["sections"]
-    total = sum(len(s["cards"]) for s in sections)  # type: ignore[attr-defined]
+    total = sum(len(s["cards"]) for s in sections)
     keep = total
     while size > budget and keep > 1:
         keep = max(1, min(keep - 1, int(keep * budget / size * 0.97)))
         trimmed, left = [], keep
-        for section in sections:  # type: ignore[attr-defined]
+        for section in sections:
             if left <= 0:
                 break
             trimmed.append({"name": section["name"], "cards": section["cards"][:left]})
@@ -316,134 +317,6 @@ def build_digest_email(config: Config, subscriber: Subscriber, plan: DigestPlan,
         text=text,
         html=html,
         headers=list_headers(config, subscriber),
-        paper_ids=context["paper_ids"],  # type: ignore[arg-type]
+        paper_ids=context["paper_ids"],
         truncated=truncated,
     )
-
-
-# ---------------------------------------------------------------- MIME
-def list_headers(config: Config, subscriber: Subscriber) -> dict[str, str]:
-    """List-Id and RFC 8058 one-click unsubscribe; only the opaque token identifies anyone."""
-    token = subscriber.manage_token or ""
-    https = links.unsubscribe_url(config.service.public_url, token)
-    mailto = links.unsubscribe_mailto(config.mail.from_address, token)
-    return {
-        "List-Id": f"<{config.mail.list_id}>",
-        "List-Unsubscribe": f"<{https}>, <{mailto}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
-
-
-def _from_domain(config: Config) -> str:
-    return config.mail.from_address.rsplit("@", 1)[-1]
-
-
-def _address(name: str, address: str) -> str:
-    """'Name <addr>' with a non-ASCII name RFC 2047-encoded; never more than one line."""
-    return formataddr((_one_line(name), _one_line(address)), charset="utf-8")
-
-
-def _subject(subject: str) -> str:
-    text = _one_line(subject)
-    return text if text.isascii() else Header(text, "utf-8", header_name="Subject").encode()
-
-
-def _text_part(body: str, subtype: str) -> EmailMessage:
-    """A text part already quoted-printable encoded (binascii, in C: 20x faster than
-    `set_content`, and 7-bit clean, so no server needs 8BITMIME)."""
-    part = EmailMessage(policy=_MESSAGE_POLICY)
-    part.set_raw("Content-Type", f'text/{subtype}; charset="utf-8"')
-    part.set_raw("Content-Transfer-Encoding", "quoted-printable")
-    part.set_payload(binascii.b2a_qp(body.encode("utf-8")).decode("ascii"))
-    return part
-
-
-def _base_message(config: Config, to_address: str, to_name: str, subject: str,
-                  text: str, html: str, message_id_domain: str | None,
-                  now: datetime | None) -> EmailMessage:
-    """multipart/alternative, text/plain first and text/html last (RFC 2046: best last).
-
-    Headers we compose ourselves are stored raw (the header registry's parsing costs more
-    than rendering the digest); every value is a single sanitised line of ASCII.
-    """
-    message = EmailMessage(policy=_MESSAGE_POLICY)
-    message.set_raw("From", _address(config.mail.from_name, config.mail.from_address))
-    message.set_raw("To", _address(to_name, to_address))
-    if config.mail.reply_to:
-        message.set_raw("Reply-To", _one_line(config.mail.reply_to))
-    message.set_raw("Subject", _subject(subject))
-    message.set_raw("Date", format_datetime(now or datetime.now(UTC)))
-    message.set_raw("Message-ID", make_msgid(domain=message_id_domain or _from_domain(config)))
-    message.set_raw("MIME-Version", "1.0")
-    # "=_" can never occur in quoted-printable output, so the boundary cannot collide.
-    message.set_raw("Content-Type",
-                    f'multipart/alternative; boundary="=_{secrets.token_hex(12)}"')
-    message.set_payload([_text_part(text, "plain"), _text_part(html, "html")])
-    return message
-
-
-def to_mime(config: Config, subscriber: Subscriber, rendered: RenderedEmail, delivery_id: str,
-            message_id_domain: str | None = None, now: datetime | None = None) -> EmailMessage:
-    """The finished digest message: multipart/alternative plus every deliverability header."""
-    message = _base_message(config, subscriber.email, subscriber.name, rendered.subject,
-                            rendered.text, rendered.html, message_id_domain, now)
-    for name, value in rendered.headers.items():
-        message.set_raw(name, value)  # raw: never folded (one-line List-Unsubscribe)
-    message.set_raw("X-Digest-Delivery", _one_line(delivery_id))
-    return message
-
-
-def message_bytes(message: EmailMessage) -> bytes:
-    """RFC 5322 bytes with CRLF line ends, keeping the raw List-Unsubscribe on one line.
-
-    Use this instead of `as_bytes(policy=email.policy.SMTP)`, which would refold it. Messages
-    built by `to_mime` (raw ASCII headers, pre-encoded parts) are written directly, which is
-    ~40x faster than the stdlib generator; anything else goes through the generator.
-    """
-    fast = _fast_bytes(message)
-    if fast is not None:
-        return fast
-    return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
-
-
-def _raw_headers(message: EmailMessage) -> list[str] | None:
-    lines = []
-    for name, value in message.raw_items():
-        if not isinstance(value, str) or not value.isascii() or "\r" in value:
-            return None
-        lines.append(f"{name}: {value}".replace("\n", "\r\n"))  # encoded-word folds
-    return lines
-
-
-def _fast_bytes(message: EmailMessage) -> bytes | None:
-    payload = message.get_payload()
-    head = _raw_headers(message)
-    if not isinstance(payload, list) or head is None or message.preamble or message.epilogue:
-        return None
-    content_types = [line for line in head if line.lower().startswith("content-type:")]
-    found = _BOUNDARY.search(content_types[0]) if len(content_types) == 1 else None
-    if found is None:
-        return None
-    boundary = found.group(1)
-    chunks = ["\r\n".join(head), "\r\n\r\n"]
-    for part in payload:
-        part_head = _raw_headers(part)
-        body = part.get_payload()
-        if part_head is None or part.is_multipart() or not isinstance(body, str) \
-                or not body.isascii():
-            return None
-        chunks += [f"--{boundary}\r\n", "\r\n".join(part_head), "\r\n\r\n",
-                   body.replace("\r\n", "\n").replace("\n", "\r\n"),
-                   "\r\n"]
-    chunks.append(f"--{boundary}--\r\n")
-    return "".join(chunks).encode("ascii")
-
-
-def build_transactional_email(config: Config, to_address: str, subject: str, text: str,
-                              html: str | None = None, *, now: datetime | None = None,
-                              message_id_domain: str | None = None) -> EmailMessage:
-    """One-off service mail (confirmation links): same sender identity, no list headers."""
-    body_html = html if html is not None else render(
-        "email/transactional.html.j2", subject=subject, text=text)
-    return _base_message(config, to_address, "", subject, text, body_html,
-                         message_id_domain, now)

@@ -120,6 +120,15 @@ def test_subject_preheader_sections_and_cards():
     assert ">Unsubscribe</a>" in html
 
 
+def test_picks_without_a_topic_get_their_own_section_but_no_name_in_the_summary():
+    papers = [make_paper(i) for i in range(4)]
+    plan = make_plan(papers, topics=("Graph learning", ""))
+    rendered = build_digest_email(make_config(), SUBSCRIBER, plan, {p.id: p for p in papers})
+    assert "== More for you (2) ==" in rendered.text
+    assert rendered.preheader.startswith("4 new papers in Graph learning: ")
+    assert "across Graph learning." in rendered.text
+
+
 def test_one_paper_subject_and_topic_names_in_footer():
     rendered = build([make_paper(1)], topic_names=["Graph learning", "Robotics", "LLM agents"])
     assert rendered.subject == "1 new paper for you · Thu 24 Sep"
