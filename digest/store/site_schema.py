@@ -1,4 +1,9 @@
-"""Tables owned by the site stage (migration set `digest.site`). Add migrations; never edit applied ones."""
+"""Tables owned by the site stage (migration set `digest.site`). Add migrations; never edit applied ones.
+
+`site_pages` remembers a fingerprint of every page's inputs so a normal build re-renders only
+pages whose inputs changed; `site_similar` caches each paper's nearest neighbours so a new day
+costs (new papers x archive) instead of (archive x archive); `site_builds` is the build log.
+"""
 
 from __future__ import annotations
 
@@ -7,3 +12,32 @@ from sqlite_utils import Migrations
 from digest.store.db import register
 
 migrations = register(Migrations("digest.site"))
+
+
+@migrations()
+def m001_site_build_state(db) -> None:
+    db.executescript(
+        """
+        CREATE TABLE site_pages (
+            path TEXT PRIMARY KEY,             -- relative path inside the site directory
+            fingerprint TEXT NOT NULL          -- hash of everything the page was rendered from
+        );
+        CREATE TABLE site_similar (
+            paper_id TEXT NOT NULL,
+            rank INTEGER NOT NULL,             -- 0 = closest
+            similar_id TEXT NOT NULL,
+            score REAL NOT NULL,
+            model TEXT NOT NULL,
+            PRIMARY KEY (paper_id, rank)
+        );
+        CREATE TABLE site_builds (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            full INTEGER NOT NULL,
+            pages_rendered INTEGER NOT NULL DEFAULT 0,
+            pages_reused INTEGER NOT NULL DEFAULT 0,
+            seconds REAL
+        );
+        """
+    )

@@ -1,0 +1,161 @@
+"""The static archive: `build_site` gathers the public archive, renders what changed, indexes
+search with Pagefind and swaps the new site in atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache, lru_cache
+from pathlib import Path
+
+from digest.config import Config
+from digest.paths import PACKAGE_DIR, TEMPLATES_DIR
+from digest.site import feeds, pages, profiles, search, write
+from digest.site.gather import SiteData, gather
+from digest.site.jobs import PageJob
+from digest.site.similar import update_similar
+from digest.site.trending_view import trending_list
+from digest.store import site as site_store
+
+Progress = Callable[[str, int, int], None]
+STATIC_SOURCE = TEMPLATES_DIR / "site" / "static"
+
+
+@dataclass
+class SiteReport:
+    """What a build did; the CLI prints it."""
+
+    dir: str
+    index_path: str
+    full: bool
+    pages: int = 0
+    rendered: int = 0
+    reused: int = 0
+    search_bundles: int = 0
+    search_bundles_built: int = 0
+    days: int = 0
+    papers: int = 0
+    authors: int = 0
+    topics: int = 0
+    seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _code_salt(config: Config, data: SiteData) -> str:
+    """Anything that changes every page: templates, site code, site settings, topic names."""
+    digest = hashlib.blake2b(digest_size=16)
+    for folder in (TEMPLATES_DIR / "site", PACKAGE_DIR / "site"):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.name.encode() + path.read_bytes())
+    site = config.site
+    digest.update(repr((site.title, site.base_url, site.search, config.embedding.model,
+                        [(t.id, t.name, t.slug, t.description, t.keywords)
+                         for t in data.topics])).encode())
+    return digest.hexdigest()
+
+
+def _site_settings(config: Config) -> dict:
+    return {"title": config.site.title, "base_url": config.site.base_url,
+            "search": config.site.search, "subscribe_action": "/subscribe"}
+
+
+def plan_pages(db, config: Config, data: SiteData, salt: str, *, full: bool,
+               bundles: list[str]) -> list[PageJob]:
+    """Every page and feed of the site, each with its fingerprint (nothing rendered yet)."""
+    site = _site_settings(config)
+
+    @cache
+    def trend(period: str, day, limit: int):
+        return trending_list(db, data, period, day, limit)
+
+    similar = update_similar(db, config.embedding.model, full=full)
+    keys = {pid: profiles.paper_key(data, p) for pid, p in data.papers.items()}
+    return [
+        *pages.day_jobs(db, data, site, salt, trend),
+        *pages.period_jobs(data, site, salt, trend),
+        pages.archive_job(data, site, salt),
+        *pages.topic_jobs(data, site, salt),
+        *pages.simple_jobs(data, site, salt, bundles),
+        pages.stats_job(data, site, salt),
+        *feeds.feed_jobs(data, site, salt, trend),
+        *profiles.paper_jobs(data, site, salt, similar, keys),
+        *profiles.author_jobs(data, site, salt, keys),
+    ]
+
+
+def site_dir(config: Config) -> Path:
+    return config.path(config.site.dir)
+
+
+def build_site(db, config: Config, *, full: bool = False,
+               progress: Progress | None = None) -> SiteReport:
+    """Render the archive from the store into config.site.dir (incremental unless `full`)."""
+    started = time.perf_counter()
+    target = site_dir(config)
+    report = SiteReport(dir=str(target), index_path=str(target / "index.html"), full=full)
+    tick = progress or (lambda stage, done, total: None)
+    marks = {"start": started}
+
+    def mark(name: str) -> None:
+        now = time.perf_counter()
+        report.timings[name] = round(now - marks["last" if "last" in marks else "start"], 3)
+        marks["last"] = now
+
+    build_id = site_store.start_build(db, full=full)
+    data = gather(db)
+    mark("gather")
+    salt = _code_salt(config, data)
+    plans = search.plan_bundles(data, salt) if config.site.search else {}
+    jobs = plan_pages(db, config, data, salt, full=full, bundles=search.bundle_paths(plans))
+    mark("plan")
+    previous = {} if full or not target.is_dir() else site_store.page_fingerprints(db)
+    build = write.new_build_dir(target)
+    fingerprints: dict[str, str] = {}
+    try:
+        for number, job in enumerate(jobs, 1):
+            if previous.get(job.path) == job.fingerprint and write.reuse_file(target, build,
+                                                                              job.path):
+                report.reused += 1
+            else:
+                write.write_file(build, job.path, job.produce())
+                report.rendered += 1
+            fingerprints[job.path] = job.fingerprint
+            if number % 500 == 0 or number == len(jobs):
+                tick("pages", number, len(jobs))
+        shutil.copytree(STATIC_SOURCE, build / "static", dirs_exist_ok=True)
+        mark("pages")
+        stale = []
+        for name, (key, _ids) in plans.items():
+            path = f"{search.SEARCH_DIR}/{name}/"
+            if not (previous.get(path) == key and write.reuse_tree(target, build, path)):
+                stale.append(name)
+            fingerprints[path] = key
+        tick("search", 0, len(stale))
+        search.build_bundles(data, stale, plans, build, build / ".search-src")
+        shutil.rmtree(build / ".search-src", ignore_errors=True)
+        tick("search", len(stale), len(stale))
+        mark("search")
+        site_store.clear_page_fingerprints(db)
+        write.swap_in(build, target)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        raise
+    site_store.replace_page_fingerprints(db, fingerprints)
+    mark("swap")
+    report.pages = len(jobs)
+    report.search_bundles = len(plans)
+    report.search_bundles_built = len(stale)
+    report.days, report.papers = len(data.days), len(data.papers)
+    report.authors, report.topics = len(data.author_papers), len(data.topics)
+    report.seconds = round(time.perf_counter() - started, 3)
+    site_store.finish_build(db, build_id, rendered=report.rendered, reused=report.reused,
+                            seconds=report.seconds)
+    return report
+
+
+__all__ = ["SiteReport", "build_site", "site_dir"]

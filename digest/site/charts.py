@@ -1,0 +1,105 @@
+"""Chart geometry for the stats page, computed at build time (templates draw it as SVG).
+
+Pure functions: counts in, rectangles/polylines out. No JavaScript, no CDN.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date
+
+from digest.site.gather import SiteData
+from digest.site.trending_view import week_start
+
+WIDTH, HEIGHT = 720, 240
+PAD_LEFT, PAD_BOTTOM, PAD_TOP = 40, 28, 10
+MAX_SERIES = 6
+
+
+def _nice_max(value: int) -> int:
+    for step in (5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+        if value <= step:
+            return step
+    return value
+
+
+def _ticks(top: int, plot_h: float) -> list[dict]:
+    return [{"y": round(PAD_TOP + plot_h - plot_h * i / 4, 1), "label": top * i // 4}
+            for i in range(5)]
+
+
+def papers_per_day(data: SiteData, days: int = 90) -> dict:
+    """Stacked bars: papers listed per announcement day, by primary category (top few + other)."""
+    shown = data.days[-days:]
+    per_day: dict[date, Counter[str]] = {}
+    totals: Counter[str] = Counter()
+    for day in shown:
+        counter: Counter[str] = Counter()
+        for paper_id, _ in data.listings.get(day, []):
+            paper = data.papers.get(paper_id)
+            if paper is not None:
+                counter[paper.primary_category or (paper.categories or ["other"])[0]] += 1
+        per_day[day] = counter
+        totals.update(counter)
+    series = [c for c, _ in totals.most_common(MAX_SERIES)]
+    legend = series + (["other"] if len(totals) > len(series) else [])
+    top = _nice_max(max((sum(c.values()) for c in per_day.values()), default=1))
+    plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_TOP - PAD_BOTTOM
+    slot = plot_w / max(1, len(shown))
+    bars = []
+    for i, day in enumerate(shown):
+        y = PAD_TOP + plot_h
+        for s, name in enumerate(legend):
+            count = (per_day[day][name] if name != "other"
+                     else sum(n for c, n in per_day[day].items() if c not in series))
+            if not count:
+                continue
+            h = plot_h * count / top
+            y -= h
+            bars.append({"x": round(PAD_LEFT + i * slot + slot * 0.1, 1), "y": round(y, 1),
+                         "w": round(max(slot * 0.8, 0.5), 1), "h": round(h, 1), "series": s,
+                         "label": f"{day.isoformat()} · {name}: {count}"})
+    labels = [{"x": round(PAD_LEFT + i * slot + slot / 2, 1), "text": f"{d:%b} {d.day}"}
+              for i, d in enumerate(shown) if i % max(1, len(shown) // 6) == 0]
+    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "ticks": _ticks(top, plot_h),
+            "labels": labels, "legend": [{"name": n, "series": i} for i, n in enumerate(legend)],
+            "base_y": PAD_TOP + plot_h, "left": PAD_LEFT, "right": WIDTH - 8,
+            "days": len(shown), "empty": not shown}
+
+
+def matches_per_topic(data: SiteData) -> dict:
+    """One line per curated topic: matched papers per week."""
+    weeks = sorted({week_start(d) for d in data.days})
+    counts: dict[int, Counter[date]] = defaultdict(Counter)
+    for topic_id, matches in data.matches_by_topic.items():
+        for match in matches:
+            counts[topic_id][week_start(match.day)] += 1
+    topics = sorted((t for t in data.topics if counts.get(t.id)),
+                    key=lambda t: -sum(counts[t.id].values()))[:MAX_SERIES]
+    top = _nice_max(max((n for t in topics for n in counts[t.id].values()), default=1))
+    plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_TOP - PAD_BOTTOM
+    step = plot_w / max(1, len(weeks) - 1)
+    lines = []
+    for s, topic in enumerate(topics):
+        points = []
+        for i, monday in enumerate(weeks):
+            x = PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2)
+            y = PAD_TOP + plot_h - plot_h * counts[topic.id][monday] / top
+            points.append({"x": round(x, 1), "y": round(y, 1),
+                           "label": f"{topic.name}, week of {monday.isoformat()}: "
+                                    f"{counts[topic.id][monday]}"})
+        lines.append({"name": topic.name, "series": s, "points": points,
+                      "path": " ".join(f"{p['x']},{p['y']}" for p in points)})
+    labels = [{"x": round(PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2), 1),
+               "text": f"{m:%b} {m.day}"}
+              for i, m in enumerate(weeks) if i % max(1, len(weeks) // 6) == 0]
+    return {"width": WIDTH, "height": HEIGHT, "lines": lines, "ticks": _ticks(top, plot_h),
+            "labels": labels, "base_y": PAD_TOP + plot_h, "left": PAD_LEFT, "right": WIDTH - 8,
+            "legend": [{"name": t.name, "series": i} for i, t in enumerate(topics)],
+            "empty": not lines}
+
+
+def category_totals(data: SiteData) -> list[dict]:
+    totals = Counter(p.primary_category or (p.categories or ["other"])[0]
+                     for p in data.papers.values())
+    return [{"name": c, "count": n} for c, n in totals.most_common(12)]

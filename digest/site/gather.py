@@ -1,0 +1,165 @@
+"""Read everything the site shows from the store, once, into plain in-memory structures.
+
+Rendering never queries the database: this module is the only reader (via digest.store.site).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+
+from digest.store import site as site_store
+
+
+@dataclass
+class PaperEntry:
+    id: str
+    title: str
+    abstract: str
+    author_ids: list[int]
+    author_names: list[str]
+    categories: list[str]
+    primary_category: str | None
+    version: int | None
+    announce_type: str | None
+    first_announced: date | None
+    published: str | None
+    updated: str | None
+    license: str | None
+    doi: str | None
+    journal_ref: str | None
+    comments: str | None
+    is_arxiv: bool
+    content_hash: str
+    days: list[date] = field(default_factory=list)  # listing days (new, cross, replace...)
+    versions: list[tuple[int, str]] = field(default_factory=list)  # (version, first seen day)
+
+
+@dataclass
+class TopicEntry:
+    id: int
+    name: str
+    slug: str
+    description: str
+    keywords: tuple[str, ...]
+
+
+@dataclass
+class Match:
+    topic_id: int
+    paper_id: str
+    day: date
+    score: float
+
+
+@dataclass
+class SiteData:
+    """The whole public archive, as the site needs it."""
+
+    days: list[date]
+    papers: dict[str, PaperEntry]
+    listings: dict[date, list[tuple[str, str]]]  # day -> [(paper_id, announce_type)]
+    authors: dict[int, str]
+    author_papers: dict[int, list[str]]
+    topics: list[TopicEntry]
+    matches_by_paper: dict[str, list[Match]]
+    matches_by_topic: dict[int, list[Match]]
+
+    @cached_property
+    def topics_by_id(self) -> dict[int, TopicEntry]:
+        return {t.id: t for t in self.topics}
+
+
+def slugify(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text)
+    ascii_text = "".join(ch for ch in folded if not unicodedata.combining(ch)).lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-")
+    return slug or "topic"
+
+
+def _curated_topics(db) -> list[TopicEntry]:
+    from digest.store.topics import list_topics
+
+    entries: list[TopicEntry] = []
+    used: set[str] = set()
+    for topic in list_topics(db, kind="curated"):
+        slug = slugify(topic.name)
+        if slug in used:  # two names that fold to the same slug keep distinct pages
+            slug = f"{slug}-{topic.id}"
+        used.add(slug)
+        entries.append(TopicEntry(int(topic.id or 0), topic.name, slug, topic.description,
+                                  topic.keywords))
+    return entries
+
+
+def gather(db) -> SiteData:
+    """Load the public archive: papers, listings, authors, versions, topics and matches."""
+    authors = site_store.archive_authors(db)
+    ids_by_paper: dict[str, list[int]] = defaultdict(list)
+    author_papers: dict[int, list[str]] = defaultdict(list)
+    for paper_id, author_id in site_store.archive_paper_authors(db):
+        ids_by_paper[paper_id].append(author_id)
+        author_papers[author_id].append(paper_id)
+
+    papers: dict[str, PaperEntry] = {}
+    for row in site_store.archive_papers(db):
+        author_ids = ids_by_paper.get(row["id"], [])
+        papers[row["id"]] = PaperEntry(
+            id=row["id"],
+            title=row["title"],
+            abstract=row["abstract"],
+            author_ids=author_ids,
+            author_names=[authors[a] for a in author_ids] or json.loads(row["authors_json"]),
+            categories=json.loads(row["categories_json"]),
+            primary_category=row["primary_category"],
+            version=row["version"],
+            announce_type=row["announce_type"],
+            first_announced=date.fromisoformat(row["first_announced"])
+            if row["first_announced"] else None,
+            published=row["published"],
+            updated=row["updated"],
+            license=row["license"],
+            doi=row["doi"],
+            journal_ref=row["journal_ref"],
+            comments=row["comments"],
+            is_arxiv=bool(row["is_arxiv"]),
+            content_hash=row["content_hash"],
+        )
+
+    listings: dict[date, list[tuple[str, str]]] = defaultdict(list)
+    for paper_id, day_text, announce_type in site_store.archive_listings(db):
+        day = date.fromisoformat(day_text)
+        listings[day].append((paper_id, announce_type))
+        if paper_id in papers:
+            papers[paper_id].days.append(day)
+
+    for paper_id, version, first_seen, _source in site_store.archive_versions(db):
+        if paper_id in papers:
+            papers[paper_id].versions.append((version, (first_seen or "")[:10]))
+
+    topics = _curated_topics(db)
+    known_topics = {t.id for t in topics}
+    by_paper: dict[str, list[Match]] = defaultdict(list)
+    by_topic: dict[int, list[Match]] = defaultdict(list)
+    for topic_id, paper_id, day_text, score in site_store.archive_topic_matches(db):
+        if topic_id not in known_topics or paper_id not in papers:
+            continue
+        match = Match(topic_id, paper_id, date.fromisoformat(day_text), float(score))
+        by_paper[paper_id].append(match)
+        by_topic[topic_id].append(match)
+
+    return SiteData(
+        days=sorted(listings),
+        papers=papers,
+        listings=dict(listings),
+        authors=authors,
+        author_papers=dict(author_papers),
+        topics=topics,
+        matches_by_paper=dict(by_paper),
+        matches_by_topic=dict(by_topic),
+    )

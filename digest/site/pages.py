@@ -1,0 +1,219 @@
+"""Listing pages: home, days, weeks, months, the archive calendar, topics, search, subscribe.
+
+Each function returns PageJobs; contexts are plain dicts (see views.py) so they can be hashed.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter, defaultdict
+from datetime import date
+
+from digest import links
+from digest.site import views
+from digest.site.gather import SiteData
+from digest.site.jobs import PageJob, depth_root, template_job
+from digest.site.trending_view import Ranked, week_start
+
+DAY_TRENDING = 10
+PERIOD_TRENDING = 30
+TOPIC_CARDS_ON_DAY = 8
+TOPIC_CARD_DAYS = 10
+
+
+def _base(site: dict, path: str, title: str, active: str) -> dict:
+    return {"site": site, "root": depth_root(path), "page_title": title, "active": active,
+            "page_path": path}
+
+
+def _type_groups(data: SiteData, day: date) -> list[dict]:
+    grouped: dict[str, list[dict]] = defaultdict(list)
+    for paper_id, announce_type in data.listings.get(day, []):
+        if paper_id in data.papers:
+            grouped[announce_type].append(views.row(data, paper_id, announce_type))
+    order = ["new", "cross", "replace", "replace-cross"]
+    kinds = sorted(grouped, key=lambda k: (order.index(k) if k in order else 9, k))
+    return [{"label": views.TYPE_LABELS.get(k, k), "kind": k, "rows": grouped[k]} for k in kinds]
+
+
+def _topic_sections(data: SiteData, day: date, limit: int | None) -> list[dict]:
+    sections = []
+    for topic in data.topics:
+        matched = sorted((m for m in data.matches_by_topic.get(topic.id, []) if m.day == day),
+                         key=lambda m: (-m.score, m.paper_id))
+        if not matched:
+            continue
+        shown = matched if limit is None else matched[:limit]
+        sections.append({
+            "name": topic.name,
+            "url": links.topic_path(topic.slug),
+            "feed": f"topics/{topic.slug}.xml",
+            "total": len(matched),
+            "cards": [views.card(data, m.paper_id, day=day) for m in shown],
+        })
+    return sections
+
+
+def day_context(data: SiteData, site: dict, day: date, trending: list[Ranked], path: str,
+                *, home: bool) -> dict:
+    listed = data.listings.get(day, [])
+    counts = Counter(t for _, t in listed)
+    return _base(site, path, site["title"] if home else f"Papers of {views.day_label(day)}",
+                 "home" if home else "archive") | {
+        "home": home,
+        "day_iso": day.isoformat(),
+        "day_label": views.day_label(day),
+        "day_url": links.day_path(day),
+        "nav": views.nav_for_day(data, day),
+        "counts": {"total": len(listed), "new": counts.get("new", 0),
+                   "cross": counts.get("cross", 0),
+                   "replace": counts.get("replace", 0) + counts.get("replace-cross", 0)},
+        "trending": [views.card(data, r.paper_id, day=day, likes=r.likes) for r in trending],
+        "topic_sections": _topic_sections(data, day, TOPIC_CARDS_ON_DAY if home else None),
+        "groups": [] if home else _type_groups(data, day),
+        "topics": [{"id": t.id, "name": t.name} for t in data.topics],
+    }
+
+
+def day_jobs(db, data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
+    jobs = []
+    for day in data.days:
+        path = links.day_path(day)
+        context = day_context(data, site, day, trend("day", day, DAY_TRENDING), path, home=False)
+        jobs.append(template_job(salt, path, "site/day.html.j2", context))
+    if data.days:
+        latest = data.days[-1]
+        context = day_context(data, site, latest, trend("day", latest, DAY_TRENDING),
+                              "index.html", home=True)
+    else:
+        context = _base(site, "index.html", site["title"], "home") | {
+            "home": True, "empty": True, "topics": []}
+    jobs.append(template_job(salt, "index.html", "site/home.html.j2", context))
+    return jobs
+
+
+def _period_context(data: SiteData, site: dict, path: str, title: str, days: list[date],
+                    trending: list[Ranked], prev: dict | None, nxt: dict | None) -> dict:
+    return _base(site, path, title, "archive") | {
+        "title": title,
+        "range": f"{views.day_label(days[0])} – {views.day_label(days[-1])}",
+        "total": sum(len(data.listings.get(d, [])) for d in days),
+        "days": [{"url": links.day_path(d), "label": views.day_label(d),
+                  "count": len(data.listings.get(d, []))} for d in days],
+        "trending": [views.card(data, r.paper_id, likes=r.likes) for r in trending],
+        "prev": prev,
+        "next": nxt,
+    }
+
+
+def period_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
+    jobs: list[PageJob] = []
+    weeks = sorted({week_start(d) for d in data.days})
+    for i, monday in enumerate(weeks):
+        year, week, _ = monday.isocalendar()
+        days = [d for d in data.days if week_start(d) == monday]
+        path = links.week_path(year, week)
+
+        def link(m: date) -> dict:
+            y, w, _ = m.isocalendar()
+            return {"url": links.week_path(y, w), "label": f"Week {w}, {y}"}
+
+        context = _period_context(
+            data, site, path, f"Week {week}, {year}", days, trend("week", days[0], PERIOD_TRENDING),
+            link(weeks[i - 1]) if i > 0 else None, link(weeks[i + 1]) if i + 1 < len(weeks) else None)
+        jobs.append(template_job(salt, path, "site/period.html.j2", context))
+    months = sorted({(d.year, d.month) for d in data.days})
+    for i, (year, month) in enumerate(months):
+        days = [d for d in data.days if (d.year, d.month) == (year, month)]
+        path = links.month_path(year, month)
+
+        def mlink(ym: tuple[int, int]) -> dict:
+            return {"url": links.month_path(*ym), "label": f"{calendar.month_name[ym[1]]} {ym[0]}"}
+
+        context = _period_context(
+            data, site, path, f"{calendar.month_name[month]} {year}", days,
+            trend("month", days[0], PERIOD_TRENDING),
+            mlink(months[i - 1]) if i > 0 else None,
+            mlink(months[i + 1]) if i + 1 < len(months) else None)
+        jobs.append(template_job(salt, path, "site/period.html.j2", context))
+    return jobs
+
+
+def archive_job(data: SiteData, site: dict, salt: str) -> PageJob:
+    """The calendar: every month with its announcement days, weeks and counts."""
+    counts = {d: len(data.listings.get(d, [])) for d in data.days}
+    months = []
+    for year, month in sorted({(d.year, d.month) for d in data.days}, reverse=True):
+        weeks = []
+        for week in calendar.Calendar().monthdatescalendar(year, month):
+            y, w, _ = week[0].isocalendar()
+            has_days = any(d in counts for d in week)
+            weeks.append({
+                "url": links.week_path(y, w) if has_days else None, "label": f"W{w:02d}",
+                "cells": [{"num": d.day if d.month == month else None,
+                           "url": links.day_path(d) if d in counts and d.month == month else None,
+                           "count": counts.get(d, 0) if d.month == month else 0}
+                          for d in week],
+            })
+        months.append({"label": f"{calendar.month_name[month]} {year}",
+                       "url": links.month_path(year, month), "weeks": weeks,
+                       "total": sum(c for d, c in counts.items() if (d.year, d.month) == (year, month))})
+    context = _base(site, "archive.html", "Archive", "archive") | {
+        "months": months, "total_days": len(data.days),
+        "total_papers": len(data.papers)}
+    return template_job(salt, "archive.html", "site/archive.html.j2", context)
+
+
+def topic_jobs(data: SiteData, site: dict, salt: str) -> list[PageJob]:
+    jobs = []
+    summaries = []
+    for topic in data.topics:
+        matches = data.matches_by_topic.get(topic.id, [])
+        by_day: dict[date, list] = defaultdict(list)
+        for match in matches:
+            by_day[match.day].append(match)
+        days = []
+        for n, day in enumerate(sorted(by_day, reverse=True)):
+            ordered = sorted(by_day[day], key=lambda m: (-m.score, m.paper_id))
+            days.append({
+                "label": views.day_label(day), "url": links.day_path(day),
+                "cards": [views.card(data, m.paper_id, day=day) for m in ordered]
+                if n < TOPIC_CARD_DAYS else [],
+                "rows": [] if n < TOPIC_CARD_DAYS else [views.row(data, m.paper_id) for m in ordered],
+            })
+        path = links.topic_path(topic.slug)
+        context = _base(site, path, topic.name, "topics") | {
+            "topic": {"id": topic.id, "name": topic.name, "description": topic.description,
+                      "keywords": list(topic.keywords), "feed": f"topics/{topic.slug}.xml"},
+            "total": len({m.paper_id for m in matches}), "days": days}
+        jobs.append(template_job(salt, path, "site/topic.html.j2", context))
+        summaries.append({"name": topic.name, "url": path, "feed": f"topics/{topic.slug}.xml",
+                          "description": topic.description,
+                          "total": len({m.paper_id for m in matches}),
+                          "latest": views.day_label(max(by_day)) if by_day else None})
+    context = _base(site, "topics/index.html", "Topics", "topics") | {"topics": summaries}
+    jobs.append(template_job(salt, "topics/index.html", "site/topics.html.j2", context))
+    return jobs
+
+
+def simple_jobs(data: SiteData, site: dict, salt: str, bundles: list[str]) -> list[PageJob]:
+    topics = [{"id": t.id, "name": t.name} for t in data.topics]
+    search = _base(site, "search.html", "Search", "search") | {"bundles": bundles}
+    subscribe = _base(site, "subscribe.html", "Subscribe", "subscribe") | {"topics": topics}
+    return [template_job(salt, "search.html", "site/search.html.j2", search),
+            template_job(salt, "subscribe.html", "site/subscribe.html.j2", subscribe)]
+
+
+def stats_job(data: SiteData, site: dict, salt: str) -> PageJob:
+    from digest.site import charts
+
+    matched = {m.paper_id for ms in data.matches_by_topic.values() for m in ms}
+    context = _base(site, "stats.html", "Statistics", "stats") | {
+        "per_day": charts.papers_per_day(data),
+        "per_topic": charts.matches_per_topic(data),
+        "categories": charts.category_totals(data),
+        "totals": {"papers": len(data.papers), "days": len(data.days),
+                   "authors": len(data.author_papers), "topics": len(data.topics),
+                   "matched": len(matched)},
+    }
+    return template_job(salt, "stats.html", "site/stats.html.j2", context)

@@ -1,0 +1,133 @@
+"""Paper pages and author pages: one per paper and per author, fingerprinted from compact keys.
+
+There can be hundreds of thousands of these, so their fingerprints come from small tuples of
+the inputs (not from a full context) and the context is only built when a page must be rendered.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+from digest import links
+from digest.render import render
+from digest.site import views
+from digest.site.gather import PaperEntry, SiteData
+from digest.site.jobs import PageJob, fingerprint
+
+Neighbours = dict[str, list[tuple[str, float]]]
+COLLABORATORS_SHOWN = 24
+
+
+def paper_key(data: SiteData, paper: PaperEntry) -> tuple:
+    """Everything a paper contributes to any page that shows it."""
+    matches = tuple((m.topic_id, m.day, round(m.score, 4))
+                    for m in data.matches_by_paper.get(paper.id, []))
+    return (paper.content_hash, paper.version, tuple(paper.author_ids), tuple(paper.author_names),
+            tuple(paper.categories), paper.primary_category, paper.announce_type,
+            paper.first_announced, tuple(paper.days), tuple(paper.versions), paper.published,
+            paper.updated, paper.license, paper.doi, paper.journal_ref, paper.comments,
+            paper.is_arxiv, matches)
+
+
+def _similar_entries(data: SiteData, similar: Neighbours, paper_id: str) -> list[tuple[str, float]]:
+    return [(pid, score) for pid, score in similar.get(paper_id, []) if pid in data.papers]
+
+
+def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighbours) -> dict:
+    path = links.paper_path(paper.id)
+    by_id = data.topics_by_id
+    listed = {d: t for d in paper.days for pid, t in data.listings.get(d, []) if pid == paper.id}
+    return {
+        "site": site, "root": "../", "page_title": paper.title, "active": "", "page_path": path,
+        "paper": {
+            "id": paper.id, "title": paper.title, "abstract": paper.abstract,
+            "authors": views.author_links(paper, None),
+            "categories": paper.categories, "primary": paper.primary_category,
+            "version": paper.version, "is_arxiv": paper.is_arxiv,
+            "abs_url": links.arxiv_abs_url(paper.id) if paper.is_arxiv else None,
+            "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
+            "first_announced": views.day_label(paper.first_announced),
+            "first_announced_url": links.day_path(paper.first_announced)
+            if paper.first_announced in data.listings else None,
+            "published": (paper.published or "")[:10], "updated": (paper.updated or "")[:10],
+            "license": paper.license, "doi": paper.doi, "journal_ref": paper.journal_ref,
+            "comments": paper.comments,
+        },
+        "listed": [{"label": views.day_label(d), "url": links.day_path(d),
+                    "type": views.TYPE_LABELS.get(t, t)} for d, t in sorted(listed.items())],
+        "versions": [{"version": v, "seen": seen} for v, seen in paper.versions],
+        "matched": [{"name": by_id[m.topic_id].name, "url": links.topic_path(by_id[m.topic_id].slug),
+                     "day": views.day_label(m.day), "score": f"{m.score:.2f}"}
+                    for m in data.matches_by_paper.get(paper.id, []) if m.topic_id in by_id],
+        "similar": [views.row(data, pid) | {"score": f"{score:.2f}"}
+                    for pid, score in _similar_entries(data, similar, paper.id)],
+    }
+
+
+def paper_jobs(data: SiteData, site: dict, salt: str, similar: Neighbours,
+               keys: dict[str, tuple]) -> list[PageJob]:
+    jobs = []
+    for paper in data.papers.values():
+        near = tuple((pid, score, keys[pid][0], keys[pid][3][:3], keys[pid][6])
+                     for pid, score in _similar_entries(data, similar, paper.id))
+        key = fingerprint(salt, "paper", keys[paper.id], near)
+
+        def produce(paper: PaperEntry = paper) -> str:
+            return render("site/paper.html.j2", **paper_context(data, site, paper, similar))
+
+        jobs.append(PageJob(links.paper_path(paper.id), key, produce))
+    return jobs
+
+
+def _sort_day(paper: PaperEntry) -> date:
+    return paper.first_announced or date.min
+
+
+def author_context(data: SiteData, site: dict, author_id: int) -> dict:
+    path = links.author_path(author_id)
+    paper_ids = data.author_papers.get(author_id, [])
+    papers = sorted((data.papers[p] for p in paper_ids if p in data.papers),
+                    key=lambda p: (_sort_day(p), p.id), reverse=True)
+    shared: Counter[int] = Counter()
+    topic_counts: Counter[int] = Counter()
+    for paper in papers:
+        shared.update(a for a in set(paper.author_ids) if a != author_id)
+        topic_counts.update({m.topic_id for m in data.matches_by_paper.get(paper.id, [])})
+    by_id = data.topics_by_id
+    collaborators = sorted(shared.items(), key=lambda item: (-item[1], data.authors.get(item[0], "")))
+    name = data.authors.get(author_id, "Unknown author")
+    return {
+        "site": site, "root": "../", "page_title": name, "active": "", "page_path": path,
+        "author": {"id": author_id, "name": name},
+        "counts": {"papers": len(papers), "topics": len(topic_counts),
+                   "collaborators": len(shared)},
+        "collaborators": [{"name": data.authors.get(a, "?"), "url": links.author_path(a),
+                           "shared": n} for a, n in collaborators[:COLLABORATORS_SHOWN]],
+        "more_collaborators": max(0, len(collaborators) - COLLABORATORS_SHOWN),
+        "topics": [{"name": by_id[t].name, "url": links.topic_path(by_id[t].slug), "count": n}
+                   for t, n in sorted(topic_counts.items(), key=lambda i: (-i[1], i[0]))
+                   if t in by_id],
+        "works": [{
+            "title": p.title, "url": links.paper_path(p.id),
+            "year": p.first_announced.year if p.first_announced else (p.published or "")[:4],
+            "source": "arXiv" if p.is_arxiv else "other source",
+            "category": p.primary_category or (p.categories[0] if p.categories else ""),
+            "day": views.day_label(p.first_announced),
+            "authors": views.author_links(p, 8), "more_authors": max(0, len(p.author_names) - 8),
+            "snippet": views.clip(p.abstract, 240),
+        } for p in papers],
+    }
+
+
+def author_jobs(data: SiteData, site: dict, salt: str, keys: dict[str, tuple]) -> list[PageJob]:
+    jobs = []
+    for author_id, paper_ids in data.author_papers.items():
+        works = tuple((pid, keys[pid]) for pid in paper_ids if pid in keys)
+        key = fingerprint(salt, "author", data.authors.get(author_id), works)
+
+        def produce(author_id: int = author_id) -> str:
+            return render("site/author.html.j2", **author_context(data, site, author_id))
+
+        jobs.append(PageJob(links.author_path(author_id), key, produce))
+    return jobs

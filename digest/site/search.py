@@ -1,0 +1,94 @@
+"""Search with Pagefind: the index is built offline at site build time, in several bundles.
+
+Papers are grouped into bundles (one per past month, one per ISO week of the latest month), so
+a new day re-indexes only its week; the search page merges all bundles. Each bundle is indexed
+from tiny source pages (title, authors, abstract) with the `pagefind` binary from the wheel.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from digest import links
+from digest.errors import DigestError
+from digest.render import render
+from digest.site.gather import PaperEntry, SiteData
+from digest.site.jobs import fingerprint
+
+SEARCH_DIR = "search"
+TIMEOUT_SECONDS = 1800
+
+
+def bundle_name(paper: PaperEntry, latest_month: tuple[int, int] | None) -> str:
+    day = paper.first_announced
+    if day is None:
+        return "undated"
+    if (day.year, day.month) == latest_month:
+        year, week, _ = day.isocalendar()
+        return f"{day.year}-{day.month:02d}-w{week:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def plan_bundles(data: SiteData, salt: str) -> dict[str, tuple[str, list[str]]]:
+    """bundle name -> (fingerprint of what it indexes, paper ids)."""
+    latest = (data.days[-1].year, data.days[-1].month) if data.days else None
+    groups: dict[str, list[str]] = {}
+    for paper in data.papers.values():
+        groups.setdefault(bundle_name(paper, latest), []).append(paper.id)
+    plans = {}
+    for name, ids in sorted(groups.items()):
+        ids.sort()
+        papers = [data.papers[i] for i in ids]
+        key = fingerprint(salt, "search", [(p.id, p.content_hash, tuple(p.author_names))
+                                           for p in papers])
+        plans[name] = (key, ids)
+    return plans
+
+
+def bundle_paths(plans: dict[str, tuple[str, list[str]]]) -> list[str]:
+    """Relative bundle directories, newest first (the search page merges them)."""
+    return [f"{SEARCH_DIR}/{name}/" for name in sorted(plans, reverse=True)]
+
+
+def _write_sources(data: SiteData, ids: list[str], source_dir: Path) -> None:
+    papers_dir = source_dir / "papers"
+    papers_dir.mkdir(parents=True, exist_ok=True)
+    for paper_id in ids:
+        paper = data.papers[paper_id]
+        html = render("site/search_record.html.j2", paper=paper,
+                      day=paper.first_announced.isoformat() if paper.first_announced else "")
+        (source_dir / links.paper_path(paper_id)).write_text(html, encoding="utf-8")
+
+
+def _run_pagefind(source_dir: Path, output_dir: Path) -> None:
+    command = [sys.executable, "-m", "pagefind", "--site", str(source_dir),
+               "--output-path", str(output_dir), "--force-language", "en", "--silent"]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
+                                check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise DigestError(f"pagefind timed out after {TIMEOUT_SECONDS} s") from exc
+    if result.returncode != 0:
+        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
+        raise DigestError(f"pagefind failed (exit {result.returncode}): {' '.join(tail)}")
+
+
+def build_bundles(data: SiteData, names: list[str], plans: dict[str, tuple[str, list[str]]],
+                  out_dir: Path, scratch: Path, workers: int = 2) -> None:
+    """Index the named bundles into out_dir/search/<name>/ (two pagefind runs at a time)."""
+
+    def one(name: str) -> None:
+        source = scratch / name
+        _write_sources(data, plans[name][1], source)
+        target = out_dir / SEARCH_DIR / name
+        if target.exists():
+            shutil.rmtree(target)
+        _run_pagefind(source, target)
+        shutil.rmtree(source, ignore_errors=True)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, names))

@@ -1,0 +1,80 @@
+"""Trending lists per day, week and month: from digest.trending when it exists, else a fallback.
+
+The fallback orders a period's papers by how many curated topics they matched, then by the
+best match score, then in listing order, so the site always has a sensible "top" list.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from digest.site.gather import SiteData
+
+
+@dataclass(frozen=True)
+class Ranked:
+    paper_id: str
+    likes: int = 0  # public, aggregated counts only (never who liked what)
+    matches: int = 0  # curated topics matched
+
+
+def _trending_function():
+    try:
+        module = importlib.import_module("digest.trending")
+    except ImportError:
+        return None
+    return getattr(module, "trending", None)
+
+
+def week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def period_days(data: SiteData, period: str, anchor: date) -> list[date]:
+    """Announcement days in the day/ISO-week/month that contains `anchor`."""
+    if period == "day":
+        return [anchor] if anchor in data.listings else []
+    if period == "week":
+        year, week, _ = anchor.isocalendar()
+        return [d for d in data.days if d.isocalendar()[:2] == (year, week)]
+    return [d for d in data.days if (d.year, d.month) == (anchor.year, anchor.month)]
+
+
+def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ranked]:
+    order: dict[str, int] = {}
+    for day in period_days(data, period, anchor):
+        for paper_id, announce_type in data.listings.get(day, []):
+            if announce_type in ("new", "cross") and paper_id in data.papers:
+                order.setdefault(paper_id, len(order))
+
+    def key(paper_id: str) -> tuple:
+        matches = data.matches_by_paper.get(paper_id, [])
+        best = max((m.score for m in matches), default=0.0)
+        return (-len({m.topic_id for m in matches}), -best, order[paper_id])
+
+    ranked = sorted(order, key=key)[:limit]
+    return [Ranked(pid, 0, len({m.topic_id for m in data.matches_by_paper.get(pid, [])}))
+            for pid in ranked]
+
+
+def trending_list(db, data: SiteData, period: str, anchor: date, limit: int) -> list[Ranked]:
+    """The top papers of the period containing `anchor`, best first."""
+    function = _trending_function()
+    if function is None:
+        return _fallback(data, period, anchor, limit)
+    found = []
+    for item in function(db, anchor, period=period, limit=limit):
+        paper_id = getattr(item, "paper_id", None) or getattr(item, "id", None)
+        if paper_id not in data.papers:
+            continue
+        found.append(Ranked(
+            paper_id,
+            int(getattr(item, "likes", 0) or 0),
+            int(getattr(item, "matches", 0) or getattr(item, "topic_matches", 0) or 0),
+        ))
+    if len(found) < limit:  # fill up with the fallback order (topic matches, listing order)
+        have = {r.paper_id for r in found}
+        found += [r for r in _fallback(data, period, anchor, limit) if r.paper_id not in have]
+    return found[:limit]

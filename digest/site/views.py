@@ -1,0 +1,96 @@
+"""Plain dicts the templates show (cards, author lists, labels), built from gathered data.
+
+Everything here is pure and returns JSON-like values, so a page's context can be hashed.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from digest import links
+from digest.site.gather import PaperEntry, SiteData
+
+SNIPPET_CHARS = 320
+CARD_AUTHORS = 6
+TYPE_LABELS = {"new": "New", "cross": "Cross-list", "replace": "Replaced",
+               "replace-cross": "Replaced cross-list"}
+
+
+def day_label(day: date | None) -> str:
+    return f"{day:%b} {day.day}, {day.year}" if day else "undated"
+
+
+def clip(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """Cut at a word boundary; keeps $...$ TeX as text (it stays legible)."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",.;:")
+    return cut + "…"
+
+
+def author_links(paper: PaperEntry, limit: int | None = CARD_AUTHORS) -> list[dict]:
+    people = list(zip(paper.author_ids, paper.author_names, strict=False))
+    if not people:
+        return [{"name": name, "url": None} for name in paper.author_names[:limit]]
+    shown = people if limit is None else people[:limit]
+    return [{"name": name, "url": links.author_path(aid)} for aid, name in shown]
+
+
+def topic_chips(data: SiteData, paper_id: str, day: date | None = None) -> list[dict]:
+    by_id = data.topics_by_id
+    seen: dict[int, dict] = {}
+    for match in data.matches_by_paper.get(paper_id, []):
+        if (day is None or match.day == day) and match.topic_id in by_id:
+            topic = by_id[match.topic_id]
+            seen.setdefault(topic.id, {"name": topic.name, "url": links.topic_path(topic.slug)})
+    return list(seen.values())
+
+
+def card(data: SiteData, paper_id: str, *, day: date | None = None, likes: int = 0) -> dict:
+    """What a paper card shows: title, authors, categories, snippet, why (topics), links."""
+    paper = data.papers[paper_id]
+    shown_day = day or paper.first_announced
+    return {
+        "id": paper.id,
+        "url": links.paper_path(paper.id),
+        "title": paper.title,
+        "authors": author_links(paper),
+        "more_authors": max(0, len(paper.author_names) - CARD_AUTHORS),
+        "n_authors": len(paper.author_names),
+        "categories": paper.categories[:4],
+        "snippet": clip(paper.abstract),
+        "day": day_label(shown_day),
+        "topics": topic_chips(data, paper_id, day),
+        "likes": likes,
+        "abs_url": links.arxiv_abs_url(paper.id) if paper.is_arxiv else None,
+        "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
+    }
+
+
+def row(data: SiteData, paper_id: str, announce_type: str | None = None) -> dict:
+    """A compact list line: title, first authors, primary category."""
+    paper = data.papers[paper_id]
+    return {
+        "id": paper.id,
+        "url": links.paper_path(paper.id),
+        "title": paper.title,
+        "authors": author_links(paper, 3),
+        "more_authors": max(0, len(paper.author_names) - 3),
+        "category": paper.primary_category or (paper.categories[0] if paper.categories else ""),
+        "type": TYPE_LABELS.get(announce_type or "", announce_type or ""),
+        "day": day_label(paper.first_announced),
+    }
+
+
+def nav_for_day(data: SiteData, day: date) -> dict:
+    """Previous/next announcement day, and the week and month this day belongs to."""
+    index = data.days.index(day)
+    year, week, _ = day.isocalendar()
+    prev_day = data.days[index - 1] if index > 0 else None
+    next_day = data.days[index + 1] if index + 1 < len(data.days) else None
+    return {
+        "prev": {"url": links.day_path(prev_day), "label": day_label(prev_day)} if prev_day else None,
+        "next": {"url": links.day_path(next_day), "label": day_label(next_day)} if next_day else None,
+        "week": {"url": links.week_path(year, week), "label": f"Week {week}, {year}"},
+        "month": {"url": links.month_path(day.year, day.month), "label": f"{day:%B %Y}"},
+    }

@@ -1,0 +1,170 @@
+"""Every SQL statement the static archive needs: reads over the archive, plus its build state.
+
+Reads never touch subscribers, tokens, feedback or per-subscriber picks: the site is public.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+
+from digest.store.db import transaction, utcnow
+
+PAPER_COLUMNS = (
+    "id, version, title, abstract, authors_json, categories_json, primary_category, "
+    "announce_type, first_announced, last_announced, published, updated, license, doi, "
+    "journal_ref, comments, is_arxiv, content_hash"
+)
+
+
+def _table_exists(db, name: str) -> bool:
+    row = db.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
+    ).fetchone()
+    return row is not None
+
+
+# ---------------------------------------------------------------- archive reads
+
+
+def archive_days(db) -> list[date]:
+    """Announcement days with at least one listing, oldest first."""
+    rows = db.execute("SELECT DISTINCT announce_date FROM listings ORDER BY announce_date")
+    return [date.fromisoformat(r[0]) for r in rows]
+
+
+def archive_listings(db) -> list[tuple[str, str, str]]:
+    """(paper_id, announce_date, announce_type) in listing order (day, then feed order)."""
+    return db.execute(
+        "SELECT paper_id, announce_date, announce_type FROM listings "
+        "ORDER BY announce_date, rowid"
+    ).fetchall()
+
+
+def archive_papers(db) -> list[dict]:
+    """Every stored paper's public metadata."""
+    cursor = db.execute(f"SELECT {PAPER_COLUMNS} FROM papers ORDER BY id")  # noqa: S608
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def archive_paper_authors(db) -> list[tuple[str, int]]:
+    """(paper_id, author_id) in author order."""
+    return db.execute(
+        "SELECT paper_id, author_id FROM paper_authors ORDER BY paper_id, position"
+    ).fetchall()
+
+
+def archive_authors(db) -> dict[int, str]:
+    """author id -> display name, for authors of at least one paper."""
+    rows = db.execute(
+        "SELECT id, name FROM authors WHERE id IN (SELECT author_id FROM paper_authors)"
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def archive_versions(db) -> list[tuple[str, int, str, str]]:
+    """(paper_id, version, first_seen, source) for every version seen."""
+    return db.execute(
+        "SELECT paper_id, version, first_seen, source FROM paper_versions "
+        "ORDER BY paper_id, version"
+    ).fetchall()
+
+
+def coauthor_counts(db, author_id: int) -> list[tuple[int, int]]:
+    """(co-author id, shared papers) for one author, most shared first."""
+    return db.execute(
+        """
+        SELECT other.author_id, COUNT(DISTINCT other.paper_id) AS shared
+        FROM paper_authors me JOIN paper_authors other
+          ON other.paper_id = me.paper_id AND other.author_id != me.author_id
+        WHERE me.author_id = ?
+        GROUP BY other.author_id ORDER BY shared DESC, other.author_id
+        """,
+        [author_id],
+    ).fetchall()
+
+
+def archive_topic_matches(db) -> list[tuple[int, str, str, float]]:
+    """(topic_id, paper_id, announce_date, score) for curated topics; [] before ranking exists."""
+    if not _table_exists(db, "topic_matches"):
+        return []
+    return db.execute(
+        "SELECT m.topic_id, m.paper_id, m.announce_date, m.score FROM topic_matches m "
+        "JOIN topics t ON t.id = m.topic_id AND t.kind = 'curated' "
+        "ORDER BY m.announce_date, m.topic_id, m.score DESC"
+    ).fetchall()
+
+
+# ---------------------------------------------------------------- build state
+
+
+def page_fingerprints(db) -> dict[str, str]:
+    return dict(db.execute("SELECT path, fingerprint FROM site_pages").fetchall())
+
+
+def replace_page_fingerprints(db, fingerprints: dict[str, str]) -> None:
+    """Remember what the site on disk was built from (one transaction)."""
+    with transaction(db):
+        db.execute("DELETE FROM site_pages")
+        db.conn.executemany(
+            "INSERT INTO site_pages (path, fingerprint) VALUES (?, ?)", fingerprints.items()
+        )
+
+
+def clear_page_fingerprints(db) -> None:
+    with transaction(db):
+        db.execute("DELETE FROM site_pages")
+
+
+def similar_papers(db, model: str) -> dict[str, list[tuple[str, float]]]:
+    """Cached nearest neighbours: paper id -> [(similar id, score)], closest first."""
+    found: dict[str, list[tuple[str, float]]] = {}
+    rows = db.execute(
+        "SELECT paper_id, similar_id, score FROM site_similar WHERE model = ? "
+        "ORDER BY paper_id, rank",
+        [model],
+    )
+    for paper_id, similar_id, score in rows:
+        found.setdefault(paper_id, []).append((similar_id, score))
+    return found
+
+
+def save_similar_papers(db, model: str, neighbours: dict[str, list[tuple[str, float]]],
+                        *, replace_all: bool = False) -> None:
+    """Store neighbour lists for the given papers (all papers' lists when replace_all)."""
+    with transaction(db):
+        if replace_all:
+            db.execute("DELETE FROM site_similar")
+        else:
+            db.conn.executemany(
+                "DELETE FROM site_similar WHERE paper_id = ?", [(p,) for p in neighbours]
+            )
+        db.conn.executemany(
+            "INSERT INTO site_similar (paper_id, rank, similar_id, score, model) "
+            "VALUES (?, ?, ?, ?, ?)",
+            _similar_rows(model, neighbours),
+        )
+
+
+def _similar_rows(model: str, neighbours: dict[str, list[tuple[str, float]]]) -> Iterable[tuple]:
+    for paper_id, items in neighbours.items():
+        for rank, (similar_id, score) in enumerate(items):
+            yield (paper_id, rank, similar_id, float(score), model)
+
+
+def start_build(db, *, full: bool) -> int:
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO site_builds (started_at, full) VALUES (?, ?)", [utcnow(), int(full)]
+        )
+    return int(cursor.lastrowid)
+
+
+def finish_build(db, build_id: int, *, rendered: int, reused: int, seconds: float) -> None:
+    with transaction(db):
+        db.execute(
+            "UPDATE site_builds SET finished_at = ?, pages_rendered = ?, pages_reused = ?, "
+            "seconds = ? WHERE id = ?",
+            [utcnow(), rendered, reused, seconds, build_id],
+        )

@@ -1,0 +1,28 @@
+/* Pagefind search UI: merges the archive's search bundles (one per month or week). */
+(function () {
+  "use strict";
+  var el = document.getElementById("search");
+  if (!el) return;
+  if (window.location.protocol !== "file:") {
+    document.querySelectorAll(".file-note").forEach(function (n) { n.hidden = true; });
+  }
+  if (typeof PagefindUI === "undefined") return;
+  var root = new URL(el.getAttribute("data-root") || "./", window.location.href);
+  var base = root.pathname;
+  var bundles = (el.getAttribute("data-bundles") || "").split(" ").filter(Boolean);
+  if (!bundles.length) return;
+  var path = function (b) { return new URL(b, root).pathname; };
+  var ui = new PagefindUI({
+    element: "#search",
+    bundlePath: path(bundles[0]),
+    baseUrl: base,
+    mergeIndex: bundles.slice(1).map(function (b) { return { bundlePath: path(b), baseUrl: base }; }),
+    showImages: false,
+    showSubResults: false,
+    excerptLength: 30,
+    autofocus: true,
+    translations: { placeholder: "Search titles, abstracts and authors" }
+  });
+  var q = new URLSearchParams(window.location.search).get("q");
+  if (q) ui.triggerSearch(q);
+})();
