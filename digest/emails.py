@@ -73,8 +73,9 @@ def shorten_authors(authors: Sequence[str], limit: int = 3) -> str:
 def abstract_snippet(abstract: str, max_chars: int = SNIPPET_MAX_CHARS, sentences: int = 3) -> str:
     """The first two or three whole sentences that fit in `max_chars`.
 
-    If even the first sentence is longer, cut it at a word boundary and add an ellipsis;
-    never cut inside a word.
+    When only one whole sentence fits, the second is added cut at a word boundary with an
+    ellipsis (so the card still reads as two sentences' worth); a first sentence longer than
+    `max_chars` is cut the same way. Never cuts inside a word.
     """
     text = " ".join(abstract.split())
     if not text:
@@ -88,12 +89,23 @@ def abstract_snippet(abstract: str, max_chars: int = SNIPPET_MAX_CHARS, sentence
             break
         chosen.append(part)
         length += extra
-    if chosen:
+    if len(chosen) == len(parts) or len(chosen) >= 2:
         return " ".join(chosen)
-    cut = text[: max_chars - 1]
-    if len(text) > max_chars - 1 and not text[max_chars - 1].isspace():
-        cut = cut.rsplit(" ", 1)[0] if " " in cut else cut
-    return cut.rstrip(" ,;:.-") + "…"
+    room = max_chars - length - (1 if chosen else 0) - 1  # space before, ellipsis after
+    if chosen and room < 60:  # too little left for a useful partial sentence
+        return " ".join(chosen)
+    partial = _cut_at_word(parts[len(chosen)], room)
+    return " ".join([*chosen, partial + "…"]) if partial else " ".join(chosen)
+
+
+def _cut_at_word(text: str, limit: int) -> str:
+    """The longest prefix of `text` up to `limit` chars that ends at a word boundary."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    if not text[limit].isspace():
+        cut = cut.rsplit(" ", 1)[0] if " " in cut else ""
+    return cut.rstrip(" ,;:.-")
 
 
 def issue_short(day: date) -> str:
@@ -227,7 +239,7 @@ def digest_context(config: Config, subscriber: Subscriber, plan: DigestPlan,
     what = _join_names(subscribed_to) if subscribed_to else "the daily digest"
     if count:
         topics_part = f" across {_join_names(named_sections)}" if named_sections else ""
-        lede = f"Picked from {plan.candidates} new listings{topics_part}."
+        lede = f"Picked from {plan.candidates} new listings{topics_part}".rstrip(".…") + "."
     else:
         lede = f"None of today's {plan.candidates} new listings matched your topics closely enough."
     return {

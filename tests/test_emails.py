@@ -301,6 +301,14 @@ def test_snippet_long_first_sentence_is_cut_at_a_word():
     assert snippet.endswith("word…") and len(snippet) <= 350
 
 
+def test_snippet_adds_a_clipped_second_sentence_when_only_one_fits():
+    first = "Large models do many things well in practice and in theory, as shown before. "
+    second = "However, " + "they also fail in ways that are hard to predict " * 10 + "today."
+    snippet = abstract_snippet(first + second)
+    assert snippet.startswith(first + "However, they also fail")
+    assert snippet.endswith("predict…") and len(snippet) <= 350
+
+
 def test_shorten_authors():
     assert shorten_authors(["A", "B", "C"]) == "A, B, C"
     assert shorten_authors(["A", "B", "C", "D"]) == "A, B, C et al."
