@@ -54,6 +54,7 @@ class SendReport:
     render_seconds: float = 0.0
     send_seconds: float = 0.0
     stopped: str | None = None  # why the run paused early (remaining rows stay queued)
+    outbox_index: str | None = None  # outbox backend: the issue's index.html to open
     errors: list[str] = field(default_factory=list)
     ledger: dict[str, int] = field(default_factory=dict)
 
@@ -77,6 +78,7 @@ class SendReport:
             "render_seconds": round(self.render_seconds, 3),
             "send_seconds": round(self.send_seconds, 3),
             "stopped": self.stopped,
+            "outbox_index": self.outbox_index,
             "errors": self.errors,
             "ledger": self.ledger,
         }
@@ -201,7 +203,8 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
         render_new(db, config, issue_date, report, save_plans=False)
         report.render_seconds = time.perf_counter() - started
         report.ledger = ledger_store.count_by_state(db, issue_date)
-        report.queued = report.ledger["queued"]
+        report.already_handled = sum(report.ledger[s] for s in ("sent", "failed", "skipped"))
+        report.queued = report.ledger["queued"] + report.rendered  # what a real run would send
         return report
     check_sender(config)
     with Lease(db, config.db_path, "send", config.schedule.lease_minutes):
@@ -223,6 +226,10 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
             deliver_queued(db, config, backend, issue_date, report, progress)
         finally:
             backend.close()  # the outbox writes its index pages here
+            outbox_dir = getattr(backend, "outbox_dir", None)
+            if outbox_dir is not None:
+                index = outbox_dir / issue_date.isoformat() / "index.html"
+                report.outbox_index = str(index) if index.exists() else None
             report.send_seconds = time.perf_counter() - started
             report.ledger = ledger_store.count_by_state(db, issue_date)
     return report

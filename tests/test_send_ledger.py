@@ -97,7 +97,7 @@ def test_outbox_send_twice_sends_once(outbox_config):
     assert first.ledger["sent"] == 4 and first.failed == first.unknown == 0
     day_dir = config.path(config.mail.outbox_dir) / ISSUE.isoformat()
     files = sorted(day_dir.glob("*.eml"))
-    assert len(files) == 4 and (day_dir / "index.html").is_file()
+    assert len(files) == 4 and first.outbox_index == str(day_dir / "index.html")
     assert_digest_mime(parse(files[0].read_bytes()))
     assert all(get_subscriber(db, s.id).last_digest_date == ISSUE for s in subs)
 

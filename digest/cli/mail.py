@@ -81,6 +81,8 @@ def _print_send_report(report) -> None:
                           "resolve ID --sent|--failed`", markup=False)
     if report.stopped:
         err_console.print(f"stopped: {report.stopped}", markup=False)
+    if report.outbox_index:
+        console.print(f"outbox: {report.outbox_index}", markup=False)
 
 
 @deliveries_app.command("list")
