@@ -306,7 +306,9 @@ def test_snippet_adds_a_clipped_second_sentence_when_only_one_fits():
     second = "However, " + "they also fail in ways that are hard to predict " * 10 + "today."
     snippet = abstract_snippet(first + second)
     assert snippet.startswith(first + "However, they also fail")
-    assert snippet.endswith("predict…") and len(snippet) <= 350
+    assert snippet.endswith("…") and len(snippet) <= 350
+    assert (first + second).startswith(snippet.removesuffix("…"))
+    assert (first + second)[len(snippet) - 1] == " "  # the cut is at a word boundary
 
 
 def test_shorten_authors():
