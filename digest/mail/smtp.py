@@ -29,8 +29,12 @@ DELIVERY_HEADER = "X-Digest-Delivery"
 AUTH_CODES = (530, 534, 535, 538)
 
 
+def _reply_text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
 def _reply_error(code: int, reply: bytes | str, what: str) -> Exception:
-    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    text = _reply_text(reply)
     message = f"SMTP {what}: {code} {text}".strip()
     if code in AUTH_CODES:
         return AuthError(message)
@@ -90,9 +94,9 @@ class SmtpBackend:
         try:
             conn.login(self.username or "", self.password)
         except smtplib.SMTPAuthenticationError as exc:
-            raise AuthError(
-                f"SMTP login as SMTP_USERNAME={self.username!r} refused: "
-                f"{exc.smtp_code} {exc.smtp_error.decode('utf-8', 'replace')}") from exc
+            reply = _reply_text(exc.smtp_error)
+            raise AuthError(f"SMTP login as SMTP_USERNAME={self.username!r} refused: "
+                            f"{exc.smtp_code} {reply}") from exc
         except smtplib.SMTPNotSupportedError as exc:
             raise AuthError("SMTP_USERNAME is set but the server offers no AUTH "
                             "(does it need STARTTLS first?)") from exc
