@@ -1,0 +1,187 @@
+"""The run lease (file lock + DB lease) and the APScheduler wiring."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest.lease import Lease, LeaseHeld
+from digest.store import open_db, transaction
+from digest.store import service as service_store
+from jobs.scheduler import DAILY_JOB_ID, build_scheduler, missed_fire_time
+
+ATOM = Path(__file__).resolve().parent.parent / "data" / "samples" / "cs.AI-2025-08-20.atom.xml"
+
+
+def test_second_lease_refuses_and_release_frees_it(make_config):
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    first = Lease(db, config.db_path, "daily-run", minutes=10)
+    first.acquire()
+    other_db = open_db(config.db_path)
+    with pytest.raises(LeaseHeld, match="already running"):
+        Lease(other_db, config.db_path, "daily-run", minutes=10).acquire()
+    first.release()
+    with Lease(other_db, config.db_path, "daily-run", minutes=10) as second:
+        assert service_store.get_lease(other_db, "daily-run")["holder"] == second.holder
+    assert service_store.get_lease(other_db, "daily-run") is None
+    db.conn.close()
+    other_db.conn.close()
+
+
+def test_expired_or_dead_holder_lease_is_taken_over(make_config):
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    later = datetime.now(UTC) + timedelta(minutes=30)
+    with transaction(db):  # a live run on another machine
+        service_store.put_lease(db, "daily-run", "otherhost:123:abcd", later)
+    with pytest.raises(LeaseHeld, match="otherhost"):
+        Lease(db, config.db_path, "daily-run", minutes=10).acquire()
+    with transaction(db):  # ... whose lease has expired
+        service_store.put_lease(db, "daily-run", "otherhost:123:abcd",
+                                datetime.now(UTC) - timedelta(seconds=1))
+    with Lease(db, config.db_path, "daily-run", minutes=10):
+        pass
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    import socket
+
+    with transaction(db):  # a crashed run on this machine, lease not yet expired
+        service_store.put_lease(db, "daily-run", f"{socket.gethostname()}:{dead}:ffff", later)
+    with Lease(db, config.db_path, "daily-run", minutes=10):
+        pass
+    db.conn.close()
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_exactly_one_works(make_config, httpserver, sample_db_path):
+    def slow_feed(request):
+        from werkzeug import Response
+
+        time.sleep(1.5)  # keep the winner inside the lease while the loser starts
+        return Response(ATOM.read_bytes(), content_type="application/atom+xml")
+
+    httpserver.expect_request("/atom/cs.AI").respond_with_handler(slow_feed)
+    config, config_path = make_config({
+        "arxiv": {"categories": ["cs.AI"], "feed_base_url": httpserver.url_for("/"),
+                  "request_delay_seconds": 0.0, "max_retries": 0},
+        "mail": {"max_lateness_hours": 1e7},
+    })
+    db = open_db(config.db_path)  # migrate once, and warm the vector cache
+    db.execute("ATTACH DATABASE ? AS sample", [str(sample_db_path)])
+    db.execute("INSERT OR IGNORE INTO embeddings SELECT * FROM sample.embeddings")
+    db.execute("DETACH DATABASE sample")
+    command = [sys.executable, "-m", "digest", "--config", str(config_path), "run", "--date",
+               "2025-08-20"]
+    env = {**os.environ, "COLUMNS": "200"}
+    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env=env) for _ in range(2)]
+    results = [(p.wait(timeout=240), *p.communicate()) for p in runs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 1], results
+    loser_err = next(err for code, _, err in results if code == 1)
+    assert "already running" in loser_err or "holds the lease" in loser_err
+    assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    assert len(httpserver.log) == 1
+    db.conn.close()
+
+
+def test_scheduler_daily_job_options(make_config):
+    config, _ = make_config({"schedule": {"cron": "30 0 * * mon-fri",
+                                          "timezone": "America/New_York",
+                                          "misfire_grace_hours": 6.0}})
+    scheduler = build_scheduler(config, lambda: None, already_ran=lambda moment: True)
+    job = scheduler.get_job(DAILY_JOB_ID)
+    assert job.misfire_grace_time == 6 * 3600
+    assert job.coalesce is True and job.max_instances == 1
+    assert str(job.trigger.timezone) == "America/New_York"
+
+
+def _run_for(scheduler, seconds: float) -> None:
+    thread = threading.Thread(target=scheduler.start, daemon=True)
+    thread.start()
+    time.sleep(seconds)
+    scheduler.shutdown(wait=True)
+    thread.join(timeout=5)
+
+
+@pytest.mark.slow
+def test_interval_trigger_fires_once_per_interval(make_config):
+    config, _ = make_config()
+    fired: list[float] = []
+    trigger = IntervalTrigger(seconds=1)
+    scheduler = build_scheduler(config, lambda: fired.append(time.monotonic()), trigger=trigger)
+    _run_for(scheduler, 4.5)
+    assert 3 <= len(fired) <= 5
+    gaps = [b - a for a, b in zip(fired, fired[1:], strict=False)]
+    assert all(0.7 < gap < 1.5 for gap in gaps), gaps
+
+
+def _cron_minutes_ago(minutes: int, zone: ZoneInfo) -> tuple[str, datetime]:
+    moment = (datetime.now(zone) - timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+    return f"{moment.minute} {moment.hour} * * *", moment
+
+
+def test_scheduler_started_5_minutes_late_still_runs_once(make_config):
+    zone = ZoneInfo("America/New_York")
+    cron, fire_time = _cron_minutes_ago(5, zone)
+    config, _ = make_config({"schedule": {"cron": cron, "timezone": "America/New_York",
+                                          "misfire_grace_hours": 6.0}})
+    fired: list[datetime] = []
+    scheduler = build_scheduler(config, lambda: fired.append(datetime.now(zone)))
+    job = scheduler.get_job(DAILY_JOB_ID)
+    assert job.next_run_time == fire_time  # the missed run, not tomorrow's
+    _run_for(scheduler, 1.5)
+    assert len(fired) == 1
+
+
+def test_missed_run_outside_grace_or_already_done_is_not_repeated(make_config):
+    zone = ZoneInfo("America/New_York")
+    cron, fire_time = _cron_minutes_ago(5, zone)
+    config, _ = make_config({"schedule": {"cron": cron, "timezone": "America/New_York",
+                                          "misfire_grace_hours": 0.05}})  # 3 minutes
+    fired: list[int] = []
+    _run_for(build_scheduler(config, lambda: fired.append(1)), 1.5)
+    config2, _ = make_config({"schedule": {"cron": cron, "timezone": "America/New_York"}})
+    db = open_db(config2.db_path)
+    with transaction(db):
+        run_id = service_store.start_run(db, fire_time.date().isoformat(), False, "test")
+        service_store.finish_run(db, run_id, "ok")
+    db.conn.close()
+    scheduler2 = build_scheduler(config2, lambda: fired.append(2))
+    assert missed_fire_time(scheduler2.get_job(DAILY_JOB_ID).trigger, timedelta(hours=1),
+                            datetime.now(zone)) == fire_time  # it was missed, but ran already
+    _run_for(scheduler2, 1.5)
+    assert fired == []
+
+
+def test_second_scheduler_refuses_to_start(make_config):
+    config, config_path = make_config()
+    open_db(config.db_path).conn.close()
+    command = [sys.executable, "-m", "digest", "--config", str(config_path), "schedule"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            db = open_db(config.db_path, migrate=False)
+            held = service_store.get_lease(db, "scheduler")
+            db.conn.close()
+            if held:
+                break
+            assert first.poll() is None, first.communicate()
+            time.sleep(0.1)
+        second = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 1
+        assert "scheduler" in second.stderr and "not starting a second one" in second.stderr
+    finally:
+        first.terminate()
+        first.wait(timeout=10)
