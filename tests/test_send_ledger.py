@@ -303,9 +303,10 @@ def test_pacer_keeps_the_rate_on_a_fake_clock():
 
 
 # ---------------------------------------------------------------- the CLI
-def _digest(path, *args):
-    return subprocess.run([sys.executable, "-m", "digest", "--config", str(path), *args],
-                          capture_output=True, text=True, timeout=120)
+def _digest(path, *args, python_flags=()):
+    return subprocess.run(
+        [sys.executable, *python_flags, "-m", "digest", "--config", str(path), *args],
+        capture_output=True, text=True, timeout=120)
 
 
 def test_cli_send_list_resolve(smtp_server):
@@ -329,8 +330,12 @@ def test_cli_send_list_resolve(smtp_server):
     assert [row["id"] for row in json.loads(listed.stdout)] == [ids[0]]
     resolved = _digest(path, "deliveries", "resolve", ids[0], "--failed")
     assert resolved.returncode == 0 and "failed" in resolved.stdout
-    again = _digest(path, "send", "--date", ISSUE.isoformat(), "--force", "--json")
+    again = _digest(path, "send", "--date", ISSUE.isoformat(), "--force", "--json",
+                    python_flags=("-X", "importtime"))
     assert again.returncode == 0 and json.loads(again.stdout)["sent"] == 0
+    imported = {line.split("|")[-1].strip() for line in again.stderr.splitlines()}
+    assert "digest.sending" in imported  # the send path ran ...
+    assert not {"torch", "sentence_transformers", "sklearn"} & imported  # ... and starts fast
     assert len(handler.messages) == 1
     bad = _digest(path, "deliveries", "resolve", ids[0], "--sent")
     assert bad.returncode == 2 and "only unknown" in bad.stderr
