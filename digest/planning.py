@@ -278,10 +278,14 @@ def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | No
         readers: list[Reader] = []
         for sub in group:
             try:
-                readers.append(gather_reader(db, config, sub))
+                reader = gather_reader(db, config, sub)
+                for profile in reader.profiles:
+                    rank.check_dimensions(profile, pool.vectors.shape[1])
+                readers.append(reader)
             except Exception as exc:  # one subscriber's bad data never stops the rest
                 report.failed += 1
                 report.errors.append(f"{sub.email}: {exc}")
+                done += 1
         semantic = rank.semantic_scores(pool, [p for r in readers for p in r.profiles])
         offset = 0
         for reader in readers:

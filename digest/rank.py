@@ -184,6 +184,16 @@ class TopicProfile:
         return self.query_vector is not None or self.has_likes
 
 
+def check_dimensions(profile: TopicProfile, dim: int) -> None:
+    """A topic whose stored vectors don't fit the pool (another model, corruption) fails alone."""
+    for label, vectors in (("description", profile.query_vector),
+                           ("liked papers", profile.liked_vectors),
+                           ("disliked papers", profile.disliked_vectors)):
+        if vectors is not None and len(vectors) and np.shape(vectors)[-1] != dim:
+            raise ValueError(f"topic {profile.name or 'papers you liked'!r}: {label} have "
+                             f"{np.shape(vectors)[-1]}-dimensional vectors, the papers {dim}")
+
+
 def liked_query(pool: CandidatePool, liked: np.ndarray,
                 disliked: np.ndarray | None = None) -> np.ndarray:
     """One query vector (in centred space) for "papers like these, unlike those".

@@ -1,0 +1,163 @@
+"""Pure ranking functions (digest.rank): matching, thresholds, MMR, feedback model, why-lines.
+
+Small hand-made vectors where the geometry must be exact; the real-model behaviour is tested
+in test_planning.py and test_topic_lab.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from digest import rank
+from digest.models import Topic
+
+
+def unit(*values: float) -> np.ndarray:
+    v = np.array(values, dtype=np.float32)
+    return v / np.linalg.norm(v)
+
+
+def make_pool(rows: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], np.ndarray]]):
+    ids, titles, abstracts, authors, cats, vecs = zip(*rows, strict=True)
+    return rank.CandidatePool.build(ids, titles, abstracts, authors, cats, np.vstack(vecs))
+
+
+@pytest.fixture
+def pool():
+    return make_pool([
+        ("p1", "Graph neural networks for molecules", "We study GNNs.", ("Ada Lovelace",),
+         ("cs.LG",), unit(1, 0.1, 0, 0)),
+        ("p2", "GAN-based image synthesis", "Generative adversarial nets.", ("Alan Turing",),
+         ("cs.CV",), unit(0, 1, 0.1, 0)),
+        ("p3", "Organ segmentation in CT", "Medical imaging of organs.", ("Grace Hopper",),
+         ("eess.IV",), unit(0, 0, 1, 0.1)),
+        ("p4", "Language models that plan", "LLM agents plan.", ("José Núñez",),
+         ("cs.CL",), unit(0.1, 0, 0, 1)),
+    ])
+
+
+def test_keywords_match_whole_words_case_insensitively():
+    assert rank.matched_keywords("A GAN-based model", ["gan"]) == ("gan",)
+    assert rank.matched_keywords("Organ segmentation", ["GAN"]) == ()
+    assert rank.matched_keywords("graph  neural-networks rock", ["graph neural networks"]) == (
+        "graph neural networks",)
+    assert rank.matched_keywords("C++ code", ["c++"]) == ("c++",)
+
+
+def test_authors_match_through_normalisation():
+    assert rank.matched_authors(["José Núñez", "B. Smith"], ["jose nunez"]) == ("jose nunez",)
+    assert rank.matched_authors(["José Núñez"], ["Jose Nunes"]) == ()
+
+
+def test_keyword_only_topic_needs_a_match_and_exclude_removes(pool):
+    topic = Topic(name="Generative", keywords=("GAN",), exclude=("organ",))
+    profile = rank.TopicProfile(topic)
+    picks = rank.rank_pool(pool, [profile], max_papers=10, default_threshold=0.3,
+                           diversity_lambda=1.0)
+    assert [p.paper_id for p in picks] == ["p2"]
+    assert picks[0].matched_keywords == ("GAN",)
+    assert picks[0].why.startswith("Generative: mentions “GAN”")
+
+
+def test_exclude_and_category_filters_beat_a_high_score(pool):
+    topic = Topic(name="All", keywords=("GNNs", "GAN", "organs", "LLM"), exclude=("LLM",),
+                  categories=("cs",))
+    picks = rank.rank_pool(pool, [rank.TopicProfile(topic)], max_papers=10,
+                           default_threshold=0.3, diversity_lambda=1.0)
+    assert {p.paper_id for p in picks} == {"p1", "p2"}  # p3 not cs.*, p4 excluded
+
+
+def test_followed_author_alone_picks_their_paper(pool):
+    topic = Topic(name="People", authors=("Grace Hopper",))
+    picks = rank.rank_pool(pool, [rank.TopicProfile(topic)], max_papers=10,
+                           default_threshold=0.35, diversity_lambda=1.0)
+    assert [p.paper_id for p in picks] == ["p3"]
+    assert "by Grace Hopper" in picks[0].why
+
+
+def test_description_similarity_and_threshold(pool):
+    topic = Topic(name="Molecules", description="graphs")
+    profile = rank.TopicProfile(topic, query_vector=unit(1, 0, 0, 0))
+    picks = rank.rank_pool(pool, [profile], max_papers=10, default_threshold=0.5,
+                           diversity_lambda=1.0)
+    assert [p.paper_id for p in picks] == ["p1"]
+    strict = rank.TopicProfile(Topic(name="Molecules", description="graphs", threshold=0.999),
+                               query_vector=unit(1, 0, 0, 0))
+    assert rank.rank_pool(pool, [strict], max_papers=10, default_threshold=0.5,
+                          diversity_lambda=1.0) == []  # nothing qualifies: no padding
+
+
+def test_best_topic_names_the_pick_and_blocked_never_pass(pool):
+    a = rank.TopicProfile(Topic(name="Images", keywords=("GAN",)))
+    b = rank.TopicProfile(Topic(name="Agents", keywords=("LLM",)))
+    blocked = np.array([False, False, False, True])
+    picks = rank.rank_pool(pool, [a, b], max_papers=10, default_threshold=0.3,
+                           diversity_lambda=1.0, blocked=blocked)
+    assert [(p.paper_id, p.topic) for p in picks] == [("p2", "Images")]
+
+
+def test_max_papers_and_ties_break_by_id():
+    vecs = [unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)]
+    pool = make_pool([(pid, "t", "kw", (), (), v) for pid, v in zip(["c", "a", "b"], vecs,
+                                                                     strict=True)])
+    profile = rank.TopicProfile(Topic(name="K", keywords=("kw",)))
+    picks = rank.rank_pool(pool, [profile], max_papers=2, default_threshold=0.3,
+                           diversity_lambda=1.0)
+    assert [p.paper_id for p in picks] == ["a", "b"]
+
+
+def test_mmr_drops_near_duplicates_and_diversifies():
+    vecs = np.vstack([unit(1, 0, 0), unit(1, 0.01, 0), unit(0.8, 0.6, 0), unit(0, 0, 1)])
+    scores = np.array([0.9, 0.89, 0.7, 0.69], dtype=np.float32)
+    order = rank.mmr_order(np.arange(4), scores, vecs, limit=4, diversity_lambda=1.0)
+    assert order == [0, 2, 3]  # 1 is a duplicate of 0
+    diverse = rank.mmr_order(np.arange(4), scores, vecs, limit=2, diversity_lambda=0.5)
+    assert diverse == [0, 3]  # variety wins over the close-but-distinct paper 2
+
+
+def test_feedback_model_learns_the_liked_direction():
+    rng = np.random.default_rng(0)
+    liked = rank.normalize_rows(rng.normal(size=(5, 8)) + np.eye(8)[0] * 3)
+    disliked = rank.normalize_rows(rng.normal(size=(5, 8)) - np.eye(8)[0] * 3)
+    model = rank.train_feedback_model(liked, disliked)
+    assert model is not None
+    bonus = model.bonus(np.vstack([unit(*np.eye(8)[0]), -unit(*np.eye(8)[0])]))
+    assert bonus[0] > 0.05 > -0.05 > bonus[1]
+    assert abs(bonus).max() <= rank.FEEDBACK_WEIGHT
+    assert rank.train_feedback_model(liked, np.zeros((0, 8))) is None
+
+
+def test_liked_papers_rank_their_neighbours_and_dislikes_push_away():
+    base = [unit(1, 0, 0, 0), unit(0.9, 0.3, 0, 0), unit(0.9, -0.3, 0, 0), unit(0, 0, 1, 0),
+            unit(0, 0, 0, 1), unit(0, 0.2, 0, 1)]
+    pool = make_pool([(f"p{i}", f"Title {i}", "", (), (), v) for i, v in enumerate(base)])
+    liked = np.vstack([unit(1, 0.1, 0, 0)])
+    profile = rank.TopicProfile(Topic(name="Likes"), liked_ids=("x",), liked_titles=("X",),
+                                liked_vectors=liked)
+    plain = rank.semantic_scores(pool, [profile])[0]
+    assert int(np.argmax(plain)) in (0, 1)
+    pushed = rank.TopicProfile(Topic(name="Likes"), liked_ids=("x",), liked_titles=("X",),
+                               liked_vectors=liked, disliked_vectors=np.vstack([base[1]]))
+    moved = rank.semantic_scores(pool, [pushed])[0]
+    assert moved[1] < plain[1]  # the disliked neighbour's direction lost score
+    assert moved[2] > plain[2]
+    picks = rank.rank_pool(pool, [profile], max_papers=1, default_threshold=-1.0,
+                           diversity_lambda=1.0)
+    assert picks[0].similar_to == "x" and "close to “X”" in picks[0].why
+
+
+def test_semantic_scores_are_batched_per_topic(pool):
+    profiles = [rank.TopicProfile(Topic(name=str(i)), query_vector=unit(*np.eye(4)[i]))
+                for i in range(4)]
+    sims = rank.semantic_scores(pool, profiles)
+    assert sims.shape == (4, 4)
+    assert list(np.argmax(sims, axis=1)) == [0, 1, 2, 3]
+    assert np.isnan(rank.semantic_scores(pool, [rank.TopicProfile(Topic(name="k"))])).all()
+
+
+def test_empty_pool_gives_no_picks():
+    pool = rank.CandidatePool.build([], [], [], [], [], np.zeros((0, 4), np.float32))
+    profile = rank.TopicProfile(Topic(name="x"), query_vector=unit(1, 0, 0, 0))
+    assert rank.rank_pool(pool, [profile], max_papers=5, default_threshold=0.1,
+                          diversity_lambda=0.8) == []
