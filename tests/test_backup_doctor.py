@@ -1,0 +1,200 @@
+"""`digest backup` under concurrent writes, restore, and `digest doctor` against a loopback DNS
+server speaking the real wire format."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import threading
+import time
+
+import dns.message
+import dns.rcode
+import dns.resolver
+import dns.rrset
+
+from digest.ops import backup, doctor
+from digest.store import open_db, transaction
+
+
+def test_backup_during_active_write_loop_passes_integrity_check(make_config, tmp_path):
+    config, _ = make_config({"service": {"backup_keep": 2}})
+    db = open_db(config.db_path)
+    stop = threading.Event()
+    written = []
+
+    def writer():
+        conn = open_db(config.db_path, migrate=False)
+        n = 0
+        while not stop.is_set():
+            with transaction(conn):
+                for _ in range(20):
+                    conn.execute("INSERT INTO rate_limits (key, window_start, count) "
+                                 "VALUES (?, 'w', 1)", [f"k{n}"])
+                    n += 1
+            written.append(n)
+        conn.conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        reports = []
+        for _ in range(3):
+            time.sleep(0.2)
+            reports.append(backup(config))
+    finally:
+        stop.set()
+        thread.join()
+    assert written and written[-1] > 100  # the writer really was busy throughout
+    for report in reports:
+        assert report.integrity == "ok"
+    kept = sorted(config.path(config.service.backup_dir).glob("digest-*.db"))
+    assert kept == sorted(r.path for r in reports[-2:])  # pruned to the newest 2
+    for path in kept:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        count = conn.execute("SELECT COUNT(*) FROM rate_limits").fetchone()[0]
+        assert 0 < count <= written[-1] and count % 20 == 0  # whole transactions only
+        conn.close()
+    db.conn.close()
+
+
+def test_restore_from_backup_with_the_documented_steps(make_config):
+    config, config_path = make_config()
+    db = open_db(config.db_path)
+    with transaction(db):
+        db.execute("INSERT INTO rate_limits (key, window_start, count) VALUES ('before', 'w', 1)")
+    result = subprocess.run([sys.executable, "-m", "digest", "--config", str(config_path),
+                             "backup", "--json"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    saved = json.loads(result.stdout)["path"]
+    with transaction(db):
+        db.execute("DELETE FROM rate_limits")
+    db.conn.close()
+    # Restore: stop the service, copy the backup over the database, remove stale -wal/-shm.
+    shutil.copy(saved, config.db_path)
+    for suffix in ("-wal", "-shm"):
+        (config.db_path.parent / (config.db_path.name + suffix)).unlink(missing_ok=True)
+    restored = open_db(config.db_path)
+    assert restored.execute("SELECT key FROM rate_limits").fetchall() == [("before",)]
+    restored.conn.close()
+
+
+# ------------------------------------------------------------------ doctor
+class LoopbackDNS:
+    """A tiny authoritative DNS server on 127.0.0.1 answering from a dict (real wire format)."""
+
+    def __init__(self, records: dict[tuple[str, str], list[str]]) -> None:
+        self.records = records
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                data, peer = self.sock.recvfrom(4096)
+            except TimeoutError:
+                continue
+            query = dns.message.from_wire(data)
+            response = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".").lower()
+            kind = dns.rdatatype.to_text(question.rdtype)
+            values = self.records.get((name, kind))
+            if values:
+                response.answer.append(dns.rrset.from_text(question.name, 300, "IN", kind,
+                                                           *values))
+            elif not any(key[0] == name for key in self.records):
+                response.set_rcode(dns.rcode.NXDOMAIN)
+            self.sock.sendto(response.to_wire(), peer)
+
+    def resolver(self) -> dns.resolver.Resolver:
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers = ["127.0.0.1"]
+        resolver.port = self.port
+        resolver.lifetime = resolver.timeout = 2.0
+        return resolver
+
+    def __enter__(self) -> LoopbackDNS:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.sock.close()
+
+
+def checks_by_name(report) -> dict[str, tuple[str, str]]:
+    return {c.name: (c.status, c.detail) for c in report.checks}
+
+
+def test_doctor_reads_spf_dkim_dmarc_from_dns(make_config):
+    config, _ = make_config({"mail": {"from_address": "digest@news.example.net",
+                                      "postal_address": "1 Example Street"}})
+    records = {
+        ("news.example.net", "TXT"): ['"v=spf1 include:sendgrid.net -all"'],
+        ("_dmarc.news.example.net", "TXT"): ['"v=DMARC1; p=none; rua=mailto:d@example.net"'],
+        ("s1._domainkey.news.example.net", "CNAME"): ["s1.domainkey.u1.wl.sendgrid.net."],
+    }
+    with LoopbackDNS(records) as server:
+        report = doctor(config, resolver=server.resolver())
+    checks = checks_by_name(report)
+    assert checks["spf"][0] == "ok" and "include:sendgrid.net" in checks["spf"][1]
+    assert checks["dmarc"][0] == "ok"
+    assert checks["dkim"][0] == "ok" and "s1._domainkey" in checks["dkim"][1]
+    assert checks["templates"][0] == "ok"
+    assert checks["postal address"][0] == "ok"
+    assert report.ok
+
+
+def test_doctor_warns_on_missing_records_and_placeholder_sender(make_config):
+    config, _ = make_config()
+    with LoopbackDNS({("example.org", "TXT"): ['"google-site-verification=x"']}) as server:
+        report = doctor(config, resolver=server.resolver())
+    checks = checks_by_name(report)
+    assert checks["spf"][0] == checks["dmarc"][0] == checks["dkim"][0] == "warn"
+    assert checks["postal address"][0] == "warn"  # outbox backend: a warning, not a failure
+    assert checks["from address"][0] == "warn"
+    assert report.ok
+
+
+def test_doctor_without_network_says_it_could_not_check(make_config):
+    config, _ = make_config()
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # bound, never answers
+    silent.bind(("127.0.0.1", 0))
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = ["127.0.0.1"]
+    resolver.port = silent.getsockname()[1]
+    resolver.lifetime = resolver.timeout = 0.5
+    try:
+        report = doctor(config, resolver=resolver)
+    finally:
+        silent.close()
+    status, detail = checks_by_name(report)["dns"]
+    assert status == "skip" and "could not check" in detail and "no network" in detail
+
+
+def test_doctor_cli_fails_on_a_broken_setup(make_config):
+    config, config_path = make_config({"mail": {"backend": "sendgrid",
+                                                "postal_address": "1 Example Street"}})
+    env = {k: v for k, v in os.environ.items() if k != "SENDGRID_API_KEY"}
+    result = subprocess.run([sys.executable, "-m", "digest", "--config", str(config_path),
+                             "doctor", "--json"], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert result.returncode == 1
+    checks = {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}
+    assert checks["sendgrid key"] == "fail"
+    assert checks["from address"] == "fail"  # example.org is a placeholder
