@@ -132,16 +132,19 @@ def _record_version_and_listing(db, paper: Paper, source: str, now: str) -> None
 
 
 def _link_authors(db, paper_id: str, names: Sequence[str]) -> None:
-    for position, name in enumerate(names):
-        key = normalize_author(name)
-        if not key:
-            continue
-        db.execute("INSERT OR IGNORE INTO authors (name, norm_name) VALUES (?, ?)", [name, key])
-        author_id = db.execute("SELECT id FROM authors WHERE norm_name = ?", [key]).fetchone()[0]
-        db.execute(
-            "INSERT OR REPLACE INTO paper_authors (paper_id, author_id, position) VALUES (?, ?, ?)",
-            [paper_id, author_id, position],
-        )
+    """Authors are shared rows keyed by their normalised name; links keep the order."""
+    keyed = [(name, normalize_author(name)) for name in names]
+    keyed = [(name, key) for name, key in keyed if key]
+    if not keyed:
+        return
+    db.conn.executemany("INSERT OR IGNORE INTO authors (name, norm_name) VALUES (?, ?)", keyed)
+    keys = list(dict.fromkeys(key for _, key in keyed))
+    marks = ",".join("?" for _ in keys)
+    ids = dict(db.execute(f"SELECT norm_name, id FROM authors WHERE norm_name IN ({marks})", keys))  # noqa: S608
+    db.conn.executemany(
+        "INSERT OR REPLACE INTO paper_authors (paper_id, author_id, position) VALUES (?, ?, ?)",
+        [(paper_id, ids[key], position) for position, (_, key) in enumerate(keyed)],
+    )
 
 
 def paper_from_row(row: dict) -> Paper:
