@@ -143,11 +143,13 @@ def main() -> None:
           f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
 
     render_all(20, 1, papers, config)  # warm up templates + css-inline in the parent
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     render_all(args.baseline_count, 1, papers, config)
     single = args.baseline_count / (time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / args.baseline_count
     print(f"baseline render, 1 process:       {single:8.0f} emails/s "
-          f"({args.baseline_count} emails)")
+          f"({args.baseline_count} emails; {cpu_ms:.1f} ms CPU each, so about "
+          f"{args.workers * 1000 / cpu_ms:.0f}/s on {args.workers} idle cores)")
 
     started = time.perf_counter()
     packed = render_all(args.count, args.workers, papers, config)

@@ -207,23 +207,25 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
         report.queued = report.ledger["queued"] + report.rendered  # what a real run would send
         return report
     check_sender(config)
-    with Lease(db, config.db_path, "send", config.schedule.lease_minutes):
-        report.recovered_unknown = len(ledger_store.recover_interrupted(db, issue_date))
-        before = ledger_store.count_by_state(db, issue_date)
-        report.already_handled = sum(before[s] for s in ("sent", "failed", "skipped"))
-        started = time.perf_counter()
-        rendered = render_new(db, config, issue_date, report, save_plans=True)
-        report.queued = _queue(db, issue_date, rendered)
-        del rendered
-        report.render_seconds = time.perf_counter() - started
-        if backend is None:
-            from digest.mail.registry import get_backend
+    if backend is None:  # before rendering: a missing API key fails fast, nothing queued
+        from digest.mail.registry import get_backend
 
-            backend = get_backend(config)
-        report.backend = backend.name
+        backend = get_backend(config)
+    report.backend = backend.name
+    with Lease(db, config.db_path, "send", config.schedule.lease_minutes) as lease:
         started = time.perf_counter()
         try:
-            deliver_queued(db, config, backend, issue_date, report, progress)
+            report.recovered_unknown = len(ledger_store.recover_interrupted(db, issue_date))
+            before = ledger_store.count_by_state(db, issue_date)
+            report.already_handled = sum(before[s] for s in ("sent", "failed", "skipped"))
+            started = time.perf_counter()
+            rendered = render_new(db, config, issue_date, report, save_plans=True)
+            report.queued = _queue(db, issue_date, rendered)
+            del rendered
+            report.render_seconds = time.perf_counter() - started
+            started = time.perf_counter()
+            deliver_queued(db, config, backend, issue_date, report,
+                           _renewing(lease, config.schedule.lease_minutes, progress))
         finally:
             backend.close()  # the outbox writes its index pages here
             outbox_dir = getattr(backend, "outbox_dir", None)
@@ -233,6 +235,22 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
             report.send_seconds = time.perf_counter() - started
             report.ledger = ledger_store.count_by_state(db, issue_date)
     return report
+
+
+def _renewing(lease, lease_minutes: float,
+              progress: ProgressCallback | None) -> ProgressCallback:
+    """A progress callback that also keeps the send lease alive during a long run."""
+    every = max(1.0, lease_minutes * 60 / 4)
+    last = [time.monotonic()]
+
+    def step(done: int, total: int) -> None:
+        if time.monotonic() - last[0] > every:
+            lease.renew()
+            last[0] = time.monotonic()
+        if progress is not None:
+            progress(done, total)
+
+    return step
 
 
 def deliver_queued(db, config: Config, backend: MailBackend, issue_date: date,

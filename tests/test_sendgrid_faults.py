@@ -333,3 +333,37 @@ def test_stored_message_is_sent_verbatim(sg_config, stand_in):
     assert body["subject"] == str(stored["Subject"])
     assert body["content"][0]["value"] == stored.get_body(("plain",)).get_content()
     assert [d.state for d in list_deliveries(db, issue_date=ISSUE)] == ["sent"]
+
+
+def test_send_issue_without_api_key_fails_before_queueing(sg_config, stand_in, monkeypatch):
+    from datetime import UTC, datetime
+
+    from digest.sending import send_issue
+
+    config = sg_config()
+    monkeypatch.delenv("SENDGRID_API_KEY")
+    db = open_db(config.db_path)
+    seed_subscribers(db, 2)
+    with pytest.raises(AuthError, match="SENDGRID_API_KEY"):
+        send_issue(db, config, ISSUE, now=datetime(2025, 8, 20, 12, tzinfo=UTC))
+    assert list_deliveries(db) == [] and stand_in.requests == 0
+
+
+def test_send_issue_through_sendgrid_end_to_end(sg_config, stand_in):
+    from datetime import UTC, datetime
+
+    from digest.sending import send_issue
+
+    config = sg_config()
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 3)
+    stand_in.script = [202, "timeout", 429, 202]
+    report = send_issue(db, config, ISSUE, now=datetime(2025, 8, 20, 12, tzinfo=UTC))
+    assert (report.sent, report.unknown, report.rate_limited) == (2, 1, 1)
+    assert report.ledger == {"queued": 0, "sending": 0, "sent": 2, "failed": 0,
+                             "unknown": 1, "skipped": 0}
+    assert stand_in.requests == 4
+    assert sorted(b["personalizations"][0]["to"][0]["email"] for b in stand_in.bodies) == \
+        sorted([subs[0].email, subs[1].email, subs[2].email, subs[2].email])
+    again = send_issue(db, config, ISSUE, now=datetime(2025, 8, 20, 12, tzinfo=UTC))
+    assert again.sent == 0 and stand_in.requests == 4
