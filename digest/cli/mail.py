@@ -49,10 +49,11 @@ def send(
     from digest.sending import send_issue
 
     issue = _issue_date(day)
-    progress = None
-    if show_progress() and not as_json:
-        progress = lambda done, total: err_console.print(  # noqa: E731
-            f"\rsent {done}/{total}", end="") if done % 25 == 0 or done == total else None
+    def print_progress(done: int, total: int) -> None:
+        if done % 25 == 0 or done == total:
+            err_console.print(f"\rsending {done}/{total}", end="\n" if done == total else "")
+
+    progress = print_progress if show_progress() and not as_json else None
     report = send_issue(state.db, state.config, issue, dry_run=dry_run, force=force,
                         progress=progress)
     if as_json:
