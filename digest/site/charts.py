@@ -56,8 +56,9 @@ def papers_per_day(data: SiteData, days: int = 90) -> dict:
                 continue
             h = plot_h * count / top
             y -= h
-            bars.append({"x": round(PAD_LEFT + i * slot + slot * 0.1, 1), "y": round(y, 1),
-                         "w": round(max(slot * 0.8, 0.5), 1), "h": round(h, 1), "series": s,
+            width = min(max(slot * 0.8, 0.5), 36.0)
+            bars.append({"x": round(PAD_LEFT + i * slot + (slot - width) / 2, 1), "y": round(y, 1),
+                         "w": round(width, 1), "h": round(h, 1), "series": s,
                          "label": f"{day.isoformat()} · {name}: {count}"})
     labels = [{"x": round(PAD_LEFT + i * slot + slot / 2, 1), "text": f"{d:%b} {d.day}"}
               for i, d in enumerate(shown) if i % max(1, len(shown) // 6) == 0]

@@ -1,0 +1,300 @@
+"""The static archive built from the recorded samples: pages, feeds, privacy, incremental builds,
+atomic swap, golden output. Real SQLite, the real model, the real pagefind binary."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from dataclasses import replace
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+import feedparser
+import pytest
+from typer.testing import CliRunner
+
+from digest.models import Paper, Topic
+from digest.site import build_site, write
+from digest.store.papers import upsert_papers
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE_GOLDEN = os.environ.get("DIGEST_UPDATE_GOLDEN") == "1"
+XSS_TITLE = "<script>alert(1)</script>"
+TOPICS = [("Agents", ("agent", "multi-agent")), ("Language models", ("language model", "LLM")),
+          ("Reinforcement learning", ("reinforcement learning", "policy"))]
+
+
+def prepare_archive(db, config) -> list:
+    """Curated topics + their matches, subscribers with feedback, an XSS title, a non-arXiv paper."""
+    from digest.embed import embed_missing
+    from digest.planning import match_curated_topics
+    from digest.store.papers import announcement_dates
+    from digest.subscribers import add_subscriber, record_feedback
+    from digest.topics import add_topic
+
+    for name, keywords in TOPICS:
+        add_topic(db, Topic(name=name, kind="curated", description=f"Papers on {name.lower()}.",
+                            keywords=keywords))
+    upsert_papers(db, [
+        Paper(id="2609.99999", title=XSS_TITLE, version=1, announce_type="new",
+              abstract="We detect zebracrossings with a tiny model and report what breaks.",
+              authors=("Eve Example", "Alice Smith"), categories=("cs.CV",),
+              announced=date(2026, 9, 24)),
+        Paper(id="openreview:abc123", title="A paper from elsewhere", is_arxiv=False,
+              abstract="Not on arXiv at all; it must not get arXiv links.",
+              authors=("Eve Example",), categories=("cs.LG",), announced=date(2026, 9, 24),
+              announce_type="new"),
+    ], source="test")
+    embed_missing(db, config.embedding)
+    for day in announcement_dates(db):
+        match_curated_topics(db, config, day)
+    people = [
+        add_subscriber(db, "alice.private@example.org", status="active", topics=["Agents"],
+                       text="alice-secret-interest in quantum widgets"),
+        add_subscriber(db, "bob.hidden@example.net", status="pending"),
+    ]
+    liked = db.execute("SELECT paper_id FROM listings WHERE announce_date = '2025-08-20' "
+                       "ORDER BY rowid DESC LIMIT 2").fetchall()
+    for (paper_id,) in liked:
+        record_feedback(db, "alice.private@example.org", paper_id, "like")
+    return people
+
+
+def site_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
+def file_text(path: Path) -> str:
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # pagefind fragments and indexes are gzip-compressed
+        raw = gzip.decompress(raw)
+    return raw.decode("utf-8", errors="replace")
+
+
+def fresh_archive(sample_db_path: Path, folder: Path):
+    """A private copy of the sample database plus a Config whose site lives in `folder`."""
+    import shutil
+
+    from digest.config import parse_config
+    from digest.store import open_db
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copy(sample_db_path, folder / "digest.db")
+    config = parse_config({"database": {"path": "digest.db"}, "site": {"dir": "site"}},
+                          source="test", base_dir=folder)
+    db = open_db(config.db_path)
+    people = prepare_archive(db, config)
+    return db, config, people
+
+
+@pytest.fixture(scope="module")
+def built(sample_db_path, tmp_path_factory):
+    """One archive + build shared by the read-only tests of this module."""
+    db, config, people = fresh_archive(sample_db_path, tmp_path_factory.mktemp("built"))
+    report = build_site(db, config)
+    yield db, config, Path(report.dir), report, people
+    db.conn.close()
+
+
+@pytest.fixture
+def built_private(sample_db_path, tmp_path):
+    """An archive + build of its own, for tests that change the database."""
+    db, config, people = fresh_archive(sample_db_path, tmp_path / "private")
+    report = build_site(db, config)
+    yield db, config, Path(report.dir), report, people
+    db.conn.close()
+
+
+def test_build_writes_every_kind_of_page(built):
+    db, config, root, report, _ = built
+    assert report.rendered == report.pages and report.reused == 0
+    for path in ("index.html", "archive.html", "stats.html", "search.html", "subscribe.html",
+                 "days/2025-08-20.html", "days/2026-09-24.html", "weeks/2025-W34.html",
+                 "months/2025-08.html", "topics/index.html", "topics/agents.html",
+                 "topics/agents.xml", "feed.xml", "papers/2609.99999.html", "static/site.css",
+                 "static/search.js"):
+        assert (root / path).is_file(), path
+    assert report.search_bundles >= 2 and list((root / "search").glob("*/pagefind-ui.js"))
+    home = (root / "index.html").read_text()
+    assert "Sep 24, 2026" in home and 'href="days/2025-08-20.html"' in home  # prev day link
+    assert 'href="weeks/2026-W39.html"' in home and 'href="months/2026-09.html"' in home
+    stats = (root / "stats.html").read_text()
+    assert stats.count("<svg") == 2 and "<script" not in stats
+
+
+def test_relative_links_all_resolve(built):
+    root = built[2]
+    broken = []
+    for page in root.rglob("*.html"):
+        if "search/" in str(page.relative_to(root)):
+            continue
+        for target in re.findall(r'(?:href|src)="([^"#?]+)', page.read_text()):
+            if target.startswith(("http:", "https:", "mailto:", "data:", "/")):
+                continue
+            if not (page.parent / target).resolve().exists():
+                broken.append((str(page.relative_to(root)), target))
+    assert not broken, broken[:10]
+
+
+def test_no_personal_data_anywhere(built):
+    db, _config, root, _report, people = built
+    secrets = [p.email for p in people] + [p.manage_token for p in people]
+    secrets += ["alice-secret-interest"]  # a personal topic's words are private too
+    secrets += [r[0] for r in db.execute("SELECT token FROM tokens").fetchall()] \
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tokens'").fetchone() else []
+    assert all(secrets)
+    leaks = [(str(f.relative_to(root)), s) for f in site_files(root) for s in secrets
+             if s.lower() in file_text(f).lower()]
+    assert not leaks
+
+
+def test_titles_are_escaped_and_non_arxiv_papers_have_no_arxiv_links(built):
+    root = built[2]
+    page = (root / "papers/2609.99999.html").read_text()
+    assert XSS_TITLE not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "https://arxiv.org/pdf/2609.99999" in page
+    other = (root / "papers/openreview:abc123.html").read_text()
+    assert "arxiv.org/abs" not in other and "arxiv.org/pdf" not in other
+    assert XSS_TITLE not in (root / "index.html").read_text()
+
+
+def test_paper_page_has_versions_topics_and_similar_papers(built):
+    db, _config, root, *_ = built
+    paper_id, topic_name = db.execute(
+        "SELECT m.paper_id, t.name FROM topic_matches m JOIN topics t ON t.id = m.topic_id "
+        "LIMIT 1").fetchone()
+    page = (root / f"papers/{paper_id}.html").read_text()
+    assert "Versions seen" in page and topic_name in page
+    similar = page.split('id="similar-h"')[1]
+    assert similar.count('class="row"') == 5
+
+
+def test_author_page_lists_coauthors_with_counts(built):
+    db, _config, root, *_ = built
+    eve = db.execute("SELECT id FROM authors WHERE name = 'Eve Example'").fetchone()[0]
+    alice = db.execute("SELECT id FROM authors WHERE name = 'Alice Smith'").fetchone()[0]
+    page = (root / f"authors/{eve}.html").read_text()
+    assert "<strong>2</strong> papers in the archive" in page
+    assert f'href="../authors/{alice}.html">Alice Smith</a> <span class="count" title="shared papers">1<' in page
+
+
+def test_feeds_are_valid_atom(built):
+    root = built[2]
+    whole = feedparser.parse((root / "feed.xml").read_bytes())
+    assert not whole.bozo and whole.feed.title == "arXiv digest" and whole.entries
+    topic = feedparser.parse((root / "topics/agents.xml").read_bytes())
+    assert not topic.bozo and topic.entries
+    assert all(e.link.startswith("https://arxiv.org/abs/") for e in topic.entries)
+
+
+class _Checker(HTMLParser):
+    VOID = {"meta", "link", "input", "br", "img", "hr", "source", "col", "area", "base", "wbr",
+            "line", "rect", "circle", "polyline"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.ids: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        ids = [v for k, v in attrs if k == "id"]
+        self.ids += ids
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.ids += [v for k, v in attrs if k == "id"]
+
+    def handle_endtag(self, tag):
+        if tag in self.VOID:
+            return
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes {self.stack[-1:]}")
+            return
+        self.stack.pop()
+
+
+@pytest.mark.parametrize("page", ["index.html", "days/2025-08-20.html", "archive.html",
+                                  "stats.html", "search.html", "subscribe.html",
+                                  "topics/agents.html", "weeks/2025-W34.html"])
+def test_pages_are_well_formed(built, page):
+    html = (built[2] / page).read_text()
+    assert html.startswith("<!doctype html>") and '<html lang="en">' in html
+    checker = _Checker()
+    checker.feed(html)
+    assert not checker.errors and checker.stack == []
+    assert len(checker.ids) == len(set(checker.ids)), "duplicate ids"
+    assert 'class="skip" href="#main"' in html and 'id="main"' in html
+
+
+def test_incremental_build_rerenders_only_what_a_new_day_changed(built_private):
+    db, config, root, first, _ = built_private
+    untouched = root / "days/2025-08-20.html"
+    before = untouched.stat().st_ino
+    again = build_site(db, config)
+    assert again.rendered == 0 and again.reused == again.pages
+    assert again.search_bundles_built == 0
+    upsert_papers(db, [Paper(id="2609.50001", title="Gradient noise in tiny transformers",
+                             abstract="We measure gradient noise.", authors=("Eve Example",),
+                             categories=("cs.LG",), version=1, announce_type="new",
+                             announced=date(2026, 9, 25))], source="test")
+    from digest.embed import embed_missing
+
+    embed_missing(db, config.embedding)
+    third = build_site(db, config)
+    assert (root / "days/2026-09-25.html").is_file()
+    assert 0 < third.rendered < third.pages // 3
+    assert third.search_bundles_built == 1  # only the latest week's search bundle
+    assert untouched.stat().st_ino == before  # an old day's page is linked, not rewritten
+    assert "Sep 25, 2026" in (root / "index.html").read_text()
+    assert "Sep 25, 2026" in (root / "days/2026-09-24.html").read_text()  # its "next" link
+    full = build_site(db, config, full=True)
+    assert full.rendered == full.pages
+    leftovers = [p.name for p in root.parent.iterdir() if p.name.startswith(".site")]
+    assert leftovers == []
+
+
+def test_swap_keeps_a_complete_site_at_the_target(tmp_path):
+    target = tmp_path / "site"
+    target.mkdir()
+    (target / "index.html").write_text("old")
+    build = write.new_build_dir(target)
+    (build / "index.html").write_text("new")
+    write.swap_in(build, target)
+    assert (target / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_cli_site_build_json_and_path(sample_db, make_config):
+    from digest.cli import app
+
+    config, path = make_config()
+    sample_db.conn.close()
+    runner = CliRunner()
+    result = runner.invoke(app, ["--config", str(path), "site", "build", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["pages"] > 100 and Path(report["index_path"]).is_file()
+    result = runner.invoke(app, ["--config", str(path), "site", "path"])
+    assert result.exit_code == 0 and result.stdout.strip().endswith("index.html")
+
+
+def _normalise(html: str) -> str:
+    return re.sub(r"seen \d{4}-\d{2}-\d{2}", "seen DATE", html)
+
+
+@pytest.mark.parametrize("page", ["days/2026-09-24.html", "papers/2609.26811.html"])
+def test_golden_pages(sample_db, sample_config, page):
+    """Day and paper pages from the recorded samples (no topics, no feedback).
+    Regenerate with DIGEST_UPDATE_GOLDEN=1 after an intended change, and review the diff."""
+    config = replace(sample_config, site=replace(sample_config.site, search=False))
+    report = build_site(sample_db, config)
+    html = _normalise((Path(report.dir) / page).read_text())
+    golden = GOLDEN / ("site-" + page.replace("/", "-"))
+    if UPDATE_GOLDEN or not golden.exists():
+        golden.write_text(html, encoding="utf-8")
+    assert html == golden.read_text(encoding="utf-8")
