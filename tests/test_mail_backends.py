@@ -253,3 +253,16 @@ def test_smtp_server_that_never_answers_times_out(make_config):
         for conn, _ in accepted:
             conn.close()
         listener.close()
+
+
+def test_outbox_index_lists_files_from_earlier_runs(tmp_path, make_config):
+    config, _ = make_config()
+    for run, delivery_id in enumerate(("d_first", "d_second")):
+        backend = OutboxBackend(tmp_path / "out")  # a new process each time
+        backend.start_issue(ISSUE)
+        backend.send(digest_message(config, subscriber(run + 1, f"r{run}@lab.test"),
+                                    delivery_id), delivery_id)
+        backend.close()
+    index = (tmp_path / "out" / ISSUE.isoformat() / "index.html").read_text()
+    assert 'href="d_first.eml"' in index and 'href="d_second.eml"' in index
+    assert "r0@lab.test" in index and "r1@lab.test" in index

@@ -39,7 +39,7 @@ class OutboxBackend:
     def __init__(self, outbox_dir: Path):
         self.outbox_dir = Path(outbox_dir)
         self.issue_date: date | None = None
-        self._touched: set[Path] = set()
+        self._written: dict[Path, dict[str, dict[str, str]]] = {}  # folder -> file -> headers
 
     def start_issue(self, issue_date: date) -> None:
         """Group the following messages under this issue's folder."""
@@ -66,29 +66,39 @@ class OutboxBackend:
             write_atomically(path, to_wire(message))
         except OSError as exc:  # disk full, permissions: nothing was "delivered"
             raise TransientError(f"cannot write to the outbox {day_dir}: {exc}") from exc
-        self._touched.add(day_dir)
+        self._written.setdefault(day_dir, {})[path.name] = _index_entry(path.name, message)
         return SendResult(provider_message_id=str(path))
 
     def close(self) -> None:
         """Rebuild the index page of every folder written to."""
-        for day_dir in sorted(self._touched):
-            write_index(day_dir)
-        self._touched.clear()
+        for day_dir, known in sorted(self._written.items()):
+            write_index(day_dir, known)
+        self._written.clear()
 
 
-def write_index(day_dir: Path) -> Path:
-    """An index.html listing every .eml in the folder (subject, recipient), escaped by Jinja."""
+def _index_entry(name: str, headers) -> dict[str, str]:
+    return {
+        "file": name,
+        "subject": str(headers["Subject"] or "(no subject)"),
+        "to": str(headers["To"] or ""),
+        "date": str(headers["Date"] or ""),
+    }
+
+
+def write_index(day_dir: Path, known: dict[str, dict[str, str]] | None = None) -> Path:
+    """An index.html listing every .eml in the folder (subject, recipient), escaped by Jinja.
+
+    `known` holds entries for files this process wrote; only the others are parsed.
+    """
     parser = BytesHeaderParser(policy=email.policy.default)
+    known = known or {}
     messages = []
     for path in sorted(day_dir.glob("*.eml")):
-        with open(path, "rb") as handle:
-            headers = parser.parse(handle)
-        messages.append({
-            "file": path.name,
-            "subject": str(headers["Subject"] or "(no subject)"),
-            "to": str(headers["To"] or ""),
-            "date": str(headers["Date"] or ""),
-        })
+        entry = known.get(path.name)
+        if entry is None:
+            with open(path, "rb") as handle:
+                entry = _index_entry(path.name, parser.parse(handle))
+        messages.append(entry)
     page = render("mail/outbox_index.html", day=day_dir.name, messages=messages)
     index = day_dir / "index.html"
     write_atomically(index, page.encode("utf-8"))
