@@ -13,10 +13,10 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -100,6 +100,7 @@ def create_app(config: Config) -> Starlette:
     from digest.store import open_db
 
     open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
+    _warm_up()
     dbs = _Databases(config)
     key = actions.load_secret_key(config)
     public_key_text = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
@@ -109,6 +110,9 @@ def create_app(config: Config) -> Starlette:
 
         webhook_key = load_public_key(public_key_text)
     site_dir = config.path(config.site.dir)
+    # One thread sends confirmation mails in order, off the request path (and off keep-alive
+    # connections, which a BackgroundTask would hold until the mail is out).
+    mailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-confirm-mail")
 
     def client_ip(request: Request) -> str | None:
         host = request.client.host if request.client else None
@@ -164,14 +168,13 @@ def create_app(config: Config) -> Starlette:
             return message("Too many requests", "Please wait a little and try again.", 429)
         except UsageError as exc:
             return message("Please check the form", str(exc), 400)
-        task = BackgroundTask(actions.send_confirmation, config, mail) if mail else None
-        response = message(
+        if mail is not None:  # sent by the mail thread: the answer never waits for it
+            mailer.submit(actions.send_confirmation, config, mail)
+        return message(
             "Check your inbox",
             "If this address can subscribe, we have sent it a confirmation link. Your "
             "subscription starts once you open the link and press the button.",
         )
-        response.background = task
-        return response
 
     # ------------------------------------------------------------ confirm
     async def confirm(request: Request) -> Response:
@@ -337,6 +340,20 @@ def create_app(config: Config) -> Starlette:
     app = Starlette(routes=routes)
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def _warm_up() -> None:
+    """Import and compile now what the first requests would otherwise wait for."""
+    import digest.emails  # noqa: F401  (css-inline, the mail templates)
+    import digest.store.feedback  # noqa: F401
+    import digest.subscribers  # noqa: F401
+    import digest.topics  # noqa: F401
+    import digest.webhooks  # noqa: F401
+    from digest.render import environment
+
+    for name in environment().list_templates():
+        if name.startswith("web/") or name.startswith("email/confirm"):
+            environment().get_template(name)
 
 
 class _SiteFiles:

@@ -23,7 +23,7 @@ from digest.errors import UsageError
 from digest.models import Subscriber
 from digest.render import render
 from digest.store import service as service_store
-from digest.store import transaction
+from digest.store.service import eager_transaction
 
 log = logging.getLogger("digest.web")
 
@@ -103,7 +103,7 @@ def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) 
     from digest import subscribers as people
 
     service = config.service
-    with transaction(db):
+    with eager_transaction(db):
         too_many_ip = over_limit(db, key, "ip", ip or "-", service.subscribe_per_ip_per_minute,
                                  "minute")
     if too_many_ip:
@@ -113,12 +113,12 @@ def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) 
     email = people.normalise_email(form.email)  # UsageError on a malformed address
     if form.frequency not in ("daily", "weekly"):
         raise UsageError("frequency must be daily or weekly")
-    with transaction(db):  # its own transaction: the hit must count even when we refuse
+    with eager_transaction(db):  # its own transaction: the hit must count even when we refuse
         too_many = over_limit(db, key, "addr", email, service.confirm_mails_per_address_per_day,
                               "day")
     if too_many:
         raise RateLimited("too many confirmation mails for this address today")
-    with transaction(db):
+    with eager_transaction(db):
         existing = people.get_subscriber_by_email(db, email)
         if existing is None:
             subscriber = people.add_subscriber(
@@ -162,13 +162,14 @@ def send_confirmation(config: Config, message: EmailMessage) -> None:
     """Send through the configured backend; failures are logged without the address."""
     from digest.mail.registry import get_backend
 
-    backend = get_backend(config)
     try:
-        backend.send(message, "confirm-" + secrets.token_hex(8))
+        backend = get_backend(config)
+        try:
+            backend.send(message, "confirm-" + secrets.token_hex(8))
+        finally:
+            backend.close()
     except Exception as exc:  # the visitor already has their answer; the operator gets a line
         log.warning("confirmation mail not sent: %s: %s", type(exc).__name__, exc)
-    finally:
-        backend.close()
 
 
 def find_confirm_token(db, token: str) -> dict | None:
@@ -185,7 +186,7 @@ def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None
     """Use a confirmation token: the subscriber becomes active. None when the token is no good."""
     from digest.store import subscribers as subscriber_store
 
-    with transaction(db):
+    with eager_transaction(db):
         row = find_confirm_token(db, token)
         if row is None or not service_store.use_confirm_token(db, row["id"]):
             return None
@@ -216,7 +217,7 @@ def unsubscribe(db, config: Config, subscriber: Subscriber, source: str, ip: str
     """Suppress at once (idempotent); bounced/complained stay as they are."""
     from digest.store import subscribers as subscriber_store
 
-    with transaction(db):
+    with eager_transaction(db):
         current = subscriber_store.get_subscriber(db, subscriber.id)
         if current is None or current.status not in ("active", "pending"):
             return
@@ -237,7 +238,7 @@ def update_preferences(db, config: Config, subscriber: Subscriber, *, topics: li
     if frequency not in ("daily", "weekly"):
         raise UsageError("frequency must be daily or weekly")
     wanted = [" ".join(text.split())[:500] for text in own_topics if text.strip()][:10]
-    with transaction(db):
+    with eager_transaction(db):
         updated = people.update_subscriber(
             db, subscriber.id, frequency=frequency,
             weekday=(weekday or "mon") if frequency == "weekly" else None,
@@ -274,7 +275,7 @@ def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None
     """Erase the person; the consent log keeps an anonymous 'delete' row as evidence."""
     from digest.store import subscribers as subscriber_store
 
-    with transaction(db):
+    with eager_transaction(db):
         subscriber_store.delete_subscriber(db, subscriber.id)
         service_store.add_consent(db, None, "delete", "web", config.service.consent_text_version,
                                   ip=ip if config.service.record_ip else None)
@@ -285,7 +286,7 @@ def record_feedback(db, subscriber: Subscriber, paper_id: str, kind: str) -> str
     from digest.store import feedback as feedback_store
 
     try:
-        with transaction(db):
+        with eager_transaction(db):
             return feedback_store.add_feedback(db, subscriber.id, paper_id, kind, source="email")
     except UsageError:
         return None

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key, load_pem_public_key
 
 from digest.store import service as service_store
-from digest.store import transaction
+from digest.store.service import eager_transaction
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -106,7 +106,7 @@ def apply_events(db, events: list, consent_text_version: str = "v1") -> WebhookR
         if not isinstance(event, dict) or not isinstance(event.get("event"), str):
             report.outcomes["malformed"] = report.outcomes.get("malformed", 0) + 1
             continue
-        with transaction(db):
+        with eager_transaction(db):
             outcome = _apply_one(db, event, consent_text_version)
         if outcome == "duplicate":
             report.duplicates += 1

@@ -5,11 +5,55 @@ Callers wrap multi-statement changes in `digest.store.transaction` (BEGIN IMMEDI
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import random
+import sqlite3
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from digest.store.db import utcnow
+from digest.store.db import transaction, utcnow
+
+
+@contextlib.contextmanager
+def eager_transaction(db, timeout_s: float = 30.0) -> Iterator[None]:
+    """BEGIN IMMEDIATE that polls every 1-3 ms for the write lock, for short web requests.
+
+    SQLite's own busy handler backs off to 100 ms sleeps, so a request can lose the race again
+    and again to a run that commits and begins its next batch at once; polling finds the gap.
+    Nested use becomes a savepoint, exactly like `digest.store.transaction`.
+    """
+    conn = db.conn
+    if conn.in_transaction:
+        with transaction(db):
+            yield
+        return
+    deadline = time.monotonic() + timeout_s
+    previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.001 + random.random() * 0.002)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
+    try:
+        yield
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
 
 
 def _iso(moment: datetime) -> str:
