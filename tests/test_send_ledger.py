@@ -339,3 +339,13 @@ def test_cli_send_list_resolve(smtp_server):
     assert len(handler.messages) == 1
     bad = _digest(path, "deliveries", "resolve", ids[0], "--sent")
     assert bad.returncode == 2 and "only unknown" in bad.stderr
+
+
+@pytest.mark.parametrize("backend", ["smtp", "sendgrid"])
+def test_real_backends_require_a_postal_address(make_config, backend):
+    from digest.config import ConfigError
+
+    with pytest.raises(ConfigError, match="postal_address is required"):
+        make_config({"mail": {"backend": backend, "from_address": "digest@lab.test"}})
+    config, _ = make_config({"mail": {"backend": "outbox"}})  # the outbox needs none
+    assert config.mail.postal_address == ""
