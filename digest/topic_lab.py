@@ -96,6 +96,8 @@ def rank_topic(db, config: Config, topic: Topic, pool: rank.CandidatePool,
     blocked = np.fromiter((pid in set(topic.seed_ids) | set(topic.dislike_ids)
                            for pid in pool.ids), dtype=bool, count=len(pool))
     shown = scored.eligible & ~blocked
+    if not profile.is_semantic:  # keywords/authors only: papers matching none are not ranked
+        shown &= scored.score > 0
     chosen = rank.choose(pool, scored.score, shown, limit, config.ranking.diversity_lambda)
     texts = rank_store.paper_text_rows(db, [pool.ids[i] for i in chosen])
     results = []
