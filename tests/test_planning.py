@@ -183,3 +183,25 @@ def test_plan_all_skips_a_failing_subscriber_and_matches_curated_topics(sample_d
     assert report.topic_matches >= 2
     rows = sample_db.execute("SELECT paper_id FROM topic_matches").fetchall()
     assert (SPEECH,) in rows
+
+
+def test_picks_command_shows_reasons(sample_db, sample_config, make_config):
+    import json
+
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+
+    sub = subscriber(sample_db, max_papers=3)
+    add_personal_topic(sample_db, sub.id, "speech", name="Speech", keywords=["speech"])
+    planning.save_plan(sample_db, plan_for(sample_db, sample_config, sub))
+    _, path = make_config()
+    runner = CliRunner()
+    shown = runner.invoke(app, ["--config", str(path), "picks", "reader@example.org"])
+    assert shown.exit_code == 0, shown.output
+    assert "Speech: mentions “speech”" in shown.stdout and "issue 2025-08-20" in shown.stdout
+    as_json = runner.invoke(app, ["--config", str(path), "picks", "reader@example.org",
+                                  "--date", "2025-08-20", "--json"])
+    plan = json.loads(as_json.stdout)
+    assert plan["issue_date"] == "2025-08-20" and plan["picks"][0]["why"].startswith("Speech")
+    assert plan["picks"][0]["title"]

@@ -1,0 +1,119 @@
+"""Trending from community signals, and the Hugging Face Daily Papers source (loopback server)."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from typer.testing import CliRunner
+
+from digest import planning, trending
+from digest.cli import app
+from digest.config import ArxivConfig
+from digest.errors import ParseError
+from digest.models import Topic
+from digest.sources.hf import fetch_hf_daily, parse_hf_daily
+from digest.sources.http import PoliteFetcher
+from digest.store.feedback import add_feedback
+from digest.subscribers import add_subscriber
+from digest.topics import add_topic
+
+DAY = date(2025, 8, 20)
+
+
+def hf_item(arxiv_id: str, upvotes: int, title: str = "A paper") -> dict:
+    """One item in the shape of GET /api/daily_papers (see the reference notes)."""
+    return {
+        "paper": {
+            "id": arxiv_id, "authors": [{"_id": "x", "name": "A. Author", "hidden": False}],
+            "publishedAt": "2025-08-19T17:59:00.000Z", "submittedOnDailyAt": "2025-08-20T01:00:00Z",
+            "title": title, "summary": "An abstract.", "upvotes": upvotes,
+            "discussionId": "d1", "ai_summary": "", "ai_keywords": [],
+        },
+        "title": title, "summary": "An abstract.", "publishedAt": "2025-08-20T01:00:00.000Z",
+        "thumbnail": "", "numComments": 0, "isAuthorParticipating": False,
+    }
+
+
+def test_parse_hf_daily_keeps_ids_and_upvotes_and_skips_bad_items():
+    raw = json.dumps([
+        hf_item("2508.13167", 12, "Chain-of-Agents"),
+        hf_item("2508.13204v2", 40, "QuickMerge++"),
+        {"paper": {"id": "not an id", "upvotes": 5}},
+        {"title": "no paper object"},
+        "junk",
+    ]).encode()
+    papers = parse_hf_daily(raw)
+    assert [(p.paper_id, p.upvotes, p.title) for p in papers] == [
+        ("2508.13204", 40, "QuickMerge++"), ("2508.13167", 12, "Chain-of-Agents")]
+    with pytest.raises(ParseError):
+        parse_hf_daily(b"<html>rate limited</html>")
+    with pytest.raises(ParseError):
+        parse_hf_daily(b'{"error": "x"}')
+
+
+def test_fetch_hf_daily_against_a_loopback_server(httpserver):
+    body = json.dumps([hf_item("2508.13167", 7)])
+    httpserver.expect_request("/api/daily_papers", query_string={"date": "2025-08-20",
+                                                                 "limit": "100"}
+                              ).respond_with_data(body, content_type="application/json")
+    with PoliteFetcher(ArxivConfig(request_delay_seconds=0)) as fetcher:
+        raw = fetch_hf_daily(fetcher, httpserver.url_for("/"), DAY)
+    assert parse_hf_daily(raw)[0].upvotes == 7
+
+
+def test_trending_orders_by_likes_clicks_matches_and_upvotes(sample_db, sample_config,
+                                                             httpserver):
+    a = add_subscriber(sample_db, "a@example.org", status="active")
+    b = add_subscriber(sample_db, "b@example.org", status="active")
+    for sub in (a, b):
+        add_feedback(sample_db, sub.id, "2508.13161", "like")
+    add_feedback(sample_db, a.id, "2508.13161", "like")  # the same person twice counts once
+    add_feedback(sample_db, a.id, "2508.13358", "click")
+    add_feedback(sample_db, b.id, "2508.13358", "click")
+    add_feedback(sample_db, b.id, "2508.13174", "dislike")
+    add_topic(sample_db, Topic(name="Speech", kind="curated", keywords=("speech",)))
+    planning.match_curated_topics(sample_db, sample_config, DAY)
+
+    top = trending.trending(sample_db, DAY, period="day", limit=5)
+    assert top[0].paper_id == "2508.13161" and top[0].likes == 2
+    speech = next(t for t in top if t.paper_id == "2508.13358")
+    assert speech.clicks == 2 and speech.matches == 1
+    assert "2508.13174" not in [t.paper_id for t in top]  # only a dislike: not trending
+    assert trending.trending(sample_db, date(2025, 8, 21), period="day") == []
+    week = trending.trending(sample_db, date(2025, 8, 24), period="week")
+    assert week[0].paper_id == "2508.13161"
+    assert trending.trending(sample_db, date(2025, 8, 1), period="month")[0] == week[0]
+
+    # Hugging Face upvotes (source on, loopback server) lift a paper nobody here liked yet.
+    httpserver.expect_request("/api/daily_papers").respond_with_data(
+        json.dumps([hf_item("2508.13204", 1000)]), content_type="application/json")
+    hf_on = sample_config.with_overrides(ranking=sample_config.ranking.__class__(
+        hf_enabled=True, hf_base_url=httpserver.url_for("/")),
+        arxiv=ArxivConfig(request_delay_seconds=0))
+    assert trending.refresh_hf(sample_db, sample_config, DAY) == 0  # off by default
+    assert trending.refresh_hf(sample_db, hf_on, DAY) == 1
+    top = trending.trending(sample_db, DAY, limit=3)
+    assert top[0].paper_id == "2508.13204" and top[0].hf_upvotes == 1000
+
+
+def test_trending_cli_json(sample_db, make_config):
+    sub = add_subscriber(sample_db, "a@example.org", status="active")
+    add_feedback(sample_db, sub.id, "2508.13161", "like")
+    _, path = make_config()
+    result = CliRunner().invoke(app, ["--config", str(path), "trending", "--week",
+                                      "--date", "2025-08-20", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert rows[0]["paper_id"] == "2508.13161" and rows[0]["likes"] == 1
+    assert {"score", "clicks", "matches", "hf_upvotes"} <= set(rows[0])
+
+
+def test_period_bounds():
+    assert trending.period_bounds(date(2025, 8, 20), "week") == (date(2025, 8, 18),
+                                                                 date(2025, 8, 24))
+    assert trending.period_bounds(date(2025, 2, 10), "month") == (date(2025, 2, 1),
+                                                                  date(2025, 2, 28))
+    with pytest.raises(Exception, match="period"):
+        trending.period_bounds(DAY, "year")
