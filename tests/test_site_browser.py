@@ -1,0 +1,159 @@
+"""The built archive in headless Chromium, served by a tiny http.server on 127.0.0.1:
+navigation, search, author pages, escaping, keyboard access."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+from test_site_build import XSS_TITLE, fresh_archive
+
+from digest.site import build_site
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+playwright = pytest.importorskip("playwright.sync_api")
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(sample_db_path, tmp_path_factory):
+    db, config, _people = fresh_archive(sample_db_path, tmp_path_factory.mktemp("browser"))
+    report = build_site(db, config)
+    root = Path(report.dir)
+    handler = functools.partial(_QuietHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield {"url": f"http://127.0.0.1:{server.server_address[1]}/", "root": root, "db": db}
+    server.shutdown()
+    server.server_close()
+    db.conn.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    with playwright.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1200, "height": 900})
+    tab = context.new_page()
+    tab.set_default_timeout(15000)
+    problems: list[str] = []
+    tab.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: problems.append(str(e)))
+    dialogs: list[str] = []
+
+    def on_dialog(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    tab.on("dialog", on_dialog)
+    tab.problems = problems  # type: ignore[attr-defined]
+    tab.dialogs = dialogs  # type: ignore[attr-defined]
+    yield tab
+    context.close()
+
+
+def test_home_loads_cleanly_and_a_click_reaches_a_paper(site, page, tmp_path):
+    page.goto(site["url"])
+    assert page.locator("h1").first.inner_text() == "arXiv digest"
+    assert page.locator("article.card").count() >= 3
+    first = page.locator("article.card .card-title a").first
+    title = first.inner_text()
+    first.click()
+    page.wait_for_url("**/papers/*.html")
+    assert page.locator("h1").inner_text() == title
+    assert page.locator("#abstract-h").is_visible()
+    page.screenshot(path=str(tmp_path / "paper.png"))
+    assert page.problems == [] and page.dialogs == []
+
+
+def test_search_finds_a_paper_by_a_word_from_its_abstract(site, page):
+    page.goto(site["url"] + "search.html")
+    box = page.locator("#search input")
+    box.fill("deepfake")
+    result = page.locator(".pagefind-ui__result-link",
+                          has_text="Toward an African Agenda for AI Safety")
+    result.wait_for()
+    result.click()
+    page.wait_for_url("**/papers/2508.13179.html")
+    assert page.problems == []
+
+
+def test_header_search_form_carries_the_query(site, page):
+    page.goto(site["url"] + "archive.html")
+    page.fill("#site-q", "zebracrossings")
+    page.press("#site-q", "Enter")
+    page.wait_for_url("**/search.html?q=zebracrossings")
+    result = page.locator(".pagefind-ui__result-link", has_text=XSS_TITLE)
+    result.wait_for()
+    assert result.inner_text() == XSS_TITLE  # shown as text, not run
+    assert page.dialogs == []
+
+
+def test_author_page_lists_coauthors(site, page):
+    eve = site["db"].execute("SELECT id FROM authors WHERE name = 'Eve Example'").fetchone()[0]
+    page.goto(site["url"] + f"authors/{eve}.html")
+    collaborators = page.locator("ol.collabs li")
+    assert collaborators.count() == 1
+    assert "Alice Smith" in collaborators.first.inner_text()
+    assert page.locator(".work").count() == 2
+    collaborators.first.locator("a").click()
+    page.wait_for_url("**/authors/*.html")
+    assert page.locator("h1").inner_text() == "Alice Smith"
+
+
+def test_script_title_renders_as_text_and_runs_nothing(site, page):
+    page.goto(site["url"] + "papers/2609.99999.html")
+    assert page.locator("h1").inner_text() == XSS_TITLE
+    page.goto(site["url"])
+    assert page.get_by_text(XSS_TITLE).count() >= 1
+    assert page.dialogs == [] and page.problems == []
+
+
+def test_keyboard_skip_link_and_focus_style(site, page):
+    page.goto(site["url"] + "days/2025-08-20.html")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.className")
+    assert focused == "skip"
+    assert page.evaluate("getComputedStyle(document.activeElement).top") != "-48px"
+    page.keyboard.press("Enter")
+    assert page.evaluate("location.hash") == "#main"
+
+
+def test_dark_mode_and_small_screens(site, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    tab = context.new_page()
+    tab.goto(site["url"])
+    background = tab.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(11, 16, 32)"
+    overflow = tab.evaluate("document.documentElement.scrollWidth > window.innerWidth")
+    assert not overflow
+    tab.screenshot(path=str(tmp_path / "home-dark-mobile.png"))
+    context.close()
+
+
+def test_opened_from_disk_pages_work_and_forms_explain_themselves(site, page):
+    page.goto((site["root"] / "index.html").as_uri())
+    page.locator("a", has_text="Archive").first.click()
+    assert page.url.endswith("archive.html")
+    page.goto((site["root"] / "subscribe.html").as_uri())
+    assert page.locator(".file-note").is_visible()
+    assert page.locator("form.subscribe").get_attribute("action") == "/subscribe"
