@@ -71,13 +71,22 @@ def _opaque(key: bytes, kind: str, value: str) -> str:
 
 # ------------------------------------------------------------------ rate limits
 def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> bool:
-    """Count one hit for (kind, value) in the current minute/day window; True when over."""
+    """Count one hit for (kind, value); True when over `limit` per minute/day.
+
+    A sliding-window estimate: this window's hits plus the previous window's, weighted by how
+    much of it still lies within the last minute/day, so a burst across a boundary still counts.
+    """
     now = datetime.now(UTC)
-    window = now.strftime("%Y-%m-%dT%H:%M") if per == "minute" else now.strftime("%Y-%m-%d")
-    count = service_store.hit_rate_limit(db, _opaque(key, kind, value), window)
+    span = timedelta(minutes=1) if per == "minute" else timedelta(days=1)
+    shape = "%Y-%m-%dT%H:%M" if per == "minute" else "%Y-%m-%d"
+    opaque = _opaque(key, kind, value)
+    count = service_store.hit_rate_limit(db, opaque, now.strftime(shape))
+    previous = service_store.rate_count(db, opaque, (now - span).strftime(shape))
+    start = datetime.strptime(now.strftime(shape), shape).replace(tzinfo=UTC)
+    remaining = 1 - (now - start) / span
     if count == 1 and per == "day":
-        service_store.prune_rate_limits(db, (now - timedelta(days=2)).strftime("%Y-%m-%d"))
-    return count > limit
+        service_store.prune_rate_limits(db, (now - 2 * span).strftime(shape))
+    return count + previous * remaining > limit
 
 
 class RateLimited(Exception):

@@ -280,3 +280,10 @@ def papers_listed_on(db, day: str) -> int:
     """How many papers the store holds as announced on this listing date."""
     return int(db.execute("SELECT COUNT(*) FROM listings WHERE announce_date = ?",
                           [day]).fetchone()[0])
+
+
+def rate_count(db, key: str, window_start: str) -> int:
+    row = db.execute(
+        "SELECT count FROM rate_limits WHERE key = ? AND window_start = ?", [key, window_start]
+    ).fetchone()
+    return int(row[0]) if row else 0
