@@ -94,7 +94,7 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
 
     reports = fetch_daily(db, config, expected_date=issue_date, progress=progress)
     statuses = [r.status for r in reports]
-    counts = {
+    counts: dict[str, int | str] = {
         "feeds": len(reports),
         "ok": statuses.count("ok"),
         "empty": statuses.count("empty"),
@@ -109,7 +109,7 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
         stored = service_store.papers_listed_on(db, issue_date.isoformat())
         if stored:  # a re-run (or --force) after the listing was already ingested
             counts["already_stored"] = stored
-            counts["ok"] = counts["feeds"] - counts["failed"]
+            counts["ok"] = len(reports) - statuses.count("failed")
     if counts["ok"]:
         if errors:
             counts["errors"] = "; ".join(errors)
