@@ -94,6 +94,23 @@ class RateLimited(Exception):
 
 
 # ------------------------------------------------------------------ sign-up
+def curated_topic_names(db, values: list[str]) -> list[str]:
+    """Form values are curated topic names, or topic ids (the archive's form sends ids)."""
+    from digest.store import topics as topic_store
+
+    names = []
+    for value in values[:50]:
+        value = value.strip()
+        if value.isdigit():
+            topic = topic_store.get_topic_by_id(db, int(value))
+            if topic is None or topic.kind != "curated":
+                raise UsageError(f"unknown topic {value!r}")
+            names.append(topic.name)
+        elif value:
+            names.append(value)
+    return names
+
+
 @dataclass
 class SignupForm:
     email: str
@@ -133,7 +150,7 @@ def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) 
             subscriber = people.add_subscriber(
                 db, email, status="pending", frequency=form.frequency,
                 weekday=0 if form.frequency == "weekly" else None, source="web",
-                topics=form.topics, text=form.own_topic[:500],
+                topics=curated_topic_names(db, form.topics), text=form.own_topic[:500],
             )
         elif existing.status in RESEND_STATUSES:
             subscriber = existing
@@ -253,7 +270,7 @@ def update_preferences(db, config: Config, subscriber: Subscriber, *, topics: li
             weekday=(weekday or "mon") if frequency == "weekly" else None,
             max_papers=max_papers, timezone=timezone,
         )
-        topic_logic.set_subscriber_topics(db, subscriber.id, topics)
+        topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
         current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
         for topic in current:
             if topic.description not in wanted and topic.id is not None:

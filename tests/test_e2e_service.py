@@ -59,6 +59,16 @@ def smtp_sink():
     controller.stop()
 
 
+def warm_vector_cache(config, sample_db_path: Path) -> None:
+    """Copy the stored vectors of the session sample DB (same feed, same model) so the runs
+    under test skip re-encoding 86 abstracts; the papers themselves still come from the feed."""
+    db = open_db(config.db_path)
+    db.execute("ATTACH DATABASE ? AS sample", [str(sample_db_path)])
+    db.execute("INSERT OR IGNORE INTO embeddings SELECT * FROM sample.embeddings")
+    db.execute("DETACH DATABASE sample")
+    db.conn.close()
+
+
 def digest_cli(config_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "digest", "--config", str(config_path), *args],
                           capture_output=True, text=True, timeout=timeout)
@@ -69,7 +79,8 @@ def path_of(url: str) -> str:
 
 
 @pytest.mark.slow
-def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sink):
+def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sink,
+                                               sample_db_path):
     sink, smtp_port = smtp_sink
     httpserver.expect_request("/atom/cs.AI").respond_with_data(
         ATOM.read_bytes(), content_type="application/atom+xml")
@@ -80,6 +91,7 @@ def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sin
                  "smtp_security": "none", "from_address": "digest@news.example.org",
                  "postal_address": "1 Example Street, Springfield", "max_lateness_hours": 1e7},
     })
+    warm_vector_cache(config, sample_db_path)
     db = open_db(config.db_path)
     add_topic(db, Topic(name="LLM agents", kind="curated",
                         description="large language model agents, planning and tool use",
@@ -160,7 +172,7 @@ def test_no_announcement_ends_cleanly_and_sends_nothing(make_config, httpserver)
 
 
 @pytest.mark.slow
-def test_a_failed_run_resumes_where_it_stopped(make_config, httpserver):
+def test_a_failed_run_resumes_where_it_stopped(make_config, httpserver, sample_db_path):
     """The embed stage fails (bad model path): exit 1 with the reason stored. A re-run with the
     model fixed does not fetch again; it continues at embed and finishes."""
     httpserver.expect_request("/atom/cs.AI").respond_with_data(
@@ -170,6 +182,7 @@ def test_a_failed_run_resumes_where_it_stopped(make_config, httpserver):
     mail = {"max_lateness_hours": 1e7}
     config, config_path = make_config({"arxiv": arxiv, "mail": mail,
                                        "embedding": {"model": "/nonexistent/model-dir"}})
+    warm_vector_cache(config, sample_db_path)
     broken = digest_cli(config_path, "run", "--date", "2025-08-20", "--json")
     assert broken.returncode == 1
     report = json.loads(broken.stdout)

@@ -94,6 +94,18 @@ def test_signup_confirm_is_double_opt_in_and_scanner_safe(web):
     assert path.rsplit("/", 1)[1] not in stored  # only the hash is at rest
 
 
+def test_archive_form_sends_topic_ids(web):
+    config, base_url, db = web
+    topic_id = db.execute("SELECT id FROM topics WHERE name = 'Graphs'").fetchone()[0]
+    answer = subscribe(base_url, "ids@example.org", topics=str(topic_id))
+    assert answer.status_code == 200
+    followed = db.execute("SELECT t.name FROM subscriber_topics st JOIN topics t"
+                          " ON t.id = st.topic_id").fetchall()
+    assert followed == [("Graphs",)]
+    assert subscribe(base_url, "bad@example.org", topics="99999").status_code == 400
+    assert status_of(db, "bad@example.org") is None
+
+
 def test_same_answer_whether_or_not_the_address_exists(web):
     config, base_url, db = web
     first = subscribe(base_url, "bob@example.org")
