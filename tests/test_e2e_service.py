@@ -123,6 +123,9 @@ def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sin
         stages = {s["stage"]: s for s in report["stages"]}
         assert stages["fetch"]["counts"]["new"] > 0
         assert stages["send"]["counts"]["sent"] == 1
+        index = config.path(config.site.dir) / "index.html"
+        assert stages["site"]["status"] == "ok" and index.is_file()
+        assert web.get("/").text == index.read_text(encoding="utf-8")  # the archive is served
         messages = sink.wait_for(2)
         assert len(messages) == 2
         digest_mail = messages[1]
