@@ -119,9 +119,19 @@ class Reader:
     blocked_ids: set[str] = field(default_factory=set)
 
 
-def gather_reader(db, config: Config, subscriber: Subscriber) -> Reader:
+def gather_reader(db, config: Config, subscriber: Subscriber,
+                  shared: dict[int, rank.TopicProfile] | None = None) -> Reader:
+    """A subscriber's topics as profiles, feedback and blocked papers. `shared` reuses curated
+    topic profiles across subscribers (ranking then scores each curated topic once)."""
     liked, disliked, clicked = feedback_for_subscriber(db, subscriber.id)
-    profiles = [build_profile(db, config, t) for t in topics_for_subscriber(db, subscriber.id)]
+    profiles = []
+    for topic in topics_for_subscriber(db, subscriber.id):
+        if shared is not None and topic.kind == "curated" and topic.id is not None:
+            if topic.id not in shared:
+                shared[topic.id] = build_profile(db, config, topic)
+            profiles.append(shared[topic.id])
+        else:
+            profiles.append(build_profile(db, config, topic))
     if liked:
         you_liked = Topic(name="Papers you liked", seed_ids=tuple(liked[-200:]),
                           dislike_ids=tuple(disliked[-200:]))
@@ -176,7 +186,7 @@ def rank_reader(db, config: Config, reader: Reader, pool: rank.CandidatePool,
     if trending is not None:
         extra += config.ranking.trending_weight * trending
     blocked_ids = reader.blocked_ids | picked_before
-    blocked = np.fromiter((pid in blocked_ids for pid in pool.ids), dtype=bool, count=len(pool))
+    blocked = pool.id_mask(blocked_ids)
     max_papers = min(max(reader.subscriber.max_papers, 1), config.ranking.max_papers_cap)
     return rank.rank_pool(pool, reader.profiles, max_papers=max_papers,
                           default_threshold=config.ranking.default_threshold,
@@ -271,6 +281,7 @@ def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | No
     for sub in subscribers:
         windows.setdefault(candidate_window(sub, issue_date), []).append(sub)
     done = 0
+    shared: dict[int, rank.TopicProfile] = {}
     for (since, until), group in sorted(windows.items()):
         pool = load_pool(db, config, since, until, config.arxiv.announce_types)
         trending = trending_signal(db, config, pool, issue_date)
@@ -278,7 +289,7 @@ def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | No
         readers: list[Reader] = []
         for sub in group:
             try:
-                reader = gather_reader(db, config, sub)
+                reader = gather_reader(db, config, sub, shared)
                 for profile in reader.profiles:
                     rank.check_dimensions(profile, pool.vectors.shape[1])
                 readers.append(reader)

@@ -69,6 +69,9 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
 
 
+_WORD_RE = re.compile(r"\w+")
+
+
 @lru_cache(maxsize=4096)
 def keyword_pattern(keyword: str) -> re.Pattern[str]:
     """Case-insensitive, whole words: "GAN" matches "a GAN-based" but not "organ"."""
@@ -103,6 +106,9 @@ class CandidatePool:
     centered: np.ndarray  # (n, d) unit rows of vectors - mean
     _masks: dict = field(default_factory=dict, repr=False)
     _author_keys: list[frozenset[str]] | None = field(default=None, repr=False)
+    _words: dict[str, set[int]] | None = field(default=None, repr=False)
+    _author_index: dict[str, list[int]] | None = field(default=None, repr=False)
+    _positions: dict[str, int] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, ids: Sequence[str], titles: Sequence[str], abstracts: Sequence[str],
@@ -128,22 +134,62 @@ class CandidatePool:
         return normalize_rows(np.asarray(vectors, dtype=np.float32) - self.mean)
 
     def keyword_mask(self, keyword: str) -> np.ndarray:
+        """Papers mentioning the keyword (whole words, any case), cached per pool.
+
+        A word index narrows the search first: one word is a lookup; a phrase is checked
+        with its pattern only on papers that contain all of its words.
+        """
         key = ("kw", keyword.lower())
         if key not in self._masks:
             pattern = keyword_pattern(keyword)
-            self._masks[key] = np.fromiter((bool(pattern.search(t)) for t in self.texts),
-                                           dtype=bool, count=len(self.texts))
+            words = keyword.lower().split()
+            if all(_WORD_RE.fullmatch(w) for w in words) and words:
+                index = self._word_index()
+                docs = set.intersection(*(index.get(w, set()) for w in words))
+                if len(words) > 1:
+                    docs = {i for i in docs if pattern.search(self.texts[i])}
+                mask = np.zeros(len(self.texts), dtype=bool)
+                mask[list(docs)] = True
+            else:
+                mask = np.fromiter((bool(pattern.search(t)) for t in self.texts),
+                                   dtype=bool, count=len(self.texts))
+            self._masks[key] = mask
         return self._masks[key]
 
-    def author_mask(self, name: str) -> np.ndarray:
+    def _word_index(self) -> dict[str, set[int]]:
+        if self._words is None:
+            self._words = {}
+            for i, text in enumerate(self.texts):
+                for word in set(_WORD_RE.findall(text.lower())):
+                    self._words.setdefault(word, set()).add(i)
+        return self._words
+
+    def author_keys(self, index: int) -> frozenset[str]:
         if self._author_keys is None:
             self._author_keys = [frozenset(normalize_author(a) for a in names)
                                  for names in self.authors]
+        return self._author_keys[index]
+
+    def author_mask(self, name: str) -> np.ndarray:
         key = ("au", normalize_author(name))
         if key not in self._masks:
-            self._masks[key] = np.fromiter((key[1] in keys for keys in self._author_keys),
-                                           dtype=bool, count=len(self.ids))
+            if self._author_index is None:
+                self._author_index = {}
+                for i in range(len(self.ids)):
+                    for author in self.author_keys(i):
+                        self._author_index.setdefault(author, []).append(i)
+            mask = np.zeros(len(self.ids), dtype=bool)
+            mask[self._author_index.get(key[1], [])] = True
+            self._masks[key] = mask
         return self._masks[key]
+
+    def id_mask(self, paper_ids: set[str] | frozenset[str]) -> np.ndarray:
+        """True for pool papers whose id is in `paper_ids`."""
+        if self._positions is None:
+            self._positions = {pid: i for i, pid in enumerate(self.ids)}
+        mask = np.zeros(len(self.ids), dtype=bool)
+        mask[[self._positions[p] for p in paper_ids if p in self._positions]] = True
+        return mask
 
     def category_mask(self, wanted: Sequence[str]) -> np.ndarray:
         key = ("cat", tuple(sorted(wanted)))
@@ -213,21 +259,32 @@ def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np
     """(topics, papers) semantic similarity, batched: one matrix product per kind of query.
 
     A topic with both a description and liked papers scores the better of the two; one with
-    neither scores NaN (keywords/authors decide alone).
+    neither scores NaN (keywords/authors decide alone). A profile object listed many times
+    (a curated topic shared by many subscribers) is computed once.
     """
     out = np.full((len(profiles), len(pool)), np.nan, dtype=np.float32)
-    if not len(pool):
+    if not len(pool) or not profiles:
         return out
-    described = [i for i, p in enumerate(profiles) if p.query_vector is not None]
+    first: dict[int, int] = {}
+    unique: list[TopicProfile] = []
+    row_of = []
+    for profile in profiles:
+        if id(profile) not in first:
+            first[id(profile)] = len(unique)
+            unique.append(profile)
+        row_of.append(first[id(profile)])
+    rows = np.full((len(unique), len(pool)), np.nan, dtype=np.float32)
+    described = [i for i, p in enumerate(unique) if p.query_vector is not None]
     if described:
-        queries = np.vstack([profiles[i].query_vector for i in described]).astype(np.float32)
-        out[described] = queries @ pool.vectors.T
-    liked = [i for i, p in enumerate(profiles) if p.has_likes]
+        queries = np.vstack([unique[i].query_vector for i in described]).astype(np.float32)
+        rows[described] = queries @ pool.vectors.T
+    liked = [i for i, p in enumerate(unique) if p.has_likes]
     if liked:
-        queries = np.vstack([liked_query(pool, profiles[i].liked_vectors,
-                                         profiles[i].disliked_vectors) for i in liked])
+        queries = np.vstack([liked_query(pool, unique[i].liked_vectors,
+                                         unique[i].disliked_vectors) for i in liked])
         like_scores = LIKE_BASE + queries @ pool.centered.T
-        out[liked] = np.fmax(out[liked], like_scores)
+        rows[liked] = np.fmax(rows[liked], like_scores)
+    out[:] = rows[row_of]
     return out
 
 
@@ -243,7 +300,24 @@ class TopicScores:
 
 def score_topic(pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray,
                 default_threshold: float) -> TopicScores:
-    """Semantic score plus keyword and followed-author bonuses; category/exclude filters."""
+    """Semantic score plus keyword and followed-author bonuses; category/exclude filters.
+
+    Curated topics are cached per pool and profile object: one shared by many subscribers is
+    scored once per candidate window.
+    """
+    if profile.topic.kind != "curated":
+        return _score_topic(pool, profile, semantic, default_threshold)
+    key = ("scored", id(profile), default_threshold)
+    cached = pool._masks.get(key)
+    if cached is not None and cached.profile is profile:  # the cache keeps it alive: same id
+        return cached
+    scored = _score_topic(pool, profile, semantic, default_threshold)
+    pool._masks[key] = scored
+    return scored
+
+
+def _score_topic(pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray,
+                 default_threshold: float) -> TopicScores:
     topic = profile.topic
     n = len(pool)
     keyword_hits = np.zeros(n, dtype=np.int32)
@@ -422,8 +496,8 @@ def choose(pool: CandidatePool, total: np.ndarray, passed: np.ndarray, limit: in
 def make_pick(pool: CandidatePool, index: int, score: float, profile: TopicProfile) -> Pick:
     """Explain one chosen paper: keywords and authors it matched, the liked paper it is near."""
     topic = profile.topic
-    keywords = matched_keywords(pool.texts[index], topic.keywords)
-    authors = matched_authors(pool.authors[index], topic.authors)
+    keywords = tuple(k for k in topic.keywords if pool.keyword_mask(k)[index])
+    authors = tuple(a for a in topic.authors if normalize_author(a) in pool.author_keys(index))
     similar_id = similar_title = None
     if profile.has_likes:
         sims = profile.liked_vectors @ pool.vectors[index]
@@ -451,7 +525,7 @@ def rank_pool(pool: CandidatePool, profiles: Sequence[TopicProfile], *, max_pape
     seeds = {pid for p in profiles for pid in (*p.liked_ids, *p.topic.seed_ids,
                                                *p.topic.dislike_ids)}
     if seeds:
-        is_seed = np.fromiter((pid in seeds for pid in pool.ids), dtype=bool, count=len(pool))
+        is_seed = pool.id_mask(seeds)
         blocked = is_seed if blocked is None else (blocked | is_seed)
     total, best, passed = best_topics(pool, topic_scores, extra, blocked)
     chosen = choose(pool, total, passed, max_papers, diversity_lambda)

@@ -93,8 +93,7 @@ def rank_topic(db, config: Config, topic: Topic, pool: rank.CandidatePool,
     profile = build_profile(db, config, topic)
     semantic = rank.semantic_scores(pool, [profile])
     scored = rank.score_topic(pool, profile, semantic[0], config.ranking.default_threshold)
-    blocked = np.fromiter((pid in set(topic.seed_ids) | set(topic.dislike_ids)
-                           for pid in pool.ids), dtype=bool, count=len(pool))
+    blocked = pool.id_mask(set(topic.seed_ids) | set(topic.dislike_ids))
     shown = scored.eligible & ~blocked
     if not profile.is_semantic:  # keywords/authors only: papers matching none are not ranked
         shown &= scored.score > 0

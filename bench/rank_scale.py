@@ -1,0 +1,146 @@
+"""Ranking at scale: 1,000 candidate papers x 10,000 subscribers, 3 topics each, some feedback.
+
+Everything here is GENERATED (no real subscribers exist): paper vectors are drawn around 60
+random "subject" directions in 384 dimensions (like sentence embeddings of one field), titles
+and abstracts from a 400-word vocabulary, authors from 3,000 names. Each subscriber follows two
+of 40 shared curated topics and owns one personal topic (a description vector, two keywords,
+sometimes a followed author); 30% have 4-20 likes/dislikes, which trains their feedback model.
+
+The ranking core is timed exactly as `planning.plan_all` runs it for one candidate window:
+every topic's similarity to every paper as batched matrix products, then per subscriber the
+feedback model, thresholds, MMR and why-lines (`rank.rank_pool`). Store reads are not in the
+figure (see the planning section of docs/parts/ranking.md). Baseline in the same run: the same
+ranking with one small product per topic (no batching), on the first 1,000 subscribers.
+
+    python bench/rank_scale.py [--subscribers 10000] [--papers 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import resource
+import time
+
+import numpy as np
+
+from digest import rank
+from digest.models import Topic
+
+DIM = 384
+SUBJECTS = 60
+CHUNK = 1000  # subscribers whose topics are multiplied against the pool in one product
+
+
+def unit_rows(matrix: np.ndarray) -> np.ndarray:
+    return (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+
+
+def generate(papers: int, subscribers: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    prng = random.Random(seed)
+    subjects = unit_rows(rng.normal(size=(SUBJECTS, DIM)))
+    common = unit_rows(rng.normal(size=(1, DIM)))[0] * 2.0  # the field's shared direction
+
+    def around(count: int, spread: float = 0.9) -> np.ndarray:
+        picks = rng.integers(0, SUBJECTS, size=count)
+        return unit_rows(common + subjects[picks] * 1.5 + rng.normal(scale=spread / np.sqrt(DIM) *
+                                                                     8, size=(count, DIM)))
+
+    vocab = [f"term{i}" for i in range(400)]
+    names = [f"Author {i}" for i in range(3000)]
+    ids = [f"2601.{i:05d}" for i in range(papers)]
+    titles = [" ".join(prng.sample(vocab, 6)) for _ in ids]
+    abstracts = [" ".join(prng.sample(vocab, 40)) for _ in ids]
+    authors = [tuple(prng.sample(names, 4)) for _ in ids]
+    categories = [(prng.choice(["cs.AI", "cs.LG", "cs.CL", "cs.CV"]),) for _ in ids]
+    pool = rank.CandidatePool.build(ids, titles, abstracts, authors, categories, around(papers))
+
+    history = around(2000)  # earlier papers subscribers gave feedback on
+    curated = [rank.TopicProfile(Topic(name=f"Curated {i}", kind="curated",
+                                                   keywords=(prng.choice(vocab),)),
+                                 query_vector=around(1, 0.5)[0]) for i in range(40)]
+    readers = []
+    for s in range(subscribers):
+        personal = rank.TopicProfile(
+            Topic(name=f"Mine {s}", description="generated", keywords=tuple(prng.sample(vocab, 2)),
+                  exclude=(prng.choice(vocab),),
+                  authors=(prng.choice(names),) if prng.random() < 0.3 else ()),
+            query_vector=around(1, 0.5)[0])
+        profiles = [*prng.sample(curated, 2), personal]
+        model = None
+        if prng.random() < 0.3:
+            n_like, n_dislike = prng.randint(2, 12), prng.randint(2, 8)
+            picked = rng.choice(len(history), size=n_like + n_dislike, replace=False)
+            liked, disliked = history[picked[:n_like]], history[picked[n_like:]]
+            profiles.append(rank.TopicProfile(
+                Topic(name="Papers you liked"), liked_ids=tuple(f"h{i}" for i in picked[:n_like]),
+                liked_titles=tuple(f"History {i}" for i in picked[:n_like]),
+                liked_vectors=liked, disliked_vectors=disliked, label=""))
+            model = (liked, disliked)
+        readers.append((profiles, model, prng.choice([5, 10, 10, 20])))
+    return pool, readers
+
+
+def rank_everyone(pool, readers, batched: bool) -> tuple[int, int]:
+    """plan_all's ranking core; returns (subscribers with picks, total picks)."""
+    with_picks = total = 0
+    rng = random.Random(1)
+    for start in range(0, len(readers), CHUNK):
+        chunk = readers[start : start + CHUNK]
+        semantic = (rank.semantic_scores(pool, [p for profiles, _, _ in chunk for p in profiles])
+                    if batched else None)
+        offset = 0
+        for profiles, feedback, max_papers in chunk:
+            rows = None
+            if semantic is not None:
+                rows = semantic[offset : offset + len(profiles)]
+                offset += len(profiles)
+            extra = None
+            if feedback is not None:
+                liked, disliked = feedback
+                negatives = np.vstack([disliked, pool.vectors[rng.sample(range(len(pool)), 50)]])
+                model = rank.train_feedback_model(liked, negatives)
+                extra = model.bonus(pool.vectors) if model else None
+            picks = rank.rank_pool(pool, profiles, max_papers=max_papers, default_threshold=0.35,
+                                   diversity_lambda=0.85, semantic=rows, extra=extra)
+            with_picks += bool(picks)
+            total += len(picks)
+    return with_picks, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--papers", type=int, default=1000)
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    pool, readers = generate(args.papers, args.subscribers)
+    made = time.perf_counter() - start
+    topics = sum(len(p) for p, _, _ in readers)
+    with_feedback = sum(m is not None for _, m, _ in readers)
+    print(f"GENERATED data: {args.papers} candidate papers, {args.subscribers} subscribers, "
+          f"{topics} topic rows (3 each + 'papers you liked' for {with_feedback} with feedback); "
+          f"generation {made:.1f} s (not timed below)")
+
+    with rank.single_threaded_blas():  # as plan_all runs
+        start = time.perf_counter()
+        with_picks, total = rank_everyone(pool, readers, batched=True)
+        batched = time.perf_counter() - start
+        sample = readers[:1000]
+        start = time.perf_counter()
+        rank_everyone(pool, sample, batched=False)
+        unbatched = (time.perf_counter() - start) * len(readers) / len(sample)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rank everyone (batched, plan_all's core): {batched:.2f} s total, "
+          f"{1000 * batched / len(readers):.2f} ms per subscriber; "
+          f"{with_picks} subscribers got picks, {total} picks")
+    print(f"baseline (one product per topic, no batching), extrapolated from 1,000 subscribers: "
+          f"{unbatched:.2f} s ({unbatched / batched:.1f}x the batched time)")
+    print(f"peak RSS: {rss_mb:.0f} MB")
+    print("targets: < 10 s on 2 cores, peak RSS < 1.5 GB")
+
+
+if __name__ == "__main__":
+    main()
