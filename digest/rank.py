@@ -8,15 +8,20 @@ a paper passes a topic when its score reaches the topic's threshold.
 
 from __future__ import annotations
 
-import contextlib
-import re
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from digest.models import Pick, Topic
+from digest.rank_pool import (  # noqa: F401  (re-exported: callers use digest.rank.*)
+    CandidatePool,
+    keyword_pattern,
+    matched_authors,
+    matched_keywords,
+    normalize_rows,
+    single_threaded_blas,
+)
 from digest.textclean import normalize_author
 
 # Similarity to liked papers is measured after removing the pool's common direction (all ML
@@ -32,174 +37,6 @@ STRUCTURAL_BASE = 0.3  # keyword/author-only topics: a match starts here
 FEEDBACK_WEIGHT = 0.15  # the learned model moves a score by at most this much
 DUPLICATE_COSINE = 0.95  # this close to an already chosen paper = the same paper
 MMR_POOL_FACTOR = 5  # MMR looks at this many times max_papers of the best candidates
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Run the small matrix products of ranking on one BLAS thread.
-
-    Ranking multiplies many small matrices; a multi-threaded OpenBLAS on a busy machine spends
-    far longer waking threads than computing (we measured 50 x 384 products taking 50 ms
-    instead of 0.05 ms under load). threadpoolctl ships with scikit-learn.
-    """
-    controller = _blas_controller()
-    if controller is None:  # pragma: no cover - scikit-learn brings threadpoolctl
-        yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield
-
-
-@lru_cache(maxsize=1)
-def _blas_controller():
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # pragma: no cover
-        return None
-    return ThreadpoolController()
-
-
-def normalize_rows(matrix: np.ndarray) -> np.ndarray:
-    """Unit-length rows (zero rows stay zero)."""
-    matrix = np.asarray(matrix, dtype=np.float32)
-    if matrix.ndim == 1:
-        norm = float(np.linalg.norm(matrix))
-        return matrix / norm if norm > 0 else matrix
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-
-_WORD_RE = re.compile(r"\w+")
-
-
-@lru_cache(maxsize=4096)
-def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """Case-insensitive, whole words: "GAN" matches "a GAN-based" but not "organ"."""
-    words = [re.escape(w) for w in keyword.strip().split()]
-    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(words) + r"(?!\w)", re.IGNORECASE)
-
-
-def matched_keywords(text: str, keywords: Sequence[str]) -> tuple[str, ...]:
-    return tuple(k for k in keywords if k.strip() and keyword_pattern(k).search(text))
-
-
-def matched_authors(paper_authors: Sequence[str], followed: Sequence[str]) -> tuple[str, ...]:
-    """Followed names (as the topic spells them) found among the paper's authors."""
-    keys = {normalize_author(a) for a in paper_authors}
-    return tuple(name for name in followed if normalize_author(name) in keys)
-
-
-# ---------------------------------------------------------------- the candidate pool
-
-
-@dataclass
-class CandidatePool:
-    """The papers one ranking chooses from, with per-pool caches of keyword/author masks."""
-
-    ids: list[str]
-    titles: list[str]
-    texts: list[str]  # title + abstract, searched by keywords
-    authors: list[tuple[str, ...]]
-    categories: list[tuple[str, ...]]
-    vectors: np.ndarray  # (n, d) unit rows
-    mean: np.ndarray  # the pool's common direction, removed before liked-paper similarity
-    centered: np.ndarray  # (n, d) unit rows of vectors - mean
-    _masks: dict = field(default_factory=dict, repr=False)
-    _author_keys: list[frozenset[str]] | None = field(default=None, repr=False)
-    _words: dict[str, set[int]] | None = field(default=None, repr=False)
-    _author_index: dict[str, list[int]] | None = field(default=None, repr=False)
-    _positions: dict[str, int] | None = field(default=None, repr=False)
-
-    @classmethod
-    def build(cls, ids: Sequence[str], titles: Sequence[str], abstracts: Sequence[str],
-              authors: Sequence[Sequence[str]], categories: Sequence[Sequence[str]],
-              vectors: np.ndarray, reference_mean: np.ndarray | None = None) -> CandidatePool:
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if len(ids) == 0:
-            vectors = vectors.reshape(0, vectors.shape[1] if vectors.ndim == 2 else 0)
-        mean = reference_mean if reference_mean is not None else (
-            vectors.mean(axis=0) if len(ids) else np.zeros(vectors.shape[1], np.float32))
-        mean = np.asarray(mean, dtype=np.float32)
-        return cls(
-            ids=list(ids), titles=list(titles),
-            texts=[f"{t}\n{a}" for t, a in zip(titles, abstracts, strict=True)],
-            authors=[tuple(a) for a in authors], categories=[tuple(c) for c in categories],
-            vectors=vectors, mean=mean, centered=normalize_rows(vectors - mean),
-        )
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def center(self, vectors: np.ndarray) -> np.ndarray:
-        return normalize_rows(np.asarray(vectors, dtype=np.float32) - self.mean)
-
-    def keyword_mask(self, keyword: str) -> np.ndarray:
-        """Papers mentioning the keyword (whole words, any case), cached per pool.
-
-        A word index narrows the search first: one word is a lookup; a phrase is checked
-        with its pattern only on papers that contain all of its words.
-        """
-        key = ("kw", keyword.lower())
-        if key not in self._masks:
-            pattern = keyword_pattern(keyword)
-            words = keyword.lower().split()
-            if all(_WORD_RE.fullmatch(w) for w in words) and words:
-                index = self._word_index()
-                docs = set.intersection(*(index.get(w, set()) for w in words))
-                if len(words) > 1:
-                    docs = {i for i in docs if pattern.search(self.texts[i])}
-                mask = np.zeros(len(self.texts), dtype=bool)
-                mask[list(docs)] = True
-            else:
-                mask = np.fromiter((bool(pattern.search(t)) for t in self.texts),
-                                   dtype=bool, count=len(self.texts))
-            self._masks[key] = mask
-        return self._masks[key]
-
-    def _word_index(self) -> dict[str, set[int]]:
-        if self._words is None:
-            self._words = {}
-            for i, text in enumerate(self.texts):
-                for word in set(_WORD_RE.findall(text.lower())):
-                    self._words.setdefault(word, set()).add(i)
-        return self._words
-
-    def author_keys(self, index: int) -> frozenset[str]:
-        if self._author_keys is None:
-            self._author_keys = [frozenset(normalize_author(a) for a in names)
-                                 for names in self.authors]
-        return self._author_keys[index]
-
-    def author_mask(self, name: str) -> np.ndarray:
-        key = ("au", normalize_author(name))
-        if key not in self._masks:
-            if self._author_index is None:
-                self._author_index = {}
-                for i in range(len(self.ids)):
-                    for author in self.author_keys(i):
-                        self._author_index.setdefault(author, []).append(i)
-            mask = np.zeros(len(self.ids), dtype=bool)
-            mask[self._author_index.get(key[1], [])] = True
-            self._masks[key] = mask
-        return self._masks[key]
-
-    def id_mask(self, paper_ids: set[str] | frozenset[str]) -> np.ndarray:
-        """True for pool papers whose id is in `paper_ids`."""
-        if self._positions is None:
-            self._positions = {pid: i for i, pid in enumerate(self.ids)}
-        mask = np.zeros(len(self.ids), dtype=bool)
-        mask[[self._positions[p] for p in paper_ids if p in self._positions]] = True
-        return mask
-
-    def category_mask(self, wanted: Sequence[str]) -> np.ndarray:
-        key = ("cat", tuple(sorted(wanted)))
-        if key not in self._masks:
-            wanted_set = set(wanted)
-            # "cs.LG" matches cs.LG; "cs" matches every cs.* category.
-            self._masks[key] = np.fromiter(
-                (any(c in wanted_set or c.split(".")[0] in wanted_set for c in cats)
-                 for cats in self.categories), dtype=bool, count=len(self.ids))
-        return self._masks[key]
 
 
 # ---------------------------------------------------------------- topics as vectors
@@ -440,17 +277,6 @@ def explain(topic_name: str, score: float, keywords: Sequence[str] = (),
     head = topic_name or "Picked for you"
     body = "; ".join(reasons) if reasons else "matches the topic description"
     return f"{head}: {body} (score {score:.2f})"
-
-
-@dataclass(frozen=True)
-class RankedPaper:
-    """A scored paper before it becomes a Pick (the topic lab shows these too)."""
-
-    index: int
-    paper_id: str
-    score: float
-    topic_index: int
-    passed: bool
 
 
 def best_topics(pool: CandidatePool, topic_scores: Sequence[TopicScores],
