@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,8 +53,11 @@ class Lease:
         self.name = name
         self.minutes = minutes
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.db_path = Path(db_path)
         self._file_lock = FileLock(f"{db_path}.{name}.lock", timeout=0)
         self.held = False
+        self._stop_beat: threading.Event | None = None
+        self._beat: threading.Thread | None = None
 
     def _expiry(self) -> datetime:
         return datetime.now(UTC) + timedelta(minutes=self.minutes)
@@ -89,7 +94,37 @@ class Lease:
         if not ok:
             raise LeaseHeld(f"the {self.name} lease was taken over by another process")
 
+    def start_heartbeat(self, interval_s: float | None = None) -> None:
+        """Renew the lease from a background thread (own connection) until release, so a long
+        stage never outlives its lease while the holder is alive."""
+        interval = interval_s or max(1.0, min(60.0, self.minutes * 60 / 4))
+        stop = self._stop_beat = threading.Event()
+
+        def beat() -> None:
+            from digest.store import open_db
+
+            db = open_db(self.db_path, migrate=False)
+            try:
+                while not stop.wait(interval):
+                    try:
+                        with transaction(db):
+                            renewed = service_store.renew_lease(db, self.name, self.holder,
+                                                                self._expiry())
+                    except sqlite3.Error:
+                        continue  # try again next beat; the lease is still far from expiry
+                    if not renewed:
+                        return
+            finally:
+                db.conn.close()
+
+        self._beat = threading.Thread(target=beat, name=f"lease-{self.name}", daemon=True)
+        self._beat.start()
+
     def release(self) -> None:
+        if self._stop_beat is not None and self._beat is not None:
+            self._stop_beat.set()
+            self._beat.join(timeout=30)
+            self._stop_beat = self._beat = None
         if not self.held:
             return
         try:

@@ -136,7 +136,10 @@ def _stage_plan(db, config: Config, issue_date: date, progress) -> dict:
 def _stage_send(db, config: Config, issue_date: date, progress, force: bool = False) -> dict:
     from digest.sending import send_issue
 
-    return _counts_of(send_issue(db, config, issue_date, force=force))
+    report = send_issue(db, config, issue_date, force=force)
+    if report.stopped:  # the rest stays queued: not a finished stage, so a re-run resumes it
+        raise RuntimeError(f"sending stopped early ({report.sent} sent): {report.stopped}")
+    return _counts_of(report)
 
 
 def _stage_site(db, config: Config, issue_date: date, progress) -> dict:
@@ -159,6 +162,7 @@ def run_daily(
     """Run the whole day under the daily-run lease; raises LeaseHeld if another run holds it."""
     issue_date = issue_date or default_issue_date(config)
     with Lease(db, config.db_path, RUN_LEASE, config.schedule.lease_minutes) as lease:
+        lease.start_heartbeat()
         return _run_stages(db, config, issue_date, force, progress, lease)
 
 

@@ -373,7 +373,10 @@ class _SiteFiles:
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
-    """Run the app with uvicorn until interrupted (no access log: ours never shows tokens)."""
+    """Run the app with uvicorn until interrupted (no access log: ours never shows tokens).
+
+    uvicorn's own proxy-header handling is off: X-Forwarded-For is believed only from
+    [service].trusted_proxies, in `client_ip`."""
     import uvicorn
 
     uvicorn.run(create_app(config), host=host or config.service.host,
@@ -395,7 +398,7 @@ class ServerThread:
             self.port = probe.getsockname()[1]
         self.server = uvicorn.Server(uvicorn.Config(
             app or create_app(config), host="127.0.0.1", port=self.port, access_log=False,
-            log_level="warning", lifespan="off"))
+            log_level="warning", lifespan="off", proxy_headers=False))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:

@@ -131,9 +131,8 @@ def run_scheduler(config: Config, *, in_process: bool = False) -> None:
     try:
         job = (lambda: run_daily_in_process(config)) if in_process else (
             lambda: run_daily_subprocess(config))
+        lease.start_heartbeat(HEARTBEAT_SECONDS)
         scheduler = build_scheduler(config, job)
-        scheduler.add_job(lease.renew, "interval", seconds=HEARTBEAT_SECONDS, id="heartbeat",
-                          coalesce=True, max_instances=1)
         next_run = scheduler.get_job(DAILY_JOB_ID)
         log.info("scheduler started; daily job %s", next_run)
         try:

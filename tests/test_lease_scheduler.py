@@ -62,6 +62,20 @@ def test_expired_or_dead_holder_lease_is_taken_over(make_config):
     db.conn.close()
 
 
+def test_heartbeat_keeps_a_live_holders_lease_from_expiring(make_config):
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    with Lease(db, config.db_path, "daily-run", minutes=0.02) as lease:  # 1.2 s lease
+        lease.start_heartbeat(interval_s=0.2)
+        first = service_store.get_lease(db, "daily-run")["expires_at"]
+        time.sleep(2.5)  # longer than the lease itself
+        row = service_store.get_lease(db, "daily-run")
+        assert row["holder"] == lease.holder and row["expires_at"] > first
+        assert datetime.fromisoformat(row["expires_at"]) > datetime.now(UTC)
+    assert service_store.get_lease(db, "daily-run") is None
+    db.conn.close()
+
+
 @pytest.mark.slow
 def test_two_runs_started_together_exactly_one_works(make_config, httpserver, sample_db_path):
     def slow_feed(request):

@@ -275,3 +275,18 @@ def test_web_writes_while_a_run_writes_never_see_locked(web):
         stop.set()
         thread.join()
     assert codes == [200] * 30
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(make_config):
+    for trusted, expected in (((), "127.0.0.1"), (("127.0.0.1",), "203.0.113.9")):
+        config, _ = make_config({"service": {"record_ip": True,
+                                             "trusted_proxies": list(trusted)}})
+        db = open_db(config.db_path)
+        with ServerThread(config) as base_url:
+            answer = httpx.post(f"{base_url}/subscribe",
+                                data={"email": "ip@example.org", "frequency": "daily"},
+                                headers={"x-forwarded-for": "198.51.100.1, 203.0.113.9"})
+        assert answer.status_code == 200
+        assert db.execute("SELECT ip FROM consents").fetchone()[0] == expected
+        db.conn.close()
+        config.db_path.unlink()
