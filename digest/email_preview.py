@@ -56,7 +56,10 @@ def preview_digest(db, config: Config, email: str, issue_date: date | None = Non
     plan = _plan(db, config, subscriber, day)
     papers = get_papers(db, [pick.paper_id for pick in plan.picks])
     topic_names = [topic.name for topic in topics_for_subscriber(db, subscriber.id)]
-    rendered = build_digest_email(config, subscriber, plan, papers, topic_names=topic_names)
+    from digest.sending import trending_papers
+
+    rendered = build_digest_email(config, subscriber, plan, papers, trending_papers(db, day),
+                                  topic_names=topic_names)
     stem = f"{day.isoformat()}-subscriber-{subscriber.id}"
     message = to_mime(config, subscriber, rendered, delivery_id=f"preview-{stem}")
     folder = out_dir or config.path(config.mail.outbox_dir) / "preview"

@@ -132,6 +132,7 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
     """
     from digest import emails, planning
     from digest.store.papers import get_papers
+    from digest.store.topics import topics_by_subscriber
 
     due = planning.due_subscribers(db, issue_date)
     report.due = len(due)
@@ -143,6 +144,9 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
         plans = {s.id: planning.load_plan(db, s.id, issue_date) for s in todo}
     rendered: list[_Rendered] = []
     known_papers: dict = {}  # papers are shared between digests: read each once
+    trending_today = trending_papers(db, issue_date)
+    topic_names = {sid: [t.name for t in topics]
+                   for sid, topics in topics_by_subscriber(db, [s.id for s in todo]).items()}
     for subscriber in todo:
         plan = plans[subscriber.id]
         if plan is None:
@@ -160,7 +164,9 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
             if missing:
                 known_papers.update(get_papers(db, missing))
             papers = {pid: known_papers[pid] for pid in wanted if pid in known_papers}
-            email_parts = emails.build_digest_email(config, subscriber, plan, papers)
+            email_parts = emails.build_digest_email(
+                config, subscriber, plan, papers, trending_today,
+                topic_names=topic_names.get(subscriber.id, ()))
             delivery_id = new_delivery_id()
             message = emails.to_mime(config, subscriber, email_parts, delivery_id)
             raw = to_wire(message)
@@ -173,6 +179,16 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
                                   zlib.compress(raw, 1)))
     report.rendered = len(rendered)
     return rendered
+
+
+def trending_papers(db, issue_date: date, limit: int = 6) -> list:
+    """The day's most-liked papers, shared by every digest of the issue ("Trending today")."""
+    from digest.store.papers import get_papers
+    from digest.trending import trending
+
+    ids = [item.paper_id for item in trending(db, issue_date, "day", limit=limit)]
+    found = get_papers(db, ids)
+    return [found[pid] for pid in ids if pid in found]
 
 
 def _queue(db, issue_date: date, rendered: list[_Rendered], chunk: int = 500) -> int:
