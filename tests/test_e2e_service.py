@@ -19,7 +19,7 @@ from aiosmtpd.controller import Controller
 from digest.models import Topic
 from digest.store import open_db
 from digest.topics import add_topic
-from digest.web import ServerThread
+from digest.web_server import ServerThread
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ATOM = SAMPLES / "cs.AI-2025-08-20.atom.xml"

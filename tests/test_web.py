@@ -15,7 +15,7 @@ import pytest
 
 from digest.models import Paper
 from digest.store import open_db, transaction
-from digest.web import ServerThread
+from digest.web_server import ServerThread
 
 
 @pytest.fixture

@@ -88,7 +88,7 @@ def serve(
     the static archive."""
     import logging
 
-    from digest.web import serve as serve_app
+    from digest.web_server import serve as serve_app
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     serve_app(state.config, host, port)
