@@ -12,15 +12,23 @@ feedback model, thresholds, MMR and why-lines (`rank.rank_pool`). Store reads ar
 figure (see the planning section of docs/parts/ranking.md). Baseline in the same run: the same
 ranking with one small product per topic (no batching), on the first 1,000 subscribers.
 
-    python bench/rank_scale.py [--subscribers 10000] [--papers 1000]
+A second, store-backed figure runs the real `planning.plan_all` (SQLite reads, ranking,
+saving every plan) for `--store-subscribers` generated subscribers on the same generated papers
+(vectors written straight into the store; description vectors pre-cached, so no model loads).
+
+    python bench/rank_scale.py [--subscribers 10000] [--papers 1000] [--store-subscribers 1000]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import resource
+import tempfile
 import time
+from datetime import date
+from pathlib import Path
 
 import numpy as np
 
@@ -109,10 +117,69 @@ def rank_everyone(pool, readers, batched: bool) -> tuple[int, int]:
     return with_picks, total
 
 
+def store_backed(pool, subscribers: int, seed: int = 0) -> tuple[float, object]:
+    """plan_all over a real SQLite store holding the generated papers and subscribers."""
+    from digest.config import Config
+    from digest.models import Paper
+    from digest.planning import plan_all
+    from digest.store import open_db, transaction
+    from digest.store.feedback import add_feedback
+    from digest.store.papers import save_embeddings, upsert_papers
+    from digest.store.subscribers import insert_subscriber
+    from digest.store.topics import follow_topic, insert_topic
+
+    prng = random.Random(seed)
+    day = date(2026, 1, 7)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Config(base_dir=Path(tmp))
+        db = open_db(Path(tmp) / "digest.db")
+        papers = [Paper(id=pid, title=t, abstract=a.split("\n", 1)[-1], authors=au,
+                        categories=c, announced=day, announce_type="new", is_arxiv=True)
+                  for pid, t, a, au, c in zip(pool.ids, pool.titles, pool.texts, pool.authors,
+                                              pool.categories, strict=True)]
+        upsert_papers(db, papers, source="bench")
+        model = config.embedding.model
+        save_embeddings(db, model, [p.content_hash for p in papers], pool.vectors)
+
+        def cache_description(text: str, vector: np.ndarray) -> None:
+            key = "q:" + hashlib.sha256(text.strip().encode()).hexdigest()[:30]
+            save_embeddings(db, model, [key], vector[None, :])
+
+        vocab = sorted({w for t in pool.titles for w in t.split()})
+        curated_ids = []
+        for i in range(40):
+            text = f"curated subject {i}"
+            cache_description(text, pool.vectors[prng.randrange(len(pool))])
+            topic = insert_topic(db, Topic(name=f"Curated {i}", kind="curated", description=text,
+                                           keywords=(prng.choice(vocab),)))
+            curated_ids.append(topic.id)
+        with transaction(db):
+            for s in range(subscribers):
+                sid = insert_subscriber(db, {
+                    "email": f"reader{s}@example.org", "status": "active", "frequency": "daily",
+                    "max_papers": prng.choice([5, 10, 10, 20]), "created_at": "2026-01-01",
+                    "manage_token": f"t{s}", "source": "import"})
+                for topic_id in prng.sample(curated_ids, 2):
+                    follow_topic(db, sid, topic_id)
+                text = f"personal subject {s}"
+                cache_description(text, pool.vectors[prng.randrange(len(pool))])
+                insert_topic(db, Topic(name=f"Mine {s}", kind="personal", owner_id=sid,
+                                       description=text, keywords=tuple(prng.sample(vocab, 2))))
+                if prng.random() < 0.3:
+                    for pid in prng.sample(pool.ids, prng.randint(4, 12)):
+                        add_feedback(db, sid, pid, prng.choice(["like", "like", "dislike"]))
+        start = time.perf_counter()
+        report = plan_all(db, config, day)
+        elapsed = time.perf_counter() - start
+        db.conn.close()
+    return elapsed, report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=1000)
+    parser.add_argument("--store-subscribers", type=int, default=1000)
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -140,6 +207,12 @@ def main() -> None:
           f"{unbatched:.2f} s ({unbatched / batched:.1f}x the batched time)")
     print(f"peak RSS: {rss_mb:.0f} MB")
     print("targets: < 10 s on 2 cores, peak RSS < 1.5 GB")
+    if args.store_subscribers:
+        elapsed, report = store_backed(pool, args.store_subscribers)
+        print(f"store-backed plan_all (SQLite reads + ranking + saving plans), "
+              f"{args.store_subscribers} subscribers: {elapsed:.2f} s, "
+              f"{1000 * elapsed / args.store_subscribers:.2f} ms per subscriber "
+              f"({report.planned} planned, {report.failed} failed, {report.picks} picks)")
 
 
 if __name__ == "__main__":

@@ -21,13 +21,15 @@ from digest.config import Config
 from digest.models import DigestPlan, Pick, Subscriber, Topic
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
+from digest.store.db import transaction
 from digest.store.feedback import feedback_for_subscriber
 from digest.store.subscribers import list_subscribers
 from digest.store.topics import list_topics, topics_for_subscriber
 
 MAX_WINDOW_DAYS = {"daily": 7, "weekly": 14}  # a long pause never floods one email
 FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
-LIKED_LABEL = ""  # picks that come from "papers you liked" carry no topic name
+LIKED_LABEL = ""
+PLAN_BATCH = 500  # subscribers ranked with one matrix product and saved in one transaction  # picks that come from "papers you liked" carry no topic name
 
 Progress = Callable[[int, int], None]
 
@@ -286,40 +288,78 @@ def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | No
         pool = load_pool(db, config, since, until, config.arxiv.announce_types)
         trending = trending_signal(db, config, pool, issue_date)
         picked = rank_store.picked_before(db, [s.id for s in group], issue_date)
-        readers: list[Reader] = []
-        for sub in group:
-            try:
-                reader = gather_reader(db, config, sub, shared)
-                for profile in reader.profiles:
-                    rank.check_dimensions(profile, pool.vectors.shape[1])
-                readers.append(reader)
-            except Exception as exc:  # one subscriber's bad data never stops the rest
-                report.failed += 1
-                report.errors.append(f"{sub.email}: {exc}")
-                done += 1
-        semantic = rank.semantic_scores(pool, [p for r in readers for p in r.profiles])
-        offset = 0
-        for reader in readers:
-            sub = reader.subscriber
-            rows = semantic[offset : offset + len(reader.profiles)]
-            offset += len(reader.profiles)
-            try:
-                picks = rank_reader(db, config, reader, pool, rows, trending, picked[sub.id])
-                plan = DigestPlan(sub.id, issue_date, tuple(picks), len(pool), since)
-                if save and not save_plan(db, plan):
-                    report.kept_sent += 1
-                else:
-                    report.planned += 1
-                    report.picks += len(picks)
-                    report.with_picks += bool(picks)
-                    report.empty += not picks
-            except Exception as exc:
-                report.failed += 1
-                report.errors.append(f"{sub.email}: {exc}")
-            done += 1
+        for start in range(0, len(group), PLAN_BATCH):
+            batch = group[start : start + PLAN_BATCH]
+            plans = _rank_batch(db, config, batch, pool, trending, picked, since, issue_date,
+                                report, shared)
+            if save:
+                _save_batch(db, plans, report)
+            else:
+                for plan in plans:
+                    _count(report, plan)
+            done += len(batch)
             if progress:
                 progress(done, len(subscribers))
     return report
+
+
+def _rank_batch(db, config: Config, batch: list[Subscriber], pool: rank.CandidatePool,
+                trending: np.ndarray, picked: dict[int, set[str]], since: date,
+                issue_date: date, report: PlanReport,
+                shared: dict[int, rank.TopicProfile]) -> list[tuple[Subscriber, DigestPlan]]:
+    """Plans for a batch of subscribers sharing one pool: one product for all their topics.
+
+    `shared` holds curated topic profiles built once per run (each is then scored once).
+    """
+    readers: list[Reader] = []
+    for sub in batch:
+        try:
+            reader = gather_reader(db, config, sub, shared)
+            for profile in reader.profiles:
+                rank.check_dimensions(profile, pool.vectors.shape[1])
+            readers.append(reader)
+        except Exception as exc:  # one subscriber's bad data never stops the rest
+            report.failed += 1
+            report.errors.append(f"{sub.email}: {exc}")
+    semantic = rank.semantic_scores(pool, [p for r in readers for p in r.profiles])
+    plans = []
+    offset = 0
+    for reader in readers:
+        sub = reader.subscriber
+        rows = semantic[offset : offset + len(reader.profiles)]
+        offset += len(reader.profiles)
+        try:
+            picks = rank_reader(db, config, reader, pool, rows, trending, picked[sub.id])
+            plans.append((sub, DigestPlan(sub.id, issue_date, tuple(picks), len(pool), since)))
+        except Exception as exc:
+            report.failed += 1
+            report.errors.append(f"{sub.email}: {exc}")
+    return plans
+
+
+def _save_batch(db, plans: list[tuple[Subscriber, DigestPlan]], report: PlanReport) -> None:
+    """One write transaction per batch (one fsync, not one per subscriber); each plan in its
+    own savepoint, so a failing save loses only that plan."""
+    with transaction(db):
+        for sub, plan in plans:
+            try:
+                with transaction(db):  # nested: a savepoint
+                    saved = save_plan(db, plan)
+            except Exception as exc:
+                report.failed += 1
+                report.errors.append(f"{sub.email}: could not save: {exc}")
+                continue
+            if saved:
+                _count(report, plan)
+            else:
+                report.kept_sent += 1
+
+
+def _count(report: PlanReport, plan: DigestPlan) -> None:
+    report.planned += 1
+    report.picks += len(plan.picks)
+    report.with_picks += bool(plan.picks)
+    report.empty += not plan.picks
 
 
 def match_curated_topics(db, config: Config, issue_date: date) -> int:
