@@ -290,3 +290,43 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(make_config):
         assert db.execute("SELECT ip FROM consents").fetchone()[0] == expected
         db.conn.close()
         config.db_path.unlink()
+
+
+@pytest.mark.browser
+def test_forms_work_in_a_real_browser_under_the_csp(web):
+    """Headless Chromium: sign up, confirm with the button, change preferences; the CSP
+    blocks nothing the pages need (no console errors)."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    if not Path("/usr/bin/chromium").exists():
+        pytest.skip("Debian chromium is not installed")
+    config, base_url, db = web
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(base_url + "/subscribe")
+        page.fill("#email", "web@example.org")
+        page.check("input[name=topics][value=Graphs]")
+        page.click("button[type=submit]")
+        assert "Check your inbox" in page.inner_text("h1")
+        path = confirm_path(wait_for_messages(config, 1)[0])
+        page.goto(base_url + path)
+        assert status_of(db, "web@example.org") == "pending"
+        page.click("button[type=submit]")
+        assert "You are subscribed" in page.inner_text("h1")
+        page.click("text=Choose your topics and settings")
+        page.select_option("#frequency", "weekly")
+        page.select_option("#weekday", "fri")
+        page.click("text=Save")
+        assert "Saved." in page.inner_text(".notice")
+        browser.close()
+    row = db.execute("SELECT status, frequency, weekday FROM subscribers"
+                     " WHERE email = 'web@example.org'").fetchone()
+    assert row == ("active", "weekly", 4)
+    assert problems == []
