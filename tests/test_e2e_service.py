@@ -204,3 +204,30 @@ def test_a_failed_run_resumes_where_it_stopped(make_config, httpserver, sample_d
     assert status.returncode == 0, status.stderr
     info = json.loads(status.stdout)
     assert [r["status"] for r in info["last_runs"]][:2] == ["ok", "failed"]
+
+
+def test_status_warns_about_a_stale_feed_and_a_failed_last_run(make_config):
+    from datetime import UTC, datetime, timedelta
+
+    from digest.pipeline import service_status
+    from digest.store import service as service_store
+    from digest.store import transaction
+
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    assert "no feed has been fetched successfully yet" in service_status(db, config)["warnings"]
+    old = (datetime.now(UTC) - timedelta(days=6)).isoformat(timespec="seconds")
+    with transaction(db):
+        db.execute("INSERT INTO ingest_runs (source, category, started_at, status)"
+                   " VALUES ('feed', 'cs.AI', ?, 'ok')", [old])
+        run_id = service_store.start_run(db, "2025-08-20", False, "test")
+        service_store.finish_run(db, run_id, "failed", "send: boom")
+    info = service_status(db, config)
+    assert any("feed looks stale" in w for w in info["warnings"])
+    assert any("failed: send: boom" in w for w in info["warnings"])
+    assert info["last_runs"][0]["status"] == "failed"
+    with transaction(db):
+        db.execute("INSERT INTO ingest_runs (source, category, started_at, status)"
+                   " VALUES ('feed', 'cs.AI', ?, 'ok')", [datetime.now(UTC).isoformat()])
+    assert not any("stale" in w for w in service_status(db, config)["warnings"])
+    db.conn.close()

@@ -330,3 +330,14 @@ def test_forms_work_in_a_real_browser_under_the_csp(web):
                      " WHERE email = 'web@example.org'").fetchone()
     assert row == ("active", "weekly", 4)
     assert problems == []
+
+
+def test_confirm_on_get_flag_confirms_directly(make_config):
+    config, _ = make_config({"service": {"confirm_on_get": True}})
+    db = open_db(config.db_path)
+    with ServerThread(config) as base_url:
+        subscribe(base_url, "direct@example.org")
+        path = confirm_path(wait_for_messages(config, 1)[0])
+        assert httpx.get(base_url + path).status_code == 200
+    assert status_of(db, "direct@example.org") == "active"
+    db.conn.close()
