@@ -36,7 +36,7 @@ AUTHOR_BONUS = 0.25  # a followed author wrote it
 STRUCTURAL_BASE = 0.3  # keyword/author-only topics: a match starts here
 FEEDBACK_WEIGHT = 0.15  # the learned model moves a score by at most this much
 DUPLICATE_COSINE = 0.95  # this close to an already chosen paper = the same paper
-MMR_POOL_FACTOR = 5  # MMR looks at this many times max_papers of the best candidates
+MMR_POOL_FACTOR = 3  # MMR looks at this many times max_papers of the best candidates
 
 
 # ---------------------------------------------------------------- topics as vectors
@@ -157,27 +157,32 @@ def _score_topic(pool: CandidatePool, profile: TopicProfile, semantic: np.ndarra
                  default_threshold: float) -> TopicScores:
     topic = profile.topic
     n = len(pool)
-    keyword_hits = np.zeros(n, dtype=np.int32)
-    for keyword in topic.keywords:
-        keyword_hits += pool.keyword_mask(keyword)
-    author_hit = np.zeros(n, dtype=bool)
-    for name in topic.authors:
-        author_hit |= pool.author_mask(name)
-    if np.isnan(semantic).all():
-        base = np.where((keyword_hits > 0) | author_hit, STRUCTURAL_BASE, 0.0).astype(np.float32)
-    else:
-        base = np.nan_to_num(semantic, nan=0.0)
-    bonus = np.where(keyword_hits > 0,
-                     np.minimum(KEYWORD_BONUS + EXTRA_KEYWORD_BONUS * (keyword_hits - 1),
-                                MAX_KEYWORD_BONUS), 0.0)
-    score = base + bonus + np.where(author_hit, AUTHOR_BONUS, 0.0)
+    semantic_topic = profile.is_semantic  # then `semantic` has no NaN
+    score = (np.array(semantic, dtype=np.float32) if semantic_topic
+             else np.zeros(n, dtype=np.float32))
+    matched = np.zeros(n, dtype=bool)
+    if topic.keywords:
+        hits = np.zeros(n, dtype=np.int32)
+        for keyword in topic.keywords:
+            hits += pool.keyword_mask(keyword)
+        score += np.where(hits > 0, np.minimum(KEYWORD_BONUS + EXTRA_KEYWORD_BONUS * (hits - 1),
+                                               MAX_KEYWORD_BONUS), 0.0).astype(np.float32)
+        matched |= hits > 0
+    if topic.authors:
+        author_hit = np.zeros(n, dtype=bool)
+        for name in topic.authors:
+            author_hit |= pool.author_mask(name)
+        score[author_hit] += AUTHOR_BONUS
+        matched |= author_hit
+    if not semantic_topic:  # keyword/author-only topics: a match starts at STRUCTURAL_BASE
+        score[matched] += STRUCTURAL_BASE
     eligible = np.ones(n, dtype=bool)
     if topic.categories:
         eligible &= pool.category_mask(topic.categories)
     for keyword in topic.exclude:
         eligible &= ~pool.keyword_mask(keyword)
     threshold = default_threshold if topic.threshold is None else float(topic.threshold)
-    return TopicScores(profile, score.astype(np.float32), eligible, threshold)
+    return TopicScores(profile, score, eligible, threshold)
 
 
 # ---------------------------------------------------------------- the feedback model
@@ -233,24 +238,31 @@ def mmr_order(candidates: np.ndarray, scores: np.ndarray, vectors: np.ndarray, l
     dropped outright.
     """
     chosen: list[int] = []
-    remaining = list(candidates)
-    if not remaining or limit <= 0:
+    remaining = np.asarray(candidates)
+    if not len(remaining) or limit <= 0:
         return chosen
-    sims = vectors[remaining] @ vectors[remaining].T
-    penalty_source = vectors if penalty_vectors is None else penalty_vectors
-    redundancy = penalty_source[remaining] @ penalty_source[remaining].T
+    shortlist = vectors[remaining]
+    sims = shortlist @ shortlist.T
+    if penalty_vectors is None:
+        redundancy = sims
+    else:
+        centred = penalty_vectors[remaining]
+        redundancy = centred @ centred.T
     max_sim = np.full(len(remaining), -1.0, dtype=np.float32)
     max_red = np.zeros(len(remaining), dtype=np.float32)
     alive = np.ones(len(remaining), dtype=bool)
-    rel = scores[remaining]
-    while alive.any() and len(chosen) < limit:
-        value = diversity_lambda * rel - (1 - diversity_lambda) * max_red
-        value = np.where(alive, value, -np.inf)
+    relevance = diversity_lambda * scores[remaining]
+    penalty = 1.0 - diversity_lambda
+    while len(chosen) < limit:
+        value = relevance - penalty * max_red
+        value[~alive] = -np.inf
         best = int(np.argmax(value))  # first max = best score, then smaller id (input order)
-        chosen.append(remaining[best])
+        if not alive[best]:
+            break
+        chosen.append(int(remaining[best]))
         alive[best] = False
-        max_sim = np.maximum(max_sim, sims[best])
-        max_red = np.maximum(max_red, redundancy[best])
+        np.maximum(max_sim, sims[best], out=max_sim)
+        np.maximum(max_red, redundancy[best], out=max_red)
         alive &= max_sim < DUPLICATE_COSINE
     return chosen
 
