@@ -5,9 +5,11 @@ search with Pagefind and swaps the new site in atomically.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -69,9 +71,11 @@ def plan_pages(db, config: Config, data: SiteData, salt: str, *, full: bool,
     """Every page and feed of the site, each with its fingerprint (nothing rendered yet)."""
     site = _site_settings(config)
 
+    signal_days = site_store.days_with_reader_signals(db)
+
     @cache
     def trend(period: str, day, limit: int):
-        return trending_list(db, data, period, day, limit)
+        return trending_list(db, data, period, day, limit, signal_days)
 
     similar = update_similar(db, config.embedding.model, full=full)
     keys = {pid: profiles.paper_key(data, p) for pid, p in data.papers.items()}
@@ -86,6 +90,15 @@ def plan_pages(db, config: Config, data: SiteData, salt: str, *, full: bool,
         *profiles.paper_jobs(data, site, salt, similar, keys),
         *profiles.author_jobs(data, site, salt, keys),
     ]
+
+
+def _start_search(data: SiteData, names: list[str], plans: dict, build: Path) -> Future:
+    """Index the stale search bundles in the background while pages render."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    future = executor.submit(search.build_bundles, data, names, plans, build,
+                             build / ".search-src")
+    executor.shutdown(wait=False)
+    return future
 
 
 def site_dir(config: Config) -> Path:
@@ -117,32 +130,39 @@ def build_site(db, config: Config, *, full: bool = False,
     build = write.new_build_dir(target)
     fingerprints: dict[str, str] = {}
     try:
-        for number, job in enumerate(jobs, 1):
+        pending: list[PageJob] = []
+        for job in jobs:
             if previous.get(job.path) == job.fingerprint and write.reuse_file(target, build,
                                                                               job.path):
                 report.reused += 1
             else:
-                write.write_file(build, job.path, job.produce())
-                report.rendered += 1
+                pending.append(job)
             fingerprints[job.path] = job.fingerprint
-            if number % 500 == 0 or number == len(jobs):
-                tick("pages", number, len(jobs))
-        shutil.copytree(STATIC_SOURCE, build / "static", dirs_exist_ok=True)
-        mark("pages")
         stale = []
         for name, (key, _ids) in plans.items():
             path = f"{search.SEARCH_DIR}/{name}/"
             if not (previous.get(path) == key and write.reuse_tree(target, build, path)):
                 stale.append(name)
             fingerprints[path] = key
+        workers = max(1, min(os.cpu_count() or 1, 4))
+        pool = write.render_pool(pending, workers)  # fork before the search thread starts
+        indexing = _start_search(data, stale, plans, build)
+        tick("pages", 0, len(pending))
+        write.render_jobs(pending, build, pool, workers)
+        report.rendered = len(pending)
+        tick("pages", len(pending), len(pending))
+        shutil.copytree(STATIC_SOURCE, build / "static", dirs_exist_ok=True)
+        mark("pages")
         tick("search", 0, len(stale))
-        search.build_bundles(data, stale, plans, build, build / ".search-src")
+        indexing.result()
         shutil.rmtree(build / ".search-src", ignore_errors=True)
         tick("search", len(stale), len(stale))
-        mark("search")
+        mark("search (after pages)")
         site_store.clear_page_fingerprints(db)
         write.swap_in(build, target)
     except BaseException:
+        if "indexing" in locals():
+            indexing.exception()  # wait for the search thread before removing its folder
         shutil.rmtree(build, ignore_errors=True)
         raise
     site_store.replace_page_fingerprints(db, fingerprints)

@@ -17,17 +17,18 @@ from digest.site.jobs import PageJob, fingerprint
 
 Neighbours = dict[str, list[tuple[str, float]]]
 COLLABORATORS_SHOWN = 24
+WORKS_DETAILED = 60  # newest works with abstracts; older ones as a title list
 
 
-def paper_key(data: SiteData, paper: PaperEntry) -> tuple:
-    """Everything a paper contributes to any page that shows it."""
+def paper_key(data: SiteData, paper: PaperEntry) -> str:
+    """A digest of everything a paper contributes to any page that shows it."""
     matches = tuple((m.topic_id, m.day, round(m.score, 4))
                     for m in data.matches_by_paper.get(paper.id, []))
-    return (paper.content_hash, paper.version, tuple(paper.author_ids), tuple(paper.author_names),
-            tuple(paper.categories), paper.primary_category, paper.announce_type,
-            paper.first_announced, tuple(paper.days), tuple(paper.versions), paper.published,
-            paper.updated, paper.license, paper.doi, paper.journal_ref, paper.comments,
-            paper.is_arxiv, matches)
+    return fingerprint("", paper.content_hash, paper.version, paper.author_ids,
+                       paper.author_names, paper.categories, paper.primary_category,
+                       paper.announce_type, paper.first_announced, paper.days, paper.versions,
+                       paper.published, paper.updated, paper.license, paper.doi,
+                       paper.journal_ref, paper.comments, paper.is_arxiv, matches)
 
 
 def _similar_entries(data: SiteData, similar: Neighbours, paper_id: str) -> list[tuple[str, float]]:
@@ -66,10 +67,10 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
 
 
 def paper_jobs(data: SiteData, site: dict, salt: str, similar: Neighbours,
-               keys: dict[str, tuple]) -> list[PageJob]:
+               keys: dict[str, str]) -> list[PageJob]:
     jobs = []
     for paper in data.papers.values():
-        near = tuple((pid, score, keys[pid][0], keys[pid][3][:3], keys[pid][6])
+        near = tuple((pid, score, keys[pid])
                      for pid, score in _similar_entries(data, similar, paper.id))
         key = fingerprint(salt, "paper", keys[paper.id], near)
 
@@ -108,6 +109,9 @@ def author_context(data: SiteData, site: dict, author_id: int) -> dict:
         "topics": [{"name": by_id[t].name, "url": links.topic_path(by_id[t].slug), "count": n}
                    for t, n in sorted(topic_counts.items(), key=lambda i: (-i[1], i[0]))
                    if t in by_id],
+        "more_works": [{"title": p.title, "url": links.paper_path(p.id),
+                        "day": views.day_label(p.first_announced)}
+                       for p in papers[WORKS_DETAILED:]],
         "works": [{
             "title": p.title, "url": links.paper_path(p.id),
             "year": p.first_announced.year if p.first_announced else (p.published or "")[:4],
@@ -116,14 +120,14 @@ def author_context(data: SiteData, site: dict, author_id: int) -> dict:
             "day": views.day_label(p.first_announced),
             "authors": views.author_links(p, 8), "more_authors": max(0, len(p.author_names) - 8),
             "snippet": views.clip(p.abstract, 240),
-        } for p in papers],
+        } for p in papers[:WORKS_DETAILED]],
     }
 
 
-def author_jobs(data: SiteData, site: dict, salt: str, keys: dict[str, tuple]) -> list[PageJob]:
+def author_jobs(data: SiteData, site: dict, salt: str, keys: dict[str, str]) -> list[PageJob]:
     jobs = []
     for author_id, paper_ids in data.author_papers.items():
-        works = tuple((pid, keys[pid]) for pid in paper_ids if pid in keys)
+        works = [keys[pid] for pid in paper_ids if pid in keys]
         key = fingerprint(salt, "author", data.authors.get(author_id), works)
 
         def produce(author_id: int = author_id) -> str:

@@ -13,7 +13,9 @@ from digest.store import site as site_store
 from digest.store.papers import load_all_vectors
 
 Neighbours = dict[str, list[tuple[str, float]]]
-_CHUNK = 1024
+_CHUNK = 256
+EXACT_LIMIT = 20000  # above this many papers a full build uses an inverted-file search
+PROBES = 4  # clusters searched per paper in the inverted-file search
 
 
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -51,7 +53,8 @@ def update_similar(db, model: str, *, full: bool, k: int = 5) -> Neighbours:
     missing = [i for i, pid in enumerate(ids)
                if pid not in cached or any(s not in index for s, _ in cached[pid])]
     if full or len(missing) * 2 > len(ids):
-        result = _neighbours_of(np.arange(len(ids)), ids, vectors, k)
+        result = (_neighbours_of(np.arange(len(ids)), ids, vectors, k) if len(ids) <= EXACT_LIMIT
+                  else _clustered_neighbours(ids, vectors, k))
         site_store.save_similar_papers(db, model, result, replace_all=True)
         return result
     if not missing:
@@ -89,3 +92,44 @@ def _kth_scores(ids: list[str], cached: Neighbours, k: int) -> np.ndarray:
         if items and len(items) >= k:
             kth[i] = items[k - 1][1]
     return kth
+
+
+def _clustered_neighbours(ids: list[str], vectors: np.ndarray, k: int) -> Neighbours:
+    """Approximate top k for big archives: k-means lists, each paper searches the members of
+    the PROBES clusters nearest to its own cluster's centroid (cost ~ N * PROBES * N / clusters
+    instead of N * N). New papers on normal builds still get an exact search."""
+    clusters = max(8, int(np.sqrt(len(ids))))
+    centroids, labels = _spherical_kmeans(vectors, clusters)
+    members = [np.flatnonzero(labels == c) for c in range(clusters)]
+    nearest_lists = np.argsort(-(centroids @ centroids.T), axis=1)[:, :PROBES]
+    found: Neighbours = {}
+    for c in range(clusters):
+        rows = members[c]
+        if not len(rows):
+            continue
+        pool = np.concatenate([members[p] for p in nearest_lists[c]])
+        scores = vectors[rows] @ vectors[pool].T
+        scores[rows[:, None] == pool[None, :]] = -np.inf
+        cols, vals = _top_k(scores, k)
+        for row, col_row, val_row in zip(rows, cols, vals, strict=True):
+            found[ids[row]] = [(ids[pool[c2]], round(float(v), 4)) for c2, v in
+                               zip(col_row, val_row, strict=True) if np.isfinite(v)]
+    return found
+
+
+def _spherical_kmeans(vectors: np.ndarray, clusters: int, rounds: int = 4
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """A few Lloyd rounds on the unit sphere, seeded from a fixed random sample."""
+    rng = np.random.default_rng(0)
+    centroids = vectors[rng.choice(len(vectors), clusters, replace=False)].copy()
+    labels = np.zeros(len(vectors), dtype=np.int64)
+    for _ in range(rounds):
+        for start in range(0, len(vectors), 8192):
+            labels[start:start + 8192] = np.argmax(vectors[start:start + 8192] @ centroids.T,
+                                                   axis=1)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, labels, vectors)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        keep = norms[:, 0] > 0
+        centroids[keep] = sums[keep] / norms[keep]
+    return centroids, labels

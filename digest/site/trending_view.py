@@ -59,10 +59,17 @@ def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ran
             for pid in ranked]
 
 
-def trending_list(db, data: SiteData, period: str, anchor: date, limit: int) -> list[Ranked]:
-    """The top papers of the period containing `anchor`, best first."""
+def trending_list(db, data: SiteData, period: str, anchor: date, limit: int,
+                  signal_days: set[str] | None = None) -> list[Ranked]:
+    """The top papers of the period containing `anchor`, best first.
+
+    `signal_days`: days with any reader feedback; periods without one skip the (costly)
+    trending query, whose order would only come from topic matches anyway.
+    """
     function = _trending_function()
-    if function is None:
+    quiet = signal_days is not None and not any(
+        d.isoformat() in signal_days for d in period_days(data, period, anchor))
+    if function is None or quiet:
         return _fallback(data, period, anchor, limit)
     found = []
     for item in function(db, anchor, period=period, limit=limit):

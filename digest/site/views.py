@@ -6,6 +6,7 @@ Everything here is pure and returns JSON-like values, so a page's context can be
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 from digest import links
 from digest.site.gather import PaperEntry, SiteData
@@ -16,6 +17,7 @@ TYPE_LABELS = {"new": "New", "cross": "Cross-list", "replace": "Replaced",
                "replace-cross": "Replaced cross-list"}
 
 
+@lru_cache(maxsize=4096)
 def day_label(day: date | None) -> str:
     return f"{day:%b} {day.day}, {day.year}" if day else "undated"
 

@@ -87,3 +87,45 @@ def swap_in(build: Path, target: Path) -> None:
         os.rename(target, old)
     os.rename(build, target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- rendering in parallel
+_PENDING: list = []
+PARALLEL_MIN_PAGES = 1500
+
+
+def _render_share(args: tuple[int, int, str]) -> int:
+    share, workers, root = args
+    for job in _PENDING[share::workers]:
+        write_file(Path(root), job.path, job.produce())
+    return len(_PENDING[share::workers])
+
+
+def render_pool(jobs: list, workers: int):
+    """A fork pool that renders `jobs` (inherited, not pickled); None when not worth it.
+
+    Create it before starting any thread: forking a process with running threads is unsafe.
+    """
+    global _PENDING
+    import multiprocessing
+
+    if workers < 2 or len(jobs) < PARALLEL_MIN_PAGES or "fork" not in \
+            multiprocessing.get_all_start_methods():
+        return None
+    _PENDING = jobs
+    return multiprocessing.get_context("fork").Pool(workers)
+
+
+def render_jobs(jobs: list, root: Path, pool, workers: int) -> None:
+    """Render and write every job, across the pool's processes when there is one."""
+    global _PENDING
+    if pool is None:
+        for job in jobs:
+            write_file(root, job.path, job.produce())
+        return
+    try:
+        pool.map(_render_share, [(share, workers, str(root)) for share in range(workers)])
+    finally:
+        pool.close()
+        pool.join()
+        _PENDING = []

@@ -168,3 +168,17 @@ def finish_build(db, build_id: int, *, rendered: int, reused: int, seconds: floa
             "seconds = ? WHERE id = ?",
             [utcnow(), rendered, reused, seconds, build_id],
         )
+
+
+def days_with_reader_signals(db) -> set[str]:
+    """Announcement days of papers that have any feedback or Hugging Face upvotes (counts only:
+    which papers, never who). Trending is only worth asking about for periods with one of these."""
+    days: set[str] = set()
+    for table, column in (("feedback", "paper_id"), ("hf_papers", "paper_id")):
+        if _table_exists(db, table):
+            rows = db.execute(
+                f"SELECT DISTINCT l.announce_date FROM listings l "  # noqa: S608
+                f"JOIN (SELECT DISTINCT {column} AS pid FROM {table}) s ON s.pid = l.paper_id"
+            ).fetchall()
+            days.update(r[0] for r in rows)
+    return days
