@@ -263,6 +263,7 @@ class PlanReport:
     failed: int = 0
     picks: int = 0
     topic_matches: int = 0
+    hf_papers: int = 0  # Hugging Face daily papers stored (when that source is on)
     errors: list[str] = field(default_factory=list)
 
 
@@ -276,6 +277,14 @@ def plan_all(db, config: Config, issue_date: date, progress: Progress | None = N
 def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | None,
                    save: bool) -> PlanReport:
     report = PlanReport(issue_date)
+    if config.ranking.hf_enabled:  # optional community signal; its failure never stops planning
+        from digest.errors import DigestError
+        from digest.trending import refresh_hf
+
+        try:
+            report.hf_papers = refresh_hf(db, config, issue_date)
+        except DigestError as exc:
+            report.errors.append(f"hf: {exc}")
     report.topic_matches = match_curated_topics(db, config, issue_date)
     subscribers = due_subscribers(db, issue_date)
     report.due = len(subscribers)

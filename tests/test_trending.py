@@ -117,3 +117,20 @@ def test_period_bounds():
                                                                   date(2025, 2, 28))
     with pytest.raises(Exception, match="period"):
         trending.period_bounds(DAY, "year")
+
+
+def test_plan_all_refreshes_hf_when_on_and_survives_its_failure(sample_db, sample_config,
+                                                                 httpserver):
+    from digest.config import RankingConfig
+
+    httpserver.expect_request("/api/daily_papers").respond_with_data(
+        json.dumps([hf_item("2508.13204", 9)]), content_type="application/json")
+    on = sample_config.with_overrides(
+        ranking=RankingConfig(hf_enabled=True, hf_base_url=httpserver.url_for("/")),
+        arxiv=ArxivConfig(request_delay_seconds=0, max_retries=0))
+    report = planning.plan_all(sample_db, on, DAY)
+    assert report.hf_papers == 1 and not report.errors
+    httpserver.clear()
+    httpserver.expect_request("/api/daily_papers").respond_with_data("oops", status=404)
+    report = planning.plan_all(sample_db, on, DAY)
+    assert report.hf_papers == 0 and report.errors[0].startswith("hf: ")
