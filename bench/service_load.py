@@ -69,9 +69,20 @@ subscribe_per_ip_per_minute = 1000000
 @contextlib.contextmanager
 def web_server(config_path: Path, port: int):
     """`digest serve` as a separate process (no GIL shared with the load generator)."""
-    process = subprocess.Popen([sys.executable, "-m", "digest", "--config", str(config_path),
-                                "serve", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "--config",
+            str(config_path),
+            "serve",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -95,9 +106,14 @@ def simulated_run(config, stop: threading.Event, counter: list[int]) -> None:
     db = open_db(config.db_path, migrate=False)
     batch = 0
     while not stop.is_set():
-        papers = [Paper(id=f"2599.{batch:04d}{i:01d}", title=f"Synthetic paper {batch}-{i}",
-                        abstract="An abstract long enough to look like one. " * 8)
-                  for i in range(10)] * 1
+        papers = [
+            Paper(
+                id=f"2599.{batch:04d}{i:01d}",
+                title=f"Synthetic paper {batch}-{i}",
+                abstract="An abstract long enough to look like one. " * 8,
+            )
+            for i in range(10)
+        ] * 1
         with transaction(db):
             upsert_papers(db, papers, source="bench")
             time.sleep(0.01)  # the stage's own work inside the transaction
@@ -111,8 +127,10 @@ def one_request(client: httpx.Client, n: int, token: str) -> tuple[str, float, i
     started = time.perf_counter()
     if n % 3 == 0:
         kind = "subscribe"
-        answer = client.post("/subscribe", data={"email": f"load{n}-{time.time_ns()}@example.org",
-                                                 "frequency": "daily"})
+        answer = client.post(
+            "/subscribe",
+            data={"email": f"load{n}-{time.time_ns()}@example.org", "frequency": "daily"},
+        )
     else:
         kind = "feedback"
         answer = client.get(f"/f/{token}", params={"paper": "2508.00001", "kind": "click"})
@@ -147,16 +165,16 @@ def phase(base_url: str, token: str, requests: int, workers: int, deadline: floa
     latencies = sorted(ms for _, ms, _ in results)
     ok_codes = {"subscribe": {200}, "feedback": {303}}
     errors = sum(1 for kind, _, code in results if code not in ok_codes.get(kind, set()))
-    bad = sorted({(kind, code) for kind, _, code in results
-                  if code not in ok_codes.get(kind, set())})
+    bad = sorted(
+        {(kind, code) for kind, _, code in results if code not in ok_codes.get(kind, set())}
+    )
     if bad:
         print(f"  unexpected answers: {bad}", file=sys.stderr)
     by_kind = {}
     for name in ("subscribe", "feedback"):
         values = sorted(ms for kind, ms, _ in results if kind == name)
         if values:
-            by_kind[name] = (statistics.median(values),
-                             values[max(0, int(len(values) * 0.99) - 1)])
+            by_kind[name] = (statistics.median(values), values[max(0, int(len(values) * 0.99) - 1)])
     return {
         "by_kind": by_kind,
         "requests": len(results),
@@ -181,8 +199,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         config, config_path = make_config(Path(tmp), smtp_port, web_port)
         db = open_db(config.db_path)
-        upsert_papers(db, [Paper(id="2508.00001", title="A paper", abstract="Text.")],
-                      source="bench")
+        upsert_papers(
+            db, [Paper(id="2508.00001", title="A paper", abstract="Text.")], source="bench"
+        )
         token = add_subscriber(db, "reader@example.org", status="active").manage_token
         db.conn.close()
         with web_server(config_path, web_port) as base_url:
@@ -197,20 +216,35 @@ def main() -> int:
                 stop.set()
                 writer.join()
     smtp.stop()
-    print(f"service load bench: {args.workers} concurrent clients, 1/3 POST /subscribe, "
-          "2/3 GET /f/{token} (click -> 303)")
-    print(f"{'phase':<28}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
-          f"{'errors':>8}")
-    for name, figures in (("baseline (no writer)", baseline),
-                          (f"during run ({written[0]} rows)", loaded)):
-        print(f"{name:<28}{figures['requests']:>9}{figures['rps']:>9.1f}{figures['p50']:>9.1f}"
-              f"{figures['p99']:>9.1f}{figures['max']:>9.1f}{figures['errors']:>8}")
+    print(
+        f"service load bench: {args.workers} concurrent clients, 1/3 POST /subscribe, "
+        "2/3 GET /f/{token} (click -> 303)"
+    )
+    print(
+        f"{'phase':<28}{'requests':>9}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
+        f"{'errors':>8}"
+    )
+    for name, figures in (
+        ("baseline (no writer)", baseline),
+        (f"during run ({written[0]} rows)", loaded),
+    ):
+        print(
+            f"{name:<28}{figures['requests']:>9}{figures['rps']:>9.1f}{figures['p50']:>9.1f}"
+            f"{figures['p99']:>9.1f}{figures['max']:>9.1f}{figures['errors']:>8}"
+        )
     for name, figures in (("baseline", baseline), ("during run", loaded)):
-        print(f"  {name}: " + "; ".join(f"{kind} p50 {p50:.1f} ms, p99 {p99:.1f} ms"
-                                        for kind, (p50, p99) in figures["by_kind"].items()))
+        print(
+            f"  {name}: "
+            + "; ".join(
+                f"{kind} p50 {p50:.1f} ms, p99 {p99:.1f} ms"
+                for kind, (p50, p99) in figures["by_kind"].items()
+            )
+        )
     slowdown = loaded["p99"] / baseline["p99"] if baseline["p99"] else float("nan")
-    print(f"p99 during run / baseline p99: {slowdown:.2f}x; target: 0 errors, p99 < 200 ms: "
-          f"{'met' if loaded['errors'] == 0 and loaded['p99'] < 200 else 'NOT met'}")
+    print(
+        f"p99 during run / baseline p99: {slowdown:.2f}x; target: 0 errors, p99 < 200 ms: "
+        f"{'met' if loaded['errors'] == 0 and loaded['p99'] < 200 else 'NOT met'}"
+    )
     return 0
 
 

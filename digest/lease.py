@@ -108,8 +108,9 @@ class Lease:
                 while not stop.wait(interval):
                     try:
                         with transaction(db):
-                            renewed = service_store.renew_lease(db, self.name, self.holder,
-                                                                self._expiry())
+                            renewed = service_store.renew_lease(
+                                db, self.name, self.holder, self._expiry()
+                            )
                     except sqlite3.Error:
                         continue  # try again next beat; the lease is still far from expiry
                     if not renewed:

@@ -27,8 +27,12 @@ class BackupReport:
     pruned: list[Path] = field(default_factory=list)
 
 
-def backup(config: Config, dest_dir: str | Path | None = None, keep: int | None = None,
-           now: datetime | None = None) -> BackupReport:
+def backup(
+    config: Config,
+    dest_dir: str | Path | None = None,
+    keep: int | None = None,
+    now: datetime | None = None,
+) -> BackupReport:
     """Copy the live database to <dir>/digest-<UTC timestamp>.db and verify the copy."""
     import time
 
@@ -62,8 +66,9 @@ def backup(config: Config, dest_dir: str | Path | None = None, keep: int | None 
     if integrity != "ok":
         raise DigestError(f"{target}: integrity_check failed: {integrity}")
     pruned = prune_backups(folder, keep or config.service.backup_keep)
-    return BackupReport(target, target.stat().st_size, integrity,
-                        round(time.monotonic() - started, 3), pruned)
+    return BackupReport(
+        target, target.stat().st_size, integrity, round(time.monotonic() - started, 3), pruned
+    )
 
 
 def prune_backups(folder: Path, keep: int) -> list[Path]:
@@ -114,20 +119,31 @@ def _check_sender(config: Config, report: DoctorReport) -> None:
         report.add("postal address", "ok", "set (appears in every email)")
     else:
         status = "warn" if mail.backend == "outbox" else "fail"
-        report.add("postal address", status, "[mail].postal_address is empty; real sends need "
-                   "the sender's physical address (CAN-SPAM)")
+        report.add(
+            "postal address",
+            status,
+            "[mail].postal_address is empty; real sends need "
+            "the sender's physical address (CAN-SPAM)",
+        )
     domain = mail.from_address.rsplit("@", 1)[-1].lower()
     if domain in ("example.org", "example.com", "example.net"):
-        report.add("from address", "warn" if mail.backend == "outbox" else "fail",
-                   f"{mail.from_address} is a placeholder; set [mail].from_address")
+        report.add(
+            "from address",
+            "warn" if mail.backend == "outbox" else "fail",
+            f"{mail.from_address} is a placeholder; set [mail].from_address",
+        )
     else:
         report.add("from address", "ok", mail.from_address)
     public = config.service.public_url
     if public.startswith("https://"):
         report.add("public url", "ok", public)
     else:
-        report.add("public url", "warn", f"{public}: links in emails should use https "
-                   "(RFC 8058 one-click unsubscribe requires it)")
+        report.add(
+            "public url",
+            "warn",
+            f"{public}: links in emails should use https "
+            "(RFC 8058 one-click unsubscribe requires it)",
+        )
 
 
 def _check_secrets(config: Config, report: DoctorReport) -> None:
@@ -143,8 +159,11 @@ def _check_secrets(config: Config, report: DoctorReport) -> None:
         except (ValueError, TypeError) as exc:
             report.add("webhook key", "fail", f"SENDGRID_WEBHOOK_PUBLIC_KEY: {exc}")
     elif config.mail.backend == "sendgrid":
-        report.add("webhook key", "warn", "SENDGRID_WEBHOOK_PUBLIC_KEY not set: bounces and "
-                   "complaints will not be applied")
+        report.add(
+            "webhook key",
+            "warn",
+            "SENDGRID_WEBHOOK_PUBLIC_KEY not set: bounces and complaints will not be applied",
+        )
     key_file = config.db_path.parent / "secret.key"
     if secret("DIGEST_SECRET_KEY"):
         report.add("secret key", "ok", "DIGEST_SECRET_KEY from the environment")
@@ -204,11 +223,17 @@ def _check_schedule(config: Config, report: DoctorReport) -> None:
     from apscheduler.triggers.cron import CronTrigger
 
     try:
-        trigger = CronTrigger.from_crontab(config.schedule.cron,
-                                           timezone=ZoneInfo(config.schedule.timezone))
-        upcoming = trigger.get_next_fire_time(None, datetime.now(ZoneInfo(config.schedule.timezone)))
-        report.add("schedule", "ok", f"{config.schedule.cron} ({config.schedule.timezone}); "
-                   f"next run {upcoming}")
+        trigger = CronTrigger.from_crontab(
+            config.schedule.cron, timezone=ZoneInfo(config.schedule.timezone)
+        )
+        upcoming = trigger.get_next_fire_time(
+            None, datetime.now(ZoneInfo(config.schedule.timezone))
+        )
+        report.add(
+            "schedule",
+            "ok",
+            f"{config.schedule.cron} ({config.schedule.timezone}); next run {upcoming}",
+        )
     except ValueError as exc:
         report.add("schedule", "fail", f"[schedule].cron: {exc}")
 
@@ -269,5 +294,9 @@ def _check_dns(config: Config, report: DoctorReport, timeout: float, resolver) -
     if found:
         report.add("dkim", "ok", "DKIM selector(s): " + ", ".join(found))
     else:
-        report.add("dkim", "warn", f"no DKIM key found at s1/s2._domainkey.{domain} "
-                   "(set up SendGrid domain authentication or your provider's DKIM)")
+        report.add(
+            "dkim",
+            "warn",
+            f"no DKIM key found at s1/s2._domainkey.{domain} "
+            "(set up SendGrid domain authentication or your provider's DKIM)",
+        )

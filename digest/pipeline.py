@@ -186,8 +186,9 @@ def _run_stages(db, config, issue_date: date, force: bool, progress, lease: Leas
         if progress:
             progress(f"{stage}: starting")
         lease.renew()
-        outcome = _run_one(db, run_id, day, stage, stage_functions[stage], config, issue_date,
-                           progress)
+        outcome = _run_one(
+            db, run_id, day, stage, stage_functions[stage], config, issue_date, progress
+        )
         report.stages.append(outcome)
         if outcome.status in ("no_announcement", "stale"):
             report.status = outcome.status
@@ -219,8 +220,9 @@ def _run_one(db, run_id, day, stage, function, config, issue_date, progress) -> 
         counts = {"trace": traceback.format_exc(limit=3)[-800:]}
     duration = round(time.monotonic() - start, 3)
     with transaction(db):
-        service_store.record_stage(db, run_id, day, stage, status, started_at, duration, counts,
-                                   error)
+        service_store.record_stage(
+            db, run_id, day, stage, status, started_at, duration, counts, error
+        )
     return StageReport(stage, status, duration, counts, error)
 
 

@@ -11,17 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
-from starlette.staticfiles import StaticFiles
 
 from digest import links
 from digest import web_actions as actions
@@ -29,70 +25,11 @@ from digest.config import Config
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, split_arxiv_id
 from digest.render import render
+from digest.web_server import Databases, SecurityHeaders, SiteFiles, warm_up
 
 log = logging.getLogger("digest.web")
 
-SECURITY_HEADERS = [
-    (b"content-security-policy",
-     b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-     b"script-src 'self' 'wasm-unsafe-eval'; form-action 'self'; frame-ancestors 'none'; "
-     b"base-uri 'none'"),
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-]
-PERSONAL_PREFIXES = ("/u/", "/p/", "/confirm/", "/f/", "/subscribe")
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
-
-
-class SecurityHeaders:
-    """Pure ASGI middleware: security headers everywhere, noindex on personal pages, and an
-    access log line that names the route but never the token in the path."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        path = scope.get("path", "")
-        personal = path.startswith(PERSONAL_PREFIXES)
-        started = time.monotonic()
-
-        async def send_with_headers(message):
-            if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", [])
-                           if h[0].lower() not in {k for k, _ in SECURITY_HEADERS}]
-                headers += SECURITY_HEADERS
-                if personal:
-                    headers.append((b"x-robots-tag", b"noindex, nofollow"))
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-                segments = path.split("/")
-                shown = "/".join(segments[:2]) + "/…" if personal and len(segments) > 2 else path
-                log.info("%s %s %s %.0fms", scope["method"], shown, message["status"],
-                         (time.monotonic() - started) * 1000)
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class _Databases:
-    """One SQLite connection per worker thread (sqlite3 connections are not thread-safe)."""
-
-    def __init__(self, config: Config) -> None:
-        self.config = config
-        self.local = threading.local()
-
-    def get(self):
-        db = getattr(self.local, "db", None)
-        if db is None:
-            from digest.store import open_db
-
-            db = open_db(self.config.db_path, busy_timeout_ms=self.config.database.busy_timeout_ms,
-                         migrate=False)
-            self.local.db = db
-        return db
 
 
 def create_app(config: Config) -> Starlette:
@@ -100,8 +37,8 @@ def create_app(config: Config) -> Starlette:
     from digest.store import open_db
 
     open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
-    _warm_up()
-    dbs = _Databases(config)
+    warm_up()
+    dbs = Databases(config)
     key = actions.load_secret_key(config)
     public_key_text = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
     webhook_key = None
@@ -122,18 +59,22 @@ def create_app(config: Config) -> Starlette:
         return host
 
     def page(template: str, status: int = 200, personal: bool = True, **context) -> HTMLResponse:
-        html = render(f"web/{template}", site_title=config.site.title, noindex=personal,
-                      **context)
+        html = render(f"web/{template}", site_title=config.site.title, noindex=personal, **context)
         return HTMLResponse(html, status_code=status)
 
-    def message(title: str, text: str, status: int = 200, link: str | None = None,
-                link_text: str = "") -> HTMLResponse:
-        return page("message.html.j2", status, title=title, text=text, link=link,
-                    link_text=link_text)
+    def message(
+        title: str, text: str, status: int = 200, link: str | None = None, link_text: str = ""
+    ) -> HTMLResponse:
+        return page(
+            "message.html.j2", status, title=title, text=text, link=link, link_text=link_text
+        )
 
     def not_found() -> HTMLResponse:
-        return message("Link not found", "This link is not valid (any more). If you copied it, "
-                       "check that it is complete.", 404)
+        return message(
+            "Link not found",
+            "This link is not valid (any more). If you copied it, check that it is complete.",
+            404,
+        )
 
     def curated_topics() -> list:
         from digest.store import topics as topic_store
@@ -163,7 +104,8 @@ def create_app(config: Config) -> Starlette:
         ip = client_ip(request)
         try:
             mail = await run_in_threadpool(
-                lambda: actions.subscribe(dbs.get(), config, key, signup, ip))
+                lambda: actions.subscribe(dbs.get(), config, key, signup, ip)
+            )
         except actions.RateLimited:
             return message("Too many requests", "Please wait a little and try again.", 429)
         except UsageError as exc:
@@ -184,18 +126,32 @@ def create_app(config: Config) -> Starlette:
         if request.method == "GET" and not config.service.confirm_on_get:
             row = await run_in_threadpool(lambda: actions.find_confirm_token(dbs.get(), token))
             if row is None:
-                return message("Link expired or used", "This confirmation link was already used "
-                               "or has expired. Sign up again to get a fresh one.", 404,
-                               link="/subscribe", link_text="Sign up")
+                return message(
+                    "Link expired or used",
+                    "This confirmation link was already used "
+                    "or has expired. Sign up again to get a fresh one.",
+                    404,
+                    link="/subscribe",
+                    link_text="Sign up",
+                )
             return page("confirm.html.j2", action=f"/confirm/{token}")
         subscriber = await run_in_threadpool(
-            lambda: actions.confirm(dbs.get(), config, token, client_ip(request)))
+            lambda: actions.confirm(dbs.get(), config, token, client_ip(request))
+        )
         if subscriber is None:
-            return message("Link expired or used", "This confirmation link was already used "
-                           "or has expired.", 404, link="/subscribe", link_text="Sign up")
-        return message("You are subscribed", "Thank you. Your first digest comes with the "
-                       "next issue.", link=links.preferences_url("", subscriber.manage_token or ""),
-                       link_text="Choose your topics and settings")
+            return message(
+                "Link expired or used",
+                "This confirmation link was already used or has expired.",
+                404,
+                link="/subscribe",
+                link_text="Sign up",
+            )
+        return message(
+            "You are subscribed",
+            "Thank you. Your first digest comes with the next issue.",
+            link=links.preferences_url("", subscriber.manage_token or ""),
+            link_text="Choose your topics and settings",
+        )
 
     # ------------------------------------------------------------ unsubscribe
     async def unsubscribe(request: Request) -> Response:
@@ -203,42 +159,63 @@ def create_app(config: Config) -> Starlette:
         subscriber = None
         if actions.token_format_ok(token):
             subscriber = await run_in_threadpool(
-                lambda: actions.subscriber_for_token(dbs.get(), token))
+                lambda: actions.subscriber_for_token(dbs.get(), token)
+            )
         if subscriber is None:
             return not_found()
         if request.method == "GET":
-            return page("unsubscribe.html.j2", action=f"/u/{token}",
-                        already=subscriber.status != "active",
-                        preferences=f"/p/{token}")
+            return page(
+                "unsubscribe.html.j2",
+                action=f"/u/{token}",
+                already=subscriber.status != "active",
+                preferences=f"/p/{token}",
+            )
         body = (await request.body())[:200]
         source = "one-click" if b"List-Unsubscribe=One-Click" in body else "web"
         await run_in_threadpool(
-            lambda: actions.unsubscribe(dbs.get(), config, subscriber, source, client_ip(request)))
-        return message("You are unsubscribed", "You will not get any more digests. Changed "
-                       "your mind? Sign up again at any time.", link="/subscribe",
-                       link_text="Sign up again")
+            lambda: actions.unsubscribe(dbs.get(), config, subscriber, source, client_ip(request))
+        )
+        return message(
+            "You are unsubscribed",
+            "You will not get any more digests. Changed your mind? Sign up again at any time.",
+            link="/subscribe",
+            link_text="Sign up again",
+        )
 
     # ------------------------------------------------------------ preferences
     def preferences_page(subscriber, notice: str = "", status: int = 200) -> HTMLResponse:
         from digest.store import topics as topic_store
 
         db = dbs.get()
-        followed = {t.name for t in topic_store.topics_for_subscriber(db, subscriber.id)
-                    if t.kind == "curated"}
-        own = [t.description or t.name
-               for t in topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)]
-        return page("preferences.html.j2", status, subscriber=subscriber, topics=curated_topics(),
-                    followed=followed, own_topics="\n".join(own), notice=notice,
-                    csrf=actions.csrf_token(key, subscriber.manage_token or ""),
-                    action=f"/p/{subscriber.manage_token}",
-                    weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+        followed = {
+            t.name
+            for t in topic_store.topics_for_subscriber(db, subscriber.id)
+            if t.kind == "curated"
+        }
+        own = [
+            t.description or t.name
+            for t in topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
+        ]
+        return page(
+            "preferences.html.j2",
+            status,
+            subscriber=subscriber,
+            topics=curated_topics(),
+            followed=followed,
+            own_topics="\n".join(own),
+            notice=notice,
+            csrf=actions.csrf_token(key, subscriber.manage_token or ""),
+            action=f"/p/{subscriber.manage_token}",
+            weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        )
 
     async def preferences(request: Request) -> Response:
         token = request.path_params["token"]
         subscriber = None
         if actions.token_format_ok(token):
             subscriber = await run_in_threadpool(
-                lambda: actions.subscriber_for_token(dbs.get(), token))
+                lambda: actions.subscriber_for_token(dbs.get(), token)
+            )
         if subscriber is None:
             return not_found()
         if request.method == "GET":
@@ -250,25 +227,36 @@ def create_app(config: Config) -> Starlette:
         what = str(form.get("action", "save"))
         if what == "export":
             exported = await run_in_threadpool(lambda: actions.export_data(dbs.get(), subscriber))
-            return Response(json.dumps(exported, indent=2, default=str, ensure_ascii=False),
-                            media_type="application/json",
-                            headers={"content-disposition": 'attachment; filename="my-data.json"'})
+            return Response(
+                json.dumps(exported, indent=2, default=str, ensure_ascii=False),
+                media_type="application/json",
+                headers={"content-disposition": 'attachment; filename="my-data.json"'},
+            )
         if what == "delete":
             if form.get("confirm_delete") != "yes":
-                return await run_in_threadpool(preferences_page, subscriber,
-                                               "Tick the box to confirm the deletion.", 400)
+                return await run_in_threadpool(
+                    preferences_page, subscriber, "Tick the box to confirm the deletion.", 400
+                )
             await run_in_threadpool(
-                lambda: actions.delete_subscriber(dbs.get(), config, subscriber, ip))
+                lambda: actions.delete_subscriber(dbs.get(), config, subscriber, ip)
+            )
             return message("Deleted", "Everything we held about you has been deleted.")
         try:
             max_papers = int(str(form.get("max_papers", subscriber.max_papers)))
-            updated = await run_in_threadpool(lambda: actions.update_preferences(
-                dbs.get(), config, subscriber,
-                topics=[str(t) for t in form.getlist("topics")],
-                own_topics=str(form.get("own_topics", "")).splitlines(),
-                frequency=str(form.get("frequency", "daily")),
-                weekday=str(form.get("weekday", "")) or None,
-                max_papers=max_papers, timezone=str(form.get("timezone", "UTC")), ip=ip))
+            updated = await run_in_threadpool(
+                lambda: actions.update_preferences(
+                    dbs.get(),
+                    config,
+                    subscriber,
+                    topics=[str(t) for t in form.getlist("topics")],
+                    own_topics=str(form.get("own_topics", "")).splitlines(),
+                    frequency=str(form.get("frequency", "daily")),
+                    weekday=str(form.get("weekday", "")) or None,
+                    max_papers=max_papers,
+                    timezone=str(form.get("timezone", "UTC")),
+                    ip=ip,
+                )
+            )
         except (UsageError, ValueError) as exc:
             return await run_in_threadpool(preferences_page, subscriber, f"Not saved: {exc}", 400)
         return await run_in_threadpool(preferences_page, updated, "Saved.")
@@ -283,18 +271,24 @@ def create_app(config: Config) -> Starlette:
         subscriber = None
         if actions.token_format_ok(token):
             subscriber = await run_in_threadpool(
-                lambda: actions.subscriber_for_token(dbs.get(), token))
+                lambda: actions.subscriber_for_token(dbs.get(), token)
+            )
         if subscriber is None:
             return not_found()
         stored = await run_in_threadpool(
-            lambda: actions.record_feedback(dbs.get(), subscriber, paper, kind))
+            lambda: actions.record_feedback(dbs.get(), subscriber, paper, kind)
+        )
         if stored is None:
             return not_found()
         arxiv_url = links.arxiv_abs_url(stored) if split_arxiv_id(stored) else None
         if kind == "click" and arxiv_url:
             return RedirectResponse(arxiv_url, status_code=303)
-        return message("Thanks", "Noted: future digests will take this into account.",
-                       link=arxiv_url, link_text="Open the paper on arXiv")
+        return message(
+            "Thanks",
+            "Noted: future digests will take this into account.",
+            link=arxiv_url,
+            link_text="Open the paper on arXiv",
+        )
 
     # ------------------------------------------------------------ webhooks
     async def sendgrid_webhook(request: Request) -> Response:
@@ -305,8 +299,12 @@ def create_app(config: Config) -> Starlette:
         raw = await request.body()
         if len(raw) > MAX_WEBHOOK_BYTES:
             return Response("too large\n", status_code=413)
-        refusal = verify_request(webhook_key, request.headers.get(SIGNATURE_HEADER),
-                                 request.headers.get(TIMESTAMP_HEADER), raw)
+        refusal = verify_request(
+            webhook_key,
+            request.headers.get(SIGNATURE_HEADER),
+            request.headers.get(TIMESTAMP_HEADER),
+            raw,
+        )
         if refusal:
             log.warning("webhook refused: %s", refusal)
             return Response(refusal + "\n", status_code=403)
@@ -317,10 +315,18 @@ def create_app(config: Config) -> Starlette:
         if not isinstance(events, list):
             return Response("expected a JSON array of events\n", status_code=400)
         report = await run_in_threadpool(
-            lambda: apply_events(dbs.get(), events, config.service.consent_text_version))
-        return Response(json.dumps({"received": report.received, "applied": report.applied,
-                                    "duplicates": report.duplicates}),
-                        media_type="application/json")
+            lambda: apply_events(dbs.get(), events, config.service.consent_text_version)
+        )
+        return Response(
+            json.dumps(
+                {
+                    "received": report.received,
+                    "applied": report.applied,
+                    "duplicates": report.duplicates,
+                }
+            ),
+            media_type="application/json",
+        )
 
     async def health(request: Request) -> Response:
         return Response("ok\n", media_type="text/plain")
@@ -335,39 +341,8 @@ def create_app(config: Config) -> Starlette:
         Route("/p/{token}", preferences, methods=["GET", "POST"]),
         Route("/f/{token}", feedback, methods=["GET"]),
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
-        Mount("/", app=_SiteFiles(site_dir)),
+        Mount("/", app=SiteFiles(site_dir)),
     ]
     app = Starlette(routes=routes)
     app.add_middleware(SecurityHeaders)
     return app
-
-
-def _warm_up() -> None:
-    """Import and compile now what the first requests would otherwise wait for."""
-    import digest.emails  # noqa: F401  (css-inline, the mail templates)
-    import digest.store.feedback  # noqa: F401
-    import digest.subscribers  # noqa: F401
-    import digest.topics  # noqa: F401
-    import digest.webhooks  # noqa: F401
-    from digest.render import environment
-
-    for name in environment().list_templates():
-        if name.startswith("web/") or name.startswith("email/confirm"):
-            environment().get_template(name)
-
-
-class _SiteFiles:
-    """The static archive, served once it has been built (404 until then)."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.files: StaticFiles | None = None
-
-    async def __call__(self, scope, receive, send):
-        if self.files is None and self.directory.is_dir():
-            self.files = StaticFiles(directory=str(self.directory), html=True)
-        if self.files is None:
-            response = Response("not found\n", status_code=404, media_type="text/plain")
-            return await response(scope, receive, send)
-        await self.files(scope, receive, send)
-

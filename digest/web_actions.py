@@ -120,7 +120,9 @@ class SignupForm:
     honeypot: str = ""
 
 
-def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) -> EmailMessage | None:
+def subscribe(
+    db, config: Config, key: bytes, form: SignupForm, ip: str | None
+) -> EmailMessage | None:
     """Handle a sign-up; returns the confirmation mail to send, or None (nothing to send).
 
     The caller answers the same page either way, so the response says nothing about whether
@@ -130,8 +132,9 @@ def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) 
 
     service = config.service
     with eager_transaction(db):
-        too_many_ip = over_limit(db, key, "ip", ip or "-", service.subscribe_per_ip_per_minute,
-                                 "minute")
+        too_many_ip = over_limit(
+            db, key, "ip", ip or "-", service.subscribe_per_ip_per_minute, "minute"
+        )
     if too_many_ip:
         raise RateLimited("too many sign-ups from this address; try again in a minute")
     if form.honeypot.strip():
@@ -140,17 +143,23 @@ def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) 
     if form.frequency not in ("daily", "weekly"):
         raise UsageError("frequency must be daily or weekly")
     with eager_transaction(db):  # its own transaction: the hit must count even when we refuse
-        too_many = over_limit(db, key, "addr", email, service.confirm_mails_per_address_per_day,
-                              "day")
+        too_many = over_limit(
+            db, key, "addr", email, service.confirm_mails_per_address_per_day, "day"
+        )
     if too_many:
         raise RateLimited("too many confirmation mails for this address today")
     with eager_transaction(db):
         existing = people.get_subscriber_by_email(db, email)
         if existing is None:
             subscriber = people.add_subscriber(
-                db, email, status="pending", frequency=form.frequency,
-                weekday=0 if form.frequency == "weekly" else None, source="web",
-                topics=curated_topic_names(db, form.topics), text=form.own_topic[:500],
+                db,
+                email,
+                status="pending",
+                frequency=form.frequency,
+                weekday=0 if form.frequency == "weekly" else None,
+                source="web",
+                topics=curated_topic_names(db, form.topics),
+                text=form.own_topic[:500],
             )
         elif existing.status in RESEND_STATUSES:
             subscriber = existing
@@ -159,7 +168,11 @@ def subscribe(db, config: Config, key: bytes, form: SignupForm, ip: str | None) 
         token = secrets.token_urlsafe(32)
         service_store.insert_confirm_token(db, subscriber.id, token, service.confirm_token_days)
         service_store.add_consent(
-            db, subscriber.id, "subscribe", "web", service.consent_text_version,
+            db,
+            subscriber.id,
+            "subscribe",
+            "web",
+            service.consent_text_version,
             ip=ip if service.record_ip else None,
             detail="new" if existing is None else "re-sent confirmation",
         )
@@ -178,7 +191,9 @@ def confirmation_email(config: Config, to_address: str, token: str) -> EmailMess
     }
     subject = f"Confirm your subscription to {config.site.title}"
     return build_transactional_email(
-        config, to_address, subject,
+        config,
+        to_address,
+        subject,
         render("email/confirm.txt.j2", **context),
         render("email/confirm.html.j2", **context),
     )
@@ -220,9 +235,14 @@ def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None
         if subscriber is None or subscriber.status in ("bounced", "complained"):
             return None
         subscriber = subscriber_store.set_status(db, subscriber.id, "active")
-        service_store.add_consent(db, subscriber.id, "confirm", "web",
-                                  config.service.consent_text_version,
-                                  ip=ip if config.service.record_ip else None)
+        service_store.add_consent(
+            db,
+            subscriber.id,
+            "confirm",
+            "web",
+            config.service.consent_text_version,
+            ip=ip if config.service.record_ip else None,
+        )
     return subscriber
 
 
@@ -248,14 +268,29 @@ def unsubscribe(db, config: Config, subscriber: Subscriber, source: str, ip: str
         if current is None or current.status not in ("active", "pending"):
             return
         subscriber_store.set_status(db, subscriber.id, "unsubscribed")
-        service_store.add_consent(db, subscriber.id, "unsubscribe", source,
-                                  config.service.consent_text_version,
-                                  ip=ip if config.service.record_ip else None)
+        service_store.add_consent(
+            db,
+            subscriber.id,
+            "unsubscribe",
+            source,
+            config.service.consent_text_version,
+            ip=ip if config.service.record_ip else None,
+        )
 
 
-def update_preferences(db, config: Config, subscriber: Subscriber, *, topics: list[str],
-                       own_topics: list[str], frequency: str, weekday: str | None,
-                       max_papers: int, timezone: str, ip: str | None) -> Subscriber:
+def update_preferences(
+    db,
+    config: Config,
+    subscriber: Subscriber,
+    *,
+    topics: list[str],
+    own_topics: list[str],
+    frequency: str,
+    weekday: str | None,
+    max_papers: int,
+    timezone: str,
+    ip: str | None,
+) -> Subscriber:
     """Apply the preferences form in one transaction (UsageError names a bad value)."""
     from digest import subscribers as people
     from digest import topics as topic_logic
@@ -266,9 +301,12 @@ def update_preferences(db, config: Config, subscriber: Subscriber, *, topics: li
     wanted = [" ".join(text.split())[:500] for text in own_topics if text.strip()][:10]
     with eager_transaction(db):
         updated = people.update_subscriber(
-            db, subscriber.id, frequency=frequency,
+            db,
+            subscriber.id,
+            frequency=frequency,
             weekday=(weekday or "mon") if frequency == "weekly" else None,
-            max_papers=max_papers, timezone=timezone,
+            max_papers=max_papers,
+            timezone=timezone,
         )
         topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
         current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
@@ -279,9 +317,14 @@ def update_preferences(db, config: Config, subscriber: Subscriber, *, topics: li
         for text in wanted:
             if text not in kept:
                 topic_logic.add_personal_topic(db, subscriber.id, text=text)
-        service_store.add_consent(db, subscriber.id, "preferences", "web",
-                                  config.service.consent_text_version,
-                                  ip=ip if config.service.record_ip else None)
+        service_store.add_consent(
+            db,
+            subscriber.id,
+            "preferences",
+            "web",
+            config.service.consent_text_version,
+            ip=ip if config.service.record_ip else None,
+        )
     return updated
 
 
@@ -303,8 +346,14 @@ def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None
 
     with eager_transaction(db):
         subscriber_store.delete_subscriber(db, subscriber.id)
-        service_store.add_consent(db, None, "delete", "web", config.service.consent_text_version,
-                                  ip=ip if config.service.record_ip else None)
+        service_store.add_consent(
+            db,
+            None,
+            "delete",
+            "web",
+            config.service.consent_text_version,
+            ip=ip if config.service.record_ip else None,
+        )
 
 
 def record_feedback(db, subscriber: Subscriber, paper_id: str, kind: str) -> str | None:

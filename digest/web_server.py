@@ -1,13 +1,125 @@
-"""Running the web app: `serve` for `digest serve`, and `ServerThread`, a real uvicorn on a free
-loopback port in a thread, for the tests and the load bench."""
+"""The web app's plumbing and runners: security-headers middleware, one SQLite connection per
+worker thread, the static archive mount, `serve` for `digest serve`, and `ServerThread` (a
+real uvicorn on a free loopback port in a thread, for the tests and the load bench).
+The routes themselves are in `digest.web`."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from pathlib import Path
+
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
-from digest.web import create_app
+
+log = logging.getLogger("digest.web")
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        b"script-src 'self' 'wasm-unsafe-eval'; form-action 'self'; frame-ancestors 'none'; "
+        b"base-uri 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
+PERSONAL_PREFIXES = ("/u/", "/p/", "/confirm/", "/f/", "/subscribe")
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware: security headers everywhere, noindex on personal pages, and an
+    access log line that names the route but never the token in the path."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        path = scope.get("path", "")
+        personal = path.startswith(PERSONAL_PREFIXES)
+        started = time.monotonic()
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [
+                    h
+                    for h in message.get("headers", [])
+                    if h[0].lower() not in {k for k, _ in SECURITY_HEADERS}
+                ]
+                headers += SECURITY_HEADERS
+                if personal:
+                    headers.append((b"x-robots-tag", b"noindex, nofollow"))
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+                segments = path.split("/")
+                shown = "/".join(segments[:2]) + "/…" if personal and len(segments) > 2 else path
+                log.info(
+                    "%s %s %s %.0fms",
+                    scope["method"],
+                    shown,
+                    message["status"],
+                    (time.monotonic() - started) * 1000,
+                )
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class Databases:
+    """One SQLite connection per worker thread (sqlite3 connections are not thread-safe)."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.local = threading.local()
+
+    def get(self):
+        db = getattr(self.local, "db", None)
+        if db is None:
+            from digest.store import open_db
+
+            db = open_db(
+                self.config.db_path,
+                busy_timeout_ms=self.config.database.busy_timeout_ms,
+                migrate=False,
+            )
+            self.local.db = db
+        return db
+
+
+def warm_up() -> None:
+    """Import and compile now what the first requests would otherwise wait for."""
+    import digest.emails  # noqa: F401  (css-inline, the mail templates)
+    import digest.store.feedback  # noqa: F401
+    import digest.subscribers  # noqa: F401
+    import digest.topics  # noqa: F401
+    import digest.webhooks  # noqa: F401
+    from digest.render import environment
+
+    for name in environment().list_templates():
+        if name.startswith("web/") or name.startswith("email/confirm"):
+            environment().get_template(name)
+
+
+class SiteFiles:
+    """The static archive, served once it has been built (404 until then)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.files: StaticFiles | None = None
+
+    async def __call__(self, scope, receive, send):
+        if self.files is None and self.directory.is_dir():
+            self.files = StaticFiles(directory=str(self.directory), html=True)
+        if self.files is None:
+            response = Response("not found\n", status_code=404, media_type="text/plain")
+            return await response(scope, receive, send)
+        await self.files(scope, receive, send)
 
 
 def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
@@ -17,9 +129,16 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> N
     [service].trusted_proxies, in `client_ip`."""
     import uvicorn
 
-    uvicorn.run(create_app(config), host=host or config.service.host,
-                port=port or config.service.port, access_log=False, log_level="info",
-                proxy_headers=False)
+    from digest.web import create_app
+
+    uvicorn.run(
+        create_app(config),
+        host=host or config.service.host,
+        port=port or config.service.port,
+        access_log=False,
+        log_level="info",
+        proxy_headers=False,
+    )
 
 
 class ServerThread:
@@ -31,12 +150,22 @@ class ServerThread:
 
         import uvicorn
 
+        from digest.web import create_app
+
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(
-            app or create_app(config), host="127.0.0.1", port=self.port, access_log=False,
-            log_level="warning", lifespan="off", proxy_headers=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app or create_app(config),
+                host="127.0.0.1",
+                port=self.port,
+                access_log=False,
+                log_level="warning",
+                lifespan="off",
+                proxy_headers=False,
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> str:

@@ -129,12 +129,14 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
     stamp = event.get("timestamp")
     event_at = (
         datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
-        if isinstance(stamp, int | float) else None
+        if isinstance(stamp, int | float)
+        else None
     )
     sg_event_id = event.get("sg_event_id") if isinstance(event.get("sg_event_id"), str) else None
     key = _dedupe_key(event)
-    if not service_store.record_webhook_event(db, sg_event_id, key, name, delivery_id,
-                                              subscriber_id, event_at):
+    if not service_store.record_webhook_event(
+        db, sg_event_id, key, name, delivery_id, subscriber_id, event_at
+    ):
         return "duplicate"
     outcome = "ignored"
     if name in ("delivered", "processed"):
@@ -154,8 +156,14 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
                 current.status in ("active", "pending") or target == "complained"
             ):
                 subscriber_store.set_status(db, subscriber_id, target)
-                service_store.add_consent(db, subscriber_id, name, "webhook",
-                                          consent_text_version, detail=f"sendgrid {name}")
+                service_store.add_consent(
+                    db,
+                    subscriber_id,
+                    name,
+                    "webhook",
+                    consent_text_version,
+                    detail=f"sendgrid {name}",
+                )
                 outcome = target
             else:
                 outcome = "already-suppressed"

@@ -28,8 +28,9 @@ HEARTBEAT_SECONDS = 60
 
 
 def daily_trigger(config: Config) -> CronTrigger:
-    return CronTrigger.from_crontab(config.schedule.cron,
-                                    timezone=ZoneInfo(config.schedule.timezone))
+    return CronTrigger.from_crontab(
+        config.schedule.cron, timezone=ZoneInfo(config.schedule.timezone)
+    )
 
 
 def run_daily_in_process(config: Config) -> str:
@@ -129,8 +130,11 @@ def run_scheduler(config: Config, *, in_process: bool = False) -> None:
     lease = Lease(db, config.db_path, SCHEDULER_LEASE, minutes=5)
     lease.acquire()
     try:
-        job = (lambda: run_daily_in_process(config)) if in_process else (
-            lambda: run_daily_subprocess(config))
+        job = (
+            (lambda: run_daily_in_process(config))
+            if in_process
+            else (lambda: run_daily_subprocess(config))
+        )
         lease.start_heartbeat(HEARTBEAT_SECONDS)
         scheduler = build_scheduler(config, job)
         next_run = scheduler.get_job(DAILY_JOB_ID)

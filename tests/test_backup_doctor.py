@@ -35,8 +35,10 @@ def test_backup_during_active_write_loop_passes_integrity_check(make_config, tmp
         while not stop.is_set():
             with transaction(conn):
                 for _ in range(20):
-                    conn.execute("INSERT INTO rate_limits (key, window_start, count) "
-                                 "VALUES (?, 'w', 1)", [f"k{n}"])
+                    conn.execute(
+                        "INSERT INTO rate_limits (key, window_start, count) VALUES (?, 'w', 1)",
+                        [f"k{n}"],
+                    )
                     n += 1
             written.append(n)
         conn.conn.close()
@@ -72,8 +74,12 @@ def test_restore_from_backup_with_the_documented_steps(make_config):
     db = open_db(config.db_path)
     with transaction(db):
         db.execute("INSERT INTO rate_limits (key, window_start, count) VALUES ('before', 'w', 1)")
-    result = subprocess.run([sys.executable, "-m", "digest", "--config", str(config_path),
-                             "backup", "--json"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), "backup", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     saved = json.loads(result.stdout)["path"]
     with transaction(db):
@@ -114,8 +120,7 @@ class LoopbackDNS:
             kind = dns.rdatatype.to_text(question.rdtype)
             values = self.records.get((name, kind))
             if values:
-                response.answer.append(dns.rrset.from_text(question.name, 300, "IN", kind,
-                                                           *values))
+                response.answer.append(dns.rrset.from_text(question.name, 300, "IN", kind, *values))
             elif not any(key[0] == name for key in self.records):
                 response.set_rcode(dns.rcode.NXDOMAIN)
             self.sock.sendto(response.to_wire(), peer)
@@ -142,8 +147,9 @@ def checks_by_name(report) -> dict[str, tuple[str, str]]:
 
 
 def test_doctor_reads_spf_dkim_dmarc_from_dns(make_config):
-    config, _ = make_config({"mail": {"from_address": "digest@news.example.net",
-                                      "postal_address": "1 Example Street"}})
+    config, _ = make_config(
+        {"mail": {"from_address": "digest@news.example.net", "postal_address": "1 Example Street"}}
+    )
     records = {
         ("news.example.net", "TXT"): ['"v=spf1 include:sendgrid.net -all"'],
         ("_dmarc.news.example.net", "TXT"): ['"v=DMARC1; p=none; rua=mailto:d@example.net"'],
@@ -188,12 +194,17 @@ def test_doctor_without_network_says_it_could_not_check(make_config):
 
 
 def test_doctor_cli_fails_on_a_broken_setup(make_config):
-    config, config_path = make_config({"mail": {"backend": "sendgrid",
-                                                "postal_address": "1 Example Street"}})
+    config, config_path = make_config(
+        {"mail": {"backend": "sendgrid", "postal_address": "1 Example Street"}}
+    )
     env = {k: v for k, v in os.environ.items() if k != "SENDGRID_API_KEY"}
-    result = subprocess.run([sys.executable, "-m", "digest", "--config", str(config_path),
-                             "doctor", "--json"], capture_output=True, text=True, env=env,
-                            timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert result.returncode == 1
     checks = {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}
     assert checks["sendgrid key"] == "fail"

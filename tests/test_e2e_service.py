@@ -23,8 +23,13 @@ from digest.web_server import ServerThread
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ATOM = SAMPLES / "cs.AI-2025-08-20.atom.xml"
-EMPTY_RSS = (Path(__file__).parent / "fixtures" / "arxiv" / "rss" /
-             "broadfield-dev-ticker__rss.arxiv.org_rss_physics__2025-12-31__EMPTY_reconstructed.xml")
+EMPTY_RSS = (
+    Path(__file__).parent
+    / "fixtures"
+    / "arxiv"
+    / "rss"
+    / "broadfield-dev-ticker__rss.arxiv.org_rss_physics__2025-12-31__EMPTY_reconstructed.xml"
+)
 
 
 class Sink:
@@ -34,8 +39,9 @@ class Sink:
         self.messages: list[email.message.EmailMessage] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd hook name)
-        self.messages.append(email.message_from_bytes(envelope.content,
-                                                      policy=email.policy.default))
+        self.messages.append(
+            email.message_from_bytes(envelope.content, policy=email.policy.default)
+        )
         return "250 OK"
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list:
@@ -70,8 +76,12 @@ def warm_vector_cache(config, sample_db_path: Path) -> None:
 
 
 def digest_cli(config_path: Path, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "digest", "--config", str(config_path), *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def path_of(url: str) -> str:
@@ -79,28 +89,53 @@ def path_of(url: str) -> str:
 
 
 @pytest.mark.slow
-def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sink,
-                                               sample_db_path):
+def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sink, sample_db_path):
     sink, smtp_port = smtp_sink
     httpserver.expect_request("/atom/cs.AI").respond_with_data(
-        ATOM.read_bytes(), content_type="application/atom+xml")
-    config, config_path = make_config({
-        "arxiv": {"categories": ["cs.AI"], "feed_base_url": httpserver.url_for("/"),
-                  "feed_format": "atom", "request_delay_seconds": 0.0, "max_retries": 0},
-        "mail": {"backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": smtp_port,
-                 "smtp_security": "none", "from_address": "digest@news.example.org",
-                 "postal_address": "1 Example Street, Springfield", "max_lateness_hours": 1e7},
-    })
+        ATOM.read_bytes(), content_type="application/atom+xml"
+    )
+    config, config_path = make_config(
+        {
+            "arxiv": {
+                "categories": ["cs.AI"],
+                "feed_base_url": httpserver.url_for("/"),
+                "feed_format": "atom",
+                "request_delay_seconds": 0.0,
+                "max_retries": 0,
+            },
+            "mail": {
+                "backend": "smtp",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": smtp_port,
+                "smtp_security": "none",
+                "from_address": "digest@news.example.org",
+                "postal_address": "1 Example Street, Springfield",
+                "max_lateness_hours": 1e7,
+            },
+        }
+    )
     warm_vector_cache(config, sample_db_path)
     db = open_db(config.db_path)
-    add_topic(db, Topic(name="LLM agents", kind="curated",
-                        description="large language model agents, planning and tool use",
-                        keywords=("agent", "language model")))
+    add_topic(
+        db,
+        Topic(
+            name="LLM agents",
+            kind="curated",
+            description="large language model agents, planning and tool use",
+            keywords=("agent", "language model"),
+        ),
+    )
 
     with ServerThread(config) as base_url, httpx.Client(base_url=base_url) as web:
-        answer = web.post("/subscribe", data={"email": "reader@example.org",
-                                              "topics": "LLM agents", "frequency": "daily",
-                                              "own_topic": "multi-agent LLM systems"})
+        answer = web.post(
+            "/subscribe",
+            data={
+                "email": "reader@example.org",
+                "topics": "LLM agents",
+                "frequency": "daily",
+                "own_topic": "multi-agent LLM systems",
+            },
+        )
         assert answer.status_code == 200
         [confirmation] = sink.wait_for(1)
         assert confirmation["To"] == "reader@example.org"
@@ -108,8 +143,9 @@ def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sin
         link = re.search(r"https?://\S+/confirm/[A-Za-z0-9_-]+", text).group(0)
 
         def status() -> str:
-            return db.execute("SELECT status FROM subscribers WHERE email = ?",
-                              ["reader@example.org"]).fetchone()[0]
+            return db.execute(
+                "SELECT status FROM subscribers WHERE email = ?", ["reader@example.org"]
+            ).fetchone()[0]
 
         assert web.get(path_of(link)).status_code == 200
         assert status() == "pending"  # a GET (mail scanner) confirms nobody
@@ -134,9 +170,11 @@ def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sin
         one_click = re.search(r"<(https?://[^>]+/u/[^>]+)>", digest_mail["List-Unsubscribe"])
 
         # The mail client's one-click POST: no cookies, no CSRF token.
-        answer = httpx.post(base_url + path_of(one_click.group(1)),
-                            content=b"List-Unsubscribe=One-Click",
-                            headers={"content-type": "application/x-www-form-urlencoded"})
+        answer = httpx.post(
+            base_url + path_of(one_click.group(1)),
+            content=b"List-Unsubscribe=One-Click",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
         assert answer.status_code == 200
         assert status() == "unsubscribed"
 
@@ -154,11 +192,19 @@ def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sin
 
 def test_no_announcement_ends_cleanly_and_sends_nothing(make_config, httpserver):
     httpserver.expect_request("/rss/physics").respond_with_data(
-        EMPTY_RSS.read_bytes(), content_type="application/rss+xml")
-    config, config_path = make_config({
-        "arxiv": {"categories": ["physics"], "feed_base_url": httpserver.url_for("/"),
-                  "feed_format": "rss", "request_delay_seconds": 0.0, "max_retries": 0},
-    })
+        EMPTY_RSS.read_bytes(), content_type="application/rss+xml"
+    )
+    config, config_path = make_config(
+        {
+            "arxiv": {
+                "categories": ["physics"],
+                "feed_base_url": httpserver.url_for("/"),
+                "feed_format": "rss",
+                "request_delay_seconds": 0.0,
+                "max_retries": 0,
+            },
+        }
+    )
     from digest.subscribers import add_subscriber
 
     db = open_db(config.db_path)
@@ -179,19 +225,28 @@ def test_a_failed_run_resumes_where_it_stopped(make_config, httpserver, sample_d
     """The embed stage fails (bad model path): exit 1 with the reason stored. A re-run with the
     model fixed does not fetch again; it continues at embed and finishes."""
     httpserver.expect_request("/atom/cs.AI").respond_with_data(
-        ATOM.read_bytes(), content_type="application/atom+xml")
-    arxiv = {"categories": ["cs.AI"], "feed_base_url": httpserver.url_for("/"),
-             "feed_format": "atom", "request_delay_seconds": 0.0, "max_retries": 0}
+        ATOM.read_bytes(), content_type="application/atom+xml"
+    )
+    arxiv = {
+        "categories": ["cs.AI"],
+        "feed_base_url": httpserver.url_for("/"),
+        "feed_format": "atom",
+        "request_delay_seconds": 0.0,
+        "max_retries": 0,
+    }
     mail = {"max_lateness_hours": 1e7}
-    config, config_path = make_config({"arxiv": arxiv, "mail": mail,
-                                       "embedding": {"model": "/nonexistent/model-dir"}})
+    config, config_path = make_config(
+        {"arxiv": arxiv, "mail": mail, "embedding": {"model": "/nonexistent/model-dir"}}
+    )
     warm_vector_cache(config, sample_db_path)
     broken = digest_cli(config_path, "run", "--date", "2025-08-20", "--json")
     assert broken.returncode == 1
     report = json.loads(broken.stdout)
     assert report["status"] == "failed"
     assert [(s["stage"], s["status"]) for s in report["stages"]] == [
-        ("fetch", "ok"), ("embed", "failed")]
+        ("fetch", "ok"),
+        ("embed", "failed"),
+    ]
 
     make_config({"arxiv": arxiv, "mail": mail})  # the operator fixes the model setting
     resumed = digest_cli(config_path, "run", "--date", "2025-08-20", "--json")
@@ -218,8 +273,11 @@ def test_status_warns_about_a_stale_feed_and_a_failed_last_run(make_config):
     assert "no feed has been fetched successfully yet" in service_status(db, config)["warnings"]
     old = (datetime.now(UTC) - timedelta(days=6)).isoformat(timespec="seconds")
     with transaction(db):
-        db.execute("INSERT INTO ingest_runs (source, category, started_at, status)"
-                   " VALUES ('feed', 'cs.AI', ?, 'ok')", [old])
+        db.execute(
+            "INSERT INTO ingest_runs (source, category, started_at, status)"
+            " VALUES ('feed', 'cs.AI', ?, 'ok')",
+            [old],
+        )
         run_id = service_store.start_run(db, "2025-08-20", False, "test")
         service_store.finish_run(db, run_id, "failed", "send: boom")
     info = service_status(db, config)
@@ -227,7 +285,10 @@ def test_status_warns_about_a_stale_feed_and_a_failed_last_run(make_config):
     assert any("failed: send: boom" in w for w in info["warnings"])
     assert info["last_runs"][0]["status"] == "failed"
     with transaction(db):
-        db.execute("INSERT INTO ingest_runs (source, category, started_at, status)"
-                   " VALUES ('feed', 'cs.AI', ?, 'ok')", [datetime.now(UTC).isoformat()])
+        db.execute(
+            "INSERT INTO ingest_runs (source, category, started_at, status)"
+            " VALUES ('feed', 'cs.AI', ?, 'ok')",
+            [datetime.now(UTC).isoformat()],
+        )
     assert not any("stale" in w for w in service_status(db, config)["warnings"])
     db.conn.close()

@@ -47,12 +47,14 @@ def test_expired_or_dead_holder_lease_is_taken_over(make_config):
     with pytest.raises(LeaseHeld, match="otherhost"):
         Lease(db, config.db_path, "daily-run", minutes=10).acquire()
     with transaction(db):  # ... whose lease has expired
-        service_store.put_lease(db, "daily-run", "otherhost:123:abcd",
-                                datetime.now(UTC) - timedelta(seconds=1))
+        service_store.put_lease(
+            db, "daily-run", "otherhost:123:abcd", datetime.now(UTC) - timedelta(seconds=1)
+        )
     with Lease(db, config.db_path, "daily-run", minutes=10):
         pass
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     import socket
 
     with transaction(db):  # a crashed run on this machine, lease not yet expired
@@ -85,20 +87,38 @@ def test_two_runs_started_together_exactly_one_works(make_config, httpserver, sa
         return Response(ATOM.read_bytes(), content_type="application/atom+xml")
 
     httpserver.expect_request("/atom/cs.AI").respond_with_handler(slow_feed)
-    config, config_path = make_config({
-        "arxiv": {"categories": ["cs.AI"], "feed_base_url": httpserver.url_for("/"),
-                  "request_delay_seconds": 0.0, "max_retries": 0},
-        "mail": {"max_lateness_hours": 1e7},
-    })
+    config, config_path = make_config(
+        {
+            "arxiv": {
+                "categories": ["cs.AI"],
+                "feed_base_url": httpserver.url_for("/"),
+                "request_delay_seconds": 0.0,
+                "max_retries": 0,
+            },
+            "mail": {"max_lateness_hours": 1e7},
+        }
+    )
     db = open_db(config.db_path)  # migrate once, and warm the vector cache
     db.execute("ATTACH DATABASE ? AS sample", [str(sample_db_path)])
     db.execute("INSERT OR IGNORE INTO embeddings SELECT * FROM sample.embeddings")
     db.execute("DETACH DATABASE sample")
-    command = [sys.executable, "-m", "digest", "--config", str(config_path), "run", "--date",
-               "2025-08-20"]
+    command = [
+        sys.executable,
+        "-m",
+        "digest",
+        "--config",
+        str(config_path),
+        "run",
+        "--date",
+        "2025-08-20",
+    ]
     env = {**os.environ, "COLUMNS": "200"}
-    runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             env=env) for _ in range(2)]
+    runs = [
+        subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        )
+        for _ in range(2)
+    ]
     results = [(p.wait(timeout=240), *p.communicate()) for p in runs]
     codes = sorted(code for code, _, _ in results)
     assert codes == [0, 1], results
@@ -110,9 +130,15 @@ def test_two_runs_started_together_exactly_one_works(make_config, httpserver, sa
 
 
 def test_scheduler_daily_job_options(make_config):
-    config, _ = make_config({"schedule": {"cron": "30 0 * * mon-fri",
-                                          "timezone": "America/New_York",
-                                          "misfire_grace_hours": 6.0}})
+    config, _ = make_config(
+        {
+            "schedule": {
+                "cron": "30 0 * * mon-fri",
+                "timezone": "America/New_York",
+                "misfire_grace_hours": 6.0,
+            }
+        }
+    )
     scheduler = build_scheduler(config, lambda: None, already_ran=lambda moment: True)
     job = scheduler.get_job(DAILY_JOB_ID)
     assert job.misfire_grace_time == 6 * 3600
@@ -148,8 +174,9 @@ def _cron_minutes_ago(minutes: int, zone: ZoneInfo) -> tuple[str, datetime]:
 def test_scheduler_started_5_minutes_late_still_runs_once(make_config):
     zone = ZoneInfo("America/New_York")
     cron, fire_time = _cron_minutes_ago(5, zone)
-    config, _ = make_config({"schedule": {"cron": cron, "timezone": "America/New_York",
-                                          "misfire_grace_hours": 6.0}})
+    config, _ = make_config(
+        {"schedule": {"cron": cron, "timezone": "America/New_York", "misfire_grace_hours": 6.0}}
+    )
     fired: list[datetime] = []
     scheduler = build_scheduler(config, lambda: fired.append(datetime.now(zone)))
     job = scheduler.get_job(DAILY_JOB_ID)
@@ -161,8 +188,9 @@ def test_scheduler_started_5_minutes_late_still_runs_once(make_config):
 def test_missed_run_outside_grace_or_already_done_is_not_repeated(make_config):
     zone = ZoneInfo("America/New_York")
     cron, fire_time = _cron_minutes_ago(5, zone)
-    config, _ = make_config({"schedule": {"cron": cron, "timezone": "America/New_York",
-                                          "misfire_grace_hours": 0.05}})  # 3 minutes
+    config, _ = make_config(
+        {"schedule": {"cron": cron, "timezone": "America/New_York", "misfire_grace_hours": 0.05}}
+    )  # 3 minutes
     fired: list[int] = []
     _run_for(build_scheduler(config, lambda: fired.append(1)), 1.5)
     config2, _ = make_config({"schedule": {"cron": cron, "timezone": "America/New_York"}})
@@ -172,8 +200,12 @@ def test_missed_run_outside_grace_or_already_done_is_not_repeated(make_config):
         service_store.finish_run(db, run_id, "ok")
     db.conn.close()
     scheduler2 = build_scheduler(config2, lambda: fired.append(2))
-    assert missed_fire_time(scheduler2.get_job(DAILY_JOB_ID).trigger, timedelta(hours=1),
-                            datetime.now(zone)) == fire_time  # it was missed, but ran already
+    assert (
+        missed_fire_time(
+            scheduler2.get_job(DAILY_JOB_ID).trigger, timedelta(hours=1), datetime.now(zone)
+        )
+        == fire_time
+    )  # it was missed, but ran already
     _run_for(scheduler2, 1.5)
     assert fired == []
 

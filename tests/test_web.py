@@ -27,8 +27,9 @@ def web(make_config):
     from digest.store.papers import upsert_papers
     from digest.topics import add_topic
 
-    upsert_papers(db, [Paper(id="2508.01234", title="A paper", abstract="About graphs.")],
-                  source="test")
+    upsert_papers(
+        db, [Paper(id="2508.01234", title="A paper", abstract="About graphs.")], source="test"
+    )
     add_topic(db, Topic(name="Graphs", kind="curated", description="graph learning"))
     with ServerThread(config) as base_url:
         yield config, base_url, db
@@ -37,8 +38,10 @@ def web(make_config):
 
 def outbox_messages(config) -> list[email.message.EmailMessage]:
     folder = config.path(config.mail.outbox_dir)
-    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
-            for p in sorted(folder.glob("**/*.eml"))]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in sorted(folder.glob("**/*.eml"))
+    ]
 
 
 def wait_for_messages(config, count: int, timeout: float = 5.0) -> list:
@@ -70,8 +73,12 @@ def subscribe(base_url: str, address: str, **extra) -> httpx.Response:
 
 def test_signup_confirm_is_double_opt_in_and_scanner_safe(web):
     config, base_url, db = web
-    answer = subscribe(base_url, "ann@example.org", topics="Graphs",
-                       own_topic="<script>alert(1)</script> my own words")
+    answer = subscribe(
+        base_url,
+        "ann@example.org",
+        topics="Graphs",
+        own_topic="<script>alert(1)</script> my own words",
+    )
     assert answer.status_code == 200
     assert status_of(db, "ann@example.org") == "pending"
     [mail] = wait_for_messages(config, 1)
@@ -80,7 +87,7 @@ def test_signup_confirm_is_double_opt_in_and_scanner_safe(web):
     path = confirm_path(mail)
 
     page = httpx.get(base_url + path)  # what a mail scanner does
-    assert page.status_code == 200 and "<form method=\"post\"" in page.text
+    assert page.status_code == 200 and '<form method="post"' in page.text
     assert status_of(db, "ann@example.org") == "pending"
 
     done = httpx.post(base_url + path)
@@ -99,8 +106,9 @@ def test_archive_form_sends_topic_ids(web):
     topic_id = db.execute("SELECT id FROM topics WHERE name = 'Graphs'").fetchone()[0]
     answer = subscribe(base_url, "ids@example.org", topics=str(topic_id))
     assert answer.status_code == 200
-    followed = db.execute("SELECT t.name FROM subscriber_topics st JOIN topics t"
-                          " ON t.id = st.topic_id").fetchall()
+    followed = db.execute(
+        "SELECT t.name FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id"
+    ).fetchall()
     assert followed == [("Graphs",)]
     assert subscribe(base_url, "bad@example.org", topics="99999").status_code == 400
     assert status_of(db, "bad@example.org") is None
@@ -121,8 +129,9 @@ def test_same_answer_whether_or_not_the_address_exists(web):
 
 
 def test_honeypot_stores_nothing_and_rate_limits_answer_429(make_config):
-    config, _ = make_config({"service": {"subscribe_per_ip_per_minute": 5,
-                                         "confirm_mails_per_address_per_day": 3}})
+    config, _ = make_config(
+        {"service": {"subscribe_per_ip_per_minute": 5, "confirm_mails_per_address_per_day": 3}}
+    )
     db = open_db(config.db_path)
     with ServerThread(config) as base_url:
         bot = subscribe(base_url, "bot@example.org", website="http://spam.example")
@@ -131,8 +140,9 @@ def test_honeypot_stores_nothing_and_rate_limits_answer_429(make_config):
         codes = [subscribe(base_url, f"p{i}@example.org").status_code for i in range(5)]
         assert codes == [200, 200, 200, 200, 429]  # the honeypot hit counted as the first
     db.conn.close()
-    config2, _ = make_config({"service": {"subscribe_per_ip_per_minute": 100,
-                                          "confirm_mails_per_address_per_day": 3}})
+    config2, _ = make_config(
+        {"service": {"subscribe_per_ip_per_minute": 100, "confirm_mails_per_address_per_day": 3}}
+    )
     with ServerThread(config2) as base_url:
         codes = [subscribe(base_url, "same@example.org").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
@@ -164,8 +174,11 @@ def test_unsubscribe_get_changes_nothing_one_click_post_suppresses(web):
     assert page.status_code == 200 and "Unsubscribe" in page.text
     assert page.headers["x-robots-tag"].startswith("noindex")
     assert status_of(db, "eve@example.org") == "active"
-    one_click = httpx.post(f"{base_url}/u/{token}", content=b"List-Unsubscribe=One-Click",
-                           headers={"content-type": "application/x-www-form-urlencoded"})
+    one_click = httpx.post(
+        f"{base_url}/u/{token}",
+        content=b"List-Unsubscribe=One-Click",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert one_click.status_code == 200
     assert status_of(db, "eve@example.org") == "unsubscribed"
     row = db.execute("SELECT action, source FROM consents ORDER BY id DESC").fetchone()
@@ -180,14 +193,23 @@ def test_preferences_need_csrf_and_save_export_delete(web):
     assert page.status_code == 200
     assert '<meta name="robots" content="noindex' in page.text
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
-    form = {"action": "save", "topics": "Graphs", "own_topics": "causal inference\n",
-            "frequency": "weekly", "weekday": "wed", "max_papers": "7", "timezone": "Europe/Paris"}
+    form = {
+        "action": "save",
+        "topics": "Graphs",
+        "own_topics": "causal inference\n",
+        "frequency": "weekly",
+        "weekday": "wed",
+        "max_papers": "7",
+        "timezone": "Europe/Paris",
+    }
     forged = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": "0" * 64})
     assert forged.status_code == 403
     saved = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": csrf})
     assert saved.status_code == 200 and "Saved." in saved.text
-    row = db.execute("SELECT frequency, weekday, max_papers, timezone FROM subscribers"
-                     " WHERE email = 'fay@example.org'").fetchone()
+    row = db.execute(
+        "SELECT frequency, weekday, max_papers, timezone FROM subscribers"
+        " WHERE email = 'fay@example.org'"
+    ).fetchone()
     assert row == ("weekly", 2, 7, "Europe/Paris")
     exported = httpx.post(f"{base_url}/p/{token}", data={"action": "export", "csrf": csrf})
     data = exported.json()
@@ -196,8 +218,9 @@ def test_preferences_need_csrf_and_save_export_delete(web):
     assert [c["action"] for c in data["consents"]] == ["preferences"]
     bad = httpx.post(f"{base_url}/p/{token}", data={**form, "max_papers": "500", "csrf": csrf})
     assert bad.status_code == 400
-    deleted = httpx.post(f"{base_url}/p/{token}",
-                         data={"action": "delete", "confirm_delete": "yes", "csrf": csrf})
+    deleted = httpx.post(
+        f"{base_url}/p/{token}", data={"action": "delete", "confirm_delete": "yes", "csrf": csrf}
+    )
     assert deleted.status_code == 200
     assert status_of(db, "fay@example.org") is None
     assert httpx.get(f"{base_url}/p/{token}").status_code == 404
@@ -214,8 +237,12 @@ def test_feedback_redirects_only_to_arxiv_of_a_known_paper(web):
     for paper in ("https://evil.example/", "//evil.example", "2508.99999"):
         answer = httpx.get(f"{base_url}/f/{token}", params={"paper": paper, "kind": "click"})
         assert answer.status_code == 404 and "location" not in answer.headers
-    assert httpx.get(f"{base_url}/f/{token}", params={"paper": "2508.01234",
-                                                      "kind": "rate"}).status_code == 400
+    assert (
+        httpx.get(
+            f"{base_url}/f/{token}", params={"paper": "2508.01234", "kind": "rate"}
+        ).status_code
+        == 400
+    )
     kinds = [r[0] for r in db.execute("SELECT kind FROM feedback ORDER BY id")]
     assert kinds == ["click", "like"]
 
@@ -254,8 +281,10 @@ def test_web_writes_while_a_run_writes_never_see_locked(web):
         n = 0
         while not stop.is_set():
             with transaction(writer_db):
-                writer_db.execute("INSERT INTO rate_limits (key, window_start, count)"
-                                  " VALUES (?, 'w', 1)", [f"load:{n}"])
+                writer_db.execute(
+                    "INSERT INTO rate_limits (key, window_start, count) VALUES (?, 'w', 1)",
+                    [f"load:{n}"],
+                )
                 time.sleep(0.03)  # hold the write lock like a busy stage would
             n += 1
             time.sleep(0.01)  # ... then work outside a transaction (network, encoding)
@@ -267,10 +296,16 @@ def test_web_writes_while_a_run_writes_never_see_locked(web):
         codes = []
         with httpx.Client(base_url=base_url, timeout=60) as client:
             for i in range(15):
-                codes.append(client.post("/subscribe", data={"email": f"w{i}@example.org",
-                                                             "frequency": "daily"}).status_code)
-                codes.append(client.get(f"/f/{token}", params={"paper": "2508.01234",
-                                                               "kind": "like"}).status_code)
+                codes.append(
+                    client.post(
+                        "/subscribe", data={"email": f"w{i}@example.org", "frequency": "daily"}
+                    ).status_code
+                )
+                codes.append(
+                    client.get(
+                        f"/f/{token}", params={"paper": "2508.01234", "kind": "like"}
+                    ).status_code
+                )
     finally:
         stop.set()
         thread.join()
@@ -279,13 +314,14 @@ def test_web_writes_while_a_run_writes_never_see_locked(web):
 
 def test_forwarded_for_is_believed_only_from_trusted_proxies(make_config):
     for trusted, expected in (((), "127.0.0.1"), (("127.0.0.1",), "203.0.113.9")):
-        config, _ = make_config({"service": {"record_ip": True,
-                                             "trusted_proxies": list(trusted)}})
+        config, _ = make_config({"service": {"record_ip": True, "trusted_proxies": list(trusted)}})
         db = open_db(config.db_path)
         with ServerThread(config) as base_url:
-            answer = httpx.post(f"{base_url}/subscribe",
-                                data={"email": "ip@example.org", "frequency": "daily"},
-                                headers={"x-forwarded-for": "198.51.100.1, 203.0.113.9"})
+            answer = httpx.post(
+                f"{base_url}/subscribe",
+                data={"email": "ip@example.org", "frequency": "daily"},
+                headers={"x-forwarded-for": "198.51.100.1, 203.0.113.9"},
+            )
         assert answer.status_code == 200
         assert db.execute("SELECT ip FROM consents").fetchone()[0] == expected
         db.conn.close()
@@ -303,8 +339,16 @@ def test_forms_work_in_a_real_browser_under_the_csp(web):
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian chromium is not installed")
     config, base_url, db = web
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
         page = browser.new_page()
@@ -326,8 +370,9 @@ def test_forms_work_in_a_real_browser_under_the_csp(web):
         page.click("text=Save")
         assert "Saved." in page.inner_text(".notice")
         browser.close()
-    row = db.execute("SELECT status, frequency, weekday FROM subscribers"
-                     " WHERE email = 'web@example.org'").fetchone()
+    row = db.execute(
+        "SELECT status, frequency, weekday FROM subscribers WHERE email = 'web@example.org'"
+    ).fetchone()
     assert row == ("active", "weekly", 4)
     assert problems == []
 

@@ -27,16 +27,20 @@ def signing_key() -> ec.EllipticCurvePrivateKey:
 
 def public_key_text(key: ec.EllipticCurvePrivateKey) -> str:
     """The key as SendGrid's settings page shows it: base64 DER SubjectPublicKeyInfo."""
-    der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    der = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return base64.b64encode(der).decode()
 
 
 def signed_headers(key, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     stamp = str(timestamp if timestamp is not None else int(time.time()))
     signature = key.sign(stamp.encode() + body, ec.ECDSA(hashes.SHA256()))
-    return {SIGNATURE_HEADER: base64.b64encode(signature).decode(), TIMESTAMP_HEADER: stamp,
-            "content-type": "application/json"}
+    return {
+        SIGNATURE_HEADER: base64.b64encode(signature).decode(),
+        TIMESTAMP_HEADER: stamp,
+        "content-type": "application/json",
+    }
 
 
 @pytest.fixture
@@ -44,8 +48,10 @@ def hook(make_config, signing_key, monkeypatch):
     monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", public_key_text(signing_key))
     config, _ = make_config()
     db = open_db(config.db_path)
-    people = {name: add_subscriber(db, f"{name}@example.org", status="active")
-              for name in ("bounce", "blocked", "spam", "unsub", "reader")}
+    people = {
+        name: add_subscriber(db, f"{name}@example.org", status="active")
+        for name in ("bounce", "blocked", "spam", "unsub", "reader")
+    }
     with ServerThread(config) as base_url:
         yield base_url, db, people
     db.conn.close()
@@ -60,8 +66,14 @@ def unknown_delivery(db, subscriber) -> str:
     from digest.store import deliveries
 
     delivery_id = "d_" + "ab" * 16
-    deliveries.queue_deliveries(db, [deliveries.NewDelivery(
-        delivery_id, subscriber.id, date(2025, 8, 20), "subject", b"message")])
+    deliveries.queue_deliveries(
+        db,
+        [
+            deliveries.NewDelivery(
+                delivery_id, subscriber.id, date(2025, 8, 20), "subject", b"message"
+            )
+        ],
+    )
     assert deliveries.claim(db, delivery_id, "sendgrid") == "claimed"
     assert deliveries.mark_unknown(db, delivery_id, "timeout after sending")
     return delivery_id
@@ -70,16 +82,44 @@ def unknown_delivery(db, subscriber) -> str:
 def events_for(people, delivery_id: str) -> list[dict]:
     now = int(time.time())
     return [
-        {"email": "bounce@example.org", "event": "bounce", "type": "bounce",
-         "sg_event_id": "ev-1", "sg_message_id": "m1", "timestamp": now},
-        {"email": "blocked@example.org", "event": "bounce", "type": "blocked",
-         "sg_event_id": "ev-2", "sg_message_id": "m2", "timestamp": now},
-        {"email": "spam@example.org", "event": "spamreport",
-         "sg_event_id": "ev-3", "sg_message_id": "m3", "timestamp": now},
-        {"email": "unsub@example.org", "event": "group_unsubscribe",
-         "sg_event_id": "ev-4", "sg_message_id": "m4", "timestamp": now},
-        {"email": "reader@example.org", "event": "delivered", "delivery_id": delivery_id,
-         "sg_event_id": "ev-5", "sg_message_id": "m5.filter", "timestamp": now},
+        {
+            "email": "bounce@example.org",
+            "event": "bounce",
+            "type": "bounce",
+            "sg_event_id": "ev-1",
+            "sg_message_id": "m1",
+            "timestamp": now,
+        },
+        {
+            "email": "blocked@example.org",
+            "event": "bounce",
+            "type": "blocked",
+            "sg_event_id": "ev-2",
+            "sg_message_id": "m2",
+            "timestamp": now,
+        },
+        {
+            "email": "spam@example.org",
+            "event": "spamreport",
+            "sg_event_id": "ev-3",
+            "sg_message_id": "m3",
+            "timestamp": now,
+        },
+        {
+            "email": "unsub@example.org",
+            "event": "group_unsubscribe",
+            "sg_event_id": "ev-4",
+            "sg_message_id": "m4",
+            "timestamp": now,
+        },
+        {
+            "email": "reader@example.org",
+            "event": "delivered",
+            "delivery_id": delivery_id,
+            "sg_event_id": "ev-5",
+            "sg_message_id": "m5.filter",
+            "timestamp": now,
+        },
     ]
 
 
@@ -87,18 +127,20 @@ def test_valid_batch_applies_once_even_when_replayed(hook, signing_key):
     base_url, db, people = hook
     delivery_id = unknown_delivery(db, people["reader"])
     body = json.dumps(events_for(people, delivery_id)).encode()
-    answers = [httpx.post(base_url + PATH, content=body,
-                          headers=signed_headers(signing_key, body)) for _ in range(3)]
+    answers = [
+        httpx.post(base_url + PATH, content=body, headers=signed_headers(signing_key, body))
+        for _ in range(3)
+    ]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert answers[0].json() == {"received": 5, "applied": 5, "duplicates": 0}
-    assert answers[1].json() == answers[2].json() == {"received": 5, "applied": 0,
-                                                      "duplicates": 5}
+    assert answers[1].json() == answers[2].json() == {"received": 5, "applied": 0, "duplicates": 5}
     assert status(db, people["bounce"]) == "bounced"
     assert status(db, people["blocked"]) == "active"  # a soft bounce keeps the address
     assert status(db, people["spam"]) == "complained"
     assert status(db, people["unsub"]) == "unsubscribed"
     state, provider_id = db.execute(
-        "SELECT state, provider_message_id FROM deliveries WHERE id = ?", [delivery_id]).fetchone()
+        "SELECT state, provider_message_id FROM deliveries WHERE id = ?", [delivery_id]
+    ).fetchone()
     assert (state, provider_id) == ("sent", "m5.filter")
     assert db.execute("SELECT COUNT(*) FROM webhook_events").fetchone()[0] == 5
     consent_rows = db.execute("SELECT COUNT(*) FROM consents WHERE source = 'webhook'").fetchone()
@@ -122,8 +164,12 @@ def test_stale_or_missing_signature_is_rejected(hook, signing_key):
     body = json.dumps(events_for(people, "d_none")).encode()
     stale = signed_headers(signing_key, body, timestamp=int(time.time()) - 11 * 60)
     assert httpx.post(base_url + PATH, content=body, headers=stale).status_code == 403
-    assert httpx.post(base_url + PATH, content=body,
-                      headers={"content-type": "application/json"}).status_code == 403
+    assert (
+        httpx.post(
+            base_url + PATH, content=body, headers={"content-type": "application/json"}
+        ).status_code
+        == 403
+    )
     other_key = ec.generate_private_key(ec.SECP256R1())
     forged = signed_headers(other_key, body)
     assert httpx.post(base_url + PATH, content=body, headers=forged).status_code == 403
@@ -131,17 +177,32 @@ def test_stale_or_missing_signature_is_rejected(hook, signing_key):
 
 
 def test_verify_request_accepts_pem_and_checks_raw_bytes(signing_key):
-    pem = signing_key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    pem = (
+        signing_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     key = load_public_key(pem)
     body = b'[{"event":"processed"}]\r\n'  # byte-exact: trailing CRLF is signed too
     headers = signed_headers(signing_key, body, timestamp=1_700_000_000)
     now = 1_700_000_000 + 30
-    assert verify_request(key, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER], body,
-                          now=now) is None
-    assert verify_request(key, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER],
-                          body.rstrip(), now=now) == "bad signature"
-    assert verify_request(key, "not base64!", headers[TIMESTAMP_HEADER], body,
-                          now=now) == "bad signature"
-    assert verify_request(key, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER], body,
-                          now=now + 601) == "stale timestamp"
+    assert (
+        verify_request(key, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER], body, now=now)
+        is None
+    )
+    assert (
+        verify_request(
+            key, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER], body.rstrip(), now=now
+        )
+        == "bad signature"
+    )
+    assert (
+        verify_request(key, "not base64!", headers[TIMESTAMP_HEADER], body, now=now)
+        == "bad signature"
+    )
+    assert (
+        verify_request(
+            key, headers[SIGNATURE_HEADER], headers[TIMESTAMP_HEADER], body, now=now + 601
+        )
+        == "stale timestamp"
+    )

@@ -26,11 +26,20 @@ def _parse_date(value: str | None) -> date | None:
 
 
 def run(
-    day: Annotated[str | None, typer.Option(
-        "--date", help="Issue date YYYY-MM-DD (default: today in \\[schedule].timezone).")] = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Redo every stage, even ones that finished for this date, and send "
-        "even when the issue is late. The ledger still never sends a digest twice.")] = False,
+    day: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Issue date YYYY-MM-DD (default: today in \\[schedule].timezone)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Redo every stage, even ones that finished for this date, and send "
+            "even when the issue is late. The ledger still never sends a digest twice.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run the whole day once: fetch, embed, rank, send, build the site.
@@ -40,8 +49,11 @@ def run(
     """
     from digest.pipeline import run_daily
 
-    progress = (lambda text: err_console.print(f"[dim]{escape(text)}[/]")) if (
-        show_progress() and not as_json) else None
+    progress = (
+        (lambda text: err_console.print(f"[dim]{escape(text)}[/]"))
+        if (show_progress() and not as_json)
+        else None
+    )
     report = run_daily(state.db, state.config, _parse_date(day), force=force, progress=progress)
     if as_json:
         print_json(report.as_dict())
@@ -60,9 +72,14 @@ def run(
 
 
 def schedule(
-    in_process: Annotated[bool, typer.Option(
-        "--in-process", help="Run the daily job inside this process instead of as a child "
-        "`digest run` (which starts with fresh memory every day).")] = False,
+    in_process: Annotated[
+        bool,
+        typer.Option(
+            "--in-process",
+            help="Run the daily job inside this process instead of as a child "
+            "`digest run` (which starts with fresh memory every day).",
+        ),
+    ] = False,
 ) -> None:
     """Run the scheduler (one long-lived process) that starts `digest run` at \\[schedule].cron.
 
@@ -74,14 +91,17 @@ def schedule(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = state.config
-    err_console.print(f"scheduler: `digest run` at '{config.schedule.cron}' "
-                      f"({config.schedule.timezone}); Ctrl-C stops it")
+    err_console.print(
+        f"scheduler: `digest run` at '{config.schedule.cron}' "
+        f"({config.schedule.timezone}); Ctrl-C stops it"
+    )
     run_scheduler(config, in_process=in_process)
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Address to listen on "
-                                             "(default \\[service].host, 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default \\[service].host, 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default \\[service].port, 8000).")] = None,
 ) -> None:
     """Serve the web app (sign-up, confirm, preferences, unsubscribe, feedback, webhooks) and
@@ -95,10 +115,14 @@ def serve(
 
 
 def backup(
-    directory: Annotated[Path | None, typer.Option(
-        "--dir", help="Where to write the backup (default \\[service].backup_dir).")] = None,
-    keep: Annotated[int | None, typer.Option(
-        help="How many newest backups to keep (default \\[service].backup_keep).")] = None,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="Where to write the backup (default \\[service].backup_dir)."),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(help="How many newest backups to keep (default \\[service].backup_keep)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Copy the live database to a timestamped 0600 file, check it, prune old backups.
@@ -111,12 +135,20 @@ def backup(
         raise UsageError("--keep must be at least 1")
     report = make_backup(state.config, directory, keep)
     if as_json:
-        print_json({"path": str(report.path), "size_bytes": report.size_bytes,
-                    "integrity": report.integrity, "seconds": report.seconds,
-                    "pruned": [str(p) for p in report.pruned]})
+        print_json(
+            {
+                "path": str(report.path),
+                "size_bytes": report.size_bytes,
+                "integrity": report.integrity,
+                "seconds": report.seconds,
+                "pruned": [str(p) for p in report.pruned],
+            }
+        )
         return
-    console.print(f"backup {report.path} ({report.size_bytes:,} bytes, integrity "
-                  f"{report.integrity}, {report.seconds:.2f} s); pruned {len(report.pruned)}")
+    console.print(
+        f"backup {report.path} ({report.size_bytes:,} bytes, integrity "
+        f"{report.integrity}, {report.seconds:.2f} s); pruned {len(report.pruned)}"
+    )
 
 
 def doctor(as_json: JsonOption = False) -> None:

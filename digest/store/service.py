@@ -278,8 +278,9 @@ def prune_rate_limits(db, older_than: str) -> None:
 
 def papers_listed_on(db, day: str) -> int:
     """How many papers the store holds as announced on this listing date."""
-    return int(db.execute("SELECT COUNT(*) FROM listings WHERE announce_date = ?",
-                          [day]).fetchone()[0])
+    return int(
+        db.execute("SELECT COUNT(*) FROM listings WHERE announce_date = ?", [day]).fetchone()[0]
+    )
 
 
 def rate_count(db, key: str, window_start: str) -> int:
