@@ -304,7 +304,7 @@ def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | No
             if save:
                 _save_batch(db, plans, report)
             else:
-                for plan in plans:
+                for _, plan in plans:
                     _count(report, plan)
             done += len(batch)
             if progress:
@@ -382,7 +382,8 @@ def match_curated_topics(db, config: Config, issue_date: date) -> int:
         for i, profile in enumerate(profiles):
             scored = rank.score_topic(pool, profile, semantic[i], config.ranking.default_threshold)
             hits = np.flatnonzero(scored.eligible & (scored.score >= scored.threshold))
-            rows += [(profile.topic.id, pool.ids[j], issue_date.isoformat(),
+            topic_id = int(profile.topic.id or 0)
+            rows += [(topic_id, pool.ids[j], issue_date.isoformat(),
                       round(float(scored.score[j]), 4)) for j in hits]
     rank_store.replace_topic_matches(db, [issue_date], rows)
     return len(rows)

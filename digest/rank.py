@@ -111,16 +111,17 @@ def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np
             unique.append(profile)
         row_of.append(first[id(profile)])
     rows = np.full((len(unique), len(pool)), np.nan, dtype=np.float32)
-    described = [i for i, p in enumerate(unique) if p.query_vector is not None]
+    described = [(i, p.query_vector) for i, p in enumerate(unique) if p.query_vector is not None]
     if described:
-        queries = np.vstack([unique[i].query_vector for i in described]).astype(np.float32)
-        rows[described] = queries @ pool.vectors.T
-    liked = [i for i, p in enumerate(unique) if p.has_likes]
+        queries = np.vstack([v for _, v in described]).astype(np.float32)
+        rows[[i for i, _ in described]] = queries @ pool.vectors.T
+    liked = [(i, p.liked_vectors, p.disliked_vectors) for i, p in enumerate(unique)
+             if p.liked_vectors is not None and len(p.liked_vectors)]
     if liked:
-        queries = np.vstack([liked_query(pool, unique[i].liked_vectors,
-                                         unique[i].disliked_vectors) for i in liked])
+        queries = np.vstack([liked_query(pool, likes, dislikes) for _, likes, dislikes in liked])
         like_scores = LIKE_BASE + queries @ pool.centered.T
-        rows[liked] = np.fmax(rows[liked], like_scores)
+        at = [i for i, _, _ in liked]
+        rows[at] = np.fmax(rows[at], like_scores)
     out[:] = rows[row_of]
     return out
 

@@ -205,3 +205,11 @@ def test_picks_command_shows_reasons(sample_db, sample_config, make_config):
     plan = json.loads(as_json.stdout)
     assert plan["issue_date"] == "2025-08-20" and plan["picks"][0]["why"].startswith("Speech")
     assert plan["picks"][0]["title"]
+
+
+def test_plan_all_without_saving_counts_but_stores_nothing(sample_db, sample_config):
+    sub = subscriber(sample_db)
+    add_personal_topic(sample_db, sub.id, "speech", name="Speech", keywords=["speech"])
+    report = planning.plan_all(sample_db, sample_config, DAY, save=False)
+    assert report.planned == 1 and report.with_picks == 1 and report.picks >= 1
+    assert planning.load_plan(sample_db, sub.id, DAY) is None
