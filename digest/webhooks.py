@@ -150,6 +150,12 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
         outcome = "soft-bounce"  # type=blocked: counted, the address stays
     else:
         target = "bounced" if name == "bounce" else STATUS_FOR_EVENT.get(name)
+        if name == "dropped":  # suppress per reason: "Unsubscribed Address", "Spam Reporting …"
+            reason = str(event.get("reason", "")).lower()
+            if "unsubscribe" in reason:
+                target = "unsubscribed"
+            elif "spam" in reason:
+                target = "complained"
         if target and subscriber_id is not None:
             current = subscriber_store.get_subscriber(db, subscriber_id)
             if current is not None and (

@@ -50,7 +50,7 @@ def hook(make_config, signing_key, monkeypatch):
     db = open_db(config.db_path)
     people = {
         name: add_subscriber(db, f"{name}@example.org", status="active")
-        for name in ("bounce", "blocked", "spam", "unsub", "reader")
+        for name in ("bounce", "blocked", "spam", "unsub", "reader", "dropped")
     }
     with ServerThread(config) as base_url:
         yield base_url, db, people
@@ -120,6 +120,14 @@ def events_for(people, delivery_id: str) -> list[dict]:
             "sg_message_id": "m5.filter",
             "timestamp": now,
         },
+        {
+            "email": "dropped@example.org",
+            "event": "dropped",
+            "reason": "Unsubscribed Address",
+            "sg_event_id": "ev-6",
+            "sg_message_id": "m6",
+            "timestamp": now,
+        },
     ]
 
 
@@ -132,19 +140,20 @@ def test_valid_batch_applies_once_even_when_replayed(hook, signing_key):
         for _ in range(3)
     ]
     assert [a.status_code for a in answers] == [200, 200, 200]
-    assert answers[0].json() == {"received": 5, "applied": 5, "duplicates": 0}
-    assert answers[1].json() == answers[2].json() == {"received": 5, "applied": 0, "duplicates": 5}
+    assert answers[0].json() == {"received": 6, "applied": 6, "duplicates": 0}
+    assert answers[1].json() == answers[2].json() == {"received": 6, "applied": 0, "duplicates": 6}
     assert status(db, people["bounce"]) == "bounced"
     assert status(db, people["blocked"]) == "active"  # a soft bounce keeps the address
     assert status(db, people["spam"]) == "complained"
     assert status(db, people["unsub"]) == "unsubscribed"
+    assert status(db, people["dropped"]) == "unsubscribed"  # suppressed per the drop reason
     state, provider_id = db.execute(
         "SELECT state, provider_message_id FROM deliveries WHERE id = ?", [delivery_id]
     ).fetchone()
     assert (state, provider_id) == ("sent", "m5.filter")
-    assert db.execute("SELECT COUNT(*) FROM webhook_events").fetchone()[0] == 5
+    assert db.execute("SELECT COUNT(*) FROM webhook_events").fetchone()[0] == 6
     consent_rows = db.execute("SELECT COUNT(*) FROM consents WHERE source = 'webhook'").fetchone()
-    assert consent_rows[0] == 3  # bounce, spamreport, unsubscribe: once each
+    assert consent_rows[0] == 4  # bounce, spamreport, unsubscribe, dropped: once each
 
 
 def test_one_byte_tamper_is_rejected(hook, signing_key):
