@@ -160,7 +160,7 @@ def picks(
                       for p in plan.picks]})
         return
     if plan is None:
-        console.print(f"no planned issue for {escape(email)} (run `digest run` or `digest plan`)")
+        console.print(f"no planned issue for {escape(email)} (`digest run` plans each issue)")
         return
     console.print(f"{escape(email)}: issue {plan.issue_date}, {len(plan.picks)} picks "
                   f"from {plan.candidates} candidates")
