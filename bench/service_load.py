@@ -1,9 +1,9 @@
 """Bounded load on the web app's write endpoints while a writer simulates a daily run.
 
-Loopback only: a real uvicorn on 127.0.0.1, a fresh SQLite file in a temp dir, a
-loopback SMTP sink for the confirmation mails, a bounded
-number of requests (default 1500 per phase) and a hard 60 s cap overall. Two phases in the same
-run: a baseline (no competing writer) and the same load while another connection ingests
+Loopback only: `digest serve` (real uvicorn) on 127.0.0.1, a fresh SQLite file in a temp
+dir, a loopback SMTP sink for the confirmation mails, a bounded number of requests (default
+1500 per phase, after 100 unmeasured warm-up requests) and a hard 60 s cap overall. Two
+phases in the same run: a baseline (no competing writer) and the same load while another connection ingests
 papers in BEGIN IMMEDIATE batches like the fetch/send stages do. Prints requests/s, p50/p99
 latency and errors per phase. Target: 0 errors, p99 < 200 ms.
 
@@ -206,6 +206,7 @@ def main() -> int:
         db.conn.close()
         with web_server(config_path, web_port) as base_url:
             half = time.monotonic() + (hard_deadline - time.monotonic()) / 2
+            phase(base_url, token, 100, args.workers, half)  # warm-up, not measured
             baseline = phase(base_url, token, args.requests, args.workers, half)
             stop, written = threading.Event(), [0]
             writer = threading.Thread(target=simulated_run, args=(config, stop, written))
