@@ -125,3 +125,10 @@ def _reset_cli_state():
         state._db.conn.close()
     state._config = None
     state._db = None
+
+
+def skip_or_fail_without(what: str) -> None:
+    """A missing browser skips a developer's run but fails CI (CI=true): CI installs it."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required in CI (scripts/install-browser installs it)")
+    pytest.skip(f"{what} is not installed")

@@ -13,6 +13,7 @@ import pytest
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
 from digest.emails import build_digest_email
 from digest.models import DigestPlan, Paper, Pick, Subscriber
+from tests.conftest import skip_or_fail_without
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -95,7 +96,7 @@ def render_sample(tmp_path: Path) -> Path:
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
     if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian chromium not installed")
+        skip_or_fail_without("Debian chromium")
     with playwright_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
