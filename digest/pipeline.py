@@ -31,7 +31,7 @@ ProgressCallback = Callable[[str], None]
 @dataclass
 class StageReport:
     stage: str
-    status: str  # ok | skipped | empty | stale | failed | done-earlier
+    status: str  # ok | partial | skipped | empty | stale | failed | done-earlier
     duration_s: float = 0.0
     counts: dict = field(default_factory=dict)
     error: str | None = None
@@ -41,7 +41,7 @@ class StageReport:
 class RunReport:
     run_id: int
     issue_date: date
-    status: str  # ok | no_announcement | stale | failed
+    status: str  # ok | partial (some feeds failed) | no_announcement | stale | failed
     stages: list[StageReport] = field(default_factory=list)
     forced: bool = False
 
@@ -111,8 +111,9 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
             counts["already_stored"] = stored
             counts["ok"] = len(reports) - statuses.count("failed")
     if counts["ok"]:
-        if errors:
+        if errors:  # some feeds failed: the day goes on, and a re-run fetches again
             counts["errors"] = "; ".join(errors)
+            raise _StageOutcome("partial", counts)
         return counts
     if reports and counts["empty"] == len(reports):
         raise _StageOutcome("no_announcement", counts)
@@ -190,6 +191,8 @@ def _run_stages(db, config, issue_date: date, force: bool, progress, lease: Leas
             db, run_id, day, stage, stage_functions[stage], config, issue_date, progress
         )
         report.stages.append(outcome)
+        if outcome.status == "partial":
+            report.status = "partial"  # not recorded as done: the next run fetches again
         if outcome.status in ("no_announcement", "stale"):
             report.status = outcome.status
             break

@@ -67,7 +67,10 @@ def run(
             if stage.error:
                 console.print(f"[red]{stage.stage}: {escape(stage.error)}[/]")
         console.print(f"run {report.run_id} for {report.issue_date}: [bold]{report.status}[/]")
-    if report.status == "failed":
+    if report.status == "partial":
+        err_console.print("some feeds failed (see the fetch stage); the next `digest run` "
+                          "fetches them again")
+    if report.status in ("failed", "partial"):
         raise typer.Exit(1)
 
 

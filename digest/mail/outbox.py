@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.policy
 import os
+import uuid
 from datetime import date
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser
@@ -23,7 +24,7 @@ DELIVERY_HEADER = "X-Digest-Delivery"
 
 def write_atomically(path: Path, content: bytes) -> None:
     """Write to a sibling temp file, fsync, rename: readers see all of it or nothing."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")  # unique per writer
     with open(tmp, "wb") as handle:
         handle.write(content)
         handle.flush()
