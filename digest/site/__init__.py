@@ -80,10 +80,10 @@ def plan_pages(db, config: Config, data: SiteData, salt: str, *, full: bool,
     similar = update_similar(db, config.embedding.model, full=full)
     keys = {pid: profiles.paper_key(data, p) for pid, p in data.papers.items()}
     return [
-        *pages.day_jobs(db, data, site, salt, trend),
+        *pages.day_jobs(db, data, site, salt, trend, keys),
         *pages.period_jobs(data, site, salt, trend),
         pages.archive_job(data, site, salt),
-        *pages.topic_jobs(data, site, salt),
+        *pages.topic_jobs(data, site, salt, keys),
         *pages.simple_jobs(data, site, salt, bundles),
         pages.stats_job(data, site, salt),
         *feeds.feed_jobs(data, site, salt, trend),

@@ -71,6 +71,14 @@ class SiteData:
     matches_by_topic: dict[int, list[Match]]
 
     @cached_property
+    def matches_by_topic_day(self) -> dict[tuple[int, date], list[Match]]:
+        grouped: dict[tuple[int, date], list[Match]] = defaultdict(list)
+        for topic_id, matches in self.matches_by_topic.items():
+            for match in matches:
+                grouped[(topic_id, match.day)].append(match)
+        return dict(grouped)
+
+    @cached_property
     def topics_by_id(self) -> dict[int, TopicEntry]:
         return {t.id: t for t in self.topics}
 

@@ -10,9 +10,10 @@ from collections import Counter, defaultdict
 from datetime import date
 
 from digest import links
+from digest.render import render
 from digest.site import views
 from digest.site.gather import SiteData
-from digest.site.jobs import PageJob, depth_root, template_job
+from digest.site.jobs import PageJob, depth_root, fingerprint, template_job
 from digest.site.trending_view import Ranked, week_start
 
 DAY_TRENDING = 10
@@ -39,7 +40,7 @@ def _type_groups(data: SiteData, day: date) -> list[dict]:
 def _topic_sections(data: SiteData, day: date, limit: int | None) -> list[dict]:
     sections = []
     for topic in data.topics:
-        matched = sorted((m for m in data.matches_by_topic.get(topic.id, []) if m.day == day),
+        matched = sorted(data.matches_by_topic_day.get((topic.id, day), []),
                          key=lambda m: (-m.score, m.paper_id))
         if not matched:
             continue
@@ -75,21 +76,32 @@ def day_context(data: SiteData, site: dict, day: date, trending: list[Ranked], p
     }
 
 
-def day_jobs(db, data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
-    jobs = []
-    for day in data.days:
-        path = links.day_path(day)
-        context = day_context(data, site, day, trend("day", day, DAY_TRENDING), path, home=False)
-        jobs.append(template_job(salt, path, "site/day.html.j2", context))
+def _day_job(data: SiteData, site: dict, salt: str, day: date, trending: list[Ranked],
+             path: str, keys: dict[str, str], *, home: bool) -> PageJob:
+    """Fingerprinted from compact inputs (listing, matches, neighbours' days); the context is
+    only built when the page must be rendered."""
+    listed = [(pid, kind, keys.get(pid)) for pid, kind in data.listings.get(day, [])]
+    matched = [(t.id, m.paper_id, m.score) for t in data.topics
+               for m in data.matches_by_topic_day.get((t.id, day), [])]
+    key = fingerprint(salt, "day", path, home, day, views.nav_for_day(data, day), listed,
+                      matched, trending)
+    template = "site/home.html.j2" if home else "site/day.html.j2"
+    return PageJob(path, key, lambda: render(template, **day_context(
+        data, site, day, trending, path, home=home)))
+
+
+def day_jobs(db, data: SiteData, site: dict, salt: str, trend,
+             keys: dict[str, str]) -> list[PageJob]:
+    jobs = [_day_job(data, site, salt, day, trend("day", day, DAY_TRENDING),
+                     links.day_path(day), keys, home=False) for day in data.days]
     if data.days:
         latest = data.days[-1]
-        context = day_context(data, site, latest, trend("day", latest, DAY_TRENDING),
-                              "index.html", home=True)
-    else:
-        context = _base(site, "index.html", site["title"], "home") | {
-            "home": True, "empty": True, "topics": []}
-    jobs.append(template_job(salt, "index.html", "site/home.html.j2", context))
-    return jobs
+        jobs.append(_day_job(data, site, salt, latest, trend("day", latest, DAY_TRENDING),
+                             "index.html", keys, home=True))
+        return jobs
+    context = _base(site, "index.html", site["title"], "home") | {
+        "home": True, "empty": True, "topics": []}
+    return [template_job(salt, "index.html", "site/home.html.j2", context)]
 
 
 def _period_context(data: SiteData, site: dict, path: str, title: str, days: list[date],
@@ -164,33 +176,44 @@ def archive_job(data: SiteData, site: dict, salt: str) -> PageJob:
     return template_job(salt, "archive.html", "site/archive.html.j2", context)
 
 
-def topic_jobs(data: SiteData, site: dict, salt: str) -> list[PageJob]:
+def _topic_context(data: SiteData, site: dict, topic, path: str) -> dict:
+    matches = data.matches_by_topic.get(topic.id, [])
+    by_day: dict[date, list] = defaultdict(list)
+    for match in matches:
+        by_day[match.day].append(match)
+    days = []
+    for n, day in enumerate(sorted(by_day, reverse=True)):
+        ordered = sorted(by_day[day], key=lambda m: (-m.score, m.paper_id))
+        days.append({
+            "label": views.day_label(day), "url": links.day_path(day),
+            "cards": [views.card(data, m.paper_id, day=day) for m in ordered]
+            if n < TOPIC_CARD_DAYS else [],
+            "rows": [] if n < TOPIC_CARD_DAYS else [views.row(data, m.paper_id) for m in ordered],
+        })
+    return _base(site, path, topic.name, "topics") | {
+        "topic": {"id": topic.id, "name": topic.name, "description": topic.description,
+                  "keywords": list(topic.keywords), "feed": f"topics/{topic.slug}.xml"},
+        "total": len({m.paper_id for m in matches}), "days": days}
+
+
+def topic_jobs(data: SiteData, site: dict, salt: str, keys: dict[str, str]) -> list[PageJob]:
     jobs = []
     summaries = []
     for topic in data.topics:
         matches = data.matches_by_topic.get(topic.id, [])
-        by_day: dict[date, list] = defaultdict(list)
-        for match in matches:
-            by_day[match.day].append(match)
-        days = []
-        for n, day in enumerate(sorted(by_day, reverse=True)):
-            ordered = sorted(by_day[day], key=lambda m: (-m.score, m.paper_id))
-            days.append({
-                "label": views.day_label(day), "url": links.day_path(day),
-                "cards": [views.card(data, m.paper_id, day=day) for m in ordered]
-                if n < TOPIC_CARD_DAYS else [],
-                "rows": [] if n < TOPIC_CARD_DAYS else [views.row(data, m.paper_id) for m in ordered],
-            })
         path = links.topic_path(topic.slug)
-        context = _base(site, path, topic.name, "topics") | {
-            "topic": {"id": topic.id, "name": topic.name, "description": topic.description,
-                      "keywords": list(topic.keywords), "feed": f"topics/{topic.slug}.xml"},
-            "total": len({m.paper_id for m in matches}), "days": days}
-        jobs.append(template_job(salt, path, "site/topic.html.j2", context))
+        key = fingerprint(salt, "topic", path, [(m.paper_id, m.day, m.score, keys.get(m.paper_id))
+                                                for m in matches])
+
+        def produce(topic=topic, path=path) -> str:
+            return render("site/topic.html.j2", **_topic_context(data, site, topic, path))
+
+        jobs.append(PageJob(path, key, produce))
+        latest = max((m.day for m in matches), default=None)
         summaries.append({"name": topic.name, "url": path, "feed": f"topics/{topic.slug}.xml",
                           "description": topic.description,
                           "total": len({m.paper_id for m in matches}),
-                          "latest": views.day_label(max(by_day)) if by_day else None})
+                          "latest": views.day_label(latest) if latest else None})
     context = _base(site, "topics/index.html", "Topics", "topics") | {"topics": summaries}
     jobs.append(template_job(salt, "topics/index.html", "site/topics.html.j2", context))
     return jobs
