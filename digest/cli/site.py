@@ -19,7 +19,11 @@ def build(
         "--full", help="Re-render every page and re-index search, ignoring the last build.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")] = False,
 ) -> None:
-    """Render the site into [site].dir; only pages whose inputs changed are re-rendered."""
+    """Render the site into the folder set by `dir` in the site section of config.toml.
+
+    Only pages whose inputs changed are re-rendered; the new site replaces the old one in
+    one atomic swap.
+    """
     from digest.site import build_site
 
     progress = None
