@@ -14,6 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.models import Pick, Topic
+from digest.rank_likes import (  # noqa: F401  (re-exported)
+    DISLIKE_WEIGHT,
+    LIKE_BASE,
+    like_scores,
+    liked_query,
+    significant_terms,
+)
 from digest.rank_pool import (  # noqa: F401  (re-exported: callers use digest.rank.*)
     CandidatePool,
     keyword_pattern,
@@ -21,14 +28,10 @@ from digest.rank_pool import (  # noqa: F401  (re-exported: callers use digest.r
     matched_keywords,
     normalize_rows,
     single_threaded_blas,
+    text_words,
 )
 from digest.textclean import normalize_author
 
-# Similarity to liked papers is measured after removing the pool's common direction (all ML
-# abstracts look alike to a sentence model); such centred cosines run about 0.2 lower than the
-# raw cosine used for descriptions, so LIKE_BASE puts both on one scale for thresholds.
-LIKE_BASE = 0.2
-DISLIKE_WEIGHT = 0.5  # Rocchio: how far disliked papers push the query away
 KEYWORD_BONUS = 0.15  # first matched include keyword
 EXTRA_KEYWORD_BONUS = 0.05  # each further one
 MAX_KEYWORD_BONUS = 0.3
@@ -36,6 +39,7 @@ AUTHOR_BONUS = 0.25  # a followed author wrote it
 STRUCTURAL_BASE = 0.3  # keyword/author-only topics: a match starts here
 FEEDBACK_WEIGHT = 0.15  # the learned model moves a score by at most this much
 DUPLICATE_COSINE = 0.95  # this close to an already chosen paper = the same paper
+REDUNDANCY_FLOOR = 0.5  # MMR: closeness below this is not redundancy (only near papers compete)
 MMR_POOL_FACTOR = 3  # MMR looks at this many times max_papers of the best candidates
 
 
@@ -52,6 +56,7 @@ class TopicProfile:
     liked_titles: tuple[str, ...] = ()
     liked_vectors: np.ndarray | None = None  # (k, d)
     disliked_vectors: np.ndarray | None = None  # (m, d)
+    liked_words: tuple[frozenset[str], ...] = ()  # liked papers' words (`text_words`)
     label: str | None = None  # topic name shown on picks; "" = "papers you liked"
 
     @property
@@ -77,21 +82,6 @@ def check_dimensions(profile: TopicProfile, dim: int) -> None:
                              f"{np.shape(vectors)[-1]}-dimensional vectors, the papers {dim}")
 
 
-def liked_query(pool: CandidatePool, liked: np.ndarray,
-                disliked: np.ndarray | None = None) -> np.ndarray:
-    """One query vector (in centred space) for "papers like these, unlike those".
-
-    Rocchio over centred vectors. On the development set (bench/ranking_quality.py) centring
-    is what helps; pseudo-relevance feedback, per-paper max/soft-max, rank fusion with an SVM,
-    whitening, kNN label propagation and TF-IDF blends all stayed within noise of it, so the
-    simple form stays.
-    """
-    query = pool.center(liked).mean(axis=0)
-    if disliked is not None and len(disliked):
-        query = query - DISLIKE_WEIGHT * pool.center(disliked).mean(axis=0)
-    return normalize_rows(query)
-
-
 def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np.ndarray:
     """(topics, papers) semantic similarity, batched: one matrix product per kind of query.
 
@@ -115,13 +105,13 @@ def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np
     if described:
         queries = np.vstack([v for _, v in described]).astype(np.float32)
         rows[[i for i, _ in described]] = queries @ pool.vectors.T
-    liked = [(i, p.liked_vectors, p.disliked_vectors) for i, p in enumerate(unique)
-             if p.liked_vectors is not None and len(p.liked_vectors)]
+    liked = [(i, p) for i, p in enumerate(unique) if p.has_likes]
     if liked:
-        queries = np.vstack([liked_query(pool, likes, dislikes) for _, likes, dislikes in liked])
-        like_scores = LIKE_BASE + queries @ pool.centered.T
-        at = [i for i, _, _ in liked]
-        rows[at] = np.fmax(rows[at], like_scores)
+        queries = np.vstack([liked_query(pool, p.liked_vectors, p.disliked_vectors)
+                             for _, p in liked])
+        at = [i for i, _ in liked]
+        scores = like_scores(pool, queries, [p.liked_words for _, p in liked])
+        rows[at] = np.fmax(rows[at], scores)
     out[:] = rows[row_of]
     return out
 
@@ -235,8 +225,9 @@ def mmr_order(candidates: np.ndarray, scores: np.ndarray, vectors: np.ndarray, l
 
     lambda = 1 is pure relevance; lower values trade relevance for variety. The redundancy
     penalty uses `penalty_vectors` (the pool's centred vectors: raw cosines between any two ML
-    abstracts are high). A paper whose raw cosine to a chosen one reaches DUPLICATE_COSINE is
-    dropped outright.
+    abstracts are high), counted only above REDUNDANCY_FLOOR and rescaled to [0, 1]: papers
+    that are merely on related subjects don't push each other out, close variants of one idea
+    do. A paper whose raw cosine to a chosen one reaches DUPLICATE_COSINE is dropped outright.
     """
     chosen: list[int] = []
     remaining = np.asarray(candidates)
@@ -249,6 +240,7 @@ def mmr_order(candidates: np.ndarray, scores: np.ndarray, vectors: np.ndarray, l
     else:
         centred = penalty_vectors[remaining]
         redundancy = centred @ centred.T
+    redundancy = np.maximum(redundancy - REDUNDANCY_FLOOR, 0.0) / (1.0 - REDUNDANCY_FLOOR)
     max_sim = np.full(len(remaining), -1.0, dtype=np.float32)
     max_red = np.zeros(len(remaining), dtype=np.float32)
     alive = np.ones(len(remaining), dtype=bool)

@@ -54,6 +54,12 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 _WORD_RE = re.compile(r"\w+")
+WHITEN_SHRINKAGE = 1.0  # ridge added to the pool covariance, in units of its mean eigenvalue
+
+
+def text_words(text: str) -> frozenset[str]:
+    """The distinct lower-cased words of a text, as the pool's word index sees them."""
+    return frozenset(_WORD_RE.findall(text.lower()))
 
 
 @lru_cache(maxsize=4096)
@@ -76,6 +82,55 @@ def matched_authors(paper_authors: Sequence[str], followed: Sequence[str]) -> tu
 # ---------------------------------------------------------------- the candidate pool
 
 
+@dataclass(frozen=True)
+class Whitening:
+    """(S + rho I)^(-1/2) for the second-moment matrix S of the pool's centred vectors.
+
+    S = basis diag(eigen) basis^T (only the non-zero part is kept: a pool smaller than the
+    dimension is fitted through its n x n Gram matrix); rho = WHITEN_SHRINKAGE x the mean
+    eigenvalue. Mapping a query through it down-weights the few directions in which the
+    day's papers vary most (what every paper has a bit of) and lifts the rarer ones.
+    """
+
+    basis: np.ndarray  # (d, r) orthonormal columns
+    eigen: np.ndarray  # (r,)
+    rho: float
+    mean: np.ndarray  # (d,) mean of the centred rows
+
+    @classmethod
+    def fit(cls, centered: np.ndarray) -> Whitening:
+        x = np.asarray(centered, dtype=np.float64)
+        n, d = x.shape
+        if n == 0:
+            return cls(np.zeros((d, 0)), np.zeros(0), 1.0, np.zeros(d))
+        if n < d:
+            eigen, vectors = np.linalg.eigh(x @ x.T / n)
+            keep = eigen > 1e-10 * max(float(eigen.max()), 1e-30)
+            eigen, vectors = eigen[keep], vectors[:, keep]
+            basis = x.T @ vectors / np.sqrt(n * eigen)
+        else:
+            eigen, basis = np.linalg.eigh(x.T @ x / n)
+            eigen = np.maximum(eigen, 0.0)
+        rho = WHITEN_SHRINKAGE * max(float(eigen.sum()) / d, 1e-12)
+        return cls(basis, eigen, rho, x.mean(axis=0))
+
+    def apply(self, queries: np.ndarray) -> np.ndarray:
+        """Whitened queries (rows), unit length."""
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
+        proj = q @ self.basis
+        inside = proj @ self.basis.T
+        out = ((proj / np.sqrt(self.eigen + self.rho)) @ self.basis.T
+               + (q - inside) / np.sqrt(self.rho))
+        return normalize_rows(out.astype(np.float32))
+
+    def score_stats(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and standard deviation over the pool of `centered @ q`, per query row."""
+        q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
+        mean = q @ self.mean
+        second = ((q @ self.basis) ** 2 * self.eigen).sum(axis=1)
+        return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
+
+
 @dataclass
 class CandidatePool:
     """The papers one ranking chooses from, with per-pool caches of keyword/author masks."""
@@ -93,6 +148,7 @@ class CandidatePool:
     _words: dict[str, set[int]] | None = field(default=None, repr=False)
     _author_index: dict[str, list[int]] | None = field(default=None, repr=False)
     _positions: dict[str, int] | None = field(default=None, repr=False)
+    _whitening: Whitening | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, ids: Sequence[str], titles: Sequence[str], abstracts: Sequence[str],
@@ -116,6 +172,27 @@ class CandidatePool:
 
     def center(self, vectors: np.ndarray) -> np.ndarray:
         return normalize_rows(np.asarray(vectors, dtype=np.float32) - self.mean)
+
+    def whitening(self) -> Whitening:
+        """The pool's shrunk whitening transform (computed once per pool, shared by everyone)."""
+        if self._whitening is None:
+            self._whitening = Whitening.fit(self.centered)
+        return self._whitening
+
+    def document_frequency(self, words: Sequence[str]) -> np.ndarray:
+        """How many pool papers contain each word."""
+        index = self._word_index()
+        return np.array([len(index.get(w, ())) for w in words], dtype=np.float64)
+
+    def term_scores(self, weights: dict[str, float]) -> np.ndarray:
+        """Per paper, the summed weight of the given words it contains."""
+        index = self._word_index()
+        out = np.zeros(len(self.ids), dtype=np.float32)
+        for word, weight in weights.items():
+            docs = index.get(word)
+            if docs:
+                out[list(docs)] += weight
+        return out
 
     def keyword_mask(self, keyword: str) -> np.ndarray:
         """Papers mentioning the keyword (whole words, any case), cached per pool.
