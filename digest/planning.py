@@ -105,6 +105,8 @@ def build_profile(db, config: Config, topic: Topic, extra_liked: Sequence[str] =
         liked_titles=tuple(titles[i]["title"] for i in found),
         liked_vectors=liked if found else None,
         disliked_vectors=disliked if disliked is not None and len(disliked) else None,
+        liked_words=tuple(rank.text_words(f"{titles[i]['title']}\n{titles[i]['abstract']}")
+                          for i in found),
         label=label,
     )
 

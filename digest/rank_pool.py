@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -145,7 +146,7 @@ class CandidatePool:
     centered: np.ndarray  # (n, d) unit rows of vectors - mean
     _masks: dict = field(default_factory=dict, repr=False)
     _author_keys: list[frozenset[str]] | None = field(default=None, repr=False)
-    _words: dict[str, set[int]] | None = field(default=None, repr=False)
+    _words: dict[str, list[int]] | None = field(default=None, repr=False)
     _author_index: dict[str, list[int]] | None = field(default=None, repr=False)
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _whitening: Whitening | None = field(default=None, repr=False)
@@ -191,7 +192,7 @@ class CandidatePool:
         for word, weight in weights.items():
             docs = index.get(word)
             if docs:
-                out[list(docs)] += weight
+                out[docs] += weight
         return out
 
     def keyword_mask(self, keyword: str) -> np.ndarray:
@@ -206,7 +207,7 @@ class CandidatePool:
             words = keyword.lower().split()
             if all(_WORD_RE.fullmatch(w) for w in words) and words:
                 index = self._word_index()
-                docs = set.intersection(*(index.get(w, set()) for w in words))
+                docs = set.intersection(*(set(index.get(w, ())) for w in words))
                 if len(words) > 1:
                     docs = {i for i in docs if pattern.search(self.texts[i])}
                 mask = np.zeros(len(self.texts), dtype=bool)
@@ -217,12 +218,14 @@ class CandidatePool:
             self._masks[key] = mask
         return self._masks[key]
 
-    def _word_index(self) -> dict[str, set[int]]:
+    def _word_index(self) -> dict[str, list[int]]:
+        """word -> the pool papers containing it (ascending), built once per pool."""
         if self._words is None:
-            self._words = {}
+            index: defaultdict[str, list[int]] = defaultdict(list)
             for i, text in enumerate(self.texts):
                 for word in set(_WORD_RE.findall(text.lower())):
-                    self._words.setdefault(word, set()).add(i)
+                    index[word].append(i)
+            self._words = dict(index)
         return self._words
 
     def author_keys(self, index: int) -> frozenset[str]:
