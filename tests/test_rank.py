@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from digest import rank
+from digest import rank_pool as rank_pool_module
 from digest.models import Topic
 
 
@@ -161,3 +162,83 @@ def test_empty_pool_gives_no_picks():
     profile = rank.TopicProfile(Topic(name="x"), query_vector=unit(1, 0, 0, 0))
     assert rank.rank_pool(pool, [profile], max_papers=5, default_threshold=0.1,
                           diversity_lambda=0.8) == []
+
+
+# ---------------------------------------------------------------- liked papers: whitening, words
+
+
+def random_pool(n: int, d: int = 8, seed: int = 0, texts: list[str] | None = None):
+    rng = np.random.default_rng(seed)
+    vecs = rng.normal(size=(n, d)) * np.linspace(3, 0.3, d)  # anisotropic, like embeddings
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    texts = texts or [""] * n
+    return rank.CandidatePool.build([f"p{i}" for i in range(n)], [f"T{i}" for i in range(n)],
+                                    texts, [()] * n, [()] * n, vecs)
+
+
+@pytest.mark.parametrize("n", [5, 40])  # fewer papers than dimensions (Gram path), and more
+def test_whitening_is_the_shrunk_inverse_square_root_of_the_pool_covariance(n):
+    pool = random_pool(n)
+    x = pool.centered.astype(np.float64)
+    second = x.T @ x / n
+    eigen, vectors = np.linalg.eigh(second)
+    rho = rank_pool_module.WHITEN_SHRINKAGE * np.trace(second) / x.shape[1]
+    expected = vectors @ np.diag((np.maximum(eigen, 0) + rho) ** -0.5) @ vectors.T
+    queries = np.random.default_rng(1).normal(size=(3, x.shape[1]))
+    got = pool.whitening().apply(queries)
+    want = queries @ expected
+    want /= np.linalg.norm(want, axis=1, keepdims=True)
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    mean, sd = pool.whitening().score_stats(queries)  # of the plain centred scores
+    plain = queries @ x.T
+    np.testing.assert_allclose(mean, plain.mean(axis=1), atol=1e-6)
+    np.testing.assert_allclose(sd, plain.std(axis=1), atol=1e-6)
+
+
+def test_like_scores_keep_the_plain_centred_cosine_scale():
+    pool = random_pool(60, seed=3)
+    query = rank.liked_query(pool, pool.vectors[:3])
+    scores = rank.like_scores(pool, query[None, :])[0]
+    plain = rank.LIKE_BASE + pool.centered @ query
+    assert abs(scores.mean() - plain.mean()) < 1e-5 and abs(scores.std() - plain.std()) < 1e-5
+    tiny = random_pool(1)  # one paper: no spread to standardise, the plain score stands
+    one = rank.like_scores(tiny, rank.liked_query(tiny, tiny.vectors)[None, :])[0]
+    np.testing.assert_allclose(one, rank.LIKE_BASE + tiny.centered @ tiny.centered[0], atol=1e-6)
+
+
+def test_significant_terms_favour_words_the_liked_papers_share_and_the_pool_rarely_has():
+    texts = ["the model of learning"] * 16 + ["the zebrafish learning model"] * 2 + [
+        "the learning of a model with zebrafish"] * 2
+    pool = random_pool(20, texts=texts)
+    liked = [rank.text_words(t) for t in ("zebrafish learning in the lab", "the zebrafish",
+                                          "learning the model", "a new model")]
+    terms = rank.significant_terms(pool, liked)
+    assert set(terms) == {"zebrafish"}  # "the" / "learning" / "model" are everywhere
+    assert rank.significant_terms(pool, liked[:1]) == {}  # one paper shares nothing
+    assert rank.significant_terms(pool, [frozenset({"unseen"})] * 3) == {}  # not in the pool
+
+
+def test_shared_rare_words_of_liked_papers_lift_papers_that_use_them():
+    texts = [f"paper {i} about generic things" for i in range(30)]
+    texts[7] = "a paper about hypergraph sparsifiers"
+    pool = random_pool(30, seed=5, texts=texts)
+    liked_vectors = pool.vectors[[0, 1, 2]]
+    words = tuple(rank.text_words(t) for t in ("hypergraph sparsifiers are fast",
+                                               "sparsifiers for a hypergraph", "on hypergraph cuts"))
+    bare = rank.TopicProfile(Topic(name="L"), liked_ids=("a", "b", "c"),
+                             liked_vectors=liked_vectors)
+    with_words = rank.TopicProfile(Topic(name="L"), liked_ids=("a", "b", "c"),
+                                   liked_vectors=liked_vectors, liked_words=words)
+    plain, lifted = rank.semantic_scores(pool, [bare, with_words])
+    others = np.arange(30) != 7
+    assert lifted[7] - plain[7] > np.max(np.abs(lifted[others] - plain[others]))
+    assert list(np.argsort(-lifted)).index(7) < list(np.argsort(-plain)).index(7)
+
+
+def test_mmr_only_counts_close_papers_as_redundant():
+    vecs = np.vstack([unit(1, 0, 0), unit(0.6, 0.8, 0), unit(0, 0, 1)])
+    scores = np.array([0.9, 0.85, 0.79], dtype=np.float32)
+    # cosine 0.6 (related, not a variant) costs little (a plain MMR would pick 2); 0.9 costs a lot
+    assert rank.mmr_order(np.arange(3), scores, vecs, 2, 0.85, vecs) == [0, 1]
+    close = np.vstack([unit(1, 0, 0), unit(0.9, 0.43, 0), unit(0, 0, 1)])
+    assert rank.mmr_order(np.arange(3), scores, close, 2, 0.85, close) == [0, 2]
