@@ -130,14 +130,12 @@ def build_site(db, config: Config, *, full: bool = False,
     build = write.new_build_dir(target)
     fingerprints: dict[str, str] = {}
     try:
-        pending: list[PageJob] = []
-        for job in jobs:
-            if previous.get(job.path) == job.fingerprint and write.reuse_file(target, build,
-                                                                              job.path):
-                report.reused += 1
-            else:
-                pending.append(job)
-            fingerprints[job.path] = job.fingerprint
+        same = [job for job in jobs if previous.get(job.path) == job.fingerprint]
+        missing = write.reuse_files(target, build, [job.path for job in same])
+        pending: list[PageJob] = [job for job in jobs if job.path in missing
+                                  or previous.get(job.path) != job.fingerprint]
+        report.reused = len(jobs) - len(pending)
+        fingerprints.update((job.path, job.fingerprint) for job in jobs)
         stale = []
         for name, (key, _ids) in plans.items():
             path = f"{search.SEARCH_DIR}/{name}/"

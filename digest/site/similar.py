@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from digest.store import site as site_store
-from digest.store.papers import load_all_vectors
 
 Neighbours = dict[str, list[tuple[str, float]]]
 _CHUNK = 256
@@ -45,7 +44,7 @@ def _neighbours_of(rows: np.ndarray, ids: list[str], vectors: np.ndarray, k: int
 
 def update_similar(db, model: str, *, full: bool, k: int = 5) -> Neighbours:
     """Neighbour lists for every embedded paper, refreshing the cache in the store."""
-    ids, vectors = load_all_vectors(db, model)
+    ids, vectors = site_store.archive_vectors(db, model)
     if not ids:
         return {}
     index = {pid: i for i, pid in enumerate(ids)}

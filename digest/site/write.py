@@ -129,3 +129,31 @@ def render_jobs(jobs: list, root: Path, pool, workers: int) -> None:
         pool.close()
         pool.join()
         _PENDING = []
+
+
+def reuse_files(old_root: Path, new_root: Path, paths: list[str], threads: int = 4) -> set[str]:
+    """Hard-link many unchanged files at once (link syscalls overlap in threads); returns the
+    paths that were not there to reuse."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    for folder in {str(Path(p).parent) for p in paths}:
+        (new_root / folder).mkdir(parents=True, exist_ok=True)
+
+    def link(chunk: list[str]) -> list[str]:
+        missing = []
+        for relative in chunk:
+            try:
+                os.link(old_root / relative, new_root / relative)
+            except FileNotFoundError:
+                missing.append(relative)
+            except OSError:
+                try:
+                    shutil.copy2(old_root / relative, new_root / relative)
+                except FileNotFoundError:
+                    missing.append(relative)
+        return missing
+
+    size = max(1, len(paths) // (threads * 4) + 1)
+    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return {m for found in pool.map(link, chunks) for m in found}

@@ -182,3 +182,18 @@ def days_with_reader_signals(db) -> set[str]:
             ).fetchall()
             days.update(r[0] for r in rows)
     return days
+
+
+def archive_vectors(db, model: str):
+    """(paper ids, float32 matrix) of every embedded paper, read in one pass (fast at 100k)."""
+    import numpy as np
+
+    rows = db.execute(
+        "SELECT p.id, e.vector FROM papers p JOIN embeddings e "
+        "ON e.model = ? AND e.content_hash = p.content_hash ORDER BY p.id",
+        [model],
+    ).fetchall()
+    if not rows:
+        return [], np.zeros((0, 0), dtype=np.float32)
+    blob = b"".join(r[1] for r in rows)
+    return [r[0] for r in rows], np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1)
