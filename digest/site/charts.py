@@ -48,7 +48,7 @@ def papers_per_day(data: SiteData, days: int = 90) -> dict:
     slot = plot_w / max(1, len(shown))
     bars = []
     for i, day in enumerate(shown):
-        y = PAD_TOP + plot_h
+        y = float(PAD_TOP + plot_h)
         for s, name in enumerate(legend):
             count = (per_day[day][name] if name != "other"
                      else sum(n for c, n in per_day[day].items() if c not in series))
