@@ -4,7 +4,8 @@ Everything here is GENERATED (no real subscribers exist): paper vectors are draw
 random "subject" directions in 384 dimensions (like sentence embeddings of one field), titles
 and abstracts from a 400-word vocabulary, authors from 3,000 names. Each subscriber follows two
 of 40 shared curated topics and owns one personal topic (a description vector, two keywords,
-sometimes a followed author); 30% have 4-20 likes/dislikes, which trains their feedback model.
+sometimes a followed author); 30% have 4-20 likes/dislikes, which trains their feedback model
+(the liked papers have generated words too, so the liked papers' significant terms are timed).
 
 The ranking core is timed exactly as `planning.plan_all` runs it for one candidate window:
 every topic's similarity to every paper as batched matrix products, then per subscriber the
@@ -65,6 +66,8 @@ def generate(papers: int, subscribers: int, seed: int = 0):
     pool = rank.CandidatePool.build(ids, titles, abstracts, authors, categories, around(papers))
 
     history = around(2000)  # earlier papers subscribers gave feedback on
+    words_rng = random.Random(seed + 1)  # their words (for the liked papers' significant terms)
+    history_words = [rank.text_words(" ".join(words_rng.sample(vocab, 46))) for _ in history]
     curated = [rank.TopicProfile(Topic(name=f"Curated {i}", kind="curated",
                                                    keywords=(prng.choice(vocab),)),
                                  query_vector=around(1, 0.5)[0]) for i in range(40)]
@@ -84,7 +87,8 @@ def generate(papers: int, subscribers: int, seed: int = 0):
             profiles.append(rank.TopicProfile(
                 Topic(name="Papers you liked"), liked_ids=tuple(f"h{i}" for i in picked[:n_like]),
                 liked_titles=tuple(f"History {i}" for i in picked[:n_like]),
-                liked_vectors=liked, disliked_vectors=disliked, label=""))
+                liked_vectors=liked, disliked_vectors=disliked, label="",
+                liked_words=tuple(history_words[i] for i in picked[:n_like])))
             model = (liked, disliked)
         readers.append((profiles, model, prng.choice([5, 10, 10, 20])))
     return pool, readers

@@ -55,6 +55,7 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 _WORD_RE = re.compile(r"\w+")
+_NO_DOCS = np.zeros(0, dtype=np.intp)
 WHITEN_SHRINKAGE = 1.0  # ridge added to the pool covariance, in units of its mean eigenvalue
 
 
@@ -146,7 +147,7 @@ class CandidatePool:
     centered: np.ndarray  # (n, d) unit rows of vectors - mean
     _masks: dict = field(default_factory=dict, repr=False)
     _author_keys: list[frozenset[str]] | None = field(default=None, repr=False)
-    _words: dict[str, list[int]] | None = field(default=None, repr=False)
+    _words: dict[str, np.ndarray] | None = field(default=None, repr=False)
     _author_index: dict[str, list[int]] | None = field(default=None, repr=False)
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _whitening: Whitening | None = field(default=None, repr=False)
@@ -188,12 +189,12 @@ class CandidatePool:
     def term_scores(self, weights: dict[str, float]) -> np.ndarray:
         """Per paper, the summed weight of the given words it contains."""
         index = self._word_index()
-        out = np.zeros(len(self.ids), dtype=np.float32)
-        for word, weight in weights.items():
-            docs = index.get(word)
-            if docs:
-                out[docs] += weight
-        return out
+        found = [(index[w], weight) for w, weight in weights.items() if w in index]
+        if not found:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        docs = np.concatenate([d for d, _ in found])
+        values = np.repeat([weight for _, weight in found], [len(d) for d, _ in found])
+        return np.bincount(docs, weights=values, minlength=len(self.ids)).astype(np.float32)
 
     def keyword_mask(self, keyword: str) -> np.ndarray:
         """Papers mentioning the keyword (whole words, any case), cached per pool.
@@ -207,7 +208,7 @@ class CandidatePool:
             words = keyword.lower().split()
             if all(_WORD_RE.fullmatch(w) for w in words) and words:
                 index = self._word_index()
-                docs = set.intersection(*(set(index.get(w, ())) for w in words))
+                docs = set.intersection(*(set(index.get(w, _NO_DOCS).tolist()) for w in words))
                 if len(words) > 1:
                     docs = {i for i in docs if pattern.search(self.texts[i])}
                 mask = np.zeros(len(self.texts), dtype=bool)
@@ -218,14 +219,14 @@ class CandidatePool:
             self._masks[key] = mask
         return self._masks[key]
 
-    def _word_index(self) -> dict[str, list[int]]:
-        """word -> the pool papers containing it (ascending), built once per pool."""
+    def _word_index(self) -> dict[str, np.ndarray]:
+        """word -> indices of the pool papers containing it (ascending), built once per pool."""
         if self._words is None:
             index: defaultdict[str, list[int]] = defaultdict(list)
             for i, text in enumerate(self.texts):
                 for word in set(_WORD_RE.findall(text.lower())):
                     index[word].append(i)
-            self._words = dict(index)
+            self._words = {w: np.array(d, dtype=np.intp) for w, d in index.items()}
         return self._words
 
     def author_keys(self, index: int) -> frozenset[str]:
