@@ -57,6 +57,7 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 _WORD_RE = re.compile(r"\w+")
 _NO_DOCS = np.zeros(0, dtype=np.intp)
 WHITEN_SHRINKAGE = 1.0  # ridge added to the pool covariance, in units of its mean eigenvalue
+WHITEN_SAMPLE = 4096  # a bigger pool (the lab over a whole archive) is fitted on evenly spaced rows
 
 
 def text_words(text: str) -> frozenset[str]:
@@ -101,7 +102,10 @@ class Whitening:
 
     @classmethod
     def fit(cls, centered: np.ndarray) -> Whitening:
-        x = np.asarray(centered, dtype=np.float64)
+        x = np.asarray(centered)
+        if len(x) > WHITEN_SAMPLE:
+            x = x[np.linspace(0, len(x) - 1, WHITEN_SAMPLE).astype(np.intp)]
+        x = x.astype(np.float64)
         n, d = x.shape
         if n == 0:
             return cls(np.zeros((d, 0)), np.zeros(0), 1.0, np.zeros(d))
@@ -126,7 +130,7 @@ class Whitening:
         return normalize_rows(out.astype(np.float32))
 
     def score_stats(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Mean and standard deviation over the pool of `centered @ q`, per query row."""
+        """Mean and standard deviation over the (fitted) pool of `centered @ q`, per query row."""
         q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
         mean = q @ self.mean
         second = ((q @ self.basis) ** 2 * self.eigen).sum(axis=1)
