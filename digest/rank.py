@@ -108,7 +108,7 @@ def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np
     liked = [(i, p) for i, p in enumerate(unique) if p.has_likes]
     if liked:
         queries = np.vstack([liked_query(pool, p.liked_vectors, p.disliked_vectors)
-                             for _, p in liked])
+                             for _, p in liked if p.liked_vectors is not None])
         at = [i for i, _ in liked]
         scores = like_scores(pool, queries, [p.liked_words for _, p in liked])
         rows[at] = np.fmax(rows[at], scores)
