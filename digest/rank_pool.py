@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 
@@ -55,7 +56,6 @@ def normalize_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 _WORD_RE = re.compile(r"\w+")
-_NO_DOCS = np.zeros(0, dtype=np.intp)
 WHITEN_SHRINKAGE = 1.0  # ridge added to the pool covariance, in units of its mean eigenvalue
 WHITEN_SAMPLE = 4096  # a bigger pool (the lab over a whole archive) is fitted on evenly spaced rows
 
@@ -151,10 +151,13 @@ class CandidatePool:
     centered: np.ndarray  # (n, d) unit rows of vectors - mean
     _masks: dict = field(default_factory=dict, repr=False)
     _author_keys: list[frozenset[str]] | None = field(default=None, repr=False)
-    _words: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    _words: dict[str, list[int]] | None = field(default=None, repr=False)
     _author_index: dict[str, list[int]] | None = field(default=None, repr=False)
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _whitening: Whitening | None = field(default=None, repr=False)
+    _word_sets: list[frozenset[str]] | None = field(default=None, repr=False)
+    _df: Counter[str] | None = field(default=None, repr=False)
+    _posting_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(cls, ids: Sequence[str], titles: Sequence[str], abstracts: Sequence[str],
@@ -186,19 +189,37 @@ class CandidatePool:
         return self._whitening
 
     def document_frequency(self, words: Sequence[str]) -> np.ndarray:
-        """How many pool papers contain each word."""
-        index = self._word_index()
-        return np.array([len(index.get(w, ())) for w in words], dtype=np.float64)
+        """How many pool papers contain each word (counted once per pool)."""
+        if self._df is None:
+            self._df = Counter(chain.from_iterable(self._doc_words()))
+        return np.array([self._df.get(w, 0) for w in words], dtype=np.float64)
 
     def term_scores(self, weights: dict[str, float]) -> np.ndarray:
         """Per paper, the summed weight of the given words it contains."""
-        index = self._word_index()
-        found = [(index[w], weight) for w, weight in weights.items() if w in index]
+        found = [(self._postings(w), weight) for w, weight in weights.items()]
+        found = [(docs, weight) for docs, weight in found if len(docs)]
         if not found:
             return np.zeros(len(self.ids), dtype=np.float32)
         docs = np.concatenate([d for d, _ in found])
         values = np.repeat([weight for _, weight in found], [len(d) for d, _ in found])
         return np.bincount(docs, weights=values, minlength=len(self.ids)).astype(np.float32)
+
+    def _doc_words(self) -> list[frozenset[str]]:
+        if self._word_sets is None:
+            self._word_sets = [text_words(t) for t in self.texts]
+        return self._word_sets
+
+    def _postings(self, word: str) -> np.ndarray:
+        """Indices of the papers containing `word`, found on first use and cached per pool
+        (subscribers' liked sets share most of their words)."""
+        docs = self._posting_cache.get(word)
+        if docs is None:
+            if self._words is not None:
+                found = self._words.get(word, [])
+            else:
+                found = [i for i, words in enumerate(self._doc_words()) if word in words]
+            docs = self._posting_cache[word] = np.array(found, dtype=np.intp)
+        return docs
 
     def keyword_mask(self, keyword: str) -> np.ndarray:
         """Papers mentioning the keyword (whole words, any case), cached per pool.
@@ -212,7 +233,7 @@ class CandidatePool:
             words = keyword.lower().split()
             if all(_WORD_RE.fullmatch(w) for w in words) and words:
                 index = self._word_index()
-                docs = set.intersection(*(set(index.get(w, _NO_DOCS).tolist()) for w in words))
+                docs = set.intersection(*(set(index.get(w, ())) for w in words))
                 if len(words) > 1:
                     docs = {i for i in docs if pattern.search(self.texts[i])}
                 mask = np.zeros(len(self.texts), dtype=bool)
@@ -223,14 +244,14 @@ class CandidatePool:
             self._masks[key] = mask
         return self._masks[key]
 
-    def _word_index(self) -> dict[str, np.ndarray]:
+    def _word_index(self) -> dict[str, list[int]]:
         """word -> indices of the pool papers containing it (ascending), built once per pool."""
         if self._words is None:
             index: defaultdict[str, list[int]] = defaultdict(list)
-            for i, text in enumerate(self.texts):
-                for word in set(_WORD_RE.findall(text.lower())):
+            for i, words in enumerate(self._doc_words()):
+                for word in words:
                     index[word].append(i)
-            self._words = {w: np.array(d, dtype=np.intp) for w, d in index.items()}
+            self._words = dict(index)
         return self._words
 
     def author_keys(self, index: int) -> frozenset[str]:
