@@ -53,14 +53,19 @@ def load_model(model: str, device: str = "cpu"):
 
 def encode_texts(texts: Sequence[str], config: EmbeddingConfig,
                  progress: ProgressCallback | None = None) -> np.ndarray:
-    """Encode texts in batches; returns an (n, dim) float32 array with unit-length rows."""
+    """Encode texts; returns an (n, dim) float32 array with unit-length rows.
+
+    The model sorts each call's texts by length, so one call per large chunk wastes less
+    on padding than one call per batch.
+    """
     model = load_model(config.model, config.device)
     chunks = []
-    step = max(config.batch_size, 1)
+    step = max(config.batch_size, 1) * 16
     for start in range(0, len(texts), step):
         batch = list(texts[start : start + step])
-        vectors = model.encode(batch, batch_size=step, normalize_embeddings=True,
-                               convert_to_numpy=True, show_progress_bar=False)
+        vectors = model.encode(batch, batch_size=max(config.batch_size, 1),
+                               normalize_embeddings=True, convert_to_numpy=True,
+                               show_progress_bar=False)
         chunks.append(np.asarray(vectors, dtype=np.float32))
         if progress:
             progress(min(start + step, len(texts)), len(texts))
@@ -89,7 +94,9 @@ def embed_missing(db, config: EmbeddingConfig, progress: ProgressCallback | None
     if not missing:
         return EmbedReport(config.model, 0, total, None)
     dim = None
-    step = max(config.batch_size, 1) * 4  # commit every few batches: a crash loses little
+    # Similar lengths together (less padding); commit every chunk so a crash loses little.
+    missing.sort(key=lambda item: len(item[1]) + len(item[2]))
+    step = max(config.batch_size, 1) * 16
     done = 0
     for start in range(0, len(missing), step):
         chunk = missing[start : start + step]
