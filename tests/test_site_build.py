@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from digest.models import Paper, Topic
-from digest.site import build_site, write
+from digest.site import build_site, trees, write
 from digest.store.papers import upsert_papers
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -267,6 +267,43 @@ def test_swap_keeps_a_complete_site_at_the_target(tmp_path):
     write.swap_in(build, target)
     assert (target / "index.html").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_tree_swap_replaces_a_legacy_directory_with_a_symlink(tmp_path):
+    target = tmp_path / "site"
+    target.mkdir()
+    (target / "index.html").write_text("old")
+    place = trees.locate(target)
+    assert place.live is None and place.slot == "a" and place.live_root == target
+    place.root.mkdir(parents=True)
+    (place.root / "index.html").write_text("new")
+    trees.swap_to(place)
+    assert target.is_symlink() and (target / "index.html").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site", "site.trees"]
+    after = trees.locate(target)
+    assert after.live == "a" and after.slot == "b"
+
+
+def test_a_build_writes_the_tree_readers_are_not_on(built_private):
+    """The live tree is never written: a new day goes into the other tree, then the symlink
+    moves; pages shared by both trees (hard links) are replaced, not rewritten in place."""
+    db, config, root, _, _ = built_private
+    assert root.is_symlink()
+    old_tree = root.resolve()
+    old_home = (old_tree / "index.html").read_text()
+    old_day = (old_tree / "days/2026-09-24.html").read_text()
+    upsert_papers(db, [Paper(id="2609.50002", title="Tiny transformers forget", version=1,
+                             abstract="We measure forgetting.", authors=("Eve Example",),
+                             categories=("cs.LG",), announce_type="new",
+                             announced=date(2026, 9, 25))], source="test")
+    report = build_site(db, config)
+    assert root.resolve() != old_tree and 0 < report.rendered < report.pages // 3
+    assert "Sep 25, 2026" in (root / "index.html").read_text()
+    assert (old_tree / "index.html").read_text() == old_home
+    assert (old_tree / "days/2026-09-24.html").read_text() == old_day
+    again = build_site(db, config)  # back into the first tree: brought up to date
+    assert root.resolve() == old_tree and again.rendered == 0
+    assert "Sep 25, 2026" in (old_tree / "index.html").read_text()
 
 
 def test_cli_site_build_json_and_path(sample_db, make_config):

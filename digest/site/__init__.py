@@ -16,7 +16,7 @@ from pathlib import Path
 
 from digest.config import Config
 from digest.paths import PACKAGE_DIR, TEMPLATES_DIR
-from digest.site import feeds, pages, profiles, search, write
+from digest.site import feeds, pages, profiles, search, trees, write
 from digest.site.gather import SiteData, gather
 from digest.site.jobs import PageJob
 from digest.site.similar import update_similar
@@ -101,6 +101,27 @@ def _start_search(data: SiteData, names: list[str], plans: dict, build: Path) ->
     return future
 
 
+def _place_search_bundles(plans: dict, own: dict[str, str], live: dict[str, str],
+                          live_root: Path | None, root: Path, fingerprints: dict[str, str]
+                          ) -> list[str]:
+    """Keep or hard-link the search bundles that did not change; return those to index."""
+    stale = []
+    wanted = {f"{search.SEARCH_DIR}/{name}/" for name in plans}
+    for path in own:
+        if path.startswith(search.SEARCH_DIR + "/") and path not in wanted:
+            shutil.rmtree(root / path, ignore_errors=True)
+    for name, (key, _ids) in plans.items():
+        path = f"{search.SEARCH_DIR}/{name}/"
+        fingerprints[path] = key
+        if own.get(path) == key and (root / path).is_dir():
+            continue
+        shutil.rmtree(root / path, ignore_errors=True)
+        if not (live.get(path) == key and live_root is not None
+                and write.reuse_tree(live_root, root, path)):
+            stale.append(name)
+    return stale
+
+
 def site_dir(config: Config) -> Path:
     return config.path(config.site.dir)
 
@@ -126,48 +147,61 @@ def build_site(db, config: Config, *, full: bool = False,
     plans = search.plan_bundles(data, salt) if config.site.search else {}
     jobs = plan_pages(db, config, data, salt, full=full, bundles=search.bundle_paths(plans))
     mark("plan")
-    previous = {} if full or not target.is_dir() else site_store.page_fingerprints(db)
-    build = write.new_build_dir(target)
-    fingerprints: dict[str, str] = {}
+    place = trees.locate(target)
+    live_root = place.live_root
+    if full or live_root is None:
+        live: dict[str, str] = {}
+    elif place.live is not None:
+        live = site_store.tree_fingerprints(db, place.live)
+    else:
+        live = site_store.page_fingerprints(db)  # a site directory from before the trees
+    own = {} if full else site_store.tree_fingerprints(db, place.slot)
+    trash = trees.clear_slot(place) if not own else None
+    site_store.mark_tree_dirty(db, place.slot)
+    root = place.root
+    root.mkdir(parents=True, exist_ok=True)
+    fingerprints = {job.path: job.fingerprint for job in jobs}
+    cleaner = None
     try:
-        same = [job for job in jobs if previous.get(job.path) == job.fingerprint]
-        missing = write.reuse_files(target, build, [job.path for job in same])
-        pending: list[PageJob] = [job for job in jobs if job.path in missing
-                                  or previous.get(job.path) != job.fingerprint]
+        trees.remove_files(root, [p for p in own if p not in fingerprints
+                                  and not p.startswith(search.SEARCH_DIR + "/")])
+        changed = [job for job in jobs if own.get(job.path) != job.fingerprint]
+        linkable = [job.path for job in changed if live.get(job.path) == job.fingerprint]
+        missing = trees.link_many(live_root, root, linkable) if linkable and live_root else set()
+        linked = set(linkable) - missing
+        pending: list[PageJob] = [job for job in changed if job.path not in linked]
         report.reused = len(jobs) - len(pending)
-        fingerprints.update((job.path, job.fingerprint) for job in jobs)
-        stale = []
-        for name, (key, _ids) in plans.items():
-            path = f"{search.SEARCH_DIR}/{name}/"
-            if not (previous.get(path) == key and write.reuse_tree(target, build, path)):
-                stale.append(name)
-            fingerprints[path] = key
+        stale = _place_search_bundles(plans, own, live, live_root, root, fingerprints)
+        mark("link")
         workers = max(1, min(os.cpu_count() or 1, 4))
-        pool = write.render_pool(pending, workers)  # fork before the search thread starts
-        indexing = _start_search(data, stale, plans, build)
+        pool = write.render_pool(pending, workers)  # fork before any thread starts
+        cleaner = trees.remove_in_background(place, trash)
+        indexing = _start_search(data, stale, plans, root)
         tick("pages", 0, len(pending))
-        write.render_jobs(pending, build, pool, workers)
+        write.render_jobs(pending, root, pool, workers)
         report.rendered = len(pending)
         tick("pages", len(pending), len(pending))
-        shutil.copytree(STATIC_SOURCE, build / "static", dirs_exist_ok=True)
+        trees.sync_static(STATIC_SOURCE, root)
         mark("pages")
         tick("search", 0, len(stale))
         indexing.result()
-        shutil.rmtree(build / ".search-src", ignore_errors=True)
+        shutil.rmtree(root / ".search-src", ignore_errors=True)
         tick("search", len(stale), len(stale))
         mark("search (after pages)")
-        site_store.clear_page_fingerprints(db)
-        write.swap_in(build, target)
+        trees.swap_to(place)
     except BaseException:
         if "indexing" in locals():
-            indexing.exception()  # wait for the search thread before removing its folder
-        shutil.rmtree(build, ignore_errors=True)
+            indexing.exception()  # wait for the search thread before leaving
         raise
-    site_store.replace_page_fingerprints(db, fingerprints)
+    site_store.save_tree_fingerprints(db, place.slot, own, fingerprints)
+    if place.live is None and live_root is not None:
+        site_store.clear_page_fingerprints(db)  # the legacy directory is gone
+    if cleaner is not None:
+        cleaner.join()
     mark("swap")
+    report.search_bundles_built = len(stale)
     report.pages = len(jobs)
     report.search_bundles = len(plans)
-    report.search_bundles_built = len(stale)
     report.days, report.papers = len(data.days), len(data.papers)
     report.authors, report.topics = len(data.author_papers), len(data.topics)
     report.seconds = round(time.perf_counter() - started, 3)

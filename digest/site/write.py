@@ -27,11 +27,18 @@ def new_build_dir(target: Path) -> Path:
 
 
 def write_file(root: Path, relative: str, content: str | bytes) -> None:
+    """Write via a temporary name + rename, so a file hard-linked into another site tree is
+    replaced, never rewritten in place."""
     path = root / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
     if isinstance(content, str):
         content = content.encode("utf-8")
-    path.write_bytes(content)
+    temp = path.with_name(f".{path.name}.tmp")
+    try:
+        temp.write_bytes(content)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(content)
+    os.replace(temp, path)
 
 
 def reuse_file(old_root: Path, new_root: Path, relative: str) -> bool:

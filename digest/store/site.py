@@ -197,3 +197,35 @@ def archive_vectors(db, model: str):
         return [], np.zeros((0, 0), dtype=np.float32)
     blob = b"".join(r[1] for r in rows)
     return [r[0] for r in rows], np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1)
+
+
+# ---------------------------------------------------------------- the two site trees
+
+
+def tree_fingerprints(db, tree: str) -> dict[str, str]:
+    """path -> fingerprint of what the tree holds; {} when a build was cut short in it."""
+    row = db.execute("SELECT clean FROM site_trees WHERE tree = ?", [tree]).fetchone()
+    if not row or not row[0]:
+        return {}
+    return dict(db.execute("SELECT path, fingerprint FROM site_tree_pages WHERE tree = ?",
+                           [tree]).fetchall())
+
+
+def mark_tree_dirty(db, tree: str) -> None:
+    with transaction(db):
+        db.execute("INSERT INTO site_trees (tree, clean) VALUES (?, 0) "
+                   "ON CONFLICT(tree) DO UPDATE SET clean = 0", [tree])
+
+
+def save_tree_fingerprints(db, tree: str, before: dict[str, str],
+                           after: dict[str, str]) -> None:
+    """Record what the tree holds now, writing only the rows that changed; marks it clean."""
+    with transaction(db):
+        if not before:
+            db.execute("DELETE FROM site_tree_pages WHERE tree = ?", [tree])
+        gone = [(tree, p) for p in before if p not in after]
+        db.conn.executemany("DELETE FROM site_tree_pages WHERE tree = ? AND path = ?", gone)
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO site_tree_pages (tree, path, fingerprint) VALUES (?, ?, ?)",
+            [(tree, p, f) for p, f in after.items() if before.get(p) != f])
+        db.execute("UPDATE site_trees SET clean = 1 WHERE tree = ?", [tree])

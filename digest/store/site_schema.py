@@ -41,3 +41,21 @@ def m001_site_build_state(db) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_site_trees(db) -> None:
+    db.executescript(
+        """
+        CREATE TABLE site_tree_pages (         -- what each of the two site trees holds
+            tree TEXT NOT NULL,                -- 'a' | 'b' (folder under <site dir>.trees/)
+            path TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            PRIMARY KEY (tree, path)
+        ) WITHOUT ROWID;
+        CREATE TABLE site_trees (
+            tree TEXT PRIMARY KEY,
+            clean INTEGER NOT NULL DEFAULT 0   -- 0 while a build is writing into it
+        );
+        """
+    )
