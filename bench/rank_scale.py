@@ -10,7 +10,7 @@ sometimes a followed author); 30% have 4-20 likes/dislikes, which trains their f
 The ranking core is timed exactly as `planning.plan_all` runs it for one candidate window:
 every topic's similarity to every paper as batched matrix products, then per subscriber the
 feedback model, thresholds, MMR and why-lines (`rank.rank_pool`). Store reads are not in the
-figure (see the planning section of docs/parts/ranking.md). Baseline in the same run: the same
+figure (see the planning section of docs/ranking.md). Baseline in the same run: the same
 ranking with one small product per topic (no batching), on the first 1,000 subscribers.
 
 A second, store-backed figure runs the real `planning.plan_all` (SQLite reads, ranking,
