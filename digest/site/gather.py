@@ -37,6 +37,7 @@ class PaperEntry:
     is_arxiv: bool
     content_hash: str
     days: list[date] = field(default_factory=list)  # listing days (new, cross, replace...)
+    listed: dict[date, str] = field(default_factory=dict)  # listing day -> announce type
     versions: list[tuple[int, str]] = field(default_factory=list)  # (version, first seen day)
 
 
@@ -145,6 +146,7 @@ def gather(db) -> SiteData:
         listings[day].append((paper_id, announce_type))
         if paper_id in papers:
             papers[paper_id].days.append(day)
+            papers[paper_id].listed[day] = announce_type
 
     for paper_id, version, first_seen, _source in site_store.archive_versions(db):
         if paper_id in papers:

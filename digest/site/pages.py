@@ -10,10 +10,9 @@ from collections import Counter, defaultdict
 from datetime import date
 
 from digest import links
-from digest.render import render
 from digest.site import views
 from digest.site.gather import SiteData
-from digest.site.jobs import PageJob, depth_root, fingerprint, template_job
+from digest.site.jobs import PageJob, depth_root, fingerprint, render, template_job
 from digest.site.trending_view import Ranked, week_start
 
 DAY_TRENDING = 10

@@ -10,10 +10,9 @@ from collections import Counter
 from datetime import date
 
 from digest import links
-from digest.render import render
 from digest.site import views
 from digest.site.gather import PaperEntry, SiteData
-from digest.site.jobs import PageJob, fingerprint
+from digest.site.jobs import PageJob, fingerprint, render
 
 Neighbours = dict[str, list[tuple[str, float]]]
 COLLABORATORS_SHOWN = 24
@@ -26,7 +25,7 @@ def paper_key(data: SiteData, paper: PaperEntry) -> str:
                     for m in data.matches_by_paper.get(paper.id, []))
     return fingerprint("", paper.content_hash, paper.version, paper.author_ids,
                        paper.author_names, paper.categories, paper.primary_category,
-                       paper.announce_type, paper.first_announced, paper.days, paper.versions,
+                       paper.announce_type, paper.first_announced, paper.listed, paper.versions,
                        paper.published, paper.updated, paper.license, paper.doi,
                        paper.journal_ref, paper.comments, paper.is_arxiv, matches)
 
@@ -38,7 +37,7 @@ def _similar_entries(data: SiteData, similar: Neighbours, paper_id: str) -> list
 def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighbours) -> dict:
     path = links.paper_path(paper.id)
     by_id = data.topics_by_id
-    listed = {d: t for d in paper.days for pid, t in data.listings.get(d, []) if pid == paper.id}
+    listed = paper.listed
     return {
         "site": site, "root": "../", "page_title": paper.title, "active": "", "page_path": path,
         "paper": {

@@ -15,9 +15,8 @@ from pathlib import Path
 
 from digest import links
 from digest.errors import DigestError
-from digest.render import render
 from digest.site.gather import PaperEntry, SiteData
-from digest.site.jobs import fingerprint
+from digest.site.jobs import fingerprint, render
 
 SEARCH_DIR = "search"
 TIMEOUT_SECONDS = 1800

@@ -32,6 +32,17 @@ def write_file(root: Path, relative: str, content: str | bytes) -> None:
     path = root / relative
     if isinstance(content, str):
         content = content.encode("utf-8")
+    try:
+        with open(path, "xb") as new_file:  # a new page: nothing to replace, no rename
+            new_file.write(content)
+        return
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "xb") as new_file:
+            new_file.write(content)
+        return
     temp = path.with_name(f".{path.name}.tmp")
     try:
         temp.write_bytes(content)
@@ -99,13 +110,45 @@ def swap_in(build: Path, target: Path) -> None:
 # ---------------------------------------------------------------- rendering in parallel
 _PENDING: list = []
 PARALLEL_MIN_PAGES = 1500
+WRITE_THREADS = 2  # per rendering process
+
+
+def _render_and_write(jobs: list, root: Path) -> int:
+    """Render in this thread while two threads write (file creation waits on the disk, and
+    releases the GIL meanwhile); at most 256 rendered pages wait in memory."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    if WRITE_THREADS < 1:
+        for job in jobs:
+            write_file(root, job.path, job.produce())
+        return len(jobs)
+    slots = threading.BoundedSemaphore(256)
+
+    def write(relative: str, content) -> None:
+        try:
+            write_file(root, relative, content)
+        finally:
+            slots.release()
+
+    futures = []
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="site-write") as writers:
+        for job in jobs:
+            content = job.produce()
+            slots.acquire()
+            futures.append(writers.submit(write, job.path, content))
+            if len(futures) >= 1024:
+                for future in futures:
+                    future.result()
+                futures = []
+        for future in futures:
+            future.result()
+    return len(jobs)
 
 
 def _render_share(args: tuple[int, int, str]) -> int:
     share, workers, root = args
-    for job in _PENDING[share::workers]:
-        write_file(Path(root), job.path, job.produce())
-    return len(_PENDING[share::workers])
+    return _render_and_write(_PENDING[share::workers], Path(root))
 
 
 def render_pool(jobs: list, workers: int):
@@ -127,8 +170,7 @@ def render_jobs(jobs: list, root: Path, pool, workers: int) -> None:
     """Render and write every job, across the pool's processes when there is one."""
     global _PENDING
     if pool is None:
-        for job in jobs:
-            write_file(root, job.path, job.produce())
+        _render_and_write(jobs, root)
         return
     try:
         pool.map(_render_share, [(share, workers, str(root)) for share in range(workers)])
