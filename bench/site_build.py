@@ -114,6 +114,10 @@ def peak_rss_mb() -> tuple[float, float]:
     return own, children
 
 
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def show(label: str, report, seconds: float) -> None:
     phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     print(f"{label:<26} {seconds:7.1f} s  pages {report.pages} (rendered {report.rendered}, "
@@ -178,7 +182,12 @@ def measure_builds(args, workdir: Path, config: Config, days: list[date]) -> Non
     topic_ids = [r[0] for r in db.execute("SELECT id FROM topics ORDER BY id")]
     db.execute("DELETE FROM listings WHERE announce_date = ?", [days[-1].isoformat()])
     db.execute("DELETE FROM papers WHERE first_announced = ?", [days[-1].isoformat()])
-    shutil.rmtree(workdir / "site", ignore_errors=True)
+    site = workdir / "site"
+    if site.is_symlink():
+        site.unlink()
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.rmtree(workdir / "site.trees", ignore_errors=True)
+    print(f"load average before the builds: {load_average()}", flush=True)
 
     started = time.perf_counter()
     full = build_site(db, config, full=True)
@@ -191,6 +200,7 @@ def measure_builds(args, workdir: Path, config: Config, days: list[date]) -> Non
     started = time.perf_counter()
     incremental = build_site(db, config)
     show("incremental (+1 day)", incremental, time.perf_counter() - started)
+    print(f"load average after the builds: {load_average()}")
     own, children = peak_rss_mb()
     print(f"peak RSS: build process {own:.0f} MB, largest child (render worker or pagefind) "
           f"{children:.0f} MB")

@@ -9,7 +9,6 @@ import os
 import shutil
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -47,13 +46,20 @@ class SiteReport:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _code_salt(config: Config, data: SiteData) -> str:
-    """Anything that changes every page: templates, site code, site settings, topic names."""
+@cache
+def _code_digest() -> str:
+    """Templates and site code as this process loaded them (read once per process)."""
     digest = hashlib.blake2b(digest_size=16)
     for folder in (TEMPLATES_DIR / "site", PACKAGE_DIR / "site"):
         for path in sorted(folder.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
                 digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _code_salt(config: Config, data: SiteData) -> str:
+    """Anything that changes every page: templates, site code, site settings, topic names."""
+    digest = hashlib.blake2b(_code_digest().encode(), digest_size=16)
     site = config.site
     digest.update(repr((site.title, site.base_url, site.search, config.embedding.model,
                         [(t.id, t.name, t.slug, t.description, t.keywords)
@@ -92,13 +98,10 @@ def plan_pages(db, config: Config, data: SiteData, salt: str, *, full: bool,
     ]
 
 
-def _start_search(data: SiteData, names: list[str], plans: dict, build: Path) -> Future:
-    """Index the stale search bundles in the background while pages render."""
-    executor = ThreadPoolExecutor(max_workers=1)
-    future = executor.submit(search.build_bundles, data, names, plans, build,
-                             build / ".search-src")
-    executor.shutdown(wait=False)
-    return future
+def _start_search(data: SiteData, names: list[str], plans: dict, build: Path):
+    """Index the stale search bundles in a forked process (started before any thread, right
+    after gathering) so Pagefind overlaps page planning and rendering."""
+    return search.start_indexing(data, names, plans, build, build / ".search-src")
 
 
 def _place_search_bundles(plans: dict, own: dict[str, str], live: dict[str, str],
@@ -145,8 +148,6 @@ def build_site(db, config: Config, *, full: bool = False,
     mark("gather")
     salt = _code_salt(config, data)
     plans = search.plan_bundles(data, salt) if config.site.search else {}
-    jobs = plan_pages(db, config, data, salt, full=full, bundles=search.bundle_paths(plans))
-    mark("plan")
     place = trees.locate(target)
     live_root = place.live_root
     if full or live_root is None:
@@ -160,23 +161,26 @@ def build_site(db, config: Config, *, full: bool = False,
     site_store.mark_tree_dirty(db, place.slot)
     root = place.root
     root.mkdir(parents=True, exist_ok=True)
-    fingerprints = {job.path: job.fingerprint for job in jobs}
+    fingerprints: dict[str, str] = {}
+    stale = _place_search_bundles(plans, own, live, live_root, root, fingerprints)
+    indexing = _start_search(data, stale, plans, root)
     cleaner = None
     try:
-        trees.remove_files(root, [p for p in own if p not in fingerprints
-                                  and not p.startswith(search.SEARCH_DIR + "/")])
+        jobs = plan_pages(db, config, data, salt, full=full,
+                          bundles=search.bundle_paths(plans))
+        fingerprints.update((job.path, job.fingerprint) for job in jobs)
+        mark("plan")
+        trees.remove_files(root, [p for p in own if p not in fingerprints])
         changed = [job for job in jobs if own.get(job.path) != job.fingerprint]
         linkable = [job.path for job in changed if live.get(job.path) == job.fingerprint]
         missing = trees.link_many(live_root, root, linkable) if linkable and live_root else set()
         linked = set(linkable) - missing
         pending: list[PageJob] = [job for job in changed if job.path not in linked]
         report.reused = len(jobs) - len(pending)
-        stale = _place_search_bundles(plans, own, live, live_root, root, fingerprints)
         mark("link")
         workers = max(1, min(os.cpu_count() or 1, 4))
         pool = write.render_pool(pending, workers)  # fork before any thread starts
         cleaner = trees.remove_in_background(place, trash)
-        indexing = _start_search(data, stale, plans, root)
         tick("pages", 0, len(pending))
         write.render_jobs(pending, root, pool, workers)
         report.rendered = len(pending)
@@ -184,15 +188,15 @@ def build_site(db, config: Config, *, full: bool = False,
         trees.sync_static(STATIC_SOURCE, root)
         mark("pages")
         tick("search", 0, len(stale))
-        indexing.result()
-        shutil.rmtree(root / ".search-src", ignore_errors=True)
+        indexing.wait()
         tick("search", len(stale), len(stale))
         mark("search (after pages)")
         trees.swap_to(place)
     except BaseException:
-        if "indexing" in locals():
-            indexing.exception()  # wait for the search thread before leaving
+        indexing.stop()
         raise
+    finally:
+        shutil.rmtree(root / ".search-src", ignore_errors=True)
     site_store.save_tree_fingerprints(db, place.slot, own, fingerprints)
     if place.live is None and live_root is not None:
         site_store.clear_page_fingerprints(db)  # the legacy directory is gone

@@ -11,7 +11,7 @@ import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from digest.store import site as site_store
 
@@ -80,6 +80,12 @@ class SiteData:
         return dict(grouped)
 
     @cached_property
+    def match_summary(self) -> dict[str, tuple[int, float]]:
+        """paper id -> (curated topics matched, best score), for papers with any match."""
+        return {pid: (len({m.topic_id for m in matches}), max(m.score for m in matches))
+                for pid, matches in self.matches_by_paper.items() if matches}
+
+    @cached_property
     def topics_by_id(self) -> dict[int, TopicEntry]:
         return {t.id: t for t in self.topics}
 
@@ -106,6 +112,11 @@ def _curated_topics(db) -> list[TopicEntry]:
     return entries
 
 
+@lru_cache(maxsize=65536)
+def _categories(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))  # few distinct lists: decoded once each
+
+
 def gather(db) -> SiteData:
     """Load the public archive: papers, listings, authors, versions, topics and matches."""
     authors = site_store.archive_authors(db)
@@ -124,7 +135,7 @@ def gather(db) -> SiteData:
             abstract=row["abstract"],
             author_ids=author_ids,
             author_names=[authors[a] for a in author_ids] or json.loads(row["authors_json"]),
-            categories=json.loads(row["categories_json"]),
+            categories=list(_categories(row["categories_json"])),
             primary_category=row["primary_category"],
             version=row["version"],
             announce_type=row["announce_type"],

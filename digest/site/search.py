@@ -91,3 +91,54 @@ def build_bundles(data: SiteData, names: list[str], plans: dict[str, tuple[str, 
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, names))
+
+
+class Indexing:
+    """A forked process running build_bundles; wait() raises DigestError if it failed."""
+
+    def __init__(self, process, reader) -> None:
+        self.process, self.reader = process, reader
+
+    def wait(self) -> None:
+        if self.process is None:
+            return
+        try:
+            message = self.reader.recv()
+        except EOFError:  # the child died before reporting
+            message = ""
+        self.process.join()
+        if message or self.process.exitcode != 0:
+            raise DigestError(message or f"search indexing exited with {self.process.exitcode}")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.is_alive():
+            self.process.kill()
+            self.process.join()
+
+
+def _index_in_child(writer, data, names, plans, out_dir, scratch) -> None:
+    try:
+        build_bundles(data, names, plans, out_dir, scratch)
+        writer.send("")
+    except BaseException as exc:  # reported to the parent, which raises it
+        writer.send(str(exc) or exc.__class__.__name__)
+
+
+def start_indexing(data: SiteData, names: list[str], plans: dict[str, tuple[str, list[str]]],
+                   out_dir: Path, scratch: Path) -> Indexing:
+    """Index the named bundles in a forked child (call before starting any thread); falls back
+    to indexing right here where fork is unavailable."""
+    import multiprocessing
+
+    if not names:
+        return Indexing(None, None)
+    if "fork" not in multiprocessing.get_all_start_methods():
+        build_bundles(data, names, plans, out_dir, scratch)
+        return Indexing(None, None)
+    context = multiprocessing.get_context("fork")
+    reader, writer = context.Pipe(duplex=False)
+    process = context.Process(target=_index_in_child, name="site-search",
+                              args=(writer, data, names, plans, out_dir, scratch))
+    process.start()
+    writer.close()
+    return Indexing(process, reader)

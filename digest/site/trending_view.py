@@ -49,14 +49,14 @@ def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ran
             if announce_type in ("new", "cross") and paper_id in data.papers:
                 order.setdefault(paper_id, len(order))
 
+    summary = data.match_summary
+
     def key(paper_id: str) -> tuple:
-        matches = data.matches_by_paper.get(paper_id, [])
-        best = max((m.score for m in matches), default=0.0)
-        return (-len({m.topic_id for m in matches}), -best, order[paper_id])
+        topics, best = summary.get(paper_id, (0, 0.0))
+        return (-topics, -best, order[paper_id])
 
     ranked = sorted(order, key=key)[:limit]
-    return [Ranked(pid, 0, len({m.topic_id for m in data.matches_by_paper.get(pid, [])}))
-            for pid in ranked]
+    return [Ranked(pid, 0, summary.get(pid, (0, 0.0))[0]) for pid in ranked]
 
 
 def trending_list(db, data: SiteData, period: str, anchor: date, limit: int,
