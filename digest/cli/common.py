@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from digest.config import Config, load_config
+from digest.errors import UsageError
+
 
 def _console(stderr: bool) -> Console:
     """Wide, unwrapped output when piped (logs, cron mail); the terminal's width otherwise."""
@@ -61,3 +64,16 @@ def fail(message: str, code: int = 1) -> None:
 
 def show_progress() -> bool:
     return sys.stderr.isatty()
+
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
+
+
+def parse_date_option(value: str | None, option: str = "--date") -> date | None:
+    """A YYYY-MM-DD option value, or None when it was not given; anything else is exit 2."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from exc

@@ -8,7 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from digest.cli.common import console, err_console, print_json, show_progress, state
+from digest.cli.common import (
+    JsonOption,
+    console,
+    err_console,
+    parse_date_option,
+    print_json,
+    show_progress,
+    state,
+)
 from digest.errors import UsageError
 
 deliveries_app = typer.Typer(
@@ -17,7 +25,6 @@ deliveries_app = typer.Typer(
     no_args_is_help=True,
 )
 
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 DateOption = Annotated[str | None, typer.Option(
     "--date", "-d", help="Issue date, YYYY-MM-DD (default: today in the schedule time zone).")]
 
@@ -27,10 +34,7 @@ def _issue_date(value: str | None) -> date:
         from digest.pipeline import default_issue_date
 
         return default_issue_date(state.config)
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise UsageError(f"--date {value!r} is not a date (expected YYYY-MM-DD)") from exc
+    return parse_date_option(value)  # type: ignore[return-value]
 
 
 def send(

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from digest.cli.common import console, print_json, state
-from digest.errors import UsageError
-
-
-def _parse_day(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise UsageError(f"--date {value!r} is not a date (expected YYYY-MM-DD)") from exc
+from digest.cli.common import console, parse_date_option, print_json, state
 
 
 def preview(
@@ -35,7 +24,7 @@ def preview(
     """
     from digest.email_preview import preview_digest
 
-    files = preview_digest(state.db, state.config, email, _parse_day(day), out)
+    files = preview_digest(state.db, state.config, email, parse_date_option(day), out)
     if as_json:
         print_json({"subject": files.subject, "papers": files.papers,
                     "truncated": files.truncated, "html": str(files.html),

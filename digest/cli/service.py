@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -10,19 +9,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from digest.cli.common import console, err_console, print_json, show_progress, state
+from digest.cli.common import (
+    JsonOption,
+    console,
+    err_console,
+    parse_date_option,
+    print_json,
+    show_progress,
+    state,
+)
 from digest.errors import UsageError
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
-
-
-def _parse_date(value: str | None) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UsageError(f"--date must look like 2025-08-20, got {value!r}") from None
 
 
 def run(
@@ -54,7 +50,7 @@ def run(
         if (show_progress() and not as_json)
         else None
     )
-    report = run_daily(state.db, state.config, _parse_date(day), force=force, progress=progress)
+    report = run_daily(state.db, state.config, parse_date_option(day), force=force, progress=progress)
     if as_json:
         print_json(report.as_dict())
     else:

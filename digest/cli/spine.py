@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -13,14 +12,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from digest.cli.common import console, print_json, show_progress, state
+from digest.cli.common import (
+    JsonOption,
+    console,
+    parse_date_option,
+    print_json,
+    show_progress,
+    state,
+)
 from digest.errors import UsageError
 from digest.models import IngestReport
 
 papers_app = typer.Typer(help="Look at stored papers: show one, or search them by meaning.",
                          no_args_is_help=True)
-
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 
 
 @contextmanager
@@ -63,14 +67,6 @@ def _print_reports(reports: list[IngestReport]) -> None:
             console.print(f"  … and {len(r.skipped) - 5} more skipped records")
 
 
-def _parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise UsageError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from exc
-
 
 def init() -> None:
     """Create config.toml (if missing), the database and the sample topics file here."""
@@ -97,8 +93,8 @@ def fetch(
 
     reports = run_fetch(state.db, state.config, source=source, categories=category or None,
                         ids=[i for raw in ids or [] for i in raw.split(",") if i.strip()],
-                        date_from=_parse_day(date_from, "--from"),
-                        date_to=_parse_day(date_to, "--to"))
+                        date_from=parse_date_option(date_from, "--from"),
+                        date_to=parse_date_option(date_to, "--to"))
     if as_json:
         print_json([_report_dict(r) for r in reports])
     else:

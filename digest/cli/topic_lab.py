@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from digest.cli.common import console, print_json, state
+from digest.cli.common import console, parse_date_option, print_json, state
 from digest.cli.topics import topics_app
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
@@ -20,16 +20,6 @@ DateOption = Annotated[
                  "latest planned issue)."),
 ]
 
-
-def _parse_day(value: str | None) -> date | None:
-    from digest.errors import UsageError
-
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise UsageError(f"--date {value!r} is not a date like 2025-08-20") from exc
 
 
 def _results_table(results, title: str) -> Table:
@@ -129,7 +119,7 @@ def trending_cmd(
     if week and month:
         raise UsageError("choose one of --week and --month")
     period = "week" if week else "month" if month else "day"
-    items = trending(state.db, _parse_day(day) or date.today(), period=period, limit=limit)
+    items = trending(state.db, parse_date_option(day) or date.today(), period=period, limit=limit)
     if as_json:
         print_json([dataclasses.asdict(t) for t in items])
         return
@@ -151,7 +141,7 @@ def picks(
     """Show a subscriber's planned picks for one issue, with the reason for each."""
     from digest.planning import picks_for_email
 
-    plan, titles = picks_for_email(state.db, email, _parse_day(day))
+    plan, titles = picks_for_email(state.db, email, parse_date_option(day))
     if as_json:
         print_json(None if plan is None else {
             "subscriber_id": plan.subscriber_id, "issue_date": plan.issue_date.isoformat(),

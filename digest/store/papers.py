@@ -336,7 +336,8 @@ def load_all_vectors(db, model: str) -> tuple[list[str], np.ndarray]:
     ).fetchall()
     if not rows:
         return [], np.zeros((0, 0), dtype=np.float32)
-    return [r[0] for r in rows], np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)  # one copy, not 100k
+    return [r[0] for r in rows], matrix.reshape(len(rows), -1)
 
 
 def count_embeddings(db, model: str | None = None) -> int:
