@@ -12,7 +12,7 @@ from pathlib import Path
 
 from digest.config import Config
 from digest.errors import DigestError, FetchError, ParseError
-from digest.models import IngestCounts, IngestReport, ParsedListing, Paper
+from digest.models import IngestCounts, IngestReport, Paper, ParsedListing
 from digest.sources.arxiv_feed import feed_url, parse_feed
 from digest.store import papers as paper_store
 

@@ -25,7 +25,7 @@ def init_project(directory: Path, state) -> list[str]:
         topics.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(sample_topics, topics)
         lines.append(f"topics: wrote {topics} (edit it, then `digest topics sync`)")
-    state.db  # opening creates the file and applies migrations
+    _ = state.db  # opening creates the file and applies migrations
     lines.append(f"database: {config.db_path}")
     lines.append("next: `digest fetch` to get today's papers, or `digest demo` to try it offline")
     return lines

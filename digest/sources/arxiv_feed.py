@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import feedparser
 
 from digest.errors import ParseError
-from digest.models import ANNOUNCE_TYPES, ParsedListing, Paper, SkippedRecord, split_arxiv_id
+from digest.models import ANNOUNCE_TYPES, Paper, ParsedListing, SkippedRecord, split_arxiv_id
 from digest.textclean import clean_field, split_authors
 
 ARXIV_TZ = ZoneInfo("America/New_York")

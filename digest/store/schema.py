@@ -178,8 +178,11 @@ def m002_lookup_indexes(db) -> None:
     )
 
 
-# Later stages register their sets by being imported here, after the two above.
+# Later stages register their sets by being imported here, after the two above, in this
+# order (rank, mail, service, site): the order migrations run in on a fresh database.
+# isort: off
 from digest.store import rank_schema  # noqa: E402,F401  (saved picks, topic matches)
 from digest.store import mail_schema  # noqa: E402,F401  (deliveries ledger)
 from digest.store import service_schema  # noqa: E402,F401  (tokens, consents, leases, webhooks)
 from digest.store import site_schema  # noqa: E402,F401  (site build state)
+# isort: on
