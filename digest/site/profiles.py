@@ -6,6 +6,7 @@ the inputs (not from a full context) and the context is only built when a page m
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from datetime import date
 
@@ -68,10 +69,13 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
 def paper_jobs(data: SiteData, site: dict, salt: str, similar: Neighbours,
                keys: dict[str, str]) -> list[PageJob]:
     jobs = []
+    seed = hashlib.blake2b(f"{salt}|paper".encode(), digest_size=16)
     for paper in data.papers.values():
-        near = tuple((pid, score, keys[pid])
-                     for pid, score in _similar_entries(data, similar, paper.id))
-        key = fingerprint(salt, "paper", keys[paper.id], near)
+        near = "".join(f"|{pid}:{score}:{keys[pid]}"
+                       for pid, score in similar.get(paper.id, ()) if pid in keys)
+        digest = seed.copy()
+        digest.update(f"{keys[paper.id]}{near}".encode())
+        key = digest.hexdigest()
 
         def produce(paper: PaperEntry = paper) -> str:
             return render("site/paper.html.j2", **paper_context(data, site, paper, similar))

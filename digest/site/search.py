@@ -7,6 +7,7 @@ from tiny source pages (title, authors, abstract) with the `pagefind` binary fro
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -67,8 +68,10 @@ def _run_pagefind(source_dir: Path, output_dir: Path) -> None:
     command = [sys.executable, "-m", "pagefind", "--site", str(source_dir),
                "--output-path", str(output_dir), "--force-language", "en", "--silent"]
     try:
+        # One thread per pagefind: it runs beside the page renderers (one per CPU), and two
+        # bundles are indexed at a time.
         result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-                                check=False)
+                                check=False, env={**os.environ, "RAYON_NUM_THREADS": "1"})
     except subprocess.TimeoutExpired as exc:
         raise DigestError(f"pagefind timed out after {TIMEOUT_SECONDS} s") from exc
     if result.returncode != 0:

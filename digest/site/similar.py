@@ -49,8 +49,9 @@ def update_similar(db, model: str, *, full: bool, k: int = 5) -> Neighbours:
         return {}
     index = {pid: i for i, pid in enumerate(ids)}
     cached = {} if full else site_store.similar_papers(db, model)
-    missing = [i for i, pid in enumerate(ids)
-               if pid not in cached or any(s not in index for s, _ in cached[pid])]
+    gone = {s for items in cached.values() for s, _ in items}.difference(index)
+    missing = [i for i, pid in enumerate(ids) if pid not in cached
+               or (gone and any(s in gone for s, _ in cached[pid]))]
     if full or len(missing) * 2 > len(ids):
         result = (_neighbours_of(np.arange(len(ids)), ids, vectors, k) if len(ids) <= EXACT_LIMIT
                   else _clustered_neighbours(ids, vectors, k))
