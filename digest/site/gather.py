@@ -117,6 +117,19 @@ def _categories(text: str) -> tuple[str, ...]:
     return tuple(json.loads(text))  # few distinct lists: decoded once each
 
 
+def _day_parser():
+    """date.fromisoformat with a cache (a few hundred distinct days, 100k+ lookups)."""
+    parsed: dict[str, date] = {}
+
+    def day_of(text: str) -> date:
+        found = parsed.get(text)
+        if found is None:
+            found = parsed[text] = date.fromisoformat(text)
+        return found
+
+    return day_of
+
+
 def gather(db) -> SiteData:
     """Load the public archive: papers, listings, authors, versions, topics and matches."""
     authors = site_store.archive_authors(db)
@@ -127,33 +140,21 @@ def gather(db) -> SiteData:
         author_papers[author_id].append(paper_id)
 
     papers: dict[str, PaperEntry] = {}
-    for row in site_store.archive_papers(db):
-        author_ids = ids_by_paper.get(row["id"], [])
-        papers[row["id"]] = PaperEntry(
-            id=row["id"],
-            title=row["title"],
-            abstract=row["abstract"],
-            author_ids=author_ids,
-            author_names=[authors[a] for a in author_ids] or json.loads(row["authors_json"]),
-            categories=list(_categories(row["categories_json"])),
-            primary_category=row["primary_category"],
-            version=row["version"],
-            announce_type=row["announce_type"],
-            first_announced=date.fromisoformat(row["first_announced"])
-            if row["first_announced"] else None,
-            published=row["published"],
-            updated=row["updated"],
-            license=row["license"],
-            doi=row["doi"],
-            journal_ref=row["journal_ref"],
-            comments=row["comments"],
-            is_arxiv=bool(row["is_arxiv"]),
-            content_hash=row["content_hash"],
-        )
+    day_of = _day_parser()
+    for (paper_id, version, title, abstract, authors_json, categories_json, primary_category,
+         announce_type, first_announced, _last, published, updated, license_, doi, journal_ref,
+         comments, is_arxiv, content_hash) in site_store.archive_paper_rows(db):
+        author_ids = ids_by_paper.get(paper_id, [])
+        papers[paper_id] = PaperEntry(
+            paper_id, title, abstract, author_ids,
+            [authors[a] for a in author_ids] or json.loads(authors_json),
+            list(_categories(categories_json)), primary_category, version, announce_type,
+            day_of(first_announced) if first_announced else None, published, updated,
+            license_, doi, journal_ref, comments, bool(is_arxiv), content_hash)
 
     listings: dict[date, list[tuple[str, str]]] = defaultdict(list)
     for paper_id, day_text, announce_type in site_store.archive_listings(db):
-        day = date.fromisoformat(day_text)
+        day = day_of(day_text)
         listings[day].append((paper_id, announce_type))
         if paper_id in papers:
             papers[paper_id].days.append(day)

@@ -64,14 +64,12 @@ def _write_sources(data: SiteData, ids: list[str], source_dir: Path) -> None:
         (source_dir / links.paper_path(paper_id)).write_text(html, encoding="utf-8")
 
 
-def _run_pagefind(source_dir: Path, output_dir: Path) -> None:
+def _run_pagefind(source_dir: Path, output_dir: Path, env: dict | None = None) -> None:
     command = [sys.executable, "-m", "pagefind", "--site", str(source_dir),
                "--output-path", str(output_dir), "--force-language", "en", "--silent"]
     try:
-        # One thread per pagefind: it runs beside the page renderers (one per CPU), and two
-        # bundles are indexed at a time.
         result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-                                check=False, env={**os.environ, "RAYON_NUM_THREADS": "1"})
+                                check=False, env=env)
     except subprocess.TimeoutExpired as exc:
         raise DigestError(f"pagefind timed out after {TIMEOUT_SECONDS} s") from exc
     if result.returncode != 0:
@@ -83,13 +81,17 @@ def build_bundles(data: SiteData, names: list[str], plans: dict[str, tuple[str, 
                   out_dir: Path, scratch: Path, workers: int = 2) -> None:
     """Index the named bundles into out_dir/search/<name>/ (two pagefind runs at a time)."""
 
+    # A lone bundle (a normal build's new week) gets one thread, leaving the other CPU to page
+    # planning and rendering; a full build's many bundles use all threads (faster overall).
+    env = {**os.environ, "RAYON_NUM_THREADS": "1"} if len(names) <= 1 else None
+
     def one(name: str) -> None:
         source = scratch / name
         _write_sources(data, plans[name][1], source)
         target = out_dir / SEARCH_DIR / name
         if target.exists():
             shutil.rmtree(target)
-        _run_pagefind(source, target)
+        _run_pagefind(source, target, env)
         shutil.rmtree(source, ignore_errors=True)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:

@@ -48,6 +48,11 @@ def archive_papers(db) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cursor]
 
 
+def archive_paper_rows(db) -> list[tuple]:
+    """Every stored paper's public metadata as tuples in PAPER_COLUMNS order (faster at 100k)."""
+    return db.execute(f"SELECT {PAPER_COLUMNS} FROM papers ORDER BY id").fetchall()  # noqa: S608
+
+
 def archive_paper_authors(db) -> list[tuple[str, int]]:
     """(paper_id, author_id) in author order."""
     return db.execute(
