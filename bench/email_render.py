@@ -35,21 +35,35 @@ CONFIG = Config(
 )
 PAPERS = {
     f"2609.{10000 + i}": Paper(
-        id=f"2609.{10000 + i}", title=f"Size generalisation in graph neural networks, study {i}",
-        abstract=ABSTRACT, authors=tuple(f"Author{j} Surname{j}" for j in range(1 + i % 6)),
-        categories=("cs.LG", "stat.ML"), primary_category="cs.LG")
+        id=f"2609.{10000 + i}",
+        title=f"Size generalisation in graph neural networks, study {i}",
+        abstract=ABSTRACT,
+        authors=tuple(f"Author{j} Surname{j}" for j in range(1 + i % 6)),
+        categories=("cs.LG", "stat.ML"),
+        primary_category="cs.LG",
+    )
     for i in range(200)
 }
 IDS = list(PAPERS)
 
 
 def _job(index: int) -> tuple[Subscriber, DigestPlan]:
-    subscriber = Subscriber(id=index, email=f"reader{index}@example.com", status="active",
-                            manage_token=secrets.token_urlsafe(32))
+    subscriber = Subscriber(
+        id=index,
+        email=f"reader{index}@example.com",
+        status="active",
+        manage_token=secrets.token_urlsafe(32),
+    )
     chosen = [IDS[(index * 7 + k * 13) % len(IDS)] for k in range(10)]
-    picks = tuple(Pick(paper_id=pid, score=1 - k / 20, topic=("Graph learning", "LLMs")[k % 2],
-                       why='Matches "graph neural" in Graph learning')
-                  for k, pid in enumerate(chosen))
+    picks = tuple(
+        Pick(
+            paper_id=pid,
+            score=1 - k / 20,
+            topic=("Graph learning", "LLMs")[k % 2],
+            why='Matches "graph neural" in Graph learning',
+        )
+        for k, pid in enumerate(chosen)
+    )
     return subscriber, DigestPlan(index, date(2026, 9, 24), picks, candidates=400)
 
 
@@ -59,8 +73,7 @@ def render_many(start: int, count: int, stdlib: bool = False) -> int:
         subscriber, plan = _job(index)
         rendered = build_digest_email(CONFIG, subscriber, plan, PAPERS)
         message = to_mime(CONFIG, subscriber, rendered, f"d{index}")
-        raw = (message.as_bytes(policy=email.policy.SMTP) if stdlib
-               else message_bytes(message))
+        raw = message.as_bytes(policy=email.policy.SMTP) if stdlib else message_bytes(message)
         size += len(raw)
     return size
 
@@ -70,13 +83,21 @@ def _timed(count: int, workers: int, stdlib: bool = False) -> float:
     if workers == 1:
         cpu = time.process_time()
         render_many(0, count, stdlib)
-        print(f"  (CPU time: {count / (time.process_time() - cpu):.0f} emails/s per core; "
-              f"load average {os.getloadavg()[0]:.1f})")
+        print(
+            f"  (CPU time: {count / (time.process_time() - cpu):.0f} emails/s per core; "
+            f"load average {os.getloadavg()[0]:.1f})"
+        )
     else:
         share = count // workers
         with ProcessPoolExecutor(workers) as pool:
-            list(pool.map(render_many, [w * share for w in range(workers)],
-                          [share] * workers, [stdlib] * workers))
+            list(
+                pool.map(
+                    render_many,
+                    [w * share for w in range(workers)],
+                    [share] * workers,
+                    [stdlib] * workers,
+                )
+            )
     return count / (time.perf_counter() - started)
 
 

@@ -34,7 +34,10 @@ def sample_papers(copies: int):
     papers = []
     for path in sorted(SAMPLES_DIR.glob("*.xml")):
         papers += parse_feed(path.read_bytes()).papers
-    api = PROJECT_DIR / "tests/fixtures/arxiv/api/arxivpy-2026__q_testing_s0_m100_cfe7536492ca__http200.xml"
+    api = (
+        PROJECT_DIR
+        / "tests/fixtures/arxiv/api/arxivpy-2026__q_testing_s0_m100_cfe7536492ca__http200.xml"
+    )
     if api.exists():
         from digest.sources.arxiv_api import parse_api_response
 
@@ -42,7 +45,9 @@ def sample_papers(copies: int):
     out = []
     for copy in range(copies):
         for paper in papers:
-            out.append(replace(paper, id=f"{paper.id}-c{copy}", abstract=f"{paper.abstract} ({copy})"))
+            out.append(
+                replace(paper, id=f"{paper.id}-c{copy}", abstract=f"{paper.abstract} ({copy})")
+            )
     return out
 
 
@@ -61,14 +66,23 @@ def main() -> None:
 
     started = time.perf_counter()
     model = load_model(config.embedding.model, "cpu")
-    print(f"model load: {time.perf_counter() - started:.2f} s ({resolve_model_path(config.embedding.model)})")
+    print(
+        f"model load: {time.perf_counter() - started:.2f} s ({resolve_model_path(config.embedding.model)})"
+    )
 
     model.encode(texts[:64], batch_size=64, normalize_embeddings=True)  # warm-up
     started = time.perf_counter()
-    model.encode(texts, batch_size=config.embedding.batch_size, normalize_embeddings=True,
-                 convert_to_numpy=True, show_progress_bar=False)
+    model.encode(
+        texts,
+        batch_size=config.embedding.batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
     plain = time.perf_counter() - started
-    print(f"baseline  SentenceTransformer.encode: {len(texts) / plain:8.1f} abstracts/s ({plain:.2f} s)")
+    print(
+        f"baseline  SentenceTransformer.encode: {len(texts) / plain:8.1f} abstracts/s ({plain:.2f} s)"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db")
@@ -76,11 +90,15 @@ def main() -> None:
         started = time.perf_counter()
         report = embed_missing(db, config.embedding)
         ours = time.perf_counter() - started
-        print(f"digest embed (store + cache):         {report.embedded / ours:8.1f} abstracts/s "
-              f"({ours:.2f} s, {report.embedded} embedded)")
+        print(
+            f"digest embed (store + cache):         {report.embedded / ours:8.1f} abstracts/s "
+            f"({ours:.2f} s, {report.embedded} embedded)"
+        )
         started = time.perf_counter()
         again = embed_missing(db, config.embedding)
-        print(f"second digest embed: {again.embedded} embedded in {time.perf_counter() - started:.3f} s")
+        print(
+            f"second digest embed: {again.embedded} embedded in {time.perf_counter() - started:.3f} s"
+        )
     print(f"ratio digest/baseline: {plain / ours:.2f}")
     print(f"peak RSS: {peak_rss_mb():.0f} MB")
 

@@ -27,12 +27,58 @@ from digest.store.db import open_db  # noqa: E402
 
 EVAL = ROOT / "tests" / "fixtures" / "eval" / "papers_dev.jsonl"
 ATOM = ROOT / "data" / "samples" / "cs.AI-2025-08-20.atom.xml"
-API_100 = next((ROOT / "tests" / "fixtures" / "arxiv" / "api").glob("arxivpy-2026__q_testing_s0_m100_*"))
-FIRST = ["Ada", "Alan", "Grace", "Emmy", "Kurt", "Sofia", "Srinivasa", "Maryam", "John", "Hedy",
-         "André", "Chen", "Yuki", "Olga", "Kwame", "Lucía", "Ravi", "Ines", "Tomás", "Zhang"]
-LAST = ["Lovelace", "Turing", "Hopper", "Noether", "Gödel", "Kovalevskaya", "Ramanujan",
-        "Mirzakhani", "Neumann", "Lamarr", "Weil", "Ning", "Tanaka", "Ladyzhenskaya", "Mensah",
-        "García", "Kannan", "Dubois", "Silva", "Wei", "Smith", "Müller", "Rossi", "Novak", "Kim"]
+API_100 = next(
+    (ROOT / "tests" / "fixtures" / "arxiv" / "api").glob("arxivpy-2026__q_testing_s0_m100_*")
+)
+FIRST = [
+    "Ada",
+    "Alan",
+    "Grace",
+    "Emmy",
+    "Kurt",
+    "Sofia",
+    "Srinivasa",
+    "Maryam",
+    "John",
+    "Hedy",
+    "André",
+    "Chen",
+    "Yuki",
+    "Olga",
+    "Kwame",
+    "Lucía",
+    "Ravi",
+    "Ines",
+    "Tomás",
+    "Zhang",
+]
+LAST = [
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Noether",
+    "Gödel",
+    "Kovalevskaya",
+    "Ramanujan",
+    "Mirzakhani",
+    "Neumann",
+    "Lamarr",
+    "Weil",
+    "Ning",
+    "Tanaka",
+    "Ladyzhenskaya",
+    "Mensah",
+    "García",
+    "Kannan",
+    "Dubois",
+    "Silva",
+    "Wei",
+    "Smith",
+    "Müller",
+    "Rossi",
+    "Novak",
+    "Kim",
+]
 
 
 def peak_rss_mb() -> float:
@@ -76,8 +122,10 @@ def bench_jsonl(lines: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "generated-snapshot.jsonl"
         size = generate_snapshot(path, lines)
-        print(f"JSONL: GENERATED file, {lines} lines, {size / 1e6:.1f} MB "
-              f"(eval papers re-used under new ids, synthetic authors)")
+        print(
+            f"JSONL: GENERATED file, {lines} lines, {size / 1e6:.1f} MB "
+            f"(eval papers re-used under new ids, synthetic authors)"
+        )
 
         def baseline() -> int:
             with path.open("rb") as stream:
@@ -86,17 +134,23 @@ def bench_jsonl(lines: int) -> None:
         base_s, base_n = timed(baseline)
         parse_s, parsed = timed(lambda: sum(1 for _ in iter_jsonl(path)))
         print(f"  baseline json.loads per line : {base_n / base_s:>10,.0f} lines/s")
-        print(f"  iter_jsonl (parse + clean)   : {parsed / parse_s:>10,.0f} entries/s "
-              f"({base_s / parse_s:.2f}x of baseline)")
+        print(
+            f"  iter_jsonl (parse + clean)   : {parsed / parse_s:>10,.0f} entries/s "
+            f"({base_s / parse_s:.2f}x of baseline)"
+        )
         rss_before = peak_rss_mb()
         db = open_db(Path(tmp) / "bench.db")
         import_s, report = timed(lambda: import_jsonl(db, path))
         assert report.counts.new == lines, report.counts
-        print(f"  import_jsonl into SQLite     : {lines / import_s:>10,.0f} entries/s "
-              f"({import_s:.1f} s, batches of 1000, authors linked)")
+        print(
+            f"  import_jsonl into SQLite     : {lines / import_s:>10,.0f} entries/s "
+            f"({import_s:.1f} s, batches of 1000, authors linked)"
+        )
         rerun_s, again = timed(lambda: import_jsonl(db, path))
-        print(f"  re-import (all unchanged)    : {lines / rerun_s:>10,.0f} entries/s "
-              f"(new={again.counts.new}, unchanged={again.counts.unchanged})")
+        print(
+            f"  re-import (all unchanged)    : {lines / rerun_s:>10,.0f} entries/s "
+            f"(new={again.counts.new}, unchanged={again.counts.unchanged})"
+        )
         db.conn.close()
         print(f"  peak RSS: {peak_rss_mb():.0f} MB (was {rss_before:.0f} MB before the import)")
 
@@ -105,8 +159,10 @@ def bench_xml(repeat: int) -> None:
     raw_api = API_100.read_bytes()
     api_s, listing = timed(lambda: [parse_api_response(raw_api) for _ in range(repeat)])
     entries = len(listing[0].papers) * repeat
-    print(f"API: parse_api_response on the recorded 100-entry response x{repeat}: "
-          f"{entries / api_s:,.0f} entries/s")
+    print(
+        f"API: parse_api_response on the recorded 100-entry response x{repeat}: "
+        f"{entries / api_s:,.0f} entries/s"
+    )
     try:
         from digest.sources.arxiv_feed import parse_feed
     except ImportError:
@@ -120,8 +176,10 @@ def bench_xml(repeat: int) -> None:
     count = len(parsed[0].papers) + len(parsed[0].skipped)
     print(f"Atom: {ATOM.name} ({count} entries) x{repeat}")
     print(f"  baseline feedparser.parse    : {count * repeat / base_s:>10,.0f} entries/s")
-    print(f"  parse_feed                   : {count * repeat / feed_s:>10,.0f} entries/s "
-          f"({base_s / feed_s:.2f}x of baseline)")
+    print(
+        f"  parse_feed                   : {count * repeat / feed_s:>10,.0f} entries/s "
+        f"({base_s / feed_s:.2f}x of baseline)"
+    )
 
 
 def main() -> None:

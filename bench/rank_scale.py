@@ -53,8 +53,11 @@ def generate(papers: int, subscribers: int, seed: int = 0):
 
     def around(count: int, spread: float = 0.9) -> np.ndarray:
         picks = rng.integers(0, SUBJECTS, size=count)
-        return unit_rows(common + subjects[picks] * 1.5 + rng.normal(scale=spread / np.sqrt(DIM) *
-                                                                     8, size=(count, DIM)))
+        return unit_rows(
+            common
+            + subjects[picks] * 1.5
+            + rng.normal(scale=spread / np.sqrt(DIM) * 8, size=(count, DIM))
+        )
 
     vocab = [f"term{i}" for i in range(400)]
     names = [f"Author {i}" for i in range(3000)]
@@ -68,27 +71,42 @@ def generate(papers: int, subscribers: int, seed: int = 0):
     history = around(2000)  # earlier papers subscribers gave feedback on
     words_rng = random.Random(seed + 1)  # their words (for the liked papers' significant terms)
     history_words = [rank.text_words(" ".join(words_rng.sample(vocab, 46))) for _ in history]
-    curated = [rank.TopicProfile(Topic(name=f"Curated {i}", kind="curated",
-                                                   keywords=(prng.choice(vocab),)),
-                                 query_vector=around(1, 0.5)[0]) for i in range(40)]
+    curated = [
+        rank.TopicProfile(
+            Topic(name=f"Curated {i}", kind="curated", keywords=(prng.choice(vocab),)),
+            query_vector=around(1, 0.5)[0],
+        )
+        for i in range(40)
+    ]
     readers = []
     for s in range(subscribers):
         personal = rank.TopicProfile(
-            Topic(name=f"Mine {s}", description="generated", keywords=tuple(prng.sample(vocab, 2)),
-                  exclude=(prng.choice(vocab),),
-                  authors=(prng.choice(names),) if prng.random() < 0.3 else ()),
-            query_vector=around(1, 0.5)[0])
+            Topic(
+                name=f"Mine {s}",
+                description="generated",
+                keywords=tuple(prng.sample(vocab, 2)),
+                exclude=(prng.choice(vocab),),
+                authors=(prng.choice(names),) if prng.random() < 0.3 else (),
+            ),
+            query_vector=around(1, 0.5)[0],
+        )
         profiles = [*prng.sample(curated, 2), personal]
         model = None
         if prng.random() < 0.3:
             n_like, n_dislike = prng.randint(2, 12), prng.randint(2, 8)
             picked = rng.choice(len(history), size=n_like + n_dislike, replace=False)
             liked, disliked = history[picked[:n_like]], history[picked[n_like:]]
-            profiles.append(rank.TopicProfile(
-                Topic(name="Papers you liked"), liked_ids=tuple(f"h{i}" for i in picked[:n_like]),
-                liked_titles=tuple(f"History {i}" for i in picked[:n_like]),
-                liked_vectors=liked, disliked_vectors=disliked, label="",
-                liked_words=tuple(history_words[i] for i in picked[:n_like])))
+            profiles.append(
+                rank.TopicProfile(
+                    Topic(name="Papers you liked"),
+                    liked_ids=tuple(f"h{i}" for i in picked[:n_like]),
+                    liked_titles=tuple(f"History {i}" for i in picked[:n_like]),
+                    liked_vectors=liked,
+                    disliked_vectors=disliked,
+                    label="",
+                    liked_words=tuple(history_words[i] for i in picked[:n_like]),
+                )
+            )
             model = (liked, disliked)
         readers.append((profiles, model, prng.choice([5, 10, 10, 20])))
     return pool, readers
@@ -100,8 +118,11 @@ def rank_everyone(pool, readers, batched: bool) -> tuple[int, int]:
     rng = random.Random(1)
     for start in range(0, len(readers), CHUNK):
         chunk = readers[start : start + CHUNK]
-        semantic = (rank.semantic_scores(pool, [p for profiles, _, _ in chunk for p in profiles])
-                    if batched else None)
+        semantic = (
+            rank.semantic_scores(pool, [p for profiles, _, _ in chunk for p in profiles])
+            if batched
+            else None
+        )
         offset = 0
         for profiles, feedback, max_papers in chunk:
             rows = None
@@ -114,8 +135,15 @@ def rank_everyone(pool, readers, batched: bool) -> tuple[int, int]:
                 negatives = np.vstack([disliked, pool.vectors[rng.sample(range(len(pool)), 50)]])
                 model = rank.train_feedback_model(liked, negatives)
                 extra = model.bonus(pool.vectors) if model else None
-            picks = rank.rank_pool(pool, profiles, max_papers=max_papers, default_threshold=0.35,
-                                   diversity_lambda=0.85, semantic=rows, extra=extra)
+            picks = rank.rank_pool(
+                pool,
+                profiles,
+                max_papers=max_papers,
+                default_threshold=0.35,
+                diversity_lambda=0.85,
+                semantic=rows,
+                extra=extra,
+            )
             with_picks += bool(picks)
             total += len(picks)
     return with_picks, total
@@ -137,10 +165,21 @@ def store_backed(pool, subscribers: int, seed: int = 0) -> tuple[float, object]:
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(base_dir=Path(tmp))
         db = open_db(Path(tmp) / "digest.db")
-        papers = [Paper(id=pid, title=t, abstract=a.split("\n", 1)[-1], authors=au,
-                        categories=c, announced=day, announce_type="new", is_arxiv=True)
-                  for pid, t, a, au, c in zip(pool.ids, pool.titles, pool.texts, pool.authors,
-                                              pool.categories, strict=True)]
+        papers = [
+            Paper(
+                id=pid,
+                title=t,
+                abstract=a.split("\n", 1)[-1],
+                authors=au,
+                categories=c,
+                announced=day,
+                announce_type="new",
+                is_arxiv=True,
+            )
+            for pid, t, a, au, c in zip(
+                pool.ids, pool.titles, pool.texts, pool.authors, pool.categories, strict=True
+            )
+        ]
         upsert_papers(db, papers, source="bench")
         model = config.embedding.model
         save_embeddings(db, model, [p.content_hash for p in papers], pool.vectors)
@@ -154,21 +193,44 @@ def store_backed(pool, subscribers: int, seed: int = 0) -> tuple[float, object]:
         for i in range(40):
             text = f"curated subject {i}"
             cache_description(text, pool.vectors[prng.randrange(len(pool))])
-            topic = insert_topic(db, Topic(name=f"Curated {i}", kind="curated", description=text,
-                                           keywords=(prng.choice(vocab),)))
+            topic = insert_topic(
+                db,
+                Topic(
+                    name=f"Curated {i}",
+                    kind="curated",
+                    description=text,
+                    keywords=(prng.choice(vocab),),
+                ),
+            )
             curated_ids.append(topic.id)
         with transaction(db):
             for s in range(subscribers):
-                sid = insert_subscriber(db, {
-                    "email": f"reader{s}@example.org", "status": "active", "frequency": "daily",
-                    "max_papers": prng.choice([5, 10, 10, 20]), "created_at": "2026-01-01",
-                    "manage_token": f"t{s}", "source": "import"})
+                sid = insert_subscriber(
+                    db,
+                    {
+                        "email": f"reader{s}@example.org",
+                        "status": "active",
+                        "frequency": "daily",
+                        "max_papers": prng.choice([5, 10, 10, 20]),
+                        "created_at": "2026-01-01",
+                        "manage_token": f"t{s}",
+                        "source": "import",
+                    },
+                )
                 for topic_id in prng.sample(curated_ids, 2):
                     follow_topic(db, sid, topic_id)
                 text = f"personal subject {s}"
                 cache_description(text, pool.vectors[prng.randrange(len(pool))])
-                insert_topic(db, Topic(name=f"Mine {s}", kind="personal", owner_id=sid,
-                                       description=text, keywords=tuple(prng.sample(vocab, 2))))
+                insert_topic(
+                    db,
+                    Topic(
+                        name=f"Mine {s}",
+                        kind="personal",
+                        owner_id=sid,
+                        description=text,
+                        keywords=tuple(prng.sample(vocab, 2)),
+                    ),
+                )
                 if prng.random() < 0.3:
                     for pid in prng.sample(pool.ids, prng.randint(4, 12)):
                         add_feedback(db, sid, pid, prng.choice(["like", "like", "dislike"]))
@@ -191,9 +253,11 @@ def main() -> None:
     made = time.perf_counter() - start
     topics = sum(len(p) for p, _, _ in readers)
     with_feedback = sum(m is not None for _, m, _ in readers)
-    print(f"GENERATED data: {args.papers} candidate papers, {args.subscribers} subscribers, "
-          f"{topics} topic rows (3 each + 'papers you liked' for {with_feedback} with feedback); "
-          f"generation {made:.1f} s (not timed below)")
+    print(
+        f"GENERATED data: {args.papers} candidate papers, {args.subscribers} subscribers, "
+        f"{topics} topic rows (3 each + 'papers you liked' for {with_feedback} with feedback); "
+        f"generation {made:.1f} s (not timed below)"
+    )
 
     with rank.single_threaded_blas():  # as plan_all runs
         start, cpu_start = time.perf_counter(), time.process_time()
@@ -205,20 +269,26 @@ def main() -> None:
         rank_everyone(pool, sample, batched=False)
         unbatched = (time.perf_counter() - start) * len(readers) / len(sample)
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"rank everyone (batched, plan_all's core): {batched:.2f} s wall "
-          f"({batched_cpu:.2f} s CPU: the machine may be shared), "
-          f"{1000 * batched / len(readers):.2f} ms per subscriber; "
-          f"{with_picks} subscribers got picks, {total} picks")
-    print(f"baseline (one product per topic, no batching), extrapolated from 1,000 subscribers: "
-          f"{unbatched:.2f} s ({unbatched / batched:.1f}x the batched time)")
+    print(
+        f"rank everyone (batched, plan_all's core): {batched:.2f} s wall "
+        f"({batched_cpu:.2f} s CPU: the machine may be shared), "
+        f"{1000 * batched / len(readers):.2f} ms per subscriber; "
+        f"{with_picks} subscribers got picks, {total} picks"
+    )
+    print(
+        f"baseline (one product per topic, no batching), extrapolated from 1,000 subscribers: "
+        f"{unbatched:.2f} s ({unbatched / batched:.1f}x the batched time)"
+    )
     print(f"peak RSS: {rss_mb:.0f} MB")
     print("targets: < 10 s on 2 cores, peak RSS < 1.5 GB")
     if args.store_subscribers:
         elapsed, report = store_backed(pool, args.store_subscribers)
-        print(f"store-backed plan_all (SQLite reads + ranking + saving plans), "
-              f"{args.store_subscribers} subscribers: {elapsed:.2f} s, "
-              f"{1000 * elapsed / args.store_subscribers:.2f} ms per subscriber "
-              f"({report.planned} planned, {report.failed} failed, {report.picks} picks)")
+        print(
+            f"store-backed plan_all (SQLite reads + ranking + saving plans), "
+            f"{args.store_subscribers} subscribers: {elapsed:.2f} s, "
+            f"{1000 * elapsed / args.store_subscribers:.2f} ms per subscriber "
+            f"({report.planned} planned, {report.failed} failed, {report.picks} picks)"
+        )
 
 
 if __name__ == "__main__":

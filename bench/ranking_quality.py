@@ -110,8 +110,9 @@ def reference_rankers(rows: list[dict], ids: list[str], vectors: np.ndarray):
 
     def order(scores: np.ndarray, liked: list[str]) -> list[str]:
         skip = {position[p] for p in liked}
-        ranked = sorted((i for i in range(len(ids)) if i not in skip),
-                        key=lambda i: (-scores[i], ids[i]))
+        ranked = sorted(
+            (i for i in range(len(ids)) if i not in skip), key=lambda i: (-scores[i], ids[i])
+        )
         return [ids[i] for i in ranked]
 
     def mean_cosine(liked: list[str]) -> list[str]:
@@ -138,8 +139,12 @@ def precision(ranked: list[str], group_of: dict[str, str], group: str) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--seeds", type=int, default=1,
-                        help="also run random.Random(1..N-1) and print the mean over seeds")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="also run random.Random(1..N-1) and print the mean over seeds",
+    )
     args = parser.parse_args()
 
     from digest.config import Config
@@ -167,18 +172,20 @@ def main() -> None:
                 for name, ranker in methods.items():
                     if ranker is not None:
                         per_seed[name].setdefault(group, []).append(
-                            precision(ranker(liked), group_of, group))
+                            precision(ranker(liked), group_of, group)
+                        )
             results.append(per_seed)
         db.conn.close()
 
     groups = sorted(results[0][ours])
     trials = sum(len(v) for v in results[0][ours].values())
-    print(f"ranking quality: {len(rows)} papers, {len(groups)} groups, {trials} trials "
-          f"({TRIALS_PER_GROUP} per group, {LIKES_PER_TRIAL} liked papers each), P@{TOP}, "
-          f"random.Random(0)")
+    print(
+        f"ranking quality: {len(rows)} papers, {len(groups)} groups, {trials} trials "
+        f"({TRIALS_PER_GROUP} per group, {LIKES_PER_TRIAL} liked papers each), P@{TOP}, "
+        f"random.Random(0)"
+    )
     seeds_note = f"  mean of {len(results)} seeds" if len(results) > 1 else ""
-    header = (f"{'method':<30} {'P@10':>6}  " + "  ".join(f"{g:>5}" for g in groups)
-              + seeds_note)
+    header = f"{'method':<30} {'P@10':>6}  " + "  ".join(f"{g:>5}" for g in groups) + seeds_note
     print(header)
     print("-" * len(header))
 
@@ -194,9 +201,11 @@ def main() -> None:
             line += f"  {statistics.mean(each):.3f} ({' '.join(f'{v:.3f}' for v in each)})"
         print(line)
     timings.sort()
-    print(f"\ntry_topic time per subscriber (DB read + rank of {len(rows)} stored papers): "
-          f"median {1000 * timings[len(timings) // 2]:.1f} ms, "
-          f"p95 {1000 * timings[int(len(timings) * 0.95)]:.1f} ms")
+    print(
+        f"\ntry_topic time per subscriber (DB read + rank of {len(rows)} stored papers): "
+        f"median {1000 * timings[len(timings) // 2]:.1f} ms, "
+        f"p95 {1000 * timings[int(len(timings) * 0.95)]:.1f} ms"
+    )
     print("target: P@10 >= 0.45; references in the protocol: 0.322, 0.320, 0.380")
 
 

@@ -50,17 +50,27 @@ def sample_papers() -> list[Paper]:
 
 
 def generated_subscriber(n: int) -> Subscriber:
-    return Subscriber(id=n + 1, email=f"reader{n:05d}@bench.invalid", name=f"Reader {n}",
-                      status="active", manage_token=secrets.token_urlsafe(24))
+    return Subscriber(
+        id=n + 1,
+        email=f"reader{n:05d}@bench.invalid",
+        name=f"Reader {n}",
+        status="active",
+        manage_token=secrets.token_urlsafe(24),
+    )
 
 
 def generated_plan(n: int, papers: list[Paper]) -> DigestPlan:
     rng = random.Random(n)
     chosen = rng.sample(papers, PAPERS_PER_DIGEST)
     picks = tuple(
-        Pick(paper_id=p.id, score=round(0.9 - 0.03 * i, 3), topic=TOPICS[i % len(TOPICS)],
-             why=f"close to your topic '{TOPICS[i % len(TOPICS)]}' ({0.9 - 0.03 * i:.2f})")
-        for i, p in enumerate(chosen))
+        Pick(
+            paper_id=p.id,
+            score=round(0.9 - 0.03 * i, 3),
+            topic=TOPICS[i % len(TOPICS)],
+            why=f"close to your topic '{TOPICS[i % len(TOPICS)]}' ({0.9 - 0.03 * i:.2f})",
+        )
+        for i, p in enumerate(chosen)
+    )
     return DigestPlan(subscriber_id=n + 1, issue_date=ISSUE, picks=picks, candidates=len(papers))
 
 
@@ -109,17 +119,25 @@ def ledger_path(count: int, papers: list[Paper], workdir: Path) -> tuple[float, 
     from digest.store.papers import upsert_papers
     from digest.store.subscribers import insert_subscriber
 
-    config = Config(database=DatabaseConfig(path=str(workdir / "ledger.db")),
-                    mail=MailConfig(outbox_dir=str(workdir / "ledger-outbox"),
-                                    rate_per_second=1e6),
-                    base_dir=workdir)
+    config = Config(
+        database=DatabaseConfig(path=str(workdir / "ledger.db")),
+        mail=MailConfig(outbox_dir=str(workdir / "ledger-outbox"), rate_per_second=1e6),
+        base_dir=workdir,
+    )
     db = open_db(config.db_path)
     upsert_papers(db, papers, source="bench")
     with transaction(db):
         for n in range(count):
             sub = generated_subscriber(n)
-            sid = insert_subscriber(db, {"email": sub.email, "name": sub.name,
-                                         "status": "active", "manage_token": sub.manage_token})
+            sid = insert_subscriber(
+                db,
+                {
+                    "email": sub.email,
+                    "name": sub.name,
+                    "status": "active",
+                    "manage_token": sub.manage_token,
+                },
+            )
             planning.save_plan(db, replace(generated_plan(n, papers), subscriber_id=sid))
     started = time.perf_counter()
     report = send_issue(db, config, ISSUE, now=datetime(2025, 8, 20, 12, tzinfo=UTC))
@@ -138,26 +156,32 @@ def main() -> None:
 
     papers = sample_papers()
     config = Config()
-    print(f"papers: {len(papers)} from the recorded samples; subscribers: {args.count} "
-          f"GENERATED (reader*@bench.invalid), {PAPERS_PER_DIGEST} papers each; "
-          f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"papers: {len(papers)} from the recorded samples; subscribers: {args.count} "
+        f"GENERATED (reader*@bench.invalid), {PAPERS_PER_DIGEST} papers each; "
+        f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}"
+    )
 
     render_all(20, 1, papers, config)  # warm up templates + css-inline in the parent
     started, cpu_started = time.perf_counter(), time.process_time()
     render_all(args.baseline_count, 1, papers, config)
     single = args.baseline_count / (time.perf_counter() - started)
     cpu_ms = (time.process_time() - cpu_started) * 1000 / args.baseline_count
-    print(f"baseline render, 1 process:       {single:8.0f} emails/s "
-          f"({args.baseline_count} emails; {cpu_ms:.1f} ms CPU each, so about "
-          f"{args.workers * 1000 / cpu_ms:.0f}/s on {args.workers} idle cores)")
+    print(
+        f"baseline render, 1 process:       {single:8.0f} emails/s "
+        f"({args.baseline_count} emails; {cpu_ms:.1f} ms CPU each, so about "
+        f"{args.workers * 1000 / cpu_ms:.0f}/s on {args.workers} idle cores)"
+    )
 
     started = time.perf_counter()
     packed = render_all(args.count, args.workers, papers, config)
     render_seconds = time.perf_counter() - started
     sizes = [len(zlib.decompress(p)) for p in packed[:200]]
-    print(f"render, {args.workers} processes:            {args.count / render_seconds:8.0f} "
-          f"emails/s ({args.count} in {render_seconds:.1f}s; target >= 300/s; "
-          f"mean message {sum(sizes) / len(sizes) / 1024:.0f} KB)")
+    print(
+        f"render, {args.workers} processes:            {args.count / render_seconds:8.0f} "
+        f"emails/s ({args.count} in {render_seconds:.1f}s; target >= 300/s; "
+        f"mean message {sum(sizes) / len(sizes) / 1024:.0f} KB)"
+    )
 
     from digest.mail.outbox import OutboxBackend
     from digest.mail.wire import from_wire
@@ -172,18 +196,24 @@ def main() -> None:
         started = time.perf_counter()
         backend.close()
         index_seconds = time.perf_counter() - started
-        print(f"send to outbox, 1 process:        {args.count / send_seconds:8.0f} emails/s "
-              f"({args.count} fsynced .eml files in {send_seconds:.1f}s; index page "
-              f"{index_seconds:.1f}s)")
+        print(
+            f"send to outbox, 1 process:        {args.count / send_seconds:8.0f} emails/s "
+            f"({args.count} fsynced .eml files in {send_seconds:.1f}s; index page "
+            f"{index_seconds:.1f}s)"
+        )
         del packed
         total, render_part, report = ledger_path(args.ledger_count, papers, Path(tmp))
-        print(f"ledger path (send_issue, outbox): {args.ledger_count / total:8.0f} emails/s "
-              f"end to end ({args.ledger_count} in {total:.1f}s: render+queue "
-              f"{render_part:.1f}s, claim/send/mark {report['send_seconds']:.1f}s; "
-              f"sent {report['sent']})")
+        print(
+            f"ledger path (send_issue, outbox): {args.ledger_count / total:8.0f} emails/s "
+            f"end to end ({args.ledger_count} in {total:.1f}s: render+queue "
+            f"{render_part:.1f}s, claim/send/mark {report['send_seconds']:.1f}s; "
+            f"sent {report['sent']})"
+        )
 
-    print(f"peak RSS: parent {rss_mb(resource.RUSAGE_SELF):.0f} MB, "
-          f"largest render worker {rss_mb(resource.RUSAGE_CHILDREN):.0f} MB")
+    print(
+        f"peak RSS: parent {rss_mb(resource.RUSAGE_SELF):.0f} MB, "
+        f"largest render worker {rss_mb(resource.RUSAGE_CHILDREN):.0f} MB"
+    )
 
 
 if __name__ == "__main__":

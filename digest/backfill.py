@@ -56,11 +56,18 @@ class _RunTally:
             skipped=self.skipped_total,
         )
 
-    def report(self, source: str, label: str, run_id: int, status: str,
-               error: str | None = None) -> IngestReport:
-        return IngestReport(source=source, label=label, status=status,
-                            counts=self.final_counts(), skipped=list(self.skipped),
-                            run_id=run_id, error=error)
+    def report(
+        self, source: str, label: str, run_id: int, status: str, error: str | None = None
+    ) -> IngestReport:
+        return IngestReport(
+            source=source,
+            label=label,
+            status=status,
+            counts=self.final_counts(),
+            skipped=list(self.skipped),
+            run_id=run_id,
+            error=error,
+        )
 
 
 def _finish(db, tally: _RunTally, run_id: int, source: str, label: str) -> IngestReport:
@@ -81,8 +88,9 @@ def _fail(db, tally: _RunTally, run_id: int, error: BaseException) -> None:
 # ---------------------------------------------------------------- JSON Lines
 
 
-def import_jsonl(db, path: str | Path, progress: Progress | None = None,
-                 batch_size: int = 1000) -> IngestReport:
+def import_jsonl(
+    db, path: str | Path, progress: Progress | None = None, batch_size: int = 1000
+) -> IngestReport:
     """Import a JSONL file (snapshot or plain format), streaming, `batch_size` papers a batch.
 
     `progress(done_lines)` is called after each stored batch. Within a batch a repeated id
@@ -124,19 +132,24 @@ def import_jsonl(db, path: str | Path, progress: Progress | None = None,
     return _finish(db, tally, run_id, "jsonl", label)
 
 
-def _add_to_batch(batch: dict[str, tuple[int, Paper]], line_no: int, paper: Paper,
-                  tally: _RunTally) -> None:
+def _add_to_batch(
+    batch: dict[str, tuple[int, Paper]], line_no: int, paper: Paper, tally: _RunTally
+) -> None:
     previous = batch.get(paper.id)
     if previous is None:
         batch[paper.id] = (line_no, paper)
         return
     old_line, old = previous
     if old.version is not None and paper.version is not None and old.version > paper.version:
-        tally.skip(SkippedRecord(f"line {line_no}",
-                                 f"duplicate id {paper.id}: line {old_line} has a higher version"))
+        tally.skip(
+            SkippedRecord(
+                f"line {line_no}", f"duplicate id {paper.id}: line {old_line} has a higher version"
+            )
+        )
         return
-    tally.skip(SkippedRecord(f"line {old_line}",
-                             f"duplicate id {paper.id}: superseded by line {line_no}"))
+    tally.skip(
+        SkippedRecord(f"line {old_line}", f"duplicate id {paper.id}: superseded by line {line_no}")
+    )
     batch[paper.id] = (line_no, paper)
 
 

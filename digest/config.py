@@ -202,9 +202,7 @@ def _build_section(section_type: type, name: str, values: dict, source: str) -> 
     kwargs = {}
     for key, value in values.items():
         if key not in hints:
-            raise ConfigError(
-                f"{source}: unknown key [{name}].{key} (known: {', '.join(hints)})"
-            )
+            raise ConfigError(f"{source}: unknown key [{name}].{key} (known: {', '.join(hints)})")
         kwargs[key] = _coerce(hints[key], value, f"[{name}].{key}", source)
     return section_type(**kwargs)
 
@@ -284,12 +282,18 @@ def _validate(config: Config) -> None:
     if mail.rate_per_second <= 0:
         raise ConfigError(f"{src}: [mail].rate_per_second must be > 0")
     if mail.send_retries < 0 or mail.retry_base_seconds < 0 or mail.max_lateness_hours <= 0:
-        raise ConfigError(f"{src}: [mail].send_retries and retry_base_seconds must be >= 0, "
-                          "max_lateness_hours > 0")
-    if mail.max_consecutive_errors < 1 or mail.smtp_timeout_seconds <= 0 \
-            or mail.sendgrid_timeout_seconds <= 0:
-        raise ConfigError(f"{src}: [mail].max_consecutive_errors must be >= 1 and the "
-                          "smtp/sendgrid timeouts > 0")
+        raise ConfigError(
+            f"{src}: [mail].send_retries and retry_base_seconds must be >= 0, "
+            "max_lateness_hours > 0"
+        )
+    if (
+        mail.max_consecutive_errors < 1
+        or mail.smtp_timeout_seconds <= 0
+        or mail.sendgrid_timeout_seconds <= 0
+    ):
+        raise ConfigError(
+            f"{src}: [mail].max_consecutive_errors must be >= 1 and the smtp/sendgrid timeouts > 0"
+        )
     try:
         ZoneInfo(config.schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -310,6 +314,4 @@ def _validate(config: Config) -> None:
     if service.backup_keep < 1:
         raise ConfigError(f"{src}: [service].backup_keep must be >= 1")
     if config.schedule.misfire_grace_hours <= 0 or config.schedule.lease_minutes <= 0:
-        raise ConfigError(
-            f"{src}: [schedule].misfire_grace_hours and lease_minutes must be > 0"
-        )
+        raise ConfigError(f"{src}: [schedule].misfire_grace_hours and lease_minutes must be > 0")

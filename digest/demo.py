@@ -20,8 +20,13 @@ DEMO_ISSUE = date(2025, 8, 20)  # the day of the 86-paper recorded cs.AI feed
 # (email, name, curated topics, own words, a paper they liked)
 DEMO_SUBSCRIBERS = (
     ("ada@example.org", "Ada", ("LLM agents", "Reasoning & planning"), "", None),
-    ("grace@example.org", "Grace", ("Robotics & embodied AI",),
-     "robots that learn manipulation skills from demonstrations", None),
+    (
+        "grace@example.org",
+        "Grace",
+        ("Robotics & embodied AI",),
+        "robots that learn manipulation skills from demonstrations",
+        None,
+    ),
     ("alan@example.org", "Alan", ("AI safety & alignment",), "", "2508.00875"),
 )
 
@@ -44,8 +49,10 @@ def _ingest_and_embed(config, db, progress_factory) -> Iterator[str]:
     for path in sample_feeds():
         report = ingest_feed_file(db, config, path, label=path.name.split("-20")[0])
         c = report.counts
-        yield (f"ingested {path.name}: {c.fetched} papers ({c.new} new, {c.updated} updated, "
-               f"{c.unchanged} unchanged, {c.skipped} skipped) for {report.channel_date}")
+        yield (
+            f"ingested {path.name}: {c.fetched} papers ({c.new} new, {c.updated} updated, "
+            f"{c.unchanged} unchanged, {c.skipped} skipped) for {report.channel_date}"
+        )
     with progress_factory("embedding") as advance:
         embedded = embed_missing(db, config.embedding, progress=advance)
     yield f"embedded {embedded.embedded} papers ({embedded.cached} were cached) with {embedded.model}"
@@ -61,15 +68,21 @@ def _topics_and_subscribers(config, db) -> Iterator[str]:
         topics_file.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(PROJECT_DIR / "data" / "topics.toml", topics_file)
     synced = sync_topics(db, topics_file)
-    yield (f"curated topics from {topics_file}: {len(synced.added)} added, "
-           f"{len(synced.updated)} updated, {len(synced.unchanged)} unchanged")
+    yield (
+        f"curated topics from {topics_file}: {len(synced.added)} added, "
+        f"{len(synced.updated)} updated, {len(synced.unchanged)} unchanged"
+    )
     for email, name, topics, text, liked in DEMO_SUBSCRIBERS:
         if get_subscriber_by_email(db, email) is None:
             add_subscriber(db, email, name=name, status="active", topics=topics, text=text)
             if liked:
                 record_feedback(db, email, liked, "like")
-            yield f"added sample subscriber {email} ({', '.join(topics)}" + (
-                f"; own topic: “{text}”" if text else "") + (f"; likes {liked}" if liked else "") + ")"
+            yield (
+                f"added sample subscriber {email} ({', '.join(topics)}"
+                + (f"; own topic: “{text}”" if text else "")
+                + (f"; likes {liked}" if liked else "")
+                + ")"
+            )
 
 
 def _picks(config, db) -> Iterator[str]:
@@ -78,8 +91,10 @@ def _picks(config, db) -> Iterator[str]:
     from digest.store.subscribers import list_subscribers
 
     report = plan_all(db, config, DEMO_ISSUE)
-    yield (f"ranked {DEMO_ISSUE}: {report.planned} subscribers planned, {report.picks} picks, "
-           f"{report.topic_matches} curated topic matches")
+    yield (
+        f"ranked {DEMO_ISSUE}: {report.planned} subscribers planned, {report.picks} picks, "
+        f"{report.topic_matches} curated topic matches"
+    )
     for subscriber in list_subscribers(db, status="active"):
         plan = load_plan(db, subscriber.id, DEMO_ISSUE)
         if plan is None:
@@ -99,8 +114,10 @@ def _send(config, db) -> Iterator[str]:
         yield f"\nnot sending: the demo only writes to the outbox ([mail].backend is {config.mail.backend})"
         return
     report = send_issue(db, config, DEMO_ISSUE, force=True)
-    yield (f"\nemails for {DEMO_ISSUE}: {report.sent} written to the outbox, "
-           f"{report.already_handled} already sent earlier, {report.empty} with nothing to send")
+    yield (
+        f"\nemails for {DEMO_ISSUE}: {report.sent} written to the outbox, "
+        f"{report.already_handled} already sent earlier, {report.empty} with nothing to send"
+    )
     if report.outbox_index:
         yield f"open the outbox: {report.outbox_index}"
     emails = sorted((config.path(config.mail.outbox_dir) / DEMO_ISSUE.isoformat()).glob("*.eml"))
@@ -112,7 +129,9 @@ def _site(config, db) -> Iterator[str]:
     from digest.site import build_site
 
     report = build_site(db, config)
-    yield (f"\narchive site: {report.pages} pages ({report.rendered} rendered, {report.reused} "
-           f"reused), {report.papers} papers, {report.authors} authors")
+    yield (
+        f"\narchive site: {report.pages} pages ({report.rendered} rendered, {report.reused} "
+        f"reused), {report.papers} papers, {report.authors} authors"
+    )
     yield f"open the archive: {report.index_path}"
     yield "serve it with the subscription app: digest serve"

@@ -28,8 +28,9 @@ def latest_issue_date(db) -> date:
 
     days = announcement_dates(db)
     if not days:
-        raise UsageError("no announcements in the database yet: run `digest fetch` first "
-                         "(or pass --date)")
+        raise UsageError(
+            "no announcements in the database yet: run `digest fetch` first (or pass --date)"
+        )
     return days[-1]
 
 
@@ -37,14 +38,17 @@ def _plan(db, config: Config, subscriber, issue_date: date):
     try:
         from digest.planning import load_plan, plan_digest
     except ImportError as exc:  # the ranking stage is not installed in this checkout
-        raise DigestError("cannot plan a digest: the ranking stage (digest.planning) is "
-                          "missing from this installation") from exc
+        raise DigestError(
+            "cannot plan a digest: the ranking stage (digest.planning) is "
+            "missing from this installation"
+        ) from exc
     plan = load_plan(db, subscriber.id, issue_date)
     return plan if plan is not None else plan_digest(db, config, subscriber, issue_date)
 
 
-def preview_digest(db, config: Config, email: str, issue_date: date | None = None,
-                   out_dir: Path | None = None) -> PreviewFiles:
+def preview_digest(
+    db, config: Config, email: str, issue_date: date | None = None, out_dir: Path | None = None
+) -> PreviewFiles:
     """Write `<date>-subscriber-<id>.{html,txt,eml}` and return their paths."""
     from digest.emails import build_digest_email, message_bytes, to_mime
     from digest.store.papers import get_papers
@@ -58,8 +62,9 @@ def preview_digest(db, config: Config, email: str, issue_date: date | None = Non
     topic_names = [topic.name for topic in topics_for_subscriber(db, subscriber.id)]
     from digest.sending import trending_papers
 
-    rendered = build_digest_email(config, subscriber, plan, papers, trending_papers(db, day),
-                                  topic_names=topic_names)
+    rendered = build_digest_email(
+        config, subscriber, plan, papers, trending_papers(db, day), topic_names=topic_names
+    )
     stem = f"{day.isoformat()}-subscriber-{subscriber.id}"
     message = to_mime(config, subscriber, rendered, delivery_id=f"preview-{stem}")
     folder = out_dir or config.path(config.mail.outbox_dir) / "preview"
@@ -68,5 +73,11 @@ def preview_digest(db, config: Config, email: str, issue_date: date | None = Non
     files["html"].write_text(rendered.html, encoding="utf-8")
     files["txt"].write_text(rendered.text, encoding="utf-8")
     files["eml"].write_bytes(message_bytes(message))
-    return PreviewFiles(files["html"], files["txt"], files["eml"], rendered.subject,
-                        len(rendered.paper_ids), rendered.truncated)
+    return PreviewFiles(
+        files["html"],
+        files["txt"],
+        files["eml"],
+        rendered.subject,
+        len(rendered.paper_ids),
+        rendered.truncated,
+    )

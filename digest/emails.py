@@ -33,8 +33,15 @@ from digest.paths import TEMPLATES_DIR
 from digest.render import render
 
 __all__ = [  # the MIME half lives in digest.mime; callers use digest.emails.*
-    "RenderedEmail", "build_digest_email", "digest_context", "to_mime", "message_bytes",
-    "list_headers", "build_transactional_email", "abstract_snippet", "shorten_authors",
+    "RenderedEmail",
+    "build_digest_email",
+    "digest_context",
+    "to_mime",
+    "message_bytes",
+    "list_headers",
+    "build_transactional_email",
+    "abstract_snippet",
+    "shorten_authors",
 ]
 
 HTML_BUDGET_BYTES = 100_000  # Gmail clips messages whose HTML passes ~102 KB
@@ -151,8 +158,9 @@ def _urls(config: Config) -> tuple[str, str]:
     return public, (config.site.base_url or public)
 
 
-def _card(paper: Paper, pick: Pick | None, number: int, token: str, public: str,
-          archive: str) -> dict[str, Any]:
+def _card(
+    paper: Paper, pick: Pick | None, number: int, token: str, public: str, archive: str
+) -> dict[str, Any]:
     more_url = links.site_url(archive, links.paper_path(paper.id))
     categories = list(paper.categories)
     if paper.primary_category and paper.primary_category in categories:
@@ -178,8 +186,9 @@ def _card(paper: Paper, pick: Pick | None, number: int, token: str, public: str,
     }
 
 
-def _sections(plan: DigestPlan, papers: dict[str, Paper], token: str, public: str,
-              archive: str) -> list[dict[str, Any]]:
+def _sections(
+    plan: DigestPlan, papers: dict[str, Paper], token: str, public: str, archive: str
+) -> list[dict[str, Any]]:
     """Picks grouped by topic; sections in the order their best pick ranks."""
     grouped: dict[str, list[tuple[Pick, Paper]]] = {}
     for pick in plan.picks:
@@ -207,9 +216,14 @@ def _preheader(count: int, topics: Sequence[str], titles: Sequence[str], day: da
     return _clip_words(f"{count} new {noun}{where}: " + " · ".join(titles[:3]), 150)
 
 
-def digest_context(config: Config, subscriber: Subscriber, plan: DigestPlan,
-                   papers: dict[str, Paper], trending: Iterable[Paper] = (),
-                   topic_names: Sequence[str] = ()) -> dict[str, Any]:
+def digest_context(
+    config: Config,
+    subscriber: Subscriber,
+    plan: DigestPlan,
+    papers: dict[str, Paper],
+    trending: Iterable[Paper] = (),
+    topic_names: Sequence[str] = (),
+) -> dict[str, Any]:
     """Everything the two templates show, as plain values (no markup, no I/O)."""
     token = subscriber.manage_token
     if not token:
@@ -308,10 +322,17 @@ def _fit_html(context: dict[str, Any], budget: int) -> tuple[str, int]:
     return html, total - keep
 
 
-def build_digest_email(config: Config, subscriber: Subscriber, plan: DigestPlan,
-                       papers: dict[str, Paper], trending: Iterable[Paper] = (),
-                       now: datetime | None = None, *, topic_names: Sequence[str] = (),
-                       html_budget: int = HTML_BUDGET_BYTES) -> RenderedEmail:
+def build_digest_email(
+    config: Config,
+    subscriber: Subscriber,
+    plan: DigestPlan,
+    papers: dict[str, Paper],
+    trending: Iterable[Paper] = (),
+    now: datetime | None = None,
+    *,
+    topic_names: Sequence[str] = (),
+    html_budget: int = HTML_BUDGET_BYTES,
+) -> RenderedEmail:
     """Render one subscriber's digest (pure: no database, no network).
 
     `papers` must hold every picked paper (missing ones are skipped); `trending` adds up to

@@ -51,8 +51,9 @@ def load_model(model: str, device: str = "cpu"):
         raise DigestError(f"could not load embedding model {model!r}: {exc}") from exc
 
 
-def encode_texts(texts: Sequence[str], config: EmbeddingConfig,
-                 progress: ProgressCallback | None = None) -> np.ndarray:
+def encode_texts(
+    texts: Sequence[str], config: EmbeddingConfig, progress: ProgressCallback | None = None
+) -> np.ndarray:
     """Encode texts; returns an (n, dim) float32 array with unit-length rows.
 
     The model sorts each call's texts by length, so one call per large chunk wastes less
@@ -63,9 +64,13 @@ def encode_texts(texts: Sequence[str], config: EmbeddingConfig,
     step = max(config.batch_size, 1) * 16
     for start in range(0, len(texts), step):
         batch = list(texts[start : start + step])
-        vectors = model.encode(batch, batch_size=max(config.batch_size, 1),
-                               normalize_embeddings=True, convert_to_numpy=True,
-                               show_progress_bar=False)
+        vectors = model.encode(
+            batch,
+            batch_size=max(config.batch_size, 1),
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         chunks.append(np.asarray(vectors, dtype=np.float32))
         if progress:
             progress(min(start + step, len(texts)), len(texts))
@@ -86,8 +91,12 @@ class EmbedReport:
     dim: int | None
 
 
-def embed_missing(db, config: EmbeddingConfig, progress: ProgressCallback | None = None,
-                  paper_ids: Sequence[str] | None = None) -> EmbedReport:
+def embed_missing(
+    db,
+    config: EmbeddingConfig,
+    progress: ProgressCallback | None = None,
+    paper_ids: Sequence[str] | None = None,
+) -> EmbedReport:
     """Embed every stored paper whose (model, content hash) has no vector yet."""
     missing = paper_store.missing_embeddings(db, config.model, paper_ids)
     total = paper_store.count_papers(db) if paper_ids is None else len(paper_ids)

@@ -11,9 +11,16 @@ from digest.ingest import fetch_daily
 from digest.models import IngestReport
 
 
-def run_fetch(db, config: Config, *, source: str = "feed", categories: Sequence[str] | None = None,
-              ids: Sequence[str] = (), date_from: date | None = None,
-              date_to: date | None = None) -> list[IngestReport]:
+def run_fetch(
+    db,
+    config: Config,
+    *,
+    source: str = "feed",
+    categories: Sequence[str] | None = None,
+    ids: Sequence[str] = (),
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> list[IngestReport]:
     if source == "feed":
         if ids or date_from or date_to:
             raise UsageError("--ids, --from and --to need --source api (feeds hold only today)")
@@ -31,10 +38,14 @@ def _fetch_api(db, config: Config, categories, ids, date_from, date_to) -> list[
         raise UsageError("--source api needs --ids or --from (with optional --to and --category)")
     reports = []
     with PoliteFetcher(config.arxiv) as fetcher:
-        jobs = [dict(ids=list(ids))] if ids else [
-            dict(category=c, date_from=date_from, date_to=date_to)
-            for c in (categories or config.arxiv.categories)
-        ]
+        jobs = (
+            [dict(ids=list(ids))]
+            if ids
+            else [
+                dict(category=c, date_from=date_from, date_to=date_to)
+                for c in (categories or config.arxiv.categories)
+            ]
+        )
         for job in jobs:
             try:
                 reports.append(backfill_api(db, config, fetcher, **job))

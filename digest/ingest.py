@@ -19,8 +19,9 @@ from digest.store import papers as paper_store
 ProgressCallback = Callable[[str], None]
 
 
-def select_papers(listing: ParsedListing, announce_types: Sequence[str],
-                  known_ids: set[str]) -> tuple[list[Paper], int]:
+def select_papers(
+    listing: ParsedListing, announce_types: Sequence[str], known_ids: set[str]
+) -> tuple[list[Paper], int]:
     """Papers of the kept announce types, plus replacements of papers we already store
     (so their version and text stay current, without making them "new"). Returns
     (papers, how many were filtered out)."""
@@ -33,8 +34,16 @@ def select_papers(listing: ParsedListing, announce_types: Sequence[str],
     return kept, filtered
 
 
-def ingest_listing(db, listing: ParsedListing, *, source: str, label: str, url: str | None,
-                   announce_types: Sequence[str], expected_date: date | None = None) -> IngestReport:
+def ingest_listing(
+    db,
+    listing: ParsedListing,
+    *,
+    source: str,
+    label: str,
+    url: str | None,
+    announce_types: Sequence[str],
+    expected_date: date | None = None,
+) -> IngestReport:
     """Store one parsed listing as one ingest run."""
     run_id = paper_store.start_ingest_run(db, source, label, url)
     previous = paper_store.last_channel_date(db, source, label)
@@ -43,14 +52,22 @@ def ingest_listing(db, listing: ParsedListing, *, source: str, label: str, url: 
     try:
         counts = paper_store.upsert_papers(db, papers, source=source)
     except Exception as exc:
-        paper_store.finish_ingest_run(db, run_id, "failed", IngestCounts(), listing.skipped,
-                                      listing.channel_date, error=str(exc))
+        paper_store.finish_ingest_run(
+            db,
+            run_id,
+            "failed",
+            IngestCounts(),
+            listing.skipped,
+            listing.channel_date,
+            error=str(exc),
+        )
         raise
     counts = counts + IngestCounts(skipped=len(listing.skipped))
     status = _status(listing, previous, expected_date)
     paper_store.finish_ingest_run(db, run_id, status, counts, listing.skipped, listing.channel_date)
-    return IngestReport(source, label, status, counts, list(listing.skipped),
-                        listing.channel_date, run_id)
+    return IngestReport(
+        source, label, status, counts, list(listing.skipped), listing.channel_date, run_id
+    )
 
 
 def _status(listing: ParsedListing, previous: date | None, expected: date | None) -> str:
@@ -70,9 +87,15 @@ def record_failure(db, *, source: str, label: str, url: str | None, error: str) 
     return IngestReport(source, label, "failed", run_id=run_id, error=error)
 
 
-def fetch_daily(db, config: Config, *, fetcher=None, categories: Sequence[str] | None = None,
-                expected_date: date | None = None,
-                progress: ProgressCallback | None = None) -> list[IngestReport]:
+def fetch_daily(
+    db,
+    config: Config,
+    *,
+    fetcher=None,
+    categories: Sequence[str] | None = None,
+    expected_date: date | None = None,
+    progress: ProgressCallback | None = None,
+) -> list[IngestReport]:
     """Fetch every configured category's listing feed (one request each, politely spaced)."""
     from digest.sources.http import PoliteFetcher
 
@@ -89,12 +112,21 @@ def fetch_daily(db, config: Config, *, fetcher=None, categories: Sequence[str] |
                 body = fetcher.get(url).body
                 listing = parse_feed(body)
             except (FetchError, ParseError) as exc:
-                reports.append(record_failure(db, source="feed", label=category, url=url,
-                                              error=str(exc)))
+                reports.append(
+                    record_failure(db, source="feed", label=category, url=url, error=str(exc))
+                )
                 continue
-            reports.append(ingest_listing(db, listing, source="feed", label=category, url=url,
-                                          announce_types=arxiv.announce_types,
-                                          expected_date=expected_date))
+            reports.append(
+                ingest_listing(
+                    db,
+                    listing,
+                    source="feed",
+                    label=category,
+                    url=url,
+                    announce_types=arxiv.announce_types,
+                    expected_date=expected_date,
+                )
+            )
     finally:
         if own_fetcher and hasattr(fetcher, "close"):
             fetcher.close()
@@ -108,8 +140,14 @@ def ingest_feed_file(db, config: Config, path: Path, label: str | None = None) -
     except OSError as exc:
         raise DigestError(f"{path}: cannot read: {exc.strerror}") from exc
     listing = parse_feed(raw)
-    return ingest_listing(db, listing, source="feed", label=label or path.name, url=str(path),
-                          announce_types=config.arxiv.announce_types)
+    return ingest_listing(
+        db,
+        listing,
+        source="feed",
+        label=label or path.name,
+        url=str(path),
+        announce_types=config.arxiv.announce_types,
+    )
 
 
 def is_no_announcement(reports: Sequence[IngestReport]) -> bool:

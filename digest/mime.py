@@ -71,9 +71,16 @@ def _text_part(body: str, subtype: str) -> EmailMessage:
     return part
 
 
-def _base_message(config: Config, to_address: str, to_name: str, subject: str,
-                  text: str, html: str, message_id_domain: str | None,
-                  now: datetime | None) -> EmailMessage:
+def _base_message(
+    config: Config,
+    to_address: str,
+    to_name: str,
+    subject: str,
+    text: str,
+    html: str,
+    message_id_domain: str | None,
+    now: datetime | None,
+) -> EmailMessage:
     """multipart/alternative, text/plain first and text/html last (RFC 2046: best last).
 
     Headers we compose ourselves are stored raw (the header registry's parsing costs more
@@ -89,17 +96,30 @@ def _base_message(config: Config, to_address: str, to_name: str, subject: str,
     message.set_raw("Message-ID", make_msgid(domain=message_id_domain or _from_domain(config)))
     message.set_raw("MIME-Version", "1.0")
     # "=_" can never occur in quoted-printable output, so the boundary cannot collide.
-    message.set_raw("Content-Type",
-                    f'multipart/alternative; boundary="=_{secrets.token_hex(12)}"')
+    message.set_raw("Content-Type", f'multipart/alternative; boundary="=_{secrets.token_hex(12)}"')
     message.set_payload([_text_part(text, "plain"), _text_part(html, "html")])
     return message
 
 
-def to_mime(config: Config, subscriber: Subscriber, rendered: RenderedEmail, delivery_id: str,
-            message_id_domain: str | None = None, now: datetime | None = None) -> EmailMessage:
+def to_mime(
+    config: Config,
+    subscriber: Subscriber,
+    rendered: RenderedEmail,
+    delivery_id: str,
+    message_id_domain: str | None = None,
+    now: datetime | None = None,
+) -> EmailMessage:
     """The finished digest message: multipart/alternative plus every deliverability header."""
-    message = _base_message(config, subscriber.email, subscriber.name, rendered.subject,
-                            rendered.text, rendered.html, message_id_domain, now)
+    message = _base_message(
+        config,
+        subscriber.email,
+        subscriber.name,
+        rendered.subject,
+        rendered.text,
+        rendered.html,
+        message_id_domain,
+        now,
+    )
     for name, value in rendered.headers.items():
         message.set_raw(name, value)  # raw: never folded (one-line List-Unsubscribe)
     message.set_raw("X-Digest-Delivery", _one_line(delivery_id))
@@ -144,21 +164,38 @@ def _fast_bytes(message: EmailMessage) -> bytes | None:
             return None
         part_head = _raw_headers(part)
         body = part.get_payload()
-        if part_head is None or part.is_multipart() or not isinstance(body, str) \
-                or not body.isascii():
+        if (
+            part_head is None
+            or part.is_multipart()
+            or not isinstance(body, str)
+            or not body.isascii()
+        ):
             return None
-        chunks += [f"--{boundary}\r\n", "\r\n".join(part_head), "\r\n\r\n",
-                   body.replace("\r\n", "\n").replace("\n", "\r\n"),
-                   "\r\n"]
+        chunks += [
+            f"--{boundary}\r\n",
+            "\r\n".join(part_head),
+            "\r\n\r\n",
+            body.replace("\r\n", "\n").replace("\n", "\r\n"),
+            "\r\n",
+        ]
     chunks.append(f"--{boundary}--\r\n")
     return "".join(chunks).encode("ascii")
 
 
-def build_transactional_email(config: Config, to_address: str, subject: str, text: str,
-                              html: str | None = None, *, now: datetime | None = None,
-                              message_id_domain: str | None = None) -> EmailMessage:
+def build_transactional_email(
+    config: Config,
+    to_address: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    now: datetime | None = None,
+    message_id_domain: str | None = None,
+) -> EmailMessage:
     """One-off service mail (confirmation links): same sender identity, no list headers."""
-    body_html = html if html is not None else render(
-        "email/transactional.html.j2", subject=subject, text=text)
-    return _base_message(config, to_address, "", subject, text, body_html,
-                         message_id_domain, now)
+    body_html = (
+        html
+        if html is not None
+        else render("email/transactional.html.j2", subject=subject, text=text)
+    )
+    return _base_message(config, to_address, "", subject, text, body_html, message_id_domain, now)

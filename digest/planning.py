@@ -63,8 +63,13 @@ def candidate_window(subscriber: Subscriber, issue_date: date) -> tuple[date, da
 # ---------------------------------------------------------------- building blocks
 
 
-def load_pool(db, config: Config, since: date | None, until: date | None,
-              announce_types: Sequence[str] | None = None) -> rank.CandidatePool:
+def load_pool(
+    db,
+    config: Config,
+    since: date | None,
+    until: date | None,
+    announce_types: Sequence[str] | None = None,
+) -> rank.CandidatePool:
     """Stored papers announced in [since, until] that have a vector (all when both None)."""
     rows = rank_store.candidate_rows(db, since, until, announce_types)
     ids, vectors = paper_store.load_vectors(db, config.embedding.model, [r["id"] for r in rows])
@@ -73,8 +78,13 @@ def load_pool(db, config: Config, since: date | None, until: date | None,
     if not kept:
         vectors = np.zeros((0, 384), dtype=np.float32)
     return rank.CandidatePool.build(
-        ids, [r["title"] for r in kept], [r["abstract"] for r in kept],
-        [r["authors"] for r in kept], [r["categories"] for r in kept], vectors)
+        ids,
+        [r["title"] for r in kept],
+        [r["abstract"] for r in kept],
+        [r["authors"] for r in kept],
+        [r["categories"] for r in kept],
+        vectors,
+    )
 
 
 def text_vector(db, config: Config, text: str) -> np.ndarray:
@@ -90,23 +100,30 @@ def text_vector(db, config: Config, text: str) -> np.ndarray:
     return vector
 
 
-def build_profile(db, config: Config, topic: Topic, extra_liked: Sequence[str] = (),
-                  label: str | None = None) -> rank.TopicProfile:
+def build_profile(
+    db, config: Config, topic: Topic, extra_liked: Sequence[str] = (), label: str | None = None
+) -> rank.TopicProfile:
     """A topic with its vectors: description embedding, seed/liked and disliked papers."""
     liked_ids = list(dict.fromkeys([*topic.seed_ids, *extra_liked]))
     model = config.embedding.model
     found, liked = paper_store.load_vectors(db, model, liked_ids) if liked_ids else ([], None)
     titles = rank_store.paper_text_rows(db, found) if found else {}
-    _, disliked = (paper_store.load_vectors(db, model, list(topic.dislike_ids))
-                   if topic.dislike_ids else ([], None))
+    _, disliked = (
+        paper_store.load_vectors(db, model, list(topic.dislike_ids))
+        if topic.dislike_ids
+        else ([], None)
+    )
     query = text_vector(db, config, topic.description) if topic.description.strip() else None
     return rank.TopicProfile(
-        topic=topic, query_vector=query, liked_ids=tuple(found),
+        topic=topic,
+        query_vector=query,
+        liked_ids=tuple(found),
         liked_titles=tuple(titles[i]["title"] for i in found),
         liked_vectors=liked if found else None,
         disliked_vectors=disliked if disliked is not None and len(disliked) else None,
-        liked_words=tuple(rank.text_words(f"{titles[i]['title']}\n{titles[i]['abstract']}")
-                          for i in found),
+        liked_words=tuple(
+            rank.text_words(f"{titles[i]['title']}\n{titles[i]['abstract']}") for i in found
+        ),
         label=label,
     )
 
@@ -123,8 +140,9 @@ class Reader:
     blocked_ids: set[str] = field(default_factory=set)
 
 
-def gather_reader(db, config: Config, subscriber: Subscriber,
-                  shared: dict[int, rank.TopicProfile] | None = None) -> Reader:
+def gather_reader(
+    db, config: Config, subscriber: Subscriber, shared: dict[int, rank.TopicProfile] | None = None
+) -> Reader:
     """A subscriber's topics as profiles, feedback and blocked papers. `shared` reuses curated
     topic profiles across subscribers (ranking then scores each curated topic once)."""
     liked, disliked, clicked = feedback_for_subscriber(db, subscriber.id)
@@ -137,8 +155,11 @@ def gather_reader(db, config: Config, subscriber: Subscriber,
         else:
             profiles.append(build_profile(db, config, topic))
     if liked:
-        you_liked = Topic(name="Papers you liked", seed_ids=tuple(liked[-200:]),
-                          dislike_ids=tuple(disliked[-200:]))
+        you_liked = Topic(
+            name="Papers you liked",
+            seed_ids=tuple(liked[-200:]),
+            dislike_ids=tuple(disliked[-200:]),
+        )
         profiles.append(build_profile(db, config, you_liked, label=LIKED_LABEL))
     blocked = set(liked) | set(disliked)
     for profile in profiles:
@@ -146,8 +167,9 @@ def gather_reader(db, config: Config, subscriber: Subscriber,
     return Reader(subscriber, profiles, liked, disliked, clicked, blocked)
 
 
-def feedback_model(db, config: Config, reader: Reader,
-                   pool: rank.CandidatePool) -> rank.FeedbackModel | None:
+def feedback_model(
+    db, config: Config, reader: Reader, pool: rank.CandidatePool
+) -> rank.FeedbackModel | None:
     """The subscriber's own linear model, once they have given enough likes/dislikes."""
     if len(reader.liked) + len(reader.disliked) < config.ranking.min_feedback_for_model:
         return None
@@ -164,9 +186,12 @@ def feedback_model(db, config: Config, reader: Reader,
         return None
     pos_w = np.concatenate([np.ones(len(liked)), np.full(len(clicked), 0.5)])
     neg_w = np.concatenate([np.full(len(disliked), 2.0), np.full(len(sample), 0.5)])
-    return rank.train_feedback_model(np.vstack(positives), np.vstack(negatives),
-                                     pos_w[: sum(len(m) for m in positives)],
-                                     neg_w[-sum(len(m) for m in negatives):])
+    return rank.train_feedback_model(
+        np.vstack(positives),
+        np.vstack(negatives),
+        pos_w[: sum(len(m) for m in positives)],
+        neg_w[-sum(len(m) for m in negatives) :],
+    )
 
 
 def trending_signal(db, config: Config, pool: rank.CandidatePool, day: date) -> np.ndarray:
@@ -179,9 +204,15 @@ def trending_signal(db, config: Config, pool: rank.CandidatePool, day: date) -> 
     return values / top if top > 0 else values
 
 
-def rank_reader(db, config: Config, reader: Reader, pool: rank.CandidatePool,
-                semantic: np.ndarray | None, trending: np.ndarray | None,
-                picked_before: set[str]) -> list[Pick]:
+def rank_reader(
+    db,
+    config: Config,
+    reader: Reader,
+    pool: rank.CandidatePool,
+    semantic: np.ndarray | None,
+    trending: np.ndarray | None,
+    picked_before: set[str],
+) -> list[Pick]:
     """One subscriber's picks from a pool (the semantic matrix may be precomputed)."""
     extra = np.zeros(len(pool), dtype=np.float32)
     model = feedback_model(db, config, reader, pool)
@@ -192,10 +223,16 @@ def rank_reader(db, config: Config, reader: Reader, pool: rank.CandidatePool,
     blocked_ids = reader.blocked_ids | picked_before
     blocked = pool.id_mask(blocked_ids)
     max_papers = min(max(reader.subscriber.max_papers, 1), config.ranking.max_papers_cap)
-    return rank.rank_pool(pool, reader.profiles, max_papers=max_papers,
-                          default_threshold=config.ranking.default_threshold,
-                          diversity_lambda=config.ranking.diversity_lambda,
-                          semantic=semantic, extra=extra, blocked=blocked)
+    return rank.rank_pool(
+        pool,
+        reader.profiles,
+        max_papers=max_papers,
+        default_threshold=config.ranking.default_threshold,
+        diversity_lambda=config.ranking.diversity_lambda,
+        semantic=semantic,
+        extra=extra,
+        blocked=blocked,
+    )
 
 
 # ---------------------------------------------------------------- one subscriber
@@ -225,13 +262,23 @@ def save_plan(db, plan: DigestPlan) -> bool:
     if rank_store.plan_is_sent(db, plan.subscriber_id, plan.issue_date):
         return False
     rows = [
-        {"paper_id": p.paper_id, "rank": n, "score": p.score, "topic": p.topic, "why": p.why,
-         "why_json": {"keywords": list(p.matched_keywords), "authors": list(p.matched_authors),
-                      "similar_to": p.similar_to}}
+        {
+            "paper_id": p.paper_id,
+            "rank": n,
+            "score": p.score,
+            "topic": p.topic,
+            "why": p.why,
+            "why_json": {
+                "keywords": list(p.matched_keywords),
+                "authors": list(p.matched_authors),
+                "similar_to": p.similar_to,
+            },
+        }
         for n, p in enumerate(plan.picks, start=1)
     ]
-    rank_store.replace_plan(db, plan.subscriber_id, plan.issue_date, plan.candidates,
-                            plan.window_start, rows)
+    rank_store.replace_plan(
+        db, plan.subscriber_id, plan.issue_date, plan.candidates, plan.window_start, rows
+    )
     return True
 
 
@@ -241,10 +288,15 @@ def load_plan(db, subscriber_id: int, issue_date: date) -> DigestPlan | None:
         return None
     header, rows = stored
     picks = tuple(
-        Pick(paper_id=r["paper_id"], score=r["score"], topic=r["topic"], why=r["why"],
-             matched_keywords=tuple(r["why_json"].get("keywords", ())),
-             matched_authors=tuple(r["why_json"].get("authors", ())),
-             similar_to=r["why_json"].get("similar_to"))
+        Pick(
+            paper_id=r["paper_id"],
+            score=r["score"],
+            topic=r["topic"],
+            why=r["why"],
+            matched_keywords=tuple(r["why_json"].get("keywords", ())),
+            matched_authors=tuple(r["why_json"].get("authors", ())),
+            similar_to=r["why_json"].get("similar_to"),
+        )
         for r in rows
     )
     start = date.fromisoformat(header["window_start"]) if header["window_start"] else None
@@ -269,15 +321,17 @@ class PlanReport:
     errors: list[str] = field(default_factory=list)
 
 
-def plan_all(db, config: Config, issue_date: date, progress: Progress | None = None,
-             save: bool = True) -> PlanReport:
+def plan_all(
+    db, config: Config, issue_date: date, progress: Progress | None = None, save: bool = True
+) -> PlanReport:
     """Plan every due subscriber's issue; one failing subscriber is reported and skipped."""
     with rank.single_threaded_blas():
         return _plan_everyone(db, config, issue_date, progress, save)
 
 
-def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | None,
-                   save: bool) -> PlanReport:
+def _plan_everyone(
+    db, config: Config, issue_date: date, progress: Progress | None, save: bool
+) -> PlanReport:
     report = PlanReport(issue_date)
     if config.ranking.hf_enabled:  # optional community signal; its failure never stops planning
         from digest.errors import DigestError
@@ -301,8 +355,9 @@ def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | No
         picked = rank_store.picked_before(db, [s.id for s in group], issue_date)
         for start in range(0, len(group), PLAN_BATCH):
             batch = group[start : start + PLAN_BATCH]
-            plans = _rank_batch(db, config, batch, pool, trending, picked, since, issue_date,
-                                report, shared)
+            plans = _rank_batch(
+                db, config, batch, pool, trending, picked, since, issue_date, report, shared
+            )
             if save:
                 _save_batch(db, plans, report)
             else:
@@ -314,10 +369,18 @@ def _plan_everyone(db, config: Config, issue_date: date, progress: Progress | No
     return report
 
 
-def _rank_batch(db, config: Config, batch: list[Subscriber], pool: rank.CandidatePool,
-                trending: np.ndarray, picked: dict[int, set[str]], since: date,
-                issue_date: date, report: PlanReport,
-                shared: dict[int, rank.TopicProfile]) -> list[tuple[Subscriber, DigestPlan]]:
+def _rank_batch(
+    db,
+    config: Config,
+    batch: list[Subscriber],
+    pool: rank.CandidatePool,
+    trending: np.ndarray,
+    picked: dict[int, set[str]],
+    since: date,
+    issue_date: date,
+    report: PlanReport,
+    shared: dict[int, rank.TopicProfile],
+) -> list[tuple[Subscriber, DigestPlan]]:
     """Plans for a batch of subscribers sharing one pool: one product for all their topics.
 
     `shared` holds curated topic profiles built once per run (each is then scored once).
@@ -385,14 +448,17 @@ def match_curated_topics(db, config: Config, issue_date: date) -> int:
             scored = rank.score_topic(pool, profile, semantic[i], config.ranking.default_threshold)
             hits = np.flatnonzero(scored.eligible & (scored.score >= scored.threshold))
             topic_id = int(profile.topic.id or 0)
-            rows += [(topic_id, pool.ids[j], issue_date.isoformat(),
-                      round(float(scored.score[j]), 4)) for j in hits]
+            rows += [
+                (topic_id, pool.ids[j], issue_date.isoformat(), round(float(scored.score[j]), 4))
+                for j in hits
+            ]
     rank_store.replace_topic_matches(db, [issue_date], rows)
     return len(rows)
 
 
-def picks_for_email(db, email: str, issue_date: date | None = None
-                    ) -> tuple[DigestPlan | None, dict[str, str]]:
+def picks_for_email(
+    db, email: str, issue_date: date | None = None
+) -> tuple[DigestPlan | None, dict[str, str]]:
     """A subscriber's stored plan (the latest when no date is given) and the picked titles."""
     from digest.subscribers import require_subscriber
 

@@ -74,12 +74,16 @@ class TopicProfile:
 
 def check_dimensions(profile: TopicProfile, dim: int) -> None:
     """A topic whose stored vectors don't fit the pool (another model, corruption) fails alone."""
-    for label, vectors in (("description", profile.query_vector),
-                           ("liked papers", profile.liked_vectors),
-                           ("disliked papers", profile.disliked_vectors)):
+    for label, vectors in (
+        ("description", profile.query_vector),
+        ("liked papers", profile.liked_vectors),
+        ("disliked papers", profile.disliked_vectors),
+    ):
         if vectors is not None and len(vectors) and np.shape(vectors)[-1] != dim:
-            raise ValueError(f"topic {profile.name or 'papers you liked'!r}: {label} have "
-                             f"{np.shape(vectors)[-1]}-dimensional vectors, the papers {dim}")
+            raise ValueError(
+                f"topic {profile.name or 'papers you liked'!r}: {label} have "
+                f"{np.shape(vectors)[-1]}-dimensional vectors, the papers {dim}"
+            )
 
 
 def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np.ndarray:
@@ -107,8 +111,13 @@ def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np
         rows[[i for i, _ in described]] = queries @ pool.vectors.T
     liked = [(i, p) for i, p in enumerate(unique) if p.has_likes]
     if liked:
-        queries = np.vstack([liked_query(pool, p.liked_vectors, p.disliked_vectors)
-                             for _, p in liked if p.liked_vectors is not None])
+        queries = np.vstack(
+            [
+                liked_query(pool, p.liked_vectors, p.disliked_vectors)
+                for _, p in liked
+                if p.liked_vectors is not None
+            ]
+        )
         at = [i for i, _ in liked]
         scores = like_scores(pool, queries, [p.liked_words for _, p in liked])
         rows[at] = np.fmax(rows[at], scores)
@@ -126,8 +135,9 @@ class TopicScores:
     threshold: float
 
 
-def score_topic(pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray,
-                default_threshold: float) -> TopicScores:
+def score_topic(
+    pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray, default_threshold: float
+) -> TopicScores:
     """Semantic score plus keyword and followed-author bonuses; category/exclude filters.
 
     Curated topics are cached per pool and profile object: one shared by many subscribers is
@@ -144,20 +154,25 @@ def score_topic(pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray
     return scored
 
 
-def _score_topic(pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray,
-                 default_threshold: float) -> TopicScores:
+def _score_topic(
+    pool: CandidatePool, profile: TopicProfile, semantic: np.ndarray, default_threshold: float
+) -> TopicScores:
     topic = profile.topic
     n = len(pool)
     semantic_topic = profile.is_semantic  # then `semantic` has no NaN
-    score = (np.array(semantic, dtype=np.float32) if semantic_topic
-             else np.zeros(n, dtype=np.float32))
+    score = (
+        np.array(semantic, dtype=np.float32) if semantic_topic else np.zeros(n, dtype=np.float32)
+    )
     matched = np.zeros(n, dtype=bool)
     if topic.keywords:
         hits = np.zeros(n, dtype=np.int32)
         for keyword in topic.keywords:
             hits += pool.keyword_mask(keyword)
-        score += np.where(hits > 0, np.minimum(KEYWORD_BONUS + EXTRA_KEYWORD_BONUS * (hits - 1),
-                                               MAX_KEYWORD_BONUS), 0.0).astype(np.float32)
+        score += np.where(
+            hits > 0,
+            np.minimum(KEYWORD_BONUS + EXTRA_KEYWORD_BONUS * (hits - 1), MAX_KEYWORD_BONUS),
+            0.0,
+        ).astype(np.float32)
         matched |= hits > 0
     if topic.authors:
         author_hit = np.zeros(n, dtype=bool)
@@ -192,10 +207,13 @@ class FeedbackModel:
         return FEEDBACK_WEIGHT * np.tanh(vectors @ self.weights + self.bias)
 
 
-def train_feedback_model(positives: np.ndarray, negatives: np.ndarray,
-                         positive_weights: np.ndarray | None = None,
-                         negative_weights: np.ndarray | None = None,
-                         l2: float = 1.0) -> FeedbackModel | None:
+def train_feedback_model(
+    positives: np.ndarray,
+    negatives: np.ndarray,
+    positive_weights: np.ndarray | None = None,
+    negative_weights: np.ndarray | None = None,
+    l2: float = 1.0,
+) -> FeedbackModel | None:
     """Class-balanced ridge classifier (a least-squares linear SVM) solved in dual form.
 
     With tens to hundreds of examples the dual is a tiny linear system: retraining from
@@ -219,8 +237,14 @@ def train_feedback_model(positives: np.ndarray, negatives: np.ndarray,
 # ---------------------------------------------------------------- choosing and explaining
 
 
-def mmr_order(candidates: np.ndarray, scores: np.ndarray, vectors: np.ndarray, limit: int,
-              diversity_lambda: float, penalty_vectors: np.ndarray | None = None) -> list[int]:
+def mmr_order(
+    candidates: np.ndarray,
+    scores: np.ndarray,
+    vectors: np.ndarray,
+    limit: int,
+    diversity_lambda: float,
+    penalty_vectors: np.ndarray | None = None,
+) -> list[int]:
     """Maximal marginal relevance over `candidates` (indices, best first), dropping duplicates.
 
     lambda = 1 is pure relevance; lower values trade relevance for variety. The redundancy
@@ -267,9 +291,14 @@ def quote(title: str, limit: int = 70) -> str:
     return f"“{title}”"
 
 
-def explain(topic_name: str, score: float, keywords: Sequence[str] = (),
-            authors: Sequence[str] = (), similar_title: str | None = None,
-            from_feedback: bool = False) -> str:
+def explain(
+    topic_name: str,
+    score: float,
+    keywords: Sequence[str] = (),
+    authors: Sequence[str] = (),
+    similar_title: str | None = None,
+    from_feedback: bool = False,
+) -> str:
     """The one line a reader sees under a pick."""
     reasons = []
     if keywords:
@@ -284,9 +313,12 @@ def explain(topic_name: str, score: float, keywords: Sequence[str] = (),
     return f"{head}: {body} (score {score:.2f})"
 
 
-def best_topics(pool: CandidatePool, topic_scores: Sequence[TopicScores],
-                extra: np.ndarray | None = None,
-                blocked: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def best_topics(
+    pool: CandidatePool,
+    topic_scores: Sequence[TopicScores],
+    extra: np.ndarray | None = None,
+    blocked: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per paper: (total score, index of the topic it is best for, passes that topic's threshold).
 
     `extra` (feedback model + trending) adds to every topic's score; `blocked` papers
@@ -312,8 +344,9 @@ def best_topics(pool: CandidatePool, topic_scores: Sequence[TopicScores],
     return total.astype(np.float32), best, passed
 
 
-def choose(pool: CandidatePool, total: np.ndarray, passed: np.ndarray, limit: int,
-           diversity_lambda: float) -> list[int]:
+def choose(
+    pool: CandidatePool, total: np.ndarray, passed: np.ndarray, limit: int, diversity_lambda: float
+) -> list[int]:
     """Passing papers, best first (ties by id), diversified by MMR, at most `limit`."""
     indices = np.flatnonzero(passed)
     if not len(indices) or limit <= 0:
@@ -338,23 +371,39 @@ def make_pick(pool: CandidatePool, index: int, score: float, profile: TopicProfi
             similar_title = profile.liked_titles[nearest]
     name = profile.name
     why = explain(name, score, keywords, authors, similar_title, from_feedback=(name == ""))
-    return Pick(paper_id=pool.ids[index], score=round(float(score), 4), topic=name, why=why,
-                matched_keywords=keywords, matched_authors=authors, similar_to=similar_id)
+    return Pick(
+        paper_id=pool.ids[index],
+        score=round(float(score), 4),
+        topic=name,
+        why=why,
+        matched_keywords=keywords,
+        matched_authors=authors,
+        similar_to=similar_id,
+    )
 
 
-def rank_pool(pool: CandidatePool, profiles: Sequence[TopicProfile], *, max_papers: int,
-              default_threshold: float, diversity_lambda: float,
-              semantic: np.ndarray | None = None, extra: np.ndarray | None = None,
-              blocked: np.ndarray | None = None) -> list[Pick]:
+def rank_pool(
+    pool: CandidatePool,
+    profiles: Sequence[TopicProfile],
+    *,
+    max_papers: int,
+    default_threshold: float,
+    diversity_lambda: float,
+    semantic: np.ndarray | None = None,
+    extra: np.ndarray | None = None,
+    blocked: np.ndarray | None = None,
+) -> list[Pick]:
     """The whole choice for one reader: score every topic, pick, diversify, explain."""
     if not len(pool) or not profiles:
         return []
     if semantic is None:
         semantic = semantic_scores(pool, profiles)
-    topic_scores = [score_topic(pool, p, semantic[i], default_threshold)
-                    for i, p in enumerate(profiles)]
-    seeds = {pid for p in profiles for pid in (*p.liked_ids, *p.topic.seed_ids,
-                                               *p.topic.dislike_ids)}
+    topic_scores = [
+        score_topic(pool, p, semantic[i], default_threshold) for i, p in enumerate(profiles)
+    ]
+    seeds = {
+        pid for p in profiles for pid in (*p.liked_ids, *p.topic.seed_ids, *p.topic.dislike_ids)
+    }
     if seeds:
         is_seed = pool.id_mask(seeds)
         blocked = is_seed if blocked is None else (blocked | is_seed)

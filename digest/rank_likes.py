@@ -37,8 +37,9 @@ LEXICAL_TERMS = 50  # at most this many significant words per liked set
 LEXICAL_MIN_PAPERS = 2  # a word must occur in at least this many liked papers
 
 
-def liked_query(pool: CandidatePool, liked: np.ndarray,
-                disliked: np.ndarray | None = None) -> np.ndarray:
+def liked_query(
+    pool: CandidatePool, liked: np.ndarray, disliked: np.ndarray | None = None
+) -> np.ndarray:
     """One query vector (in centred space) for "papers like these, unlike those" (Rocchio)."""
     query = pool.center(liked).mean(axis=0)
     if disliked is not None and len(disliked):
@@ -46,8 +47,9 @@ def liked_query(pool: CandidatePool, liked: np.ndarray,
     return normalize_rows(query)
 
 
-def significant_terms(pool: CandidatePool, liked_words: Sequence[frozenset[str]],
-                      limit: int = LEXICAL_TERMS) -> dict[str, float]:
+def significant_terms(
+    pool: CandidatePool, liked_words: Sequence[frozenset[str]], limit: int = LEXICAL_TERMS
+) -> dict[str, float]:
     """Words the liked papers share unusually often, weighted by Dunning's G^2.
 
     A word in k of the m liked papers, and in a share p of the pool's papers, scores
@@ -81,8 +83,11 @@ def _standardize(rows: np.ndarray) -> np.ndarray:
     return np.divide(rows - mean, sd, out=np.zeros_like(rows), where=sd > 1e-12)
 
 
-def like_scores(pool: CandidatePool, queries: np.ndarray,
-                liked_words: Sequence[Sequence[frozenset[str]]] | None = None) -> np.ndarray:
+def like_scores(
+    pool: CandidatePool,
+    queries: np.ndarray,
+    liked_words: Sequence[Sequence[frozenset[str]]] | None = None,
+) -> np.ndarray:
     """(queries, papers) scores for Rocchio `queries` (rows from `liked_query`), batched.
 
     `liked_words[j]` are the word sets of query j's liked papers (empty: semantic only).
@@ -98,4 +103,5 @@ def like_scores(pool: CandidatePool, queries: np.ndarray,
             evidence[j] = _standardize(evidence[j] + LEXICAL_WEIGHT * lexical)
     scale = plain_sd.astype(np.float32)[:, None]
     return (LIKE_BASE + plain_mean.astype(np.float32)[:, None] + scale * evidence).astype(
-        np.float32)
+        np.float32
+    )

@@ -125,8 +125,9 @@ class Whitening:
         q = np.atleast_2d(np.asarray(queries, dtype=np.float64))
         proj = q @ self.basis
         inside = proj @ self.basis.T
-        out = ((proj / np.sqrt(self.eigen + self.rho)) @ self.basis.T
-               + (q - inside) / np.sqrt(self.rho))
+        out = (proj / np.sqrt(self.eigen + self.rho)) @ self.basis.T + (q - inside) / np.sqrt(
+            self.rho
+        )
         return normalize_rows(out.astype(np.float32))
 
     def score_stats(self, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -160,20 +161,34 @@ class CandidatePool:
     _posting_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, ids: Sequence[str], titles: Sequence[str], abstracts: Sequence[str],
-              authors: Sequence[Sequence[str]], categories: Sequence[Sequence[str]],
-              vectors: np.ndarray, reference_mean: np.ndarray | None = None) -> CandidatePool:
+    def build(
+        cls,
+        ids: Sequence[str],
+        titles: Sequence[str],
+        abstracts: Sequence[str],
+        authors: Sequence[Sequence[str]],
+        categories: Sequence[Sequence[str]],
+        vectors: np.ndarray,
+        reference_mean: np.ndarray | None = None,
+    ) -> CandidatePool:
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(ids) == 0:
             vectors = vectors.reshape(0, vectors.shape[1] if vectors.ndim == 2 else 0)
-        mean = reference_mean if reference_mean is not None else (
-            vectors.mean(axis=0) if len(ids) else np.zeros(vectors.shape[1], np.float32))
+        mean = (
+            reference_mean
+            if reference_mean is not None
+            else (vectors.mean(axis=0) if len(ids) else np.zeros(vectors.shape[1], np.float32))
+        )
         mean = np.asarray(mean, dtype=np.float32)
         return cls(
-            ids=list(ids), titles=list(titles),
+            ids=list(ids),
+            titles=list(titles),
             texts=[f"{t}\n{a}" for t, a in zip(titles, abstracts, strict=True)],
-            authors=[tuple(a) for a in authors], categories=[tuple(c) for c in categories],
-            vectors=vectors, mean=mean, centered=normalize_rows(vectors - mean),
+            authors=[tuple(a) for a in authors],
+            categories=[tuple(c) for c in categories],
+            vectors=vectors,
+            mean=mean,
+            centered=normalize_rows(vectors - mean),
         )
 
     def __len__(self) -> int:
@@ -239,8 +254,9 @@ class CandidatePool:
                 mask = np.zeros(len(self.texts), dtype=bool)
                 mask[list(docs)] = True
             else:
-                mask = np.fromiter((bool(pattern.search(t)) for t in self.texts),
-                                   dtype=bool, count=len(self.texts))
+                mask = np.fromiter(
+                    (bool(pattern.search(t)) for t in self.texts), dtype=bool, count=len(self.texts)
+                )
             self._masks[key] = mask
         return self._masks[key]
 
@@ -256,8 +272,9 @@ class CandidatePool:
 
     def author_keys(self, index: int) -> frozenset[str]:
         if self._author_keys is None:
-            self._author_keys = [frozenset(normalize_author(a) for a in names)
-                                 for names in self.authors]
+            self._author_keys = [
+                frozenset(normalize_author(a) for a in names) for names in self.authors
+            ]
         return self._author_keys[index]
 
     def author_mask(self, name: str) -> np.ndarray:
@@ -287,6 +304,11 @@ class CandidatePool:
             wanted_set = set(wanted)
             # "cs.LG" matches cs.LG; "cs" matches every cs.* category.
             self._masks[key] = np.fromiter(
-                (any(c in wanted_set or c.split(".")[0] in wanted_set for c in cats)
-                 for cats in self.categories), dtype=bool, count=len(self.ids))
+                (
+                    any(c in wanted_set or c.split(".")[0] in wanted_set for c in cats)
+                    for cats in self.categories
+                ),
+                dtype=bool,
+                count=len(self.ids),
+            )
         return self._masks[key]

@@ -46,7 +46,14 @@ def search_papers(db, config: Config, query: str, limit: int = 10) -> list[Searc
     out = []
     for index, score in hits:
         paper = papers[ids[index]]
-        out.append(SearchHit(paper.id, round(score, 4), paper.title, paper.authors,
-                             paper.announced.isoformat() if paper.announced else None,
-                             paper.abs_url))
+        out.append(
+            SearchHit(
+                paper.id,
+                round(score, 4),
+                paper.title,
+                paper.authors,
+                paper.announced.isoformat() if paper.announced else None,
+                paper.abs_url,
+            )
+        )
     return out

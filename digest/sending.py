@@ -86,8 +86,9 @@ class SendReport:
 
 def hours_since_issue(config: Config, issue_date: date, now: datetime) -> float:
     """Hours from the start of the issue day (in the schedule's time zone) to `now`."""
-    start = datetime(issue_date.year, issue_date.month, issue_date.day,
-                     tzinfo=ZoneInfo(config.schedule.timezone))
+    start = datetime(
+        issue_date.year, issue_date.month, issue_date.day, tzinfo=ZoneInfo(config.schedule.timezone)
+    )
     return (now - start).total_seconds() / 3600
 
 
@@ -124,8 +125,9 @@ class _Rendered:
     packed: bytes  # zlib-compressed RFC 5322 bytes (keeps 10k rendered emails small in memory)
 
 
-def render_new(db, config: Config, issue_date: date, report: SendReport,
-               *, save_plans: bool) -> list[_Rendered]:
+def render_new(
+    db, config: Config, issue_date: date, report: SendReport, *, save_plans: bool
+) -> list[_Rendered]:
     """Plan and render the email of every due subscriber who has no ledger row yet.
 
     Any rendering error stops here with DigestError, before a single row is queued.
@@ -145,8 +147,10 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
     rendered: list[_Rendered] = []
     known_papers: dict = {}  # papers are shared between digests: read each once
     trending_today = trending_papers(db, issue_date)
-    topic_names = {sid: [t.name for t in topics]
-                   for sid, topics in topics_by_subscriber(db, [s.id for s in todo]).items()}
+    topic_names = {
+        sid: [t.name for t in topics]
+        for sid, topics in topics_by_subscriber(db, [s.id for s in todo]).items()
+    }
     for subscriber in todo:
         plan = plans[subscriber.id]
         if plan is None:
@@ -165,8 +169,13 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
                 known_papers.update(get_papers(db, missing))
             papers = {pid: known_papers[pid] for pid in wanted if pid in known_papers}
             email_parts = emails.build_digest_email(
-                config, subscriber, plan, papers, trending_today,
-                topic_names=topic_names.get(subscriber.id, ()))
+                config,
+                subscriber,
+                plan,
+                papers,
+                trending_today,
+                topic_names=topic_names.get(subscriber.id, ()),
+            )
             delivery_id = new_delivery_id()
             message = emails.to_mime(config, subscriber, email_parts, delivery_id)
             raw = to_wire(message)
@@ -175,8 +184,9 @@ def render_new(db, config: Config, issue_date: date, report: SendReport,
                 f"rendering the {issue_date.isoformat()} digest for subscriber "
                 f"{subscriber.id} failed ({type(exc).__name__}: {exc}); nothing was sent"
             ) from exc
-        rendered.append(_Rendered(delivery_id, subscriber.id, email_parts.subject,
-                                  zlib.compress(raw, 1)))
+        rendered.append(
+            _Rendered(delivery_id, subscriber.id, email_parts.subject, zlib.compress(raw, 1))
+        )
     report.rendered = len(rendered)
     return rendered
 
@@ -195,18 +205,30 @@ def _queue(db, issue_date: date, rendered: list[_Rendered], chunk: int = 500) ->
     """Queue rendered emails (one short transaction per chunk; existing rows are kept)."""
     created = 0
     for start in range(0, len(rendered), chunk):
-        created += ledger_store.queue_deliveries(db, (
-            NewDelivery(r.delivery_id, r.subscriber_id, issue_date, r.subject,
-                        zlib.decompress(r.packed))
-            for r in rendered[start:start + chunk]))
+        created += ledger_store.queue_deliveries(
+            db,
+            (
+                NewDelivery(
+                    r.delivery_id, r.subscriber_id, issue_date, r.subject, zlib.decompress(r.packed)
+                )
+                for r in rendered[start : start + chunk]
+            ),
+        )
     return created
 
 
 # ------------------------------------------------------------------ send
-def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | None = None,
-               dry_run: bool = False, force: bool = False,
-               progress: ProgressCallback | None = None,
-               now: datetime | None = None) -> SendReport:
+def send_issue(
+    db,
+    config: Config,
+    issue_date: date,
+    *,
+    backend: MailBackend | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    now: datetime | None = None,
+) -> SendReport:
     """Deliver the `issue_date` digest to every due subscriber, at most once each."""
     from digest.lease import Lease
 
@@ -240,8 +262,14 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
             del rendered
             report.render_seconds = time.perf_counter() - started
             started = time.perf_counter()
-            deliver_queued(db, config, backend, issue_date, report,
-                           _renewing(lease, config.schedule.lease_minutes, progress))
+            deliver_queued(
+                db,
+                config,
+                backend,
+                issue_date,
+                report,
+                _renewing(lease, config.schedule.lease_minutes, progress),
+            )
         finally:
             backend.close()  # the outbox writes its index pages here
             outbox_dir = getattr(backend, "outbox_dir", None)
@@ -253,8 +281,7 @@ def send_issue(db, config: Config, issue_date: date, *, backend: MailBackend | N
     return report
 
 
-def _renewing(lease, lease_minutes: float,
-              progress: ProgressCallback | None) -> ProgressCallback:
+def _renewing(lease, lease_minutes: float, progress: ProgressCallback | None) -> ProgressCallback:
     """A progress callback that also keeps the send lease alive during a long run."""
     every = max(1.0, lease_minutes * 60 / 4)
     last = [time.monotonic()]
@@ -269,8 +296,14 @@ def _renewing(lease, lease_minutes: float,
     return step
 
 
-def deliver_queued(db, config: Config, backend: MailBackend, issue_date: date,
-                   report: SendReport, progress: ProgressCallback | None = None) -> None:
+def deliver_queued(
+    db,
+    config: Config,
+    backend: MailBackend,
+    issue_date: date,
+    report: SendReport,
+    progress: ProgressCallback | None = None,
+) -> None:
     """Send every queued row of the issue, one at a time, each claimed before its call."""
     queued = ledger_store.queued_ids(db, issue_date)
     if not queued:
@@ -282,25 +315,31 @@ def deliver_queued(db, config: Config, backend: MailBackend, issue_date: date,
         except AuthError as exc:
             raise DigestError(f"{exc}; nothing was sent, {len(queued)} stay queued") from exc
         except (TransientError, PermanentError) as exc:
-            raise DigestError(f"{exc}; nothing was sent, {len(queued)} stay queued "
-                              "(run `digest send` again when the server is back)") from exc
+            raise DigestError(
+                f"{exc}; nothing was sent, {len(queued)} stay queued "
+                "(run `digest send` again when the server is back)"
+            ) from exc
     pacer = Pacer(config.mail.rate_per_second)
     consecutive_errors = 0
     for done, delivery_id in enumerate(queued, start=1):
         outcome = _deliver_one(db, config, backend, delivery_id, report, pacer)
-        consecutive_errors = 0 if outcome in ("sent", "skipped", "taken") else \
-            consecutive_errors + 1
+        consecutive_errors = (
+            0 if outcome in ("sent", "skipped", "taken") else consecutive_errors + 1
+        )
         if progress is not None:
             progress(done, len(queued))
         if consecutive_errors >= config.mail.max_consecutive_errors:
             left = len(queued) - done
-            report.stopped = (f"paused after {consecutive_errors} failed deliveries in a row; "
-                              f"{left} stay queued for the next `digest send`")
+            report.stopped = (
+                f"paused after {consecutive_errors} failed deliveries in a row; "
+                f"{left} stay queued for the next `digest send`"
+            )
             return
 
 
-def _deliver_one(db, config: Config, backend: MailBackend, delivery_id: str,
-                 report: SendReport, pacer: Pacer) -> str:
+def _deliver_one(
+    db, config: Config, backend: MailBackend, delivery_id: str, report: SendReport, pacer: Pacer
+) -> str:
     """Claim, send, finish one row. Returns the row's outcome (or "taken")."""
     claimed = ledger_store.claim(db, delivery_id, backend.name)
     if claimed == "skipped":
@@ -318,12 +357,19 @@ def _deliver_one(db, config: Config, backend: MailBackend, delivery_id: str,
             result = backend.send(message, delivery_id)  # type: ignore[arg-type]
         except RateLimitedError as exc:
             rate_limits += 1
-            wait = exc.retry_after if exc.retry_after is not None else \
-                backoff_delay(rate_limits, config.mail.retry_base_seconds)
+            wait = (
+                exc.retry_after
+                if exc.retry_after is not None
+                else backoff_delay(rate_limits, config.mail.retry_base_seconds)
+            )
             wait = max(wait, 0.05)
             if waited_for_rate_limit + wait > config.mail.rate_limit_max_wait_seconds:
-                return _finish_failed(db, delivery_id, report,
-                                      f"rate limited for over {waited_for_rate_limit:.0f}s: {exc}")
+                return _finish_failed(
+                    db,
+                    delivery_id,
+                    report,
+                    f"rate limited for over {waited_for_rate_limit:.0f}s: {exc}",
+                )
             report.rate_limited += 1
             waited_for_rate_limit += wait
             report.errors.append(f"{delivery_id}: {exc} (waiting {wait:.1f}s)")
@@ -332,8 +378,9 @@ def _deliver_one(db, config: Config, backend: MailBackend, delivery_id: str,
             continue
         except TransientError as exc:
             if retries >= config.mail.send_retries:
-                return _finish_failed(db, delivery_id, report,
-                                      f"gave up after {retries + 1} attempts: {exc}")
+                return _finish_failed(
+                    db, delivery_id, report, f"gave up after {retries + 1} attempts: {exc}"
+                )
             retries += 1
             report.retries += 1
             wait = backoff_delay(retries, config.mail.retry_base_seconds)
@@ -353,8 +400,10 @@ def _deliver_one(db, config: Config, backend: MailBackend, delivery_id: str,
         except AuthError as exc:
             ledger_store.mark_failed(db, delivery_id, f"not sent: {exc}")
             report.failed += 1
-            raise DigestError(f"{exc}; stopped the run ({report.sent} sent so far; the rest "
-                              "stay queued for the next `digest send`)") from exc
+            raise DigestError(
+                f"{exc}; stopped the run ({report.sent} sent so far; the rest "
+                "stay queued for the next `digest send`)"
+            ) from exc
         except BaseException as exc:  # a bug or an interrupt mid-call: the provider may have it
             ledger_store.mark_unknown(db, delivery_id, f"{type(exc).__name__}: {exc}")
             report.unknown += 1

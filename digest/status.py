@@ -49,8 +49,10 @@ def ingest_warnings(runs: list[dict], now: datetime | None = None) -> list[str]:
     if last["status"] == "failed":
         warnings.append(f"the last fetch ({last['category']}) failed: {last['error']}")
     if last["status"] == "stale":
-        warnings.append(f"the feed for {last['category']} looks stale: its date "
-                        f"{last['channel_date']} did not move since the last run")
+        warnings.append(
+            f"the feed for {last['category']} looks stale: its date "
+            f"{last['channel_date']} did not move since the last run"
+        )
     now = now or datetime.now(UTC)
     good = [r for r in runs if r["status"] in ("ok", "empty") and r["source"] == "feed"]
     if good:

@@ -25,8 +25,19 @@ _ACCENT_RE = re.compile(
     r"""\\(?P<cmd>['`^"~=.]|[uvHckr](?=[{\s]))\s*(?:\{\s*(?P<braced>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))"""
 )
 _LETTERS = {
-    r"\o": "ø", r"\O": "Ø", r"\l": "ł", r"\L": "Ł", r"\ss": "ß", r"\ae": "æ", r"\AE": "Æ",
-    r"\oe": "œ", r"\OE": "Œ", r"\aa": "å", r"\AA": "Å", r"\i": "ı", r"\j": "ȷ",
+    r"\o": "ø",
+    r"\O": "Ø",
+    r"\l": "ł",
+    r"\L": "Ł",
+    r"\ss": "ß",
+    r"\ae": "æ",
+    r"\AE": "Æ",
+    r"\oe": "œ",
+    r"\OE": "Œ",
+    r"\aa": "å",
+    r"\AA": "Å",
+    r"\i": "ı",
+    r"\j": "ȷ",
 }
 _LETTER_RE = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])(?:\{\})?")
 _WS_RE = re.compile(r"\s+")

@@ -53,21 +53,31 @@ def _resolve_ids(db, raw_ids: Sequence[str], option: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(resolved))
 
 
-def lab_topic(db, *, text: str | None = None, like: Sequence[str] = (),
-              dislike: Sequence[str] = (), keywords: Sequence[str] = (),
-              exclude: Sequence[str] = (), authors: Sequence[str] = (),
-              categories: Sequence[str] = (), threshold: float | None = None) -> Topic:
+def lab_topic(
+    db,
+    *,
+    text: str | None = None,
+    like: Sequence[str] = (),
+    dislike: Sequence[str] = (),
+    keywords: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    authors: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    threshold: float | None = None,
+) -> Topic:
     """The topic the lab's options describe (ids checked against the store)."""
     if threshold is not None and not -1.0 <= threshold <= 1.0:
         raise UsageError("--threshold must be between -1 and 1")
     topic = Topic(
-        name=TRY_TOPIC_NAME, description=" ".join((text or "").split()),
+        name=TRY_TOPIC_NAME,
+        description=" ".join((text or "").split()),
         keywords=tuple(k.strip() for k in keywords if k.strip()),
         exclude=tuple(k.strip() for k in exclude if k.strip()),
         seed_ids=_resolve_ids(db, like, "--like"),
         dislike_ids=_resolve_ids(db, dislike, "--dislike"),
         authors=tuple(a.strip() for a in authors if a.strip()),
-        categories=tuple(categories), threshold=threshold,
+        categories=tuple(categories),
+        threshold=threshold,
     )
     if not (topic.description or topic.keywords or topic.seed_ids or topic.authors):
         raise UsageError("the topic is empty: give --text, --like, --keyword or --author")
@@ -87,8 +97,9 @@ def recent_window(db, days: int | None) -> tuple[date | None, date | None]:
     return newest - timedelta(days=days - 1), newest
 
 
-def rank_topic(db, config: Config, topic: Topic, pool: rank.CandidatePool,
-               limit: int) -> list[TrialResult]:
+def rank_topic(
+    db, config: Config, topic: Topic, pool: rank.CandidatePool, limit: int
+) -> list[TrialResult]:
     """Every eligible paper of the pool in the order the topic would send them, best first."""
     profile = build_profile(db, config, topic)
     semantic = rank.semantic_scores(pool, [profile])
@@ -103,17 +114,35 @@ def rank_topic(db, config: Config, topic: Topic, pool: rank.CandidatePool,
     for n, i in enumerate(chosen, start=1):
         pick = rank.make_pick(pool, i, float(scored.score[i]), profile)
         row = texts.get(pool.ids[i], {})
-        results.append(TrialResult(n, pick.paper_id, pool.titles[i], pick.score, pick.why,
-                                   bool(scored.score[i] >= scored.threshold),
-                                   row.get("announced")))
+        results.append(
+            TrialResult(
+                n,
+                pick.paper_id,
+                pool.titles[i],
+                pick.score,
+                pick.why,
+                bool(scored.score[i] >= scored.threshold),
+                row.get("announced"),
+            )
+        )
     return results
 
 
-def try_topic(db, config: Config, *, text: str | None = None, like: Sequence[str] = (),
-              dislike: Sequence[str] = (), keywords: Sequence[str] = (),
-              exclude: Sequence[str] = (), authors: Sequence[str] = (),
-              categories: Sequence[str] = (), threshold: float | None = None,
-              days: int | None = None, limit: int = 20) -> list[TrialResult]:
+def try_topic(
+    db,
+    config: Config,
+    *,
+    text: str | None = None,
+    like: Sequence[str] = (),
+    dislike: Sequence[str] = (),
+    keywords: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    authors: Sequence[str] = (),
+    categories: Sequence[str] = (),
+    threshold: float | None = None,
+    days: int | None = None,
+    limit: int = 20,
+) -> list[TrialResult]:
     """Rank stored papers (all, or the last `days`) as a topic built from these options would.
 
     Liked and disliked papers never appear in the results. Papers below the threshold are
@@ -121,9 +150,17 @@ def try_topic(db, config: Config, *, text: str | None = None, like: Sequence[str
     """
     if limit < 1:
         raise UsageError("--limit must be at least 1")
-    topic = lab_topic(db, text=text, like=like, dislike=dislike, keywords=keywords,
-                      exclude=exclude, authors=authors, categories=categories,
-                      threshold=threshold)
+    topic = lab_topic(
+        db,
+        text=text,
+        like=like,
+        dislike=dislike,
+        keywords=keywords,
+        exclude=exclude,
+        authors=authors,
+        categories=categories,
+        threshold=threshold,
+    )
     since, until = recent_window(db, days)
     with rank.single_threaded_blas():
         pool = load_pool(db, config, since, until)
@@ -165,8 +202,9 @@ def histogram(scores: Sequence[float], bins: int = 10) -> list[tuple[float, floa
     return [(float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts)]
 
 
-def test_topic(db, config: Config, name: str, days: int | None = 14,
-               borderline: int = 6) -> TopicTestReport:
+def test_topic(
+    db, config: Config, name: str, days: int | None = 14, borderline: int = 6
+) -> TopicTestReport:
     """What a saved curated topic would have sent on each stored announcement day."""
     with rank.single_threaded_blas():
         return _replay(db, config, name, days, borderline)
@@ -177,8 +215,9 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
     if topic is None:
         raise UsageError(f"no curated topic named {name!r}")
     profile = build_profile(db, config, topic)
-    threshold = (config.ranking.default_threshold if topic.threshold is None
-                 else float(topic.threshold))
+    threshold = (
+        config.ranking.default_threshold if topic.threshold is None else float(topic.threshold)
+    )
     report = TopicTestReport(topic, threshold)
     since, _ = recent_window(db, days)
     near: list[tuple[float, str, date, rank.CandidatePool, int, float]] = []
@@ -194,12 +233,30 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
         passing = eligible[scored.score[eligible] >= threshold]
         report.days.append(DayReplay(day, len(pool), len(passing)))
         report.scores += [float(s) for s in scored.score[eligible]]
-        near += [(abs(float(scored.score[i]) - threshold), pool.ids[i], day, pool, int(i),
-                  float(scored.score[i])) for i in eligible]
+        near += [
+            (
+                abs(float(scored.score[i]) - threshold),
+                pool.ids[i],
+                day,
+                pool,
+                int(i),
+                float(scored.score[i]),
+            )
+            for i in eligible
+        ]
     near.sort(key=lambda item: (item[0], item[1]))
     chosen = sorted(near[:borderline], key=lambda item: (-item[5], item[1]))
     for n, (_, paper_id, day, pool, i, score) in enumerate(chosen, start=1):
         pick = rank.make_pick(pool, i, score, profile)
-        report.borderline.append(TrialResult(n, paper_id, pool.titles[i], pick.score, pick.why,
-                                             score >= threshold, day.isoformat()))
+        report.borderline.append(
+            TrialResult(
+                n,
+                paper_id,
+                pool.titles[i],
+                pick.score,
+                pick.why,
+                score >= threshold,
+                day.isoformat(),
+            )
+        )
     return report

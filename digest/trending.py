@@ -50,8 +50,13 @@ def period_bounds(day: date, period: str) -> tuple[date, date]:
 
 
 def _score(likes: int, clicks: int, dislikes: int, matches: int, upvotes: int) -> float:
-    return (LIKE_WEIGHT * likes + CLICK_WEIGHT * clicks - DISLIKE_WEIGHT * dislikes
-            + MATCH_WEIGHT * matches + UPVOTE_WEIGHT * math.log2(1 + max(upvotes, 0)))
+    return (
+        LIKE_WEIGHT * likes
+        + CLICK_WEIGHT * clicks
+        - DISLIKE_WEIGHT * dislikes
+        + MATCH_WEIGHT * matches
+        + UPVOTE_WEIGHT * math.log2(1 + max(upvotes, 0))
+    )
 
 
 def trending(db, day: date, period: str = "day", limit: int = 20) -> list[TrendingPaper]:
@@ -71,11 +76,21 @@ def trending(db, day: date, period: str = "day", limit: int = 20) -> list[Trendi
     for pid in paper_ids:
         counts = feedback.get(pid, {})
         likes, clicks = counts.get("like", 0), counts.get("click", 0)
-        score = _score(likes, clicks, counts.get("dislike", 0), matches.get(pid, 0),
-                       upvotes.get(pid, 0))
+        score = _score(
+            likes, clicks, counts.get("dislike", 0), matches.get(pid, 0), upvotes.get(pid, 0)
+        )
         if score > 0:
-            found.append(TrendingPaper(pid, round(score, 3), likes, clicks, matches.get(pid, 0),
-                                       upvotes.get(pid, 0), titles.get(pid, {}).get("title", "")))
+            found.append(
+                TrendingPaper(
+                    pid,
+                    round(score, 3),
+                    likes,
+                    clicks,
+                    matches.get(pid, 0),
+                    upvotes.get(pid, 0),
+                    titles.get(pid, {}).get("title", ""),
+                )
+            )
     found.sort(key=lambda t: (-t.score, t.paper_id))
     return found[: max(limit, 0)]
 
@@ -90,8 +105,13 @@ def interest_counts(db, paper_ids: Sequence[str], day: date) -> dict[str, float]
     out = {}
     for pid in paper_ids:
         counts = feedback.get(pid, {})
-        score = _score(counts.get("like", 0), counts.get("click", 0), counts.get("dislike", 0),
-                       matches.get(pid, 0), upvotes.get(pid, 0))
+        score = _score(
+            counts.get("like", 0),
+            counts.get("click", 0),
+            counts.get("dislike", 0),
+            matches.get(pid, 0),
+            upvotes.get(pid, 0),
+        )
         if score > 0:
             out[pid] = score
     return out

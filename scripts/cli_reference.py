@@ -31,8 +31,11 @@ def commands(command=None, path=()):
 def reference() -> str:
     rows = ["| command | what it does |", "|---|---|"]
     for path, command in commands():
-        options = [f"`{p.opts[0]}`" for p in command.params
-                   if p.param_type_name == "option" and p.opts[0] not in ("--help",)]
+        options = [
+            f"`{p.opts[0]}`"
+            for p in command.params
+            if p.param_type_name == "option" and p.opts[0] not in ("--help",)
+        ]
         first_line = " ".join((command.help or "").strip().split("\n\n")[0].split())
         first_line = first_line.replace("\\[", "[").replace("|", "\\|")
         opts = f" <br>options: {', '.join(options)}" if options else ""

@@ -15,8 +15,16 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 
 
@@ -39,7 +47,9 @@ def main(demo_dir: Path, preview_html: Path) -> None:
         page.screenshot(path=str(OUT / "readme-paper.png"))
         browser.close()
     server.shutdown()
-    print("\n".join(str(OUT / n) for n in ("readme-email.png", "readme-home.png", "readme-paper.png")))
+    print(
+        "\n".join(str(OUT / n) for n in ("readme-email.png", "readme-home.png", "readme-paper.png"))
+    )
 
 
 if __name__ == "__main__":

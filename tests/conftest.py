@@ -25,8 +25,10 @@ FIXTURES = Path(__file__).parent / "fixtures"
 ARXIV_FIXTURES = FIXTURES / "arxiv"
 ATOM_SAMPLE = SAMPLES_DIR / "cs.AI-2025-08-20.atom.xml"
 RSS_SAMPLE = SAMPLES_DIR / "cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.rss.xml"
-EMPTY_RSS = ARXIV_FIXTURES / "rss" / (
-    "broadfield-dev-ticker__rss.arxiv.org_rss_physics__2025-12-31__EMPTY_reconstructed.xml"
+EMPTY_RSS = (
+    ARXIV_FIXTURES
+    / "rss"
+    / ("broadfield-dev-ticker__rss.arxiv.org_rss_physics__2025-12-31__EMPTY_reconstructed.xml")
 )
 
 

@@ -15,34 +15,63 @@ from digest.models import DigestPlan, Paper, Pick, Subscriber
 ISSUE = date(2025, 8, 20)
 
 PAPERS = [
-    Paper(id="2508.00001", title="<script>alert(1)</script> & x<y: sparse attention",
-          abstract="We study sparse attention. It is fast. It is also accurate.",
-          authors=("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"),
-          categories=("cs.LG", "cs.AI"), primary_category="cs.LG", version=1,
-          announce_type="new", announced=ISSUE),
-    Paper(id="2508.00002", title="Retrieval-augmented planning for agents",
-          abstract="Agents plan better with retrieval. We show it on three benchmarks.",
-          authors=("Barbara Liskov",), categories=("cs.AI",), primary_category="cs.AI",
-          version=1, announce_type="new", announced=ISSUE),
-    Paper(id="2508.00003", title="A survey of diffusion language models",
-          abstract="Diffusion language models are surveyed. Open problems are listed.",
-          authors=("Donald Knuth", "Leslie Lamport"), categories=("cs.CL",),
-          primary_category="cs.CL", version=1, announce_type="cross", announced=ISSUE),
+    Paper(
+        id="2508.00001",
+        title="<script>alert(1)</script> & x<y: sparse attention",
+        abstract="We study sparse attention. It is fast. It is also accurate.",
+        authors=("Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"),
+        categories=("cs.LG", "cs.AI"),
+        primary_category="cs.LG",
+        version=1,
+        announce_type="new",
+        announced=ISSUE,
+    ),
+    Paper(
+        id="2508.00002",
+        title="Retrieval-augmented planning for agents",
+        abstract="Agents plan better with retrieval. We show it on three benchmarks.",
+        authors=("Barbara Liskov",),
+        categories=("cs.AI",),
+        primary_category="cs.AI",
+        version=1,
+        announce_type="new",
+        announced=ISSUE,
+    ),
+    Paper(
+        id="2508.00003",
+        title="A survey of diffusion language models",
+        abstract="Diffusion language models are surveyed. Open problems are listed.",
+        authors=("Donald Knuth", "Leslie Lamport"),
+        categories=("cs.CL",),
+        primary_category="cs.CL",
+        version=1,
+        announce_type="cross",
+        announced=ISSUE,
+    ),
 ]
 
 
 def plan_for(subscriber_id: int, issue: date = ISSUE, n: int = 3) -> DigestPlan:
     picks = tuple(
-        Pick(paper_id=p.id, score=0.9 - 0.1 * i, topic="Machine learning",
-             why=f"matches your topic 'Machine learning' ({0.9 - 0.1 * i:.2f})")
+        Pick(
+            paper_id=p.id,
+            score=0.9 - 0.1 * i,
+            topic="Machine learning",
+            why=f"matches your topic 'Machine learning' ({0.9 - 0.1 * i:.2f})",
+        )
         for i, p in enumerate(PAPERS[:n])
     )
     return DigestPlan(subscriber_id=subscriber_id, issue_date=issue, picks=picks, candidates=86)
 
 
 def subscriber(sid: int = 1, email_address: str = "ann@lab.test") -> Subscriber:
-    return Subscriber(id=sid, email=email_address, name="Ann Example", status="active",
-                      manage_token=f"tok{sid}" + "x" * 20)
+    return Subscriber(
+        id=sid,
+        email=email_address,
+        name="Ann Example",
+        status="active",
+        manage_token=f"tok{sid}" + "x" * 20,
+    )
 
 
 def digest_message(config, sub: Subscriber | None = None, delivery_id: str = "d_test"):
@@ -50,8 +79,7 @@ def digest_message(config, sub: Subscriber | None = None, delivery_id: str = "d_
     from digest import emails
 
     sub = sub or subscriber()
-    rendered = emails.build_digest_email(config, sub, plan_for(sub.id),
-                                         {p.id: p for p in PAPERS})
+    rendered = emails.build_digest_email(config, sub, plan_for(sub.id), {p.id: p for p in PAPERS})
     return emails.to_mime(config, sub, rendered, delivery_id)
 
 
@@ -65,14 +93,24 @@ def assert_digest_mime(message) -> None:
     parts = list(message.iter_parts())
     assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
     assert parts[0].get_content().strip() and parts[1].get_content().strip()
-    for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Id",
-                   "List-Unsubscribe", "List-Unsubscribe-Post", "X-Digest-Delivery"):
+    for header in (
+        "From",
+        "To",
+        "Subject",
+        "Date",
+        "Message-ID",
+        "List-Id",
+        "List-Unsubscribe",
+        "List-Unsubscribe-Post",
+        "X-Digest-Delivery",
+    ):
         assert message[header], f"missing {header}"
     assert str(message["List-Unsubscribe-Post"]) == "List-Unsubscribe=One-Click"
 
 
-def seed_subscribers(db, count: int, *, issue: date = ISSUE, save_plans: bool = True,
-                     domain: str = "lab.test") -> list[Subscriber]:
+def seed_subscribers(
+    db, count: int, *, issue: date = ISSUE, save_plans: bool = True, domain: str = "lab.test"
+) -> list[Subscriber]:
     """`count` active subscribers with papers in the store and (optionally) saved plans."""
     from digest.store.papers import upsert_papers
     from digest.store.subscribers import get_subscriber, insert_subscriber
@@ -80,10 +118,16 @@ def seed_subscribers(db, count: int, *, issue: date = ISSUE, save_plans: bool = 
     upsert_papers(db, PAPERS, source="test")
     subs = []
     for i in range(count):
-        sid = insert_subscriber(db, {
-            "email": f"reader{i:03d}@{domain}", "name": f"Reader {i}", "status": "active",
-            "manage_token": secrets.token_urlsafe(24), "confirmed_at": "2025-08-01T00:00:00",
-        })
+        sid = insert_subscriber(
+            db,
+            {
+                "email": f"reader{i:03d}@{domain}",
+                "name": f"Reader {i}",
+                "status": "active",
+                "manage_token": secrets.token_urlsafe(24),
+                "confirmed_at": "2025-08-01T00:00:00",
+            },
+        )
         sub = get_subscriber(db, sid)
         assert sub is not None
         subs.append(sub)
@@ -121,8 +165,9 @@ def queue_messages(db, config, subs, issue: date = ISSUE) -> list[str]:
     for sub in subs:
         delivery_id = new_delivery_id()
         message = digest_message(config, sub, delivery_id)
-        new.append(NewDelivery(delivery_id, sub.id, issue, str(message["Subject"]),
-                               to_wire(message)))
+        new.append(
+            NewDelivery(delivery_id, sub.id, issue, str(message["Subject"]), to_wire(message))
+        )
         ids.append(delivery_id)
     queue_deliveries(db, new)
     return ids

@@ -150,7 +150,8 @@ def test_malformed_entries_are_skipped_with_reasons():
     listing = parse_api_response("<entry>".join(entries).encode())
     assert len(listing.papers) == 7
     assert [s.reason for s in listing.skipped] == [
-        "entry has no title", "entry has no abstract",
+        "entry has no title",
+        "entry has no abstract",
         "entry id 'http://example.org/not-arxiv' is not an arXiv id",
     ]
 
@@ -256,8 +257,13 @@ def arxiv(_module_server):
 @pytest.fixture
 def cfg(arxiv, tmp_path) -> Config:
     return Config(
-        arxiv=ArxivConfig(api_base_url=arxiv.url, request_delay_seconds=0.1,
-                          timeout_seconds=2.0, max_retries=1, api_page_size=10),
+        arxiv=ArxivConfig(
+            api_base_url=arxiv.url,
+            request_delay_seconds=0.1,
+            timeout_seconds=2.0,
+            max_retries=1,
+            api_page_size=10,
+        ),
         base_dir=tmp_path,
     )
 
@@ -317,7 +323,10 @@ def test_category_paging_until_total_results(arxiv, cfg, fetcher):
     assert [r["start"] for r in arxiv.requests] == ["0", "10"]
     assert arxiv.requests[0] == {
         "search_query": "cat:cs.SE AND submittedDate:[202201010000 TO 202412312359]",
-        "start": "0", "max_results": "10", "sortBy": "submittedDate", "sortOrder": "ascending",
+        "start": "0",
+        "max_results": "10",
+        "sortBy": "submittedDate",
+        "sortOrder": "ascending",
     }
     assert arxiv.arrivals[1] - arxiv.arrivals[0] >= 0.1 - 0.03  # spaced (allowing some skew)
 
@@ -350,12 +359,20 @@ def test_backfill_twice_gives_no_duplicate_rows(arxiv, cfg, fetcher, db):
     arxiv.add({"start": "0"}, with_total(body(PAGE_0), 20))
     arxiv.add({"start": "10"}, with_total(body(PAGE_10), 20))
     seen: list[int] = []
-    first = backfill_api(db, cfg, fetcher, category="cs.SE", date_from=date(2022, 1, 1),
-                         date_to=date(2024, 12, 31), progress=seen.append)
+    first = backfill_api(
+        db,
+        cfg,
+        fetcher,
+        category="cs.SE",
+        date_from=date(2022, 1, 1),
+        date_to=date(2024, 12, 31),
+        progress=seen.append,
+    )
     assert first.status == "ok" and first.counts.new == 20 and first.counts.fetched == 20
     assert seen == [10, 20]
-    second = backfill_api(db, cfg, fetcher, category="cs.SE", date_from=date(2022, 1, 1),
-                          date_to=date(2024, 12, 31))
+    second = backfill_api(
+        db, cfg, fetcher, category="cs.SE", date_from=date(2022, 1, 1), date_to=date(2024, 12, 31)
+    )
     assert (second.counts.new, second.counts.unchanged) == (0, 20)
     assert count_papers(db) == 20
     assert db.execute("SELECT COUNT(*) FROM paper_versions").fetchone()[0] == 20
@@ -376,8 +393,9 @@ def test_fetch_error_marks_the_run_failed_and_keeps_whole_pages(arxiv, cfg, fetc
     arxiv.add({"start": "0"}, with_total(body(PAGE_0), 30))
     arxiv.add({"start": "10"}, b"overloaded", status=503)
     with pytest.raises(FetchError) as caught:
-        backfill_api(db, cfg, fetcher, category="cs.SE", date_from=date(2022, 1, 1),
-                     date_to=date(2022, 1, 2))
+        backfill_api(
+            db, cfg, fetcher, category="cs.SE", date_from=date(2022, 1, 1), date_to=date(2022, 1, 2)
+        )
     assert arxiv.url in str(caught.value) and "HTTP 503" in str(caught.value)
     assert count_papers(db) == 10  # the first page, whole; nothing of the failed one
     (run,) = recent_ingest_runs(db)

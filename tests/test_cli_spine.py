@@ -16,8 +16,14 @@ ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
 def digest(*args: str, cwd=None, check: bool = False) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "digest", *args], capture_output=True,
-                          text=True, cwd=cwd, env=ENV, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=ENV,
+        timeout=300,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"digest {' '.join(args)} -> {proc.returncode}\n{proc.stderr}")
     return proc
@@ -26,11 +32,20 @@ def digest(*args: str, cwd=None, check: bool = False) -> subprocess.CompletedPro
 @pytest.fixture
 def feed_config(make_config, httpserver):
     httpserver.expect_request("/atom/cs.AI").respond_with_data(
-        ATOM_SAMPLE.read_bytes(), content_type="application/atom+xml")
+        ATOM_SAMPLE.read_bytes(), content_type="application/atom+xml"
+    )
     httpserver.expect_request("/atom/physics").respond_with_data(
-        EMPTY_RSS.read_bytes(), content_type="application/rss+xml")
-    return make_config({"arxiv": {"feed_base_url": httpserver.url_for("/").rstrip("/"),
-                                  "categories": ["cs.AI"], "request_delay_seconds": 0.0}})
+        EMPTY_RSS.read_bytes(), content_type="application/rss+xml"
+    )
+    return make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI"],
+                "request_delay_seconds": 0.0,
+            }
+        }
+    )
 
 
 def test_fetch_twice_stores_86_papers_once(feed_config):
@@ -58,9 +73,17 @@ def test_empty_feed_is_no_announcement_exit_0(feed_config):
 
 
 def test_network_failure_names_url_and_exits_1(make_config):
-    _, path = make_config({"arxiv": {"feed_base_url": "http://127.0.0.1:9",
-                                     "categories": ["cs.AI"], "max_retries": 1,
-                                     "request_delay_seconds": 0.0, "timeout_seconds": 2.0}})
+    _, path = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": "http://127.0.0.1:9",
+                "categories": ["cs.AI"],
+                "max_retries": 1,
+                "request_delay_seconds": 0.0,
+                "timeout_seconds": 2.0,
+            }
+        }
+    )
     proc = digest("--config", str(path), "fetch")
     assert proc.returncode == 1
     assert "127.0.0.1:9/atom/cs.AI" in proc.stdout + proc.stderr
@@ -68,7 +91,7 @@ def test_network_failure_names_url_and_exits_1(make_config):
 
 def test_bad_config_key_exits_2_naming_it(tmp_path):
     bad = tmp_path / "config.toml"
-    bad.write_text('[arxiv]\nrequest_delay = 3\n')
+    bad.write_text("[arxiv]\nrequest_delay = 3\n")
     proc = digest("--config", str(bad), "status")
     assert proc.returncode == 2
     assert "[arxiv].request_delay" in proc.stderr
@@ -85,14 +108,26 @@ def test_search_embed_cache_and_show(sample_db, sample_config, make_config):
     sample_db.conn.close()
     proc = digest("--config", str(path), "embed", "--json", check=True)
     assert json.loads(proc.stdout)["embedded"] == 0  # everything was cached
-    hits = json.loads(digest("--config", str(path), "papers", "search",
-                             "large language model agents", "--json", check=True).stdout)
+    hits = json.loads(
+        digest(
+            "--config",
+            str(path),
+            "papers",
+            "search",
+            "large language model agents",
+            "--json",
+            check=True,
+        ).stdout
+    )
     assert len(hits) == 10
     scores = [h["score"] for h in hits]
     assert scores == sorted(scores, reverse=True) and scores[0] > 0.4
     assert any("agent" in h["title"].lower() for h in hits[:3])
-    shown = json.loads(digest("--config", str(path), "papers", "show", "arXiv:2508.13167v1",
-                              "--json", check=True).stdout)
+    shown = json.loads(
+        digest(
+            "--config", str(path), "papers", "show", "arXiv:2508.13167v1", "--json", check=True
+        ).stdout
+    )
     assert shown["title"].startswith("Chain-of-Agents") and shown["versions"][0]["version"] == 1
     missing = digest("--config", str(path), "papers", "show", "2501.99999")
     assert missing.returncode == 2 and "2501.99999" in missing.stderr

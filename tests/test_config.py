@@ -41,7 +41,10 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
     [
         ("[arxiv]\nfoo = 1\n", "unknown key [arxiv].foo"),
         ("[nope]\nx = 1\n", "unknown section [nope]"),
-        ("[arxiv]\nrequest_delay_seconds = 'x'\n", "[arxiv].request_delay_seconds must be a number"),
+        (
+            "[arxiv]\nrequest_delay_seconds = 'x'\n",
+            "[arxiv].request_delay_seconds must be a number",
+        ),
         ("[arxiv]\ncategories = 'cs.AI'\n", "[arxiv].categories must be a list of strings"),
         ("[arxiv]\nannounce_types = ['new', 'old']\n", "[arxiv].announce_types must be one of"),
         ("[arxiv]\nrequest_delay_seconds = -1\n", "[arxiv].request_delay_seconds must be >= 0"),

@@ -76,25 +76,45 @@ def test_sigkill_at_random_points_never_duplicates(make_config):
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        config, path = make_config({"mail": {
-            "backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port,
-            "smtp_security": "none", "smtp_timeout_seconds": 5.0,
-            "from_address": "digest@lab.test", "postal_address": "1 Main St, Springfield",
-            "rate_per_second": 30.0}})
+        config, path = make_config(
+            {
+                "mail": {
+                    "backend": "smtp",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "smtp_security": "none",
+                    "smtp_timeout_seconds": 5.0,
+                    "from_address": "digest@lab.test",
+                    "postal_address": "1 Main St, Springfield",
+                    "rate_per_second": 30.0,
+                }
+            }
+        )
         db = open_db(config.db_path)
         subs = seed_subscribers(db, SUBSCRIBERS)  # plans pre-saved: send only renders + sends
         db.conn.close()
 
         rng = random.Random(20250820)
-        command = [sys.executable, "-m", "digest", "--config", str(path), "send",
-                   "--date", ISSUE.isoformat(), "--force", "--json"]
+        command = [
+            sys.executable,
+            "-m",
+            "digest",
+            "--config",
+            str(path),
+            "send",
+            "--date",
+            ISSUE.isoformat(),
+            "--force",
+            "--json",
+        ]
         env = {**os.environ, "SMTP_USERNAME": "", "SMTP_PASSWORD": ""}
         modes = []
         killed = 0
         for _ in range(KILLS):
             mode = rng.choice(["in-data", "after", "after", "timer"])
-            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.DEVNULL, env=env)
+            proc = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+            )
             handler.arm(proc.pid, mode, kill_at=rng.randint(1, 3), delay=rng.uniform(0, 0.05))
             if mode == "timer":
                 threading.Timer(rng.uniform(0.2, 2.0), handler._kill).start()

@@ -18,53 +18,84 @@ from tests.conftest import skip_or_fail_without
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 PAPERS = [
-    Paper(id="2609.18231", title="Scaling Laws for Sparse Mixture-of-Experts Language Models "
-          "Under a Fixed Compute Budget",
-          abstract="We revisit scaling laws for sparse mixture-of-experts (MoE) language models "
-          "when the total training compute is held fixed. Across 120 training runs from 50M to "
-          "8B active parameters, we find that the optimal number of experts grows sub-linearly "
-          "with compute. A simple routing regulariser recovers most of the gap to dense models "
-          "on downstream tasks. We release checkpoints and the training code.",
-          authors=("Mina Park", "João Silva", "Wei Zhang", "Amara Okafor", "Lukas Weber"),
-          categories=("cs.CL", "cs.LG"), primary_category="cs.LG"),
-    Paper(id="2609.18302", title="<script>alert(1)</script> & x<y: Robust Evaluation of "
-          "Retrieval-Augmented Generation",
-          abstract="Retrieval-augmented generation (RAG) systems are usually evaluated on "
-          "clean benchmarks. We build a stress test with noisy, adversarial and outdated "
-          "documents. Most systems lose over 20 points of accuracy, while a calibrated "
-          "abstention step halves the loss.",
-          authors=("Sofia Rossi", "Daniel Kim"), categories=("cs.CL", "cs.IR"),
-          primary_category="cs.CL"),
-    Paper(id="2609.17954", title="Diffusion Policies for Dexterous Manipulation with "
-          "Tactile Feedback",
-          abstract="We train diffusion policies that take tactile images as input for in-hand "
-          "manipulation. On a 16-DoF hand the policy reorients unseen objects with a 78% "
-          "success rate, up from 41% without touch. Ablations show that tactile tokens matter "
-          "most during contact transitions.",
-          authors=("Ravi Patel", "Emma Laurent", "Kenji Sato", "Olga Ivanova"),
-          categories=("cs.RO", "cs.LG"), primary_category="cs.RO"),
-    Paper(id="2609.18011", title="Graph Neural Networks Generalise Across Graph Sizes When "
-          "Readouts Are Size-Aware",
-          abstract="We study how graph neural networks generalise when test graphs are larger "
-          "than training graphs. Message passing with degree normalisation keeps the error "
-          "bounded on random geometric graphs. A size-aware readout closes most of the gap on "
-          "six benchmarks.",
-          authors=("Hannah Müller",), categories=("cs.LG", "stat.ML"),
-          primary_category="cs.LG"),
+    Paper(
+        id="2609.18231",
+        title="Scaling Laws for Sparse Mixture-of-Experts Language Models "
+        "Under a Fixed Compute Budget",
+        abstract="We revisit scaling laws for sparse mixture-of-experts (MoE) language models "
+        "when the total training compute is held fixed. Across 120 training runs from 50M to "
+        "8B active parameters, we find that the optimal number of experts grows sub-linearly "
+        "with compute. A simple routing regulariser recovers most of the gap to dense models "
+        "on downstream tasks. We release checkpoints and the training code.",
+        authors=("Mina Park", "João Silva", "Wei Zhang", "Amara Okafor", "Lukas Weber"),
+        categories=("cs.CL", "cs.LG"),
+        primary_category="cs.LG",
+    ),
+    Paper(
+        id="2609.18302",
+        title="<script>alert(1)</script> & x<y: Robust Evaluation of "
+        "Retrieval-Augmented Generation",
+        abstract="Retrieval-augmented generation (RAG) systems are usually evaluated on "
+        "clean benchmarks. We build a stress test with noisy, adversarial and outdated "
+        "documents. Most systems lose over 20 points of accuracy, while a calibrated "
+        "abstention step halves the loss.",
+        authors=("Sofia Rossi", "Daniel Kim"),
+        categories=("cs.CL", "cs.IR"),
+        primary_category="cs.CL",
+    ),
+    Paper(
+        id="2609.17954",
+        title="Diffusion Policies for Dexterous Manipulation with Tactile Feedback",
+        abstract="We train diffusion policies that take tactile images as input for in-hand "
+        "manipulation. On a 16-DoF hand the policy reorients unseen objects with a 78% "
+        "success rate, up from 41% without touch. Ablations show that tactile tokens matter "
+        "most during contact transitions.",
+        authors=("Ravi Patel", "Emma Laurent", "Kenji Sato", "Olga Ivanova"),
+        categories=("cs.RO", "cs.LG"),
+        primary_category="cs.RO",
+    ),
+    Paper(
+        id="2609.18011",
+        title="Graph Neural Networks Generalise Across Graph Sizes When Readouts Are Size-Aware",
+        abstract="We study how graph neural networks generalise when test graphs are larger "
+        "than training graphs. Message passing with degree normalisation keeps the error "
+        "bounded on random geometric graphs. A size-aware readout closes most of the gap on "
+        "six benchmarks.",
+        authors=("Hannah Müller",),
+        categories=("cs.LG", "stat.ML"),
+        primary_category="cs.LG",
+    ),
 ]
 TRENDING = [
-    Paper(id="2609.16000", title="A Survey of Test-Time Compute for Reasoning Models",
-          abstract="", authors=("Li Na", "Tom Becker", "Ana Costa", "Sam Lee"),
-          categories=("cs.AI",), primary_category="cs.AI"),
-    Paper(id="2609.16111", title="Open Weights, Open Data: A 7B Model Trained End to End in "
-          "Public", abstract="", authors=("The OpenLab Team",), categories=("cs.CL",),
-          primary_category="cs.CL"),
+    Paper(
+        id="2609.16000",
+        title="A Survey of Test-Time Compute for Reasoning Models",
+        abstract="",
+        authors=("Li Na", "Tom Becker", "Ana Costa", "Sam Lee"),
+        categories=("cs.AI",),
+        primary_category="cs.AI",
+    ),
+    Paper(
+        id="2609.16111",
+        title="Open Weights, Open Data: A 7B Model Trained End to End in Public",
+        abstract="",
+        authors=("The OpenLab Team",),
+        categories=("cs.CL",),
+        primary_category="cs.CL",
+    ),
 ]
 
 
@@ -74,19 +105,26 @@ def render_sample(tmp_path: Path) -> Path:
         site=SiteConfig(title="arXiv digest", base_url="https://archive.example.org"),
         service=ServiceConfig(public_url="https://digest.example.org"),
     )
-    subscriber = Subscriber(id=1, email="ada@example.com", name="Ada", status="active",
-                            manage_token="Zq3xV8mN1pL0rT5yW7uK2cH9gF4dS6aJ_b-EoIiUuYt")
+    subscriber = Subscriber(
+        id=1,
+        email="ada@example.com",
+        name="Ada",
+        status="active",
+        manage_token="Zq3xV8mN1pL0rT5yW7uK2cH9gF4dS6aJ_b-EoIiUuYt",
+    )
     topics = ["Language models", "Language models", "Robotics", "Graph learning"]
-    whys = ['Matches "mixture-of-experts" and "scaling laws" in Language models',
-            "Close to “Self-RAG: Learning to Retrieve, Generate and Critique”, which you liked",
-            "By Kenji Sato, an author you follow",
-            'Matches "graph neural network" in Graph learning']
-    picks = tuple(Pick(paper_id=p.id, score=0.8 - i / 10, topic=topics[i], why=whys[i])
-                  for i, p in enumerate(PAPERS))
-    plan = DigestPlan(subscriber_id=1, issue_date=date(2026, 9, 24), picks=picks,
-                      candidates=412)
-    rendered = build_digest_email(config, subscriber, plan, {p.id: p for p in PAPERS},
-                                  TRENDING)
+    whys = [
+        'Matches "mixture-of-experts" and "scaling laws" in Language models',
+        "Close to “Self-RAG: Learning to Retrieve, Generate and Critique”, which you liked",
+        "By Kenji Sato, an author you follow",
+        'Matches "graph neural network" in Graph learning',
+    ]
+    picks = tuple(
+        Pick(paper_id=p.id, score=0.8 - i / 10, topic=topics[i], why=whys[i])
+        for i, p in enumerate(PAPERS)
+    )
+    plan = DigestPlan(subscriber_id=1, issue_date=date(2026, 9, 24), picks=picks, candidates=412)
+    rendered = build_digest_email(config, subscriber, plan, {p.id: p for p in PAPERS}, TRENDING)
     path = tmp_path / "digest.html"
     path.write_text(rendered.html, encoding="utf-8")
     return path
@@ -108,8 +146,7 @@ def test_digest_renders_cleanly_in_chromium(browser, tmp_path, scheme):
     html_path = render_sample(tmp_path)
     page = browser.new_page(viewport={"width": 680, "height": 900})
     console_errors: list[str] = []
-    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error"
-            else None)
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: console_errors.append(str(exc)))
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))

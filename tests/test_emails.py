@@ -42,10 +42,14 @@ ABSTRACT = (
 
 def make_config(**mail) -> Config:
     return Config(
-        mail=MailConfig(from_address="papers@digest.example.org", from_name="arXiv digest",
-                        reply_to="editor@digest.example.org",
-                        postal_address="Digest Ltd, 1 Example Street, 12345 Springfield",
-                        list_id="daily.digest.example.org", **mail),
+        mail=MailConfig(
+            from_address="papers@digest.example.org",
+            from_name="arXiv digest",
+            reply_to="editor@digest.example.org",
+            postal_address="Digest Ltd, 1 Example Street, 12345 Springfield",
+            list_id="daily.digest.example.org",
+            **mail,
+        ),
         site=SiteConfig(title="arXiv digest", base_url="https://archive.digest.example.org"),
         service=ServiceConfig(public_url="https://digest.example.org"),
     )
@@ -66,21 +70,25 @@ def make_paper(i: int, **fields) -> Paper:
 
 def make_plan(papers: list[Paper], topics=("Graph learning", "Robotics")) -> DigestPlan:
     picks = tuple(
-        Pick(paper_id=p.id, score=0.9 - i / 100, topic=topics[i % len(topics)],
-             why=f'Matches "graph neural" · close to paper {i} you liked')
+        Pick(
+            paper_id=p.id,
+            score=0.9 - i / 100,
+            topic=topics[i % len(topics)],
+            why=f'Matches "graph neural" · close to paper {i} you liked',
+        )
         for i, p in enumerate(papers)
     )
     return DigestPlan(subscriber_id=7, issue_date=DAY, picks=picks, candidates=342)
 
 
-SUBSCRIBER = Subscriber(id=7, email=EMAIL, name="Ada Lovelace", status="active",
-                        manage_token=TOKEN)
+SUBSCRIBER = Subscriber(id=7, email=EMAIL, name="Ada Lovelace", status="active", manage_token=TOKEN)
 
 
 def build(papers: list[Paper], trending: list[Paper] = (), **kwargs):
     plan = make_plan(papers)
-    return build_digest_email(make_config(), SUBSCRIBER, plan, {p.id: p for p in papers},
-                              trending, **kwargs)
+    return build_digest_email(
+        make_config(), SUBSCRIBER, plan, {p.id: p for p in papers}, trending, **kwargs
+    )
 
 
 # ------------------------------------------------------------------------- content
@@ -93,7 +101,7 @@ def test_subject_preheader_sections_and_cards():
     assert rendered.paper_ids == tuple(p.id for p in papers[0::2] + papers[1::2])
     html, text = rendered.html, rendered.text
     # Preheader is the first body text and is hidden.
-    body = html[html.index("<body"):]
+    body = html[html.index("<body") :]
     assert re.search(r'<div style="display:none[^"]*">7 new papers in', body)
     # Sections in rank order, each card under its topic.
     assert html.index("Graph learning") < html.index("Robotics")
@@ -106,7 +114,7 @@ def test_subject_preheader_sections_and_cards():
         assert f"/f/{TOKEN}?paper={paper.id}&kind=dislike" in text
         assert paper.title in text
     assert 'Matches "graph neural" · close to paper 3 you liked' in text
-    assert "Matches \"graph neural\" · close to paper 3 you liked" in html  # re-serialised
+    assert 'Matches "graph neural" · close to paper 3 you liked' in html  # re-serialised
     # Authors shortened; categories with the primary first.
     assert "Author0 Surname0, Author1 Surname1, Author2 Surname2 et al." in html
     assert "cs.LG · stat.ML" in html
@@ -114,8 +122,10 @@ def test_subject_preheader_sections_and_cards():
     for part in (html, text):
         assert f"https://digest.example.org/p/{TOKEN}" in part
         assert f"https://digest.example.org/u/{TOKEN}" in part
-        assert "You get this because you subscribed to Graph learning and Robotics on arXiv " \
-               "digest (archive.digest.example.org)." in part
+        assert (
+            "You get this because you subscribed to Graph learning and Robotics on arXiv "
+            "digest (archive.digest.example.org)." in part
+        )
         assert "Digest Ltd, 1 Example Street, 12345 Springfield" in part
     assert ">Unsubscribe</a>" in html
 
@@ -148,9 +158,11 @@ def test_trending_block_is_short_and_skips_picked_papers():
     trending = [papers[0]] + [make_paper(i, title=f"Trending paper {i}") for i in range(10, 16)]
     rendered = build(papers, trending)
     assert "Trending today" in rendered.html
-    assert [t for t in ("Trending paper 10", "Trending paper 11", "Trending paper 12")
-            if t in rendered.html] == ["Trending paper 10", "Trending paper 11",
-                                       "Trending paper 12"]
+    assert [
+        t
+        for t in ("Trending paper 10", "Trending paper 11", "Trending paper 12")
+        if t in rendered.html
+    ] == ["Trending paper 10", "Trending paper 11", "Trending paper 12"]
     assert "Trending paper 13" not in rendered.html
     assert rendered.html.count(papers[0].title + "<") == 1  # not repeated as trending
 
@@ -175,11 +187,11 @@ def test_empty_plan_renders_a_short_nothing_matched_email():
 
 
 def test_weekly_subscriber_subject():
-    weekly = Subscriber(id=7, email=EMAIL, status="active", frequency="weekly",
-                        manage_token=TOKEN)
+    weekly = Subscriber(id=7, email=EMAIL, status="active", frequency="weekly", manage_token=TOKEN)
     papers = [make_paper(i) for i in range(3)]
-    rendered = build_digest_email(make_config(), weekly, make_plan(papers),
-                                  {p.id: p for p in papers})
+    rendered = build_digest_email(
+        make_config(), weekly, make_plan(papers), {p.id: p for p in papers}
+    )
     assert rendered.subject == "3 new papers this week · Thu 24 Sep"
 
 
@@ -193,8 +205,12 @@ def test_empty_postal_address_shows_nothing_with_outbox():
 
 # ------------------------------------------------------------------------- safety
 def test_evil_title_is_escaped_in_html_and_literal_in_text():
-    evil = make_paper(1, title=EVIL_TITLE, abstract="Uses <b>bold</b> & <i>tags</i>. Fine.",
-                      authors=("Robert'); DROP TABLE--", "<img src=x onerror=alert(2)>"))
+    evil = make_paper(
+        1,
+        title=EVIL_TITLE,
+        abstract="Uses <b>bold</b> & <i>tags</i>. Fine.",
+        authors=("Robert'); DROP TABLE--", "<img src=x onerror=alert(2)>"),
+    )
     rendered = build([evil])
     assert "<script>" not in rendered.html
     assert "<img src=x" not in rendered.html
@@ -209,8 +225,9 @@ def test_autoescape_and_strict_undefined_are_on_for_email_templates():
     env = environment()
     assert env.autoescape("email/digest.html.j2") is True  # type: ignore[operator]
     assert env.autoescape("email/digest.txt.j2") is False  # type: ignore[operator]
-    context = emails.digest_context(make_config(), SUBSCRIBER, make_plan([make_paper(1)]),
-                                    {make_paper(1).id: make_paper(1)})
+    context = emails.digest_context(
+        make_config(), SUBSCRIBER, make_plan([make_paper(1)]), {make_paper(1).id: make_paper(1)}
+    )
     del context["why_you_get_this"]
     with pytest.raises(jinja2.UndefinedError):
         render("email/digest.html.j2", **context)
@@ -251,9 +268,15 @@ def test_no_email_address_in_any_url():
 
 # ------------------------------------------------------------------------- size, styles
 def test_html_under_100kb_at_50_papers_with_long_abstracts():
-    papers = [make_paper(i, abstract=ABSTRACT * 8, title="A rather long title " * 6,
-                         authors=tuple(f"Firstname{j} Lastname{j}" for j in range(40)))
-              for i in range(50)]
+    papers = [
+        make_paper(
+            i,
+            abstract=ABSTRACT * 8,
+            title="A rather long title " * 6,
+            authors=tuple(f"Firstname{j} Lastname{j}" for j in range(40)),
+        )
+        for i in range(50)
+    ]
     rendered = build(papers, [make_paper(60 + i) for i in range(3)])
     size = len(rendered.html.encode("utf-8"))
     assert size < 100_000, size
@@ -291,9 +314,10 @@ def test_snippet_never_cuts_inside_a_word(abstract):
     assert len(snippet) <= 350
     body = snippet.removesuffix("…")
     assert normal.startswith(body)
-    rest = normal[len(body):]
-    assert not rest or rest[0] == " " or body == "" or not body[-1].isalnum() or \
-        not rest[0].isalnum()
+    rest = normal[len(body) :]
+    assert (
+        not rest or rest[0] == " " or body == "" or not body[-1].isalnum() or not rest[0].isalnum()
+    )
 
 
 def test_snippet_long_first_sentence_is_cut_at_a_word():
@@ -349,8 +373,7 @@ def test_mime_structure_and_every_header():
     raw = to_mime(config, SUBSCRIBER, rendered, "dlv_8f3a2c").as_bytes()
     headers = raw.split(b"\n\n", 1)[0].decode()
     # List-Unsubscribe on one line (RFC 8058 wants the https URL intact), no duplicates.
-    assert re.search(r"^List-Unsubscribe: <https://[^\r\n]+>, <mailto:[^\r\n]+>\r?$",
-                     headers, re.M)
+    assert re.search(r"^List-Unsubscribe: <https://[^\r\n]+>, <mailto:[^\r\n]+>\r?$", headers, re.M)
     for name in ("From", "To", "Subject", "Date", "Message-ID", "List-Id", "MIME-Version"):
         assert len(re.findall(rf"^{name}:", headers, re.M)) == 1, name
     assert max(len(line) for line in raw.splitlines()) <= 998
@@ -376,8 +399,10 @@ def test_message_bytes_fast_path_matches_the_stdlib_generator():
     message["X-Extra"] = "ünïcode needs the generator"  # not raw ASCII: falls back
     slow = emails.message_bytes(message)
     assert b"X-Extra: =?utf-8?" in slow
-    assert BytesParser(policy=policy.default).parsebytes(slow)["X-Extra"] == \
-        "ünïcode needs the generator"
+    assert (
+        BytesParser(policy=policy.default).parsebytes(slow)["X-Extra"]
+        == "ünïcode needs the generator"
+    )
 
 
 def test_message_id_domain_override_and_unique_ids():
@@ -390,8 +415,13 @@ def test_message_id_domain_override_and_unique_ids():
 
 def test_no_reply_to_when_not_configured_and_names_cannot_inject_headers():
     config = Config(mail=MailConfig(from_address="digest@example.org", reply_to=""))
-    sneaky = Subscriber(id=9, email="bob@example.com", name="Bob\r\nBcc: eve@example.com",
-                        status="active", manage_token=TOKEN)
+    sneaky = Subscriber(
+        id=9,
+        email="bob@example.com",
+        name="Bob\r\nBcc: eve@example.com",
+        status="active",
+        manage_token=TOKEN,
+    )
     rendered = build_digest_email(config, sneaky, make_plan([]), {})
     parsed = _parse(to_mime(config, sneaky, rendered, "x"))
     assert parsed["Reply-To"] is None
@@ -401,8 +431,11 @@ def test_no_reply_to_when_not_configured_and_names_cannot_inject_headers():
 
 def test_transactional_email_has_no_list_headers():
     message = build_transactional_email(
-        make_config(), "new@example.com", "Confirm your subscription",
-        "Hello!\n\nConfirm here: https://digest.example.org/confirm/abc\n\nThanks <3")
+        make_config(),
+        "new@example.com",
+        "Confirm your subscription",
+        "Hello!\n\nConfirm here: https://digest.example.org/confirm/abc\n\nThanks <3",
+    )
     parsed = _parse(message)
     assert [p.get_content_type() for p in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert parsed["List-Unsubscribe"] is None and parsed["List-Id"] is None
@@ -420,14 +453,29 @@ def test_digest_preview_writes_html_text_and_eml(sample_db, sample_config, tmp_p
     from digest.cli import app
     from digest.subscribers import add_subscriber
 
-    add_subscriber(sample_db, "Reader@Example.com", name="Reader", status="active",
-                   text="language model agents that use tools and plan")
+    add_subscriber(
+        sample_db,
+        "Reader@Example.com",
+        name="Reader",
+        status="active",
+        text="language model agents that use tools and plan",
+    )
     out = tmp_path / "preview"
-    result = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "preview",
-                                      "reader@example.com", "--date", "2026-09-24",
-                                      "--out", str(out), "--json"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(tmp_path / "config.toml"),
+            "preview",
+            "reader@example.com",
+            "--date",
+            "2026-09-24",
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
-
 
     report = json.loads(result.stdout)
     assert report["subject"].endswith("· Thu 24 Sep")
@@ -444,11 +492,29 @@ def test_digest_preview_writes_html_text_and_eml(sample_db, sample_config, tmp_p
     else:
         assert "Nothing matched today" in report["subject"]
 
-    unknown = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "preview",
-                                       "nobody@example.com", "--out", str(out)])
+    unknown = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(tmp_path / "config.toml"),
+            "preview",
+            "nobody@example.com",
+            "--out",
+            str(out),
+        ],
+    )
     assert unknown.exit_code != 0
     assert "no subscriber with address" in str(unknown.exception)
-    bad_date = CliRunner().invoke(app, ["--config", str(tmp_path / "config.toml"), "preview",
-                                        "reader@example.com", "--date", "24/09/2026"])
+    bad_date = CliRunner().invoke(
+        app,
+        [
+            "--config",
+            str(tmp_path / "config.toml"),
+            "preview",
+            "reader@example.com",
+            "--date",
+            "24/09/2026",
+        ],
+    )
     assert bad_date.exit_code != 0
     assert "is not a date" in str(bad_date.exception)

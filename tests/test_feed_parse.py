@@ -47,7 +47,11 @@ def test_rss_sample_types_and_doi():
     listing = parse_feed(RSS_SAMPLE.read_bytes())
     assert Counter(p.announce_type for p in listing.papers) == {"new": 2, "cross": 1, "replace": 1}
     cross = next(p for p in listing.papers if p.announce_type == "cross")
-    assert (cross.id, cross.version, cross.doi) == ("2205.06398", 2, "10.1093/bioinformatics/btac431")
+    assert (cross.id, cross.version, cross.doi) == (
+        "2205.06398",
+        2,
+        "10.1093/bioinformatics/btac431",
+    )
     assert listing.channel_date == date(2026, 9, 24)
 
 
@@ -85,8 +89,13 @@ def test_bad_entries_are_skipped_with_reasons_and_duplicates_keep_highest_versio
         ENTRY.format(id="not-an-id", v=1, title="Bad id", kind="new", abstract="x"),
         ENTRY.format(id="2508.00003", v=1, title="", kind="new", abstract="x"),
         ENTRY.format(id="2508.00004", v=1, title="No abstract", kind="new", abstract=""),
-        ENTRY.format(id="2508.00005", v=1, title="&lt;script&gt;alert(1)&lt;/script&gt; &amp; x&lt;y",
-                     kind="cross", abstract="Hostile title."),
+        ENTRY.format(
+            id="2508.00005",
+            v=1,
+            title="&lt;script&gt;alert(1)&lt;/script&gt; &amp; x&lt;y",
+            kind="cross",
+            abstract="Hostile title.",
+        ),
     )
     listing = parse_feed(raw)
     ids = {p.id: p for p in listing.papers}
@@ -126,8 +135,11 @@ def test_fuzz_parse_feed_raises_only_parse_error(raw):
 def test_fuzz_entry_text(title, abstract):
     from xml.sax.saxutils import escape
 
-    raw = atom(ENTRY.format(id="2508.00010", v=1, title=escape(title), kind="new",
-                            abstract=escape(abstract)))
+    raw = atom(
+        ENTRY.format(
+            id="2508.00010", v=1, title=escape(title), kind="new", abstract=escape(abstract)
+        )
+    )
     try:
         parse_feed(raw)
     except ParseError:

@@ -62,10 +62,20 @@ class Recorder:
         return [b - a for a, b in zip(self.arrivals, self.arrivals[1:], strict=False)]
 
 
-def make_fetcher(recorder: Recorder, *, retries: int = 3, timeout: float = 2.0,
-                 jitter: float = 1.0, delay: float = DELAY) -> PoliteFetcher:
-    cfg = ArxivConfig(request_delay_seconds=delay, timeout_seconds=timeout, max_retries=retries,
-                      user_agent="digest-tests/1.0 (mailto:test@example.org)")
+def make_fetcher(
+    recorder: Recorder,
+    *,
+    retries: int = 3,
+    timeout: float = 2.0,
+    jitter: float = 1.0,
+    delay: float = DELAY,
+) -> PoliteFetcher:
+    cfg = ArxivConfig(
+        request_delay_seconds=delay,
+        timeout_seconds=timeout,
+        max_retries=retries,
+        user_agent="digest-tests/1.0 (mailto:test@example.org)",
+    )
     return PoliteFetcher(cfg, sleep=recorder.sleep, jitter=lambda: jitter)
 
 
@@ -85,8 +95,12 @@ def test_spacing_holds_across_threads_sharing_one_fetcher(server):
     rec = Recorder()
     server.expect_request("/feed").respond_with_handler(rec.respond(body=b"<feed/>"))
     with make_fetcher(rec) as fetcher:
-        workers = [threading.Thread(target=lambda: [fetcher.get(server.url_for("/feed"))
-                                                    for _ in range(2)]) for _ in range(3)]
+        workers = [
+            threading.Thread(
+                target=lambda: [fetcher.get(server.url_for("/feed")) for _ in range(2)]
+            )
+            for _ in range(3)
+        ]
         for worker in workers:
             worker.start()
         for worker in workers:
@@ -113,7 +127,8 @@ def test_429_without_retry_after_backs_off_then_succeeds(server):
 def test_429_with_retry_after_seconds_is_honoured(server):
     rec = Recorder()
     server.expect_ordered_request("/api").respond_with_handler(
-        rec.respond(429, b"slow down", headers={"Retry-After": "1"}))
+        rec.respond(429, b"slow down", headers={"Retry-After": "1"})
+    )
     server.expect_ordered_request("/api").respond_with_handler(rec.respond(200, b"fine"))
     with make_fetcher(rec, jitter=0.0) as fetcher:
         assert fetcher.get(server.url_for("/api")).body == b"fine"
@@ -124,7 +139,8 @@ def test_503_with_retry_after_http_date_is_honoured(server):
     rec = Recorder()
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=2), usegmt=True)
     server.expect_ordered_request("/api").respond_with_handler(
-        rec.respond(503, b"busy", headers={"Retry-After": when}))
+        rec.respond(503, b"busy", headers={"Retry-After": when})
+    )
     server.expect_ordered_request("/api").respond_with_handler(rec.respond(200, b"fine"))
     with make_fetcher(rec, jitter=0.0) as fetcher:
         assert fetcher.get(server.url_for("/api")).body == b"fine"
@@ -148,7 +164,9 @@ def test_persistent_503_gives_up_with_the_url_and_cause(server):
 
 def test_slow_response_times_out_and_is_retried(server):
     rec = Recorder()
-    server.expect_ordered_request("/slow").respond_with_handler(rec.respond(200, b"late", pause=0.8))
+    server.expect_ordered_request("/slow").respond_with_handler(
+        rec.respond(200, b"late", pause=0.8)
+    )
     server.expect_ordered_request("/slow").respond_with_handler(rec.respond(200, b"quick"))
     with make_fetcher(rec, timeout=0.3, jitter=0.0) as fetcher:
         assert fetcher.get(server.url_for("/slow")).body == b"quick"
@@ -159,7 +177,9 @@ def test_always_slow_gives_up_naming_the_timeout(server):
     rec = Recorder()
     server.expect_request("/slow").respond_with_handler(rec.respond(200, b"late", pause=0.6))
     with make_fetcher(rec, retries=1, timeout=0.2, jitter=0.0) as fetcher:
-        with pytest.raises(FetchError, match=r"/slow failed after 2 attempt\(s\): timed out after 0.2 s"):
+        with pytest.raises(
+            FetchError, match=r"/slow failed after 2 attempt\(s\): timed out after 0.2 s"
+        ):
             fetcher.get(server.url_for("/slow"))
 
 
@@ -200,7 +220,8 @@ def test_an_accepted_error_status_is_returned(server):
 def test_retry_after_longer_than_we_wait_fails_fast(server):
     rec = Recorder()
     server.expect_request("/api").respond_with_handler(
-        rec.respond(429, b"later", headers={"Retry-After": "3600"}))
+        rec.respond(429, b"later", headers={"Retry-After": "3600"})
+    )
     with make_fetcher(rec) as fetcher:
         with pytest.raises(FetchError, match="retry after 3600 s"):
             fetcher.get(server.url_for("/api"))

@@ -34,14 +34,18 @@ SNAPSHOT_0704_0001 = {
     "categories": "hep-ph",
     "license": None,
     "abstract": "  A fully differential calculation in perturbative quantum chromodynamics is\n"
-                "presented for the production of massive photon pairs at hadron colliders.\n",
+    "presented for the production of massive photon pairs at hadron colliders.\n",
     "versions": [
         {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
         {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
     ],
     "update_date": "2008-11-13",
-    "authors_parsed": [["Balázs", "C.", ""], ["Berger", "E. L.", ""],
-                       ["Nadolsky", "P. M.", ""], ["Yuan", "C. -P.", ""]],
+    "authors_parsed": [
+        ["Balázs", "C.", ""],
+        ["Berger", "E. L.", ""],
+        ["Nadolsky", "P. M.", ""],
+        ["Yuan", "C. -P.", ""],
+    ],
 }
 
 
@@ -52,11 +56,16 @@ def snapshot_record(number: int, versions: int = 1, **extra) -> dict:
         "title": f"Paper number {number} on\n  graph learning",
         "abstract": f"  We study problem {number}.\nIt is hard.\n",
         "categories": "cs.LG cs.AI stat.ML",
-        "versions": [{"version": f"v{v}", "created": f"Mon, {v} Jan 2024 10:00:00 GMT"}
-                     for v in range(1, versions + 1)],
+        "versions": [
+            {"version": f"v{v}", "created": f"Mon, {v} Jan 2024 10:00:00 GMT"}
+            for v in range(1, versions + 1)
+        ],
         "update_date": "2024-01-09",
-        "authors_parsed": [["Lovelace", "Ada", ""], ["Weil", "Andr\\'e", ""],
-                           ["Noether", "Emmy", ""]],
+        "authors_parsed": [
+            ["Lovelace", "Ada", ""],
+            ["Weil", "Andr\\'e", ""],
+            ["Noether", "Emmy", ""],
+        ],
         "license": "http://creativecommons.org/licenses/by/4.0/",
     }
     record.update(extra)
@@ -81,22 +90,25 @@ def db(tmp_path):
 @pytest.fixture
 def snapshot_file(tmp_path) -> Path:
     """Snapshot-format file with one of each kind of bad line among good ones."""
-    return write_lines(tmp_path / "snapshot.jsonl", [
-        SNAPSHOT_0704_0001,                                   # 1
-        snapshot_record(1, versions=3),                       # 2
-        b"this is not json",                                  # 3
-        b"[1, 2, 3]",                                         # 4
-        snapshot_record(2, title=""),                         # 5 missing title
-        {k: v for k, v in snapshot_record(3).items() if k != "abstract"},  # 6
-        b'{"id": "2401.00004", "title": "caf\xe9", "abstract": "x"}',  # 7 latin-1
-        b"",                                                  # 8 blank: ignored
-        snapshot_record(5, id="not an id"),                   # 9
-        snapshot_record(1, versions=2, title="Older copy"),   # 10 duplicate, lower version
-        snapshot_record(6),                                   # 11
-        snapshot_record(6, versions=2, title="Paper six, revised"),  # 12 duplicate, higher
-        b'{"id": "2401.00007", "title": "<script>alert(1)</script> XSS", "abstract": "ok"}',
-        b'{"id": 7, "title": 3, "abstract": "x"}',            # 14 wrong type
-    ])
+    return write_lines(
+        tmp_path / "snapshot.jsonl",
+        [
+            SNAPSHOT_0704_0001,  # 1
+            snapshot_record(1, versions=3),  # 2
+            b"this is not json",  # 3
+            b"[1, 2, 3]",  # 4
+            snapshot_record(2, title=""),  # 5 missing title
+            {k: v for k, v in snapshot_record(3).items() if k != "abstract"},  # 6
+            b'{"id": "2401.00004", "title": "caf\xe9", "abstract": "x"}',  # 7 latin-1
+            b"",  # 8 blank: ignored
+            snapshot_record(5, id="not an id"),  # 9
+            snapshot_record(1, versions=2, title="Older copy"),  # 10 duplicate, lower version
+            snapshot_record(6),  # 11
+            snapshot_record(6, versions=2, title="Paper six, revised"),  # 12 duplicate, higher
+            b'{"id": "2401.00007", "title": "<script>alert(1)</script> XSS", "abstract": "ok"}',
+            b'{"id": 7, "title": 3, "abstract": "x"}',  # 14 wrong type
+        ],
+    )
 
 
 def test_eval_file_plain_format_with_foreign_ids():
@@ -110,8 +122,9 @@ def test_eval_file_plain_format_with_foreign_ids():
 def test_snapshot_record_fields():
     (paper,) = list(iter_jsonl(io.BytesIO(json.dumps(SNAPSHOT_0704_0001).encode())))
     assert paper.id == "0704.0001" and paper.is_arxiv and paper.version == 2
-    assert paper.title == ("Calculation of prompt diphoton production cross sections at "
-                           "Tevatron and LHC energies")
+    assert paper.title == (
+        "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies"
+    )
     assert paper.abstract.startswith("A fully differential") and "\n" not in paper.abstract
     assert paper.authors == ("C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan")
     assert paper.categories == ("hep-ph",) and paper.primary_category == "hep-ph"
@@ -132,8 +145,15 @@ def test_snapshot_authors_fall_back_to_the_authors_string():
 
 def test_plain_format_with_arxiv_ids_and_old_style():
     lines = [
-        {"id": "2408.01234v3", "title": "T", "abstract": "A", "authors": ["B. C", "D E"],
-         "categories": ["cs.CL", "cs.AI"], "published": "2024-08-02", "group": "x"},
+        {
+            "id": "2408.01234v3",
+            "title": "T",
+            "abstract": "A",
+            "authors": ["B. C", "D E"],
+            "categories": ["cs.CL", "cs.AI"],
+            "published": "2024-08-02",
+            "group": "x",
+        },
         {"id": "hep-th/9901001", "title": "Old", "abstract": "Style"},
         {"id": "openreview:abc123", "title": "Elsewhere", "abstract": "Not arXiv"},
     ]
@@ -185,11 +205,16 @@ def test_import_counts_duplicates_and_rerun(db, snapshot_file):
 
 
 def test_duplicates_across_batches_keep_the_highest_version(db, tmp_path):
-    path = write_lines(tmp_path / "dups.jsonl", [
-        snapshot_record(1, versions=2), snapshot_record(2), snapshot_record(3),
-        snapshot_record(1, versions=1, title="stale v1"),   # lower version, later batch
-        snapshot_record(2, title="retitled, same version"),  # same version, later: wins
-    ])
+    path = write_lines(
+        tmp_path / "dups.jsonl",
+        [
+            snapshot_record(1, versions=2),
+            snapshot_record(2),
+            snapshot_record(3),
+            snapshot_record(1, versions=1, title="stale v1"),  # lower version, later batch
+            snapshot_record(2, title="retitled, same version"),  # same version, later: wins
+        ],
+    )
     done: list[int] = []
     report = import_jsonl(db, path, progress=done.append, batch_size=2)
     assert done == [2, 4, 5]
@@ -271,17 +296,38 @@ def test_fuzz_lines_of_bytes(lines):
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3)
+    ),
     max_leaves=10,
 )
-keys = st.sampled_from(["id", "title", "abstract", "authors", "categories", "versions",
-                        "authors_parsed", "published", "update_date", "doi", "journal-ref",
-                        "license", "comments", "version", "primary_category"])
+keys = st.sampled_from(
+    [
+        "id",
+        "title",
+        "abstract",
+        "authors",
+        "categories",
+        "versions",
+        "authors_parsed",
+        "published",
+        "update_date",
+        "doi",
+        "journal-ref",
+        "license",
+        "comments",
+        "version",
+        "primary_category",
+    ]
+)
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(keys, json_values | st.sampled_from(["2401.00001v2", "dev-1", "x"]),
-                       max_size=10))
+@given(
+    st.dictionaries(
+        keys, json_values | st.sampled_from(["2401.00001v2", "dev-1", "x"]), max_size=10
+    )
+)
 def test_fuzz_objects_with_the_real_keys(record):
     (item,) = list(iter_jsonl(io.BytesIO(json.dumps(record).encode())))
     assert isinstance(item, Paper | SkippedRecord)
@@ -290,7 +336,12 @@ def test_fuzz_objects_with_the_real_keys(record):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\x1c\x85\u00a0\u2003\u3000"
-                                             "ab\\'\"{}éo")), max_size=60) | st.text(max_size=60))
+@given(
+    st.text(
+        alphabet=st.sampled_from(list(" \t\n\r\x0b\x0c\x1c\x85\u00a0\u2003\u3000ab\\'\"{}éo")),
+        max_size=60,
+    )
+    | st.text(max_size=60)
+)
 def test_fast_clean_agrees_with_clean_field(text):
     assert fast_clean(text) == clean_field(text)

@@ -46,8 +46,7 @@ def test_outbox_writes_eml_files_and_an_escaped_index(make_config):
     day_dir = config.path(config.mail.outbox_dir) / ISSUE.isoformat()
     files = sorted(p.name for p in day_dir.iterdir())
     assert files == ["d_0001.eml", "d_0002.eml", "d_0003.eml", "index.html"]  # no temp files
-    assert [r.provider_message_id for r in results] == [
-        str(day_dir / f) for f in files[:3]]
+    assert [r.provider_message_id for r in results] == [str(day_dir / f) for f in files[:3]]
     message = parse((day_dir / "d_0002.eml").read_bytes())
     assert_digest_mime(message)
     assert str(message["X-Digest-Delivery"]) == "d_0002"
@@ -83,15 +82,23 @@ def test_outbox_refuses_path_like_delivery_ids(tmp_path, make_config):
 
 # ---------------------------------------------------------------- SMTP against smtpdfix
 def _smtp_config(make_config, server, security: str, **extra):
-    mail = {**REAL_SENDER, "backend": "smtp", "smtp_host": server.hostname,
-            "smtp_port": server.port, "smtp_security": security, "smtp_timeout_seconds": 5.0,
-            "smtp_ca_file": os.environ["SMTPD_SSL_CERTIFICATE_FILE"], **extra}
+    mail = {
+        **REAL_SENDER,
+        "backend": "smtp",
+        "smtp_host": server.hostname,
+        "smtp_port": server.port,
+        "smtp_security": security,
+        "smtp_timeout_seconds": 5.0,
+        "smtp_ca_file": os.environ["SMTPD_SSL_CERTIFICATE_FILE"],
+        **extra,
+    }
     config, _ = make_config({"mail": mail})
     return config
 
 
 def test_smtp_starttls_with_auth_delivers_a_correct_multipart_message(
-        smtpd, make_config, monkeypatch):
+    smtpd, make_config, monkeypatch
+):
     smtpd.config.use_starttls = True
     smtpd.config.enforce_auth = True
     monkeypatch.setenv("SMTP_USERNAME", smtpd.config.login_username)
@@ -151,8 +158,9 @@ def test_smtp_starttls_refuses_an_untrusted_certificate(smtpd, make_config, monk
 class ScriptedHandler(RecordingHandler):
     """Answers RCPT / DATA with scripted replies; optionally stalls after DATA."""
 
-    def __init__(self, rcpt_reply: str | None = None, data_reply: str | None = None,
-                 data_delay: float = 0.0) -> None:
+    def __init__(
+        self, rcpt_reply: str | None = None, data_reply: str | None = None, data_delay: float = 0.0
+    ) -> None:
         super().__init__()
         self.rcpt_reply = rcpt_reply
         self.data_reply = data_reply
@@ -181,9 +189,18 @@ def scripted_smtp(make_config):
         controller = Controller(handler, hostname="127.0.0.1", port=port)
         controller.start()
         controllers.append(controller)
-        config, _ = make_config({"mail": {
-            **REAL_SENDER, "backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port,
-            "smtp_security": "none", "smtp_timeout_seconds": 0.5}})
+        config, _ = make_config(
+            {
+                "mail": {
+                    **REAL_SENDER,
+                    "backend": "smtp",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "smtp_security": "none",
+                    "smtp_timeout_seconds": 0.5,
+                }
+            }
+        )
         return config
 
     yield start
@@ -191,15 +208,18 @@ def scripted_smtp(make_config):
         controller.stop()
 
 
-@pytest.mark.parametrize(("handler", "error", "match"), [
-    (ScriptedHandler(rcpt_reply="550 5.1.1 no such user"), PermanentError, "550"),
-    (ScriptedHandler(rcpt_reply="451 4.3.0 try again later"), TransientError, "451"),
-    (ScriptedHandler(data_reply="554 5.7.1 rejected as spam"), PermanentError, "554"),
-    (ScriptedHandler(data_reply="452 4.3.1 insufficient storage"), TransientError, "452"),
-    (ScriptedHandler(data_delay=1.5), AmbiguousError, "may have accepted"),
-], ids=["rcpt-550", "rcpt-451", "data-554", "data-452", "timeout-after-data"])
-def test_smtp_reply_codes_map_to_error_classes(scripted_smtp, monkeypatch, handler, error,
-                                               match):
+@pytest.mark.parametrize(
+    ("handler", "error", "match"),
+    [
+        (ScriptedHandler(rcpt_reply="550 5.1.1 no such user"), PermanentError, "550"),
+        (ScriptedHandler(rcpt_reply="451 4.3.0 try again later"), TransientError, "451"),
+        (ScriptedHandler(data_reply="554 5.7.1 rejected as spam"), PermanentError, "554"),
+        (ScriptedHandler(data_reply="452 4.3.1 insufficient storage"), TransientError, "452"),
+        (ScriptedHandler(data_delay=1.5), AmbiguousError, "may have accepted"),
+    ],
+    ids=["rcpt-550", "rcpt-451", "data-554", "data-452", "timeout-after-data"],
+)
+def test_smtp_reply_codes_map_to_error_classes(scripted_smtp, monkeypatch, handler, error, match):
     monkeypatch.delenv("SMTP_USERNAME", raising=False)
     config = scripted_smtp(handler)
     backend = get_backend(config)
@@ -215,8 +235,12 @@ def test_smtp_plain_relay_and_connection_reuse(scripted_smtp, monkeypatch):
     handler = ScriptedHandler()
     config = scripted_smtp(handler)
     backend = get_backend(config)
-    ids = [backend.send(digest_message(config, subscriber(i, f"p{i}@lab.test"), f"d_{i}"),
-                        f"d_{i}").provider_message_id for i in range(3)]
+    ids = [
+        backend.send(
+            digest_message(config, subscriber(i, f"p{i}@lab.test"), f"d_{i}"), f"d_{i}"
+        ).provider_message_id
+        for i in range(3)
+    ]
     backend.close()
     assert all(i.startswith("Q") for i in ids)  # the server's queue id is kept
     assert sorted(handler.by_recipient) == ["p0@lab.test", "p1@lab.test", "p2@lab.test"]
@@ -226,8 +250,17 @@ def test_smtp_connection_refused_is_transient(make_config):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config, _ = make_config({"mail": {**REAL_SENDER, "backend": "smtp", "smtp_port": port,
-                                      "smtp_host": "127.0.0.1", "smtp_security": "none"}})
+    config, _ = make_config(
+        {
+            "mail": {
+                **REAL_SENDER,
+                "backend": "smtp",
+                "smtp_port": port,
+                "smtp_host": "127.0.0.1",
+                "smtp_security": "none",
+            }
+        }
+    )
     with pytest.raises(TransientError, match="cannot connect"):
         get_backend(config).send(digest_message(config), "d_refused")
 
@@ -240,10 +273,18 @@ def test_smtp_server_that_never_answers_times_out(make_config):
     accepted = []
     thread = threading.Thread(target=lambda: accepted.append(listener.accept()), daemon=True)
     thread.start()
-    config, _ = make_config({"mail": {
-        **REAL_SENDER, "backend": "smtp", "smtp_host": "127.0.0.1",
-        "smtp_port": listener.getsockname()[1], "smtp_security": "none",
-        "smtp_timeout_seconds": 0.5}})
+    config, _ = make_config(
+        {
+            "mail": {
+                **REAL_SENDER,
+                "backend": "smtp",
+                "smtp_host": "127.0.0.1",
+                "smtp_port": listener.getsockname()[1],
+                "smtp_security": "none",
+                "smtp_timeout_seconds": 0.5,
+            }
+        }
+    )
     started = time.monotonic()
     try:
         with pytest.raises(TransientError):
@@ -260,8 +301,10 @@ def test_outbox_index_lists_files_from_earlier_runs(tmp_path, make_config):
     for run, delivery_id in enumerate(("d_first", "d_second")):
         backend = OutboxBackend(tmp_path / "out")  # a new process each time
         backend.start_issue(ISSUE)
-        backend.send(digest_message(config, subscriber(run + 1, f"r{run}@lab.test"),
-                                    delivery_id), delivery_id)
+        backend.send(
+            digest_message(config, subscriber(run + 1, f"r{run}@lab.test"), delivery_id),
+            delivery_id,
+        )
         backend.close()
     index = (tmp_path / "out" / ISSUE.isoformat() / "index.html").read_text()
     assert 'href="d_first.eml"' in index and 'href="d_second.eml"' in index

@@ -12,12 +12,17 @@ from tests.conftest import ATOM_SAMPLE
 def test_a_failed_feed_is_fetched_again_by_the_next_run(make_config, httpserver, sample_db_path):
     import shutil
 
-    config, _ = make_config({
-        "arxiv": {"feed_base_url": httpserver.url_for("/").rstrip("/"),
-                  "categories": ["cs.AI", "cs.CL"], "max_retries": 0,
-                  "request_delay_seconds": 0.0},
-        "mail": {"max_lateness_hours": 1e9},
-    })
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI", "cs.CL"],
+                "max_retries": 0,
+                "request_delay_seconds": 0.0,
+            },
+            "mail": {"max_lateness_hours": 1e9},
+        }
+    )
     config.db_path.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(sample_db_path, config.db_path)  # vectors already stored: no model load
     httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())

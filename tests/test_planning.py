@@ -35,8 +35,12 @@ def plan_for(db, config, sub, day=DAY):
 
 def test_a_topic_in_words_ranks_the_matching_paper_first(sample_db, sample_config):
     sub = subscriber(sample_db)
-    add_personal_topic(sample_db, sub.id, "pin assignment aware floorplanning for chip placement",
-                       name="Chip layout")
+    add_personal_topic(
+        sample_db,
+        sub.id,
+        "pin assignment aware floorplanning for chip placement",
+        name="Chip layout",
+    )
     plan = plan_for(sample_db, sample_config, sub)
     assert plan.candidates == 86
     assert plan.picks and plan.picks[0].paper_id == PIANO
@@ -47,10 +51,19 @@ def test_a_topic_in_words_ranks_the_matching_paper_first(sample_db, sample_confi
 
 def test_the_why_line_names_the_right_topic(sample_db, sample_config):
     sub = subscriber(sample_db)
-    add_personal_topic(sample_db, sub.id, "pin assignment aware floorplanning for chip placement",
-                       name="Chip layout")
-    add_personal_topic(sample_db, sub.id, "low latency speech translation on mobile devices",
-                       name="Speech", keywords=["speech"])
+    add_personal_topic(
+        sample_db,
+        sub.id,
+        "pin assignment aware floorplanning for chip placement",
+        name="Chip layout",
+    )
+    add_personal_topic(
+        sample_db,
+        sub.id,
+        "low latency speech translation on mobile devices",
+        name="Speech",
+        keywords=["speech"],
+    )
     picks = {p.paper_id: p for p in plan_for(sample_db, sample_config, sub).picks}
     assert picks[PIANO].topic == "Chip layout"
     assert picks[SPEECH].topic == "Speech"
@@ -59,8 +72,14 @@ def test_the_why_line_names_the_right_topic(sample_db, sample_config):
 
 def test_exclude_keywords_never_appear(sample_db, sample_config):
     sub = subscriber(sample_db, max_papers=50)
-    add_personal_topic(sample_db, sub.id, "large language model agents",
-                       name="Agents", exclude=["agent", "agents"], threshold=0.1)
+    add_personal_topic(
+        sample_db,
+        sub.id,
+        "large language model agents",
+        name="Agents",
+        exclude=["agent", "agents"],
+        threshold=0.1,
+    )
     plan = plan_for(sample_db, sample_config, sub)
     assert len(plan.picks) >= 5
     for pick in plan.picks:
@@ -110,8 +129,13 @@ def test_mmr_drops_a_near_duplicate(sample_db, sample_config):
     upsert_papers(sample_db, [copy], source="test")
     embed_missing(sample_db, sample_config.embedding)
     sub = subscriber(sample_db)
-    add_personal_topic(sample_db, sub.id, "pin assignment aware floorplanning for chip placement",
-                       name="Chip layout", threshold=0.2)
+    add_personal_topic(
+        sample_db,
+        sub.id,
+        "pin assignment aware floorplanning for chip placement",
+        name="Chip layout",
+        threshold=0.2,
+    )
     picked = [p.paper_id for p in plan_for(sample_db, sample_config, sub).picks]
     assert len(picked) >= 2
     assert (PIANO in picked) != ("2508.99999" in picked)
@@ -119,8 +143,9 @@ def test_mmr_drops_a_near_duplicate(sample_db, sample_config):
 
 def test_likes_and_dislikes_move_the_ranking(sample_db, sample_config):
     sub = subscriber(sample_db, max_papers=10)
-    add_personal_topic(sample_db, sub.id, "artificial intelligence research", name="AI",
-                       threshold=-1.0)
+    add_personal_topic(
+        sample_db, sub.id, "artificial intelligence research", name="AI", threshold=-1.0
+    )
     before = [p.paper_id for p in plan_for(sample_db, sample_config, sub).picks]
     assert PIANO not in before
     liked = ["2508.13156", "2508.13172", "2508.13257"]  # chip/RTL design with LLMs
@@ -146,12 +171,18 @@ def test_likes_and_dislikes_move_the_ranking(sample_db, sample_config):
 
 def test_weekly_subscribers_get_the_weeks_papers_once(sample_db, sample_config):
     earlier = get_paper(sample_db, "2508.13207")
-    monday = dataclasses.replace(earlier, id="2508.00001", announced=date(2025, 8, 18),
-                                 announce_type="new")
+    monday = dataclasses.replace(
+        earlier, id="2508.00001", announced=date(2025, 8, 18), announce_type="new"
+    )
     upsert_papers(sample_db, [monday], source="test")  # same text: vector reused
     sub = subscriber(sample_db, frequency="weekly", weekday=2, max_papers=50)
-    add_personal_topic(sample_db, sub.id, "drug combinations with graph neural networks",
-                       name="Drugs", threshold=0.2)
+    add_personal_topic(
+        sample_db,
+        sub.id,
+        "drug combinations with graph neural networks",
+        name="Drugs",
+        threshold=0.2,
+    )
     assert planning.due_subscribers(sample_db, date(2025, 8, 19)) == []
     assert [s.id for s in planning.due_subscribers(sample_db, DAY)] == [sub.id]
     plan = plan_for(sample_db, sample_config, sub)
@@ -164,8 +195,7 @@ def test_weekly_subscribers_get_the_weeks_papers_once(sample_db, sample_config):
     assert next_week.candidates == 0 and next_week.picks == ()
 
 
-def test_plan_all_skips_a_failing_subscriber_and_matches_curated_topics(sample_db,
-                                                                         sample_config):
+def test_plan_all_skips_a_failing_subscriber_and_matches_curated_topics(sample_db, sample_config):
     add_topic(sample_db, Topic(name="Speech", kind="curated", keywords=("speech",)))
     good = subscriber(sample_db, "good@example.org", topics=["Speech"])
     bad = subscriber(sample_db, "bad@example.org")
@@ -173,8 +203,12 @@ def test_plan_all_skips_a_failing_subscriber_and_matches_curated_topics(sample_d
     pending = add_subscriber(sample_db, "pending@example.org", topics=["Speech"])
     # A corrupt stored vector (wrong dimension) for the broken topic's seed paper.
     broken = get_paper(sample_db, "2609.26811")
-    save_embeddings(sample_db, sample_config.embedding.model, [broken.content_hash],
-                    np.ones((1, 7), dtype=np.float32))
+    save_embeddings(
+        sample_db,
+        sample_config.embedding.model,
+        [broken.content_hash],
+        np.ones((1, 7), dtype=np.float32),
+    )
     report = planning.plan_all(sample_db, sample_config, DAY)
     assert report.due == 2 and report.failed == 1 and report.planned == 1
     assert report.errors and report.errors[0].startswith("bad@example.org")
@@ -200,8 +234,10 @@ def test_picks_command_shows_reasons(sample_db, sample_config, make_config):
     shown = runner.invoke(app, ["--config", str(path), "picks", "reader@example.org"])
     assert shown.exit_code == 0, shown.output
     assert "Speech: mentions “speech”" in shown.stdout and "issue 2025-08-20" in shown.stdout
-    as_json = runner.invoke(app, ["--config", str(path), "picks", "reader@example.org",
-                                  "--date", "2025-08-20", "--json"])
+    as_json = runner.invoke(
+        app,
+        ["--config", str(path), "picks", "reader@example.org", "--date", "2025-08-20", "--json"],
+    )
     plan = json.loads(as_json.stdout)
     assert plan["issue_date"] == "2025-08-20" and plan["picks"][0]["why"].startswith("Speech")
     assert plan["picks"][0]["title"]

@@ -26,23 +26,50 @@ def make_pool(rows: list[tuple[str, str, str, tuple[str, ...], tuple[str, ...], 
 
 @pytest.fixture
 def pool():
-    return make_pool([
-        ("p1", "Graph neural networks for molecules", "We study GNNs.", ("Ada Lovelace",),
-         ("cs.LG",), unit(1, 0.1, 0, 0)),
-        ("p2", "GAN-based image synthesis", "Generative adversarial nets.", ("Alan Turing",),
-         ("cs.CV",), unit(0, 1, 0.1, 0)),
-        ("p3", "Organ segmentation in CT", "Medical imaging of organs.", ("Grace Hopper",),
-         ("eess.IV",), unit(0, 0, 1, 0.1)),
-        ("p4", "Language models that plan", "LLM agents plan.", ("José Núñez",),
-         ("cs.CL",), unit(0.1, 0, 0, 1)),
-    ])
+    return make_pool(
+        [
+            (
+                "p1",
+                "Graph neural networks for molecules",
+                "We study GNNs.",
+                ("Ada Lovelace",),
+                ("cs.LG",),
+                unit(1, 0.1, 0, 0),
+            ),
+            (
+                "p2",
+                "GAN-based image synthesis",
+                "Generative adversarial nets.",
+                ("Alan Turing",),
+                ("cs.CV",),
+                unit(0, 1, 0.1, 0),
+            ),
+            (
+                "p3",
+                "Organ segmentation in CT",
+                "Medical imaging of organs.",
+                ("Grace Hopper",),
+                ("eess.IV",),
+                unit(0, 0, 1, 0.1),
+            ),
+            (
+                "p4",
+                "Language models that plan",
+                "LLM agents plan.",
+                ("José Núñez",),
+                ("cs.CL",),
+                unit(0.1, 0, 0, 1),
+            ),
+        ]
+    )
 
 
 def test_keywords_match_whole_words_case_insensitively():
     assert rank.matched_keywords("A GAN-based model", ["gan"]) == ("gan",)
     assert rank.matched_keywords("Organ segmentation", ["GAN"]) == ()
     assert rank.matched_keywords("graph  neural-networks rock", ["graph neural networks"]) == (
-        "graph neural networks",)
+        "graph neural networks",
+    )
     assert rank.matched_keywords("C++ code", ["c++"]) == ("c++",)
 
 
@@ -54,25 +81,33 @@ def test_authors_match_through_normalisation():
 def test_keyword_only_topic_needs_a_match_and_exclude_removes(pool):
     topic = Topic(name="Generative", keywords=("GAN",), exclude=("organ",))
     profile = rank.TopicProfile(topic)
-    picks = rank.rank_pool(pool, [profile], max_papers=10, default_threshold=0.3,
-                           diversity_lambda=1.0)
+    picks = rank.rank_pool(
+        pool, [profile], max_papers=10, default_threshold=0.3, diversity_lambda=1.0
+    )
     assert [p.paper_id for p in picks] == ["p2"]
     assert picks[0].matched_keywords == ("GAN",)
     assert picks[0].why.startswith("Generative: mentions “GAN”")
 
 
 def test_exclude_and_category_filters_beat_a_high_score(pool):
-    topic = Topic(name="All", keywords=("GNNs", "GAN", "organs", "LLM"), exclude=("LLM",),
-                  categories=("cs",))
-    picks = rank.rank_pool(pool, [rank.TopicProfile(topic)], max_papers=10,
-                           default_threshold=0.3, diversity_lambda=1.0)
+    topic = Topic(
+        name="All", keywords=("GNNs", "GAN", "organs", "LLM"), exclude=("LLM",), categories=("cs",)
+    )
+    picks = rank.rank_pool(
+        pool, [rank.TopicProfile(topic)], max_papers=10, default_threshold=0.3, diversity_lambda=1.0
+    )
     assert {p.paper_id for p in picks} == {"p1", "p2"}  # p3 not cs.*, p4 excluded
 
 
 def test_followed_author_alone_picks_their_paper(pool):
     topic = Topic(name="People", authors=("Grace Hopper",))
-    picks = rank.rank_pool(pool, [rank.TopicProfile(topic)], max_papers=10,
-                           default_threshold=0.35, diversity_lambda=1.0)
+    picks = rank.rank_pool(
+        pool,
+        [rank.TopicProfile(topic)],
+        max_papers=10,
+        default_threshold=0.35,
+        diversity_lambda=1.0,
+    )
     assert [p.paper_id for p in picks] == ["p3"]
     assert "by Grace Hopper" in picks[0].why
 
@@ -80,31 +115,39 @@ def test_followed_author_alone_picks_their_paper(pool):
 def test_description_similarity_and_threshold(pool):
     topic = Topic(name="Molecules", description="graphs")
     profile = rank.TopicProfile(topic, query_vector=unit(1, 0, 0, 0))
-    picks = rank.rank_pool(pool, [profile], max_papers=10, default_threshold=0.5,
-                           diversity_lambda=1.0)
+    picks = rank.rank_pool(
+        pool, [profile], max_papers=10, default_threshold=0.5, diversity_lambda=1.0
+    )
     assert [p.paper_id for p in picks] == ["p1"]
-    strict = rank.TopicProfile(Topic(name="Molecules", description="graphs", threshold=0.999),
-                               query_vector=unit(1, 0, 0, 0))
-    assert rank.rank_pool(pool, [strict], max_papers=10, default_threshold=0.5,
-                          diversity_lambda=1.0) == []  # nothing qualifies: no padding
+    strict = rank.TopicProfile(
+        Topic(name="Molecules", description="graphs", threshold=0.999),
+        query_vector=unit(1, 0, 0, 0),
+    )
+    assert (
+        rank.rank_pool(pool, [strict], max_papers=10, default_threshold=0.5, diversity_lambda=1.0)
+        == []
+    )  # nothing qualifies: no padding
 
 
 def test_best_topic_names_the_pick_and_blocked_never_pass(pool):
     a = rank.TopicProfile(Topic(name="Images", keywords=("GAN",)))
     b = rank.TopicProfile(Topic(name="Agents", keywords=("LLM",)))
     blocked = np.array([False, False, False, True])
-    picks = rank.rank_pool(pool, [a, b], max_papers=10, default_threshold=0.3,
-                           diversity_lambda=1.0, blocked=blocked)
+    picks = rank.rank_pool(
+        pool, [a, b], max_papers=10, default_threshold=0.3, diversity_lambda=1.0, blocked=blocked
+    )
     assert [(p.paper_id, p.topic) for p in picks] == [("p2", "Images")]
 
 
 def test_max_papers_and_ties_break_by_id():
     vecs = [unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)]
-    pool = make_pool([(pid, "t", "kw", (), (), v) for pid, v in zip(["c", "a", "b"], vecs,
-                                                                     strict=True)])
+    pool = make_pool(
+        [(pid, "t", "kw", (), (), v) for pid, v in zip(["c", "a", "b"], vecs, strict=True)]
+    )
     profile = rank.TopicProfile(Topic(name="K", keywords=("kw",)))
-    picks = rank.rank_pool(pool, [profile], max_papers=2, default_threshold=0.3,
-                           diversity_lambda=1.0)
+    picks = rank.rank_pool(
+        pool, [profile], max_papers=2, default_threshold=0.3, diversity_lambda=1.0
+    )
     assert [p.paper_id for p in picks] == ["a", "b"]
 
 
@@ -130,27 +173,41 @@ def test_feedback_model_learns_the_liked_direction():
 
 
 def test_liked_papers_rank_their_neighbours_and_dislikes_push_away():
-    base = [unit(1, 0, 0, 0), unit(0.9, 0.3, 0, 0), unit(0.9, -0.3, 0, 0), unit(0, 0, 1, 0),
-            unit(0, 0, 0, 1), unit(0, 0.2, 0, 1)]
+    base = [
+        unit(1, 0, 0, 0),
+        unit(0.9, 0.3, 0, 0),
+        unit(0.9, -0.3, 0, 0),
+        unit(0, 0, 1, 0),
+        unit(0, 0, 0, 1),
+        unit(0, 0.2, 0, 1),
+    ]
     pool = make_pool([(f"p{i}", f"Title {i}", "", (), (), v) for i, v in enumerate(base)])
     liked = np.vstack([unit(1, 0.1, 0, 0)])
-    profile = rank.TopicProfile(Topic(name="Likes"), liked_ids=("x",), liked_titles=("X",),
-                                liked_vectors=liked)
+    profile = rank.TopicProfile(
+        Topic(name="Likes"), liked_ids=("x",), liked_titles=("X",), liked_vectors=liked
+    )
     plain = rank.semantic_scores(pool, [profile])[0]
     assert int(np.argmax(plain)) in (0, 1)
-    pushed = rank.TopicProfile(Topic(name="Likes"), liked_ids=("x",), liked_titles=("X",),
-                               liked_vectors=liked, disliked_vectors=np.vstack([base[1]]))
+    pushed = rank.TopicProfile(
+        Topic(name="Likes"),
+        liked_ids=("x",),
+        liked_titles=("X",),
+        liked_vectors=liked,
+        disliked_vectors=np.vstack([base[1]]),
+    )
     moved = rank.semantic_scores(pool, [pushed])[0]
     assert moved[1] < plain[1]  # the disliked neighbour's direction lost score
     assert moved[2] > plain[2]
-    picks = rank.rank_pool(pool, [profile], max_papers=1, default_threshold=-1.0,
-                           diversity_lambda=1.0)
+    picks = rank.rank_pool(
+        pool, [profile], max_papers=1, default_threshold=-1.0, diversity_lambda=1.0
+    )
     assert picks[0].similar_to == "x" and "close to “X”" in picks[0].why
 
 
 def test_semantic_scores_are_batched_per_topic(pool):
-    profiles = [rank.TopicProfile(Topic(name=str(i)), query_vector=unit(*np.eye(4)[i]))
-                for i in range(4)]
+    profiles = [
+        rank.TopicProfile(Topic(name=str(i)), query_vector=unit(*np.eye(4)[i])) for i in range(4)
+    ]
     sims = rank.semantic_scores(pool, profiles)
     assert sims.shape == (4, 4)
     assert list(np.argmax(sims, axis=1)) == [0, 1, 2, 3]
@@ -160,8 +217,10 @@ def test_semantic_scores_are_batched_per_topic(pool):
 def test_empty_pool_gives_no_picks():
     pool = rank.CandidatePool.build([], [], [], [], [], np.zeros((0, 4), np.float32))
     profile = rank.TopicProfile(Topic(name="x"), query_vector=unit(1, 0, 0, 0))
-    assert rank.rank_pool(pool, [profile], max_papers=5, default_threshold=0.1,
-                          diversity_lambda=0.8) == []
+    assert (
+        rank.rank_pool(pool, [profile], max_papers=5, default_threshold=0.1, diversity_lambda=0.8)
+        == []
+    )
 
 
 # ---------------------------------------------------------------- liked papers: whitening, words
@@ -172,8 +231,9 @@ def random_pool(n: int, d: int = 8, seed: int = 0, texts: list[str] | None = Non
     vecs = rng.normal(size=(n, d)) * np.linspace(3, 0.3, d)  # anisotropic, like embeddings
     vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
     texts = texts or [""] * n
-    return rank.CandidatePool.build([f"p{i}" for i in range(n)], [f"T{i}" for i in range(n)],
-                                    texts, [()] * n, [()] * n, vecs)
+    return rank.CandidatePool.build(
+        [f"p{i}" for i in range(n)], [f"T{i}" for i in range(n)], texts, [()] * n, [()] * n, vecs
+    )
 
 
 @pytest.mark.parametrize("n", [5, 40])  # fewer papers than dimensions (Gram path), and more
@@ -207,11 +267,21 @@ def test_like_scores_keep_the_plain_centred_cosine_scale():
 
 
 def test_significant_terms_favour_words_the_liked_papers_share_and_the_pool_rarely_has():
-    texts = ["the model of learning"] * 16 + ["the zebrafish learning model"] * 2 + [
-        "the learning of a model with zebrafish"] * 2
+    texts = (
+        ["the model of learning"] * 16
+        + ["the zebrafish learning model"] * 2
+        + ["the learning of a model with zebrafish"] * 2
+    )
     pool = random_pool(20, texts=texts)
-    liked = [rank.text_words(t) for t in ("zebrafish learning in the lab", "the zebrafish",
-                                          "learning the model", "a new model")]
+    liked = [
+        rank.text_words(t)
+        for t in (
+            "zebrafish learning in the lab",
+            "the zebrafish",
+            "learning the model",
+            "a new model",
+        )
+    ]
     terms = rank.significant_terms(pool, liked)
     assert set(terms) == {"zebrafish"}  # "the" / "learning" / "model" are everywhere
     assert rank.significant_terms(pool, liked[:1]) == {}  # one paper shares nothing
@@ -223,12 +293,20 @@ def test_shared_rare_words_of_liked_papers_lift_papers_that_use_them():
     texts[7] = "a paper about hypergraph sparsifiers"
     pool = random_pool(30, seed=5, texts=texts)
     liked_vectors = pool.vectors[[0, 1, 2]]
-    words = tuple(rank.text_words(t) for t in ("hypergraph sparsifiers are fast",
-                                               "sparsifiers for a hypergraph", "on hypergraph cuts"))
-    bare = rank.TopicProfile(Topic(name="L"), liked_ids=("a", "b", "c"),
-                             liked_vectors=liked_vectors)
-    with_words = rank.TopicProfile(Topic(name="L"), liked_ids=("a", "b", "c"),
-                                   liked_vectors=liked_vectors, liked_words=words)
+    words = tuple(
+        rank.text_words(t)
+        for t in (
+            "hypergraph sparsifiers are fast",
+            "sparsifiers for a hypergraph",
+            "on hypergraph cuts",
+        )
+    )
+    bare = rank.TopicProfile(
+        Topic(name="L"), liked_ids=("a", "b", "c"), liked_vectors=liked_vectors
+    )
+    with_words = rank.TopicProfile(
+        Topic(name="L"), liked_ids=("a", "b", "c"), liked_vectors=liked_vectors, liked_words=words
+    )
     plain, lifted = rank.semantic_scores(pool, [bare, with_words])
     others = np.arange(30) != 7
     assert lifted[7] - plain[7] > np.max(np.abs(lifted[others] - plain[others]))

@@ -34,8 +34,12 @@ from tests.delivery_support import (
 )
 
 ON_TIME = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
-REAL_SENDER = {"from_address": "digest@lab.test", "postal_address": "1 Main St, Springfield",
-               "rate_per_second": 500.0, "retry_base_seconds": 0.01}
+REAL_SENDER = {
+    "from_address": "digest@lab.test",
+    "postal_address": "1 Main St, Springfield",
+    "rate_per_second": 500.0,
+    "retry_base_seconds": 0.01,
+}
 
 
 class UnsubscribingHandler(RecordingHandler):
@@ -72,9 +76,19 @@ def smtp_server(make_config):
         controller = Controller(handler, hostname="127.0.0.1", port=port)
         controller.start()
         started.append(controller)
-        config, path = make_config({"mail": {
-            **REAL_SENDER, "backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": port,
-            "smtp_security": "none", "smtp_timeout_seconds": 5.0, **mail}})
+        config, path = make_config(
+            {
+                "mail": {
+                    **REAL_SENDER,
+                    "backend": "smtp",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "smtp_security": "none",
+                    "smtp_timeout_seconds": 5.0,
+                    **mail,
+                }
+            }
+        )
         return config, path, handler
 
     yield start
@@ -122,8 +136,11 @@ def test_smtp_end_to_end_and_rerun(smtp_server):
     assert str(message["X-Digest-Delivery"]) == row.id
     assert row.provider_message_id.startswith("Q")  # the relay's queue id
     raw = handler.messages[0].decode()
-    assert any(line.startswith("List-Unsubscribe: <https://") or
-               line.startswith("List-Unsubscribe: <http://") for line in raw.splitlines())
+    assert any(
+        line.startswith("List-Unsubscribe: <https://")
+        or line.startswith("List-Unsubscribe: <http://")
+        for line in raw.splitlines()
+    )
     again = send_issue(db, config, ISSUE, now=ON_TIME)
     assert again.sent == 0 and len(handler.messages) == 5
 
@@ -224,7 +241,8 @@ def test_placeholder_sender_is_refused_for_real_backends(smtp_server):
 
 def test_consecutive_failures_pause_the_run(smtp_server):
     config, _, handler = smtp_server(
-        UnsubscribingHandler(None, refuse_rcpt=True), max_consecutive_errors=2)
+        UnsubscribingHandler(None, refuse_rcpt=True), max_consecutive_errors=2
+    )
     db = open_db(config.db_path)
     seed_subscribers(db, 4)
     report = send_issue(db, config, ISSUE, now=ON_TIME)
@@ -306,7 +324,10 @@ def test_pacer_keeps_the_rate_on_a_fake_clock():
 def _digest(path, *args, python_flags=()):
     return subprocess.run(
         [sys.executable, *python_flags, "-m", "digest", "--config", str(path), *args],
-        capture_output=True, text=True, timeout=120)
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_cli_send_list_resolve(smtp_server):
@@ -330,8 +351,15 @@ def test_cli_send_list_resolve(smtp_server):
     assert [row["id"] for row in json.loads(listed.stdout)] == [ids[0]]
     resolved = _digest(path, "deliveries", "resolve", ids[0], "--failed")
     assert resolved.returncode == 0 and "failed" in resolved.stdout
-    again = _digest(path, "send", "--date", ISSUE.isoformat(), "--force", "--json",
-                    python_flags=("-X", "importtime"))
+    again = _digest(
+        path,
+        "send",
+        "--date",
+        ISSUE.isoformat(),
+        "--force",
+        "--json",
+        python_flags=("-X", "importtime"),
+    )
     assert again.returncode == 0 and json.loads(again.stdout)["sent"] == 0
     imported = {line.split("|")[-1].strip() for line in again.stderr.splitlines()}
     assert "digest.sending" in imported  # the send path ran ...

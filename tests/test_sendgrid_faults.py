@@ -26,15 +26,31 @@ from digest.store.deliveries import get_delivery, list_deliveries
 from tests.delivery_support import ISSUE, digest_message, queue_messages, seed_subscribers
 
 API_KEY = "SG.test-key.not-real"
-RESERVED = {"from", "to", "cc", "bcc", "subject", "reply-to", "content-type",
-            "content-transfer-encoding", "x-sg-id", "x-sg-eid", "received", "dkim-signature"}
+RESERVED = {
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "reply-to",
+    "content-type",
+    "content-transfer-encoding",
+    "x-sg-id",
+    "x-sg-eid",
+    "received",
+    "dkim-signature",
+}
 
 
 def sendgrid_problems(request: Request, api_key: str) -> tuple[int, list[dict]]:
     """What SendGrid would refuse in this request: (status, errors[])."""
     if request.headers.get("Authorization") != f"Bearer {api_key}":
-        return 401, [{"message": "The provided authorization grant is invalid, expired, or "
-                                 "revoked", "field": None}]
+        return 401, [
+            {
+                "message": "The provided authorization grant is invalid, expired, or revoked",
+                "field": None,
+            }
+        ]
     if len(request.get_data()) >= 30 * 1024 * 1024:
         return 413, [{"message": "request too large", "field": None}]
     if not request.headers.get("Content-Type", "").startswith("application/json"):
@@ -46,16 +62,22 @@ def sendgrid_problems(request: Request, api_key: str) -> tuple[int, list[dict]]:
     errors = []
     pers = body.get("personalizations")
     if not isinstance(pers, list) or not 1 <= len(pers) <= 1000:
-        errors.append({"message": "personalizations must have 1..1000 items",
-                       "field": "personalizations"})
+        errors.append(
+            {"message": "personalizations must have 1..1000 items", "field": "personalizations"}
+        )
     else:
         for p in pers:
             if not p.get("to") or not all("@" in (t.get("email") or "") for t in p["to"]):
-                errors.append({"message": "Does not contain a valid address.",
-                               "field": "personalizations.0.to"})
+                errors.append(
+                    {
+                        "message": "Does not contain a valid address.",
+                        "field": "personalizations.0.to",
+                    }
+                )
     if "@" not in (body.get("from") or {}).get("email", ""):
-        errors.append({"message": "The from email does not contain a valid address.",
-                       "field": "from.email"})
+        errors.append(
+            {"message": "The from email does not contain a valid address.", "field": "from.email"}
+        )
     if not body.get("subject"):
         errors.append({"message": "The subject is required.", "field": "subject"})
     content = body.get("content") or []
@@ -63,15 +85,13 @@ def sendgrid_problems(request: Request, api_key: str) -> tuple[int, list[dict]]:
     if not content or any(not c.get("value") for c in content):
         errors.append({"message": "content values must be non-empty", "field": "content"})
     if "text/plain" in types and types[0] != "text/plain":
-        errors.append({"message": "The text/plain content type must be first.",
-                       "field": "content"})
+        errors.append({"message": "The text/plain content type must be first.", "field": "content"})
     for key, value in (body.get("headers") or {}).items():
         if key.lower() in RESERVED or not isinstance(value, str):
             errors.append({"message": f"header {key} not allowed", "field": "headers"})
     custom = body.get("custom_args") or {}
     if len(json.dumps(custom)) >= 10_000 or not all(isinstance(v, str) for v in custom.values()):
-        errors.append({"message": "custom_args too large or not strings",
-                       "field": "custom_args"})
+        errors.append({"message": "custom_args too large or not strings", "field": "custom_args"})
     if len(body.get("categories") or []) > 10:
         errors.append({"message": "too many categories", "field": "categories"})
     return (400, errors) if errors else (202, [])
@@ -99,28 +119,45 @@ class SendGridStandIn:
             number = len(self.bodies)
             action = self.script.pop(0) if self.script else 202
         if status != 202:
-            return Response(json.dumps({"errors": errors}), status,
-                            content_type="application/json")
+            return Response(json.dumps({"errors": errors}), status, content_type="application/json")
         if action == "timeout":
             time.sleep(self.stall_seconds)  # longer than the client's timeout
             action = 202
         if action == 202:
             return Response("", 202, headers={"X-Message-Id": f"sg-msg-{number}"})
         if action == 429:
-            return Response(json.dumps({"errors": [{"message": "too many requests"}]}), 429,
-                            content_type="application/json",
-                            headers={"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0",
-                                     "X-RateLimit-Reset": str(int(time.time()) + 1)})
+            return Response(
+                json.dumps({"errors": [{"message": "too many requests"}]}),
+                429,
+                content_type="application/json",
+                headers={
+                    "X-RateLimit-Limit": "600",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(time.time()) + 1),
+                },
+            )
         if action in (400, 413):
-            message = ("The content value must be a string at least one character in length."
-                       if action == 400 else "Payload too large")
-            return Response(json.dumps({"errors": [{"message": message, "field": "content.0"}]}),
-                            action, content_type="application/json")
+            message = (
+                "The content value must be a string at least one character in length."
+                if action == 400
+                else "Payload too large"
+            )
+            return Response(
+                json.dumps({"errors": [{"message": message, "field": "content.0"}]}),
+                action,
+                content_type="application/json",
+            )
         if action in (401, 403):
-            return Response(json.dumps({"errors": [{"message": "access forbidden"}]}), action,
-                            content_type="application/json")
-        return Response(json.dumps({"errors": [{"message": "internal error"}]}), int(action),
-                        content_type="application/json")
+            return Response(
+                json.dumps({"errors": [{"message": "access forbidden"}]}),
+                action,
+                content_type="application/json",
+            )
+        return Response(
+            json.dumps({"errors": [{"message": "internal error"}]}),
+            int(action),
+            content_type="application/json",
+        )
 
 
 @pytest.fixture(scope="module")
@@ -143,12 +180,20 @@ def sg_config(make_config, stand_in, monkeypatch):
     monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
 
     def build(**mail):
-        config, path = make_config({"mail": {
-            "backend": "sendgrid", "from_address": "digest@lab.test",
-            "postal_address": "1 Main St, Springfield",
-            "sendgrid_base_url": stand_in.server.url_for("").rstrip("/"),
-            "sendgrid_timeout_seconds": 0.4, "retry_base_seconds": 0.01,
-            "rate_per_second": 1000.0, **mail}})
+        config, path = make_config(
+            {
+                "mail": {
+                    "backend": "sendgrid",
+                    "from_address": "digest@lab.test",
+                    "postal_address": "1 Main St, Springfield",
+                    "sendgrid_base_url": stand_in.server.url_for("").rstrip("/"),
+                    "sendgrid_timeout_seconds": 0.4,
+                    "retry_base_seconds": 0.01,
+                    "rate_per_second": 1000.0,
+                    **mail,
+                }
+            }
+        )
         return config
 
     return build
@@ -161,8 +206,7 @@ def test_request_json_is_what_sendgrid_expects(sg_config, stand_in):
     result = get_backend(config).send(message, "d_abc")
     assert result.provider_message_id == "sg-msg-1"
     [body] = stand_in.bodies
-    assert body["personalizations"] == [{"to": [{"email": "ann@lab.test",
-                                                 "name": "Ann Example"}]}]
+    assert body["personalizations"] == [{"to": [{"email": "ann@lab.test", "name": "Ann Example"}]}]
     assert body["from"] == {"email": "digest@lab.test", "name": "arXiv digest"}
     assert [c["type"] for c in body["content"]] == ["text/plain", "text/html"]
     assert body["content"][0]["value"].strip() and "<html" in body["content"][1]["value"]
@@ -171,7 +215,8 @@ def test_request_json_is_what_sendgrid_expects(sg_config, stand_in):
     assert body["tracking_settings"] == {
         "click_tracking": {"enable": False, "enable_text": False},
         "open_tracking": {"enable": False},
-        "subscription_tracking": {"enable": False}}
+        "subscription_tracking": {"enable": False},
+    }
     assert body["mail_settings"] == {"sandbox_mode": {"enable": True}}
     headers = body["headers"]
     assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -191,13 +236,19 @@ def test_tracking_only_when_the_operator_opts_in(sg_config, stand_in):
 def test_client_side_limits_refuse_before_any_request(sg_config, stand_in):
     config = sg_config()
     good = mail_send_payload(digest_message(config), "d_1", config.mail)
-    too_many = {**good, "personalizations": [{"to": [{"email": f"a{i}@x.test"}]}
-                                             for i in range(1001)]}
+    too_many = {
+        **good,
+        "personalizations": [{"to": [{"email": f"a{i}@x.test"}]} for i in range(1001)],
+    }
     big_args = {**good, "custom_args": {"delivery_id": "x" * 10_000}}
     categories = {**good, "categories": [f"c{i}" for i in range(11)]}
     huge = {**good, "content": [{"type": "text/plain", "value": "x" * (30 * 1024 * 1024)}]}
-    for payload, match in ((too_many, "personalizations"), (big_args, "custom_args"),
-                           (categories, "categories"), (huge, "30 MB")):
+    for payload, match in (
+        (too_many, "personalizations"),
+        (big_args, "custom_args"),
+        (categories, "categories"),
+        (huge, "30 MB"),
+    ):
         with pytest.raises(PermanentError, match=match):
             check_limits(payload)
     message = digest_message(config)
@@ -208,16 +259,19 @@ def test_client_side_limits_refuse_before_any_request(sg_config, stand_in):
 
 
 # ---------------------------------------------------------------- one answer -> one error class
-@pytest.mark.parametrize(("action", "error", "match"), [
-    (400, PermanentError, "content value must be a string"),
-    (413, PermanentError, "Payload too large"),
-    (401, AuthError, "401"),
-    (403, AuthError, "403"),
-    (429, RateLimitedError, "429"),
-    (500, TransientError, "500"),
-    (503, TransientError, "503"),
-    ("timeout", AmbiguousError, "no answer"),
-])
+@pytest.mark.parametrize(
+    ("action", "error", "match"),
+    [
+        (400, PermanentError, "content value must be a string"),
+        (413, PermanentError, "Payload too large"),
+        (401, AuthError, "401"),
+        (403, AuthError, "403"),
+        (429, RateLimitedError, "429"),
+        (500, TransientError, "500"),
+        (503, TransientError, "503"),
+        ("timeout", AmbiguousError, "no answer"),
+    ],
+)
 def test_answers_map_to_error_classes(sg_config, stand_in, action, error, match):
     stand_in.script = [action]
     config = sg_config()
@@ -266,18 +320,27 @@ def _states(db, ids):
     return [get_delivery(db, i).state for i in ids]
 
 
-@pytest.mark.parametrize(("script", "states", "requests", "counts"), [
-    ([202, 202, 202], ["sent", "sent", "sent"], 3, {"sent": 3}),
-    ([429, 202, 202, 202], ["sent", "sent", "sent"], 4, {"sent": 3, "rate_limited": 1}),
-    ([500, 503, 202, 202, 202], ["sent", "sent", "sent"], 5, {"sent": 3, "retries": 2}),
-    ([500, 500, 500, 202, 202], ["failed", "sent", "sent"], 5,
-     {"sent": 2, "failed": 1, "retries": 2}),
-    (["timeout", 202, 202], ["unknown", "sent", "sent"], 3, {"sent": 2, "unknown": 1}),
-    ([400, 202, 202], ["failed", "sent", "sent"], 3, {"sent": 2, "failed": 1}),
-    ([202, 413, 202], ["sent", "failed", "sent"], 3, {"sent": 2, "failed": 1}),
-], ids=["all-202", "429-then-202", "5xx-retried", "5xx-exhausted", "timeout", "400", "413"])
-def test_fault_sequences_give_exact_ledger_states(sg_config, stand_in, script, states,
-                                                  requests, counts):
+@pytest.mark.parametrize(
+    ("script", "states", "requests", "counts"),
+    [
+        ([202, 202, 202], ["sent", "sent", "sent"], 3, {"sent": 3}),
+        ([429, 202, 202, 202], ["sent", "sent", "sent"], 4, {"sent": 3, "rate_limited": 1}),
+        ([500, 503, 202, 202, 202], ["sent", "sent", "sent"], 5, {"sent": 3, "retries": 2}),
+        (
+            [500, 500, 500, 202, 202],
+            ["failed", "sent", "sent"],
+            5,
+            {"sent": 2, "failed": 1, "retries": 2},
+        ),
+        (["timeout", 202, 202], ["unknown", "sent", "sent"], 3, {"sent": 2, "unknown": 1}),
+        ([400, 202, 202], ["failed", "sent", "sent"], 3, {"sent": 2, "failed": 1}),
+        ([202, 413, 202], ["sent", "failed", "sent"], 3, {"sent": 2, "failed": 1}),
+    ],
+    ids=["all-202", "429-then-202", "5xx-retried", "5xx-exhausted", "timeout", "400", "413"],
+)
+def test_fault_sequences_give_exact_ledger_states(
+    sg_config, stand_in, script, states, requests, counts
+):
     config = sg_config(send_retries=2)
     db, ids, report = _run(config)
     stand_in.script = list(script)
@@ -360,10 +423,17 @@ def test_send_issue_through_sendgrid_end_to_end(sg_config, stand_in):
     stand_in.script = [202, "timeout", 429, 202]
     report = send_issue(db, config, ISSUE, now=datetime(2025, 8, 20, 12, tzinfo=UTC))
     assert (report.sent, report.unknown, report.rate_limited) == (2, 1, 1)
-    assert report.ledger == {"queued": 0, "sending": 0, "sent": 2, "failed": 0,
-                             "unknown": 1, "skipped": 0}
+    assert report.ledger == {
+        "queued": 0,
+        "sending": 0,
+        "sent": 2,
+        "failed": 0,
+        "unknown": 1,
+        "skipped": 0,
+    }
     assert stand_in.requests == 4
-    assert sorted(b["personalizations"][0]["to"][0]["email"] for b in stand_in.bodies) == \
-        sorted([subs[0].email, subs[1].email, subs[2].email, subs[2].email])
+    assert sorted(b["personalizations"][0]["to"][0]["email"] for b in stand_in.bodies) == sorted(
+        [subs[0].email, subs[1].email, subs[2].email, subs[2].email]
+    )
     again = send_issue(db, config, ISSUE, now=datetime(2025, 8, 20, 12, tzinfo=UTC))
     assert again.sent == 0 and stand_in.requests == 4

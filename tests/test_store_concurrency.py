@@ -38,8 +38,12 @@ def test_reader_process_sees_no_errors_while_ingest_writes(tmp_path):
     path = tmp_path / "digest.db"
     db = open_db(path)
     papers = parse_feed(ATOM_SAMPLE.read_bytes()).papers
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(path), "4"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(path), "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     version = 1
     while reader.poll() is None:
         version += 1

@@ -63,8 +63,9 @@ def test_dislike_moves_papers_down(sample_db, sample_config):
 
 
 def test_keywords_exclude_and_days(sample_db, sample_config):
-    results = try_topic(sample_db, sample_config, text=None, keywords=["speech"],
-                        exclude=["translation"], limit=50)
+    results = try_topic(
+        sample_db, sample_config, text=None, keywords=["speech"], exclude=["translation"], limit=50
+    )
     assert results and all("speech" in (r.title + r.why).lower() for r in results)
     assert SPEECH not in [r.paper_id for r in results]  # its abstract says "translation"
     recent = try_topic(sample_db, sample_config, keywords=["learning"], days=1, limit=50)
@@ -90,8 +91,12 @@ def test_cli_try_json_and_unknown_id_exit_code(cli):
 
 def run_digest(*args: str) -> subprocess.CompletedProcess:
     """The real console entry point (exit codes come from its error mapping)."""
-    return subprocess.run([sys.executable, "-c", "from digest.cli import main; main()", *args],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", "from digest.cli import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_unknown_liked_id_names_it_and_exits_2(sample_db, make_config):
@@ -115,17 +120,26 @@ def test_try_with_only_likes_never_loads_the_model(sample_db, sample_config, mak
         loaded = [m for m in ("sentence_transformers", "torch") if m in sys.modules]
         print("LOADED", json.dumps(loaded), file=sys.stderr)
     """)
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
-    assert 'LOADED []' in done.stderr
+    assert "LOADED []" in done.stderr
     assert VITAD in [r["id"] for r in json.loads(done.stdout)[:3]]
 
 
-def test_topic_test_replays_days_with_histogram_and_borderline(sample_db, sample_config, cli,
-                                                                make_config):
-    add_topic(sample_db, Topic(name="Speech", kind="curated",
-                               description="speech recognition and translation", threshold=0.4))
+def test_topic_test_replays_days_with_histogram_and_borderline(
+    sample_db, sample_config, cli, make_config
+):
+    add_topic(
+        sample_db,
+        Topic(
+            name="Speech",
+            kind="curated",
+            description="speech recognition and translation",
+            threshold=0.4,
+        ),
+    )
     report = topic_lab.test_topic(sample_db, sample_config, "Speech", days=None)
     assert [d.day.isoformat() for d in report.days] == ["2025-08-20", "2026-09-24"]
     assert report.days[0].candidates == 86 and report.days[0].passing >= 1

@@ -26,27 +26,41 @@ def hf_item(arxiv_id: str, upvotes: int, title: str = "A paper") -> dict:
     """One item in the shape of GET /api/daily_papers (see the reference notes)."""
     return {
         "paper": {
-            "id": arxiv_id, "authors": [{"_id": "x", "name": "A. Author", "hidden": False}],
-            "publishedAt": "2025-08-19T17:59:00.000Z", "submittedOnDailyAt": "2025-08-20T01:00:00Z",
-            "title": title, "summary": "An abstract.", "upvotes": upvotes,
-            "discussionId": "d1", "ai_summary": "", "ai_keywords": [],
+            "id": arxiv_id,
+            "authors": [{"_id": "x", "name": "A. Author", "hidden": False}],
+            "publishedAt": "2025-08-19T17:59:00.000Z",
+            "submittedOnDailyAt": "2025-08-20T01:00:00Z",
+            "title": title,
+            "summary": "An abstract.",
+            "upvotes": upvotes,
+            "discussionId": "d1",
+            "ai_summary": "",
+            "ai_keywords": [],
         },
-        "title": title, "summary": "An abstract.", "publishedAt": "2025-08-20T01:00:00.000Z",
-        "thumbnail": "", "numComments": 0, "isAuthorParticipating": False,
+        "title": title,
+        "summary": "An abstract.",
+        "publishedAt": "2025-08-20T01:00:00.000Z",
+        "thumbnail": "",
+        "numComments": 0,
+        "isAuthorParticipating": False,
     }
 
 
 def test_parse_hf_daily_keeps_ids_and_upvotes_and_skips_bad_items():
-    raw = json.dumps([
-        hf_item("2508.13167", 12, "Chain-of-Agents"),
-        hf_item("2508.13204v2", 40, "QuickMerge++"),
-        {"paper": {"id": "not an id", "upvotes": 5}},
-        {"title": "no paper object"},
-        "junk",
-    ]).encode()
+    raw = json.dumps(
+        [
+            hf_item("2508.13167", 12, "Chain-of-Agents"),
+            hf_item("2508.13204v2", 40, "QuickMerge++"),
+            {"paper": {"id": "not an id", "upvotes": 5}},
+            {"title": "no paper object"},
+            "junk",
+        ]
+    ).encode()
     papers = parse_hf_daily(raw)
     assert [(p.paper_id, p.upvotes, p.title) for p in papers] == [
-        ("2508.13204", 40, "QuickMerge++"), ("2508.13167", 12, "Chain-of-Agents")]
+        ("2508.13204", 40, "QuickMerge++"),
+        ("2508.13167", 12, "Chain-of-Agents"),
+    ]
     with pytest.raises(ParseError):
         parse_hf_daily(b"<html>rate limited</html>")
     with pytest.raises(ParseError):
@@ -55,16 +69,15 @@ def test_parse_hf_daily_keeps_ids_and_upvotes_and_skips_bad_items():
 
 def test_fetch_hf_daily_against_a_loopback_server(httpserver):
     body = json.dumps([hf_item("2508.13167", 7)])
-    httpserver.expect_request("/api/daily_papers", query_string={"date": "2025-08-20",
-                                                                 "limit": "100"}
-                              ).respond_with_data(body, content_type="application/json")
+    httpserver.expect_request(
+        "/api/daily_papers", query_string={"date": "2025-08-20", "limit": "100"}
+    ).respond_with_data(body, content_type="application/json")
     with PoliteFetcher(ArxivConfig(request_delay_seconds=0)) as fetcher:
         raw = fetch_hf_daily(fetcher, httpserver.url_for("/"), DAY)
     assert parse_hf_daily(raw)[0].upvotes == 7
 
 
-def test_trending_orders_by_likes_clicks_matches_and_upvotes(sample_db, sample_config,
-                                                             httpserver):
+def test_trending_orders_by_likes_clicks_matches_and_upvotes(sample_db, sample_config, httpserver):
     a = add_subscriber(sample_db, "a@example.org", status="active")
     b = add_subscriber(sample_db, "b@example.org", status="active")
     for sub in (a, b):
@@ -88,10 +101,14 @@ def test_trending_orders_by_likes_clicks_matches_and_upvotes(sample_db, sample_c
 
     # Hugging Face upvotes (source on, loopback server) lift a paper nobody here liked yet.
     httpserver.expect_request("/api/daily_papers").respond_with_data(
-        json.dumps([hf_item("2508.13204", 1000)]), content_type="application/json")
-    hf_on = sample_config.with_overrides(ranking=sample_config.ranking.__class__(
-        hf_enabled=True, hf_base_url=httpserver.url_for("/")),
-        arxiv=ArxivConfig(request_delay_seconds=0))
+        json.dumps([hf_item("2508.13204", 1000)]), content_type="application/json"
+    )
+    hf_on = sample_config.with_overrides(
+        ranking=sample_config.ranking.__class__(
+            hf_enabled=True, hf_base_url=httpserver.url_for("/")
+        ),
+        arxiv=ArxivConfig(request_delay_seconds=0),
+    )
     assert trending.refresh_hf(sample_db, sample_config, DAY) == 0  # off by default
     assert trending.refresh_hf(sample_db, hf_on, DAY) == 1
     top = trending.trending(sample_db, DAY, limit=3)
@@ -102,8 +119,9 @@ def test_trending_cli_json(sample_db, make_config):
     sub = add_subscriber(sample_db, "a@example.org", status="active")
     add_feedback(sample_db, sub.id, "2508.13161", "like")
     _, path = make_config()
-    result = CliRunner().invoke(app, ["--config", str(path), "trending", "--week",
-                                      "--date", "2025-08-20", "--json"])
+    result = CliRunner().invoke(
+        app, ["--config", str(path), "trending", "--week", "--date", "2025-08-20", "--json"]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert rows[0]["paper_id"] == "2508.13161" and rows[0]["likes"] == 1
@@ -111,23 +129,30 @@ def test_trending_cli_json(sample_db, make_config):
 
 
 def test_period_bounds():
-    assert trending.period_bounds(date(2025, 8, 20), "week") == (date(2025, 8, 18),
-                                                                 date(2025, 8, 24))
-    assert trending.period_bounds(date(2025, 2, 10), "month") == (date(2025, 2, 1),
-                                                                  date(2025, 2, 28))
+    assert trending.period_bounds(date(2025, 8, 20), "week") == (
+        date(2025, 8, 18),
+        date(2025, 8, 24),
+    )
+    assert trending.period_bounds(date(2025, 2, 10), "month") == (
+        date(2025, 2, 1),
+        date(2025, 2, 28),
+    )
     with pytest.raises(Exception, match="period"):
         trending.period_bounds(DAY, "year")
 
 
-def test_plan_all_refreshes_hf_when_on_and_survives_its_failure(sample_db, sample_config,
-                                                                 httpserver):
+def test_plan_all_refreshes_hf_when_on_and_survives_its_failure(
+    sample_db, sample_config, httpserver
+):
     from digest.config import RankingConfig
 
     httpserver.expect_request("/api/daily_papers").respond_with_data(
-        json.dumps([hf_item("2508.13204", 9)]), content_type="application/json")
+        json.dumps([hf_item("2508.13204", 9)]), content_type="application/json"
+    )
     on = sample_config.with_overrides(
         ranking=RankingConfig(hf_enabled=True, hf_base_url=httpserver.url_for("/")),
-        arxiv=ArxivConfig(request_delay_seconds=0, max_retries=0))
+        arxiv=ArxivConfig(request_delay_seconds=0, max_retries=0),
+    )
     report = planning.plan_all(sample_db, on, DAY)
     assert report.hf_papers == 1 and not report.errors
     httpserver.clear()

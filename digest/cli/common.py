@@ -44,8 +44,9 @@ class CliState:
         if self._db is None:
             from digest.store import open_db
 
-            self._db = open_db(self.config.db_path,
-                               busy_timeout_ms=self.config.database.busy_timeout_ms)
+            self._db = open_db(
+                self.config.db_path, busy_timeout_ms=self.config.database.busy_timeout_ms
+            )
         return self._db
 
 

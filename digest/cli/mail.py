@@ -25,8 +25,12 @@ deliveries_app = typer.Typer(
     no_args_is_help=True,
 )
 
-DateOption = Annotated[str | None, typer.Option(
-    "--date", "-d", help="Issue date, YYYY-MM-DD (default: today in the schedule time zone).")]
+DateOption = Annotated[
+    str | None,
+    typer.Option(
+        "--date", "-d", help="Issue date, YYYY-MM-DD (default: today in the schedule time zone)."
+    ),
+]
 
 
 def _issue_date(value: str | None) -> date:
@@ -39,11 +43,19 @@ def _issue_date(value: str | None) -> date:
 
 def send(
     day: DateOption = None,
-    dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Plan and render every email and report; send nothing, change no "
-        "delivery state.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Send even when the issue is older than mail.max_lateness_hours.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Plan and render every email and report; send nothing, change no delivery state.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Send even when the issue is older than mail.max_lateness_hours."
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Send one issue's digests with the configured backend (outbox, smtp or sendgrid).
@@ -53,13 +65,15 @@ def send(
     from digest.sending import send_issue
 
     issue = _issue_date(day)
+
     def print_progress(done: int, total: int) -> None:
         if done % 25 == 0 or done == total:
             err_console.print(f"\rsending {done}/{total}", end="\n" if done == total else "")
 
     progress = print_progress if show_progress() and not as_json else None
-    report = send_issue(state.db, state.config, issue, dry_run=dry_run, force=force,
-                        progress=progress)
+    report = send_issue(
+        state.db, state.config, issue, dry_run=dry_run, force=force, progress=progress
+    )
     if as_json:
         print_json(report.as_dict())
     else:
@@ -76,14 +90,21 @@ def _print_send_report(report) -> None:
         f"{report.already_handled} handled before; {verb} "
         f"{report.queued if report.dry_run else report.sent}, failed {report.failed}, "
         f"unknown {report.unknown}, skipped {report.skipped}"
-        + (f", {report.recovered_unknown} interrupted earlier -> unknown"
-           if report.recovered_unknown else ""))
+        + (
+            f", {report.recovered_unknown} interrupted earlier -> unknown"
+            if report.recovered_unknown
+            else ""
+        )
+    )
     for line in report.errors[:20]:
         err_console.print(f"  {line}", markup=False)
     if report.unknown or report.recovered_unknown:
-        err_console.print("some deliveries are `unknown`: check the provider, then run "
-                          "`digest deliveries list --state unknown` and `digest deliveries "
-                          "resolve ID --sent|--failed`", markup=False)
+        err_console.print(
+            "some deliveries are `unknown`: check the provider, then run "
+            "`digest deliveries list --state unknown` and `digest deliveries "
+            "resolve ID --sent|--failed`",
+            markup=False,
+        )
     if report.stopped:
         err_console.print(f"stopped: {report.stopped}", markup=False)
     if report.outbox_index:
@@ -92,11 +113,17 @@ def _print_send_report(report) -> None:
 
 @deliveries_app.command("list")
 def list_command(
-    delivery_state: Annotated[str | None, typer.Option(
-        "--state", "-s", help="Only rows in this state: queued, sending, sent, failed, "
-        "unknown or skipped.")] = None,
-    day: Annotated[str | None, typer.Option(
-        "--date", "-d", help="Only this issue date, YYYY-MM-DD.")] = None,
+    delivery_state: Annotated[
+        str | None,
+        typer.Option(
+            "--state",
+            "-s",
+            help="Only rows in this state: queued, sending, sent, failed, unknown or skipped.",
+        ),
+    ] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", "-d", help="Only this issue date, YYYY-MM-DD.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="Show at most this many rows.")] = 200,
     as_json: JsonOption = False,
 ) -> None:
@@ -110,21 +137,32 @@ def list_command(
         return
     table = Table("id", "issue", "email", "state", "attempts", "provider id / error")
     for row in rows:
-        detail = row.error if row.state in ("failed", "unknown", "skipped") else \
-            (row.provider_message_id or "")
-        table.add_row(row.id, row.issue_date.isoformat(), row.email or str(row.subscriber_id),
-                      row.state, str(row.attempts), (detail or "")[:80])
+        detail = (
+            row.error
+            if row.state in ("failed", "unknown", "skipped")
+            else (row.provider_message_id or "")
+        )
+        table.add_row(
+            row.id,
+            row.issue_date.isoformat(),
+            row.email or str(row.subscriber_id),
+            row.state,
+            str(row.attempts),
+            (detail or "")[:80],
+        )
     console.print(table)
     console.print(f"{len(rows)} deliveries")
 
 
 @deliveries_app.command("resolve")
 def resolve_command(
-    delivery_id: Annotated[str, typer.Argument(help="The delivery id (see `digest deliveries "
-                                               "list --state unknown`).")],
+    delivery_id: Annotated[
+        str, typer.Argument(help="The delivery id (see `digest deliveries list --state unknown`).")
+    ],
     sent: Annotated[bool, typer.Option("--sent", help="The provider did deliver it.")] = False,
-    failed: Annotated[bool, typer.Option(
-        "--failed", help="It was not delivered (it is still never resent).")] = False,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="It was not delivered (it is still never resent).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Mark an `unknown` delivery sent or failed, after checking the provider's logs."""

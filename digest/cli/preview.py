@@ -12,10 +12,16 @@ from digest.cli.common import console, parse_date_option, print_json, state
 
 def preview(
     email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
-    day: Annotated[str | None, typer.Option(
-        "--date", help="Issue date, YYYY-MM-DD (default: the latest announcement day).")] = None,
-    out: Annotated[Path | None, typer.Option(
-        "--out", help="Folder for the files (default: <outbox_dir>/preview).")] = None,
+    day: Annotated[
+        str | None,
+        typer.Option(
+            "--date", help="Issue date, YYYY-MM-DD (default: the latest announcement day)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Folder for the files (default: <outbox_dir>/preview)."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False,
 ) -> None:
     """Render one subscriber's digest to .html, .txt and .eml files without sending it.
@@ -26,13 +32,23 @@ def preview(
 
     files = preview_digest(state.db, state.config, email, parse_date_option(day), out)
     if as_json:
-        print_json({"subject": files.subject, "papers": files.papers,
-                    "truncated": files.truncated, "html": str(files.html),
-                    "text": str(files.text), "eml": str(files.eml)})
+        print_json(
+            {
+                "subject": files.subject,
+                "papers": files.papers,
+                "truncated": files.truncated,
+                "html": str(files.html),
+                "text": str(files.text),
+                "eml": str(files.eml),
+            }
+        )
         return
-    console.print(f"{files.subject}  ({files.papers} papers"
-                  + (f", {files.truncated} left out of the HTML" if files.truncated else "")
-                  + ")", markup=False)
+    console.print(
+        f"{files.subject}  ({files.papers} papers"
+        + (f", {files.truncated} left out of the HTML" if files.truncated else "")
+        + ")",
+        markup=False,
+    )
     for path in (files.html, files.text, files.eml):
         console.print(str(path), markup=False)
 

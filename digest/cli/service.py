@@ -50,7 +50,9 @@ def run(
         if (show_progress() and not as_json)
         else None
     )
-    report = run_daily(state.db, state.config, parse_date_option(day), force=force, progress=progress)
+    report = run_daily(
+        state.db, state.config, parse_date_option(day), force=force, progress=progress
+    )
     if as_json:
         print_json(report.as_dict())
     else:
@@ -64,8 +66,9 @@ def run(
                 console.print(f"[red]{stage.stage}: {escape(stage.error)}[/]")
         console.print(f"run {report.run_id} for {report.issue_date}: [bold]{report.status}[/]")
     if report.status == "partial":
-        err_console.print("some feeds failed (see the fetch stage); the next `digest run` "
-                          "fetches them again")
+        err_console.print(
+            "some feeds failed (see the fetch stage); the next `digest run` fetches them again"
+        )
     if report.status in ("failed", "partial"):
         raise typer.Exit(1)
 

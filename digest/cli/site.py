@@ -9,15 +9,24 @@ import typer
 
 from digest.cli.common import console, print_json, show_progress, state
 
-site_app = typer.Typer(help="Build the static archive site (days, topics, papers, authors, "
-                            "search, feeds) from the database.", no_args_is_help=True)
+site_app = typer.Typer(
+    help="Build the static archive site (days, topics, papers, authors, "
+    "search, feeds) from the database.",
+    no_args_is_help=True,
+)
 
 
 @site_app.command("build")
 def build(
-    full: Annotated[bool, typer.Option(
-        "--full", help="Re-render every page and re-index search, ignoring the last build.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Re-render every page and re-index search, ignoring the last build."
+        ),
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print machine-readable JSON only.")
+    ] = False,
 ) -> None:
     """Render the site into the folder set by `dir` in the site section of config.toml.
 
@@ -28,6 +37,7 @@ def build(
 
     progress = None
     if show_progress() and not as_json:
+
         def progress(stage: str, done: int, total: int) -> None:
             console.print(f"  {stage}: {done}/{total}", end="\r")
 
@@ -35,9 +45,11 @@ def build(
     if as_json:
         print_json(asdict(report))
         return
-    console.print(f"site built in {report.seconds:.1f} s: {report.pages} pages "
-                  f"({report.rendered} rendered, {report.reused} unchanged), "
-                  f"{report.search_bundles_built}/{report.search_bundles} search bundles indexed")
+    console.print(
+        f"site built in {report.seconds:.1f} s: {report.pages} pages "
+        f"({report.rendered} rendered, {report.reused} unchanged), "
+        f"{report.search_bundles_built}/{report.search_bundles} search bundles indexed"
+    )
     console.print(report.index_path)
 
 

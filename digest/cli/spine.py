@@ -23,8 +23,9 @@ from digest.cli.common import (
 from digest.errors import UsageError
 from digest.models import IngestReport
 
-papers_app = typer.Typer(help="Look at stored papers: show one, or search them by meaning.",
-                         no_args_is_help=True)
+papers_app = typer.Typer(
+    help="Look at stored papers: show one, or search them by meaning.", no_args_is_help=True
+)
 
 
 @contextmanager
@@ -33,8 +34,12 @@ def progress_bar(description: str, total: int | None = None):
     if not show_progress():
         yield lambda done, total_=None: None
         return
-    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn()]
+    columns = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ]
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total)
 
@@ -51,12 +56,31 @@ def _report_dict(report: IngestReport) -> dict:
 
 
 def _print_reports(reports: list[IngestReport]) -> None:
-    table = Table("source", "feed / input", "status", "date", "fetched", "new", "updated",
-                  "unchanged", "skipped", box=None)
+    table = Table(
+        "source",
+        "feed / input",
+        "status",
+        "date",
+        "fetched",
+        "new",
+        "updated",
+        "unchanged",
+        "skipped",
+        box=None,
+    )
     for r in reports:
         c = r.counts
-        table.add_row(r.source, r.label, r.status, str(r.channel_date or ""), str(c.fetched),
-                      str(c.new), str(c.updated), str(c.unchanged), str(c.skipped))
+        table.add_row(
+            r.source,
+            r.label,
+            r.status,
+            str(r.channel_date or ""),
+            str(c.fetched),
+            str(c.new),
+            str(c.updated),
+            str(c.unchanged),
+            str(c.skipped),
+        )
     console.print(table)
     for r in reports:
         if r.error:
@@ -65,7 +89,6 @@ def _print_reports(reports: list[IngestReport]) -> None:
             console.print(f"  skipped {escape(s.ref)}: {escape(s.reason)}", highlight=False)
         if len(r.skipped) > 5:
             console.print(f"  … and {len(r.skipped) - 5} more skipped records")
-
 
 
 def init() -> None:
@@ -77,24 +100,47 @@ def init() -> None:
 
 
 def fetch(
-    category: Annotated[list[str] | None, typer.Option("--category", "-C",
-        help="arXiv category to fetch (repeatable). Default: [arxiv].categories.")] = None,
-    source: Annotated[str, typer.Option(help="feed = today's listing (RSS/Atom); "
-        "api = the arXiv API, for back-fill by --ids or by category and --from/--to.")] = "feed",
-    date_from: Annotated[str | None, typer.Option("--from", help="API: first submission "
-        "date, YYYY-MM-DD.")] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category",
+            "-C",
+            help="arXiv category to fetch (repeatable). Default: [arxiv].categories.",
+        ),
+    ] = None,
+    source: Annotated[
+        str,
+        typer.Option(
+            help="feed = today's listing (RSS/Atom); "
+            "api = the arXiv API, for back-fill by --ids or by category and --from/--to."
+        ),
+    ] = "feed",
+    date_from: Annotated[
+        str | None, typer.Option("--from", help="API: first submission date, YYYY-MM-DD.")
+    ] = None,
     date_to: Annotated[str | None, typer.Option("--to", help="API: last submission date.")] = None,
-    ids: Annotated[list[str] | None, typer.Option("--ids", help="API: arXiv ids to look up "
-        "(repeatable or comma-separated; 2401.01234, 2401.01234v2, hep-th/9901001).")] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ids",
+            help="API: arXiv ids to look up "
+            "(repeatable or comma-separated; 2401.01234, 2401.01234v2, hep-th/9901001).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fetch new papers from arXiv and store them. Politely: one request per 3 s."""
     from digest.fetching import run_fetch
 
-    reports = run_fetch(state.db, state.config, source=source, categories=category or None,
-                        ids=[i for raw in ids or [] for i in raw.split(",") if i.strip()],
-                        date_from=parse_date_option(date_from, "--from"),
-                        date_to=parse_date_option(date_to, "--to"))
+    reports = run_fetch(
+        state.db,
+        state.config,
+        source=source,
+        categories=category or None,
+        ids=[i for raw in ids or [] for i in raw.split(",") if i.strip()],
+        date_from=parse_date_option(date_from, "--from"),
+        date_to=parse_date_option(date_to, "--to"),
+    )
     if as_json:
         print_json([_report_dict(r) for r in reports])
     else:
@@ -106,8 +152,13 @@ def fetch(
 
 
 def import_file(
-    file: Annotated[Path, typer.Argument(help="JSON Lines file: the arXiv metadata snapshot "
-        "format or one {id, title, abstract, authors, categories, published} per line.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="JSON Lines file: the arXiv metadata snapshot "
+            "format or one {id, title, abstract, authors, categories, published} per line."
+        ),
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Import papers from a JSON Lines file (streamed; bad lines are skipped and counted)."""
@@ -130,13 +181,17 @@ def embed(as_json: JsonOption = False) -> None:
     if as_json:
         print_json(asdict(report))
     else:
-        console.print(f"embedded {report.embedded} papers ({report.cached} already had vectors) "
-                      f"with {report.model}")
+        console.print(
+            f"embedded {report.embedded} papers ({report.cached} already had vectors) "
+            f"with {report.model}"
+        )
 
 
 @papers_app.command("show")
-def papers_show(paper_id: Annotated[str, typer.Argument(help="arXiv id (or imported id).")],
-                as_json: JsonOption = False) -> None:
+def papers_show(
+    paper_id: Annotated[str, typer.Argument(help="arXiv id (or imported id).")],
+    as_json: JsonOption = False,
+) -> None:
     """Show everything stored about one paper."""
     from digest.models import split_arxiv_id
     from digest.store import papers as paper_store
@@ -151,8 +206,13 @@ def papers_show(paper_id: Annotated[str, typer.Argument(help="arXiv id (or impor
         return
     console.print(f"[bold]{escape(paper.title)}[/]", highlight=False)
     console.print(escape(", ".join(paper.authors)), highlight=False)
-    console.print(escape(f"{paper.id} v{paper.version or '?'} · {' '.join(paper.categories)} · "
-                         f"{paper.announce_type or ''} {paper.announced or ''}"), highlight=False)
+    console.print(
+        escape(
+            f"{paper.id} v{paper.version or '?'} · {' '.join(paper.categories)} · "
+            f"{paper.announce_type or ''} {paper.announced or ''}"
+        ),
+        highlight=False,
+    )
     if paper.abs_url:
         console.print(paper.abs_url)
     console.print()
@@ -160,10 +220,11 @@ def papers_show(paper_id: Annotated[str, typer.Argument(help="arXiv id (or impor
 
 
 @papers_app.command("search")
-def papers_search(query: Annotated[str, typer.Argument(help="What you are looking for, "
-                  "in plain words.")],
-                  limit: Annotated[int, typer.Option(help="How many results.")] = 10,
-                  as_json: JsonOption = False) -> None:
+def papers_search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in plain words.")],
+    limit: Annotated[int, typer.Option(help="How many results.")] = 10,
+    as_json: JsonOption = False,
+) -> None:
     """Search stored papers by meaning (semantic search over the embeddings)."""
     from digest.search import search_papers
 
@@ -172,8 +233,10 @@ def papers_search(query: Annotated[str, typer.Argument(help="What you are lookin
         print_json([asdict(h) for h in hits])
         return
     for rank, hit in enumerate(hits, start=1):
-        console.print(f"{rank:>2}. {hit.score:.3f}  [bold]{escape(hit.title)}[/]  ({hit.paper_id})",
-                      highlight=False)
+        console.print(
+            f"{rank:>2}. {hit.score:.3f}  [bold]{escape(hit.title)}[/]  ({hit.paper_id})",
+            highlight=False,
+        )
 
 
 def status(as_json: JsonOption = False) -> None:
@@ -185,16 +248,33 @@ def status(as_json: JsonOption = False) -> None:
         print_json(info)
         return
     console.print(f"database  {info['database']} ({info['database_bytes'] / 1e6:.1f} MB)")
-    console.print(f"papers    {info['papers']}   embeddings {info['embeddings']} "
-                  f"({info['model']})")
+    console.print(f"papers    {info['papers']}   embeddings {info['embeddings']} ({info['model']})")
     if info.get("subscribers") is not None:
         console.print(f"subscribers {info['subscribers']}")
-    table = Table("run", "source", "feed / input", "status", "date", "new", "updated",
-                  "skipped", "started", box=None)
+    table = Table(
+        "run",
+        "source",
+        "feed / input",
+        "status",
+        "date",
+        "new",
+        "updated",
+        "skipped",
+        "started",
+        box=None,
+    )
     for run in info["ingest_runs"]:
-        table.add_row(str(run["id"]), run["source"], run["category"] or "", run["status"],
-                      run["channel_date"] or "", str(run["new"]), str(run["updated"]),
-                      str(run["skipped"]), run["started_at"])
+        table.add_row(
+            str(run["id"]),
+            run["source"],
+            run["category"] or "",
+            run["status"],
+            run["channel_date"] or "",
+            str(run["new"]),
+            str(run["updated"]),
+            str(run["skipped"]),
+            run["started_at"],
+        )
     console.print(table)
     for warning in info["warnings"]:
         console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)

@@ -16,55 +16,102 @@ from digest.cli.topics import topics_app
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 DateOption = Annotated[
     str | None,
-    typer.Option("--date", help="Day to look at, YYYY-MM-DD (default: today; for picks, the "
-                 "latest planned issue)."),
+    typer.Option(
+        "--date",
+        help="Day to look at, YYYY-MM-DD (default: today; for picks, the latest planned issue).",
+    ),
 ]
-
 
 
 def _results_table(results, title: str) -> Table:
     table = Table("rank", "score", "id", "title", "why", title=title, title_justify="left")
     for r in results:
         mark = "" if r.passes else " [dim](below threshold)[/]"
-        table.add_row(str(r.rank), f"{r.score:.3f}", r.paper_id, escape(r.title),
-                      escape(r.why) + mark)
+        table.add_row(
+            str(r.rank), f"{r.score:.3f}", r.paper_id, escape(r.title), escape(r.why) + mark
+        )
     return table
 
 
 def try_(
     text: Annotated[str | None, typer.Option("--text", help="Describe the topic in words.")] = None,
-    like: Annotated[list[str] | None, typer.Option(
-        "--like", help="A stored paper id the topic is like (repeatable).")] = None,
-    dislike: Annotated[list[str] | None, typer.Option(
-        "--dislike", help="A stored paper id the topic is not like (repeatable).")] = None,
-    keyword: Annotated[list[str] | None, typer.Option(
-        "--keyword", help="Boost papers mentioning this word or phrase (repeatable).")] = None,
-    exclude: Annotated[list[str] | None, typer.Option(
-        "--exclude", help="Never show papers mentioning this word or phrase (repeatable).")] = None,
-    author: Annotated[list[str] | None, typer.Option(
-        "--author", help="Boost papers by this author (repeatable).")] = None,
-    category: Annotated[list[str] | None, typer.Option(
-        "--category", help="Only papers in this arXiv category, e.g. cs.CL (repeatable).")] = None,
-    threshold: Annotated[float | None, typer.Option(
-        "--threshold", help="Score a paper needs to be sent (default: [ranking] "
-        "default_threshold).")] = None,
-    days: Annotated[int | None, typer.Option(
-        "--days", help="Only papers announced in the last N days of stored listings "
-        "(default: all stored papers).")] = None,
+    like: Annotated[
+        list[str] | None,
+        typer.Option("--like", help="A stored paper id the topic is like (repeatable)."),
+    ] = None,
+    dislike: Annotated[
+        list[str] | None,
+        typer.Option("--dislike", help="A stored paper id the topic is not like (repeatable)."),
+    ] = None,
+    keyword: Annotated[
+        list[str] | None,
+        typer.Option("--keyword", help="Boost papers mentioning this word or phrase (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude", help="Never show papers mentioning this word or phrase (repeatable)."
+        ),
+    ] = None,
+    author: Annotated[
+        list[str] | None, typer.Option("--author", help="Boost papers by this author (repeatable).")
+    ] = None,
+    category: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--category", help="Only papers in this arXiv category, e.g. cs.CL (repeatable)."
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(
+            "--threshold",
+            help="Score a paper needs to be sent (default: [ranking] default_threshold).",
+        ),
+    ] = None,
+    days: Annotated[
+        int | None,
+        typer.Option(
+            "--days",
+            help="Only papers announced in the last N days of stored listings "
+            "(default: all stored papers).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", help="How many papers to show.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
     """Rank stored papers now, exactly as a topic built from these options would."""
     from digest.topic_lab import try_topic
 
-    results = try_topic(state.db, state.config, text=text, like=like or (),
-                        dislike=dislike or (), keywords=keyword or (), exclude=exclude or (),
-                        authors=author or (), categories=category or (), threshold=threshold,
-                        days=days, limit=limit)
+    results = try_topic(
+        state.db,
+        state.config,
+        text=text,
+        like=like or (),
+        dislike=dislike or (),
+        keywords=keyword or (),
+        exclude=exclude or (),
+        authors=author or (),
+        categories=category or (),
+        threshold=threshold,
+        days=days,
+        limit=limit,
+    )
     if as_json:
-        print_json([{"rank": r.rank, "id": r.paper_id, "title": r.title, "score": r.score,
-                     "why": r.why, "passes_threshold": r.passes, "announced": r.announced}
-                    for r in results])
+        print_json(
+            [
+                {
+                    "rank": r.rank,
+                    "id": r.paper_id,
+                    "title": r.title,
+                    "score": r.score,
+                    "why": r.why,
+                    "passes_threshold": r.passes,
+                    "announced": r.announced,
+                }
+                for r in results
+            ]
+        )
         return
     if not results:
         console.print("no stored papers to rank (fetch or import some first)")
@@ -74,8 +121,9 @@ def try_(
 
 def test(
     name: Annotated[str, typer.Argument(help="Name of a saved curated topic.")],
-    days: Annotated[int, typer.Option(
-        "--days", help="Replay the last N days of stored listings.")] = 14,
+    days: Annotated[
+        int, typer.Option("--days", help="Replay the last N days of stored listings.")
+    ] = 14,
     as_json: JsonOption = False,
 ) -> None:
     """Show what a saved topic would have sent each past day: counts, scores, borderline papers."""
@@ -84,11 +132,18 @@ def test(
     report = test_topic(state.db, state.config, name, days=days)
     bins = histogram(report.scores)
     if as_json:
-        print_json({"topic": report.topic.name, "threshold": report.threshold,
-                    "days": [{"day": d.day.isoformat(), "candidates": d.candidates,
-                              "passing": d.passing} for d in report.days],
-                    "histogram": [{"low": lo, "high": hi, "count": c} for lo, hi, c in bins],
-                    "borderline": [dataclasses.asdict(r) for r in report.borderline]})
+        print_json(
+            {
+                "topic": report.topic.name,
+                "threshold": report.threshold,
+                "days": [
+                    {"day": d.day.isoformat(), "candidates": d.candidates, "passing": d.passing}
+                    for d in report.days
+                ],
+                "histogram": [{"low": lo, "high": hi, "count": c} for lo, hi, c in bins],
+                "borderline": [dataclasses.asdict(r) for r in report.borderline],
+            }
+        )
         return
     console.print(f"topic [bold]{escape(report.topic.name)}[/], threshold {report.threshold:.2f}")
     if not report.days:
@@ -100,8 +155,9 @@ def test(
     widest = max(c for _, _, c in bins) or 1
     for lo, hi, count in bins:
         cut = " ◀ threshold" if lo <= report.threshold < hi else ""
-        console.print(f"  {lo:+.2f} .. {hi:+.2f} │{'█' * round(30 * count / widest):<30}│ "
-                      f"{count}{cut}")
+        console.print(
+            f"  {lo:+.2f} .. {hi:+.2f} │{'█' * round(30 * count / widest):<30}│ {count}{cut}"
+        )
     console.print(_results_table(report.borderline, "borderline papers (nearest the threshold)"))
 
 
@@ -128,8 +184,15 @@ def trending_cmd(
         return
     table = Table("score", "likes", "clicks", "topics", "HF", "id", "title")
     for t in items:
-        table.add_row(f"{t.score:.1f}", str(t.likes), str(t.clicks), str(t.matches),
-                      str(t.hf_upvotes), t.paper_id, escape(t.title))
+        table.add_row(
+            f"{t.score:.1f}",
+            str(t.likes),
+            str(t.clicks),
+            str(t.matches),
+            str(t.hf_upvotes),
+            t.paper_id,
+            escape(t.title),
+        )
     console.print(table)
 
 
@@ -143,22 +206,34 @@ def picks(
 
     plan, titles = picks_for_email(state.db, email, parse_date_option(day))
     if as_json:
-        print_json(None if plan is None else {
-            "subscriber_id": plan.subscriber_id, "issue_date": plan.issue_date.isoformat(),
-            "candidates": plan.candidates,
-            "picks": [dataclasses.asdict(p) | {"title": titles.get(p.paper_id, "")}
-                      for p in plan.picks]})
+        print_json(
+            None
+            if plan is None
+            else {
+                "subscriber_id": plan.subscriber_id,
+                "issue_date": plan.issue_date.isoformat(),
+                "candidates": plan.candidates,
+                "picks": [
+                    dataclasses.asdict(p) | {"title": titles.get(p.paper_id, "")}
+                    for p in plan.picks
+                ],
+            }
+        )
         return
     if plan is None:
         console.print(f"no planned issue for {escape(email)} (`digest run` plans each issue)")
         return
-    console.print(f"{escape(email)}: issue {plan.issue_date}, {len(plan.picks)} picks "
-                  f"from {plan.candidates} candidates")
+    console.print(
+        f"{escape(email)}: issue {plan.issue_date}, {len(plan.picks)} picks "
+        f"from {plan.candidates} candidates"
+    )
     if not plan.picks:
         console.print("  nothing cleared the thresholds for this issue")
     for n, p in enumerate(plan.picks, start=1):
-        console.print(f"{n:>3}. [bold]{escape(titles.get(p.paper_id, p.paper_id))}[/] "
-                      f"({p.paper_id})\n     {escape(p.why)}")
+        console.print(
+            f"{n:>3}. [bold]{escape(titles.get(p.paper_id, p.paper_id))}[/] "
+            f"({p.paper_id})\n     {escape(p.why)}"
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -16,7 +16,9 @@ class RateLimitedError(TransientError):
     """The provider asked us to slow down (429). Waited out; never counts as a failure."""
 
 
-def backoff_delay(retry: int, base_seconds: float, cap_seconds: float = BACKOFF_CAP_SECONDS) -> float:
+def backoff_delay(
+    retry: int, base_seconds: float, cap_seconds: float = BACKOFF_CAP_SECONDS
+) -> float:
     """Wait before retry number `retry` (1, 2, 3, ...): base, 2*base, 4*base, ... up to cap."""
     return min(cap_seconds, base_seconds * (2 ** max(0, retry - 1)))
 
@@ -27,8 +29,12 @@ class Pacer:
     `clock` and `sleep` are injectable so the rate can be checked against a fake clock.
     """
 
-    def __init__(self, rate_per_second: float, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep):
+    def __init__(
+        self,
+        rate_per_second: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
         self.interval = 1.0 / rate_per_second
         self.clock = clock
         self.sleep = sleep

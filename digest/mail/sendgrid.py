@@ -32,8 +32,20 @@ MAX_CUSTOM_ARGS_BYTES = 10_000
 MAX_CATEGORIES = 10
 # Headers SendGrid sets itself (or refuses in `headers`): they travel in their own JSON fields.
 _RESERVED_HEADERS = {
-    "from", "to", "cc", "bcc", "subject", "reply-to", "content-type", "content-transfer-encoding",
-    "mime-version", "date", "received", "dkim-signature", "x-sg-id", "x-sg-eid",
+    "from",
+    "to",
+    "cc",
+    "bcc",
+    "subject",
+    "reply-to",
+    "content-type",
+    "content-transfer-encoding",
+    "mime-version",
+    "date",
+    "received",
+    "dkim-signature",
+    "x-sg-id",
+    "x-sg-eid",
 }
 
 
@@ -47,11 +59,13 @@ def _parts(message: EmailMessage) -> list[dict[str, str]]:
     found: dict[str, str] = {}
     for part in message.walk():
         ctype = part.get_content_type()
-        if ctype in ("text/plain", "text/html") and ctype not in found \
-                and not part.is_attachment():
+        if ctype in ("text/plain", "text/html") and ctype not in found and not part.is_attachment():
             found[ctype] = part.get_content()  # type: ignore[union-attr]
-    content = [{"type": ctype, "value": found[ctype]}
-               for ctype in ("text/plain", "text/html") if found.get(ctype)]
+    content = [
+        {"type": ctype, "value": found[ctype]}
+        for ctype in ("text/plain", "text/html")
+        if found.get(ctype)
+    ]
     if not content:
         raise PermanentError("message has neither a text/plain nor a text/html part")
     return content
@@ -59,8 +73,11 @@ def _parts(message: EmailMessage) -> list[dict[str, str]]:
 
 def mail_send_payload(message: EmailMessage, delivery_id: str, mail: MailConfig) -> dict:
     """The v3 /mail/send body for one message. Only the opaque delivery id goes in custom_args."""
-    recipients = [_address(f"{name} <{addr}>" if name else addr) for name, addr in getaddresses(
-        [str(v) for v in message.get_all("To", [])]) if addr]
+    recipients = [
+        _address(f"{name} <{addr}>" if name else addr)
+        for name, addr in getaddresses([str(v) for v in message.get_all("To", [])])
+        if addr
+    ]
     if not recipients:
         raise PermanentError("message has no recipient")
     headers = {}
@@ -93,8 +110,10 @@ def check_limits(payload: dict) -> None:
     personalizations = payload.get("personalizations", [])
     if not 1 <= len(personalizations) <= MAX_PERSONALIZATIONS:
         raise PermanentError(f"{len(personalizations)} personalizations (1..1000 allowed)")
-    recipients = sum(len(p.get("to", [])) + len(p.get("cc", [])) + len(p.get("bcc", []))
-                     for p in personalizations)
+    recipients = sum(
+        len(p.get("to", [])) + len(p.get("cc", [])) + len(p.get("bcc", []))
+        for p in personalizations
+    )
     if recipients > MAX_PERSONALIZATIONS:
         raise PermanentError(f"{recipients} recipients in one request (at most 1000)")
     custom_args = json.dumps(payload.get("custom_args", {})).encode()
@@ -155,18 +174,20 @@ class SendGridBackend:
 
         payload = mail_send_payload(message, delivery_id, self.mail)
         try:
-            response = self.client.client.mail.send.post(
-                request_body=payload, timeout=self.timeout)
+            response = self.client.client.mail.send.post(request_body=payload, timeout=self.timeout)
         except http_errors.HTTPError as exc:
             raise self._classify(exc.status_code, exc.body, exc.headers) from exc
         except urllib.error.URLError as exc:
             # Raised while connecting or writing the request: SendGrid has not accepted it.
-            raise TransientError(f"cannot reach SendGrid at {self.mail.sendgrid_base_url}: "
-                                 f"{exc.reason}") from exc
+            raise TransientError(
+                f"cannot reach SendGrid at {self.mail.sendgrid_base_url}: {exc.reason}"
+            ) from exc
         except (TimeoutError, http.client.HTTPException, ConnectionError, OSError) as exc:
             # The request went out; the answer did not come back. It may have been accepted.
-            raise AmbiguousError(f"no answer from SendGrid within {self.timeout:g}s after "
-                                 f"sending ({type(exc).__name__}: {exc})") from exc
+            raise AmbiguousError(
+                f"no answer from SendGrid within {self.timeout:g}s after "
+                f"sending ({type(exc).__name__}: {exc})"
+            ) from exc
         status = response.status_code
         if status not in (200, 202):
             raise self._classify(status, response.body, response.headers)
@@ -178,14 +199,20 @@ class SendGridBackend:
         if status in (400, 413):
             return PermanentError(f"SendGrid refused the message ({status}): {detail}")
         if status in (401, 403):
-            return AuthError(f"SendGrid refused the API key ({status}): {detail}; "
-                             "check SENDGRID_API_KEY and its Mail Send permission")
+            return AuthError(
+                f"SendGrid refused the API key ({status}): {detail}; "
+                "check SENDGRID_API_KEY and its Mail Send permission"
+            )
         if status == 404:
-            return AuthError(f"SendGrid answered 404 at {self.mail.sendgrid_base_url}: "
-                             "check [mail].sendgrid_base_url")
+            return AuthError(
+                f"SendGrid answered 404 at {self.mail.sendgrid_base_url}: "
+                "check [mail].sendgrid_base_url"
+            )
         if status == 429:
-            return RateLimitedError(f"SendGrid rate limit (429): {detail}",
-                                    retry_after=_rate_limit_wait(headers, time.time()))
+            return RateLimitedError(
+                f"SendGrid rate limit (429): {detail}",
+                retry_after=_rate_limit_wait(headers, time.time()),
+            )
         if status >= 500:
             return TransientError(f"SendGrid server error ({status}): {detail}")
         return PermanentError(f"SendGrid answered {status}: {detail}")

@@ -66,16 +66,22 @@ class SmtpBackend:
         try:
             if mail.smtp_security == "ssl":
                 conn: smtplib.SMTP = smtplib.SMTP_SSL(
-                    mail.smtp_host, mail.smtp_port, timeout=mail.smtp_timeout_seconds,
-                    context=self._tls_context())
+                    mail.smtp_host,
+                    mail.smtp_port,
+                    timeout=mail.smtp_timeout_seconds,
+                    context=self._tls_context(),
+                )
             else:
-                conn = smtplib.SMTP(mail.smtp_host, mail.smtp_port,
-                                    timeout=mail.smtp_timeout_seconds)
+                conn = smtplib.SMTP(
+                    mail.smtp_host, mail.smtp_port, timeout=mail.smtp_timeout_seconds
+                )
             conn.ehlo()
             if mail.smtp_security == "starttls":
                 if not conn.has_extn("starttls"):
-                    raise PermanentError(f"SMTP server {where} does not offer STARTTLS; "
-                                         "set [mail].smtp_security = \"ssl\" or \"none\"")
+                    raise PermanentError(
+                        f"SMTP server {where} does not offer STARTTLS; "
+                        'set [mail].smtp_security = "ssl" or "none"'
+                    )
                 code, reply = conn.starttls(context=self._tls_context())
                 if code != 220:
                     raise _reply_error(code, reply, "STARTTLS")
@@ -95,11 +101,13 @@ class SmtpBackend:
             conn.login(self.username or "", self.password)
         except smtplib.SMTPAuthenticationError as exc:
             reply = _reply_text(exc.smtp_error)
-            raise AuthError(f"SMTP login as SMTP_USERNAME={self.username!r} refused: "
-                            f"{exc.smtp_code} {reply}") from exc
+            raise AuthError(
+                f"SMTP login as SMTP_USERNAME={self.username!r} refused: {exc.smtp_code} {reply}"
+            ) from exc
         except smtplib.SMTPNotSupportedError as exc:
-            raise AuthError("SMTP_USERNAME is set but the server offers no AUTH "
-                            "(does it need STARTTLS first?)") from exc
+            raise AuthError(
+                "SMTP_USERNAME is set but the server offers no AUTH (does it need STARTTLS first?)"
+            ) from exc
 
     def _connection(self) -> smtplib.SMTP:
         if self._conn is None:
@@ -122,8 +130,13 @@ class SmtpBackend:
     def send(self, message: EmailMessage, delivery_id: str) -> SendResult:
         if message[DELIVERY_HEADER] is None:
             message[DELIVERY_HEADER] = delivery_id
-        recipients = [addr for _, addr in getaddresses(
-            [str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]) if addr]
+        recipients = [
+            addr
+            for _, addr in getaddresses(
+                [str(v) for v in message.get_all("To", []) + message.get_all("Cc", [])]
+            )
+            if addr
+        ]
         if not recipients:
             raise PermanentError("message has no recipient")
         body = to_wire(message)
@@ -138,7 +151,8 @@ class SmtpBackend:
             self._drop()
             raise AmbiguousError(
                 f"SMTP connection lost after the message was handed over ({exc}); "
-                "the server may have accepted it") from exc
+                "the server may have accepted it"
+            ) from exc
         if code != 250:  # smtplib returns the final reply after the body without checking it
             self._reset_after_refusal(conn)
             raise _reply_error(code, reply, "end of DATA")
@@ -191,4 +205,3 @@ def _queue_id(reply: bytes) -> str:
     text = reply.decode("utf-8", "replace").strip() if reply else ""
     match = re.search(r"queued as\s+(\S+)", text, re.IGNORECASE)
     return match.group(1) if match else ""
-

@@ -57,10 +57,12 @@ def parse_api_response(raw: bytes) -> ParsedListing:
         if previous is not None:
             keep = _higher_version(previous, paper_or_skip)
             dropped = paper_or_skip if keep is previous else previous
-            listing.skipped.append(SkippedRecord(
-                ref=f"{dropped.id}v{dropped.version}" if dropped.version else dropped.id,
-                reason=f"duplicate entry in the response; kept v{keep.version}",
-            ))
+            listing.skipped.append(
+                SkippedRecord(
+                    ref=f"{dropped.id}v{dropped.version}" if dropped.version else dropped.id,
+                    reason=f"duplicate entry in the response; kept v{keep.version}",
+                )
+            )
             paper_or_skip = keep
         best[paper_or_skip.id] = paper_or_skip
     listing.papers = list(best.values())
@@ -91,8 +93,11 @@ def _paper_from_entry(entry: ET.Element, position: int) -> Paper | SkippedRecord
     if not abstract:
         return SkippedRecord(ref, "entry has no abstract")
     authors = tuple(
-        name for name in (clean_field(_text(a.find(f"{ATOM}name")))
-                          for a in entry.findall(f"{ATOM}author")) if name
+        name
+        for name in (
+            clean_field(_text(a.find(f"{ATOM}name"))) for a in entry.findall(f"{ATOM}author")
+        )
+        if name
     )
     primary_element = entry.find(f"{ARXIV}primary_category")
     primary_term = (primary_element.get("term") or "") if primary_element is not None else ""
@@ -204,10 +209,7 @@ def query_by_ids(fetcher: PoliteFetcher, cfg: Config, ids: Sequence[str]) -> Par
 
 def category_search_query(category: str, date_from: date, date_to: date) -> str:
     """`cat:X AND submittedDate:[...]` for whole days (GMT), as the API expects."""
-    return (
-        f"cat:{category} AND submittedDate:"
-        f"[{date_from:%Y%m%d}0000 TO {date_to:%Y%m%d}2359]"
-    )
+    return f"cat:{category} AND submittedDate:[{date_from:%Y%m%d}0000 TO {date_to:%Y%m%d}2359]"
 
 
 def query_by_category(

@@ -85,7 +85,7 @@ def _paper_from_entry(entry, channel_date: date | None) -> Paper:
     abstract = clean_field(summary[prefix.end() :] if prefix else summary)
     if not abstract:
         raise ValueError("missing abstract")
-    announce_type = (entry.get("arxiv_announce_type") or (prefix.group("type") if prefix else ""))
+    announce_type = entry.get("arxiv_announce_type") or (prefix.group("type") if prefix else "")
     announce_type = announce_type.strip().lower()
     if announce_type not in ANNOUNCE_TYPES:
         raise ValueError(f"unknown announce type {announce_type!r}")

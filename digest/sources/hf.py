@@ -28,8 +28,9 @@ def daily_papers_url(base_url: str) -> str:
 
 def fetch_hf_daily(fetcher, base_url: str, day: date, limit: int = 100) -> bytes:
     """The raw JSON for one day. `fetcher` is a PoliteFetcher (or anything with its `get`)."""
-    response = fetcher.get(daily_papers_url(base_url),
-                           params={"date": day.isoformat(), "limit": limit})
+    response = fetcher.get(
+        daily_papers_url(base_url), params={"date": day.isoformat(), "limit": limit}
+    )
     return response.body
 
 

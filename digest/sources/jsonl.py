@@ -249,12 +249,18 @@ def _plain_paper(record: dict[str, Any], ref: str) -> Paper:
     split = split_arxiv_id(raw_id)
     if split is None:
         if len(raw_id) > MAX_FOREIGN_ID_CHARS or any(ch.isspace() for ch in raw_id):
-            raise _BadField(f"id {raw_id[:80]!r} has spaces or is over {MAX_FOREIGN_ID_CHARS} characters")
+            raise _BadField(
+                f"id {raw_id[:80]!r} has spaces or is over {MAX_FOREIGN_ID_CHARS} characters"
+            )
         paper_id, version, is_arxiv = raw_id, None, False
     else:
         paper_id, version, is_arxiv = split[0], split[1], True
     explicit_version = record.get("version")
-    if isinstance(explicit_version, int) and not isinstance(explicit_version, bool) and 0 < explicit_version < 10_000:
+    if (
+        isinstance(explicit_version, int)
+        and not isinstance(explicit_version, bool)
+        and 0 < explicit_version < 10_000
+    ):
         version = explicit_version
     authors_value = record.get("authors")
     if isinstance(authors_value, str):

@@ -65,8 +65,16 @@ def queue_deliveries(db, new: Iterable[NewDelivery]) -> int:
                 "INSERT OR IGNORE INTO deliveries (id, subscriber_id, issue_date, state, subject,"
                 " size_bytes, message, created_at, updated_at)"
                 " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
-                [item.id, item.subscriber_id, item.issue_date.isoformat(), item.subject,
-                 len(item.message), item.message, now, now],
+                [
+                    item.id,
+                    item.subscriber_id,
+                    item.issue_date.isoformat(),
+                    item.subject,
+                    len(item.message),
+                    item.message,
+                    now,
+                    now,
+                ],
             )
             created += cursor.rowcount
     return created
@@ -94,19 +102,31 @@ def claim(db, delivery_id: str, backend: str) -> str:
     """
     now = utcnow()
     with transaction(db):
-        rows = list(db.query(
-            "SELECT d.state, s.status FROM deliveries d LEFT JOIN subscribers s"
-            " ON s.id = d.subscriber_id WHERE d.id = ?", [delivery_id]))
+        rows = list(
+            db.query(
+                "SELECT d.state, s.status FROM deliveries d LEFT JOIN subscribers s"
+                " ON s.id = d.subscriber_id WHERE d.id = ?",
+                [delivery_id],
+            )
+        )
         if not rows or rows[0]["state"] != "queued":
             return "taken"
         status = rows[0]["status"]
         if status != "active":
-            _move(db, delivery_id, "skipped", {
-                "error": f"subscriber is {status or 'deleted'}", "finished_at": now,
-                "message": None})
+            _move(
+                db,
+                delivery_id,
+                "skipped",
+                {
+                    "error": f"subscriber is {status or 'deleted'}",
+                    "finished_at": now,
+                    "message": None,
+                },
+            )
             return "skipped"
-        moved = _move(db, delivery_id, "sending", {
-            "backend": backend, "sending_at": now, "attempts": 1})
+        moved = _move(
+            db, delivery_id, "sending", {"backend": backend, "sending_at": now, "attempts": 1}
+        )
         return "claimed" if moved else "taken"
 
 
@@ -115,21 +135,33 @@ def record_attempt(db, delivery_id: str, error: str) -> None:
     with transaction(db):
         db.execute(
             "UPDATE deliveries SET attempts = attempts + 1, error = ?, updated_at = ?"
-            " WHERE id = ? AND state = 'sending'", [error, utcnow(), delivery_id])
+            " WHERE id = ? AND state = 'sending'",
+            [error, utcnow(), delivery_id],
+        )
 
 
 def mark_sent(db, delivery_id: str, provider_message_id: str) -> bool:
     """sending|unknown -> sent, and stamp the subscriber's last digest date, in one tx."""
     now = utcnow()
     with transaction(db):
-        rows = list(db.query(
-            "SELECT subscriber_id, issue_date FROM deliveries WHERE id = ?", [delivery_id]))
-        moved = _move(db, delivery_id, "sent", {
-            "provider_message_id": provider_message_id, "finished_at": now, "message": None,
-            "error": None})
+        rows = list(
+            db.query("SELECT subscriber_id, issue_date FROM deliveries WHERE id = ?", [delivery_id])
+        )
+        moved = _move(
+            db,
+            delivery_id,
+            "sent",
+            {
+                "provider_message_id": provider_message_id,
+                "finished_at": now,
+                "message": None,
+                "error": None,
+            },
+        )
         if moved and rows:
-            set_last_digest_date(db, rows[0]["subscriber_id"],
-                                 date.fromisoformat(rows[0]["issue_date"]))
+            set_last_digest_date(
+                db, rows[0]["subscriber_id"], date.fromisoformat(rows[0]["issue_date"])
+            )
     return moved
 
 
@@ -153,12 +185,17 @@ def recover_interrupted(db, issue_date: date | None = None) -> list[str]:
         where += " AND issue_date = ?"
         params.append(issue_date.isoformat())
     with transaction(db):
-        ids = [row["id"] for row in db.query(
-            f"SELECT id FROM deliveries WHERE {where}", params)]  # noqa: S608
+        ids = [row["id"] for row in db.query(f"SELECT id FROM deliveries WHERE {where}", params)]  # noqa: S608
         for delivery_id in ids:
-            _move(db, delivery_id, "unknown", {
-                "error": "interrupted while sending (the process stopped before the provider "
-                "answered); it may or may not have been delivered"})
+            _move(
+                db,
+                delivery_id,
+                "unknown",
+                {
+                    "error": "interrupted while sending (the process stopped before the provider "
+                    "answered); it may or may not have been delivered"
+                },
+            )
     return ids
 
 
@@ -171,7 +208,8 @@ def resolve(db, delivery_id: str, outcome: str) -> Delivery:
         raise UsageError(f"no delivery with id {delivery_id}")
     if found.state != "unknown":
         raise UsageError(
-            f"delivery {delivery_id} is {found.state}; only unknown deliveries can be resolved")
+            f"delivery {delivery_id} is {found.state}; only unknown deliveries can be resolved"
+        )
     if outcome == "sent":
         moved = mark_sent(db, delivery_id, found.provider_message_id or "resolved-by-operator")
     else:
@@ -193,8 +231,9 @@ def load_message(db, delivery_id: str) -> bytes | None:
     return rows[0]["message"] if rows else None
 
 
-def list_deliveries(db, state: str | None = None, issue_date: date | None = None,
-                    limit: int | None = None) -> list[Delivery]:
+def list_deliveries(
+    db, state: str | None = None, issue_date: date | None = None, limit: int | None = None
+) -> list[Delivery]:
     """Ledger rows, oldest first, optionally one state and/or one issue."""
     if state is not None and state not in STATES:
         raise UsageError(f"unknown delivery state {state!r} (known: {', '.join(STATES)})")
@@ -214,22 +253,31 @@ def list_deliveries(db, state: str | None = None, issue_date: date | None = None
 
 def queued_ids(db, issue_date: date) -> list[str]:
     """Queued rows of one issue in the order they were queued."""
-    return [row["id"] for row in db.query(
-        "SELECT id FROM deliveries WHERE issue_date = ? AND state = 'queued' ORDER BY rowid",
-        [issue_date.isoformat()])]
+    return [
+        row["id"]
+        for row in db.query(
+            "SELECT id FROM deliveries WHERE issue_date = ? AND state = 'queued' ORDER BY rowid",
+            [issue_date.isoformat()],
+        )
+    ]
 
 
 def subscriber_ids_with_delivery(db, issue_date: date) -> set[int]:
     """Subscribers who already have a row (any state) for this issue: never rendered again."""
-    return {row["subscriber_id"] for row in db.query(
-        "SELECT subscriber_id FROM deliveries WHERE issue_date = ?", [issue_date.isoformat()])}
+    return {
+        row["subscriber_id"]
+        for row in db.query(
+            "SELECT subscriber_id FROM deliveries WHERE issue_date = ?", [issue_date.isoformat()]
+        )
+    }
 
 
 def count_by_state(db, issue_date: date | None = None) -> dict[str, int]:
     where, params = ("WHERE issue_date = ?", [issue_date.isoformat()]) if issue_date else ("", [])
     counts = dict.fromkeys(STATES, 0)
     for row in db.query(
-        f"SELECT state, count(*) AS n FROM deliveries {where} GROUP BY state", params  # noqa: S608
+        f"SELECT state, count(*) AS n FROM deliveries {where} GROUP BY state",  # noqa: S608
+        params,
     ):
         counts[row["state"]] = row["n"]
     return counts

@@ -38,8 +38,9 @@ def upsert_papers(db, papers: Iterable[Paper], source: str) -> IngestCounts:
                 _touch_listing(db, paper, now)
                 unchanged += 1
             _record_version_and_listing(db, paper, source, now)
-    return IngestCounts(fetched=new + updated + unchanged, new=new, updated=updated,
-                        unchanged=unchanged)
+    return IngestCounts(
+        fetched=new + updated + unchanged, new=new, updated=updated, unchanged=unchanged
+    )
 
 
 def _is_newer(paper: Paper, stored_version: int | None, stored_hash: str) -> bool:
@@ -96,8 +97,14 @@ def _update_paper(db, paper: Paper, source: str, now: str) -> None:
         "announce_type = COALESCE(announce_type, ?), "
         "last_announced = MAX(COALESCE(last_announced, ''), COALESCE(?, '')) "
         "WHERE id = ?",
-        [*values.values(), now, _iso(paper.announced), paper.announce_type,
-         _iso(paper.announced), paper.id],
+        [
+            *values.values(),
+            now,
+            _iso(paper.announced),
+            paper.announce_type,
+            _iso(paper.announced),
+            paper.id,
+        ],
     )
     db.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper.id])
     _link_authors(db, paper.id, paper.authors)
@@ -196,8 +203,12 @@ def get_paper_ids_in(db, paper_ids: Sequence[str]) -> list[str]:
     return out
 
 
-def paper_ids_announced(db, since: date | None = None, until: date | None = None,
-                        announce_types: Sequence[str] | None = None) -> list[str]:
+def paper_ids_announced(
+    db,
+    since: date | None = None,
+    until: date | None = None,
+    announce_types: Sequence[str] | None = None,
+) -> list[str]:
     """Papers first announced in [since, until] (all stored papers when both are None)."""
     clauses, params = [], []
     if since:
@@ -231,10 +242,12 @@ def author_ids_for(db, paper_id: str) -> list[int]:
 
 
 def paper_versions(db, paper_id: str) -> list[dict]:
-    return list(db.query(
-        "SELECT version, first_seen, source FROM paper_versions WHERE paper_id = ? ORDER BY version",
-        [paper_id],
-    ))
+    return list(
+        db.query(
+            "SELECT version, first_seen, source FROM paper_versions WHERE paper_id = ? ORDER BY version",
+            [paper_id],
+        )
+    )
 
 
 # ---------------------------------------------------------------- ingest runs
@@ -250,17 +263,33 @@ def start_ingest_run(db, source: str, category: str | None, url: str | None) -> 
     return cursor.lastrowid
 
 
-def finish_ingest_run(db, run_id: int, status: str, counts: IngestCounts,
-                      skipped: Sequence[SkippedRecord] = (), channel_date: date | None = None,
-                      error: str | None = None) -> None:
+def finish_ingest_run(
+    db,
+    run_id: int,
+    status: str,
+    counts: IngestCounts,
+    skipped: Sequence[SkippedRecord] = (),
+    channel_date: date | None = None,
+    error: str | None = None,
+) -> None:
     reasons = [{"ref": s.ref, "reason": s.reason} for s in list(skipped)[:50]]
     with transaction(db):
         db.execute(
             "UPDATE ingest_runs SET finished_at = ?, status = ?, fetched = ?, new = ?, updated = ?,"
             " unchanged = ?, skipped = ?, skipped_json = ?, channel_date = ?, error = ? WHERE id = ?",
-            [utcnow(), status, counts.fetched, counts.new, counts.updated, counts.unchanged,
-             counts.skipped, json.dumps(reasons, ensure_ascii=False), _iso(channel_date), error,
-             run_id],
+            [
+                utcnow(),
+                status,
+                counts.fetched,
+                counts.new,
+                counts.updated,
+                counts.unchanged,
+                counts.skipped,
+                json.dumps(reasons, ensure_ascii=False),
+                _iso(channel_date),
+                error,
+                run_id,
+            ],
         )
 
 
@@ -281,7 +310,9 @@ def recent_ingest_runs(db, limit: int = 10) -> list[dict]:
 # ---------------------------------------------------------------- embeddings
 
 
-def missing_embeddings(db, model: str, paper_ids: Sequence[str] | None = None) -> list[tuple[str, str, str]]:
+def missing_embeddings(
+    db, model: str, paper_ids: Sequence[str] | None = None
+) -> list[tuple[str, str, str]]:
     """(content_hash, title, abstract) of papers whose text has no vector for `model` yet."""
     sql = (
         "SELECT p.content_hash, p.title, p.abstract FROM papers p "
@@ -305,7 +336,10 @@ def save_embeddings(db, model: str, hashes: Sequence[str], vectors: np.ndarray) 
         db.conn.executemany(
             "INSERT OR REPLACE INTO embeddings (model, content_hash, dim, vector, created_at) "
             "VALUES (?, ?, ?, ?, ?)",
-            [(model, h, vectors.shape[1], v.tobytes(), now) for h, v in zip(hashes, vectors, strict=True)],
+            [
+                (model, h, vectors.shape[1], v.tobytes(), now)
+                for h, v in zip(hashes, vectors, strict=True)
+            ],
         )
 
 

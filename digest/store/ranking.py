@@ -20,8 +20,9 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:
 # ---------------------------------------------------------------- candidates
 
 
-def candidate_rows(db, since: date | None, until: date | None,
-                   announce_types: Sequence[str] | None = None) -> list[dict]:
+def candidate_rows(
+    db, since: date | None, until: date | None, announce_types: Sequence[str] | None = None
+) -> list[dict]:
     """Papers first announced in [since, until] (all when both None), with what ranking reads."""
     clauses, params = [], []
     if since:
@@ -41,8 +42,12 @@ def candidate_rows(db, since: date | None, until: date | None,
     )
     return [
         {
-            "id": r[0], "title": r[1], "abstract": r[2], "authors": json.loads(r[3]),
-            "categories": json.loads(r[4]), "announced": r[5],
+            "id": r[0],
+            "title": r[1],
+            "abstract": r[2],
+            "authors": json.loads(r[3]),
+            "categories": json.loads(r[4]),
+            "announced": r[5],
         }
         for r in db.execute(sql, params)
     ]
@@ -55,12 +60,18 @@ def paper_text_rows(db, paper_ids: Sequence[str]) -> dict[str, dict]:
         marks = ",".join("?" for _ in chunk)
         rows = db.execute(
             "SELECT id, title, abstract, authors_json, categories_json, first_announced "  # noqa: S608
-            f"FROM papers WHERE id IN ({marks})", chunk,
+            f"FROM papers WHERE id IN ({marks})",
+            chunk,
         )
         for r in rows:
-            found[r[0]] = {"id": r[0], "title": r[1], "abstract": r[2],
-                           "authors": json.loads(r[3]), "categories": json.loads(r[4]),
-                           "announced": r[5]}
+            found[r[0]] = {
+                "id": r[0],
+                "title": r[1],
+                "abstract": r[2],
+                "authors": json.loads(r[3]),
+                "categories": json.loads(r[4]),
+                "announced": r[5],
+            }
     return found
 
 
@@ -94,39 +105,69 @@ def previous_issue_date(db, subscriber_id: int, issue_date: date) -> date | None
 # ---------------------------------------------------------------- plans and picks
 
 
-def replace_plan(db, subscriber_id: int, issue_date: date, candidates: int,
-                 window_start: date | None, picks: Sequence[dict]) -> None:
+def replace_plan(
+    db,
+    subscriber_id: int,
+    issue_date: date,
+    candidates: int,
+    window_start: date | None,
+    picks: Sequence[dict],
+) -> None:
     """Store one plan and its picks, replacing an earlier plan of the same issue (one tx)."""
     day = issue_date.isoformat()
     now = utcnow()
     with transaction(db):
-        db.execute("DELETE FROM picks WHERE subscriber_id = ? AND issue_date = ?",
-                   [subscriber_id, day])
+        db.execute(
+            "DELETE FROM picks WHERE subscriber_id = ? AND issue_date = ?", [subscriber_id, day]
+        )
         db.execute(
             "INSERT OR REPLACE INTO plans (subscriber_id, issue_date, candidates, picked, "
             "window_start, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [subscriber_id, day, candidates, len(picks),
-             window_start.isoformat() if window_start else None, now],
+            [
+                subscriber_id,
+                day,
+                candidates,
+                len(picks),
+                window_start.isoformat() if window_start else None,
+                now,
+            ],
         )
         db.conn.executemany(
             "INSERT INTO picks (subscriber_id, issue_date, paper_id, rank, score, topic, why, "
             "why_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(subscriber_id, day, p["paper_id"], p["rank"], p["score"], p["topic"], p["why"],
-              json.dumps(p["why_json"], ensure_ascii=False), now) for p in picks],
+            [
+                (
+                    subscriber_id,
+                    day,
+                    p["paper_id"],
+                    p["rank"],
+                    p["score"],
+                    p["topic"],
+                    p["why"],
+                    json.dumps(p["why_json"], ensure_ascii=False),
+                    now,
+                )
+                for p in picks
+            ],
         )
 
 
 def plan_rows(db, subscriber_id: int, issue_date: date) -> tuple[dict, list[dict]] | None:
     """(header, picks in rank order) of a stored plan, or None."""
     day = issue_date.isoformat()
-    header = list(db.query("SELECT * FROM plans WHERE subscriber_id = ? AND issue_date = ?",
-                           [subscriber_id, day]))
+    header = list(
+        db.query(
+            "SELECT * FROM plans WHERE subscriber_id = ? AND issue_date = ?", [subscriber_id, day]
+        )
+    )
     if not header:
         return None
-    picks = list(db.query(
-        "SELECT * FROM picks WHERE subscriber_id = ? AND issue_date = ? ORDER BY rank",
-        [subscriber_id, day],
-    ))
+    picks = list(
+        db.query(
+            "SELECT * FROM picks WHERE subscriber_id = ? AND issue_date = ? ORDER BY rank",
+            [subscriber_id, day],
+        )
+    )
     for row in picks:
         row["why_json"] = json.loads(row["why_json"] or "{}")
     return header[0], picks
@@ -135,7 +176,8 @@ def plan_rows(db, subscriber_id: int, issue_date: date) -> tuple[dict, list[dict
 def plan_is_sent(db, subscriber_id: int, issue_date: date) -> bool:
     """True when the mail ledger says this issue's email is sending or sent (then it is frozen)."""
     exists = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'").fetchone()
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'"
+    ).fetchone()
     if not exists:
         return False
     row = db.execute(
@@ -147,16 +189,18 @@ def plan_is_sent(db, subscriber_id: int, issue_date: date) -> bool:
 
 
 def latest_plan_date(db, subscriber_id: int) -> date | None:
-    row = db.execute("SELECT MAX(issue_date) FROM plans WHERE subscriber_id = ?",
-                     [subscriber_id]).fetchone()
+    row = db.execute(
+        "SELECT MAX(issue_date) FROM plans WHERE subscriber_id = ?", [subscriber_id]
+    ).fetchone()
     return date.fromisoformat(row[0]) if row and row[0] else None
 
 
 # ---------------------------------------------------------------- topic matches
 
 
-def replace_topic_matches(db, announce_dates: Sequence[date],
-                          rows: Sequence[tuple[int, str, str, float]]) -> None:
+def replace_topic_matches(
+    db, announce_dates: Sequence[date], rows: Sequence[tuple[int, str, str, float]]
+) -> None:
     """Replace the matches of papers announced on those days with (topic, paper, day, score)."""
     with transaction(db):
         for day in announce_dates:
@@ -210,8 +254,9 @@ def paper_ids_between(db, since: date, until: date) -> list[str]:
 
 
 def cached_text_vector(db, model: str, key: str) -> np.ndarray | None:
-    row = db.execute("SELECT vector FROM embeddings WHERE model = ? AND content_hash = ?",
-                     [model, key]).fetchone()
+    row = db.execute(
+        "SELECT vector FROM embeddings WHERE model = ? AND content_hash = ?", [model, key]
+    ).fetchone()
     return np.frombuffer(row[0], dtype=np.float32) if row else None
 
 
@@ -237,7 +282,8 @@ def hf_upvotes(db, paper_ids: Sequence[str]) -> dict[str, int]:
         marks = ",".join("?" for _ in chunk)
         rows = db.execute(
             f"SELECT paper_id, MAX(upvotes) FROM hf_papers WHERE paper_id IN ({marks}) "  # noqa: S608
-            "GROUP BY paper_id", chunk,
+            "GROUP BY paper_id",
+            chunk,
         )
         out.update({r[0]: r[1] for r in rows})
     return out
