@@ -15,16 +15,9 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+
 OUT = Path(__file__).resolve().parents[1] / "docs" / "img"
 
 
@@ -36,7 +29,7 @@ def main(demo_dir: Path, preview_html: Path) -> None:
     base = f"http://127.0.0.1:{server.server_address[1]}"
     OUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 700, "height": 1400})
         page.goto(preview_html.resolve().as_uri())
         page.screenshot(path=str(OUT / "readme-email.png"), full_page=False)

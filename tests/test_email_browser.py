@@ -13,21 +13,11 @@ import pytest
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
 from digest.emails import build_digest_email
 from digest.models import DigestPlan, Paper, Pick, Subscriber
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import skip_or_fail_without
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img"
 
 PAPERS = [

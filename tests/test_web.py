@@ -336,21 +336,14 @@ def test_forms_work_in_a_real_browser_under_the_csp(web):
 
     from playwright.sync_api import sync_playwright
 
-    if not Path("/usr/bin/chromium").exists():
-        pytest.skip("Debian chromium is not installed")
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.conftest import skip_or_fail_without
+
+    if not Path(CHROMIUM).exists():
+        skip_or_fail_without("Debian chromium")
     config, base_url, db = web
-    args = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-    ]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page()
         problems: list[str] = []
         page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)

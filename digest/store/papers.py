@@ -203,28 +203,6 @@ def get_paper_ids_in(db, paper_ids: Sequence[str]) -> list[str]:
     return out
 
 
-def paper_ids_announced(
-    db,
-    since: date | None = None,
-    until: date | None = None,
-    announce_types: Sequence[str] | None = None,
-) -> list[str]:
-    """Papers first announced in [since, until] (all stored papers when both are None)."""
-    clauses, params = [], []
-    if since:
-        clauses.append("first_announced >= ?")
-        params.append(since.isoformat())
-    if until:
-        clauses.append("first_announced <= ?")
-        params.append(until.isoformat())
-    if announce_types:
-        clauses.append(f"announce_type IN ({','.join('?' for _ in announce_types)})")
-        params += list(announce_types)
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT id FROM papers {where} ORDER BY first_announced, id"  # noqa: S608
-    return [r[0] for r in db.execute(sql, params)]
-
-
 def announcement_dates(db) -> list[date]:
     rows = db.execute("SELECT DISTINCT announce_date FROM listings ORDER BY announce_date")
     return [date.fromisoformat(r[0]) for r in rows]
