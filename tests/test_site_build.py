@@ -306,6 +306,19 @@ def test_a_build_writes_the_tree_readers_are_not_on(built_private):
     assert "Sep 25, 2026" in (old_tree / "index.html").read_text()
 
 
+def test_a_tree_deleted_behind_the_builds_back_is_rebuilt_whole(built_private):
+    import shutil
+
+    db, config, root, _, _ = built_private
+    first_tree = root.resolve()
+    build_site(db, config)  # into the second tree; the first is now idle
+    shutil.rmtree(first_tree)
+    report = build_site(db, config)  # back into the (missing) first tree: nothing trusted
+    assert root.resolve() == first_tree and report.reused == report.pages
+    assert all((root / p).is_file() for p in ("index.html", "days/2025-08-20.html",
+                                              "papers/2609.99999.html", "static/site.css"))
+
+
 def test_cli_site_build_json_and_path(sample_db, make_config):
     from digest.cli import app
 

@@ -153,10 +153,10 @@ def build_site(db, config: Config, *, full: bool = False,
     if full or live_root is None:
         live: dict[str, str] = {}
     elif place.live is not None:
-        live = site_store.tree_fingerprints(db, place.live)
+        live = site_store.tree_fingerprints(db, place.live, trees.marker(live_root))
     else:
         live = site_store.page_fingerprints(db)  # a site directory from before the trees
-    own = {} if full else site_store.tree_fingerprints(db, place.slot)
+    own = {} if full else site_store.tree_fingerprints(db, place.slot, trees.marker(place.root))
     trash = trees.clear_slot(place) if not own else None
     site_store.mark_tree_dirty(db, place.slot)
     root = place.root
@@ -197,7 +197,8 @@ def build_site(db, config: Config, *, full: bool = False,
         raise
     finally:
         shutil.rmtree(root / ".search-src", ignore_errors=True)
-    site_store.save_tree_fingerprints(db, place.slot, own, fingerprints)
+    site_store.save_tree_fingerprints(db, place.slot, own, fingerprints,
+                                      trees.marker(root) or "")
     if place.live is None and live_root is not None:
         site_store.clear_page_fingerprints(db)  # the legacy directory is gone
     if cleaner is not None:

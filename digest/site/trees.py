@@ -49,6 +49,15 @@ class Trees:
         return None
 
 
+def marker(folder: Path) -> str | None:
+    """A tree directory's identity (device:inode); None when it does not exist."""
+    try:
+        info = folder.stat()
+    except FileNotFoundError:
+        return None
+    return f"{info.st_dev}:{info.st_ino}"
+
+
 def locate(target: Path) -> Trees:
     live = None
     if target.is_symlink():

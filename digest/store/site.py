@@ -207,10 +207,11 @@ def archive_vectors(db, model: str):
 # ---------------------------------------------------------------- the two site trees
 
 
-def tree_fingerprints(db, tree: str) -> dict[str, str]:
-    """path -> fingerprint of what the tree holds; {} when a build was cut short in it."""
-    row = db.execute("SELECT clean FROM site_trees WHERE tree = ?", [tree]).fetchone()
-    if not row or not row[0]:
+def tree_fingerprints(db, tree: str, marker: str | None) -> dict[str, str]:
+    """path -> fingerprint of what the tree holds; {} when a build was cut short in it or the
+    tree's directory is not the one recorded (`marker`: its identity now, None if missing)."""
+    row = db.execute("SELECT clean, marker FROM site_trees WHERE tree = ?", [tree]).fetchone()
+    if not row or not row[0] or marker is None or row[1] != marker:
         return {}
     return dict(db.execute("SELECT path, fingerprint FROM site_tree_pages WHERE tree = ?",
                            [tree]).fetchall())
@@ -223,7 +224,7 @@ def mark_tree_dirty(db, tree: str) -> None:
 
 
 def save_tree_fingerprints(db, tree: str, before: dict[str, str],
-                           after: dict[str, str]) -> None:
+                           after: dict[str, str], marker: str) -> None:
     """Record what the tree holds now, writing only the rows that changed; marks it clean."""
     with transaction(db):
         if not before:
@@ -233,4 +234,4 @@ def save_tree_fingerprints(db, tree: str, before: dict[str, str],
         db.conn.executemany(
             "INSERT OR REPLACE INTO site_tree_pages (tree, path, fingerprint) VALUES (?, ?, ?)",
             [(tree, p, f) for p, f in after.items() if before.get(p) != f])
-        db.execute("UPDATE site_trees SET clean = 1 WHERE tree = ?", [tree])
+        db.execute("UPDATE site_trees SET clean = 1, marker = ? WHERE tree = ?", [marker, tree])

@@ -59,3 +59,10 @@ def m002_site_trees(db) -> None:
         );
         """
     )
+
+
+@migrations()
+def m003_site_tree_marker(db) -> None:
+    # The tree directory's identity (device:inode) when its fingerprints were saved: a tree
+    # deleted or replaced behind our back no longer matches and is rebuilt from scratch.
+    db.execute("ALTER TABLE site_trees ADD COLUMN marker TEXT")
