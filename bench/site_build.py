@@ -40,8 +40,16 @@ from digest.store import ranking as rank_store  # noqa: E402
 from digest.store.papers import get_papers, load_all_vectors, save_embeddings, upsert_papers  # noqa: E402
 from digest.store.topics import insert_topic  # noqa: E402
 
-TOPICS = ["Agents", "Language models", "Reinforcement learning", "Vision", "Safety",
-          "Theory", "Robotics", "Speech"]
+TOPICS = [
+    "Agents",
+    "Language models",
+    "Reinforcement learning",
+    "Vision",
+    "Safety",
+    "Theory",
+    "Robotics",
+    "Speech",
+]
 
 
 def seed_recorded(workdir: Path) -> None:
@@ -54,8 +62,9 @@ def seed_recorded(workdir: Path) -> None:
     seed = open_db(workdir / "seed.db")
     config = Config()
     ingest_feed_file(seed, config, SAMPLES_DIR / "cs.AI-2025-08-20.atom.xml", label="cs.AI")
-    ingest_feed_file(seed, config, SAMPLES_DIR / "cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.rss.xml",
-                     label="rss")
+    ingest_feed_file(
+        seed, config, SAMPLES_DIR / "cs.LG+cs.AI+cs.CL+stat.ML-2026-09-24.rss.xml", label="rss"
+    )
     embed_missing(seed, config.embedding)
     seed.conn.close()
 
@@ -76,24 +85,39 @@ def author_pool(papers: list[Paper], size: int, rng) -> list[str]:
     return sorted(names)
 
 
-def add_day(db, config: Config, day: date, count: int, start: int, base: list[Paper],
-            vectors: dict[str, np.ndarray], pool: list[str], topic_ids: list[int], rng) -> None:
+def add_day(
+    db,
+    config: Config,
+    day: date,
+    count: int,
+    start: int,
+    base: list[Paper],
+    vectors: dict[str, np.ndarray],
+    pool: list[str],
+    topic_ids: list[int],
+    rng,
+) -> None:
     papers, hashes, new_vectors, matches = [], [], [], []
     for n in range(start, start + count):
         source = base[n % len(base)]
         k = int(rng.integers(2, 8))
         picks = {int(len(pool) * rng.random() ** 1.5) for _ in range(k)}
-        paper = replace(source, id=f"{2000 + day.year % 100}{day.month:02d}.{n:06d}",
-                        abstract=f"{source.abstract} [synthetic copy {n}]",
-                        authors=tuple(pool[i] for i in sorted(picks)), announced=day,
-                        announce_type="new" if rng.random() < 0.8 else "cross", version=1)
+        paper = replace(
+            source,
+            id=f"{2000 + day.year % 100}{day.month:02d}.{n:06d}",
+            abstract=f"{source.abstract} [synthetic copy {n}]",
+            authors=tuple(pool[i] for i in sorted(picks)),
+            announced=day,
+            announce_type="new" if rng.random() < 0.8 else "cross",
+            version=1,
+        )
         papers.append(paper)
         noisy = vectors[source.id] + rng.normal(0, 0.08, vectors[source.id].shape)
         hashes.append(paper.content_hash)
         new_vectors.append(noisy / np.linalg.norm(noisy))
         for topic_id in topic_ids:
             if rng.random() < 0.05:
-                matches.append((topic_id, paper.id, day.isoformat(), float(rng.uniform(.35, .8))))
+                matches.append((topic_id, paper.id, day.isoformat(), float(rng.uniform(0.35, 0.8))))
     upsert_papers(db, papers, source="bench")
     save_embeddings(db, config.embedding.model, hashes, np.asarray(new_vectors, np.float32))
     rank_store.replace_topic_matches(db, [day], matches)
@@ -120,9 +144,12 @@ def load_average() -> str:
 
 def show(label: str, report, seconds: float) -> None:
     phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
-    print(f"{label:<26} {seconds:7.1f} s  pages {report.pages} (rendered {report.rendered}, "
-          f"reused {report.reused}), search bundles {report.search_bundles_built}/"
-          f"{report.search_bundles}  [{phases}]", flush=True)
+    print(
+        f"{label:<26} {seconds:7.1f} s  pages {report.pages} (rendered {report.rendered}, "
+        f"reused {report.reused}), search bundles {report.search_bundles_built}/"
+        f"{report.search_bundles}  [{phases}]",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -136,8 +163,11 @@ def main() -> None:
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="digest-site-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    config = parse_config({"database": {"path": "bench.db"}, "site": {"dir": "site"}},
-                          source="bench", base_dir=workdir)
+    config = parse_config(
+        {"database": {"path": "bench.db"}, "site": {"dir": "site"}},
+        source="bench",
+        base_dir=workdir,
+    )
     days = announcement_days(args.days + 1, date(2025, 1, 6))
     if args.seed_only:
         return seed_recorded(workdir)
@@ -147,8 +177,7 @@ def main() -> None:
     import subprocess
 
     # The model runs once, in a child process, to embed the recorded samples.
-    subprocess.run([sys.executable, __file__, "--seed-only", "--workdir", str(workdir)],
-                   check=True)
+    subprocess.run([sys.executable, __file__, "--seed-only", "--workdir", str(workdir)], check=True)
     base, vectors = recorded_papers(workdir)
     rng = np.random.default_rng(7)
     pool = author_pool(base, max(2000, args.days * args.per_day // 2), rng)
@@ -160,15 +189,28 @@ def main() -> None:
         started = time.perf_counter()
         topic_ids = [insert_topic(db, Topic(name=n, kind="curated")).id for n in TOPICS]
         for i, day in enumerate(days[:-1]):
-            add_day(db, config, day, args.per_day, i * args.per_day, base, vectors, pool,
-                    topic_ids, rng)
-        print(f"generated {args.days} days x {args.per_day} papers "
-              f"({args.days * args.per_day} papers, {len(pool)} author names) in "
-              f"{time.perf_counter() - started:.1f} s (not a target)", flush=True)
+            add_day(
+                db, config, day, args.per_day, i * args.per_day, base, vectors, pool, topic_ids, rng
+            )
+        print(
+            f"generated {args.days} days x {args.per_day} papers "
+            f"({args.days * args.per_day} papers, {len(pool)} author names) in "
+            f"{time.perf_counter() - started:.1f} s (not a target)",
+            flush=True,
+        )
         db.conn.close()
     # The builds run in a fresh process so peak RSS is the build's, not the generator's.
-    command = [sys.executable, __file__, "--build-only", "--workdir", str(workdir),
-               "--days", str(args.days), "--per-day", str(args.per_day)]
+    command = [
+        sys.executable,
+        __file__,
+        "--build-only",
+        "--workdir",
+        str(workdir),
+        "--days",
+        str(args.days),
+        "--per-day",
+        str(args.per_day),
+    ]
     subprocess.run(command, check=True)
     if not args.keep:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -195,15 +237,27 @@ def measure_builds(args, workdir: Path, config: Config, days: list[date]) -> Non
     started = time.perf_counter()
     noop = build_site(db, config)
     show("no-op rebuild (baseline)", noop, time.perf_counter() - started)
-    add_day(db, config, days[-1], args.per_day, args.days * args.per_day, base, vectors, pool,
-            topic_ids, rng)
+    add_day(
+        db,
+        config,
+        days[-1],
+        args.per_day,
+        args.days * args.per_day,
+        base,
+        vectors,
+        pool,
+        topic_ids,
+        rng,
+    )
     started = time.perf_counter()
     incremental = build_site(db, config)
     show("incremental (+1 day)", incremental, time.perf_counter() - started)
     print(f"load average after the builds: {load_average()}")
     own, children = peak_rss_mb()
-    print(f"peak RSS: build process {own:.0f} MB, largest child (render worker or pagefind) "
-          f"{children:.0f} MB")
+    print(
+        f"peak RSS: build process {own:.0f} MB, largest child (render worker or pagefind) "
+        f"{children:.0f} MB"
+    )
     print("targets: full < 180 s, incremental < 10 s, peak RSS < 2048 MB")
 
 

@@ -15,9 +15,11 @@ from digest.site import build_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 playwright = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.conftest import skip_or_fail_without  # noqa: E402
+
+ARGS = CHROMIUM_ARGS
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -43,7 +45,7 @@ def site(sample_db_path, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
+        skip_or_fail_without("Debian chromium")
     with playwright.sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield instance
@@ -89,8 +91,9 @@ def test_search_finds_a_paper_by_a_word_from_its_abstract(site, page):
     page.goto(site["url"] + "search.html")
     box = page.locator("#search input")
     box.fill("deepfake")
-    result = page.locator(".pagefind-ui__result-link",
-                          has_text="Toward an African Agenda for AI Safety")
+    result = page.locator(
+        ".pagefind-ui__result-link", has_text="Toward an African Agenda for AI Safety"
+    )
     result.wait_for()
     result.click()
     page.wait_for_url("**/papers/2508.13179.html")

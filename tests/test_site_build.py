@@ -23,8 +23,11 @@ from digest.store.papers import upsert_papers
 GOLDEN = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("DIGEST_UPDATE_GOLDEN") == "1"
 XSS_TITLE = "<script>alert(1)</script>"
-TOPICS = [("Agents", ("agent", "multi-agent")), ("Language models", ("language model", "LLM")),
-          ("Reinforcement learning", ("reinforcement learning", "policy"))]
+TOPICS = [
+    ("Agents", ("agent", "multi-agent")),
+    ("Language models", ("language model", "LLM")),
+    ("Reinforcement learning", ("reinforcement learning", "policy")),
+]
 
 
 def prepare_archive(db, config) -> list:
@@ -36,28 +39,58 @@ def prepare_archive(db, config) -> list:
     from digest.topics import add_topic
 
     for name, keywords in TOPICS:
-        add_topic(db, Topic(name=name, kind="curated", description=f"Papers on {name.lower()}.",
-                            keywords=keywords))
-    upsert_papers(db, [
-        Paper(id="2609.99999", title=XSS_TITLE, version=1, announce_type="new",
-              abstract="We detect zebracrossings with a tiny model and report what breaks.",
-              authors=("Eve Example", "Alice Smith"), categories=("cs.CV",),
-              announced=date(2026, 9, 24)),
-        Paper(id="openreview:abc123", title="A paper from elsewhere", is_arxiv=False,
-              abstract="Not on arXiv at all; it must not get arXiv links.",
-              authors=("Eve Example",), categories=("cs.LG",), announced=date(2026, 9, 24),
-              announce_type="new"),
-    ], source="test")
+        add_topic(
+            db,
+            Topic(
+                name=name,
+                kind="curated",
+                description=f"Papers on {name.lower()}.",
+                keywords=keywords,
+            ),
+        )
+    upsert_papers(
+        db,
+        [
+            Paper(
+                id="2609.99999",
+                title=XSS_TITLE,
+                version=1,
+                announce_type="new",
+                abstract="We detect zebracrossings with a tiny model and report what breaks.",
+                authors=("Eve Example", "Alice Smith"),
+                categories=("cs.CV",),
+                announced=date(2026, 9, 24),
+            ),
+            Paper(
+                id="openreview:abc123",
+                title="A paper from elsewhere",
+                is_arxiv=False,
+                abstract="Not on arXiv at all; it must not get arXiv links.",
+                authors=("Eve Example",),
+                categories=("cs.LG",),
+                announced=date(2026, 9, 24),
+                announce_type="new",
+            ),
+        ],
+        source="test",
+    )
     embed_missing(db, config.embedding)
     for day in announcement_dates(db):
         match_curated_topics(db, config, day)
     people = [
-        add_subscriber(db, "alice.private@example.org", status="active", topics=["Agents"],
-                       text="alice-secret-interest in quantum widgets"),
+        add_subscriber(
+            db,
+            "alice.private@example.org",
+            status="active",
+            topics=["Agents"],
+            text="alice-secret-interest in quantum widgets",
+        ),
         add_subscriber(db, "bob.hidden@example.net", status="pending"),
     ]
-    liked = db.execute("SELECT paper_id FROM listings WHERE announce_date = '2025-08-20' "
-                       "ORDER BY rowid DESC LIMIT 2").fetchall()
+    liked = db.execute(
+        "SELECT paper_id FROM listings WHERE announce_date = '2025-08-20' "
+        "ORDER BY rowid DESC LIMIT 2"
+    ).fetchall()
     for (paper_id,) in liked:
         record_feedback(db, "alice.private@example.org", paper_id, "like")
     return people
@@ -83,8 +116,9 @@ def fresh_archive(sample_db_path: Path, folder: Path):
 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(sample_db_path, folder / "digest.db")
-    config = parse_config({"database": {"path": "digest.db"}, "site": {"dir": "site"}},
-                          source="test", base_dir=folder)
+    config = parse_config(
+        {"database": {"path": "digest.db"}, "site": {"dir": "site"}}, source="test", base_dir=folder
+    )
     db = open_db(config.db_path)
     people = prepare_archive(db, config)
     return db, config, people
@@ -111,11 +145,24 @@ def built_private(sample_db_path, tmp_path):
 def test_build_writes_every_kind_of_page(built):
     db, config, root, report, _ = built
     assert report.rendered == report.pages and report.reused == 0
-    for path in ("index.html", "archive.html", "stats.html", "search.html", "subscribe.html",
-                 "days/2025-08-20.html", "days/2026-09-24.html", "weeks/2025-W34.html",
-                 "months/2025-08.html", "topics/index.html", "topics/agents.html",
-                 "topics/agents.xml", "feed.xml", "papers/2609.99999.html", "static/site.css",
-                 "static/search.js"):
+    for path in (
+        "index.html",
+        "archive.html",
+        "stats.html",
+        "search.html",
+        "subscribe.html",
+        "days/2025-08-20.html",
+        "days/2026-09-24.html",
+        "weeks/2025-W34.html",
+        "months/2025-08.html",
+        "topics/index.html",
+        "topics/agents.html",
+        "topics/agents.xml",
+        "feed.xml",
+        "papers/2609.99999.html",
+        "static/site.css",
+        "static/search.js",
+    ):
         assert (root / path).is_file(), path
     assert report.search_bundles >= 2 and list((root / "search").glob("*/pagefind-ui.js"))
     home = (root / "index.html").read_text()
@@ -143,11 +190,18 @@ def test_no_personal_data_anywhere(built):
     db, _config, root, _report, people = built
     secrets = [p.email for p in people] + [p.manage_token for p in people]
     secrets += ["alice-secret-interest"]  # a personal topic's words are private too
-    secrets += [r[0] for r in db.execute("SELECT token FROM tokens").fetchall()] \
-        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tokens'").fetchone() else []
+    secrets += (
+        [r[0] for r in db.execute("SELECT token FROM tokens").fetchall()]
+        if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'tokens'").fetchone()
+        else []
+    )
     assert all(secrets)
-    leaks = [(str(f.relative_to(root)), s) for f in site_files(root) for s in secrets
-             if s.lower() in file_text(f).lower()]
+    leaks = [
+        (str(f.relative_to(root)), s)
+        for f in site_files(root)
+        for s in secrets
+        if s.lower() in file_text(f).lower()
+    ]
     assert not leaks
 
 
@@ -164,8 +218,8 @@ def test_titles_are_escaped_and_non_arxiv_papers_have_no_arxiv_links(built):
 def test_paper_page_has_versions_topics_and_similar_papers(built):
     db, _config, root, *_ = built
     paper_id, topic_name = db.execute(
-        "SELECT m.paper_id, t.name FROM topic_matches m JOIN topics t ON t.id = m.topic_id "
-        "LIMIT 1").fetchone()
+        "SELECT m.paper_id, t.name FROM topic_matches m JOIN topics t ON t.id = m.topic_id LIMIT 1"
+    ).fetchone()
     page = (root / f"papers/{paper_id}.html").read_text()
     assert "Versions seen" in page and topic_name in page
     similar = page.split('id="similar-h"')[1]
@@ -178,7 +232,10 @@ def test_author_page_lists_coauthors_with_counts(built):
     alice = db.execute("SELECT id FROM authors WHERE name = 'Alice Smith'").fetchone()[0]
     page = (root / f"authors/{eve}.html").read_text()
     assert "<strong>2</strong> papers in the archive" in page
-    assert f'href="../authors/{alice}.html">Alice Smith</a> <span class="count" title="shared papers">1<' in page
+    assert (
+        f'href="../authors/{alice}.html">Alice Smith</a> <span class="count" title="shared papers">1<'
+        in page
+    )
 
 
 def test_feeds_are_valid_atom(built):
@@ -191,8 +248,23 @@ def test_feeds_are_valid_atom(built):
 
 
 class _Checker(HTMLParser):
-    VOID = {"meta", "link", "input", "br", "img", "hr", "source", "col", "area", "base", "wbr",
-            "line", "rect", "circle", "polyline"}
+    VOID = {
+        "meta",
+        "link",
+        "input",
+        "br",
+        "img",
+        "hr",
+        "source",
+        "col",
+        "area",
+        "base",
+        "wbr",
+        "line",
+        "rect",
+        "circle",
+        "polyline",
+    }
 
     def __init__(self) -> None:
         super().__init__()
@@ -218,9 +290,19 @@ class _Checker(HTMLParser):
         self.stack.pop()
 
 
-@pytest.mark.parametrize("page", ["index.html", "days/2025-08-20.html", "archive.html",
-                                  "stats.html", "search.html", "subscribe.html",
-                                  "topics/agents.html", "weeks/2025-W34.html"])
+@pytest.mark.parametrize(
+    "page",
+    [
+        "index.html",
+        "days/2025-08-20.html",
+        "archive.html",
+        "stats.html",
+        "search.html",
+        "subscribe.html",
+        "topics/agents.html",
+        "weeks/2025-W34.html",
+    ],
+)
 def test_pages_are_well_formed(built, page):
     html = (built[2] / page).read_text()
     assert html.startswith("<!doctype html>") and '<html lang="en">' in html
@@ -238,10 +320,22 @@ def test_incremental_build_rerenders_only_what_a_new_day_changed(built_private):
     again = build_site(db, config)
     assert again.rendered == 0 and again.reused == again.pages
     assert again.search_bundles_built == 0
-    upsert_papers(db, [Paper(id="2609.50001", title="Gradient noise in tiny transformers",
-                             abstract="We measure gradient noise.", authors=("Eve Example",),
-                             categories=("cs.LG",), version=1, announce_type="new",
-                             announced=date(2026, 9, 25))], source="test")
+    upsert_papers(
+        db,
+        [
+            Paper(
+                id="2609.50001",
+                title="Gradient noise in tiny transformers",
+                abstract="We measure gradient noise.",
+                authors=("Eve Example",),
+                categories=("cs.LG",),
+                version=1,
+                announce_type="new",
+                announced=date(2026, 9, 25),
+            )
+        ],
+        source="test",
+    )
     from digest.embed import embed_missing
 
     embed_missing(db, config.embedding)
@@ -292,10 +386,22 @@ def test_a_build_writes_the_tree_readers_are_not_on(built_private):
     old_tree = root.resolve()
     old_home = (old_tree / "index.html").read_text()
     old_day = (old_tree / "days/2026-09-24.html").read_text()
-    upsert_papers(db, [Paper(id="2609.50002", title="Tiny transformers forget", version=1,
-                             abstract="We measure forgetting.", authors=("Eve Example",),
-                             categories=("cs.LG",), announce_type="new",
-                             announced=date(2026, 9, 25))], source="test")
+    upsert_papers(
+        db,
+        [
+            Paper(
+                id="2609.50002",
+                title="Tiny transformers forget",
+                version=1,
+                abstract="We measure forgetting.",
+                authors=("Eve Example",),
+                categories=("cs.LG",),
+                announce_type="new",
+                announced=date(2026, 9, 25),
+            )
+        ],
+        source="test",
+    )
     report = build_site(db, config)
     assert root.resolve() != old_tree and 0 < report.rendered < report.pages // 3
     assert "Sep 25, 2026" in (root / "index.html").read_text()
@@ -315,8 +421,10 @@ def test_a_tree_deleted_behind_the_builds_back_is_rebuilt_whole(built_private):
     shutil.rmtree(first_tree)
     report = build_site(db, config)  # back into the (missing) first tree: nothing trusted
     assert root.resolve() == first_tree and report.reused == report.pages
-    assert all((root / p).is_file() for p in ("index.html", "days/2025-08-20.html",
-                                              "papers/2609.99999.html", "static/site.css"))
+    assert all(
+        (root / p).is_file()
+        for p in ("index.html", "days/2025-08-20.html", "papers/2609.99999.html", "static/site.css")
+    )
 
 
 def test_cli_site_build_json_and_path(sample_db, make_config):

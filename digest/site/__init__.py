@@ -61,19 +61,32 @@ def _code_salt(config: Config, data: SiteData) -> str:
     """Anything that changes every page: templates, site code, site settings, topic names."""
     digest = hashlib.blake2b(_code_digest().encode(), digest_size=16)
     site = config.site
-    digest.update(repr((site.title, site.base_url, site.search, config.embedding.model,
-                        [(t.id, t.name, t.slug, t.description, t.keywords)
-                         for t in data.topics])).encode())
+    digest.update(
+        repr(
+            (
+                site.title,
+                site.base_url,
+                site.search,
+                config.embedding.model,
+                [(t.id, t.name, t.slug, t.description, t.keywords) for t in data.topics],
+            )
+        ).encode()
+    )
     return digest.hexdigest()
 
 
 def _site_settings(config: Config) -> dict:
-    return {"title": config.site.title, "base_url": config.site.base_url,
-            "search": config.site.search, "subscribe_action": "/subscribe"}
+    return {
+        "title": config.site.title,
+        "base_url": config.site.base_url,
+        "search": config.site.search,
+        "subscribe_action": "/subscribe",
+    }
 
 
-def plan_pages(db, config: Config, data: SiteData, salt: str, *, full: bool,
-               bundles: list[str]) -> list[PageJob]:
+def plan_pages(
+    db, config: Config, data: SiteData, salt: str, *, full: bool, bundles: list[str]
+) -> list[PageJob]:
     """Every page and feed of the site, each with its fingerprint (nothing rendered yet)."""
     site = _site_settings(config)
 
@@ -104,9 +117,14 @@ def _start_search(data: SiteData, names: list[str], plans: dict, build: Path):
     return search.start_indexing(data, names, plans, build, build / ".search-src")
 
 
-def _place_search_bundles(plans: dict, own: dict[str, str], live: dict[str, str],
-                          live_root: Path | None, root: Path, fingerprints: dict[str, str]
-                          ) -> list[str]:
+def _place_search_bundles(
+    plans: dict,
+    own: dict[str, str],
+    live: dict[str, str],
+    live_root: Path | None,
+    root: Path,
+    fingerprints: dict[str, str],
+) -> list[str]:
     """Keep or hard-link the search bundles that did not change; return those to index."""
     stale = []
     wanted = {f"{search.SEARCH_DIR}/{name}/" for name in plans}
@@ -119,8 +137,11 @@ def _place_search_bundles(plans: dict, own: dict[str, str], live: dict[str, str]
         if own.get(path) == key and (root / path).is_dir():
             continue
         shutil.rmtree(root / path, ignore_errors=True)
-        if not (live.get(path) == key and live_root is not None
-                and write.reuse_tree(live_root, root, path)):
+        if not (
+            live.get(path) == key
+            and live_root is not None
+            and write.reuse_tree(live_root, root, path)
+        ):
             stale.append(name)
     return stale
 
@@ -129,8 +150,9 @@ def site_dir(config: Config) -> Path:
     return config.path(config.site.dir)
 
 
-def build_site(db, config: Config, *, full: bool = False,
-               progress: Progress | None = None) -> SiteReport:
+def build_site(
+    db, config: Config, *, full: bool = False, progress: Progress | None = None
+) -> SiteReport:
     """Render the archive from the store into config.site.dir (incremental unless `full`)."""
     started = time.perf_counter()
     target = site_dir(config)
@@ -166,8 +188,7 @@ def build_site(db, config: Config, *, full: bool = False,
     indexing = _start_search(data, stale, plans, root)
     cleaner = None
     try:
-        jobs = plan_pages(db, config, data, salt, full=full,
-                          bundles=search.bundle_paths(plans))
+        jobs = plan_pages(db, config, data, salt, full=full, bundles=search.bundle_paths(plans))
         fingerprints.update((job.path, job.fingerprint) for job in jobs)
         mark("plan")
         trees.remove_files(root, [p for p in own if p not in fingerprints])
@@ -197,8 +218,7 @@ def build_site(db, config: Config, *, full: bool = False,
         raise
     finally:
         shutil.rmtree(root / ".search-src", ignore_errors=True)
-    site_store.save_tree_fingerprints(db, place.slot, own, fingerprints,
-                                      trees.marker(root) or "")
+    site_store.save_tree_fingerprints(db, place.slot, own, fingerprints, trees.marker(root) or "")
     if place.live is None and live_root is not None:
         site_store.clear_page_fingerprints(db)  # the legacy directory is gone
     if cleaner is not None:
@@ -210,8 +230,9 @@ def build_site(db, config: Config, *, full: bool = False,
     report.days, report.papers = len(data.days), len(data.papers)
     report.authors, report.topics = len(data.author_papers), len(data.topics)
     report.seconds = round(time.perf_counter() - started, 3)
-    site_store.finish_build(db, build_id, rendered=report.rendered, reused=report.reused,
-                            seconds=report.seconds)
+    site_store.finish_build(
+        db, build_id, rendered=report.rendered, reused=report.reused, seconds=report.seconds
+    )
     return report
 
 

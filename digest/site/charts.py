@@ -24,8 +24,9 @@ def _nice_max(value: int) -> int:
 
 
 def _ticks(top: int, plot_h: float) -> list[dict]:
-    return [{"y": round(PAD_TOP + plot_h - plot_h * i / 4, 1), "label": top * i // 4}
-            for i in range(5)]
+    return [
+        {"y": round(PAD_TOP + plot_h - plot_h * i / 4, 1), "label": top * i // 4} for i in range(5)
+    ]
 
 
 def papers_per_day(data: SiteData, days: int = 90) -> dict:
@@ -50,22 +51,44 @@ def papers_per_day(data: SiteData, days: int = 90) -> dict:
     for i, day in enumerate(shown):
         y = float(PAD_TOP + plot_h)
         for s, name in enumerate(legend):
-            count = (per_day[day][name] if name != "other"
-                     else sum(n for c, n in per_day[day].items() if c not in series))
+            count = (
+                per_day[day][name]
+                if name != "other"
+                else sum(n for c, n in per_day[day].items() if c not in series)
+            )
             if not count:
                 continue
             h = plot_h * count / top
             y -= h
             width = min(max(slot * 0.8, 0.5), 36.0)
-            bars.append({"x": round(PAD_LEFT + i * slot + (slot - width) / 2, 1), "y": round(y, 1),
-                         "w": round(width, 1), "h": round(h, 1), "series": s,
-                         "label": f"{day.isoformat()} · {name}: {count}"})
-    labels = [{"x": round(PAD_LEFT + i * slot + slot / 2, 1), "text": f"{d:%b} {d.day}"}
-              for i, d in enumerate(shown) if i % max(1, len(shown) // 6) == 0]
-    return {"width": WIDTH, "height": HEIGHT, "bars": bars, "ticks": _ticks(top, plot_h),
-            "labels": labels, "legend": [{"name": n, "series": i} for i, n in enumerate(legend)],
-            "base_y": PAD_TOP + plot_h, "left": PAD_LEFT, "right": WIDTH - 8,
-            "days": len(shown), "empty": not shown}
+            bars.append(
+                {
+                    "x": round(PAD_LEFT + i * slot + (slot - width) / 2, 1),
+                    "y": round(y, 1),
+                    "w": round(width, 1),
+                    "h": round(h, 1),
+                    "series": s,
+                    "label": f"{day.isoformat()} · {name}: {count}",
+                }
+            )
+    labels = [
+        {"x": round(PAD_LEFT + i * slot + slot / 2, 1), "text": f"{d:%b} {d.day}"}
+        for i, d in enumerate(shown)
+        if i % max(1, len(shown) // 6) == 0
+    ]
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "bars": bars,
+        "ticks": _ticks(top, plot_h),
+        "labels": labels,
+        "legend": [{"name": n, "series": i} for i, n in enumerate(legend)],
+        "base_y": PAD_TOP + plot_h,
+        "left": PAD_LEFT,
+        "right": WIDTH - 8,
+        "days": len(shown),
+        "empty": not shown,
+    }
 
 
 def matches_per_topic(data: SiteData) -> dict:
@@ -75,8 +98,9 @@ def matches_per_topic(data: SiteData) -> dict:
     for topic_id, matches in data.matches_by_topic.items():
         for match in matches:
             counts[topic_id][week_start(match.day)] += 1
-    topics = sorted((t for t in data.topics if counts.get(t.id)),
-                    key=lambda t: -sum(counts[t.id].values()))[:MAX_SERIES]
+    topics = sorted(
+        (t for t in data.topics if counts.get(t.id)), key=lambda t: -sum(counts[t.id].values())
+    )[:MAX_SERIES]
     top = _nice_max(max((n for t in topics for n in counts[t.id].values()), default=1))
     plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_TOP - PAD_BOTTOM
     step = plot_w / max(1, len(weeks) - 1)
@@ -86,21 +110,46 @@ def matches_per_topic(data: SiteData) -> dict:
         for i, monday in enumerate(weeks):
             x = PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2)
             y = PAD_TOP + plot_h - plot_h * counts[topic.id][monday] / top
-            points.append({"x": round(x, 1), "y": round(y, 1),
-                           "label": f"{topic.name}, week of {monday.isoformat()}: "
-                                    f"{counts[topic.id][monday]}"})
-        lines.append({"name": topic.name, "series": s, "points": points,
-                      "path": " ".join(f"{p['x']},{p['y']}" for p in points)})
-    labels = [{"x": round(PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2), 1),
-               "text": f"{m:%b} {m.day}"}
-              for i, m in enumerate(weeks) if i % max(1, len(weeks) // 6) == 0]
-    return {"width": WIDTH, "height": HEIGHT, "lines": lines, "ticks": _ticks(top, plot_h),
-            "labels": labels, "base_y": PAD_TOP + plot_h, "left": PAD_LEFT, "right": WIDTH - 8,
-            "legend": [{"name": t.name, "series": i} for i, t in enumerate(topics)],
-            "empty": not lines}
+            points.append(
+                {
+                    "x": round(x, 1),
+                    "y": round(y, 1),
+                    "label": f"{topic.name}, week of {monday.isoformat()}: "
+                    f"{counts[topic.id][monday]}",
+                }
+            )
+        lines.append(
+            {
+                "name": topic.name,
+                "series": s,
+                "points": points,
+                "path": " ".join(f"{p['x']},{p['y']}" for p in points),
+            }
+        )
+    labels = [
+        {
+            "x": round(PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2), 1),
+            "text": f"{m:%b} {m.day}",
+        }
+        for i, m in enumerate(weeks)
+        if i % max(1, len(weeks) // 6) == 0
+    ]
+    return {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "lines": lines,
+        "ticks": _ticks(top, plot_h),
+        "labels": labels,
+        "base_y": PAD_TOP + plot_h,
+        "left": PAD_LEFT,
+        "right": WIDTH - 8,
+        "legend": [{"name": t.name, "series": i} for i, t in enumerate(topics)],
+        "empty": not lines,
+    }
 
 
 def category_totals(data: SiteData) -> list[dict]:
-    totals = Counter(p.primary_category or (p.categories or ["other"])[0]
-                     for p in data.papers.values())
+    totals = Counter(
+        p.primary_category or (p.categories or ["other"])[0] for p in data.papers.values()
+    )
     return [{"name": c, "count": n} for c, n in totals.most_common(12)]

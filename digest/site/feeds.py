@@ -31,7 +31,8 @@ def _entry(data: SiteData, site: dict, paper_id: str, day, topics: list[str]) ->
     return {
         "id": links.arxiv_abs_url(paper_id) if paper.is_arxiv else f"urn:digest:paper:{paper_id}",
         "title": paper.title,
-        "link": page if page.startswith("http") or not paper.is_arxiv
+        "link": page
+        if page.startswith("http") or not paper.is_arxiv
         else links.arxiv_abs_url(paper_id),
         "summary": paper.abstract,
         "authors": paper.author_names[:20],
@@ -66,8 +67,9 @@ def render_feed(site: dict, path: str, title: str, subtitle: str, entries: list[
     return generator.atom_str(pretty=True)
 
 
-def _feed_job(salt: str, site: dict, path: str, title: str, subtitle: str,
-              entries: list[dict]) -> PageJob:
+def _feed_job(
+    salt: str, site: dict, path: str, title: str, subtitle: str, entries: list[dict]
+) -> PageJob:
     key = fingerprint(salt, "feed", path, title, subtitle, entries)
     return PageJob(path, key, lambda: render_feed(site, path, title, subtitle, entries))
 
@@ -82,14 +84,29 @@ def feed_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
         for paper_id in dict.fromkeys(chosen):
             topics = [t["name"] for t in views.topic_chips(data, paper_id, day)]
             entries.append(_entry(data, site, paper_id, day, topics))
-    jobs = [_feed_job(salt, site, "feed.xml", site["title"],
-                      "Trending and topic-matched arXiv papers, per announcement day", entries)]
+    jobs = [
+        _feed_job(
+            salt,
+            site,
+            "feed.xml",
+            site["title"],
+            "Trending and topic-matched arXiv papers, per announcement day",
+            entries,
+        )
+    ]
     for topic in data.topics:
-        matches = sorted(data.matches_by_topic.get(topic.id, []),
-                         key=lambda m: (m.day, m.score), reverse=True)[:TOPIC_FEED_ENTRIES]
+        matches = sorted(
+            data.matches_by_topic.get(topic.id, []), key=lambda m: (m.day, m.score), reverse=True
+        )[:TOPIC_FEED_ENTRIES]
         topic_entries = [_entry(data, site, m.paper_id, m.day, [topic.name]) for m in matches]
-        jobs.append(_feed_job(salt, site, f"topics/{topic.slug}.xml",
-                              f"{site['title']}: {topic.name}",
-                              topic.description or f"Papers matching {topic.name}",
-                              topic_entries))
+        jobs.append(
+            _feed_job(
+                salt,
+                site,
+                f"topics/{topic.slug}.xml",
+                f"{site['title']}: {topic.name}",
+                topic.description or f"Papers matching {topic.name}",
+                topic_entries,
+            )
+        )
     return jobs

@@ -82,8 +82,11 @@ class SiteData:
     @cached_property
     def match_summary(self) -> dict[str, tuple[int, float]]:
         """paper id -> (curated topics matched, best score), for papers with any match."""
-        return {pid: (len({m.topic_id for m in matches}), max(m.score for m in matches))
-                for pid, matches in self.matches_by_paper.items() if matches}
+        return {
+            pid: (len({m.topic_id for m in matches}), max(m.score for m in matches))
+            for pid, matches in self.matches_by_paper.items()
+            if matches
+        }
 
     @cached_property
     def topics_by_id(self) -> dict[int, TopicEntry]:
@@ -107,8 +110,9 @@ def _curated_topics(db) -> list[TopicEntry]:
         if slug in used:  # two names that fold to the same slug keep distinct pages
             slug = f"{slug}-{topic.id}"
         used.add(slug)
-        entries.append(TopicEntry(int(topic.id or 0), topic.name, slug, topic.description,
-                                  topic.keywords))
+        entries.append(
+            TopicEntry(int(topic.id or 0), topic.name, slug, topic.description, topic.keywords)
+        )
     return entries
 
 
@@ -141,16 +145,47 @@ def gather(db) -> SiteData:
 
     papers: dict[str, PaperEntry] = {}
     day_of = _day_parser()
-    for (paper_id, version, title, abstract, authors_json, categories_json, primary_category,
-         announce_type, first_announced, _last, published, updated, license_, doi, journal_ref,
-         comments, is_arxiv, content_hash) in site_store.archive_paper_rows(db):
+    for (
+        paper_id,
+        version,
+        title,
+        abstract,
+        authors_json,
+        categories_json,
+        primary_category,
+        announce_type,
+        first_announced,
+        _last,
+        published,
+        updated,
+        license_,
+        doi,
+        journal_ref,
+        comments,
+        is_arxiv,
+        content_hash,
+    ) in site_store.archive_paper_rows(db):
         author_ids = ids_by_paper.get(paper_id, [])
         papers[paper_id] = PaperEntry(
-            paper_id, title, abstract, author_ids,
+            paper_id,
+            title,
+            abstract,
+            author_ids,
             [authors[a] for a in author_ids] or json.loads(authors_json),
-            list(_categories(categories_json)), primary_category, version, announce_type,
-            day_of(first_announced) if first_announced else None, published, updated,
-            license_, doi, journal_ref, comments, bool(is_arxiv), content_hash)
+            list(_categories(categories_json)),
+            primary_category,
+            version,
+            announce_type,
+            day_of(first_announced) if first_announced else None,
+            published,
+            updated,
+            license_,
+            doi,
+            journal_ref,
+            comments,
+            bool(is_arxiv),
+            content_hash,
+        )
 
     listings: dict[date, list[tuple[str, str]]] = defaultdict(list)
     for paper_id, day_text, announce_type in site_store.archive_listings(db):

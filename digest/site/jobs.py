@@ -40,8 +40,12 @@ def _site_environment():
 def author_list(authors: list[dict], more: int, root: str) -> Markup:
     """'<a href="root+url">Name</a>, ...' (+N more): what the author_list macro rendered, in
     Python (it runs for every card, row and work on 150k pages)."""
-    parts = [f'<a href="{escape(root)}{escape(a["url"])}">{escape(a["name"])}</a>' if a["url"]
-             else str(escape(a["name"])) for a in authors]
+    parts = [
+        f'<a href="{escape(root)}{escape(a["url"])}">{escape(a["name"])}</a>'
+        if a["url"]
+        else str(escape(a["name"]))
+        for a in authors
+    ]
     html = ", ".join(parts)
     if more:
         html += f' <span class="more">+{escape(more)} more</span>'

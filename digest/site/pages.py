@@ -22,8 +22,13 @@ TOPIC_CARD_DAYS = 10
 
 
 def _base(site: dict, path: str, title: str, active: str) -> dict:
-    return {"site": site, "root": depth_root(path), "page_title": title, "active": active,
-            "page_path": path}
+    return {
+        "site": site,
+        "root": depth_root(path),
+        "page_title": title,
+        "active": active,
+        "page_path": path,
+    }
 
 
 def _type_groups(data: SiteData, day: date) -> list[dict]:
@@ -39,35 +44,46 @@ def _type_groups(data: SiteData, day: date) -> list[dict]:
 def _topic_sections(data: SiteData, day: date, limit: int | None) -> list[dict]:
     sections = []
     for topic in data.topics:
-        matched = sorted(data.matches_by_topic_day.get((topic.id, day), []),
-                         key=lambda m: (-m.score, m.paper_id))
+        matched = sorted(
+            data.matches_by_topic_day.get((topic.id, day), []), key=lambda m: (-m.score, m.paper_id)
+        )
         if not matched:
             continue
         shown = matched if limit is None else matched[:limit]
-        sections.append({
-            "name": topic.name,
-            "url": links.topic_path(topic.slug),
-            "feed": f"topics/{topic.slug}.xml",
-            "total": len(matched),
-            "cards": [views.card(data, m.paper_id, day=day) for m in shown],
-        })
+        sections.append(
+            {
+                "name": topic.name,
+                "url": links.topic_path(topic.slug),
+                "feed": f"topics/{topic.slug}.xml",
+                "total": len(matched),
+                "cards": [views.card(data, m.paper_id, day=day) for m in shown],
+            }
+        )
     return sections
 
 
-def day_context(data: SiteData, site: dict, day: date, trending: list[Ranked], path: str,
-                *, home: bool) -> dict:
+def day_context(
+    data: SiteData, site: dict, day: date, trending: list[Ranked], path: str, *, home: bool
+) -> dict:
     listed = data.listings.get(day, [])
     counts = Counter(t for _, t in listed)
-    return _base(site, path, site["title"] if home else f"Papers of {views.day_label(day)}",
-                 "home" if home else "archive") | {
+    return _base(
+        site,
+        path,
+        site["title"] if home else f"Papers of {views.day_label(day)}",
+        "home" if home else "archive",
+    ) | {
         "home": home,
         "day_iso": day.isoformat(),
         "day_label": views.day_label(day),
         "day_url": links.day_path(day),
         "nav": views.nav_for_day(data, day),
-        "counts": {"total": len(listed), "new": counts.get("new", 0),
-                   "cross": counts.get("cross", 0),
-                   "replace": counts.get("replace", 0) + counts.get("replace-cross", 0)},
+        "counts": {
+            "total": len(listed),
+            "new": counts.get("new", 0),
+            "cross": counts.get("cross", 0),
+            "replace": counts.get("replace", 0) + counts.get("replace-cross", 0),
+        },
         "trending": [views.card(data, r.paper_id, day=day, likes=r.likes) for r in trending],
         "topic_sections": _topic_sections(data, day, TOPIC_CARDS_ON_DAY if home else None),
         "groups": [] if home else _type_groups(data, day),
@@ -75,42 +91,97 @@ def day_context(data: SiteData, site: dict, day: date, trending: list[Ranked], p
     }
 
 
-def _day_job(data: SiteData, site: dict, salt: str, day: date, trending: list[Ranked],
-             path: str, keys: dict[str, str], *, home: bool) -> PageJob:
+def _day_job(
+    data: SiteData,
+    site: dict,
+    salt: str,
+    day: date,
+    trending: list[Ranked],
+    path: str,
+    keys: dict[str, str],
+    *,
+    home: bool,
+) -> PageJob:
     """Fingerprinted from compact inputs (listing, matches, neighbours' days); the context is
     only built when the page must be rendered."""
     listed = [(pid, kind, keys.get(pid)) for pid, kind in data.listings.get(day, [])]
-    matched = [(t.id, m.paper_id, m.score) for t in data.topics
-               for m in data.matches_by_topic_day.get((t.id, day), [])]
-    key = fingerprint(salt, "day", path, home, day, views.nav_for_day(data, day), listed,
-                      matched, trending)
+    matched = [
+        (t.id, m.paper_id, m.score)
+        for t in data.topics
+        for m in data.matches_by_topic_day.get((t.id, day), [])
+    ]
+    key = fingerprint(
+        salt, "day", path, home, day, views.nav_for_day(data, day), listed, matched, trending
+    )
     template = "site/home.html.j2" if home else "site/day.html.j2"
-    return PageJob(path, key, lambda: render(template, **day_context(
-        data, site, day, trending, path, home=home)))
+    return PageJob(
+        path,
+        key,
+        lambda: render(template, **day_context(data, site, day, trending, path, home=home)),
+    )
 
 
-def day_jobs(db, data: SiteData, site: dict, salt: str, trend,
-             keys: dict[str, str]) -> list[PageJob]:
-    jobs = [_day_job(data, site, salt, day, trend("day", day, DAY_TRENDING),
-                     links.day_path(day), keys, home=False) for day in data.days]
+def day_jobs(
+    db, data: SiteData, site: dict, salt: str, trend, keys: dict[str, str]
+) -> list[PageJob]:
+    jobs = [
+        _day_job(
+            data,
+            site,
+            salt,
+            day,
+            trend("day", day, DAY_TRENDING),
+            links.day_path(day),
+            keys,
+            home=False,
+        )
+        for day in data.days
+    ]
     if data.days:
         latest = data.days[-1]
-        jobs.append(_day_job(data, site, salt, latest, trend("day", latest, DAY_TRENDING),
-                             "index.html", keys, home=True))
+        jobs.append(
+            _day_job(
+                data,
+                site,
+                salt,
+                latest,
+                trend("day", latest, DAY_TRENDING),
+                "index.html",
+                keys,
+                home=True,
+            )
+        )
         return jobs
     context = _base(site, "index.html", site["title"], "home") | {
-        "home": True, "empty": True, "topics": []}
+        "home": True,
+        "empty": True,
+        "topics": [],
+    }
     return [template_job(salt, "index.html", "site/home.html.j2", context)]
 
 
-def _period_context(data: SiteData, site: dict, path: str, title: str, days: list[date],
-                    trending: list[Ranked], prev: dict | None, nxt: dict | None) -> dict:
+def _period_context(
+    data: SiteData,
+    site: dict,
+    path: str,
+    title: str,
+    days: list[date],
+    trending: list[Ranked],
+    prev: dict | None,
+    nxt: dict | None,
+) -> dict:
     return _base(site, path, title, "archive") | {
         "title": title,
         "range": f"{views.day_label(days[0])} – {views.day_label(days[-1])}",
         "total": sum(len(data.listings.get(d, [])) for d in days),
-        "days": [{"url": links.day_path(d), "label": views.day_label(d),
-                  "count": len(data.listings.get(d, []))} for d in days],
+        "days": [
+            {
+                "url": links.day_path(d),
+                "label": views.day_label(d),
+                "count": len(data.listings.get(d, [])),
+            }
+            for d in days
+        ],
         "trending": [views.card(data, r.paper_id, likes=r.likes) for r in trending],
         "prev": prev,
         "next": nxt,
@@ -130,8 +201,15 @@ def period_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
             return {"url": links.week_path(y, w), "label": f"Week {w}, {y}"}
 
         context = _period_context(
-            data, site, path, f"Week {week}, {year}", days, trend("week", days[0], PERIOD_TRENDING),
-            link(weeks[i - 1]) if i > 0 else None, link(weeks[i + 1]) if i + 1 < len(weeks) else None)
+            data,
+            site,
+            path,
+            f"Week {week}, {year}",
+            days,
+            trend("week", days[0], PERIOD_TRENDING),
+            link(weeks[i - 1]) if i > 0 else None,
+            link(weeks[i + 1]) if i + 1 < len(weeks) else None,
+        )
         jobs.append(template_job(salt, path, "site/period.html.j2", context))
     months = sorted({(d.year, d.month) for d in data.days})
     for i, (year, month) in enumerate(months):
@@ -142,10 +220,15 @@ def period_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
             return {"url": links.month_path(*ym), "label": f"{calendar.month_name[ym[1]]} {ym[0]}"}
 
         context = _period_context(
-            data, site, path, f"{calendar.month_name[month]} {year}", days,
+            data,
+            site,
+            path,
+            f"{calendar.month_name[month]} {year}",
+            days,
             trend("month", days[0], PERIOD_TRENDING),
             mlink(months[i - 1]) if i > 0 else None,
-            mlink(months[i + 1]) if i + 1 < len(months) else None)
+            mlink(months[i + 1]) if i + 1 < len(months) else None,
+        )
         jobs.append(template_job(salt, path, "site/period.html.j2", context))
     return jobs
 
@@ -159,19 +242,33 @@ def archive_job(data: SiteData, site: dict, salt: str) -> PageJob:
         for week in calendar.Calendar().monthdatescalendar(year, month):
             y, w, _ = week[0].isocalendar()
             has_days = any(d in counts for d in week)
-            weeks.append({
-                "url": links.week_path(y, w) if has_days else None, "label": f"W{w:02d}",
-                "cells": [{"num": d.day if d.month == month else None,
-                           "url": links.day_path(d) if d in counts and d.month == month else None,
-                           "count": counts.get(d, 0) if d.month == month else 0}
-                          for d in week],
-            })
-        months.append({"label": f"{calendar.month_name[month]} {year}",
-                       "url": links.month_path(year, month), "weeks": weeks,
-                       "total": sum(c for d, c in counts.items() if (d.year, d.month) == (year, month))})
+            weeks.append(
+                {
+                    "url": links.week_path(y, w) if has_days else None,
+                    "label": f"W{w:02d}",
+                    "cells": [
+                        {
+                            "num": d.day if d.month == month else None,
+                            "url": links.day_path(d) if d in counts and d.month == month else None,
+                            "count": counts.get(d, 0) if d.month == month else 0,
+                        }
+                        for d in week
+                    ],
+                }
+            )
+        months.append(
+            {
+                "label": f"{calendar.month_name[month]} {year}",
+                "url": links.month_path(year, month),
+                "weeks": weeks,
+                "total": sum(c for d, c in counts.items() if (d.year, d.month) == (year, month)),
+            }
+        )
     context = _base(site, "archive.html", "Archive", "archive") | {
-        "months": months, "total_days": len(data.days),
-        "total_papers": len(data.papers)}
+        "months": months,
+        "total_days": len(data.days),
+        "total_papers": len(data.papers),
+    }
     return template_job(salt, "archive.html", "site/archive.html.j2", context)
 
 
@@ -183,16 +280,29 @@ def _topic_context(data: SiteData, site: dict, topic, path: str) -> dict:
     days = []
     for n, day in enumerate(sorted(by_day, reverse=True)):
         ordered = sorted(by_day[day], key=lambda m: (-m.score, m.paper_id))
-        days.append({
-            "label": views.day_label(day), "url": links.day_path(day),
-            "cards": [views.card(data, m.paper_id, day=day) for m in ordered]
-            if n < TOPIC_CARD_DAYS else [],
-            "rows": [] if n < TOPIC_CARD_DAYS else [views.row(data, m.paper_id) for m in ordered],
-        })
+        days.append(
+            {
+                "label": views.day_label(day),
+                "url": links.day_path(day),
+                "cards": [views.card(data, m.paper_id, day=day) for m in ordered]
+                if n < TOPIC_CARD_DAYS
+                else [],
+                "rows": []
+                if n < TOPIC_CARD_DAYS
+                else [views.row(data, m.paper_id) for m in ordered],
+            }
+        )
     return _base(site, path, topic.name, "topics") | {
-        "topic": {"id": topic.id, "name": topic.name, "description": topic.description,
-                  "keywords": list(topic.keywords), "feed": f"topics/{topic.slug}.xml"},
-        "total": len({m.paper_id for m in matches}), "days": days}
+        "topic": {
+            "id": topic.id,
+            "name": topic.name,
+            "description": topic.description,
+            "keywords": list(topic.keywords),
+            "feed": f"topics/{topic.slug}.xml",
+        },
+        "total": len({m.paper_id for m in matches}),
+        "days": days,
+    }
 
 
 def topic_jobs(data: SiteData, site: dict, salt: str, keys: dict[str, str]) -> list[PageJob]:
@@ -201,18 +311,28 @@ def topic_jobs(data: SiteData, site: dict, salt: str, keys: dict[str, str]) -> l
     for topic in data.topics:
         matches = data.matches_by_topic.get(topic.id, [])
         path = links.topic_path(topic.slug)
-        key = fingerprint(salt, "topic", path, [(m.paper_id, m.day, m.score, keys.get(m.paper_id))
-                                                for m in matches])
+        key = fingerprint(
+            salt,
+            "topic",
+            path,
+            [(m.paper_id, m.day, m.score, keys.get(m.paper_id)) for m in matches],
+        )
 
         def produce(topic=topic, path=path) -> str:
             return render("site/topic.html.j2", **_topic_context(data, site, topic, path))
 
         jobs.append(PageJob(path, key, produce))
         latest = max((m.day for m in matches), default=None)
-        summaries.append({"name": topic.name, "url": path, "feed": f"topics/{topic.slug}.xml",
-                          "description": topic.description,
-                          "total": len({m.paper_id for m in matches}),
-                          "latest": views.day_label(latest) if latest else None})
+        summaries.append(
+            {
+                "name": topic.name,
+                "url": path,
+                "feed": f"topics/{topic.slug}.xml",
+                "description": topic.description,
+                "total": len({m.paper_id for m in matches}),
+                "latest": views.day_label(latest) if latest else None,
+            }
+        )
     context = _base(site, "topics/index.html", "Topics", "topics") | {"topics": summaries}
     jobs.append(template_job(salt, "topics/index.html", "site/topics.html.j2", context))
     return jobs
@@ -222,8 +342,10 @@ def simple_jobs(data: SiteData, site: dict, salt: str, bundles: list[str]) -> li
     topics = [{"id": t.id, "name": t.name} for t in data.topics]
     search = _base(site, "search.html", "Search", "search") | {"bundles": bundles}
     subscribe = _base(site, "subscribe.html", "Subscribe", "subscribe") | {"topics": topics}
-    return [template_job(salt, "search.html", "site/search.html.j2", search),
-            template_job(salt, "subscribe.html", "site/subscribe.html.j2", subscribe)]
+    return [
+        template_job(salt, "search.html", "site/search.html.j2", search),
+        template_job(salt, "subscribe.html", "site/subscribe.html.j2", subscribe),
+    ]
 
 
 def stats_job(data: SiteData, site: dict, salt: str) -> PageJob:
@@ -234,8 +356,12 @@ def stats_job(data: SiteData, site: dict, salt: str) -> PageJob:
         "per_day": charts.papers_per_day(data),
         "per_topic": charts.matches_per_topic(data),
         "categories": charts.category_totals(data),
-        "totals": {"papers": len(data.papers), "days": len(data.days),
-                   "authors": len(data.author_papers), "topics": len(data.topics),
-                   "matched": len(matched)},
+        "totals": {
+            "papers": len(data.papers),
+            "days": len(data.days),
+            "authors": len(data.author_papers),
+            "topics": len(data.topics),
+            "matched": len(matched),
+        },
     }
     return template_job(salt, "stats.html", "site/stats.html.j2", context)

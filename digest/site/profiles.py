@@ -22,13 +22,30 @@ WORKS_DETAILED = 60  # newest works with abstracts; older ones as a title list
 
 def paper_key(data: SiteData, paper: PaperEntry) -> str:
     """A digest of everything a paper contributes to any page that shows it."""
-    matches = tuple((m.topic_id, m.day, round(m.score, 4))
-                    for m in data.matches_by_paper.get(paper.id, []))
-    return fingerprint("", paper.content_hash, paper.version, paper.author_ids,
-                       paper.author_names, paper.categories, paper.primary_category,
-                       paper.announce_type, paper.first_announced, paper.listed, paper.versions,
-                       paper.published, paper.updated, paper.license, paper.doi,
-                       paper.journal_ref, paper.comments, paper.is_arxiv, matches)
+    matches = tuple(
+        (m.topic_id, m.day, round(m.score, 4)) for m in data.matches_by_paper.get(paper.id, [])
+    )
+    return fingerprint(
+        "",
+        paper.content_hash,
+        paper.version,
+        paper.author_ids,
+        paper.author_names,
+        paper.categories,
+        paper.primary_category,
+        paper.announce_type,
+        paper.first_announced,
+        paper.listed,
+        paper.versions,
+        paper.published,
+        paper.updated,
+        paper.license,
+        paper.doi,
+        paper.journal_ref,
+        paper.comments,
+        paper.is_arxiv,
+        matches,
+    )
 
 
 def _similar_entries(data: SiteData, similar: Neighbours, paper_id: str) -> list[tuple[str, float]]:
@@ -40,39 +57,68 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
     by_id = data.topics_by_id
     listed = paper.listed
     return {
-        "site": site, "root": "../", "page_title": paper.title, "active": "", "page_path": path,
+        "site": site,
+        "root": "../",
+        "page_title": paper.title,
+        "active": "",
+        "page_path": path,
         "paper": {
-            "id": paper.id, "title": paper.title, "abstract": paper.abstract,
+            "id": paper.id,
+            "title": paper.title,
+            "abstract": paper.abstract,
             "authors": views.author_links(paper, None),
-            "categories": paper.categories, "primary": paper.primary_category,
-            "version": paper.version, "is_arxiv": paper.is_arxiv,
+            "categories": paper.categories,
+            "primary": paper.primary_category,
+            "version": paper.version,
+            "is_arxiv": paper.is_arxiv,
             "abs_url": links.arxiv_abs_url(paper.id) if paper.is_arxiv else None,
             "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
             "first_announced": views.day_label(paper.first_announced),
             "first_announced_url": links.day_path(paper.first_announced)
-            if paper.first_announced in data.listings else None,
-            "published": (paper.published or "")[:10], "updated": (paper.updated or "")[:10],
-            "license": paper.license, "doi": paper.doi, "journal_ref": paper.journal_ref,
+            if paper.first_announced in data.listings
+            else None,
+            "published": (paper.published or "")[:10],
+            "updated": (paper.updated or "")[:10],
+            "license": paper.license,
+            "doi": paper.doi,
+            "journal_ref": paper.journal_ref,
             "comments": paper.comments,
         },
-        "listed": [{"label": views.day_label(d), "url": links.day_path(d),
-                    "type": views.TYPE_LABELS.get(t, t)} for d, t in sorted(listed.items())],
+        "listed": [
+            {
+                "label": views.day_label(d),
+                "url": links.day_path(d),
+                "type": views.TYPE_LABELS.get(t, t),
+            }
+            for d, t in sorted(listed.items())
+        ],
         "versions": [{"version": v, "seen": seen} for v, seen in paper.versions],
-        "matched": [{"name": by_id[m.topic_id].name, "url": links.topic_path(by_id[m.topic_id].slug),
-                     "day": views.day_label(m.day), "score": f"{m.score:.2f}"}
-                    for m in data.matches_by_paper.get(paper.id, []) if m.topic_id in by_id],
-        "similar": [views.row(data, pid) | {"score": f"{score:.2f}"}
-                    for pid, score in _similar_entries(data, similar, paper.id)],
+        "matched": [
+            {
+                "name": by_id[m.topic_id].name,
+                "url": links.topic_path(by_id[m.topic_id].slug),
+                "day": views.day_label(m.day),
+                "score": f"{m.score:.2f}",
+            }
+            for m in data.matches_by_paper.get(paper.id, [])
+            if m.topic_id in by_id
+        ],
+        "similar": [
+            views.row(data, pid) | {"score": f"{score:.2f}"}
+            for pid, score in _similar_entries(data, similar, paper.id)
+        ],
     }
 
 
-def paper_jobs(data: SiteData, site: dict, salt: str, similar: Neighbours,
-               keys: dict[str, str]) -> list[PageJob]:
+def paper_jobs(
+    data: SiteData, site: dict, salt: str, similar: Neighbours, keys: dict[str, str]
+) -> list[PageJob]:
     jobs = []
     seed = hashlib.blake2b(f"{salt}|paper".encode(), digest_size=16)
     for paper in data.papers.values():
-        near = "".join(f"|{pid}:{score}:{keys[pid]}"
-                       for pid, score in similar.get(paper.id, ()) if pid in keys)
+        near = "".join(
+            f"|{pid}:{score}:{keys[pid]}" for pid, score in similar.get(paper.id, ()) if pid in keys
+        )
         digest = seed.copy()
         digest.update(f"{keys[paper.id]}{near}".encode())
         key = digest.hexdigest()
@@ -91,39 +137,65 @@ def _sort_day(paper: PaperEntry) -> date:
 def author_context(data: SiteData, site: dict, author_id: int) -> dict:
     path = links.author_path(author_id)
     paper_ids = data.author_papers.get(author_id, [])
-    papers = sorted((data.papers[p] for p in paper_ids if p in data.papers),
-                    key=lambda p: (_sort_day(p), p.id), reverse=True)
+    papers = sorted(
+        (data.papers[p] for p in paper_ids if p in data.papers),
+        key=lambda p: (_sort_day(p), p.id),
+        reverse=True,
+    )
     shared: Counter[int] = Counter()
     topic_counts: Counter[int] = Counter()
     for paper in papers:
         shared.update(a for a in set(paper.author_ids) if a != author_id)
         topic_counts.update({m.topic_id for m in data.matches_by_paper.get(paper.id, [])})
     by_id = data.topics_by_id
-    collaborators = sorted(shared.items(), key=lambda item: (-item[1], data.authors.get(item[0], "")))
+    collaborators = sorted(
+        shared.items(), key=lambda item: (-item[1], data.authors.get(item[0], ""))
+    )
     name = data.authors.get(author_id, "Unknown author")
     return {
-        "site": site, "root": "../", "page_title": name, "active": "", "page_path": path,
+        "site": site,
+        "root": "../",
+        "page_title": name,
+        "active": "",
+        "page_path": path,
         "author": {"id": author_id, "name": name},
-        "counts": {"papers": len(papers), "topics": len(topic_counts),
-                   "collaborators": len(shared)},
-        "collaborators": [{"name": data.authors.get(a, "?"), "url": links.author_path(a),
-                           "shared": n} for a, n in collaborators[:COLLABORATORS_SHOWN]],
+        "counts": {
+            "papers": len(papers),
+            "topics": len(topic_counts),
+            "collaborators": len(shared),
+        },
+        "collaborators": [
+            {"name": data.authors.get(a, "?"), "url": links.author_path(a), "shared": n}
+            for a, n in collaborators[:COLLABORATORS_SHOWN]
+        ],
         "more_collaborators": max(0, len(collaborators) - COLLABORATORS_SHOWN),
-        "topics": [{"name": by_id[t].name, "url": links.topic_path(by_id[t].slug), "count": n}
-                   for t, n in sorted(topic_counts.items(), key=lambda i: (-i[1], i[0]))
-                   if t in by_id],
-        "more_works": [{"title": p.title, "url": links.paper_path(p.id),
-                        "day": views.day_label(p.first_announced)}
-                       for p in papers[WORKS_DETAILED:]],
-        "works": [{
-            "title": p.title, "url": links.paper_path(p.id),
-            "year": p.first_announced.year if p.first_announced else (p.published or "")[:4],
-            "source": "arXiv" if p.is_arxiv else "other source",
-            "category": p.primary_category or (p.categories[0] if p.categories else ""),
-            "day": views.day_label(p.first_announced),
-            "authors": views.author_links(p, 8), "more_authors": max(0, len(p.author_names) - 8),
-            "snippet": views.clip(p.abstract, 240),
-        } for p in papers[:WORKS_DETAILED]],
+        "topics": [
+            {"name": by_id[t].name, "url": links.topic_path(by_id[t].slug), "count": n}
+            for t, n in sorted(topic_counts.items(), key=lambda i: (-i[1], i[0]))
+            if t in by_id
+        ],
+        "more_works": [
+            {
+                "title": p.title,
+                "url": links.paper_path(p.id),
+                "day": views.day_label(p.first_announced),
+            }
+            for p in papers[WORKS_DETAILED:]
+        ],
+        "works": [
+            {
+                "title": p.title,
+                "url": links.paper_path(p.id),
+                "year": p.first_announced.year if p.first_announced else (p.published or "")[:4],
+                "source": "arXiv" if p.is_arxiv else "other source",
+                "category": p.primary_category or (p.categories[0] if p.categories else ""),
+                "day": views.day_label(p.first_announced),
+                "authors": views.author_links(p, 8),
+                "more_authors": max(0, len(p.author_names) - 8),
+                "snippet": views.clip(p.abstract, 240),
+            }
+            for p in papers[:WORKS_DETAILED]
+        ],
     }
 
 

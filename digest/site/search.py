@@ -43,8 +43,9 @@ def plan_bundles(data: SiteData, salt: str) -> dict[str, tuple[str, list[str]]]:
     for name, ids in sorted(groups.items()):
         ids.sort()
         papers = [data.papers[i] for i in ids]
-        key = fingerprint(salt, "search", [(p.id, p.content_hash, tuple(p.author_names))
-                                           for p in papers])
+        key = fingerprint(
+            salt, "search", [(p.id, p.content_hash, tuple(p.author_names)) for p in papers]
+        )
         plans[name] = (key, ids)
     return plans
 
@@ -59,17 +60,31 @@ def _write_sources(data: SiteData, ids: list[str], source_dir: Path) -> None:
     papers_dir.mkdir(parents=True, exist_ok=True)
     for paper_id in ids:
         paper = data.papers[paper_id]
-        html = render("site/search_record.html.j2", paper=paper,
-                      day=paper.first_announced.isoformat() if paper.first_announced else "")
+        html = render(
+            "site/search_record.html.j2",
+            paper=paper,
+            day=paper.first_announced.isoformat() if paper.first_announced else "",
+        )
         (source_dir / links.paper_path(paper_id)).write_text(html, encoding="utf-8")
 
 
 def _run_pagefind(source_dir: Path, output_dir: Path, env: dict | None = None) -> None:
-    command = [sys.executable, "-m", "pagefind", "--site", str(source_dir),
-               "--output-path", str(output_dir), "--force-language", "en", "--silent"]
+    command = [
+        sys.executable,
+        "-m",
+        "pagefind",
+        "--site",
+        str(source_dir),
+        "--output-path",
+        str(output_dir),
+        "--force-language",
+        "en",
+        "--silent",
+    ]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS,
-                                check=False, env=env)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False, env=env
+        )
     except subprocess.TimeoutExpired as exc:
         raise DigestError(f"pagefind timed out after {TIMEOUT_SECONDS} s") from exc
     if result.returncode != 0:
@@ -77,8 +92,14 @@ def _run_pagefind(source_dir: Path, output_dir: Path, env: dict | None = None) -
         raise DigestError(f"pagefind failed (exit {result.returncode}): {' '.join(tail)}")
 
 
-def build_bundles(data: SiteData, names: list[str], plans: dict[str, tuple[str, list[str]]],
-                  out_dir: Path, scratch: Path, workers: int = 2) -> None:
+def build_bundles(
+    data: SiteData,
+    names: list[str],
+    plans: dict[str, tuple[str, list[str]]],
+    out_dir: Path,
+    scratch: Path,
+    workers: int = 2,
+) -> None:
     """Index the named bundles into out_dir/search/<name>/ (two pagefind runs at a time)."""
 
     # A lone bundle (a normal build's new week) gets one thread, leaving the other CPU to page
@@ -129,8 +150,13 @@ def _index_in_child(writer, data, names, plans, out_dir, scratch) -> None:
         writer.send(str(exc) or exc.__class__.__name__)
 
 
-def start_indexing(data: SiteData, names: list[str], plans: dict[str, tuple[str, list[str]]],
-                   out_dir: Path, scratch: Path) -> Indexing:
+def start_indexing(
+    data: SiteData,
+    names: list[str],
+    plans: dict[str, tuple[str, list[str]]],
+    out_dir: Path,
+    scratch: Path,
+) -> Indexing:
     """Index the named bundles in a forked child (call before starting any thread); falls back
     to indexing right here where fork is unavailable."""
     import multiprocessing
@@ -142,8 +168,11 @@ def start_indexing(data: SiteData, names: list[str], plans: dict[str, tuple[str,
         return Indexing(None, None)
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
-    process = context.Process(target=_index_in_child, name="site-search",
-                              args=(writer, data, names, plans, out_dir, scratch))
+    process = context.Process(
+        target=_index_in_child,
+        name="site-search",
+        args=(writer, data, names, plans, out_dir, scratch),
+    )
     process.start()
     writer.close()
     return Indexing(process, reader)

@@ -37,8 +37,11 @@ def _neighbours_of(rows: np.ndarray, ids: list[str], vectors: np.ndarray, k: int
         scores[np.arange(len(chunk)), chunk] = -np.inf  # never your own neighbour
         cols, vals = _top_k(scores, k)
         for row, col_row, val_row in zip(chunk, cols, vals, strict=True):
-            found[ids[row]] = [(ids[c], round(float(v), 4)) for c, v in
-                               zip(col_row, val_row, strict=True) if np.isfinite(v)]
+            found[ids[row]] = [
+                (ids[c], round(float(v), 4))
+                for c, v in zip(col_row, val_row, strict=True)
+                if np.isfinite(v)
+            ]
     return found
 
 
@@ -50,11 +53,17 @@ def update_similar(db, model: str, *, full: bool, k: int = 5) -> Neighbours:
     index = {pid: i for i, pid in enumerate(ids)}
     cached = {} if full else site_store.similar_papers(db, model)
     gone = {s for items in cached.values() for s, _ in items}.difference(index)
-    missing = [i for i, pid in enumerate(ids) if pid not in cached
-               or (gone and any(s in gone for s, _ in cached[pid]))]
+    missing = [
+        i
+        for i, pid in enumerate(ids)
+        if pid not in cached or (gone and any(s in gone for s, _ in cached[pid]))
+    ]
     if full or len(missing) * 2 > len(ids):
-        result = (_neighbours_of(np.arange(len(ids)), ids, vectors, k) if len(ids) <= EXACT_LIMIT
-                  else _clustered_neighbours(ids, vectors, k))
+        result = (
+            _neighbours_of(np.arange(len(ids)), ids, vectors, k)
+            if len(ids) <= EXACT_LIMIT
+            else _clustered_neighbours(ids, vectors, k)
+        )
         site_store.save_similar_papers(db, model, result, replace_all=True)
         return result
     if not missing:
@@ -112,21 +121,26 @@ def _clustered_neighbours(ids: list[str], vectors: np.ndarray, k: int) -> Neighb
         scores[rows[:, None] == pool[None, :]] = -np.inf
         cols, vals = _top_k(scores, k)
         for row, col_row, val_row in zip(rows, cols, vals, strict=True):
-            found[ids[row]] = [(ids[pool[c2]], round(float(v), 4)) for c2, v in
-                               zip(col_row, val_row, strict=True) if np.isfinite(v)]
+            found[ids[row]] = [
+                (ids[pool[c2]], round(float(v), 4))
+                for c2, v in zip(col_row, val_row, strict=True)
+                if np.isfinite(v)
+            ]
     return found
 
 
-def _spherical_kmeans(vectors: np.ndarray, clusters: int, rounds: int = 4
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def _spherical_kmeans(
+    vectors: np.ndarray, clusters: int, rounds: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """A few Lloyd rounds on the unit sphere, seeded from a fixed random sample."""
     rng = np.random.default_rng(0)
     centroids = vectors[rng.choice(len(vectors), clusters, replace=False)].copy()
     labels = np.zeros(len(vectors), dtype=np.int64)
     for _ in range(rounds):
         for start in range(0, len(vectors), 8192):
-            labels[start:start + 8192] = np.argmax(vectors[start:start + 8192] @ centroids.T,
-                                                   axis=1)
+            labels[start : start + 8192] = np.argmax(
+                vectors[start : start + 8192] @ centroids.T, axis=1
+            )
         sums = np.zeros_like(centroids)
         np.add.at(sums, labels, vectors)
         norms = np.linalg.norm(sums, axis=1, keepdims=True)

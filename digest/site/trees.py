@@ -101,7 +101,7 @@ def link_many(source_root: Path, root: Path, paths: list[str], threads: int = 4)
         return [p for p in chunk if not link_atomic(source_root, root, p)]
 
     size = max(1, len(paths) // (threads * 4) + 1)
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return {m for found in pool.map(chunk_links, chunks) for m in found}
 

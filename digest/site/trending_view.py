@@ -59,8 +59,9 @@ def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ran
     return [Ranked(pid, 0, summary.get(pid, (0, 0.0))[0]) for pid in ranked]
 
 
-def trending_list(db, data: SiteData, period: str, anchor: date, limit: int,
-                  signal_days: set[str] | None = None) -> list[Ranked]:
+def trending_list(
+    db, data: SiteData, period: str, anchor: date, limit: int, signal_days: set[str] | None = None
+) -> list[Ranked]:
     """The top papers of the period containing `anchor`, best first.
 
     `signal_days`: days with any reader feedback; periods without one skip the (costly)
@@ -68,7 +69,8 @@ def trending_list(db, data: SiteData, period: str, anchor: date, limit: int,
     """
     function = _trending_function()
     quiet = signal_days is not None and not any(
-        d.isoformat() in signal_days for d in period_days(data, period, anchor))
+        d.isoformat() in signal_days for d in period_days(data, period, anchor)
+    )
     if function is None or quiet:
         return _fallback(data, period, anchor, limit)
     found = []
@@ -76,11 +78,13 @@ def trending_list(db, data: SiteData, period: str, anchor: date, limit: int,
         paper_id = getattr(item, "paper_id", None) or getattr(item, "id", None)
         if paper_id not in data.papers:
             continue
-        found.append(Ranked(
-            paper_id,
-            int(getattr(item, "likes", 0) or 0),
-            int(getattr(item, "matches", 0) or getattr(item, "topic_matches", 0) or 0),
-        ))
+        found.append(
+            Ranked(
+                paper_id,
+                int(getattr(item, "likes", 0) or 0),
+                int(getattr(item, "matches", 0) or getattr(item, "topic_matches", 0) or 0),
+            )
+        )
     if len(found) < limit:  # fill up with the fallback order (topic matches, listing order)
         have = {r.paper_id for r in found}
         found += [r for r in _fallback(data, period, anchor, limit) if r.paper_id not in have]

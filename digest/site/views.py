@@ -13,8 +13,12 @@ from digest.site.gather import PaperEntry, SiteData
 
 SNIPPET_CHARS = 320
 CARD_AUTHORS = 6
-TYPE_LABELS = {"new": "New", "cross": "Cross-list", "replace": "Replaced",
-               "replace-cross": "Replaced cross-list"}
+TYPE_LABELS = {
+    "new": "New",
+    "cross": "Cross-list",
+    "replace": "Replaced",
+    "replace-cross": "Replaced cross-list",
+}
 
 
 @lru_cache(maxsize=4096)
@@ -91,8 +95,12 @@ def nav_for_day(data: SiteData, day: date) -> dict:
     prev_day = data.days[index - 1] if index > 0 else None
     next_day = data.days[index + 1] if index + 1 < len(data.days) else None
     return {
-        "prev": {"url": links.day_path(prev_day), "label": day_label(prev_day)} if prev_day else None,
-        "next": {"url": links.day_path(next_day), "label": day_label(next_day)} if next_day else None,
+        "prev": {"url": links.day_path(prev_day), "label": day_label(prev_day)}
+        if prev_day
+        else None,
+        "next": {"url": links.day_path(next_day), "label": day_label(next_day)}
+        if next_day
+        else None,
         "week": {"url": links.week_path(year, week), "label": f"Week {week}, {year}"},
         "month": {"url": links.month_path(day.year, day.month), "label": f"{day:%B %Y}"},
     }

@@ -70,8 +70,7 @@ def reuse_tree(old_root: Path, new_root: Path, relative: str) -> bool:
     source = old_root / relative
     if not source.is_dir():
         return False
-    shutil.copytree(source, new_root / relative, copy_function=_link_or_copy,
-                    dirs_exist_ok=True)
+    shutil.copytree(source, new_root / relative, copy_function=_link_or_copy, dirs_exist_ok=True)
     return True
 
 
@@ -159,8 +158,11 @@ def render_pool(jobs: list, workers: int):
     global _PENDING
     import multiprocessing
 
-    if workers < 2 or len(jobs) < PARALLEL_MIN_PAGES or "fork" not in \
-            multiprocessing.get_all_start_methods():
+    if (
+        workers < 2
+        or len(jobs) < PARALLEL_MIN_PAGES
+        or "fork" not in multiprocessing.get_all_start_methods()
+    ):
         return None
     _PENDING = jobs
     return multiprocessing.get_context("fork").Pool(workers)
@@ -203,6 +205,6 @@ def reuse_files(old_root: Path, new_root: Path, paths: list[str], threads: int =
         return missing
 
     size = max(1, len(paths) // (threads * 4) + 1)
-    chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+    chunks = [paths[i : i + size] for i in range(0, len(paths), size)]
     with ThreadPoolExecutor(max_workers=threads) as pool:
         return {m for found in pool.map(link, chunks) for m in found}

@@ -36,8 +36,7 @@ def archive_days(db) -> list[date]:
 def archive_listings(db) -> list[tuple[str, str, str]]:
     """(paper_id, announce_date, announce_type) in listing order (day, then feed order)."""
     return db.execute(
-        "SELECT paper_id, announce_date, announce_type FROM listings "
-        "ORDER BY announce_date, rowid"
+        "SELECT paper_id, announce_date, announce_type FROM listings ORDER BY announce_date, rowid"
     ).fetchall()
 
 
@@ -135,8 +134,9 @@ def similar_papers(db, model: str) -> dict[str, list[tuple[str, float]]]:
     return found
 
 
-def save_similar_papers(db, model: str, neighbours: dict[str, list[tuple[str, float]]],
-                        *, replace_all: bool = False) -> None:
+def save_similar_papers(
+    db, model: str, neighbours: dict[str, list[tuple[str, float]]], *, replace_all: bool = False
+) -> None:
     """Store neighbour lists for the given papers (all papers' lists when replace_all)."""
     with transaction(db):
         if replace_all:
@@ -213,18 +213,25 @@ def tree_fingerprints(db, tree: str, marker: str | None) -> dict[str, str]:
     row = db.execute("SELECT clean, marker FROM site_trees WHERE tree = ?", [tree]).fetchone()
     if not row or not row[0] or marker is None or row[1] != marker:
         return {}
-    return dict(db.execute("SELECT path, fingerprint FROM site_tree_pages WHERE tree = ?",
-                           [tree]).fetchall())
+    return dict(
+        db.execute(
+            "SELECT path, fingerprint FROM site_tree_pages WHERE tree = ?", [tree]
+        ).fetchall()
+    )
 
 
 def mark_tree_dirty(db, tree: str) -> None:
     with transaction(db):
-        db.execute("INSERT INTO site_trees (tree, clean) VALUES (?, 0) "
-                   "ON CONFLICT(tree) DO UPDATE SET clean = 0", [tree])
+        db.execute(
+            "INSERT INTO site_trees (tree, clean) VALUES (?, 0) "
+            "ON CONFLICT(tree) DO UPDATE SET clean = 0",
+            [tree],
+        )
 
 
-def save_tree_fingerprints(db, tree: str, before: dict[str, str],
-                           after: dict[str, str], marker: str) -> None:
+def save_tree_fingerprints(
+    db, tree: str, before: dict[str, str], after: dict[str, str], marker: str
+) -> None:
     """Record what the tree holds now, writing only the rows that changed; marks it clean."""
     with transaction(db):
         if not before:
@@ -233,5 +240,6 @@ def save_tree_fingerprints(db, tree: str, before: dict[str, str],
         db.conn.executemany("DELETE FROM site_tree_pages WHERE tree = ? AND path = ?", gone)
         db.conn.executemany(
             "INSERT OR REPLACE INTO site_tree_pages (tree, path, fingerprint) VALUES (?, ?, ?)",
-            [(tree, p, f) for p, f in after.items() if before.get(p) != f])
+            [(tree, p, f) for p, f in after.items() if before.get(p) != f],
+        )
         db.execute("UPDATE site_trees SET clean = 1, marker = ? WHERE tree = ?", [marker, tree])
