@@ -153,14 +153,16 @@ def create_app(config: Config) -> Starlette:
             link_text="Choose your topics and settings",
         )
 
+    async def subscriber_for(token: str):
+        """The token's subscriber, or None; a malformed token never reaches the database."""
+        if not actions.token_format_ok(token):
+            return None
+        return await run_in_threadpool(lambda: actions.subscriber_for_token(dbs.get(), token))
+
     # ------------------------------------------------------------ unsubscribe
     async def unsubscribe(request: Request) -> Response:
         token = request.path_params["token"]
-        subscriber = None
-        if actions.token_format_ok(token):
-            subscriber = await run_in_threadpool(
-                lambda: actions.subscriber_for_token(dbs.get(), token)
-            )
+        subscriber = await subscriber_for(token)
         if subscriber is None:
             return not_found()
         if request.method == "GET":
@@ -211,11 +213,7 @@ def create_app(config: Config) -> Starlette:
 
     async def preferences(request: Request) -> Response:
         token = request.path_params["token"]
-        subscriber = None
-        if actions.token_format_ok(token):
-            subscriber = await run_in_threadpool(
-                lambda: actions.subscriber_for_token(dbs.get(), token)
-            )
+        subscriber = await subscriber_for(token)
         if subscriber is None:
             return not_found()
         if request.method == "GET":
@@ -268,11 +266,7 @@ def create_app(config: Config) -> Starlette:
         kind = request.query_params.get("kind", "")
         if kind not in FEEDBACK_KINDS or not paper or len(paper) > 100:
             return message("Link not valid", "This feedback link is incomplete.", 400)
-        subscriber = None
-        if actions.token_format_ok(token):
-            subscriber = await run_in_threadpool(
-                lambda: actions.subscriber_for_token(dbs.get(), token)
-            )
+        subscriber = await subscriber_for(token)
         if subscriber is None:
             return not_found()
         stored = await run_in_threadpool(

@@ -134,3 +134,26 @@ def skip_or_fail_without(what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is required in CI (scripts/install-browser installs it)")
     pytest.skip(f"{what} is not installed")
+
+
+def run_cli_in_process(config_path: Path, capsys, *args: str) -> tuple[int, str, str]:
+    """Run `digest --config <config_path> ARGS` in this process; (exit code, stdout, stderr)."""
+    import sys
+
+    from digest.cli import main
+    from digest.cli.common import state
+
+    if state._db is not None:
+        state._db.conn.close()
+    state.config_path, state._config, state._db = None, None, None
+    old_argv = sys.argv
+    sys.argv = ["digest", "--config", str(config_path), *args]
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    finally:
+        sys.argv = old_argv
+    out = capsys.readouterr()
+    return code, out.out, out.err

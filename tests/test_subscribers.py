@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from datetime import date
 
 import pytest
@@ -30,6 +29,7 @@ from digest.subscribers import (
     update_subscriber,
 )
 from digest.topics import add_topic, topics_for_subscriber
+from tests.conftest import run_cli_in_process
 
 PAPERS = [
     Paper(id="2508.13167", title="Chain-of-Agents", abstract="Agent foundation models."),
@@ -331,26 +331,10 @@ def test_csv_export_round_trips(db, tmp_path):
 @pytest.fixture
 def cli(make_config, capsys):
     """Run `digest --config <tmp config> ...` in-process; returns (exit code, stdout, stderr)."""
-    from digest.cli import main
-    from digest.cli.common import state
-
     _, config_path = make_config()
 
     def run(*args: str) -> tuple[int, str, str]:
-        if state._db is not None:
-            state._db.conn.close()
-        state.config_path, state._config, state._db = None, None, None
-        old_argv = sys.argv
-        sys.argv = ["digest", "--config", str(config_path), *args]
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-        finally:
-            sys.argv = old_argv
-        out = capsys.readouterr()
-        return code, out.out, out.err
+        return run_cli_in_process(config_path, capsys, *args)
 
     run.config_path = config_path  # type: ignore[attr-defined]
     return run

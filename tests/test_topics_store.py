@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +24,7 @@ from digest.topics import (
     update_topic,
 )
 from digest.topics_file import load_topics_file, parse_topics_text, sync_topics
+from tests.conftest import run_cli_in_process
 
 REPO_TOPICS = Path(__file__).resolve().parent.parent / "data" / "topics.toml"
 
@@ -256,28 +256,12 @@ def test_a_bad_file_changes_nothing(db, tmp_path):
 
 @pytest.fixture
 def cli(make_config, capsys, tmp_path):
-    from digest.cli import main
-    from digest.cli.common import state
-
     topics_file = tmp_path / "curated.toml"
     topics_file.write_text(GOOD, encoding="utf-8")
     _, config_path = make_config({"ranking": {"topics_file": "curated.toml"}})
 
     def run(*args: str) -> tuple[int, str, str]:
-        if state._db is not None:
-            state._db.conn.close()
-        state.config_path, state._config, state._db = None, None, None
-        old_argv = sys.argv
-        sys.argv = ["digest", "--config", str(config_path), *args]
-        try:
-            main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 0
-        finally:
-            sys.argv = old_argv
-        out = capsys.readouterr()
-        return code, out.out, out.err
+        return run_cli_in_process(config_path, capsys, *args)
 
     run.topics_file = topics_file  # type: ignore[attr-defined]
     return run
