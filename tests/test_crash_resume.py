@@ -24,7 +24,7 @@ from digest.store import open_db
 from tests.delivery_support import ISSUE, RecordingHandler, parse, seed_subscribers
 
 KILLS = 22
-SUBSCRIBERS = 70
+SUBSCRIBERS = 200  # enough that no run finishes the issue before its kill
 
 
 class KillingHandler(RecordingHandler):
@@ -120,7 +120,7 @@ def test_sigkill_at_random_points_never_duplicates(make_config):
                 threading.Timer(rng.uniform(0.2, 2.0), handler._kill).start()
             code = proc.wait(timeout=60)
             killed += code == -signal.SIGKILL
-            modes.append(mode)
+            modes.append(f"{mode}:{code}")
             handler.arm(0, "none", 0, 0.0)
         assert killed >= 20, f"only {killed} runs were killed ({modes})"
 
