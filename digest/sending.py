@@ -25,6 +25,7 @@ from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentEr
 from digest.mail.ledger import new_delivery_id
 from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
 from digest.mail.wire import from_wire, to_wire
+from digest.send_times import next_moment_utc, split_due
 from digest.store import deliveries as ledger_store
 from digest.store.deliveries import NewDelivery
 
@@ -47,6 +48,8 @@ class SendReport:
     failed: int = 0
     unknown: int = 0
     skipped: int = 0  # unsubscribed before their turn
+    held: int = 0  # queued for a subscriber's later local send hour
+    next_send_at: str | None = None  # UTC moment of the earliest held delivery
     recovered_unknown: int = 0  # rows a crashed run left in `sending`
     already_handled: int = 0  # subscribers whose row was final before this run
     retries: int = 0  # transient errors retried
@@ -71,6 +74,8 @@ class SendReport:
             "failed": self.failed,
             "unknown": self.unknown,
             "skipped": self.skipped,
+            "held": self.held,
+            "next_send_at": self.next_send_at,
             "recovered_unknown": self.recovered_unknown,
             "already_handled": self.already_handled,
             "retries": self.retries,
@@ -269,6 +274,7 @@ def send_issue(
                 issue_date,
                 report,
                 _renewing(lease, config.schedule.lease_minutes, progress),
+                now=now,
             )
         finally:
             backend.close()  # the outbox writes its index pages here
@@ -303,9 +309,14 @@ def deliver_queued(
     issue_date: date,
     report: SendReport,
     progress: ProgressCallback | None = None,
+    *,
+    now: datetime | None = None,
 ) -> None:
-    """Send every queued row of the issue, one at a time, each claimed before its call."""
-    queued = ledger_store.queued_ids(db, issue_date)
+    """Send every queued row of the issue whose time has come (subscribers with a local send
+    hour later than `now` stay queued: "held"), one at a time, each claimed before its call."""
+    rows = ledger_store.queued_send_times(db, issue_date)
+    queued, held = split_due(issue_date, rows, now or datetime.now(UTC))
+    report.held, report.next_send_at = len(held), next_moment_utc(held)
     if not queued:
         return
     start_issue = getattr(backend, "start_issue", None)

@@ -241,6 +241,8 @@ def create_app(config: Config) -> Starlette:
             return message("Deleted", "Everything we held about you has been deleted.")
         try:
             max_papers = int(str(form.get("max_papers", subscriber.max_papers)))
+            hour = str(form.get("send_hour", "")).strip()
+            send_hour = int(hour) if hour else None
             updated = await run_in_threadpool(
                 lambda: actions.update_preferences(
                     dbs.get(),
@@ -252,6 +254,7 @@ def create_app(config: Config) -> Starlette:
                     weekday=str(form.get("weekday", "")) or None,
                     max_papers=max_papers,
                     timezone=str(form.get("timezone", "UTC")),
+                    send_hour=send_hour,
                     ip=ip,
                 )
             )

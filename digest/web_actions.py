@@ -290,6 +290,7 @@ def update_preferences(
     max_papers: int,
     timezone: str,
     ip: str | None,
+    send_hour: int | None = None,
 ) -> Subscriber:
     """Apply the preferences form in one transaction (UsageError names a bad value)."""
     from digest import subscribers as people
@@ -307,6 +308,7 @@ def update_preferences(
             weekday=(weekday or "mon") if frequency == "weekly" else None,
             max_papers=max_papers,
             timezone=timezone,
+            send_hour=send_hour,
         )
         topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
         current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)

@@ -23,6 +23,8 @@ from digest.config import Config
 log = logging.getLogger("digest.scheduler")
 
 DAILY_JOB_ID = "daily-run"
+HELD_JOB_ID = "held-deliveries"
+HELD_MINUTE = 2  # each hour at :02, digests held for a subscriber's local hour go out
 SCHEDULER_LEASE = "scheduler"
 HEARTBEAT_SECONDS = 60
 
@@ -61,6 +63,29 @@ def run_daily_subprocess(config: Config) -> str:
     return "ok" if result.returncode == 0 else f"exit {result.returncode}"
 
 
+def send_held_in_process(config: Config) -> int:
+    """The hourly job body: deliver held digests whose local hour has come; returns how many
+    were sent. A daily run that holds the send lease makes this pass wait for the next hour."""
+    from digest.lease import LeaseHeld
+    from digest.send_times import send_held
+    from digest.store import open_db
+
+    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    try:
+        sent = sum(report.sent for report in send_held(db, config))
+        if sent:
+            log.info("sent %s held digests", sent)
+        return sent
+    except LeaseHeld as exc:
+        log.info("held deliveries wait for the next hour: %s", exc)
+        return 0
+    except Exception as exc:  # the scheduler keeps going
+        log.error("held deliveries failed: %s", exc)
+        return 0
+    finally:
+        db.conn.close()
+
+
 def _already_ran(config: Config, moment: datetime) -> bool:
     """Whether a run for the issue date of `moment` already finished (ok or no announcement)."""
     from digest.store import open_db
@@ -94,8 +119,10 @@ def build_scheduler(
     trigger=None,
     now: datetime | None = None,
     already_ran: Callable[[datetime], bool] | None = None,
+    held_job: Callable[[], object] | None = None,
 ) -> BlockingScheduler:
-    """A scheduler with the daily job added (not started). `trigger` overrides the cron."""
+    """A scheduler with the daily job (and the hourly held-deliveries job, when given) added,
+    not started. `trigger` overrides the daily cron."""
     zone = ZoneInfo(config.schedule.timezone)
     grace = timedelta(hours=config.schedule.misfire_grace_hours)
     scheduler = BlockingScheduler(timezone=zone)
@@ -118,6 +145,17 @@ def build_scheduler(
         replace_existing=True,
         **options,
     )
+    if held_job is not None:
+        scheduler.add_job(
+            held_job,
+            CronTrigger(minute=HELD_MINUTE, timezone=zone),
+            id=HELD_JOB_ID,
+            name="held deliveries",
+            misfire_grace_time=3000,
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+        )
     return scheduler
 
 
@@ -136,7 +174,7 @@ def run_scheduler(config: Config, *, in_process: bool = False) -> None:
             else (lambda: run_daily_subprocess(config))
         )
         lease.start_heartbeat(HEARTBEAT_SECONDS)
-        scheduler = build_scheduler(config, job)
+        scheduler = build_scheduler(config, job, held_job=lambda: send_held_in_process(config))
         next_run = scheduler.get_job(DAILY_JOB_ID)
         log.info("scheduler started; daily job %s", next_run)
         try:

@@ -17,7 +17,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.lease import Lease, LeaseHeld
 from digest.store import open_db, transaction
 from digest.store import service as service_store
-from jobs.scheduler import DAILY_JOB_ID, build_scheduler, missed_fire_time
+from jobs.scheduler import (
+    DAILY_JOB_ID,
+    HELD_JOB_ID,
+    build_scheduler,
+    missed_fire_time,
+    send_held_in_process,
+)
 
 ATOM = Path(__file__).resolve().parent.parent / "data" / "samples" / "cs.AI-2025-08-20.atom.xml"
 
@@ -139,11 +145,22 @@ def test_scheduler_daily_job_options(make_config):
             }
         }
     )
-    scheduler = build_scheduler(config, lambda: None, already_ran=lambda moment: True)
+    scheduler = build_scheduler(
+        config, lambda: None, already_ran=lambda moment: True, held_job=lambda: None
+    )
     job = scheduler.get_job(DAILY_JOB_ID)
     assert job.misfire_grace_time == 6 * 3600
     assert job.coalesce is True and job.max_instances == 1
     assert str(job.trigger.timezone) == "America/New_York"
+    held = scheduler.get_job(HELD_JOB_ID)  # hourly pass for digests held for a local hour
+    after = datetime(2025, 8, 20, 9, 30, tzinfo=ZoneInfo("America/New_York"))
+    assert held.trigger.get_next_fire_time(None, after) == after.replace(hour=10, minute=2)
+    assert held.coalesce is True and held.max_instances == 1
+
+
+def test_hourly_held_pass_in_process_sends_nothing_on_an_empty_ledger(make_config):
+    config, _ = make_config({})
+    assert send_held_in_process(config) == 0
 
 
 def _run_for(scheduler, seconds: float) -> None:

@@ -201,16 +201,20 @@ def test_preferences_need_csrf_and_save_export_delete(web):
         "weekday": "wed",
         "max_papers": "7",
         "timezone": "Europe/Paris",
+        "send_hour": "7",
     }
     forged = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": "0" * 64})
     assert forged.status_code == 403
     saved = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": csrf})
     assert saved.status_code == 200 and "Saved." in saved.text
     row = db.execute(
-        "SELECT frequency, weekday, max_papers, timezone FROM subscribers"
+        "SELECT frequency, weekday, max_papers, timezone, send_hour FROM subscribers"
         " WHERE email = 'fay@example.org'"
     ).fetchone()
-    assert row == ("weekly", 2, 7, "Europe/Paris")
+    assert row == ("weekly", 2, 7, "Europe/Paris", 7)
+    assert '<option value="7" selected>07:00</option>' in saved.text
+    bad_hour = httpx.post(f"{base_url}/p/{token}", data={**form, "send_hour": "24", "csrf": csrf})
+    assert bad_hour.status_code == 400 and "between 0 and 23" in bad_hour.text
     exported = httpx.post(f"{base_url}/p/{token}", data={"action": "export", "csrf": csrf})
     data = exported.json()
     assert data["subscriber"]["email"] == "fay@example.org"

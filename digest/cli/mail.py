@@ -56,14 +56,26 @@ def send(
             "--force", help="Send even when the issue is older than mail.max_lateness_hours."
         ),
     ] = False,
+    held: Annotated[
+        bool,
+        typer.Option(
+            "--held",
+            help="Only deliver digests held for a subscriber's local send hour whose hour has "
+            "come (recent issues; plans and renders nothing). Run it hourly from cron.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Send one issue's digests with the configured backend (outbox, smtp or sendgrid).
 
     Every subscriber gets at most one email per issue: running it again sends nothing new.
+    Subscribers with a local send hour stay queued ("held") until that hour; `--held` sends them.
     """
     from digest.sending import send_issue
 
+    if held:
+        _send_held(as_json)
+        return
     issue = _issue_date(day)
 
     def print_progress(done: int, total: int) -> None:
@@ -82,6 +94,20 @@ def send(
         raise typer.Exit(1)
 
 
+def _send_held(as_json: bool) -> None:
+    from digest.send_times import send_held
+
+    reports = send_held(state.db, state.config)
+    if as_json:
+        print_json([report.as_dict() for report in reports])
+    elif not reports:
+        console.print("no held digests are waiting")
+    for report in [] if as_json else reports:
+        _print_send_report(report)
+    if any(r.stopped or r.unknown for r in reports):
+        raise typer.Exit(1)
+
+
 def _print_send_report(report) -> None:
     verb = "would send" if report.dry_run else "sent"
     console.print(
@@ -93,6 +119,11 @@ def _print_send_report(report) -> None:
         + (
             f", {report.recovered_unknown} interrupted earlier -> unknown"
             if report.recovered_unknown
+            else ""
+        )
+        + (
+            f"; {report.held} held for their local hour (next {report.next_send_at})"
+            if report.held
             else ""
         )
     )

@@ -45,6 +45,12 @@ def add(
     ] = None,
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Paris.")] = "UTC",
     max_papers: Annotated[int, typer.Option(help="Most papers per email (1..50).")] = 10,
+    send_hour: Annotated[
+        int | None,
+        typer.Option(
+            help="Deliver at this hour (0..23) of their time zone; default: as soon as it is out."
+        ),
+    ] = None,
     always_send: Annotated[
         bool, typer.Option("--always-send", help="Send an email even when nothing matched.")
     ] = False,
@@ -65,6 +71,7 @@ def add(
         weekday=weekday,
         timezone=timezone,
         max_papers=max_papers,
+        send_hour=send_hour,
         always_send=always_send,
         source="cli",
         topics=topic or (),

@@ -251,17 +251,6 @@ def list_deliveries(
     return [_delivery(row) for row in db.query(sql, params)]
 
 
-def queued_ids(db, issue_date: date) -> list[str]:
-    """Queued rows of one issue in the order they were queued."""
-    return [
-        row["id"]
-        for row in db.query(
-            "SELECT id FROM deliveries WHERE issue_date = ? AND state = 'queued' ORDER BY rowid",
-            [issue_date.isoformat()],
-        )
-    ]
-
-
 def subscriber_ids_with_delivery(db, issue_date: date) -> set[int]:
     """Subscribers who already have a row (any state) for this issue: never rendered again."""
     return {
@@ -281,3 +270,29 @@ def count_by_state(db, issue_date: date | None = None) -> dict[str, int]:
     ):
         counts[row["state"]] = row["n"]
     return counts
+
+
+def queued_send_times(db, issue_date: date) -> list[tuple[str, str, int | None]]:
+    """Queued rows of one issue, in queue order, with their subscriber's time zone and local
+    send hour: (delivery id, timezone, send_hour or None)."""
+    return [
+        (row["id"], row["timezone"] or "UTC", row["send_hour"])
+        for row in db.query(
+            "SELECT d.id, s.timezone, s.send_hour FROM deliveries d "
+            "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+            "WHERE d.issue_date = ? AND d.state = 'queued' ORDER BY d.rowid",
+            [issue_date.isoformat()],
+        )
+    ]
+
+
+def issue_dates_with_queued(db, since: date) -> list[date]:
+    """Issues from `since` on that still have queued rows (e.g. held for a local hour)."""
+    return [
+        date.fromisoformat(row["issue_date"])
+        for row in db.query(
+            "SELECT DISTINCT issue_date FROM deliveries WHERE state = 'queued' "
+            "AND issue_date >= ? ORDER BY issue_date",
+            [since.isoformat()],
+        )
+    ]
