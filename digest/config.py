@@ -87,6 +87,11 @@ class MailConfig:
     retry_base_seconds: float = 2.0  # first backoff wait; doubles each retry (capped at 60 s)
     rate_limit_max_wait_seconds: float = 900.0  # total 429 waiting per message before giving up
     max_consecutive_errors: int = 10  # pause the run after this many failures in a row
+    max_per_hour: int = 0  # sliding window: at most this many sent in any hour (0 = no limit)
+    max_per_day: int = 0  # ... and in any 24 hours (0 = no limit); the rest stay queued
+    complaint_warn_rate: float = 0.001  # 7-day complaint rate that `status`/`doctor` warn about
+    complaint_pause_rate: float = 0.003  # above it `digest send` refuses until overridden
+    complaint_min_sent: int = 200  # judge the rate only once this many were sent in 7 days
 
 
 @dataclass(frozen=True)
@@ -239,6 +244,19 @@ def _choice(value: str, allowed: tuple[str, ...], key: str, source: str) -> None
         raise ConfigError(f"{source}: {key} must be one of {', '.join(allowed)}, got {value!r}")
 
 
+def _validate_reputation(mail: MailConfig, src: str) -> None:
+    if mail.max_per_hour < 0 or mail.max_per_day < 0 or mail.complaint_min_sent < 0:
+        raise ConfigError(
+            f"{src}: [mail].max_per_hour, max_per_day and complaint_min_sent must be >= 0"
+        )
+    if not 0 < mail.complaint_warn_rate <= mail.complaint_pause_rate < 1:
+        raise ConfigError(
+            f"{src}: [mail].complaint_warn_rate and complaint_pause_rate must be fractions with "
+            f"0 < warn <= pause < 1 (e.g. 0.001 and 0.003), got {mail.complaint_warn_rate} and "
+            f"{mail.complaint_pause_rate}"
+        )
+
+
 def _validate(config: Config) -> None:
     """Value checks that types alone can't express."""
     src = config.source
@@ -294,6 +312,7 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"{src}: [mail].max_consecutive_errors must be >= 1 and the smtp/sendgrid timeouts > 0"
         )
+    _validate_reputation(mail, src)
     try:
         ZoneInfo(config.schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:

@@ -1,4 +1,5 @@
 """Per-subscriber delivery times: a subscriber may ask for their digest at a local hour.
+Also the later pass for rows a sending window ([mail].max_per_hour / max_per_day) left queued.
 
 A digest is rendered and queued with everyone else's; its row stays `queued` ("held") until
 the issue day's `send_hour` in the subscriber's time zone. The scheduler's hourly pass (or
@@ -51,10 +52,13 @@ def held_window_start(today: date, max_lateness_hours: float) -> date:
     return today - timedelta(days=int(max_lateness_hours // 24) + 1)
 
 
-def send_held(db, config, *, now: datetime | None = None, backend=None) -> list:
+def send_held(
+    db, config, *, now: datetime | None = None, backend=None, ignore_complaints: bool = False
+) -> list:
     """Deliver held digests whose local hour has come, for every recent issue that still has
     queued rows. Plans and renders nothing. Returns one SendReport per issue looked at."""
     from digest.lease import Lease
+    from digest.mail.health import check_reputation
     from digest.sending import SendReport, check_sender, deliver_queued, hours_since_issue
     from digest.store import deliveries as ledger_store
 
@@ -69,6 +73,7 @@ def send_held(db, config, *, now: datetime | None = None, backend=None) -> list:
     if not issues:
         return []
     check_sender(config)
+    check_reputation(db, config, ignore=ignore_complaints)
     if backend is None:
         from digest.mail.registry import get_backend
 

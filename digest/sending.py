@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from digest.config import Config
 from digest.errors import DigestError, UsageError
 from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentError, TransientError
+from digest.mail.health import check_reputation, window_from_ledger
 from digest.mail.ledger import new_delivery_id
 from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
 from digest.mail.wire import from_wire, to_wire
@@ -50,6 +51,7 @@ class SendReport:
     skipped: int = 0  # unsubscribed before their turn
     held: int = 0  # queued for a subscriber's later local send hour
     next_send_at: str | None = None  # UTC moment of the earliest held delivery
+    window: str | None = None  # the sending window that left the rest queued for later
     recovered_unknown: int = 0  # rows a crashed run left in `sending`
     already_handled: int = 0  # subscribers whose row was final before this run
     retries: int = 0  # transient errors retried
@@ -76,6 +78,7 @@ class SendReport:
             "skipped": self.skipped,
             "held": self.held,
             "next_send_at": self.next_send_at,
+            "window": self.window,
             "recovered_unknown": self.recovered_unknown,
             "already_handled": self.already_handled,
             "retries": self.retries,
@@ -233,6 +236,7 @@ def send_issue(
     force: bool = False,
     progress: ProgressCallback | None = None,
     now: datetime | None = None,
+    ignore_complaints: bool = False,
 ) -> SendReport:
     """Deliver the `issue_date` digest to every due subscriber, at most once each."""
     from digest.lease import Lease
@@ -250,6 +254,7 @@ def send_issue(
         report.queued = report.ledger["queued"] + report.rendered  # what a real run would send
         return report
     check_sender(config)
+    check_reputation(db, config, ignore=ignore_complaints)
     if backend is None:  # before rendering: a missing API key fails fast, nothing queued
         from digest.mail.registry import get_backend
 
@@ -331,9 +336,16 @@ def deliver_queued(
                 "(run `digest send` again when the server is back)"
             ) from exc
     pacer = Pacer(config.mail.rate_per_second)
+    window = window_from_ledger(db, config)
     consecutive_errors = 0
     for done, delivery_id in enumerate(queued, start=1):
+        report.window = window.blocked() if window.limited else None
+        if report.window is not None:  # the rest wait for the next pass, still queued
+            report.held += len(queued) - done + 1
+            return
         outcome = _deliver_one(db, config, backend, delivery_id, report, pacer)
+        if outcome == "sent" and window.limited:
+            window.record()
         consecutive_errors = (
             0 if outcome in ("sent", "skipped", "taken") else consecutive_errors + 1
         )

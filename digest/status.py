@@ -29,6 +29,12 @@ def collect_status(db, config: Config) -> dict:
     extra = service_status(db, config)
     info["warnings"] += extra.pop("warnings", [])
     info.update(extra)
+    from digest.mail.health import sender_health
+
+    health = sender_health(db, config)
+    info["sender_health"] = health.as_dict()
+    if health.level != "ok":
+        info["warnings"].append(f"complaint rate: {health.message}")
     return info
 
 

@@ -64,6 +64,13 @@ def send(
             "come (recent issues; plans and renders nothing). Run it hourly from cron.",
         ),
     ] = False,
+    ignore_complaints: Annotated[
+        bool,
+        typer.Option(
+            "--ignore-complaints",
+            help="Send although the 7-day complaint rate is above [mail].complaint_pause_rate.",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Send one issue's digests with the configured backend (outbox, smtp or sendgrid).
@@ -74,7 +81,7 @@ def send(
     from digest.sending import send_issue
 
     if held:
-        _send_held(as_json)
+        _send_held(as_json, ignore_complaints)
         return
     issue = _issue_date(day)
 
@@ -84,7 +91,13 @@ def send(
 
     progress = print_progress if show_progress() and not as_json else None
     report = send_issue(
-        state.db, state.config, issue, dry_run=dry_run, force=force, progress=progress
+        state.db,
+        state.config,
+        issue,
+        dry_run=dry_run,
+        force=force,
+        progress=progress,
+        ignore_complaints=ignore_complaints,
     )
     if as_json:
         print_json(report.as_dict())
@@ -94,10 +107,10 @@ def send(
         raise typer.Exit(1)
 
 
-def _send_held(as_json: bool) -> None:
+def _send_held(as_json: bool, ignore_complaints: bool) -> None:
     from digest.send_times import send_held
 
-    reports = send_held(state.db, state.config)
+    reports = send_held(state.db, state.config, ignore_complaints=ignore_complaints)
     if as_json:
         print_json([report.as_dict() for report in reports])
     elif not reports:
@@ -138,6 +151,11 @@ def _print_send_report(report) -> None:
         )
     if report.stopped:
         err_console.print(f"stopped: {report.stopped}", markup=False)
+    if report.window:
+        err_console.print(
+            f"sending window: {report.window}; the rest stay queued for `digest send --held`",
+            markup=False,
+        )
     if report.outbox_index:
         console.print(f"outbox: {report.outbox_index}", markup=False)
 

@@ -296,3 +296,23 @@ def issue_dates_with_queued(db, since: date) -> list[date]:
             [since.isoformat()],
         )
     ]
+
+
+def sent_finish_times(db, since: str) -> list[str]:
+    """`finished_at` of every delivery sent at or after `since` (ISO UTC), oldest first."""
+    return [
+        row["finished_at"]
+        for row in db.query(
+            "SELECT finished_at FROM deliveries WHERE state = 'sent' AND finished_at >= ? "
+            "ORDER BY finished_at",
+            [since],
+        )
+    ]
+
+
+def count_sent_since(db, since: str) -> int:
+    return int(
+        db.execute(
+            "SELECT COUNT(*) FROM deliveries WHERE state = 'sent' AND finished_at >= ?", [since]
+        ).fetchone()[0]
+    )

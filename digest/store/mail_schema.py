@@ -39,3 +39,9 @@ def m001_deliveries(db) -> None:
         CREATE INDEX deliveries_state ON deliveries(state);
         """
     )
+
+
+@migrations()
+def m002_sent_finished_index(db) -> None:
+    # The sending window and the complaint rate count recent sends by finish time.
+    db.execute("CREATE INDEX deliveries_state_finished ON deliveries(state, finished_at)")

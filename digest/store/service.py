@@ -288,3 +288,14 @@ def rate_count(db, key: str, window_start: str) -> int:
         "SELECT count FROM rate_limits WHERE key = ? AND window_start = ?", [key, window_start]
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def count_reputation_events(db, since: str) -> dict[str, int]:
+    """Complaints and hard bounces reported by the provider since `since` (ISO UTC)."""
+    row = db.execute(
+        "SELECT SUM(event = 'spamreport' OR outcome = 'complained'),"
+        " SUM(event = 'bounce' AND outcome != 'soft-bounce' AND outcome != 'complained')"
+        " FROM webhook_events WHERE received_at >= ?",
+        [since],
+    ).fetchone()
+    return {"complaints": int(row[0] or 0), "bounces": int(row[1] or 0)}
