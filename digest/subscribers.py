@@ -150,8 +150,10 @@ def add_subscriber(
     send_hour: int | None = None,
     topics: Sequence[str] = (),
     text: str = "",
+    authors: Sequence[str] = (),
 ) -> Subscriber:
-    """Validate and add one subscriber (with curated `topics` and an own-words `text` topic).
+    """Validate and add one subscriber (with curated `topics`, an own-words `text` topic and
+    followed `authors`, each an author stored in the archive).
 
     All in one transaction: an unknown topic name or a duplicate address writes nothing.
     """
@@ -183,6 +185,8 @@ def add_subscriber(
             topic_logic.set_subscriber_topics(db, subscriber_id, topics)
         if text and text.strip():
             topic_logic.add_personal_topic(db, subscriber_id, text=text)
+        if authors:
+            topic_logic.set_followed_authors(db, subscriber_id, authors)
     found = store.get_subscriber(db, subscriber_id)
     assert found is not None
     return found
@@ -293,5 +297,6 @@ def subscriber_details(db, subscriber: Subscriber) -> dict:
         **subscriber_public_fields(subscriber),
         "topics": [t.name for t in topics if t.kind == "curated"],
         "personal_topics": [topic_logic.topic_as_dict(t) for t in topics if t.kind == "personal"],
+        "followed_authors": [t.authors[0] for t in topics if topic_logic.is_author_follow(t)],
         "feedback": feedback_store.feedback_summary(db, subscriber.id),
     }

@@ -265,3 +265,66 @@ def topic_as_dict(topic: Topic, followers: int | None = None) -> dict:
 def curated_topics_with_followers(db) -> list[tuple[Topic, int]]:
     counts = store.follower_counts(db)
     return [(t, counts.get(t.id or 0, 0)) for t in store.list_topics(db, kind="curated")]
+
+
+# ---------------------------------------------------------------- followed authors
+FOLLOW_PREFIX = "Papers by "
+MAX_FOLLOWED_AUTHORS = 20
+
+
+def is_author_follow(topic: Topic) -> bool:
+    """A personal topic that only follows one author (made by `set_followed_authors`)."""
+    return (
+        topic.kind == "personal"
+        and len(topic.authors) == 1
+        and not (topic.description or topic.keywords or topic.seed_ids)
+    )
+
+
+def followed_authors(db, subscriber_id: int) -> list[str]:
+    return [
+        t.authors[0]
+        for t in store.list_topics(db, kind="personal", owner_id=subscriber_id)
+        if is_author_follow(t)
+    ]
+
+
+def resolve_author(db, name: str) -> str:
+    """The archive's spelling of an author name (UsageError when nobody of that name is stored)."""
+    from digest.store.papers import author_display_name
+    from digest.textclean import normalize_author
+
+    cleaned = " ".join(str(name).split())[:200]
+    found = author_display_name(db, normalize_author(cleaned)) if cleaned else None
+    if found is None:
+        raise UsageError(f"no papers by {cleaned!r} in the archive; check the spelling")
+    return found
+
+
+def set_followed_authors(db, subscriber_id: int, names: Sequence[str]) -> list[str]:
+    """Follow exactly these authors (each one a personal author-only topic); returns them."""
+    wanted: list[str] = []
+    for name in names:
+        if name.strip():
+            resolved = resolve_author(db, name)
+            if resolved not in wanted:
+                wanted.append(resolved)
+    if len(wanted) > MAX_FOLLOWED_AUTHORS:
+        raise UsageError(f"follow at most {MAX_FOLLOWED_AUTHORS} authors")
+    with transaction(db):
+        current = [
+            t
+            for t in store.list_topics(db, kind="personal", owner_id=subscriber_id)
+            if is_author_follow(t)
+        ]
+        for topic in current:
+            if topic.authors[0] not in wanted and topic.id is not None:
+                store.delete_topic(db, topic.id)
+        have = {t.authors[0] for t in current}
+        taken = [t.name for t in store.list_topics(db, kind="personal", owner_id=subscriber_id)]
+        for name in wanted:
+            if name not in have:
+                title = personal_topic_name(FOLLOW_PREFIX + name, taken)
+                taken.append(title)
+                add_personal_topic(db, subscriber_id, name=title, authors=[name])
+    return wanted

@@ -100,6 +100,7 @@ def create_app(config: Config) -> Starlette:
             own_topic=str(form.get("own_topic", "")),
             frequency=str(form.get("frequency", "daily")),
             honeypot=str(form.get("website", "")),
+            authors=[str(a) for a in form.getlist("author")][:5],
         )
         ip = client_ip(request)
         try:
@@ -194,9 +195,12 @@ def create_app(config: Config) -> Starlette:
             for t in topic_store.topics_for_subscriber(db, subscriber.id)
             if t.kind == "curated"
         }
+        from digest.topics import followed_authors, is_author_follow
+
         own = [
             t.description or t.name
             for t in topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
+            if not is_author_follow(t)
         ]
         return page(
             "preferences.html.j2",
@@ -205,6 +209,7 @@ def create_app(config: Config) -> Starlette:
             topics=curated_topics(),
             followed=followed,
             own_topics="\n".join(own),
+            authors="\n".join(followed_authors(db, subscriber.id)),
             notice=notice,
             csrf=actions.csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",
@@ -255,6 +260,7 @@ def create_app(config: Config) -> Starlette:
                     max_papers=max_papers,
                     timezone=str(form.get("timezone", "UTC")),
                     send_hour=send_hour,
+                    authors=str(form.get("authors", "")).splitlines(),
                     ip=ip,
                 )
             )

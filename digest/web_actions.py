@@ -12,7 +12,7 @@ import logging
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -118,6 +118,7 @@ class SignupForm:
     own_topic: str
     frequency: str
     honeypot: str = ""
+    authors: list[str] = field(default_factory=list)  # "follow this author" from author pages
 
 
 def subscribe(
@@ -160,6 +161,7 @@ def subscribe(
                 source="web",
                 topics=curated_topic_names(db, form.topics),
                 text=form.own_topic[:500],
+                authors=form.authors[:5],
             )
         elif existing.status in RESEND_STATUSES:
             subscriber = existing
@@ -291,8 +293,10 @@ def update_preferences(
     timezone: str,
     ip: str | None,
     send_hour: int | None = None,
+    authors: list[str] | None = None,
 ) -> Subscriber:
-    """Apply the preferences form in one transaction (UsageError names a bad value)."""
+    """Apply the preferences form in one transaction (UsageError names a bad value).
+    `authors` None leaves followed authors as they are."""
     from digest import subscribers as people
     from digest import topics as topic_logic
     from digest.store import topics as topic_store
@@ -312,6 +316,7 @@ def update_preferences(
         )
         topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
         current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
+        current = [t for t in current if not topic_logic.is_author_follow(t)]
         for topic in current:
             if topic.description not in wanted and topic.id is not None:
                 topic_store.delete_topic(db, topic.id)
@@ -319,6 +324,8 @@ def update_preferences(
         for text in wanted:
             if text not in kept:
                 topic_logic.add_personal_topic(db, subscriber.id, text=text)
+        if authors is not None:
+            topic_logic.set_followed_authors(db, subscriber.id, authors)
         service_store.add_consent(
             db,
             subscriber.id,

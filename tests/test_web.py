@@ -28,7 +28,16 @@ def web(make_config):
     from digest.topics import add_topic
 
     upsert_papers(
-        db, [Paper(id="2508.01234", title="A paper", abstract="About graphs.")], source="test"
+        db,
+        [
+            Paper(
+                id="2508.01234",
+                title="A paper",
+                abstract="About graphs.",
+                authors=("André Weil", "Emmy Noether"),
+            )
+        ],
+        source="test",
     )
     add_topic(db, Topic(name="Graphs", kind="curated", description="graph learning"))
     with ServerThread(config) as base_url:
@@ -99,6 +108,18 @@ def test_signup_confirm_is_double_opt_in_and_scanner_safe(web):
     assert actions == ["subscribe", "confirm"]
     stored = db.execute("SELECT token_hash FROM confirm_tokens").fetchone()[0]
     assert path.rsplit("/", 1)[1] not in stored  # only the hash is at rest
+
+
+def test_signup_from_an_author_page_follows_that_author(web):
+    config, base_url, db = web
+    assert subscribe(base_url, "ida@example.org", author="andre weil").status_code == 200
+    assert subscribe(base_url, "ivo@example.org", author="Nobody Known").status_code == 400
+    assert status_of(db, "ivo@example.org") is None  # a bad author stores nothing
+    row = db.execute(
+        "SELECT t.name, t.authors_json FROM topics t JOIN subscribers s ON s.id = t.owner_id"
+        " WHERE s.email = 'ida@example.org'"
+    ).fetchall()
+    assert row == [("Papers by André Weil", '["André Weil"]')]
 
 
 def test_archive_form_sends_topic_ids(web):
@@ -202,6 +223,7 @@ def test_preferences_need_csrf_and_save_export_delete(web):
         "max_papers": "7",
         "timezone": "Europe/Paris",
         "send_hour": "7",
+        "authors": "Emmy Noether\nandré weil\n",
     }
     forged = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": "0" * 64})
     assert forged.status_code == 403
@@ -213,6 +235,10 @@ def test_preferences_need_csrf_and_save_export_delete(web):
     ).fetchone()
     assert row == ("weekly", 2, 7, "Europe/Paris", 7)
     assert '<option value="7" selected>07:00</option>' in saved.text
+    followed = re.search(r'name="authors"[^>]*>([^<]*)<', saved.text).group(1)
+    assert sorted(followed.splitlines()) == ["André Weil", "Emmy Noether"]
+    own = re.search(r'name="own_topics"[^>]*>([^<]*)<', saved.text).group(1)
+    assert own == "causal inference"  # author follows are not listed as own topics
     bad_hour = httpx.post(f"{base_url}/p/{token}", data={**form, "send_hour": "24", "csrf": csrf})
     assert bad_hour.status_code == 400 and "between 0 and 23" in bad_hour.text
     exported = httpx.post(f"{base_url}/p/{token}", data={"action": "export", "csrf": csrf})

@@ -39,6 +39,14 @@ def add(
             help='A personal topic in their own words, e.g. "diffusion models for protein design".'
         ),
     ] = "",
+    author: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--author",
+            "-a",
+            help="Follow papers by this author (repeatable; a name stored in the archive).",
+        ),
+    ] = None,
     frequency: Annotated[str, typer.Option(help="daily or weekly.")] = "daily",
     weekday: Annotated[
         str | None, typer.Option(help="Day of the weekly digest: mon..sun (weekly only).")
@@ -76,6 +84,7 @@ def add(
         source="cli",
         topics=topic or (),
         text=text,
+        authors=author or (),
     )
     details = subscriber_details(db, subscriber)
     if as_json:

@@ -356,3 +356,9 @@ def count_embeddings(db, model: str | None = None) -> int:
     if model is None:
         return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
     return db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0]
+
+
+def author_display_name(db, norm_name: str) -> str | None:
+    """The stored display name of the author with this identity key, or None."""
+    row = db.execute("SELECT name FROM authors WHERE norm_name = ?", [norm_name]).fetchone()
+    return str(row[0]) if row else None
