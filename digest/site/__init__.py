@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from digest import links
 from digest.config import Config
 from digest.paths import PACKAGE_DIR, TEMPLATES_DIR
-from digest.site import feeds, pages, profiles, search, trees, write
+from digest.site import affected, feeds, pages, profiles, search, trees, write
 from digest.site.gather import SiteData, gather
 from digest.site.jobs import PageJob
 from digest.site.similar import update_similar
@@ -84,21 +85,49 @@ def _site_settings(config: Config) -> dict:
     }
 
 
-def plan_pages(
-    db, config: Config, data: SiteData, salt: str, *, full: bool, bundles: list[str]
-) -> list[PageJob]:
-    """Every page and feed of the site, each with its fingerprint (nothing rendered yet)."""
-    site = _site_settings(config)
+@dataclass
+class Plan:
+    jobs: list[PageJob]  # pages looked at (fingerprinted, rendered when they differ)
+    kept: dict[str, str]  # pages not looked at: path -> the fingerprint the tree recorded
+    paper_rows: list  # per-paper change stamps to store once the build is done
 
+
+def plan_pages(
+    db,
+    config: Config,
+    data: SiteData,
+    salt: str,
+    *,
+    full: bool,
+    bundles: list[str],
+    build_id: int = 0,
+    tree_build: int | None = None,
+    own: dict[str, str] | None = None,
+) -> Plan:
+    """Every list page and feed, and the paper and author pages that may have changed since
+    `tree_build` (all of them when it is None), each with its fingerprint (nothing rendered)."""
+    site = _site_settings(config)
+    own = own or {}
     signal_days = site_store.days_with_reader_signals(db)
 
     @cache
     def trend(period: str, day, limit: int):
         return trending_list(db, data, period, day, limit, signal_days)
 
-    similar = update_similar(db, config.embedding.model, full=full)
+    similar = update_similar(db, config.embedding.model, full=full, build_id=build_id)
     keys = {pid: profiles.paper_key(data, p) for pid, p in data.papers.items()}
-    return [
+    stored = site_store.paper_state(db)
+    changes = affected.paper_changes(stored, keys, data, build_id, tree_build)
+    kept: dict[str, str] = {}
+    paper_ids: list[str] | None = None
+    author_ids: list[int] | None = None
+    if changes.since is not None and tree_build is not None:
+        moved = site_store.similar_changed_since(db, tree_build)
+        paper_ids = affected.papers_to_check(data, changes.since, similar, moved, own)
+        authors = affected.authors_of(changes.since, changes.rows, stored)
+        author_ids = affected.authors_to_check(data, authors, own)
+        kept = _kept(data, own, set(paper_ids), set(author_ids))
+    jobs = [
         *pages.day_jobs(db, data, site, salt, trend, keys),
         *pages.period_jobs(data, site, salt, trend),
         pages.archive_job(data, site, salt),
@@ -106,9 +135,24 @@ def plan_pages(
         *pages.simple_jobs(data, site, salt, bundles),
         pages.stats_job(data, site, salt),
         *feeds.feed_jobs(data, site, salt, trend),
-        *profiles.paper_jobs(data, site, salt, similar, keys),
-        *profiles.author_jobs(data, site, salt, keys),
+        *profiles.paper_jobs(data, site, salt, similar, keys, paper_ids),
+        *profiles.author_jobs(data, site, salt, keys, author_ids),
     ]
+    return Plan(jobs, kept, changes.rows)
+
+
+def _kept(data: SiteData, own: dict[str, str], papers: set[str], authors: set[int]) -> dict:
+    """The recorded fingerprints of the paper and author pages not looked at."""
+    kept = {}
+    for paper_id in data.papers:
+        if paper_id not in papers:
+            path = links.paper_path(paper_id)
+            kept[path] = own[path]
+    for author_id in data.author_papers:
+        if author_id not in authors:
+            path = links.author_path(author_id)
+            kept[path] = own[path]
+    return kept
 
 
 def _start_search(data: SiteData, names: list[str], plans: dict, build: Path):
@@ -179,6 +223,9 @@ def build_site(
     else:
         live = site_store.page_fingerprints(db)  # a site directory from before the trees
     own = {} if full else site_store.tree_fingerprints(db, place.slot, trees.marker(place.root))
+    tree_build, tree_salt = site_store.tree_build(db, place.slot) if own else (None, None)
+    if tree_salt != salt:
+        tree_build = None  # new templates, code or settings: look at every page
     trash = trees.clear_slot(place) if not own else None
     site_store.mark_tree_dirty(db, place.slot)
     root = place.root
@@ -188,7 +235,19 @@ def build_site(
     indexing = _start_search(data, stale, plans, root)
     cleaner = None
     try:
-        jobs = plan_pages(db, config, data, salt, full=full, bundles=search.bundle_paths(plans))
+        plan = plan_pages(
+            db,
+            config,
+            data,
+            salt,
+            full=full,
+            bundles=search.bundle_paths(plans),
+            build_id=build_id,
+            tree_build=tree_build,
+            own=own,
+        )
+        jobs = plan.jobs
+        fingerprints.update(plan.kept)
         fingerprints.update((job.path, job.fingerprint) for job in jobs)
         mark("plan")
         trees.remove_files(root, [p for p in own if p not in fingerprints])
@@ -197,7 +256,7 @@ def build_site(
         missing = trees.link_many(live_root, root, linkable) if linkable and live_root else set()
         linked = set(linkable) - missing
         pending: list[PageJob] = [job for job in changed if job.path not in linked]
-        report.reused = len(jobs) - len(pending)
+        report.reused = len(jobs) + len(plan.kept) - len(pending)
         mark("link")
         workers = max(1, min(os.cpu_count() or 1, 4))
         pool = write.render_pool(pending, workers)  # fork before any thread starts
@@ -218,14 +277,17 @@ def build_site(
         raise
     finally:
         shutil.rmtree(root / ".search-src", ignore_errors=True)
-    site_store.save_tree_fingerprints(db, place.slot, own, fingerprints, trees.marker(root) or "")
+    site_store.save_paper_state(db, plan.paper_rows)
+    site_store.save_tree_fingerprints(
+        db, place.slot, own, fingerprints, trees.marker(root) or "", build_id=build_id, salt=salt
+    )
     if place.live is None and live_root is not None:
         site_store.clear_page_fingerprints(db)  # the legacy directory is gone
     if cleaner is not None:
         cleaner.join()
     mark("swap")
     report.search_bundles_built = len(stale)
-    report.pages = len(jobs)
+    report.pages = len(jobs) + len(plan.kept)
     report.search_bundles = len(plans)
     report.days, report.papers = len(data.days), len(data.papers)
     report.authors, report.topics = len(data.author_papers), len(data.topics)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date
 
 from digest import links
@@ -21,31 +22,20 @@ WORKS_DETAILED = 60  # newest works with abstracts; older ones as a title list
 
 
 def paper_key(data: SiteData, paper: PaperEntry) -> str:
-    """A digest of everything a paper contributes to any page that shows it."""
-    matches = tuple(
-        (m.topic_id, m.day, round(m.score, 4)) for m in data.matches_by_paper.get(paper.id, [])
+    """A digest of everything a paper contributes to any page that shows it (one formatted
+    string per paper: it runs for every paper on every build)."""
+    matches = data.matches_by_paper.get(paper.id)
+    text = (
+        f"{paper.content_hash}|{paper.title!r}|{paper.version}|{paper.author_ids}|"
+        f"{paper.author_names}|{paper.categories}|{paper.primary_category!r}|"
+        f"{paper.announce_type!r}|{paper.first_announced}|{paper.first_announced in data.listings}|"
+        f"{paper.listed}|{paper.versions}|{paper.published!r}|{paper.updated!r}|"
+        f"{paper.license!r}|{paper.doi!r}|{paper.journal_ref!r}|{paper.comments!r}|"
+        f"{paper.is_arxiv}|"
     )
-    return fingerprint(
-        "",
-        paper.content_hash,
-        paper.version,
-        paper.author_ids,
-        paper.author_names,
-        paper.categories,
-        paper.primary_category,
-        paper.announce_type,
-        paper.first_announced,
-        paper.listed,
-        paper.versions,
-        paper.published,
-        paper.updated,
-        paper.license,
-        paper.doi,
-        paper.journal_ref,
-        paper.comments,
-        paper.is_arxiv,
-        matches,
-    )
+    if matches:
+        text += "".join(f"{m.topic_id}:{m.day}:{m.score:.4f};" for m in matches)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
 def _similar_entries(data: SiteData, similar: Neighbours, paper_id: str) -> list[tuple[str, float]]:
@@ -111,11 +101,18 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
 
 
 def paper_jobs(
-    data: SiteData, site: dict, salt: str, similar: Neighbours, keys: dict[str, str]
+    data: SiteData,
+    site: dict,
+    salt: str,
+    similar: Neighbours,
+    keys: dict[str, str],
+    paper_ids: Iterable[str] | None = None,
 ) -> list[PageJob]:
+    """Jobs for the given papers' pages (every paper's by default)."""
     jobs = []
     seed = hashlib.blake2b(f"{salt}|paper".encode(), digest_size=16)
-    for paper in data.papers.values():
+    chosen = data.papers.values() if paper_ids is None else [data.papers[p] for p in paper_ids]
+    for paper in chosen:
         near = "".join(
             f"|{pid}:{score}:{keys[pid]}" for pid, score in similar.get(paper.id, ()) if pid in keys
         )
@@ -199,9 +196,21 @@ def author_context(data: SiteData, site: dict, author_id: int) -> dict:
     }
 
 
-def author_jobs(data: SiteData, site: dict, salt: str, keys: dict[str, str]) -> list[PageJob]:
+def author_jobs(
+    data: SiteData,
+    site: dict,
+    salt: str,
+    keys: dict[str, str],
+    author_ids: Iterable[int] | None = None,
+) -> list[PageJob]:
+    """Jobs for the given authors' pages (every author's by default)."""
     jobs = []
-    for author_id, paper_ids in data.author_papers.items():
+    chosen = (
+        data.author_papers.items()
+        if author_ids is None
+        else [(a, data.author_papers[a]) for a in author_ids]
+    )
+    for author_id, paper_ids in chosen:
         works = [keys[pid] for pid in paper_ids if pid in keys]
         key = fingerprint(salt, "author", data.authors.get(author_id), works)
 

@@ -45,18 +45,22 @@ def _neighbours_of(rows: np.ndarray, ids: list[str], vectors: np.ndarray, k: int
     return found
 
 
-def update_similar(db, model: str, *, full: bool, k: int = 5) -> Neighbours:
-    """Neighbour lists for every embedded paper, refreshing the cache in the store."""
-    ids, vectors = site_store.archive_vectors(db, model)
+def update_similar(db, model: str, *, full: bool, k: int = 5, build_id: int = 0) -> Neighbours:
+    """Neighbour lists for every embedded paper, refreshing the cache in the store (lists
+    written are stamped with `build_id`, so site trees built earlier know to re-render)."""
+    ids, vectors, content_hashes = site_store.archive_vectors(db, model)
     if not ids:
         return {}
-    index = {pid: i for i, pid in enumerate(ids)}
-    cached = {} if full else site_store.similar_papers(db, model)
-    gone = {s for items in cached.values() for s, _ in items}.difference(index)
+    hashes = dict(zip(ids, content_hashes, strict=True))
+    cached, cached_hashes = ({}, {}) if full else site_store.similar_papers(db, model)
+    # A paper whose text changed since its list was computed: its list, and every list that
+    # shows it (with its old score), are recomputed; so are lists showing a paper now gone.
+    redone = {pid for pid in cached if pid in hashes and cached_hashes.get(pid) != hashes[pid]}
+    stale = redone.union(s for items in cached.values() for s, _ in items if s not in hashes)
     missing = [
         i
         for i, pid in enumerate(ids)
-        if pid not in cached or (gone and any(s in gone for s, _ in cached[pid]))
+        if pid not in cached or pid in redone or (stale and any(s in stale for s, _ in cached[pid]))
     ]
     if full or len(missing) * 2 > len(ids):
         result = (
@@ -64,7 +68,9 @@ def update_similar(db, model: str, *, full: bool, k: int = 5) -> Neighbours:
             if len(ids) <= EXACT_LIMIT
             else _clustered_neighbours(ids, vectors, k)
         )
-        site_store.save_similar_papers(db, model, result, replace_all=True)
+        site_store.save_similar_papers(
+            db, model, result, hashes=hashes, replace_all=True, build_id=build_id
+        )
         return result
     if not missing:
         return cached
@@ -89,7 +95,7 @@ def update_similar(db, model: str, *, full: bool, k: int = 5) -> Neighbours:
             best = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:k]
             if best != current:
                 changed[pid] = best
-    site_store.save_similar_papers(db, model, changed)
+    site_store.save_similar_papers(db, model, changed, hashes=hashes, build_id=build_id)
     return {**cached, **changed}
 
 

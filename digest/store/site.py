@@ -121,23 +121,46 @@ def clear_page_fingerprints(db) -> None:
         db.execute("DELETE FROM site_pages")
 
 
-def similar_papers(db, model: str) -> dict[str, list[tuple[str, float]]]:
-    """Cached nearest neighbours: paper id -> [(similar id, score)], closest first."""
+def similar_papers(db, model: str) -> tuple[dict[str, list[tuple[str, float]]], dict[str, str]]:
+    """Cached nearest neighbours: paper id -> [(similar id, score)], closest first; and paper
+    id -> the content hash its list was computed for."""
     found: dict[str, list[tuple[str, float]]] = {}
+    hashes: dict[str, str] = {}
     rows = db.execute(
-        "SELECT paper_id, similar_id, score FROM site_similar WHERE model = ? "
+        "SELECT paper_id, similar_id, score, content_hash FROM site_similar WHERE model = ? "
         "ORDER BY paper_id, rank",
         [model],
+    ).fetchall()
+    current: list[tuple[str, float]] = []
+    last = None
+    for paper_id, similar_id, score, content_hash in rows:
+        if paper_id != last:
+            current = found[paper_id] = []
+            hashes[paper_id] = content_hash
+            last = paper_id
+        current.append((similar_id, score))
+    return found, hashes
+
+
+def similar_changed_since(db, build_id: int) -> set[str]:
+    """Papers whose cached neighbour list was written by a build after `build_id`."""
+    rows = db.execute(
+        "SELECT DISTINCT paper_id FROM site_similar WHERE changed_build > ?", [build_id]
     )
-    for paper_id, similar_id, score in rows:
-        found.setdefault(paper_id, []).append((similar_id, score))
-    return found
+    return {r[0] for r in rows}
 
 
 def save_similar_papers(
-    db, model: str, neighbours: dict[str, list[tuple[str, float]]], *, replace_all: bool = False
+    db,
+    model: str,
+    neighbours: dict[str, list[tuple[str, float]]],
+    *,
+    hashes: dict[str, str],
+    replace_all: bool = False,
+    build_id: int = 0,
 ) -> None:
-    """Store neighbour lists for the given papers (all papers' lists when replace_all)."""
+    """Store neighbour lists for the given papers (all papers' lists when replace_all), stamped
+    with the build that wrote them."""
     with transaction(db):
         if replace_all:
             db.execute("DELETE FROM site_similar")
@@ -146,16 +169,39 @@ def save_similar_papers(
                 "DELETE FROM site_similar WHERE paper_id = ?", [(p,) for p in neighbours]
             )
         db.conn.executemany(
-            "INSERT INTO site_similar (paper_id, rank, similar_id, score, model) "
-            "VALUES (?, ?, ?, ?, ?)",
-            _similar_rows(model, neighbours),
+            "INSERT INTO site_similar "
+            "(paper_id, rank, similar_id, score, model, changed_build, content_hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            _similar_rows(model, neighbours, build_id, hashes),
         )
 
 
-def _similar_rows(model: str, neighbours: dict[str, list[tuple[str, float]]]) -> Iterable[tuple]:
+def _similar_rows(
+    model: str, neighbours: dict[str, list[tuple[str, float]]], build_id: int, hashes: dict
+) -> Iterable[tuple]:
     for paper_id, items in neighbours.items():
+        content_hash = hashes.get(paper_id)
         for rank, (similar_id, score) in enumerate(items):
-            yield (paper_id, rank, similar_id, float(score), model)
+            yield (paper_id, rank, similar_id, float(score), model, build_id, content_hash)
+
+
+# ---------------------------------------------------------------- per-paper change stamps
+
+
+def paper_state(db) -> dict[str, tuple[str, str, int]]:
+    """paper id -> (key, author ids ever, build that last changed the key)."""
+    rows = db.execute("SELECT paper_id, key, author_ids, changed_build FROM site_paper_state")
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def save_paper_state(db, rows: list[tuple[str, str, str, int]]) -> None:
+    """Upsert (paper id, key, author ids, changed build) rows (only the ones that changed)."""
+    with transaction(db):
+        db.conn.executemany(
+            "INSERT OR REPLACE INTO site_paper_state (paper_id, key, author_ids, changed_build) "
+            "VALUES (?, ?, ?, ?)",
+            rows,
+        )
 
 
 def start_build(db, *, full: bool) -> int:
@@ -190,18 +236,20 @@ def days_with_reader_signals(db) -> set[str]:
 
 
 def archive_vectors(db, model: str):
-    """(paper ids, float32 matrix) of every embedded paper, read in one pass (fast at 100k)."""
+    """(paper ids, float32 matrix, content hashes) of every embedded paper, read in one pass
+    (fast at 100k)."""
     import numpy as np
 
     rows = db.execute(
-        "SELECT p.id, e.vector FROM papers p JOIN embeddings e "
+        "SELECT p.id, e.vector, p.content_hash FROM papers p JOIN embeddings e "
         "ON e.model = ? AND e.content_hash = p.content_hash ORDER BY p.id",
         [model],
     ).fetchall()
     if not rows:
-        return [], np.zeros((0, 0), dtype=np.float32)
+        return [], np.zeros((0, 0), dtype=np.float32), []
     blob = b"".join(r[1] for r in rows)
-    return [r[0] for r in rows], np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1)
+    vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1)
+    return [r[0] for r in rows], vectors, [r[2] for r in rows]
 
 
 # ---------------------------------------------------------------- the two site trees
@@ -220,6 +268,12 @@ def tree_fingerprints(db, tree: str, marker: str | None) -> dict[str, str]:
     )
 
 
+def tree_build(db, tree: str) -> tuple[int | None, str | None]:
+    """(build that last completed the tree, its salt); (None, None) when unknown."""
+    row = db.execute("SELECT build_id, salt FROM site_trees WHERE tree = ?", [tree]).fetchone()
+    return (row[0], row[1]) if row else (None, None)
+
+
 def mark_tree_dirty(db, tree: str) -> None:
     with transaction(db):
         db.execute(
@@ -230,9 +284,17 @@ def mark_tree_dirty(db, tree: str) -> None:
 
 
 def save_tree_fingerprints(
-    db, tree: str, before: dict[str, str], after: dict[str, str], marker: str
+    db,
+    tree: str,
+    before: dict[str, str],
+    after: dict[str, str],
+    marker: str,
+    *,
+    build_id: int | None = None,
+    salt: str | None = None,
 ) -> None:
-    """Record what the tree holds now, writing only the rows that changed; marks it clean."""
+    """Record what the tree holds now, writing only the rows that changed; marks it clean,
+    completed by `build_id` with templates/code/settings `salt`."""
     with transaction(db):
         if not before:
             db.execute("DELETE FROM site_tree_pages WHERE tree = ?", [tree])
@@ -242,4 +304,7 @@ def save_tree_fingerprints(
             "INSERT OR REPLACE INTO site_tree_pages (tree, path, fingerprint) VALUES (?, ?, ?)",
             [(tree, p, f) for p, f in after.items() if before.get(p) != f],
         )
-        db.execute("UPDATE site_trees SET clean = 1, marker = ? WHERE tree = ?", [marker, tree])
+        db.execute(
+            "UPDATE site_trees SET clean = 1, marker = ?, build_id = ?, salt = ? WHERE tree = ?",
+            [marker, build_id, salt, tree],
+        )

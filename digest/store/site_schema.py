@@ -66,3 +66,24 @@ def m003_site_tree_marker(db) -> None:
     # The tree directory's identity (device:inode) when its fingerprints were saved: a tree
     # deleted or replaced behind our back no longer matches and is rebuilt from scratch.
     db.execute("ALTER TABLE site_trees ADD COLUMN marker TEXT")
+
+
+@migrations()
+def m004_site_change_stamps(db) -> None:
+    # What each paper contributed to the site at the last build, and the build that last saw it
+    # change: a normal build looks only at the paper and author pages of papers that changed
+    # since its tree was built (plus papers whose similar-papers list changed since then).
+    db.executescript(
+        """
+        CREATE TABLE site_paper_state (
+            paper_id TEXT PRIMARY KEY,
+            key TEXT NOT NULL,                 -- digest of what the paper shows; '' once gone
+            author_ids TEXT NOT NULL,          -- every author id it has had, space-separated
+            changed_build INTEGER NOT NULL     -- site_builds.id that last saw `key` change
+        ) WITHOUT ROWID;
+        ALTER TABLE site_similar ADD COLUMN changed_build INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE site_similar ADD COLUMN content_hash TEXT;  -- the paper's text it was for
+        ALTER TABLE site_trees ADD COLUMN build_id INTEGER;  -- build that last completed it
+        ALTER TABLE site_trees ADD COLUMN salt TEXT;         -- templates/code/settings digest
+        """
+    )

@@ -1,0 +1,119 @@
+"""Normal (incremental) site builds look only at the pages a change can reach; these tests prove
+the result is the site a full rebuild makes, byte for byte, in both site trees."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+from digest.config import parse_config
+from digest.models import Paper
+from digest.site import build_site
+from digest.store import open_db
+from digest.store.papers import get_papers, upsert_papers
+from tests.test_site_build import fresh_archive
+
+NEW_DAY = date(2026, 9, 25)
+
+
+def page_bytes(root: Path) -> dict[str, bytes]:
+    """Every page of a site except the search index (Pagefind's own output)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and not str(p.relative_to(root)).startswith("search/")
+    }
+
+
+def full_rebuild_elsewhere(db, folder: Path) -> dict[str, bytes]:
+    """A full build from a copy of the database into its own folder."""
+    folder.mkdir(parents=True)
+    copy = sqlite3.connect(folder / "digest.db")
+    db.conn.backup(copy)
+    copy.close()
+    config = parse_config(
+        {"database": {"path": "digest.db"}, "site": {"dir": "site"}}, source="test", base_dir=folder
+    )
+    other = open_db(config.db_path)
+    report = build_site(other, config, full=True)
+    other.conn.close()
+    return page_bytes(Path(report.dir))
+
+
+def assert_same_site(db, config, folder: Path) -> None:
+    built = page_bytes(Path(config.path(config.site.dir)))
+    expected = full_rebuild_elsewhere(db, folder)
+    assert sorted(built) == sorted(expected)
+    differing = [path for path in expected if built[path] != expected[path]]
+    assert differing == []
+
+
+def edit_and_add_a_day(db) -> Paper:
+    """A replacement that renames a paper and drops one of its authors, plus a new paper."""
+    old = get_papers(db, ["2609.99999"])["2609.99999"]
+    assert len(old.authors) == 2
+    edited = replace(
+        old,
+        title="Zebra crossings, revisited",
+        authors=old.authors[:1],
+        version=2,
+        announce_type="replace",
+        announced=NEW_DAY,
+    )
+    fresh = Paper(
+        id="2609.50003",
+        title="Noise in tiny transformers",
+        abstract="We measure gradient noise in tiny transformers.",
+        authors=("Eve Example", "New Person"),
+        categories=("cs.LG",),
+        version=1,
+        announce_type="new",
+        announced=NEW_DAY,
+    )
+    upsert_papers(db, [edited, fresh], source="test")
+    return edited
+
+
+def test_incremental_builds_equal_a_full_rebuild_in_both_trees(sample_db_path, tmp_path):
+    from digest.embed import embed_missing
+
+    db, config, _ = fresh_archive(sample_db_path, tmp_path / "archive")
+    build_site(db, config)  # tree a
+    build_site(db, config)  # tree b
+    dropped = get_papers(db, ["2609.99999"])["2609.99999"].authors[1]
+    edited = edit_and_add_a_day(db)
+    embed_missing(db, config.embedding)
+
+    first = build_site(db, config)  # tree a, two builds behind
+    assert 0 < first.rendered < first.pages // 3
+    assert_same_site(db, config, tmp_path / "full-1")
+    second = build_site(db, config)  # tree b, one build behind
+    assert second.rendered == 0  # what changed is linked from the tree built just before
+    assert_same_site(db, config, tmp_path / "full-2")
+
+    site = Path(config.path(config.site.dir))
+    author_id = db.execute(
+        "SELECT author_id FROM paper_authors WHERE paper_id = ? AND position = 0", [edited.id]
+    ).fetchone()[0]
+    assert edited.title in (site / f"authors/{author_id}.html").read_text()
+    assert edited.title in (site / f"days/{NEW_DAY}.html").read_text()
+    assert "Noise in tiny transformers" in (site / "index.html").read_text()
+    gone = db.execute("SELECT id FROM authors WHERE name = ?", [dropped]).fetchone()[0]
+    author_page = site / f"authors/{gone}.html"
+    assert not author_page.exists() or "Zebra crossings" not in author_page.read_text()
+    db.conn.close()
+
+
+def test_new_templates_or_settings_look_at_every_page(sample_db_path, tmp_path):
+    db, config, _ = fresh_archive(sample_db_path, tmp_path / "archive")
+    build_site(db, config)
+    build_site(db, config)
+    renamed = replace(config, site=replace(config.site, title="Another archive"))
+    report = build_site(db, renamed)  # the salt changed: nothing recorded is trusted
+    assert report.rendered == report.pages
+    site = Path(config.path(config.site.dir))
+    author_pages = list((site / "authors").glob("*.html"))
+    assert author_pages and all("Another archive" in p.read_text() for p in author_pages)
+    db.conn.close()
