@@ -133,7 +133,7 @@ def message_bytes(message: EmailMessage) -> bytes:
     built by `to_mime` (raw ASCII headers, pre-encoded parts) are written directly, which is
     ~40x faster than the stdlib generator; anything else goes through the generator.
     """
-    fast = _fast_bytes(message)
+    fast = fast_bytes(message)
     if fast is not None:
         return fast
     return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
@@ -148,7 +148,7 @@ def _raw_headers(message: EmailMessage) -> list[str] | None:
     return lines
 
 
-def _fast_bytes(message: EmailMessage) -> bytes | None:
+def fast_bytes(message: EmailMessage) -> bytes | None:
     payload = message.get_payload()
     head = _raw_headers(message)
     if not isinstance(payload, list) or head is None or message.preamble or message.epilogue:

@@ -15,8 +15,15 @@ WIRE_POLICY = STORED_POLICY.clone(linesep="\r\n")
 
 
 def to_wire(message: EmailMessage) -> bytes:
-    """RFC 5322 bytes with CRLF line ends, without refolding rendered headers."""
-    return message.as_bytes(policy=WIRE_POLICY)
+    """RFC 5322 bytes with CRLF line ends, without refolding rendered headers.
+
+    Our own messages (raw ASCII headers, pre-encoded parts) are written directly, byte for
+    byte what the stdlib generator writes but several times faster; others use the generator.
+    """
+    from digest.mime import fast_bytes
+
+    fast = fast_bytes(message)
+    return fast if fast is not None else message.as_bytes(policy=WIRE_POLICY)
 
 
 def from_wire(raw: bytes) -> EmailMessage:
