@@ -114,7 +114,8 @@ def plan_pages(
     def trend(period: str, day, limit: int):
         return trending_list(db, data, period, day, limit, signal_days)
 
-    similar = update_similar(db, config.embedding.model, full=full, build_id=build_id)
+    model = config.embedding.model
+    similar = update_similar(db, model, full=full, build_id=build_id)
     keys = {pid: profiles.paper_key(data, p) for pid, p in data.papers.items()}
     stored = site_store.paper_state(db)
     changes = affected.paper_changes(stored, keys, data, build_id, tree_build)
@@ -123,10 +124,14 @@ def plan_pages(
     author_ids: list[int] | None = None
     if changes.since is not None and tree_build is not None:
         moved = site_store.similar_changed_since(db, tree_build)
-        paper_ids = affected.papers_to_check(data, changes.since, similar, moved, own)
+        moved |= site_store.similar_showing(db, model, changes.since)
+        paper_ids = affected.papers_to_check(data, changes.since | moved, own)
         authors = affected.authors_of(changes.since, changes.rows, stored)
         author_ids = affected.authors_to_check(data, authors, own)
         kept = _kept(data, own, set(paper_ids), set(author_ids))
+        similar = site_store.similar_lists(db, model, paper_ids)
+    elif similar is None:
+        similar = site_store.similar_papers(db, model)
     jobs = [
         *pages.day_jobs(db, data, site, salt, trend, keys),
         *pages.period_jobs(data, site, salt, trend),

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from digest import links
 from digest.site.gather import SiteData
 
-Neighbours = dict[str, list[tuple[str, float]]]
 StateRow = tuple[str, str, str, int]  # (paper id, key, author ids ever, changed build)
 
 
@@ -69,14 +68,9 @@ def authors_of(changed: set[str], rows: list[StateRow], stored: dict) -> set[int
     return authors
 
 
-def papers_to_check(
-    data: SiteData, changed: set[str], similar: Neighbours, similar_changed: set[str], own: dict
-) -> list[str]:
-    """Paper pages that may differ from what the tree holds."""
-    wanted = changed | similar_changed
-    wanted.update(
-        pid for pid, near in similar.items() if any(other in changed for other, _ in near)
-    )
+def papers_to_check(data: SiteData, wanted: set[str], own: dict) -> list[str]:
+    """Paper pages that may differ from what the tree holds: the `wanted` ones (changed, or
+    with a neighbour list that changed or shows a changed paper) and any the tree lacks."""
     return [pid for pid in data.papers if pid in wanted or links.paper_path(pid) not in own]
 
 

@@ -40,13 +40,14 @@ def plan_bundles(data: SiteData, salt: str) -> dict[str, tuple[str, list[str]]]:
     for paper in data.papers.values():
         groups.setdefault(bundle_name(paper, latest), []).append(paper.id)
     plans = {}
+    papers = data.papers
     for name, ids in sorted(groups.items()):
         ids.sort()
-        papers = [data.papers[i] for i in ids]
-        key = fingerprint(
-            salt, "search", [(p.id, p.content_hash, tuple(p.author_names)) for p in papers]
+        text = "".join(  # what a search record shows: text, authors, day
+            f"{pid!r}{p.content_hash}{p.author_names}{p.first_announced}\n"
+            for pid, p in zip(ids, map(papers.__getitem__, ids), strict=True)
         )
-        plans[name] = (key, ids)
+        plans[name] = (fingerprint(salt, "search", text), ids)
     return plans
 
 

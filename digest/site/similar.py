@@ -45,22 +45,24 @@ def _neighbours_of(rows: np.ndarray, ids: list[str], vectors: np.ndarray, k: int
     return found
 
 
-def update_similar(db, model: str, *, full: bool, k: int = 5, build_id: int = 0) -> Neighbours:
-    """Neighbour lists for every embedded paper, refreshing the cache in the store (lists
-    written are stamped with `build_id`, so site trees built earlier know to re-render)."""
+def update_similar(
+    db, model: str, *, full: bool, k: int = 5, build_id: int = 0
+) -> Neighbours | None:
+    """Bring the cached neighbour lists up to date (lists written are stamped with `build_id`,
+    so site trees built earlier know to re-render). Returns every list when it recomputed them
+    all; None otherwise (the store holds them: read the ones you need)."""
     ids, vectors, content_hashes = site_store.archive_vectors(db, model)
     if not ids:
         return {}
     hashes = dict(zip(ids, content_hashes, strict=True))
-    cached, cached_hashes = ({}, {}) if full else site_store.similar_papers(db, model)
+    heads = {} if full else site_store.similar_heads(db, model, k)
     # A paper whose text changed since its list was computed: its list, and every list that
     # shows it (with its old score), are recomputed; so are lists showing a paper now gone.
-    redone = {pid for pid in cached if pid in hashes and cached_hashes.get(pid) != hashes[pid]}
-    stale = redone.union(s for items in cached.values() for s, _ in items if s not in hashes)
+    redone = {pid for pid, (h, _) in heads.items() if pid in hashes and h != hashes[pid]}
+    stale = redone | (site_store.similar_targets(db, model) - hashes.keys() if heads else set())
+    showing = site_store.similar_showing(db, model, stale) if stale else set()
     missing = [
-        i
-        for i, pid in enumerate(ids)
-        if pid not in cached or pid in redone or (stale and any(s in stale for s, _ in cached[pid]))
+        i for i, pid in enumerate(ids) if pid not in heads or pid in redone or pid in showing
     ]
     if full or len(missing) * 2 > len(ids):
         result = (
@@ -72,41 +74,39 @@ def update_similar(db, model: str, *, full: bool, k: int = 5, build_id: int = 0)
             db, model, result, hashes=hashes, replace_all=True, build_id=build_id
         )
         return result
-    if not missing:
-        return cached
-    missing_rows = np.array(missing)
-    fresh = _neighbours_of(missing_rows, ids, vectors, k)
-    # Old papers: would one of the new papers enter their top k?
-    changed: Neighbours = dict(fresh)
-    missing_set = set(missing)
-    kth = _kth_scores(ids, cached, k)
+    if missing:
+        changed = _displaced(db, model, ids, vectors, np.array(missing), heads, k)
+        site_store.save_similar_papers(db, model, changed, hashes=hashes, build_id=build_id)
+    return None
+
+
+def _displaced(db, model, ids, vectors, missing_rows, heads, k: int) -> Neighbours:
+    """Fresh lists for the missing papers, plus the older lists one of them now enters."""
+    changed: Neighbours = _neighbours_of(missing_rows, ids, vectors, k)
+    missing_set = set(missing_rows.tolist())
+    kth = np.full(len(ids), -np.inf, dtype=np.float32)
+    for i, pid in enumerate(ids):
+        head = heads.get(pid)
+        if head is not None and head[1] is not None:
+            kth[i] = head[1]
     for start in range(0, len(missing_rows), _CHUNK):
         chunk = missing_rows[start : start + _CHUNK]
         scores = vectors @ vectors[chunk].T  # (N, m)
-        for row in np.nonzero(scores.max(axis=1) > kth)[0]:
-            if row in missing_set:
-                continue
+        rows = [r for r in np.nonzero(scores.max(axis=1) > kth)[0].tolist() if r not in missing_set]
+        cached = site_store.similar_lists(
+            db, model, [ids[r] for r in rows if ids[r] not in changed]
+        )
+        for row in rows:
             pid = ids[row]
-            current = changed.get(pid, cached[pid])
+            current = changed.get(pid, cached.get(pid, []))
             candidates = dict(current)
-            for col, score in zip(chunk, scores[row], strict=True):
+            for col, score in zip(chunk.tolist(), scores[row].tolist(), strict=True):
                 if col != row:
                     candidates[ids[col]] = round(float(score), 4)
             best = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:k]
             if best != current:
                 changed[pid] = best
-    site_store.save_similar_papers(db, model, changed, hashes=hashes, build_id=build_id)
-    return {**cached, **changed}
-
-
-def _kth_scores(ids: list[str], cached: Neighbours, k: int) -> np.ndarray:
-    """Each paper's current k-th best score (-inf when it has fewer than k neighbours)."""
-    kth = np.full(len(ids), -np.inf, dtype=np.float32)
-    for i, pid in enumerate(ids):
-        items = cached.get(pid)
-        if items and len(items) >= k:
-            kth[i] = items[k - 1][1]
-    return kth
+    return changed
 
 
 def _clustered_neighbours(ids: list[str], vectors: np.ndarray, k: int) -> Neighbours:

@@ -50,12 +50,13 @@ def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ran
                 order.setdefault(paper_id, len(order))
 
     summary = data.match_summary
-
-    def key(paper_id: str) -> tuple:
-        topics, best = summary.get(paper_id, (0, 0.0))
-        return (-topics, -best, order[paper_id])
-
-    ranked = sorted(order, key=key)[:limit]
+    # Papers with a topic match come first (most topics, best score, listing order); the many
+    # without one follow in listing order, so only the matched few are sorted.
+    matched = [pid for pid in order if pid in summary]
+    matched.sort(key=lambda pid: (-summary[pid][0], -summary[pid][1], order[pid]))
+    ranked = matched[:limit]
+    if len(ranked) < limit:
+        ranked += [pid for pid in order if pid not in summary][: limit - len(ranked)]
     return [Ranked(pid, 0, summary.get(pid, (0, 0.0))[0]) for pid in ranked]
 
 

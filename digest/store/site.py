@@ -5,6 +5,7 @@ Reads never touch subscribers, tokens, feedback or per-subscriber picks: the sit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import date
 
@@ -121,25 +122,62 @@ def clear_page_fingerprints(db) -> None:
         db.execute("DELETE FROM site_pages")
 
 
-def similar_papers(db, model: str) -> tuple[dict[str, list[tuple[str, float]]], dict[str, str]]:
-    """Cached nearest neighbours: paper id -> [(similar id, score)], closest first; and paper
-    id -> the content hash its list was computed for."""
-    found: dict[str, list[tuple[str, float]]] = {}
-    hashes: dict[str, str] = {}
+def similar_papers(db, model: str) -> dict[str, list[tuple[str, float]]]:
+    """Every cached nearest-neighbour list: paper id -> [(similar id, score)], closest first."""
     rows = db.execute(
-        "SELECT paper_id, similar_id, score, content_hash FROM site_similar WHERE model = ? "
+        "SELECT paper_id, similar_id, score FROM site_similar WHERE model = ? "
         "ORDER BY paper_id, rank",
         [model],
     ).fetchall()
+    return _grouped(rows)
+
+
+def _grouped(rows) -> dict[str, list[tuple[str, float]]]:
+    found: dict[str, list[tuple[str, float]]] = {}
     current: list[tuple[str, float]] = []
     last = None
-    for paper_id, similar_id, score, content_hash in rows:
+    for paper_id, similar_id, score in rows:
         if paper_id != last:
             current = found[paper_id] = []
-            hashes[paper_id] = content_hash
             last = paper_id
         current.append((similar_id, score))
-    return found, hashes
+    return found
+
+
+def similar_lists(db, model: str, paper_ids: Iterable[str]) -> dict[str, list[tuple[str, float]]]:
+    """The cached neighbour lists of the given papers only."""
+    rows = db.execute(
+        "SELECT paper_id, similar_id, score FROM site_similar WHERE model = ? "
+        "AND paper_id IN (SELECT value FROM json_each(?)) ORDER BY paper_id, rank",
+        [model, json.dumps(list(paper_ids))],
+    ).fetchall()
+    return _grouped(rows)
+
+
+def similar_heads(db, model: str, k: int) -> dict[str, tuple[str | None, float | None]]:
+    """paper id -> (content hash its list was computed for, its k-th best score or None)."""
+    rows = db.execute(
+        "SELECT paper_id, content_hash, MAX(CASE WHEN rank = ? THEN score END) "
+        "FROM site_similar WHERE model = ? GROUP BY paper_id",
+        [k - 1, model],
+    )
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
+def similar_targets(db, model: str) -> set[str]:
+    """Every paper some cached list shows."""
+    rows = db.execute("SELECT DISTINCT similar_id FROM site_similar WHERE model = ?", [model])
+    return {r[0] for r in rows}
+
+
+def similar_showing(db, model: str, paper_ids: Iterable[str]) -> set[str]:
+    """Papers whose cached list shows any of the given papers."""
+    rows = db.execute(
+        "SELECT DISTINCT paper_id FROM site_similar WHERE model = ? "
+        "AND similar_id IN (SELECT value FROM json_each(?))",
+        [model, json.dumps(list(paper_ids))],
+    )
+    return {r[0] for r in rows}
 
 
 def similar_changed_since(db, build_id: int) -> set[str]:
