@@ -7,7 +7,7 @@ to the archive root so the site opens from disk as well as from `digest serve`.
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, quote_plus
 
 
 def _base(public_url: str) -> str:
@@ -29,7 +29,8 @@ def confirm_url(public_url: str, token: str) -> str:
 
 def feedback_url(public_url: str, token: str, paper_id: str, kind: str) -> str:
     """kind: like | dislike | click. The web app records it, then redirects to arXiv."""
-    return f"{_base(public_url)}/f/{token}?{urlencode({'paper': paper_id, 'kind': kind})}"
+    # quote_plus per value is what urlencode does, without its per-call generic machinery
+    return f"{_base(public_url)}/f/{token}?paper={quote_plus(paper_id)}&kind={quote_plus(kind)}"
 
 
 def unsubscribe_mailto(from_address: str, token: str) -> str:

@@ -12,7 +12,6 @@ import re
 import secrets
 from datetime import UTC, datetime
 from email import policy
-from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
 from typing import TYPE_CHECKING
@@ -58,7 +57,28 @@ def _address(name: str, address: str) -> str:
 
 def _subject(subject: str) -> str:
     text = _one_line(subject)
-    return text if text.isascii() else Header(text, "utf-8", header_name="Subject").encode()
+    return text if text.isascii() else encoded_words(text)
+
+
+def encoded_words(text: str, max_bytes: int = 45) -> str:
+    """RFC 2047 base64 encoded-words, each under 75 characters, folded onto new lines; a
+    character's UTF-8 bytes are never split between two words (what email.header.Header
+    writes, without its generic splitting machinery)."""
+    words, chunk, size = [], [], 0
+    for char in text:
+        length = len(char.encode("utf-8"))
+        limit = max_bytes - 6 if not words else max_bytes  # room for "Subject: " on line one
+        if size + length > limit and chunk:
+            words.append("".join(chunk))
+            chunk, size = [], 0
+        chunk.append(char)
+        size += length
+    if chunk:
+        words.append("".join(chunk))
+    return "\n ".join(
+        "=?utf-8?b?" + binascii.b2a_base64(word.encode("utf-8"), newline=False).decode() + "?="
+        for word in words
+    )
 
 
 def _text_part(body: str, subtype: str) -> EmailMessage:

@@ -518,3 +518,14 @@ def test_digest_preview_writes_html_text_and_eml(sample_db, sample_config, tmp_p
     )
     assert bad_date.exit_code != 0
     assert "is not a date" in str(bad_date.exception)
+
+
+@given(st.text(min_size=1, max_size=300).map(lambda t: " ".join(t.split())).filter(bool))
+def test_encoded_subject_round_trips_and_folds_under_78(text):
+    from digest.mime import encoded_words
+
+    header = encoded_words("·" + text)  # force non-ASCII
+    raw = ("Subject: " + header.replace("\n", "\r\n") + "\r\n\r\n").encode("ascii")
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    assert str(parsed["Subject"]) == "·" + text
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 78
