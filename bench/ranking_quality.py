@@ -8,11 +8,14 @@ is the share of the top 10 from the liked papers' group. The three reference met
 computed in the same run on the same vectors.
 
     python bench/ranking_quality.py [--data tests/fixtures/eval/papers_dev.jsonl] [--seeds 5]
+        [--model bundled:all-MiniLM-L6-v2 | NAME | /path/to/sentence-transformers-model]
 
 The embedded database is cached under bench/out/, keyed by the data file, the model and the
 code that decides what gets embedded (digest/embed.py, digest/models.py), so re-runs skip the
 model. `--seeds N` repeats the protocol with random.Random(0..N-1) and prints the mean over
-seeds next to the official Random(0) figure (seeds move P@10 by about 0.03).
+seeds next to the official Random(0) figure (seeds move P@10 by about 0.03). `--model` measures
+another embedding model exactly as `[embedding].model` would set it (default: the configured
+default, the bundled MiniLM); the references then use that model's vectors too.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +149,11 @@ def main() -> None:
         default=1,
         help="also run random.Random(1..N-1) and print the mean over seeds",
     )
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="embedding model as [embedding].model takes it (default: the configured default)",
+    )
     args = parser.parse_args()
 
     from digest.config import Config
@@ -159,6 +168,8 @@ def main() -> None:
     timings: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(base_dir=Path(tmp))
+        if args.model:
+            config = replace(config, embedding=replace(config.embedding, model=args.model))
         db = cached_db(args.data, rows, config, Path(tmp))
         ids, vectors = load_all_vectors(db, config.embedding.model)
         methods = {ours: None, **reference_rankers(rows, ids, vectors)}
@@ -182,7 +193,7 @@ def main() -> None:
     print(
         f"ranking quality: {len(rows)} papers, {len(groups)} groups, {trials} trials "
         f"({TRIALS_PER_GROUP} per group, {LIKES_PER_TRIAL} liked papers each), P@{TOP}, "
-        f"random.Random(0)"
+        f"random.Random(0), model {config.embedding.model}"
     )
     seeds_note = f"  mean of {len(results)} seeds" if len(results) > 1 else ""
     header = f"{'method':<30} {'P@10':>6}  " + "  ".join(f"{g:>5}" for g in groups) + seeds_note
