@@ -64,7 +64,9 @@ def encoded_words(text: str, max_bytes: int = 45) -> str:
     """RFC 2047 base64 encoded-words, each under 75 characters, folded onto new lines; a
     character's UTF-8 bytes are never split between two words (what email.header.Header
     writes, without its generic splitting machinery)."""
-    words, chunk, size = [], [], 0
+    words: list[str] = []
+    chunk: list[str] = []
+    size = 0
     for char in text:
         length = len(char.encode("utf-8"))
         limit = max_bytes - 6 if not words else max_bytes  # room for "Subject: " on line one
