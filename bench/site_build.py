@@ -142,12 +142,19 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def show(label: str, report, seconds: float) -> None:
+def cpu_seconds() -> float:
+    """CPU time of this process and its finished children (render workers, pagefind)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def show(label: str, report, seconds: float, cpu: float) -> None:
     phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.timings.items())
     print(
-        f"{label:<26} {seconds:7.1f} s  pages {report.pages} (rendered {report.rendered}, "
-        f"reused {report.reused}), search bundles {report.search_bundles_built}/"
-        f"{report.search_bundles}  [{phases}]",
+        f"{label:<26} {seconds:7.1f} s  (cpu {cpu:.0f} s, load {load_average()})  pages "
+        f"{report.pages} (rendered {report.rendered}, reused {report.reused}), search bundles "
+        f"{report.search_bundles_built}/{report.search_bundles}  [{phases}]",
         flush=True,
     )
 
@@ -231,12 +238,12 @@ def measure_builds(args, workdir: Path, config: Config, days: list[date]) -> Non
     shutil.rmtree(workdir / "site.trees", ignore_errors=True)
     print(f"load average before the builds: {load_average()}", flush=True)
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     full = build_site(db, config, full=True)
-    show("full build", full, time.perf_counter() - started)
-    started = time.perf_counter()
+    show("full build", full, time.perf_counter() - started, cpu_seconds() - cpu)
+    started, cpu = time.perf_counter(), cpu_seconds()
     noop = build_site(db, config)
-    show("no-op rebuild (baseline)", noop, time.perf_counter() - started)
+    show("no-op rebuild (baseline)", noop, time.perf_counter() - started, cpu_seconds() - cpu)
     add_day(
         db,
         config,
@@ -249,9 +256,12 @@ def measure_builds(args, workdir: Path, config: Config, days: list[date]) -> Non
         topic_ids,
         rng,
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), cpu_seconds()
     incremental = build_site(db, config)
-    show("incremental (+1 day)", incremental, time.perf_counter() - started)
+    show("incremental (+1 day)", incremental, time.perf_counter() - started, cpu_seconds() - cpu)
+    started, cpu = time.perf_counter(), cpu_seconds()
+    again = build_site(db, config)
+    show("next build (other tree)", again, time.perf_counter() - started, cpu_seconds() - cpu)
     print(f"load average after the builds: {load_average()}")
     own, children = peak_rss_mb()
     print(

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from digest import links
 from digest.config import Config
 from digest.paths import PACKAGE_DIR, TEMPLATES_DIR
 from digest.site import affected, feeds, pages, profiles, search, trees, write
 from digest.site.gather import SiteData, gather
 from digest.site.jobs import PageJob
-from digest.site.similar import update_similar
+from digest.site.similar import SimilarUpdate
 from digest.site.trending_view import trending_list
 from digest.store import site as site_store
 
@@ -103,6 +102,7 @@ def plan_pages(
     build_id: int = 0,
     tree_build: int | None = None,
     own: dict[str, str] | None = None,
+    similar_update: SimilarUpdate | None = None,
 ) -> Plan:
     """Every list page and feed, and the paper and author pages that may have changed since
     `tree_build` (all of them when it is None), each with its fingerprint (nothing rendered)."""
@@ -115,7 +115,8 @@ def plan_pages(
         return trending_list(db, data, period, day, limit, signal_days)
 
     model = config.embedding.model
-    similar = update_similar(db, model, full=full, build_id=build_id)
+    similar_update = similar_update or SimilarUpdate(db, model, full=full, build_id=build_id)
+    similar = similar_update.result()
     keys = {pid: profiles.paper_key(data, p) for pid, p in data.papers.items()}
     stored = site_store.paper_state(db)
     changes = affected.paper_changes(stored, keys, data, build_id, tree_build)
@@ -125,10 +126,10 @@ def plan_pages(
     if changes.since is not None and tree_build is not None:
         moved = site_store.similar_changed_since(db, tree_build)
         moved |= site_store.similar_showing(db, model, changes.since)
-        paper_ids = affected.papers_to_check(data, changes.since | moved, own)
         authors = affected.authors_of(changes.since, changes.rows, stored)
-        author_ids = affected.authors_to_check(data, authors, own)
-        kept = _kept(data, own, set(paper_ids), set(author_ids))
+        paper_ids, author_ids, kept = affected.pages_to_check(
+            data, changes.since | moved, authors, own
+        )
         similar = site_store.similar_lists(db, model, paper_ids)
     elif similar is None:
         similar = site_store.similar_papers(db, model)
@@ -144,20 +145,6 @@ def plan_pages(
         *profiles.author_jobs(data, site, salt, keys, author_ids),
     ]
     return Plan(jobs, kept, changes.rows)
-
-
-def _kept(data: SiteData, own: dict[str, str], papers: set[str], authors: set[int]) -> dict:
-    """The recorded fingerprints of the paper and author pages not looked at."""
-    kept = {}
-    for paper_id in data.papers:
-        if paper_id not in papers:
-            path = links.paper_path(paper_id)
-            kept[path] = own[path]
-    for author_id in data.author_papers:
-        if author_id not in authors:
-            path = links.author_path(author_id)
-            kept[path] = own[path]
-    return kept
 
 
 def _start_search(data: SiteData, names: list[str], plans: dict, build: Path):
@@ -215,8 +202,11 @@ def build_site(
         marks["last"] = now
 
     build_id = site_store.start_build(db, full=full)
+    similar = SimilarUpdate(db, config.embedding.model, full=full, build_id=build_id)
     data = gather(db)
     mark("gather")
+    similar.wait()
+    mark("similar (beside gather)")
     salt = _code_salt(config, data)
     plans = search.plan_bundles(data, salt) if config.site.search else {}
     place = trees.locate(target)
@@ -250,6 +240,7 @@ def build_site(
             build_id=build_id,
             tree_build=tree_build,
             own=own,
+            similar_update=similar,
         )
         jobs = plan.jobs
         fingerprints.update(plan.kept)

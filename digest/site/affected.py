@@ -68,15 +68,28 @@ def authors_of(changed: set[str], rows: list[StateRow], stored: dict) -> set[int
     return authors
 
 
-def papers_to_check(data: SiteData, wanted: set[str], own: dict) -> list[str]:
-    """Paper pages that may differ from what the tree holds: the `wanted` ones (changed, or
-    with a neighbour list that changed or shows a changed paper) and any the tree lacks."""
-    return [pid for pid in data.papers if pid in wanted or links.paper_path(pid) not in own]
-
-
-def authors_to_check(data: SiteData, authors: set[int], own: dict) -> list[int]:
-    return [
-        author_id
-        for author_id in data.author_papers
-        if author_id in authors or links.author_path(author_id) not in own
-    ]
+def pages_to_check(
+    data: SiteData, wanted: set[str], authors: set[int], own: dict[str, str]
+) -> tuple[list[str], list[int], dict[str, str]]:
+    """Paper and author pages that may differ from what the tree holds (`wanted` papers: changed,
+    or with a neighbour list that changed or shows a changed paper; `authors` of changed papers;
+    any page the tree lacks), and the recorded fingerprints of all the others."""
+    papers: list[str] = []
+    people: list[int] = []
+    kept: dict[str, str] = {}
+    paper_path, author_path = links.paper_path, links.author_path
+    for paper_id in data.papers:
+        path = paper_path(paper_id)
+        recorded = own.get(path)
+        if recorded is None or paper_id in wanted:
+            papers.append(paper_id)
+        else:
+            kept[path] = recorded
+    for author_id in data.author_papers:
+        path = author_path(author_id)
+        recorded = own.get(path)
+        if recorded is None or author_id in authors:
+            people.append(author_id)
+        else:
+            kept[path] = recorded
+    return papers, people, kept

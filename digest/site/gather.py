@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 from digest.store import site as site_store
 
 
-@dataclass
+@dataclass(slots=True)
 class PaperEntry:
     id: str
     title: str
@@ -36,7 +36,6 @@ class PaperEntry:
     comments: str | None
     is_arxiv: bool
     content_hash: str
-    days: list[date] = field(default_factory=list)  # listing days (new, cross, replace...)
     listed: dict[date, str] = field(default_factory=dict)  # listing day -> announce type
     versions: list[tuple[int, str]] = field(default_factory=list)  # (version, first seen day)
 
@@ -191,13 +190,14 @@ def gather(db) -> SiteData:
     for paper_id, day_text, announce_type in site_store.archive_listings(db):
         day = day_of(day_text)
         listings[day].append((paper_id, announce_type))
-        if paper_id in papers:
-            papers[paper_id].days.append(day)
-            papers[paper_id].listed[day] = announce_type
+        entry = papers.get(paper_id)
+        if entry is not None:
+            entry.listed[day] = announce_type
 
     for paper_id, version, first_seen, _source in site_store.archive_versions(db):
-        if paper_id in papers:
-            papers[paper_id].versions.append((version, (first_seen or "")[:10]))
+        entry = papers.get(paper_id)
+        if entry is not None:
+            entry.versions.append((version, (first_seen or "")[:10]))
 
     topics = _curated_topics(db)
     known_topics = {t.id for t in topics}

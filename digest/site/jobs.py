@@ -37,16 +37,25 @@ def _site_environment():
     return env
 
 
+_AUTHOR_LINKS: dict[tuple[str, str | None, str], str] = {}
+
+
+def _author_link(root: str, url: str | None, name: str) -> str:
+    key = (root, url, name)
+    html = _AUTHOR_LINKS.get(key)
+    if html is None:
+        if url:
+            html = f'<a href="{escape(root)}{escape(url)}">{escape(name)}</a>'
+        else:
+            html = str(escape(name))
+        _AUTHOR_LINKS[key] = html
+    return html
+
+
 def author_list(authors: list[dict], more: int, root: str) -> Markup:
     """'<a href="root+url">Name</a>, ...' (+N more): what the author_list macro rendered, in
-    Python (it runs for every card, row and work on 150k pages)."""
-    parts = [
-        f'<a href="{escape(root)}{escape(a["url"])}">{escape(a["name"])}</a>'
-        if a["url"]
-        else str(escape(a["name"]))
-        for a in authors
-    ]
-    html = ", ".join(parts)
+    Python (it runs for every card, row and work on 150k pages; each link is escaped once)."""
+    html = ", ".join([_author_link(root, a["url"], a["name"]) for a in authors])
     if more:
         html += f' <span class="more">+{escape(more)} more</span>'
     return Markup(html)

@@ -153,3 +153,46 @@ def _spherical_kmeans(
         keep = norms[:, 0] > 0
         centroids[keep] = sums[keep] / norms[keep]
     return centroids, labels
+
+
+class SimilarUpdate:
+    """update_similar, started early: a normal build runs it in a thread on its own connection
+    while the archive is gathered (SQLite reads and numpy release the GIL for most of it); a
+    full build (or an in-memory database) runs it in line when the result is first asked for."""
+
+    def __init__(self, db, model: str, *, full: bool, build_id: int) -> None:
+        self.db, self.model, self.full, self.build_id = db, model, full, build_id
+        path = _database_file(db)
+        self.future = None
+        if not full and path:
+            from concurrent.futures import ThreadPoolExecutor
+
+            executor = ThreadPoolExecutor(1, thread_name_prefix="site-similar")
+            self.future = executor.submit(self._in_thread, path)
+            executor.shutdown(wait=False)
+
+    def _in_thread(self, path: str) -> Neighbours | None:
+        from digest.store import open_db
+
+        own = open_db(path, migrate=False)
+        try:
+            return update_similar(own, self.model, full=False, build_id=self.build_id)
+        finally:
+            own.conn.close()
+
+    def wait(self) -> None:
+        """Let the thread finish (call before forking: forking with a running thread is unsafe)."""
+        if self.future is not None:
+            self.future.exception()
+
+    def result(self) -> Neighbours | None:
+        if self.future is not None:
+            return self.future.result()
+        return update_similar(self.db, self.model, full=self.full, build_id=self.build_id)
+
+
+def _database_file(db) -> str | None:
+    for _seq, name, file in db.execute("PRAGMA database_list").fetchall():
+        if name == "main" and file:
+            return file
+    return None

@@ -87,3 +87,9 @@ def m004_site_change_stamps(db) -> None:
         ALTER TABLE site_trees ADD COLUMN salt TEXT;         -- templates/code/settings digest
         """
     )
+
+
+@migrations()
+def m005_site_similar_target_index(db) -> None:
+    # "Which lists show these papers?" on every normal build (edited or removed papers).
+    db.execute("CREATE INDEX site_similar_target ON site_similar(similar_id)")
