@@ -4,11 +4,13 @@ search with Pagefind and swaps the new site in atomically.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -186,10 +188,31 @@ def site_dir(config: Config) -> Path:
     return config.path(config.site.dir)
 
 
+@contextlib.contextmanager
+def _long_lived_heap() -> Iterator[None]:
+    """Gathering and planning make millions of long-lived objects and next to no reference
+    cycles: the cyclic collector would walk the whole heap again and again (a third of the
+    gathering time), so it is off during a build. Objects are frozen before each fork so a
+    child's collections neither walk nor copy-on-write the inherited heap."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if enabled:
+            gc.enable()
+
+
 def build_site(
     db, config: Config, *, full: bool = False, progress: Progress | None = None
 ) -> SiteReport:
     """Render the archive from the store into config.site.dir (incremental unless `full`)."""
+    with _long_lived_heap():
+        return _build_site(db, config, full=full, progress=progress)
+
+
+def _build_site(db, config: Config, *, full: bool, progress: Progress | None) -> SiteReport:
     started = time.perf_counter()
     target = site_dir(config)
     report = SiteReport(dir=str(target), index_path=str(target / "index.html"), full=full)
@@ -227,6 +250,7 @@ def build_site(
     root.mkdir(parents=True, exist_ok=True)
     fingerprints: dict[str, str] = {}
     stale = _place_search_bundles(plans, own, live, live_root, root, fingerprints)
+    gc.freeze()
     indexing = _start_search(data, stale, plans, root)
     cleaner = None
     try:
@@ -255,6 +279,7 @@ def build_site(
         report.reused = len(jobs) + len(plan.kept) - len(pending)
         mark("link")
         workers = max(1, min(os.cpu_count() or 1, 4))
+        gc.freeze()
         pool = write.render_pool(pending, workers)  # fork before any thread starts
         cleaner = trees.remove_in_background(place, trash)
         tick("pages", 0, len(pending))

@@ -144,6 +144,9 @@ class Indexing:
 
 
 def _index_in_child(writer, data, names, plans, out_dir, scratch) -> None:
+    import gc
+
+    gc.enable()  # the parent builds with the cyclic collector off (its heap is frozen)
     try:
         build_bundles(data, names, plans, out_dir, scratch)
         writer.send("")

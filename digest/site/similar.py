@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from digest.errors import DigestError
 from digest.store import site as site_store
 
 Neighbours = dict[str, list[tuple[str, float]]]
@@ -59,7 +60,7 @@ def update_similar(
     # A paper whose text changed since its list was computed: its list, and every list that
     # shows it (with its old score), are recomputed; so are lists showing a paper now gone.
     redone = {pid for pid, (h, _) in heads.items() if pid in hashes and h != hashes[pid]}
-    stale = redone | (site_store.similar_targets(db, model) - hashes.keys() if heads else set())
+    stale = redone | (site_store.similar_targets_gone(db, model, ids) if heads else set())
     showing = site_store.similar_showing(db, model, stale) if stale else set()
     missing = [
         i for i, pid in enumerate(ids) if pid not in heads or pid in redone or pid in showing
@@ -156,39 +157,60 @@ def _spherical_kmeans(
 
 
 class SimilarUpdate:
-    """update_similar, started early: a normal build runs it in a thread on its own connection
-    while the archive is gathered (SQLite reads and numpy release the GIL for most of it); a
-    full build (or an in-memory database) runs it in line when the result is first asked for."""
+    """update_similar, started early: a normal build runs it in a forked process on its own
+    connection while the archive is gathered (the lists land in the store); a full build (or an
+    in-memory database, or no fork) runs it in line when the result is first asked for."""
 
     def __init__(self, db, model: str, *, full: bool, build_id: int) -> None:
+        import multiprocessing
+
         self.db, self.model, self.full, self.build_id = db, model, full, build_id
+        self.process = self.reader = None
+        self.forked = False
         path = _database_file(db)
-        self.future = None
-        if not full and path:
-            from concurrent.futures import ThreadPoolExecutor
-
-            executor = ThreadPoolExecutor(1, thread_name_prefix="site-similar")
-            self.future = executor.submit(self._in_thread, path)
-            executor.shutdown(wait=False)
-
-    def _in_thread(self, path: str) -> Neighbours | None:
-        from digest.store import open_db
-
-        own = open_db(path, migrate=False)
-        try:
-            return update_similar(own, self.model, full=False, build_id=self.build_id)
-        finally:
-            own.conn.close()
+        if full or not path or "fork" not in multiprocessing.get_all_start_methods():
+            return
+        context = multiprocessing.get_context("fork")
+        self.reader, writer = context.Pipe(duplex=False)
+        self.process = context.Process(
+            target=_update_in_child, name="site-similar", args=(writer, path, model, build_id)
+        )
+        self.process.start()
+        writer.close()
+        self.forked = True
 
     def wait(self) -> None:
-        """Let the thread finish (call before forking: forking with a running thread is unsafe)."""
-        if self.future is not None:
-            self.future.exception()
+        """Let the forked update finish; raises DigestError if it failed."""
+        if self.process is None or self.reader is None:
+            return
+        try:
+            message = self.reader.recv()
+        except EOFError:  # the child died before reporting
+            message = ""
+        self.process.join()
+        failed = message or self.process.exitcode != 0
+        self.process = self.reader = None
+        if failed:
+            raise DigestError(message or "the similar-papers update failed")
 
     def result(self) -> Neighbours | None:
-        if self.future is not None:
-            return self.future.result()
+        """Every list when computed here in line; None when the forked update stored them."""
+        if self.forked:
+            self.wait()
+            return None
         return update_similar(self.db, self.model, full=self.full, build_id=self.build_id)
+
+
+def _update_in_child(writer, path: str, model: str, build_id: int) -> None:
+    from digest.store import open_db
+
+    try:
+        db = open_db(path, migrate=False)
+        update_similar(db, model, full=False, build_id=build_id)
+        db.conn.close()
+        writer.send("")
+    except BaseException as exc:  # reported to the parent, which raises it
+        writer.send(str(exc) or exc.__class__.__name__)
 
 
 def _database_file(db) -> str | None:

@@ -146,6 +146,9 @@ def _render_and_write(jobs: list, root: Path) -> int:
 
 
 def _render_share(args: tuple[int, int, str]) -> int:
+    import gc
+
+    gc.enable()  # the parent builds with the cyclic collector off (its heap is frozen)
     share, workers, root = args
     return _render_and_write(_PENDING[share::workers], Path(root))
 

@@ -164,9 +164,13 @@ def similar_heads(db, model: str, k: int) -> dict[str, tuple[str | None, float |
     return {r[0]: (r[1], r[2]) for r in rows}
 
 
-def similar_targets(db, model: str) -> set[str]:
-    """Every paper some cached list shows."""
-    rows = db.execute("SELECT DISTINCT similar_id FROM site_similar WHERE model = ?", [model])
+def similar_targets_gone(db, model: str, paper_ids: Iterable[str]) -> set[str]:
+    """Papers some cached list shows that are not among `paper_ids` (the embedded archive)."""
+    rows = db.execute(
+        "SELECT DISTINCT similar_id FROM site_similar WHERE model = ? "
+        "AND similar_id NOT IN (SELECT value FROM json_each(?))",
+        [model, json.dumps(list(paper_ids))],
+    )
     return {r[0] for r in rows}
 
 
