@@ -30,12 +30,18 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(part_scores, order, axis=1)
 
 
-def _neighbours_of(rows: np.ndarray, ids: list[str], vectors: np.ndarray, k: int) -> Neighbours:
+def _neighbours_of(
+    rows: np.ndarray, ids: list[str], vectors: np.ndarray, k: int, on_scores=None
+) -> Neighbours:
+    """Top k of the given rows against every paper; `on_scores(chunk, scores)` sees each
+    chunk's (m, N) score matrix too."""
     found: Neighbours = {}
     for start in range(0, len(rows), _CHUNK):
         chunk = rows[start : start + _CHUNK]
         scores = vectors[chunk] @ vectors.T
         scores[np.arange(len(chunk)), chunk] = -np.inf  # never your own neighbour
+        if on_scores is not None:
+            on_scores(chunk, scores)
         cols, vals = _top_k(scores, k)
         for row, col_row, val_row in zip(chunk, cols, vals, strict=True):
             found[ids[row]] = [
@@ -82,31 +88,34 @@ def update_similar(
 
 
 def _displaced(db, model, ids, vectors, missing_rows, heads, k: int) -> Neighbours:
-    """Fresh lists for the missing papers, plus the older lists one of them now enters."""
-    changed: Neighbours = _neighbours_of(missing_rows, ids, vectors, k)
+    """Fresh lists for the missing papers, plus the older lists one of them now enters (from
+    the same score matrices: each new paper against every paper)."""
     missing_set = set(missing_rows.tolist())
     kth = np.full(len(ids), -np.inf, dtype=np.float32)
     for i, pid in enumerate(ids):
         head = heads.get(pid)
         if head is not None and head[1] is not None:
             kth[i] = head[1]
-    for start in range(0, len(missing_rows), _CHUNK):
-        chunk = missing_rows[start : start + _CHUNK]
-        scores = vectors @ vectors[chunk].T  # (N, m)
-        rows = [r for r in np.nonzero(scores.max(axis=1) > kth)[0].tolist() if r not in missing_set]
-        cached = site_store.similar_lists(
-            db, model, [ids[r] for r in rows if ids[r] not in changed]
-        )
-        for row in rows:
-            pid = ids[row]
-            current = changed.get(pid, cached.get(pid, []))
-            candidates = dict(current)
-            for col, score in zip(chunk.tolist(), scores[row].tolist(), strict=True):
+    entered: dict[int, dict[str, float]] = {}  # old paper row -> new papers closer than its k-th
+
+    def displace(chunk: np.ndarray, scores: np.ndarray) -> None:
+        for row in np.nonzero(scores.max(axis=0) > kth)[0].tolist():
+            if row in missing_set:
+                continue
+            closer = entered.setdefault(row, {})
+            for col, score in zip(chunk.tolist(), scores[:, row].tolist(), strict=True):
                 if col != row:
-                    candidates[ids[col]] = round(float(score), 4)
-            best = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:k]
-            if best != current:
-                changed[pid] = best
+                    closer[ids[col]] = round(float(score), 4)
+
+    changed: Neighbours = _neighbours_of(missing_rows, ids, vectors, k, displace)
+    cached = site_store.similar_lists(db, model, [ids[row] for row in entered])
+    for row, closer in entered.items():
+        current = cached.get(ids[row], [])
+        candidates = dict(current)
+        candidates.update(closer)
+        best = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:k]
+        if best != current:
+            changed[ids[row]] = best
     return changed
 
 
