@@ -137,7 +137,7 @@ def plan_pages(
         similar = site_store.similar_papers(db, model)
     jobs = [
         *pages.day_jobs(db, data, site, salt, trend, keys),
-        *pages.period_jobs(data, site, salt, trend),
+        *pages.period_jobs(data, site, salt, trend, keys),
         pages.archive_job(data, site, salt),
         *pages.topic_jobs(data, site, salt, keys),
         *pages.simple_jobs(data, site, salt, bundles),

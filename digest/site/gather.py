@@ -79,6 +79,14 @@ class SiteData:
         return dict(grouped)
 
     @cached_property
+    def new_listed(self) -> dict[date, list[str]]:
+        """day -> papers listed as new or cross-list that day (known papers, listing order)."""
+        return {
+            day: [pid for pid, kind in listed if kind in ("new", "cross") and pid in self.papers]
+            for day, listed in self.listings.items()
+        }
+
+    @cached_property
     def match_summary(self) -> dict[str, tuple[int, float]]:
         """paper id -> (curated topics matched, best score), for papers with any match."""
         return {

@@ -188,48 +188,72 @@ def _period_context(
     }
 
 
-def period_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
+def _period_job(
+    data: SiteData,
+    site: dict,
+    salt: str,
+    keys: dict[str, str],
+    path: str,
+    title: str,
+    days: list[date],
+    trending: list[Ranked],
+    links_around: tuple[dict | None, dict | None],
+) -> PageJob:
+    """Fingerprinted from compact inputs (its days and their counts, the trending papers' keys
+    and likes, the neighbouring periods); the context with its cards is built only to render."""
+    prev, nxt = links_around
+    key = fingerprint(
+        salt,
+        "period",
+        path,
+        title,
+        [(d, len(data.listings.get(d, ()))) for d in days],
+        [(r.paper_id, r.likes, keys.get(r.paper_id)) for r in trending],
+        prev,
+        nxt,
+    )
+
+    def produce() -> str:
+        context = _period_context(data, site, path, title, days, trending, prev, nxt)
+        return render("site/period.html.j2", **context)
+
+    return PageJob(path, key, produce)
+
+
+def period_jobs(
+    data: SiteData, site: dict, salt: str, trend, keys: dict[str, str]
+) -> list[PageJob]:
     jobs: list[PageJob] = []
     weeks = sorted({week_start(d) for d in data.days})
+
+    def link(m: date) -> dict:
+        y, w, _ = m.isocalendar()
+        return {"url": links.week_path(y, w), "label": f"Week {w}, {y}"}
+
     for i, monday in enumerate(weeks):
         year, week, _ = monday.isocalendar()
         days = [d for d in data.days if week_start(d) == monday]
-        path = links.week_path(year, week)
-
-        def link(m: date) -> dict:
-            y, w, _ = m.isocalendar()
-            return {"url": links.week_path(y, w), "label": f"Week {w}, {y}"}
-
-        context = _period_context(
-            data,
-            site,
-            path,
-            f"Week {week}, {year}",
-            days,
-            trend("week", days[0], PERIOD_TRENDING),
+        around = (
             link(weeks[i - 1]) if i > 0 else None,
             link(weeks[i + 1]) if i + 1 < len(weeks) else None,
         )
-        jobs.append(template_job(salt, path, "site/period.html.j2", context))
+        trending = trend("week", days[0], PERIOD_TRENDING)
+        path, title = links.week_path(year, week), f"Week {week}, {year}"
+        jobs.append(_period_job(data, site, salt, keys, path, title, days, trending, around))
     months = sorted({(d.year, d.month) for d in data.days})
+
+    def mlink(ym: tuple[int, int]) -> dict:
+        return {"url": links.month_path(*ym), "label": f"{calendar.month_name[ym[1]]} {ym[0]}"}
+
     for i, (year, month) in enumerate(months):
         days = [d for d in data.days if (d.year, d.month) == (year, month)]
-        path = links.month_path(year, month)
-
-        def mlink(ym: tuple[int, int]) -> dict:
-            return {"url": links.month_path(*ym), "label": f"{calendar.month_name[ym[1]]} {ym[0]}"}
-
-        context = _period_context(
-            data,
-            site,
-            path,
-            f"{calendar.month_name[month]} {year}",
-            days,
-            trend("month", days[0], PERIOD_TRENDING),
+        around = (
             mlink(months[i - 1]) if i > 0 else None,
             mlink(months[i + 1]) if i + 1 < len(months) else None,
         )
-        jobs.append(template_job(salt, path, "site/period.html.j2", context))
+        trending = trend("month", days[0], PERIOD_TRENDING)
+        path, title = links.month_path(year, month), f"{calendar.month_name[month]} {year}"
+        jobs.append(_period_job(data, site, salt, keys, path, title, days, trending, around))
     return jobs
 
 

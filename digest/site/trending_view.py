@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import chain, islice
 
 from digest.site.gather import SiteData
 
@@ -43,20 +44,16 @@ def period_days(data: SiteData, period: str, anchor: date) -> list[date]:
 
 
 def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ranked]:
-    order: dict[str, int] = {}
-    for day in period_days(data, period, anchor):
-        for paper_id, announce_type in data.listings.get(day, []):
-            if announce_type in ("new", "cross") and paper_id in data.papers:
-                order.setdefault(paper_id, len(order))
-
+    days = period_days(data, period, anchor)
+    order = dict.fromkeys(chain.from_iterable(data.new_listed.get(day, ()) for day in days))
     summary = data.match_summary
     # Papers with a topic match come first (most topics, best score, listing order); the many
     # without one follow in listing order, so only the matched few are sorted.
-    matched = [pid for pid in order if pid in summary]
-    matched.sort(key=lambda pid: (-summary[pid][0], -summary[pid][1], order[pid]))
-    ranked = matched[:limit]
+    matched = [(i, pid) for i, pid in enumerate(order) if pid in summary]
+    matched.sort(key=lambda item: (-summary[item[1]][0], -summary[item[1]][1], item[0]))
+    ranked = [pid for _, pid in matched[:limit]]
     if len(ranked) < limit:
-        ranked += [pid for pid in order if pid not in summary][: limit - len(ranked)]
+        ranked += islice((pid for pid in order if pid not in summary), limit - len(ranked))
     return [Ranked(pid, 0, summary.get(pid, (0, 0.0))[0]) for pid in ranked]
 
 
