@@ -118,10 +118,19 @@ def plan_pages(
 
     model = config.embedding.model
     similar_update = similar_update or SimilarUpdate(db, model, full=full, build_id=build_id)
-    similar = similar_update.result()
     keys = {pid: profiles.paper_key(data, p) for pid, p in data.papers.items()}
     stored = site_store.paper_state(db)
     changes = affected.paper_changes(stored, keys, data, build_id, tree_build)
+    jobs = [
+        *pages.day_jobs(db, data, site, salt, trend, keys),
+        *pages.period_jobs(data, site, salt, trend, keys),
+        pages.archive_job(data, site, salt),
+        *pages.topic_jobs(data, site, salt, keys),
+        *pages.simple_jobs(data, site, salt, bundles),
+        pages.stats_job(data, site, salt),
+        *feeds.feed_jobs(data, site, salt, trend),
+    ]
+    similar = similar_update.result()  # the forked update ran beside everything above
     kept: dict[str, str] = {}
     paper_ids: list[str] | None = None
     author_ids: list[int] | None = None
@@ -135,17 +144,8 @@ def plan_pages(
         similar = site_store.similar_lists(db, model, paper_ids)
     elif similar is None:
         similar = site_store.similar_papers(db, model)
-    jobs = [
-        *pages.day_jobs(db, data, site, salt, trend, keys),
-        *pages.period_jobs(data, site, salt, trend, keys),
-        pages.archive_job(data, site, salt),
-        *pages.topic_jobs(data, site, salt, keys),
-        *pages.simple_jobs(data, site, salt, bundles),
-        pages.stats_job(data, site, salt),
-        *feeds.feed_jobs(data, site, salt, trend),
-        *profiles.paper_jobs(data, site, salt, similar, keys, paper_ids),
-        *profiles.author_jobs(data, site, salt, keys, author_ids),
-    ]
+    jobs += profiles.paper_jobs(data, site, salt, similar, keys, paper_ids)
+    jobs += profiles.author_jobs(data, site, salt, keys, author_ids)
     return Plan(jobs, kept, changes.rows)
 
 
@@ -228,8 +228,6 @@ def _build_site(db, config: Config, *, full: bool, progress: Progress | None) ->
     similar = SimilarUpdate(db, config.embedding.model, full=full, build_id=build_id)
     data = gather(db)
     mark("gather")
-    similar.wait()
-    mark("similar (beside gather)")
     salt = _code_salt(config, data)
     plans = search.plan_bundles(data, salt) if config.site.search else {}
     place = trees.locate(target)

@@ -103,7 +103,10 @@ def _displaced(db, model, ids, vectors, missing_rows, heads, k: int) -> Neighbou
             if row in missing_set:
                 continue
             closer = entered.setdefault(row, {})
-            for col, score in zip(chunk.tolist(), scores[:, row].tolist(), strict=True):
+            column = scores[:, row]
+            # A score rounding below the k-th cannot enter: skip those before rounding.
+            near = np.flatnonzero(column >= kth[row] - 1e-4).tolist()
+            for col, score in zip(chunk[near].tolist(), column[near].tolist(), strict=True):
                 if col != row:
                     closer[ids[col]] = round(float(score), 4)
 
