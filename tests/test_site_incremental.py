@@ -117,3 +117,36 @@ def test_new_templates_or_settings_look_at_every_page(sample_db_path, tmp_path):
     author_pages = list((site / "authors").glob("*.html"))
     assert author_pages and all("Another archive" in p.read_text() for p in author_pages)
     db.conn.close()
+
+
+def test_similar_cache_after_new_and_edited_papers_equals_a_fresh_computation(tmp_path):
+    """The cached neighbour lists, updated for a new day and an edited abstract (new vector),
+    are the lists an exact computation from scratch gives."""
+    import numpy as np
+
+    from digest.site.similar import update_similar
+    from digest.store import site as site_store
+    from digest.store.papers import save_embeddings
+
+    model = "test-model"
+    rng = np.random.default_rng(3)
+    db = open_db(tmp_path / "similar.db")
+
+    def add(papers: list[Paper]) -> None:
+        upsert_papers(db, papers, source="test")
+        vectors = rng.normal(size=(len(papers), 16)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        save_embeddings(db, model, [p.content_hash for p in papers], vectors)
+
+    def paper(n: int, day: date, abstract: str = "text") -> Paper:
+        return Paper(id=f"2601.{n:05d}", title=f"Paper {n}", abstract=abstract, announced=day)
+
+    add([paper(n, date(2026, 1, 5)) for n in range(300)])
+    update_similar(db, model, full=True, build_id=1)
+    add([paper(n, date(2026, 1, 6)) for n in range(300, 340)])
+    add([paper(7, date(2026, 1, 6), abstract="rewritten")])
+    update_similar(db, model, full=False, build_id=2)
+    cached = site_store.similar_papers(db, model)
+    assert len(site_store.similar_changed_since(db, 1)) > 41  # new, edited, displaced lists
+    assert update_similar(db, model, full=True, build_id=3) == cached
+    db.conn.close()

@@ -7,6 +7,8 @@ new papers displace an older paper's neighbours when they are closer.
 
 from __future__ import annotations
 
+from math import isfinite
+
 import numpy as np
 
 from digest.errors import DigestError
@@ -43,13 +45,19 @@ def _neighbours_of(
         if on_scores is not None:
             on_scores(chunk, scores)
         cols, vals = _top_k(scores, k)
-        for row, col_row, val_row in zip(chunk, cols, vals, strict=True):
-            found[ids[row]] = [
-                (ids[c], round(float(v), 4))
-                for c, v in zip(col_row, val_row, strict=True)
-                if np.isfinite(v)
-            ]
+        _collect(found, ids, chunk, cols, vals)
     return found
+
+
+def _collect(found: Neighbours, ids, rows, cols, vals, pool=None) -> None:
+    """found[ids[row]] = [(ids[col], score rounded to 4 places), ...] for the finite scores
+    (Python lists, not numpy scalars: this runs for every paper of a full build)."""
+    if pool is not None:
+        cols = pool[cols]
+    for row, col_row, val_row in zip(rows.tolist(), cols.tolist(), vals.tolist(), strict=True):
+        found[ids[row]] = [
+            (ids[c], round(v, 4)) for c, v in zip(col_row, val_row, strict=True) if isfinite(v)
+        ]
 
 
 def update_similar(
@@ -96,7 +104,7 @@ def _displaced(db, model, ids, vectors, missing_rows, heads, k: int) -> Neighbou
         head = heads.get(pid)
         if head is not None and head[1] is not None:
             kth[i] = head[1]
-    entered: dict[int, dict[str, float]] = {}  # old paper row -> new papers closer than its k-th
+    entered: dict[int, dict[str, float]] = {}  # old paper row -> new papers' raw scores
 
     def displace(chunk: np.ndarray, scores: np.ndarray) -> None:
         for row in np.nonzero(scores.max(axis=0) > kth)[0].tolist():
@@ -104,21 +112,26 @@ def _displaced(db, model, ids, vectors, missing_rows, heads, k: int) -> Neighbou
                 continue
             closer = entered.setdefault(row, {})
             column = scores[:, row]
-            # A score rounding below the k-th cannot enter: skip those before rounding.
+            # A score rounding below the k-th cannot enter: skip those.
             near = np.flatnonzero(column >= kth[row] - 1e-4).tolist()
             for col, score in zip(chunk[near].tolist(), column[near].tolist(), strict=True):
                 if col != row:
-                    closer[ids[col]] = round(float(score), 4)
+                    closer[ids[col]] = score
 
     changed: Neighbours = _neighbours_of(missing_rows, ids, vectors, k, displace)
     cached = site_store.similar_lists(db, model, [ids[row] for row in entered])
+    index = {pid: i for i, pid in enumerate(ids)} if entered else {}
     for row, closer in entered.items():
         current = cached.get(ids[row], [])
-        candidates = dict(current)
-        candidates.update(closer)
-        best = sorted(candidates.items(), key=lambda item: (-item[1], item[0]))[:k]
-        if best != current:
-            changed[ids[row]] = best
+        # Ranked by raw score, as a computation from scratch ranks (rounded scores tie).
+        members = [index[pid] for pid, _ in current if pid in index]
+        scores = (vectors[members] @ vectors[row]).tolist()
+        raw = dict(zip([ids[m] for m in members], scores, strict=True))
+        raw.update(closer)
+        best = sorted(raw.items(), key=lambda item: (-item[1], item[0]))[:k]
+        rounded = [(pid, round(score, 4)) for pid, score in best]
+        if rounded != current:
+            changed[ids[row]] = rounded
     return changed
 
 
@@ -139,12 +152,7 @@ def _clustered_neighbours(ids: list[str], vectors: np.ndarray, k: int) -> Neighb
         scores = vectors[rows] @ vectors[pool].T
         scores[rows[:, None] == pool[None, :]] = -np.inf
         cols, vals = _top_k(scores, k)
-        for row, col_row, val_row in zip(rows, cols, vals, strict=True):
-            found[ids[row]] = [
-                (ids[pool[c2]], round(float(v), 4))
-                for c2, v in zip(col_row, val_row, strict=True)
-                if np.isfinite(v)
-            ]
+        _collect(found, ids, rows, cols, vals, pool)
     return found
 
 
