@@ -240,8 +240,8 @@ def _build_site(db, config: Config, *, full: bool, progress: Progress | None) ->
         live = site_store.page_fingerprints(db)  # a site directory from before the trees
     own = {} if full else site_store.tree_fingerprints(db, place.slot, trees.marker(place.root))
     tree_build, tree_salt = site_store.tree_build(db, place.slot) if own else (None, None)
-    if tree_salt != salt:
-        tree_build = None  # new templates, code or settings: look at every page
+    if tree_salt != salt or (tree_build is not None and tree_build >= build_id):
+        tree_build = None  # new templates, code or settings (or a reused build id): look at all
     trash = trees.clear_slot(place) if not own else None
     site_store.mark_tree_dirty(db, place.slot)
     root = place.root
