@@ -409,3 +409,45 @@ def test_confirm_on_get_flag_confirms_directly(make_config):
         assert httpx.get(base_url + path).status_code == 200
     assert status_of(db, "direct@example.org") == "active"
     db.conn.close()
+
+
+def test_follow_an_author_from_the_served_archive_in_a_browser(make_config):
+    """The built archive served by `digest serve`: an author page's Follow form signs up for
+    that author's papers (headless Chromium, under the app's CSP)."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from digest.links import author_path
+    from digest.site import build_site
+    from digest.store.papers import upsert_papers
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.conftest import skip_or_fail_without
+
+    if not Path(CHROMIUM).exists():
+        skip_or_fail_without("Debian chromium")
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    paper = Paper(id="2508.04321", title="Rings", abstract="Ideals.", authors=("Emmy Noether",))
+    upsert_papers(db, [paper], source="test")
+    build_site(db, config)
+    author_id = db.execute("SELECT id FROM authors WHERE name = 'Emmy Noether'").fetchone()[0]
+    with ServerThread(config) as base_url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(f"{base_url}/{author_path(author_id)}")
+        assert "Follow Emmy Noether" in page.inner_text("form.follow")
+        page.fill("#follow-email", "fan@example.org")
+        page.click("form.follow button[type=submit]")
+        assert "Check your inbox" in page.inner_text("h1")
+        browser.close()
+    assert wait_for_messages(config, 1)  # the confirmation mail
+    topics = db.execute(
+        "SELECT t.authors_json FROM topics t JOIN subscribers s ON s.id = t.owner_id"
+        " WHERE s.email = 'fan@example.org' AND s.status = 'pending'"
+    ).fetchall()
+    assert topics == [('["Emmy Noether"]',)]
+    assert problems == []
+    db.conn.close()
