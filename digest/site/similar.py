@@ -12,7 +12,6 @@ from math import isfinite
 import numpy as np
 
 from digest.errors import DigestError
-from digest.site import vector_cache
 from digest.store import site as site_store
 
 Neighbours = dict[str, list[tuple[str, float]]]
@@ -67,7 +66,7 @@ def update_similar(
     """Bring the cached neighbour lists up to date (lists written are stamped with `build_id`,
     so site trees built earlier know to re-render). Returns every list when it recomputed them
     all; None otherwise (the store holds them: read the ones you need)."""
-    ids, vectors, content_hashes = vector_cache.archive_vectors(db, model, _database_file(db))
+    ids, vectors, content_hashes = site_store.archive_vectors(db, model)
     if not ids:
         return {}
     hashes = dict(zip(ids, content_hashes, strict=True))

@@ -296,36 +296,6 @@ def archive_vectors(db, model: str):
     return [pid for pid, _ in found], matrix, [h for _, h in found]
 
 
-def paper_hashes(db) -> list[tuple[str, str]]:
-    """(paper id, content hash) of every paper, by id."""
-    return db.execute("SELECT id, content_hash FROM papers ORDER BY id").fetchall()
-
-
-def embeddings_stamp(db, model: str) -> tuple[int, int, str]:
-    """(rows, highest rowid, that row's hash and time) of the model's vectors: a file cache
-    built at this stamp is still valid if only rows above the rowid were added or replaced."""
-    count, top = db.execute(
-        "SELECT COUNT(*), COALESCE(MAX(rowid), 0) FROM embeddings WHERE model = ?", [model]
-    ).fetchone()
-    return int(count), int(top), embeddings_stamp_at(db, int(top))
-
-
-def embeddings_stamp_at(db, rowid: int) -> str:
-    """'hash|time' of the embeddings row with this rowid ('' when there is none)."""
-    row = db.execute(
-        "SELECT content_hash, created_at FROM embeddings WHERE rowid = ?", [rowid]
-    ).fetchone()
-    return f"{row[0]}|{row[1]}" if row else ""
-
-
-def embeddings_after(db, model: str, rowid: int) -> list[tuple[str, bytes]]:
-    """(content hash, vector blob) of the model's rows written after `rowid`, in rowid order."""
-    return db.execute(
-        "SELECT content_hash, vector FROM embeddings WHERE model = ? AND rowid > ? ORDER BY rowid",
-        [model, rowid],
-    ).fetchall()
-
-
 # ---------------------------------------------------------------- the two site trees
 
 
