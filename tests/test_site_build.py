@@ -458,3 +458,24 @@ def test_golden_pages(sample_db, sample_config, page):
     if not golden.exists():
         pytest.fail(f"{golden} is missing: run with DIGEST_UPDATE_GOLDEN=1 to create it")
     assert html == golden.read_text(encoding="utf-8")
+
+
+def test_topic_page_lists_older_days_as_links(sample_db_path, tmp_path, monkeypatch):
+    """A topic page shows its recent days in full; older days become links with counts."""
+    from digest.site import pages
+
+    db, config, _ = fresh_archive(sample_db_path, tmp_path / "topic")
+    day, count = db.execute(
+        "SELECT m.announce_date, COUNT(*) FROM topic_matches m JOIN topics t ON t.id = m.topic_id"
+        " WHERE t.name = 'Agents' GROUP BY m.announce_date ORDER BY m.announce_date DESC"
+    ).fetchone()
+    root = Path(build_site(db, config).dir)
+    html = (root / "topics/agents.html").read_text()
+    assert 'id="earlier-h"' not in html and html.count('class="card') >= count
+    monkeypatch.setattr(pages, "TOPIC_ROW_DAYS", 0)  # every day counts as "earlier" now
+    root = Path(build_site(db, config, full=True).dir)
+    html = (root / "topics/agents.html").read_text()
+    recent, older = html.split('id="earlier-h"')
+    assert 'class="card' not in recent and "Nothing has matched" not in html
+    assert f'href="../days/{day}.html"' in older and f"{count} matched</span>" in older
+    db.conn.close()

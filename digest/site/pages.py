@@ -19,6 +19,7 @@ DAY_TRENDING = 10
 PERIOD_TRENDING = 30
 TOPIC_CARDS_ON_DAY = 8
 TOPIC_CARD_DAYS = 10
+TOPIC_ROW_DAYS = 60  # older days are listed as links with counts (a topic page stays small)
 
 
 def _base(site: dict, path: str, title: str, active: str) -> dict:
@@ -301,8 +302,17 @@ def _topic_context(data: SiteData, site: dict, topic, path: str) -> dict:
     by_day: dict[date, list] = defaultdict(list)
     for match in matches:
         by_day[match.day].append(match)
-    days = []
+    days, earlier = [], []
     for n, day in enumerate(sorted(by_day, reverse=True)):
+        if n >= TOPIC_ROW_DAYS:
+            earlier.append(
+                {
+                    "label": views.day_label(day),
+                    "url": links.day_path(day),
+                    "count": len(by_day[day]),
+                }
+            )
+            continue
         ordered = sorted(by_day[day], key=lambda m: (-m.score, m.paper_id))
         days.append(
             {
@@ -326,6 +336,7 @@ def _topic_context(data: SiteData, site: dict, topic, path: str) -> dict:
         },
         "total": len({m.paper_id for m in matches}),
         "days": days,
+        "earlier": earlier,
     }
 
 
