@@ -157,3 +157,48 @@ def run_cli_in_process(config_path: Path, capsys, *args: str) -> tuple[int, str,
         sys.argv = old_argv
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+SMTP_SENDER = {  # a sender identity the real backends accept, fast pacing for tests
+    "from_address": "digest@lab.test",
+    "postal_address": "1 Main St, Springfield",
+    "rate_per_second": 500.0,
+    "retry_base_seconds": 0.01,
+}
+
+
+@pytest.fixture
+def smtp_server(make_config):
+    """Start a real SMTP server (aiosmtpd on 127.0.0.1) and a config sending to it:
+    `start(handler=None, **mail) -> (config, config_path, handler)`; stopped after the test."""
+    import portpicker
+    from aiosmtpd.controller import Controller
+
+    from tests.delivery_support import RecordingHandler
+
+    started = []
+
+    def start(handler=None, **mail):
+        port = portpicker.pick_unused_port()
+        handler = handler or RecordingHandler()
+        controller = Controller(handler, hostname="127.0.0.1", port=port)
+        controller.start()
+        started.append(controller)
+        config, path = make_config(
+            {
+                "mail": {
+                    **SMTP_SENDER,
+                    "backend": "smtp",
+                    "smtp_host": "127.0.0.1",
+                    "smtp_port": port,
+                    "smtp_security": "none",
+                    "smtp_timeout_seconds": 5.0,
+                    **mail,
+                }
+            }
+        )
+        return config, path, handler
+
+    yield start
+    for controller in started:
+        controller.stop()

@@ -15,9 +15,7 @@ import subprocess
 import sys
 import threading
 
-import portpicker
 import pytest
-from aiosmtpd.controller import Controller
 
 from digest.store import deliveries as ledger
 from digest.store import open_db
@@ -70,64 +68,45 @@ class KillingHandler(RecordingHandler):
 
 
 @pytest.mark.slow
-def test_sigkill_at_random_points_never_duplicates(make_config):
+def test_sigkill_at_random_points_never_duplicates(smtp_server):
     handler = KillingHandler()
-    port = portpicker.pick_unused_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        config, path = make_config(
-            {
-                "mail": {
-                    "backend": "smtp",
-                    "smtp_host": "127.0.0.1",
-                    "smtp_port": port,
-                    "smtp_security": "none",
-                    "smtp_timeout_seconds": 5.0,
-                    "from_address": "digest@lab.test",
-                    "postal_address": "1 Main St, Springfield",
-                    "rate_per_second": 30.0,
-                }
-            }
+    config, path, _ = smtp_server(handler, rate_per_second=30.0)
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, SUBSCRIBERS)  # plans pre-saved: send only renders + sends
+    db.conn.close()
+
+    rng = random.Random(20250820)
+    command = [
+        sys.executable,
+        "-m",
+        "digest",
+        "--config",
+        str(path),
+        "send",
+        "--date",
+        ISSUE.isoformat(),
+        "--force",
+        "--json",
+    ]
+    env = {**os.environ, "SMTP_USERNAME": "", "SMTP_PASSWORD": ""}
+    modes = []
+    killed = 0
+    for _ in range(KILLS):
+        mode = rng.choice(["in-data", "after", "after", "timer"])
+        proc = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
         )
-        db = open_db(config.db_path)
-        subs = seed_subscribers(db, SUBSCRIBERS)  # plans pre-saved: send only renders + sends
-        db.conn.close()
+        handler.arm(proc.pid, mode, kill_at=rng.randint(1, 3), delay=rng.uniform(0, 0.05))
+        if mode == "timer":
+            threading.Timer(rng.uniform(0.2, 2.0), handler._kill).start()
+        code = proc.wait(timeout=60)
+        killed += code == -signal.SIGKILL
+        modes.append(f"{mode}:{code}")
+        handler.arm(0, "none", 0, 0.0)
+    assert killed >= 20, f"only {killed} runs were killed ({modes})"
 
-        rng = random.Random(20250820)
-        command = [
-            sys.executable,
-            "-m",
-            "digest",
-            "--config",
-            str(path),
-            "send",
-            "--date",
-            ISSUE.isoformat(),
-            "--force",
-            "--json",
-        ]
-        env = {**os.environ, "SMTP_USERNAME": "", "SMTP_PASSWORD": ""}
-        modes = []
-        killed = 0
-        for _ in range(KILLS):
-            mode = rng.choice(["in-data", "after", "after", "timer"])
-            proc = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-            )
-            handler.arm(proc.pid, mode, kill_at=rng.randint(1, 3), delay=rng.uniform(0, 0.05))
-            if mode == "timer":
-                threading.Timer(rng.uniform(0.2, 2.0), handler._kill).start()
-            code = proc.wait(timeout=60)
-            killed += code == -signal.SIGKILL
-            modes.append(f"{mode}:{code}")
-            handler.arm(0, "none", 0, 0.0)
-        assert killed >= 20, f"only {killed} runs were killed ({modes})"
-
-        final = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
-        assert final.returncode in (0, 1), final.stderr
-    finally:
-        controller.stop()
+    final = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert final.returncode in (0, 1), final.stderr
 
     db = open_db(config.db_path)
     rows = {row.subscriber_id: row for row in ledger.list_deliveries(db, issue_date=ISSUE)}

@@ -10,9 +10,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-import portpicker
 import pytest
-from aiosmtpd.controller import Controller
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,12 +32,6 @@ from tests.delivery_support import (
 )
 
 ON_TIME = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
-REAL_SENDER = {
-    "from_address": "digest@lab.test",
-    "postal_address": "1 Main St, Springfield",
-    "rate_per_second": 500.0,
-    "retry_base_seconds": 0.01,
-}
 
 
 class UnsubscribingHandler(RecordingHandler):
@@ -64,36 +56,6 @@ class UnsubscribingHandler(RecordingHandler):
             set_status(other, self.victim_id, "unsubscribed")
             other.conn.close()
         return reply
-
-
-@pytest.fixture
-def smtp_server(make_config):
-    started = []
-
-    def start(handler=None, **mail):
-        port = portpicker.pick_unused_port()
-        handler = handler or RecordingHandler()
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
-        controller.start()
-        started.append(controller)
-        config, path = make_config(
-            {
-                "mail": {
-                    **REAL_SENDER,
-                    "backend": "smtp",
-                    "smtp_host": "127.0.0.1",
-                    "smtp_port": port,
-                    "smtp_security": "none",
-                    "smtp_timeout_seconds": 5.0,
-                    **mail,
-                }
-            }
-        )
-        return config, path, handler
-
-    yield start
-    for controller in started:
-        controller.stop()
 
 
 @pytest.fixture

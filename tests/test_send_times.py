@@ -8,17 +8,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
-import portpicker
-import pytest
-from aiosmtpd.controller import Controller
-
 from digest.send_times import local_send_moment, send_held, split_due
 from digest.sending import send_issue
 from digest.store import deliveries as ledger
 from digest.store import open_db
 from digest.subscribers import update_subscriber
 from tests.conftest import run_cli_in_process
-from tests.delivery_support import ISSUE, RecordingHandler, queue_messages, seed_subscribers
+from tests.delivery_support import ISSUE, queue_messages, seed_subscribers
 
 
 def at(hour: int, minute: int = 0, day: date = ISSUE) -> datetime:
@@ -38,31 +34,8 @@ def test_local_send_moment_in_the_subscribers_zone():
     assert due == ["a", "c"] and held == [local_send_moment(ISSUE, "America/New_York", 9)]
 
 
-@pytest.fixture
-def smtp(make_config):
-    handler = RecordingHandler()
-    port = portpicker.pick_unused_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    config, path = make_config(
-        {
-            "mail": {
-                "backend": "smtp",
-                "smtp_host": "127.0.0.1",
-                "smtp_port": port,
-                "smtp_security": "none",
-                "from_address": "digest@lab.test",
-                "postal_address": "1 Main St, Springfield",
-                "rate_per_second": 500.0,
-            }
-        }
-    )
-    yield config, path, handler
-    controller.stop()
-
-
-def test_held_digests_go_out_at_their_local_hour_once(smtp):
-    config, _, handler = smtp
+def test_held_digests_go_out_at_their_local_hour_once(smtp_server):
+    config, _, handler = smtp_server()
     db = open_db(config.db_path)
     now_sub, ny_sub, paris_sub = seed_subscribers(db, 3)
     update_subscriber(db, ny_sub.id, timezone="America/New_York", send_hour=9)  # 13:00 UTC
@@ -87,8 +60,8 @@ def test_held_digests_go_out_at_their_local_hour_once(smtp):
     assert len(handler.by_recipient) == 3 and ledger.count_by_state(db, ISSUE)["sent"] == 3
 
 
-def test_held_rows_past_the_lateness_limit_are_not_sent(smtp):
-    config, _, handler = smtp
+def test_held_rows_past_the_lateness_limit_are_not_sent(smtp_server):
+    config, _, handler = smtp_server()
     db = open_db(config.db_path)
     [sub] = seed_subscribers(db, 1)
     update_subscriber(db, sub.id, timezone="UTC", send_hour=23)
@@ -98,8 +71,8 @@ def test_held_rows_past_the_lateness_limit_are_not_sent(smtp):
     assert handler.messages == [] and ledger.count_by_state(db, ISSUE)["queued"] == 1
 
 
-def test_cli_send_held_json(smtp, capsys):
-    config, path, handler = smtp
+def test_cli_send_held_json(smtp_server, capsys):
+    config, path, handler = smtp_server()
     db = open_db(config.db_path)
     today = datetime.now(UTC).date()
     early, late = seed_subscribers(db, 2, issue=today, save_plans=False)
