@@ -74,22 +74,21 @@ def pages_to_check(
     """Paper and author pages that may differ from what the tree holds (`wanted` papers: changed,
     or with a neighbour list that changed or shows a changed paper; `authors` of changed papers;
     any page the tree lacks), and the recorded fingerprints of all the others."""
-    papers: list[str] = []
-    people: list[int] = []
     kept: dict[str, str] = {}
-    paper_path, author_path = links.paper_path, links.author_path
-    for paper_id in data.papers:
-        path = paper_path(paper_id)
-        recorded = own.get(path)
-        if recorded is None or paper_id in wanted:
-            papers.append(paper_id)
-        else:
-            kept[path] = recorded
-    for author_id in data.author_papers:
-        path = author_path(author_id)
-        recorded = own.get(path)
-        if recorded is None or author_id in authors:
-            people.append(author_id)
-        else:
-            kept[path] = recorded
+    papers = _split(data.papers, links.paper_path, wanted, own, kept)
+    people = _split(data.author_papers, links.author_path, authors, own, kept)
     return papers, people, kept
+
+
+def _split(keys, path_of, wanted, own: dict[str, str], kept: dict[str, str]) -> list:
+    """Keys whose page must be looked at (wanted, or missing from the tree); the others'
+    recorded fingerprints go into `kept`."""
+    look = []
+    for key in keys:
+        path = path_of(key)
+        recorded = own.get(path)
+        if recorded is None or key in wanted:
+            look.append(key)
+        else:
+            kept[path] = recorded
+    return look
