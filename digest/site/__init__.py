@@ -152,7 +152,7 @@ def plan_pages(
 def _start_search(data: SiteData, names: list[str], plans: dict, build: Path):
     """Index the stale search bundles in a forked process (started before any thread, right
     after gathering) so Pagefind overlaps page planning and rendering."""
-    return search.start_indexing(data, names, plans, build, build / ".search-src")
+    return search.start_indexing(data, names, plans, build)
 
 
 def _place_search_bundles(
@@ -295,7 +295,7 @@ def _build_site(db, config: Config, *, full: bool, progress: Progress | None) ->
         indexing.stop()
         raise
     finally:
-        shutil.rmtree(root / ".search-src", ignore_errors=True)
+        shutil.rmtree(root / ".search-src", ignore_errors=True)  # left by older builds
     site_store.save_paper_state(db, plan.paper_rows)
     site_store.save_tree_fingerprints(
         db, place.slot, own, fingerprints, trees.marker(root) or "", build_id=build_id, salt=salt

@@ -2,15 +2,15 @@
 
 Papers are grouped into bundles (one per past month, one per ISO week of the latest month), so
 a new day re-indexes only its week; the search page merges all bundles. Each bundle is indexed
-from tiny source pages (title, authors, abstract) with the `pagefind` binary from the wheel.
+from tiny pages (title, authors, abstract) handed to the `pagefind` binary from the wheel over
+its service pipe (no source files on disk).
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,9 +18,9 @@ from digest import links
 from digest.errors import DigestError
 from digest.site.gather import PaperEntry, SiteData
 from digest.site.jobs import fingerprint, render
+from digest.site.pagefind_service import index_records
 
 SEARCH_DIR = "search"
-TIMEOUT_SECONDS = 1800
 
 
 def bundle_name(paper: PaperEntry, latest_month: tuple[int, int] | None) -> str:
@@ -56,9 +56,8 @@ def bundle_paths(plans: dict[str, tuple[str, list[str]]]) -> list[str]:
     return [f"{SEARCH_DIR}/{name}/" for name in sorted(plans, reverse=True)]
 
 
-def _write_sources(data: SiteData, ids: list[str], source_dir: Path) -> None:
-    papers_dir = source_dir / "papers"
-    papers_dir.mkdir(parents=True, exist_ok=True)
+def _records(data: SiteData, ids: list[str]) -> Iterator[tuple[str, str]]:
+    """(url, html) per paper: a tiny page with title, authors, day and abstract."""
     for paper_id in ids:
         paper = data.papers[paper_id]
         html = render(
@@ -66,31 +65,7 @@ def _write_sources(data: SiteData, ids: list[str], source_dir: Path) -> None:
             paper=paper,
             day=paper.first_announced.isoformat() if paper.first_announced else "",
         )
-        (source_dir / links.paper_path(paper_id)).write_text(html, encoding="utf-8")
-
-
-def _run_pagefind(source_dir: Path, output_dir: Path, env: dict | None = None) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pagefind",
-        "--site",
-        str(source_dir),
-        "--output-path",
-        str(output_dir),
-        "--force-language",
-        "en",
-        "--silent",
-    ]
-    try:
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False, env=env
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise DigestError(f"pagefind timed out after {TIMEOUT_SECONDS} s") from exc
-    if result.returncode != 0:
-        tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
-        raise DigestError(f"pagefind failed (exit {result.returncode}): {' '.join(tail)}")
+        yield "/" + links.paper_path(paper_id), html
 
 
 def build_bundles(
@@ -98,7 +73,6 @@ def build_bundles(
     names: list[str],
     plans: dict[str, tuple[str, list[str]]],
     out_dir: Path,
-    scratch: Path,
     workers: int = 2,
 ) -> None:
     """Index the named bundles into out_dir/search/<name>/ (two pagefind runs at a time)."""
@@ -108,13 +82,10 @@ def build_bundles(
     env = {**os.environ, "RAYON_NUM_THREADS": "1"} if len(names) <= 1 else None
 
     def one(name: str) -> None:
-        source = scratch / name
-        _write_sources(data, plans[name][1], source)
         target = out_dir / SEARCH_DIR / name
         if target.exists():
             shutil.rmtree(target)
-        _run_pagefind(source, target, env)
-        shutil.rmtree(source, ignore_errors=True)
+        index_records(_records(data, plans[name][1]), target, env)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         list(pool.map(one, names))
@@ -143,12 +114,12 @@ class Indexing:
             self.process.join()
 
 
-def _index_in_child(writer, data, names, plans, out_dir, scratch) -> None:
+def _index_in_child(writer, data, names, plans, out_dir) -> None:
     import gc
 
     gc.enable()  # the parent builds with the cyclic collector off (its heap is frozen)
     try:
-        build_bundles(data, names, plans, out_dir, scratch)
+        build_bundles(data, names, plans, out_dir)
         writer.send("")
     except BaseException as exc:  # reported to the parent, which raises it
         writer.send(str(exc) or exc.__class__.__name__)
@@ -159,7 +130,6 @@ def start_indexing(
     names: list[str],
     plans: dict[str, tuple[str, list[str]]],
     out_dir: Path,
-    scratch: Path,
 ) -> Indexing:
     """Index the named bundles in a forked child (call before starting any thread); falls back
     to indexing right here where fork is unavailable."""
@@ -168,14 +138,14 @@ def start_indexing(
     if not names:
         return Indexing(None, None)
     if "fork" not in multiprocessing.get_all_start_methods():
-        build_bundles(data, names, plans, out_dir, scratch)
+        build_bundles(data, names, plans, out_dir)
         return Indexing(None, None)
     context = multiprocessing.get_context("fork")
     reader, writer = context.Pipe(duplex=False)
     process = context.Process(
         target=_index_in_child,
         name="site-search",
-        args=(writer, data, names, plans, out_dir, scratch),
+        args=(writer, data, names, plans, out_dir),
     )
     process.start()
     writer.close()

@@ -1,0 +1,50 @@
+"""Search bundles fed to the real `pagefind --service` over its pipe: the same pages as the
+command line indexing the same HTML from files, and a clear error when the service fails."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.errors import DigestError
+from digest.site.pagefind_service import index_records
+
+RECORDS = [
+    (
+        f"/papers/2501.{n:05d}.html",
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>t</title></head>'
+        f'<body><main data-pagefind-body><h1 data-pagefind-meta="title">Paper {n} about '
+        f"{word}</h1><p>An abstract mentioning {word} and number {n}.</p></main></body></html>",
+    )
+    for n, word in enumerate(["zebras", "giraffes", "transformers", "zebras & lions"])
+]
+
+
+def _fragments(bundle: Path) -> set[str]:
+    return {p.name for p in (bundle / "fragment").iterdir()}
+
+
+def test_service_indexes_the_same_pages_as_the_command_line(tmp_path):
+    index_records(iter(RECORDS), tmp_path / "service")
+    source = tmp_path / "source"
+    for url, html in RECORDS:
+        (source / url.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+        (source / url.lstrip("/")).write_text(html, encoding="utf-8")
+    command = [sys.executable, "-m", "pagefind", "--site", str(source)]
+    command += ["--output-path", str(tmp_path / "cli"), "--force-language", "en", "--silent"]
+    subprocess.run(command, check=True, timeout=300)
+    entry = json.loads((tmp_path / "service" / "pagefind-entry.json").read_text())
+    assert entry["languages"]["en"]["page_count"] == len(RECORDS)
+    # Fragments are named by a hash of their content (url, title, text): same pages, same names.
+    assert _fragments(tmp_path / "service") == _fragments(tmp_path / "cli")
+
+
+def test_a_service_that_dies_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAGEFIND_BINARY_PATH", "/bin/false")
+    with pytest.raises(DigestError, match="pagefind"):
+        index_records(iter(RECORDS), tmp_path / "bundle")
+    assert not (tmp_path / "bundle" / "pagefind-entry.json").exists()
