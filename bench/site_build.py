@@ -11,6 +11,12 @@ Prints: generation time (not a target), full build, a no-op rebuild (the baselin
 build after adding one day, each with its phase timings, and peak RSS (this process and pagefind).
 
     python bench/site_build.py [--days 250] [--per-day 400] [--workdir DIR] [--keep]
+    python bench/site_build.py --workdir DIR --no-full   # incremental only, on a kept site
+
+--no-full reuses the archive and site an earlier `--keep` run left in --workdir: it removes the
+last day, brings both site trees up to date without it (two catch-up builds, shown but not
+measured against a target), then times the incremental build and the next one. Cheap enough
+to run several times for an A/B comparison.
 """
 
 from __future__ import annotations
@@ -165,6 +171,9 @@ def main() -> None:
     parser.add_argument("--per-day", type=int, default=400)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--keep", action="store_true", help="keep (and reuse) the generated DB")
+    parser.add_argument(
+        "--no-full", action="store_true", help="skip the full build: reuse a kept site (see above)"
+    )
     parser.add_argument("--build-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -180,6 +189,8 @@ def main() -> None:
         return seed_recorded(workdir)
     if args.build_only:
         return measure_builds(args, workdir, config, days)
+    if args.no_full and not config.db_path.exists():
+        parser.error(f"--no-full needs a kept archive and site in {workdir} (run with --keep)")
     print(f"cpus: {os.cpu_count()}  workdir: {workdir}")
     import subprocess
 
@@ -188,7 +199,7 @@ def main() -> None:
     base, vectors = recorded_papers(workdir)
     rng = np.random.default_rng(7)
     pool = author_pool(base, max(2000, args.days * args.per_day // 2), rng)
-    if config.db_path.exists() and args.keep:
+    if config.db_path.exists() and (args.keep or args.no_full):
         print("reusing the generated archive in", config.db_path)
     else:
         config.db_path.unlink(missing_ok=True)
@@ -217,9 +228,10 @@ def main() -> None:
         str(args.days),
         "--per-day",
         str(args.per_day),
+        *(["--no-full"] if args.no_full else []),
     ]
     subprocess.run(command, check=True)
-    if not args.keep:
+    if not args.keep and not args.no_full:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -231,19 +243,24 @@ def measure_builds(args, workdir: Path, config: Config, days: list[date]) -> Non
     topic_ids = [r[0] for r in db.execute("SELECT id FROM topics ORDER BY id")]
     db.execute("DELETE FROM listings WHERE announce_date = ?", [days[-1].isoformat()])
     db.execute("DELETE FROM papers WHERE first_announced = ?", [days[-1].isoformat()])
-    site = workdir / "site"
-    if site.is_symlink():
-        site.unlink()
-    shutil.rmtree(site, ignore_errors=True)
-    shutil.rmtree(workdir / "site.trees", ignore_errors=True)
     print(f"load average before the builds: {load_average()}", flush=True)
-
-    started, cpu = time.perf_counter(), cpu_seconds()
-    full = build_site(db, config, full=True)
-    show("full build", full, time.perf_counter() - started, cpu_seconds() - cpu)
-    started, cpu = time.perf_counter(), cpu_seconds()
-    noop = build_site(db, config)
-    show("no-op rebuild (baseline)", noop, time.perf_counter() - started, cpu_seconds() - cpu)
+    if args.no_full:
+        for label in ("catch-up build (tree 1)", "catch-up build (tree 2)"):
+            started, cpu = time.perf_counter(), cpu_seconds()
+            report = build_site(db, config)
+            show(label, report, time.perf_counter() - started, cpu_seconds() - cpu)
+    else:
+        site = workdir / "site"
+        if site.is_symlink():
+            site.unlink()
+        shutil.rmtree(site, ignore_errors=True)
+        shutil.rmtree(workdir / "site.trees", ignore_errors=True)
+        started, cpu = time.perf_counter(), cpu_seconds()
+        full = build_site(db, config, full=True)
+        show("full build", full, time.perf_counter() - started, cpu_seconds() - cpu)
+        started, cpu = time.perf_counter(), cpu_seconds()
+        noop = build_site(db, config)
+        show("no-op rebuild (baseline)", noop, time.perf_counter() - started, cpu_seconds() - cpu)
     add_day(
         db,
         config,

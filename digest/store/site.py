@@ -279,21 +279,36 @@ def days_with_reader_signals(db) -> set[str]:
 
 def archive_vectors(db, model: str):
     """(paper ids, float32 matrix, content hashes) of every embedded paper. Two sequential scans
-    (papers, then the model's vectors) instead of a join: ~0.85 s instead of ~1.4 s at 100k."""
+    (papers, then the model's vectors) instead of a join; each vector is copied into the matrix
+    as it is read (no dict of 100k blobs and no joined copy: fewer fresh pages to fault in)."""
     import numpy as np
 
     papers = db.execute("SELECT id, content_hash FROM papers ORDER BY id").fetchall()
-    vectors = dict(
-        db.execute(
-            "SELECT content_hash, vector FROM embeddings WHERE model = ?", [model]
-        ).fetchall()
-    )
-    found = [(pid, h) for pid, h in papers if h in vectors]
-    if not found:
+    rows_of: dict[str, list[int]] = {}
+    for row, (_pid, content_hash) in enumerate(papers):
+        rows_of.setdefault(content_hash, []).append(row)
+    cursor = db.execute("SELECT content_hash, vector FROM embeddings WHERE model = ?", [model])
+    matrix: memoryview | None = None
+    width = 0
+    found = bytearray(len(papers))
+    for content_hash, vector in cursor:
+        rows = rows_of.get(content_hash)
+        if not rows:
+            continue
+        if matrix is None:
+            width = len(vector)
+            matrix = memoryview(bytearray(width * len(papers)))
+        for row in rows:
+            matrix[row * width : (row + 1) * width] = vector
+            found[row] = 1
+    if matrix is None:
         return [], np.zeros((0, 0), dtype=np.float32), []
-    blob = b"".join([vectors[h] for _, h in found])
-    matrix = np.frombuffer(blob, dtype=np.float32).reshape(len(found), -1)
-    return [pid for pid, _ in found], matrix, [h for _, h in found]
+    vectors = np.frombuffer(matrix, dtype=np.float32).reshape(len(papers), -1)
+    keep = np.flatnonzero(np.frombuffer(found, dtype=np.uint8))
+    if len(keep) < len(papers):
+        vectors = vectors[keep]
+    rows = keep.tolist()
+    return [papers[r][0] for r in rows], vectors, [papers[r][1] for r in rows]
 
 
 # ---------------------------------------------------------------- the two site trees
