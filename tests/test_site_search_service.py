@@ -48,3 +48,22 @@ def test_a_service_that_dies_is_an_error(tmp_path, monkeypatch):
     with pytest.raises(DigestError, match="pagefind"):
         index_records(iter(RECORDS), tmp_path / "bundle")
     assert not (tmp_path / "bundle" / "pagefind-entry.json").exists()
+
+
+def test_bundles_are_kept_then_dropped_when_search_is_turned_off(sample_db, sample_config):
+    """The search child fingerprints and places bundles: an unchanged archive indexes nothing
+    again (both trees), and with search off no tree keeps a bundle."""
+    from dataclasses import replace
+
+    from digest.site import build_site
+
+    first = build_site(sample_db, sample_config)
+    root = Path(first.dir).resolve().parent
+    assert first.search_bundles_built == first.search_bundles >= 1
+    again = [build_site(sample_db, sample_config) for _ in range(2)]
+    assert [r.search_bundles_built for r in again] == [0, 0]  # linked, then kept
+    assert all(list((tree / "search").glob("*/pagefind-entry.json")) for tree in root.iterdir())
+    off = replace(sample_config, site=replace(sample_config.site, search=False))
+    for _ in range(2):
+        assert build_site(sample_db, off).search_bundles == 0
+    assert not [p for tree in root.iterdir() for p in (tree / "search").glob("*/")]
