@@ -150,3 +150,33 @@ def test_similar_cache_after_new_and_edited_papers_equals_a_fresh_computation(tm
     assert len(site_store.similar_changed_since(db, 1)) > 41  # new, edited, displaced lists
     assert update_similar(db, model, full=True, build_id=3) == cached
     db.conn.close()
+
+
+def test_similar_cache_after_a_paper_leaves_and_returns_equals_a_fresh_computation(tmp_path):
+    """A paper removed from the store (by hand: the app never deletes papers) drops out of every
+    list; when it comes back with the same text it enters them again, as from scratch."""
+    import numpy as np
+
+    from digest.site.similar import update_similar
+    from digest.store import site as site_store
+    from digest.store.papers import save_embeddings
+
+    model = "test-model"
+    db = open_db(tmp_path / "similar.db")
+    papers = [Paper(id=f"2601.{n:05d}", title=f"P {n}", abstract=f"a {n}") for n in range(200)]
+    upsert_papers(db, papers, source="test")
+    vectors = np.random.default_rng(5).normal(size=(200, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    save_embeddings(db, model, [p.content_hash for p in papers], vectors)
+    update_similar(db, model, full=True, build_id=1)
+    shown = site_store.similar_showing(db, model, ["2601.00007"])
+    assert shown
+    db.execute("DELETE FROM papers WHERE id = ?", ["2601.00007"])
+    update_similar(db, model, full=False, build_id=2)
+    assert not site_store.similar_showing(db, model, ["2601.00007"])
+    upsert_papers(db, [papers[7]], source="test")
+    update_similar(db, model, full=False, build_id=3)
+    assert site_store.similar_showing(db, model, ["2601.00007"]) == shown
+    cached = site_store.similar_papers(db, model)
+    assert update_similar(db, model, full=True, build_id=4) == cached
+    db.conn.close()

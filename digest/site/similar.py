@@ -71,6 +71,10 @@ def update_similar(
         return {}
     hashes = dict(zip(ids, content_hashes, strict=True))
     heads = {} if full else site_store.similar_heads(db, model, k)
+    gone: Neighbours = {pid: [] for pid in heads if pid not in hashes}
+    if gone:  # a paper that left the archive loses its list: if it returns, it is new again
+        site_store.save_similar_papers(db, model, gone, hashes=hashes, build_id=build_id)
+        heads = {pid: head for pid, head in heads.items() if pid not in gone}
     # A paper whose text changed since its list was computed: its list, and every list that
     # shows it (with its old score), are recomputed; so are lists showing a paper now gone.
     redone = {pid for pid, (h, _) in heads.items() if pid in hashes and h != hashes[pid]}
