@@ -11,9 +11,7 @@ import socket
 import threading
 import time
 
-import portpicker
 import pytest
-from aiosmtpd.controller import Controller
 
 from digest.mail import get_backend
 from digest.mail.base import AmbiguousError, AuthError, PermanentError, TransientError
@@ -181,31 +179,14 @@ class ScriptedHandler(RecordingHandler):
 
 
 @pytest.fixture
-def scripted_smtp(make_config):
-    controllers = []
+def scripted_smtp(smtp_server):
+    """A real SMTP server answering with `handler`'s scripted replies; its config times out fast."""
 
     def start(handler):
-        port = portpicker.pick_unused_port()
-        controller = Controller(handler, hostname="127.0.0.1", port=port)
-        controller.start()
-        controllers.append(controller)
-        config, _ = make_config(
-            {
-                "mail": {
-                    **REAL_SENDER,
-                    "backend": "smtp",
-                    "smtp_host": "127.0.0.1",
-                    "smtp_port": port,
-                    "smtp_security": "none",
-                    "smtp_timeout_seconds": 0.5,
-                }
-            }
-        )
+        config, _, _ = smtp_server(handler, **REAL_SENDER, smtp_timeout_seconds=0.5)
         return config
 
-    yield start
-    for controller in controllers:
-        controller.stop()
+    return start
 
 
 @pytest.mark.parametrize(
