@@ -102,6 +102,17 @@ def make_trials(rows: list[dict], seed: int = 0) -> list[tuple[str, list[str]]]:
     return trials
 
 
+def ranked_ids(
+    ids: list[str], position: dict[str, int], scores: np.ndarray, liked: list[str]
+) -> list[str]:
+    """Every paper but the liked ones, best score first (ties by id)."""
+    skip = {position[p] for p in liked}
+    ranked = sorted(
+        (i for i in range(len(ids)) if i not in skip), key=lambda i: (-scores[i], ids[i])
+    )
+    return [ids[i] for i in ranked]
+
+
 def reference_rankers(rows: list[dict], ids: list[str], vectors: np.ndarray):
     """The three reference methods, each: liked ids -> ranked candidate ids."""
     from sklearn.feature_extraction.text import TfidfVectorizer
@@ -113,11 +124,7 @@ def reference_rankers(rows: list[dict], ids: list[str], vectors: np.ndarray):
     tfidf = TfidfVectorizer(ngram_range=(1, 2)).fit_transform(texts)
 
     def order(scores: np.ndarray, liked: list[str]) -> list[str]:
-        skip = {position[p] for p in liked}
-        ranked = sorted(
-            (i for i in range(len(ids)) if i not in skip), key=lambda i: (-scores[i], ids[i])
-        )
-        return [ids[i] for i in ranked]
+        return ranked_ids(ids, position, scores, liked)
 
     def mean_cosine(liked: list[str]) -> list[str]:
         centroid = vectors[[position[p] for p in liked]].mean(axis=0)
@@ -153,11 +160,7 @@ def artifact_checks(rows: list[dict], ids: list[str], vectors: np.ndarray, seed:
     shuffle = np.random.default_rng(seed)
 
     def order(scores: np.ndarray, liked: list[str]) -> list[str]:
-        skip = {position[p] for p in liked}
-        ranked = sorted(
-            (i for i in range(len(ids)) if i not in skip), key=lambda i: (-scores[i], ids[i])
-        )
-        return [ids[i] for i in ranked]
+        return ranked_ids(ids, position, scores, liked)
 
     def by_length(liked: list[str]) -> list[str]:
         target = length[[position[p] for p in liked]].mean()
