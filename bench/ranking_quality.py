@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -142,8 +143,7 @@ def reference_rankers(rows: list[dict], ids: list[str], vectors: np.ndarray):
     texts = [f"{by_id[i]['title']}\n\n{by_id[i]['abstract']}" for i in ids]
     tfidf = TfidfVectorizer(ngram_range=(1, 2)).fit_transform(texts)
 
-    def order(scores: np.ndarray, liked: list[str]) -> list[str]:
-        return ranked_ids(ids, position, scores, liked)
+    order = partial(ranked_ids, ids, position)
 
     def mean_cosine(liked: list[str]) -> list[str]:
         centroid = vectors[[position[p] for p in liked]].mean(axis=0)
@@ -177,9 +177,10 @@ def artifact_checks(rows: list[dict], ids: list[str], vectors: np.ndarray, seed:
     by_id = {r["id"]: r for r in rows}
     length = np.array([len(by_id[i]["abstract"]) for i in ids], dtype=np.float64)
     shuffle = np.random.default_rng(seed)
+    centred = vectors - vectors.mean(axis=0)
+    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
 
-    def order(scores: np.ndarray, liked: list[str]) -> list[str]:
-        return ranked_ids(ids, position, scores, liked)
+    order = partial(ranked_ids, ids, position)
 
     def by_length(liked: list[str]) -> list[str]:
         target = length[[position[p] for p in liked]].mean()
@@ -187,8 +188,6 @@ def artifact_checks(rows: list[dict], ids: list[str], vectors: np.ndarray, seed:
 
     def centred_plus_length(liked: list[str], with_length: bool = True) -> list[str]:
         rows_liked = [position[p] for p in liked]
-        centred = vectors - vectors.mean(axis=0)
-        centred /= np.linalg.norm(centred, axis=1, keepdims=True)
         cosine = centred @ centred[rows_liked].mean(axis=0)
         closeness = -np.abs(length - length[rows_liked].mean())
         return order(_z(cosine) + (_z(closeness) if with_length else 0.0), liked)
