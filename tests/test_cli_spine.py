@@ -166,6 +166,23 @@ def test_every_command_has_help():
                 assert (param.help or "").strip(), f"`digest {' '.join(path)}` {param.name}"
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("topics", "sync", "extra.toml"), "unexpected extra argument"),
+        (("subscribers", "add"), "Missing argument"),
+        (("no-such-command",), "No such command"),
+        (("topics", "try", "--limit", "many"), "Invalid value for '--limit'"),
+    ],
+)
+def test_usage_errors_are_short_and_exit_2(tmp_path, args, message):
+    proc = digest(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.splitlines()) <= 6, proc.stderr
+
+
 def test_demo_in_a_fresh_directory(tmp_path):
     proc = digest("demo", cwd=tmp_path, check=True)
     out = proc.stdout
