@@ -6,6 +6,7 @@ Every error names the key and what was expected, so the CLI can print one line a
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 import types
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from digest.models import ANNOUNCE_TYPES
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
+MAX_INT = 2**31 - 1  # larger numbers are typos, and overflow SQLite pragmas and timedelta
 
 
 class ConfigError(ValueError):
@@ -158,20 +160,23 @@ def secret(name: str) -> str | None:
     return value or None
 
 
+def _existing_file(path: Path, shown: str) -> Path:
+    if path.is_dir():
+        raise ConfigError(f"{shown}: is a directory, not a config file")
+    if not path.is_file():
+        raise ConfigError(f"{shown}: config file not found")
+    return path
+
+
 def find_config_path(explicit: str | Path | None = None) -> Path | None:
     if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"{path}: config file not found")
-        return path
+        return _existing_file(Path(explicit), str(explicit))
     env = os.environ.get("DIGEST_CONFIG")
     if env:
-        path = Path(env)
-        if not path.is_file():
-            raise ConfigError(f"DIGEST_CONFIG={env}: config file not found")
-        return path
+        return _existing_file(Path(env), f"DIGEST_CONFIG={env}")
     local = Path("config.toml")
-    return local if local.is_file() else None
+    # A ./config.toml that exists but is not a readable file is an error, never "no config".
+    return _existing_file(local, str(local)) if local.exists() or local.is_symlink() else None
 
 
 def load_config(explicit: str | Path | None = None) -> Config:
@@ -179,11 +184,15 @@ def load_config(explicit: str | Path | None = None) -> Config:
     if path is None:
         return Config()
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text") from exc
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        raw = tomllib.loads(text.removeprefix("\ufeff"))  # editors on Windows write a BOM
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     return parse_config(raw, source=str(path), base_dir=path.resolve().parent)
 
 
@@ -219,19 +228,23 @@ def _coerce(expected: object, value: object, key: str, source: str) -> object:
             return value
         raise ConfigError(f"{source}: {key} must be true or false, got {value!r}")
     if expected is int:
-        if isinstance(value, int) and not isinstance(value, bool):
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT:
             return value
-        raise ConfigError(f"{source}: {key} must be a whole number, got {value!r}")
+        raise ConfigError(
+            f"{source}: {key} must be a whole number of at most {MAX_INT}, got {value!r}"
+        )
     if expected is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+        if math.isfinite(value) and abs(value) <= MAX_INT:
             return float(value)
-        raise ConfigError(f"{source}: {key} must be a number, got {value!r}")
+        raise ConfigError(f"{source}: {key} must be a finite number of at most {MAX_INT}")
     if expected is str:
-        if isinstance(value, str):
+        if isinstance(value, str) and "\x00" not in value:
             return value
-        raise ConfigError(f"{source}: {key} must be a string, got {value!r}")
+        raise ConfigError(f"{source}: {key} must be a string (without NUL), got {value!r}")
     if origin is tuple:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        if isinstance(value, list) and all(isinstance(v, str) and "\x00" not in v for v in value):
             return tuple(value)
         raise ConfigError(f"{source}: {key} must be a list of strings, got {value!r}")
     if origin in (typing.Union, types.UnionType):
@@ -257,9 +270,24 @@ def _validate_reputation(mail: MailConfig, src: str) -> None:
         )
 
 
+def _validate_limits(config: Config, src: str) -> None:
+    """Numbers and paths that no other check covers: a negative count, an empty path."""
+    if not config.database.path.strip():
+        raise ConfigError(f"{src}: [database].path must not be empty")
+    if config.database.busy_timeout_ms < 0:
+        raise ConfigError(f"{src}: [database].busy_timeout_ms must be >= 0")
+    if not 0 <= config.arxiv.max_retries <= 20:
+        raise ConfigError(f"{src}: [arxiv].max_retries must be between 0 and 20")
+    if not 1 <= config.mail.smtp_port <= 65535:
+        raise ConfigError(f"{src}: [mail].smtp_port must be between 1 and 65535")
+    if config.service.confirm_token_days > 3650:
+        raise ConfigError(f"{src}: [service].confirm_token_days must be <= 3650")
+
+
 def _validate(config: Config) -> None:
     """Value checks that types alone can't express."""
     src = config.source
+    _validate_limits(config, src)
     arxiv = config.arxiv
     if not arxiv.categories:
         raise ConfigError(f"{src}: [arxiv].categories must name at least one category")

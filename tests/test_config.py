@@ -76,3 +76,46 @@ def test_repository_config_toml_is_valid():
 
     config = load_config(PROJECT_DIR / "config.toml")
     assert config.arxiv.categories
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[arxiv]\ntimeout_seconds = nan\n", "[arxiv].timeout_seconds must be a finite number"),
+        (
+            "[arxiv]\nrequest_delay_seconds = inf\n",
+            "[arxiv].request_delay_seconds must be a finite",
+        ),
+        ("[schedule]\nlease_minutes = 1e300\n", "[schedule].lease_minutes must be a finite number"),
+        ('[database]\npath = "a\\u0000b"\n', "[database].path must be a string (without NUL)"),
+        ('[database]\npath = ""\n', "[database].path must not be empty"),
+        ("[database]\nbusy_timeout_ms = -1\n", "[database].busy_timeout_ms must be >= 0"),
+        ("[database]\nbusy_timeout_ms = 99999999999999999\n", "[database].busy_timeout_ms must"),
+        ("[arxiv]\nmax_retries = -5\n", "[arxiv].max_retries must be between 0 and 20"),
+        ("[mail]\nsmtp_port = -3\n", "[mail].smtp_port must be between 1 and 65535"),
+        ("[service]\nconfirm_token_days = 1000000000\n", "[service].confirm_token_days"),
+    ],
+)
+def test_out_of_range_values_name_the_key(tmp_path, text, message):
+    """Values the types accept but nothing can use (NaN, negatives, NUL) fail at load time."""
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf[site]\ntitle = 'bom'\n")
+    assert load_config(path).site.title == "bom"
+
+
+def test_a_config_toml_directory_is_an_error_not_the_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DIGEST_CONFIG", raising=False)
+    (tmp_path / "config.toml").mkdir()
+    with pytest.raises(ConfigError, match="config.toml: is a directory"):
+        load_config()
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path / "config.toml")
