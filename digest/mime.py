@@ -52,7 +52,20 @@ def _from_domain(config: Config) -> str:
 
 def _address(name: str, address: str) -> str:
     """'Name <addr>' with a non-ASCII name RFC 2047-encoded; never more than one line."""
-    return formataddr((_one_line(name), _one_line(address)), charset="utf-8")
+    return formataddr((_one_line(name), _ascii_address(_one_line(address))), charset="utf-8")
+
+
+def _ascii_address(address: str) -> str:
+    """An internationalised domain (x@bücher.de) in its IDNA form (x@xn--bcher-kva.de):
+    headers and SMTP without SMTPUTF8 carry only ASCII. Local parts are ASCII already
+    (sign-up refuses others)."""
+    local, at, domain = address.rpartition("@")
+    if not at or domain.isascii():
+        return address
+    try:
+        return f"{local}@{domain.encode('idna').decode('ascii')}"
+    except UnicodeError:
+        return address  # formataddr names the bad address
 
 
 def _subject(subject: str) -> str:

@@ -124,7 +124,11 @@ def create_app(config: Config) -> Starlette:
         token = request.path_params["token"]
         if not actions.token_format_ok(token):
             return not_found()
-        if request.method == "GET" and not config.service.confirm_on_get:
+        # HEAD (scanners, previews) never confirms; GET only with confirm_on_get
+        confirm_now = request.method == "POST" or (
+            request.method == "GET" and config.service.confirm_on_get
+        )
+        if not confirm_now:
             row = await run_in_threadpool(lambda: actions.find_confirm_token(dbs.get(), token))
             if row is None:
                 return message(
@@ -166,7 +170,7 @@ def create_app(config: Config) -> Starlette:
         subscriber = await subscriber_for(token)
         if subscriber is None:
             return not_found()
-        if request.method == "GET":
+        if request.method != "POST":  # GET and HEAD only show the button
             return page(
                 "unsubscribe.html.j2",
                 action=f"/u/{token}",
@@ -221,7 +225,7 @@ def create_app(config: Config) -> Starlette:
         subscriber = await subscriber_for(token)
         if subscriber is None:
             return not_found()
-        if request.method == "GET":
+        if request.method != "POST":
             return await run_in_threadpool(preferences_page, subscriber)
         form = await request.form()
         if not actions.csrf_ok(key, token, str(form.get("csrf", ""))):
@@ -278,6 +282,8 @@ def create_app(config: Config) -> Starlette:
         subscriber = await subscriber_for(token)
         if subscriber is None:
             return not_found()
+        if request.method == "HEAD":  # a scanner or preview looking: nothing is recorded
+            return message("Feedback link", "Open this link to record your feedback.")
         stored = await run_in_threadpool(
             lambda: actions.record_feedback(dbs.get(), subscriber, paper, kind)
         )

@@ -451,3 +451,42 @@ def test_follow_an_author_from_the_served_archive_in_a_browser(make_config):
     assert topics == [('["Emmy Noether"]',)]
     assert problems == []
     db.conn.close()
+
+
+def test_head_requests_never_change_anything(web):
+    """Mail scanners and link previewers send HEAD: it must not confirm, unsubscribe or like
+    (Starlette answers HEAD with the GET route, so each handler must treat it as a GET)."""
+    config, base_url, db = web
+    subscribe(base_url, "hed@example.org")
+    path = confirm_path(wait_for_messages(config, 1)[0])
+    assert httpx.head(base_url + path).status_code == 200
+    assert status_of(db, "hed@example.org") == "pending"
+    token = _active(db, "hop@example.org")
+    assert httpx.head(f"{base_url}/u/{token}").status_code == 200
+    assert httpx.head(f"{base_url}/p/{token}").status_code == 200
+    like = {"paper": "2508.01234", "kind": "like"}
+    assert httpx.head(f"{base_url}/f/{token}", params=like).status_code == 200
+    assert status_of(db, "hop@example.org") == "active"
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+    assert httpx.post(base_url + path).status_code == 200  # the token is still usable
+    assert status_of(db, "hed@example.org") == "active"
+
+
+def test_head_never_confirms_even_with_confirm_on_get(make_config):
+    config, _ = make_config({"service": {"confirm_on_get": True}})
+    db = open_db(config.db_path)
+    with ServerThread(config) as base_url:
+        subscribe(base_url, "headed@example.org")
+        path = confirm_path(wait_for_messages(config, 1)[0])
+        assert httpx.head(base_url + path).status_code == 200
+        assert status_of(db, "headed@example.org") == "pending"
+    db.conn.close()
+
+
+def test_idn_domain_signs_up_and_gets_a_punycode_confirmation(web):
+    config, base_url, db = web
+    answer = subscribe(base_url, "x@bücher.example")
+    assert answer.status_code == 200 and "Check your inbox" in answer.text
+    [mail] = wait_for_messages(config, 1)
+    assert mail["To"].addresses[0].addr_spec == "x@xn--bcher-kva.example"
+    assert status_of(db, "x@bücher.example") == "pending"
