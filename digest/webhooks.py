@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,19 +80,35 @@ class WebhookReport:
     outcomes: dict[str, int] = field(default_factory=dict)
 
 
+def _text(event: dict, name: str) -> str | None:
+    """A field that must be a string; anything else (a list, a number, null) counts as absent."""
+    value = event.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+def _event_time(stamp: object) -> str | None:
+    """ISO time of a Unix timestamp; None for anything that is not a finite, plausible one."""
+    if isinstance(stamp, bool) or not isinstance(stamp, int | float):
+        return None
+    if not math.isfinite(stamp) or not 0 <= stamp < 253_402_300_800:  # before year 10000
+        return None
+    return datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+
+
 def _dedupe_key(event: dict) -> str:
     """(sg_message_id, event, timestamp), plus the recipient (hashed) when there is no message id."""
+    message_id = _text(event, "sg_message_id") or ""
     who = ""
-    if not event.get("sg_message_id"):
+    if not message_id:
         who = hashlib.sha256(str(event.get("email", "")).lower().encode()).hexdigest()[:16]
-    return f"{event.get('sg_message_id', '')}|{event['event']}|{event.get('timestamp', '')}|{who}"
+    return f"{message_id}|{event['event']}|{event.get('timestamp', '')}|{who}"
 
 
 def _subscriber_id(db, event: dict, delivery) -> int | None:
     if delivery is not None:
         return int(delivery.subscriber_id)
-    email = event.get("email")
-    if isinstance(email, str) and email:
+    email = _text(event, "email")
+    if email:
         from digest.store import subscribers as subscriber_store
 
         found = subscriber_store.get_subscriber_by_email(db, email)
@@ -121,18 +138,11 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
     from digest.store import subscribers as subscriber_store
 
     name = event["event"]
-    delivery_id = event.get("delivery_id")
-    if not isinstance(delivery_id, str):
-        delivery_id = None
+    delivery_id = _text(event, "delivery_id")
     delivery = delivery_store.get_delivery(db, delivery_id) if delivery_id else None
     subscriber_id = _subscriber_id(db, event, delivery)
-    stamp = event.get("timestamp")
-    event_at = (
-        datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
-        if isinstance(stamp, int | float)
-        else None
-    )
-    sg_event_id = event.get("sg_event_id") if isinstance(event.get("sg_event_id"), str) else None
+    event_at = _event_time(event.get("timestamp"))
+    sg_event_id = _text(event, "sg_event_id")
     key = _dedupe_key(event)
     if not service_store.record_webhook_event(
         db, sg_event_id, key, name, delivery_id, subscriber_id, event_at
@@ -141,7 +151,7 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
     outcome = "ignored"
     if name in ("delivered", "processed"):
         if delivery is not None and delivery.state == "unknown":
-            provider_id = str(event.get("sg_message_id") or "webhook")
+            provider_id = _text(event, "sg_message_id") or "webhook"
             delivery_store.mark_sent(db, delivery.id, provider_id)
             outcome = "reconciled"
         else:

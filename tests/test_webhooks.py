@@ -215,3 +215,40 @@ def test_verify_request_accepts_pem_and_checks_raw_bytes(signing_key):
         )
         == "stale timestamp"
     )
+
+
+def test_odd_values_in_one_event_never_cost_the_rest_of_the_batch(hook, signing_key):
+    """A timestamp out of range, NaN/Infinity, non-string fields: the event is recorded as
+    best it can be, the batch answers 200 and the valid events in it are applied (a 500 would
+    make SendGrid retry the same poison batch, and the events after it would never land)."""
+    base_url, db, people = hook
+    now = int(time.time())
+    odd = [
+        {"event": "bounce", "email": "nobody@example.org", "timestamp": 1e308},
+        {"event": "bounce", "email": "nobody@example.org", "timestamp": -1e20},
+        {"event": "bounce", "email": ["x"], "timestamp": True, "type": ["bounce"]},
+        {"event": "dropped", "sg_message_id": {"a": 1}, "reason": {"x": 1}},
+        {"event": "delivered", "delivery_id": 5, "sg_event_id": 7},
+    ]
+    good = {"event": "spamreport", "email": "spam@example.org", "sg_event_id": "ok-1"}
+    body = (
+        json.dumps([*odd, {**good, "timestamp": now}])[:-1] + ', {"event": "bounce",'
+        ' "timestamp": NaN}, {"event": "bounce", "timestamp": Infinity}]'
+    ).encode()
+    answer = httpx.post(base_url + PATH, content=body, headers=signed_headers(signing_key, body))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["received"] == 8
+    assert status(db, people["spam"]) == "complained"
+
+
+def test_unparseable_or_oversized_bodies_get_a_4xx(hook, signing_key):
+    base_url, db, people = hook
+    nested = b"[" * 100_000 + b"]" * 100_000
+    for body, expected in ((nested, 400), (b"\xff\xfe", 400), (b'{"event": "x"}', 400)):
+        answer = httpx.post(
+            base_url + PATH, content=body, headers=signed_headers(signing_key, body)
+        )
+        assert answer.status_code == expected, (body[:20], answer.text)
+    huge = b"[" + b" " * (6 * 1024 * 1024) + b"]"
+    answer = httpx.post(base_url + PATH, content=huge, headers=signed_headers(signing_key, huge))
+    assert answer.status_code == 413
