@@ -8,6 +8,8 @@ says `failed` with the error text. Re-running is safe: upserts are keyed by base
 from __future__ import annotations
 
 import contextlib
+import gzip
+import zlib
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -98,6 +100,8 @@ def import_jsonl(
     across batches the store applies the same rule.
     """
     path = Path(path)
+    if path.is_dir():
+        raise UsageError(f"{path}: is a directory, not a JSON Lines file")
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     if batch_size < 1:
@@ -123,9 +127,16 @@ def import_jsonl(
             tally.store(db, [paper for _, paper in batch.values()], "jsonl")
         if progress:
             progress(line_no)
-    except OSError as exc:
+    except (EOFError, zlib.error, OSError) as exc:  # reading failed: keep the lines read
+        with contextlib.suppress(Exception):
+            tally.store(db, [paper for _, paper in batch.values()], "jsonl")
         _fail(db, tally, run_id, exc)
-        raise DigestError(f"reading {path} failed at line {line_no + 1}: {exc}") from exc
+        kept = f"the {tally.counts.fetched} papers before it were stored"
+        if isinstance(exc, gzip.BadGzipFile | EOFError | zlib.error):
+            raise UsageError(
+                f"{path}: not a valid gzip file, or cut short, after line {line_no} ({exc}); {kept}"
+            ) from exc
+        raise DigestError(f"reading {path} failed at line {line_no + 1}: {exc}; {kept}") from exc
     except BaseException as exc:
         _fail(db, tally, run_id, exc)
         raise

@@ -345,3 +345,77 @@ def test_fuzz_objects_with_the_real_keys(record):
 )
 def test_fast_clean_agrees_with_clean_field(text):
     assert fast_clean(text) == clean_field(text)
+
+
+def test_lone_surrogates_and_controls_do_not_abort_the_import(db, tmp_path):
+    """JSON escapes for lone surrogates or C0 controls decode to text SQLite (and XML) refuse;
+    before, one such line made the whole import fail and lost its batch."""
+    path = tmp_path / "hostile.jsonl"
+    path.write_text(
+        json.dumps(snapshot_record(1))
+        + "\n"
+        + r'{"id": "2401.00002", "title": "Bad \ud800 surrogate", "abstract": "a\u0000b",'
+        + r' "authors": ["Eve \udfff"], "comments": "\u001b[31mred\uffff"}'
+        + "\n"
+        + r'{"id": "2401.00003", "title": "Pair \ud83d\ude00 kept\u0007", "abstract": "x"}'
+        + "\n",
+        encoding="ascii",
+    )
+    report = import_jsonl(db, path)
+    assert report.status == "ok" and report.counts.new == 3
+    bad = get_paper(db, "2401.00002")
+    assert bad.title == "Bad \ufffd surrogate" and bad.abstract == "ab"
+    assert bad.authors == ("Eve \ufffd",) and bad.comments == "[31mred"
+    assert get_paper(db, "2401.00003").title == "Pair \U0001f600 kept"
+
+
+def test_foreign_ids_that_cannot_be_a_file_name_or_url_are_skipped(tmp_path):
+    lines = [
+        {"id": i, "title": "t", "abstract": "a"}
+        for i in ["dev-1", "doi:10.1/x", "a#b", "a?b", "..", "50%", "\u00e9t\u00e9"]
+    ]
+    items = list(iter_jsonl(write_lines(tmp_path / "ids.jsonl", lines)))
+    assert [item.id for item in items if isinstance(item, Paper)] == ["dev-1", "doi:10.1/x"]
+    assert all("not a plain id" in s.reason for s in items if isinstance(s, SkippedRecord))
+
+
+def test_a_truncated_gzip_keeps_the_complete_lines_and_is_a_usage_error(db, tmp_path):
+    import gzip
+
+    whole = b"".join(json.dumps(snapshot_record(n)).encode() + b"\n" for n in range(1, 400))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(gzip.compress(whole)[:-200])  # the download stopped early
+    with pytest.raises(UsageError, match="not a valid gzip file, or cut short") as caught:
+        import_jsonl(db, path, batch_size=1000)
+    stored = count_papers(db)
+    assert stored > 300 and f"the {stored} papers before it were stored" in str(caught.value)
+    assert recent_ingest_runs(db)[0]["status"] == "failed"
+
+
+def test_not_gzip_and_a_directory_are_usage_errors(db, tmp_path):
+    fake = tmp_path / "plain.jsonl.gz"
+    fake.write_text(json.dumps(snapshot_record(1)) + "\n")
+    with pytest.raises(UsageError, match="not a valid gzip file"):
+        import_jsonl(db, fake)
+    with pytest.raises(UsageError, match="is a directory"):
+        import_jsonl(db, tmp_path)
+
+
+def test_cli_import_of_a_truncated_gzip_prints_one_line_and_exits_2(tmp_path):
+    import gzip
+    import subprocess
+    import sys
+
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(gzip.compress(json.dumps(snapshot_record(1)).encode() * 50)[:-30])
+    (tmp_path / "config.toml").write_text('[database]\npath = "d.db"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", "import", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and "cut short" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC
 from email.utils import parsedate_to_datetime
@@ -24,6 +25,9 @@ from digest.textclean import decode_tex_accents, split_authors
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer line is skipped, not loaded
 MAX_FOREIGN_ID_CHARS = 200
+# Ids that are not arXiv's become file names and URL paths of the archive: no '#', '?', '%',
+# quotes, spaces or controls, and not only dots (a '..' id would name a directory).
+_FOREIGN_ID_RE = re.compile(r"(?![.]+$)[A-Za-z0-9._:/+-]+")
 
 
 def fast_clean(text: str) -> str:
@@ -89,12 +93,36 @@ def _discard_rest_of_line(stream: IO[bytes]) -> None:
             return
 
 
+# JSON escapes that decode to text SQLite, XML or a terminal cannot take: C0 controls other
+# than tab/newline/CR, lone UTF-16 surrogates, and the non-characters U+FFFE/U+FFFF.
+_UNSAFE_ESCAPE_RE = re.compile(r"\\u(?:00[01]|d[89a-f]|fff[ef])", re.IGNORECASE)
+_CONTROL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _scrub(value: Any) -> Any:
+    """Strings with controls removed and lone surrogates replaced by U+FFFD, recursively."""
+    if isinstance(value, str):
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+        return _CONTROL_RE.sub("", value)
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _scrub(item) for key, item in value.items()}
+    return value
+
+
 def parse_jsonl_record(text: str, ref: str) -> Paper | SkippedRecord:
     """One line of text -> Paper, or SkippedRecord(ref, reason). Never raises."""
     try:
         record = json.loads(text)
     except (ValueError, RecursionError) as exc:
         return SkippedRecord(ref, f"not JSON: {str(exc)[:120]}")
+    unsafe = "\\u" in text and _UNSAFE_ESCAPE_RE.search(text)
+    if unsafe or "\ufffe" in text or "\uffff" in text:  # rare: only then walk the record
+        try:
+            record = _scrub(record)
+        except RecursionError:
+            return SkippedRecord(ref, "nested too deeply")
     if not isinstance(record, dict):
         return SkippedRecord(ref, f"not a JSON object (got {type(record).__name__})")
     try:
@@ -248,9 +276,10 @@ def _plain_paper(record: dict[str, Any], ref: str) -> Paper:
     abstract = _required_text(record, "abstract")
     split = split_arxiv_id(raw_id)
     if split is None:
-        if len(raw_id) > MAX_FOREIGN_ID_CHARS or any(ch.isspace() for ch in raw_id):
+        if len(raw_id) > MAX_FOREIGN_ID_CHARS or not _FOREIGN_ID_RE.fullmatch(raw_id):
             raise _BadField(
-                f"id {raw_id[:80]!r} has spaces or is over {MAX_FOREIGN_ID_CHARS} characters"
+                f"id {raw_id[:80]!r} is not an arXiv id and not a plain id (letters, digits "
+                f"and . _ : / + - only, at most {MAX_FOREIGN_ID_CHARS} characters)"
             )
         paper_id, version, is_arxiv = raw_id, None, False
     else:
