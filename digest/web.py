@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
@@ -25,26 +26,19 @@ from digest.config import Config
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, split_arxiv_id
 from digest.render import render
-from digest.web_server import Databases, SecurityHeaders, SiteFiles, warm_up
+from digest.web_server import (
+    Databases,
+    SecurityHeaders,
+    SiteFiles,
+    read_capped,
+    read_form,
+    warm_up,
+    whole_number,
+)
 
 log = logging.getLogger("digest.web")
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
-
-
-async def read_capped(request: Request, limit: int) -> bytes | None:
-    """The request body, or None once it passes `limit` bytes (the rest is never buffered)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def create_app(config: Config) -> Starlette:
@@ -108,7 +102,7 @@ def create_app(config: Config) -> Starlette:
         return page("subscribe.html.j2", personal=False, topics=topics)
 
     async def subscribe(request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
         signup = actions.SignupForm(
             email=str(form.get("email", "")),
             topics=[str(t) for t in form.getlist("topics")],
@@ -242,7 +236,7 @@ def create_app(config: Config) -> Starlette:
             return not_found()
         if request.method != "POST":
             return await run_in_threadpool(preferences_page, subscriber)
-        form = await request.form()
+        form = await read_form(request)
         if not actions.csrf_ok(key, token, str(form.get("csrf", ""))):
             return message("Form expired", "Please reload the page and try again.", 403)
         ip = client_ip(request)
@@ -264,9 +258,10 @@ def create_app(config: Config) -> Starlette:
             )
             return message("Deleted", "Everything we held about you has been deleted.")
         try:
-            max_papers = int(str(form.get("max_papers", subscriber.max_papers)))
-            hour = str(form.get("send_hour", "")).strip()
-            send_hour = int(hour) if hour else None
+            max_papers = whole_number(
+                "max papers", str(form.get("max_papers", "")), subscriber.max_papers
+            )
+            send_hour = whole_number("send hour", str(form.get("send_hour", "")), None)
             updated = await run_in_threadpool(
                 lambda: actions.update_preferences(
                     dbs.get(),
@@ -276,14 +271,14 @@ def create_app(config: Config) -> Starlette:
                     own_topics=str(form.get("own_topics", "")).splitlines(),
                     frequency=str(form.get("frequency", "daily")),
                     weekday=str(form.get("weekday", "")) or None,
-                    max_papers=max_papers,
+                    max_papers=max_papers or 0,
                     timezone=str(form.get("timezone", "UTC")),
                     send_hour=send_hour,
                     authors=str(form.get("authors", "")).splitlines(),
                     ip=ip,
                 )
             )
-        except (UsageError, ValueError) as exc:
+        except UsageError as exc:
             return await run_in_threadpool(preferences_page, subscriber, f"Not saved: {exc}", 400)
         return await run_in_threadpool(preferences_page, updated, "Saved.")
 
@@ -367,6 +362,22 @@ def create_app(config: Config) -> Starlette:
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
         Mount("/", app=SiteFiles(site_dir)),
     ]
-    app = Starlette(routes=routes)
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        """Starlette's own 4xx (bad form, wrong method) as one of our pages."""
+        assert isinstance(exc, HTTPException)
+        titles = {404: "Not found", 405: "Method not allowed", 413: "Too large"}
+        title = titles.get(exc.status_code, "Request not understood")
+        answer = message(title, exc.detail, exc.status_code)
+        answer.headers.update(exc.headers or {})
+        return answer
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], exc)
+        return message("Something went wrong", "Please try again in a little while.", 500)
+
+    app = Starlette(
+        routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error}
+    )
     app.add_middleware(SecurityHeaders)
     return app

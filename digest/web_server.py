@@ -1,7 +1,7 @@
 """The web app's plumbing and runners: security-headers middleware, one SQLite connection per
 worker thread, the static archive mount, `serve` for `digest serve`, and `ServerThread` (a
 real uvicorn on a free loopback port in a thread, for the tests and the load bench).
-The routes themselves are in `digest.web`."""
+Also the request readers: small forms and capped bodies. The routes are in `digest.web`."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ import threading
 import time
 from pathlib import Path
 
-from starlette.responses import Response
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
+from digest.errors import UsageError
 
 log = logging.getLogger("digest.web")
 
@@ -71,6 +74,40 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+async def read_form(request: Request) -> FormData:
+    """The form, small: no file uploads, 200 fields, 64 KB per field. Anything else is an
+    HTTPException(400), which the app answers with a page."""
+    form = await request.form(max_files=0, max_fields=200, max_part_size=64 * 1024)
+    if any(isinstance(value, UploadFile) for _, value in form.multi_items()):
+        raise HTTPException(400, "This form takes no file uploads.")
+    return form
+
+
+def whole_number(name: str, text: str, default: int | None) -> int | None:
+    """A form number, with an error a person can read (UsageError)."""
+    text = text.strip()
+    if not text:
+        return default
+    if not text.lstrip("-").isdigit() or len(text) > 6:
+        raise UsageError(f"{name} must be a whole number, got {text[:20]!r}")
+    return int(text)
+
+
+async def read_capped(request: Request, limit: int) -> bytes | None:
+    """The request body, or None once it passes `limit` bytes (the rest is never buffered)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Databases:
     """One SQLite connection per worker thread (sqlite3 connections are not thread-safe)."""
 
@@ -116,9 +153,10 @@ class SiteFiles:
     async def __call__(self, scope, receive, send):
         if self.files is None and self.directory.is_dir():
             self.files = StaticFiles(directory=str(self.directory), html=True)
+        if scope["method"] not in ("GET", "HEAD"):
+            raise HTTPException(405, "This address only answers GET.", {"allow": "GET, HEAD"})
         if self.files is None:
-            response = Response("not found\n", status_code=404, media_type="text/plain")
-            return await response(scope, receive, send)
+            raise HTTPException(404, "Nothing here (the archive has not been built yet).")
         await self.files(scope, receive, send)
 
 

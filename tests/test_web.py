@@ -490,3 +490,42 @@ def test_idn_domain_signs_up_and_gets_a_punycode_confirmation(web):
     [mail] = wait_for_messages(config, 1)
     assert mail["To"].addresses[0].addr_spec == "x@xn--bcher-kva.example"
     assert status_of(db, "x@bücher.example") == "pending"
+
+
+def test_broken_forms_and_wrong_methods_get_a_clear_page(web):
+    """Malformed multipart, oversized fields, file uploads and wrong methods: an HTML page
+    with the right 4xx status, never a bare text line or a 500."""
+    config, base_url, db = web
+    token = _active(db, "odd@example.org")
+    garbage = httpx.post(
+        f"{base_url}/subscribe",
+        content=b"garbage",
+        headers={"content-type": "multipart/form-data"},
+    )
+    huge = subscribe(base_url, "big@example.org", own_topic="x" * 2_000_000)
+    upload = httpx.post(
+        f"{base_url}/subscribe",
+        data={"email": "file@example.org", "frequency": "daily"},
+        files={"own_topic": ("a.bin", b"\0" * 100_000)},
+    )
+    put = httpx.put(f"{base_url}/u/{token}")
+    for answer, status in ((garbage, 400), (huge, 400), (upload, 400), (put, 405)):
+        assert answer.status_code == status, answer.text
+        assert answer.headers["content-type"].startswith("text/html"), answer.text
+        assert "<h1>" in answer.text
+    assert put.headers["allow"]
+    assert status_of(db, "big@example.org") is None and status_of(db, "file@example.org") is None
+    assert status_of(db, "odd@example.org") == "active"
+
+
+def test_preference_errors_speak_plainly(web):
+    config, base_url, db = web
+    token = _active(db, "plain@example.org")
+    page = httpx.get(f"{base_url}/p/{token}")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    form = {"action": "save", "csrf": csrf, "frequency": "daily", "timezone": "UTC"}
+    for extra in ({"max_papers": "abc"}, {"send_hour": "x"}, {"send_hour": "9" * 5000}):
+        answer = httpx.post(f"{base_url}/p/{token}", data={**form, **extra})
+        assert answer.status_code == 400
+        notice = re.search(r'class="notice">([^<]*)<', answer.text).group(1)
+        assert "whole number" in notice and "int()" not in notice and "limit" not in notice
