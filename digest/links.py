@@ -7,7 +7,7 @@ to the archive root so the site opens from disk as well as from `digest serve`.
 from __future__ import annotations
 
 from datetime import date
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote_plus
 
 
 def _base(public_url: str) -> str:
@@ -31,10 +31,6 @@ def feedback_url(public_url: str, token: str, paper_id: str, kind: str) -> str:
     """kind: like | dislike | click. The web app records it, then redirects to arXiv."""
     # quote_plus per value is what urlencode does, without its per-call generic machinery
     return f"{_base(public_url)}/f/{token}?paper={quote_plus(paper_id)}&kind={quote_plus(kind)}"
-
-
-def unsubscribe_mailto(from_address: str, token: str) -> str:
-    return f"mailto:{from_address}?subject={quote('unsubscribe ' + token)}"
 
 
 # ------------------------------------------------------------- arXiv

@@ -35,13 +35,15 @@ def _one_line(text: str) -> str:
 
 
 def list_headers(config: Config, subscriber: Subscriber) -> dict[str, str]:
-    """List-Id and RFC 8058 one-click unsubscribe; only the opaque token identifies anyone."""
+    """List-Id and RFC 8058 one-click unsubscribe; only the opaque token identifies anyone.
+
+    No mailto: alternative: nothing reads the From mailbox, and clients that prefer mailto
+    (Apple Mail, Outlook) would send an unsubscribe request no one ever honours."""
     token = subscriber.manage_token or ""
     https = links.unsubscribe_url(config.service.public_url, token)
-    mailto = links.unsubscribe_mailto(config.mail.from_address, token)
     return {
         "List-Id": f"<{config.mail.list_id}>",
-        "List-Unsubscribe": f"<{https}>, <{mailto}>",
+        "List-Unsubscribe": f"<{https}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 
