@@ -1,7 +1,8 @@
 """Import and export subscriber lists (CSV in, CSV or JSON out).
 
-Import checks every row; bad rows and duplicates are reported with their line number and
-skipped, good rows are added in one transaction. Export writes the same columns import
+Import checks every row and is all or nothing: bad rows are reported with their line number
+and then nothing is added; addresses already subscribed are skipped. A header with ';' or tab
+separators (spreadsheet exports) is understood too. Export writes the same columns import
 reads, so an export can be imported elsewhere. Manage tokens are never exported.
 """
 
@@ -19,6 +20,7 @@ from digest.store.db import transaction
 from digest.subscribers import (
     DEFAULT_MAX_PAPERS,
     add_subscriber,
+    get_subscriber_by_email,
     normalise_email,
     subscriber_details,
 )
@@ -43,18 +45,33 @@ _FALSE = {"", "0", "false", "no", "n", "off"}
 
 @dataclass
 class ImportReport:
-    """Outcome of one import: addresses added, and skipped rows with their line and reason."""
+    """Outcome of one import: addresses added, and skipped rows with their line and reason.
+
+    An import is all or nothing: with any bad row nothing is added (`imported` is False and
+    `good_rows` says how many rows would have been added once the bad ones are fixed).
+    """
 
     added: list[str] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)  # (line, address)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    good_rows: int = 0
+
+    @property
+    def imported(self) -> bool:
+        return not self.errors
 
     def as_dict(self) -> dict:
         return {
+            "imported": self.imported,
             "added": self.added,
+            "good_rows": self.good_rows,
             "duplicates": [{"line": n, "email": e} for n, e in self.duplicates],
             "errors": [{"line": n, "error": e} for n, e in self.errors],
         }
+
+
+class _BadRows(Exception):
+    """Raised inside the import transaction to roll every row back."""
 
 
 def _flag(value: str, column: str) -> bool:
@@ -89,44 +106,96 @@ def _row_options(row: dict[str, str]) -> dict:
     }
 
 
-def import_subscribers_csv(db, text: str) -> ImportReport:
-    """Add every good row of a subscriber CSV (header row required, `email` column required)."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    headers = [h.strip().lower() for h in (reader.fieldnames or [])]
+def _delimiter(header_line: str) -> str:
+    """',' unless the header only makes sense split on ';' or a tab (spreadsheet exports)."""
+    for delimiter in (",", ";", "\t"):
+        names = [h.strip().lower() for h in header_line.split(delimiter)]
+        if "email" in names:
+            return delimiter
+    return ","
+
+
+def _header(cells: list[str]) -> list[str]:
+    """The lower-cased column names; unknown, repeated or missing `email` -> UsageError."""
+    headers = [h.strip().lower() for h in cells]
     if "email" not in headers:
         raise UsageError("the CSV needs a header row with an 'email' column")
-    unknown = [h for h in headers if h not in CSV_COLUMNS + EXPORT_ONLY_COLUMNS]
+    named = [h for h in headers if h]
+    unknown = [h for h in named if h not in CSV_COLUMNS + EXPORT_ONLY_COLUMNS]
     if unknown:
         raise UsageError(
             f"unknown CSV column(s): {', '.join(unknown)} (known: {', '.join(CSV_COLUMNS)})"
         )
-    reader.fieldnames = headers
+    repeated = sorted({h for h in named if named.count(h) > 1})
+    if repeated:
+        raise UsageError(f"CSV column(s) named twice in the header: {', '.join(repeated)}")
+    return headers
+
+
+def _row_cells(headers: list[str], cells: list[str]) -> dict[str, str]:
+    """Cells by column name; a cell under no (or an empty) header name must be empty."""
+    stray = [
+        n
+        for n, value in enumerate(cells, start=1)
+        if value.strip() and (n > len(headers) or not headers[n - 1])
+    ]
+    if stray:
+        raise UsageError(
+            f"{len(cells)} cells but the header has {len(headers)} columns "
+            f"(a value with a comma needs quotes)"
+            if stray[-1] > len(headers)
+            else f"a value in column {stray[0]}, which has no name in the header"
+        )
+    return {h: v for h, v in zip(headers, cells, strict=False) if h}
+
+
+def _add_row(db, address: str, row: dict[str, str]) -> None:
+    options = _row_options(row)
+    texts: dict[str, str] = {}  # one topic per text, whatever its case or spacing
+    for part in (row.get("text") or "").split("|"):
+        own_words = " ".join(part.split())
+        texts.setdefault(own_words.lower(), own_words)
+    with transaction(db):  # a savepoint: a failing row leaves nothing behind
+        subscriber = add_subscriber(db, address, source="import", **options)
+        for own_words in texts.values():
+            if own_words:
+                topic_logic.add_personal_topic(db, subscriber.id, text=own_words)
+
+
+def import_subscribers_csv(db, text: str) -> ImportReport:
+    """Add every row of a subscriber CSV (header row required, `email` column required).
+
+    Every row is checked; if any is bad nothing is added and the report lists them all.
+    Addresses already subscribed (or repeated in the file) are skipped, not errors.
+    """
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text.split("\n", 1)[0]))
+    headers = _header(next(reader, []))
     report = ImportReport()
     seen: set[str] = set()
-    with transaction(db):
-        for row in reader:
-            line = reader.line_num
-            raw_email = (row.get("email") or "").strip()
-            if not raw_email and not any(
-                (v or "").strip() for v in row.values() if isinstance(v, str)
-            ):
-                continue  # blank line
-            try:
-                address = normalise_email(raw_email)
-                if address.lower() in seen or store.get_subscriber_by_email(db, address):
-                    report.duplicates.append((line, address))
+    try:
+        with transaction(db):
+            for cells in reader:
+                line = reader.line_num
+                if not any(cell.strip() for cell in cells):
+                    continue  # blank line
+                try:
+                    row = _row_cells(headers, cells)
+                    address = normalise_email(row.get("email", ""))
+                    if address.lower() in seen or get_subscriber_by_email(db, address):
+                        report.duplicates.append((line, address))
+                        continue
+                    _add_row(db, address, row)
+                except UsageError as exc:
+                    report.errors.append((line, str(exc)))
                     continue
-                options = _row_options(row)
-                texts = [t.strip() for t in (row.get("text") or "").split("|") if t.strip()]
-                with transaction(db):  # a savepoint: a failing row leaves nothing behind
-                    subscriber = add_subscriber(db, address, source="import", **options)
-                    for own_words in texts:
-                        topic_logic.add_personal_topic(db, subscriber.id, text=own_words)
-            except UsageError as exc:
-                report.errors.append((line, str(exc)))
-                continue
-            seen.add(address.lower())
-            report.added.append(address)
+                seen.add(address.lower())
+                report.added.append(address)
+            report.good_rows = len(report.added)
+            if report.errors:
+                raise _BadRows
+    except _BadRows:
+        report.added = []
     return report
 
 
@@ -138,7 +207,12 @@ def import_subscribers_file(db, path: str | Path) -> ImportReport:
         raise UsageError(f"{file_path}: file not found") from None
     except UnicodeDecodeError:
         raise UsageError(f"{file_path}: not UTF-8 text") from None
-    return import_subscribers_csv(db, text)
+    except OSError as exc:
+        raise UsageError(f"{file_path}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        return import_subscribers_csv(db, text)
+    except csv.Error as exc:
+        raise UsageError(f"{file_path}: not a readable CSV file ({exc})") from None
 
 
 def export_subscribers(db, status: str | None = None) -> list[dict]:

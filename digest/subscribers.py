@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,7 @@ from digest.store.subscribers import (  # noqa: F401  (re-exported: the one impo
 
 MAX_PAPERS_CAP = 50
 DEFAULT_MAX_PAPERS = 10
+MAX_NAME_LENGTH = 200
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
@@ -37,6 +39,8 @@ _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 def normalise_email(raw: str) -> str:
     """Trim, lower-case the domain, and reject anything that is not a plain address.
 
+    An internationalised domain is kept in Unicode whichever way it was typed (bücher.de and
+    xn--bcher-kva.de are one address; mail headers get the ASCII form when sending).
     The local part keeps its case (lookups are case-insensitive anyway). Display names
     ("Ann <ann@x.org>"), spaces, missing dots in the domain and the like are refused.
     """
@@ -49,6 +53,7 @@ def normalise_email(raw: str) -> str:
     domain = domain.lower().rstrip(".")
     try:
         ascii_domain = domain.encode("idna").decode("ascii")
+        domain = ascii_domain.encode("ascii").decode("idna")  # one spelling: xn-- -> Unicode
     except UnicodeError:
         raise UsageError(f"not a valid email address: {raw!r} (bad domain)") from None
     labels = ascii_domain.split(".")
@@ -63,6 +68,15 @@ def normalise_email(raw: str) -> str:
     ):
         raise UsageError(f"not a valid email address: {raw!r}")
     return f"{local}@{domain}"
+
+
+def clean_name(raw: str) -> str:
+    """One line of printable text: control characters (terminal escapes, NUL) are dropped."""
+    kept = "".join(ch for ch in raw or "" if ch.isspace() or unicodedata.category(ch) != "Cc")
+    name = " ".join(kept.split())
+    if len(name) > MAX_NAME_LENGTH:
+        raise UsageError(f"name is longer than {MAX_NAME_LENGTH} characters")
+    return name
 
 
 def parse_weekday(value: str | int | None) -> int | None:
@@ -115,6 +129,13 @@ def check_max_papers(value: int) -> int:
     return number
 
 
+def _check_frequency(frequency: str) -> str:
+    text = str(frequency or "").strip().lower()
+    if text not in FREQUENCIES:
+        raise UsageError(f"frequency must be one of {', '.join(FREQUENCIES)}, got {frequency!r}")
+    return text
+
+
 def _check_schedule(frequency: str, weekday: int | None) -> int | None:
     if frequency not in FREQUENCIES:
         raise UsageError(f"frequency must be one of {', '.join(FREQUENCIES)}, got {frequency!r}")
@@ -160,9 +181,12 @@ def add_subscriber(
     address = normalise_email(email)
     if status not in SUBSCRIBER_STATUSES:
         raise UsageError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
+    frequency = _check_frequency(frequency)
+    if frequency == "daily" and parse_weekday(weekday) is not None:
+        raise UsageError(f"a weekday ({weekday}) only applies to a weekly digest")
     values = {
         "email": address,
-        "name": (name or "").strip(),
+        "name": clean_name(name),
         "status": status,
         "frequency": frequency,
         "weekday": _check_schedule(frequency, parse_weekday(weekday)),
@@ -178,7 +202,7 @@ def add_subscriber(
     from digest import topics as topic_logic  # topics imports nothing from here; kept local
 
     with transaction(db):
-        if store.get_subscriber_by_email(db, address) is not None:
+        if _find_stored(db, address) is not None:
             raise UsageError(f"{address} is already a subscriber")
         subscriber_id = store.insert_subscriber(db, values)
         if topics:
@@ -207,7 +231,11 @@ def update_subscriber(db, subscriber_id: int, **changes: object) -> Subscriber:
         current = store.get_subscriber(db, subscriber_id)
         if current is None:
             raise UsageError(f"no subscriber with id {subscriber_id}")
-        frequency = str(changes.get("frequency", current.frequency))
+        frequency = (
+            _check_frequency(str(changes["frequency"]))
+            if "frequency" in changes
+            else current.frequency
+        )
         weekday = (
             parse_weekday(changes["weekday"])  # type: ignore[arg-type]
             if "weekday" in changes
@@ -224,7 +252,7 @@ def update_subscriber(db, subscriber_id: int, **changes: object) -> Subscriber:
         if "always_send" in changes:
             row["always_send"] = int(bool(changes["always_send"]))
         if "name" in changes:
-            row["name"] = str(changes["name"] or "").strip()
+            row["name"] = clean_name(str(changes["name"] or ""))
         if "send_hour" in changes:
             row["send_hour"] = _check_send_hour(changes["send_hour"])  # type: ignore[arg-type]
         store.update_subscriber_row(db, subscriber_id, row)
@@ -233,13 +261,22 @@ def update_subscriber(db, subscriber_id: int, **changes: object) -> Subscriber:
     return found
 
 
+def _find_stored(db, address: str) -> Subscriber | None:
+    """A normalised address, also under its xn-- spelling (rows stored before that was merged)."""
+    found = store.get_subscriber_by_email(db, address)
+    local, domain = address.split("@")
+    if found is None and not domain.isascii():
+        found = store.get_subscriber_by_email(db, f"{local}@{domain.encode('idna').decode()}")
+    return found
+
+
 def get_subscriber_by_email(db, email: str) -> Subscriber | None:
-    """Look up an address as a person would type it (trimmed, any case)."""
+    """Look up an address as a person would type it (trimmed, any case, either IDN form)."""
     try:
         address = normalise_email(email)
     except UsageError:
         return None
-    return store.get_subscriber_by_email(db, address)
+    return _find_stored(db, address)
 
 
 def require_subscriber(db, email: str) -> Subscriber:

@@ -28,7 +28,7 @@ from digest.subscribers import (
     subscriber_details,
     update_subscriber,
 )
-from digest.topics import add_topic, topics_for_subscriber
+from digest.topics import add_topic, list_topics, topics_for_subscriber
 from tests.conftest import run_cli_in_process
 
 PAPERS = [
@@ -59,6 +59,7 @@ def db(tmp_path):
         ("mailto:eve@EXAMPLE.org", "eve@example.org"),
         ("zoë@Bücher.de", None),  # non-ASCII local part is refused
         ("anna@Bücher.DE", "anna@bücher.de"),
+        ("anna@XN--BCHER-KVA.de", "anna@bücher.de"),  # the punycode spelling is the same
     ],
 )
 def test_email_is_trimmed_and_domain_lowercased(raw, expected):
@@ -121,8 +122,10 @@ def test_weekly_needs_a_weekday_and_cap_is_50(db):
         timezone="Europe/Paris",
     )
     assert (weekly.weekday, weekly.max_papers, weekly.timezone) == (4, 50, "Europe/Paris")
-    daily = add_subscriber(db, "d@example.org", weekday="mon")
-    assert daily.weekday is None  # a daily digest has no weekday
+    with pytest.raises(UsageError, match="only applies to a weekly digest"):
+        add_subscriber(db, "d@example.org", weekday="mon")  # forgot --frequency weekly?
+    assert get_subscriber_by_email(db, "d@example.org") is None
+    assert add_subscriber(db, "d@example.org", frequency=" Weekly ", weekday="mon").weekday == 0
 
 
 def test_parse_weekday_spellings():
@@ -264,11 +267,11 @@ fay@example.org,Fay,AI safety,weekly,sat,20,yes,graph neural networks | protein 
 """
 
 
-def test_csv_import_reports_bad_rows_and_adds_the_good_ones(db):
+def test_csv_import_with_bad_rows_lists_them_all_and_adds_nothing(db):
     add_subscriber(db, "gus@example.org")
     text = CSV_WITH_BAD_ROWS + "gus@example.org,Gus,,daily,,10,no,\n"
     report = import_subscribers_csv(db, text)
-    assert report.added == ["ann@example.org", "fay@example.org"]
+    assert not report.imported and report.added == [] and report.good_rows == 2
     assert report.duplicates == [(7, "ANN@example.org"), (9, "gus@example.org")]
     errors = dict(report.errors)
     assert sorted(errors) == [3, 4, 5, 6]
@@ -276,12 +279,15 @@ def test_csv_import_reports_bad_rows_and_adds_the_good_ones(db):
     assert "weekday" in errors[4]
     assert "Unknown topic" in errors[5]
     assert "50" in errors[6]
-    # bad rows leave nothing behind (no half-added subscriber, no topic)
-    assert {s.email for s in list_subscribers(db)} == {
-        "gus@example.org",
-        "ann@example.org",
-        "fay@example.org",
-    }
+    # nothing of the file is stored: no subscriber, no personal topic
+    assert [s.email for s in list_subscribers(db)] == ["gus@example.org"]
+    assert list_topics(db, kind="personal") == []
+
+    good_only = "\n".join(
+        line for n, line in enumerate(text.splitlines(), start=1) if n not in errors
+    )
+    report = import_subscribers_csv(db, good_only)
+    assert report.imported and report.added == ["ann@example.org", "fay@example.org"]
     fay = get_subscriber_by_email(db, "fay@example.org")
     assert (fay.status, fay.source, fay.weekday, fay.always_send) == ("active", "import", 5, True)
     assert [t.name for t in topics_for_subscriber(db, fay.id)] == [
@@ -419,10 +425,19 @@ def test_cli_import_and_export(cli_with_papers, tmp_path):
         encoding="utf-8",
     )
     code, out, err = cli("subscribers", "import", str(csv_path))
-    assert code == 2  # a bad row makes the exit code say so
-    assert "added 2, duplicates 1, bad rows 1" in out
+    assert code == 2  # a bad row: nothing is imported, and every problem is listed
     assert f"{csv_path}:3:" in err and "not-an-address" in err
-    assert f"{csv_path}:4:" in err
+    assert f"{csv_path}:4: ann@example.org is already a subscriber" in err
+    assert "nothing imported: 1 bad row(s)" in err and "2 good, 1 already subscribed" in err
+    assert json.loads(cli("subscribers", "list", "--json")[1]) == []
+    csv_path.write_text(
+        "email,name,topics\nann@example.org,Ann,LLM agents\n"
+        "ann@example.org,Ann twice,\nbob@example.org,Bob,\n",
+        encoding="utf-8",
+    )
+    code, out, err = cli("subscribers", "import", str(csv_path))
+    assert code == 0 and "added 2, duplicates 1" in out
+    assert f"{csv_path}:3: ann@example.org is already a subscriber (skipped)" in err
 
     code, out, _ = cli("subscribers", "export")
     assert code == 0
@@ -464,3 +479,89 @@ def test_every_command_has_help(cli):
             assert code == 0 and "Usage" in out
             options = [line for line in out.splitlines() if "--" in line and "│" in line]
             assert options, f"{group} {command} has no options listed"
+
+
+# --- hostile input ----------------------------------------------------------------------
+
+
+def test_an_idn_address_is_one_subscriber_in_either_spelling(db):
+    """bücher.de and xn--bcher-kva.de are the same domain: never two subscribers."""
+    ann = add_subscriber(db, "ann@Bücher.de")
+    assert ann.email == "ann@bücher.de"
+    with pytest.raises(UsageError, match="already a subscriber"):
+        add_subscriber(db, "ANN@xn--bcher-kva.DE")
+    assert get_subscriber_by_email(db, "ann@xn--bcher-kva.de").id == ann.id
+    # a row stored in the ASCII spelling (older data) is found by the Unicode one too
+    db.execute("UPDATE subscribers SET email = 'ann@xn--bcher-kva.de' WHERE id = ?", [ann.id])
+    assert get_subscriber_by_email(db, "ann@bücher.de").id == ann.id
+    with pytest.raises(UsageError, match="already a subscriber"):
+        add_subscriber(db, "ann@bücher.de")
+    with pytest.raises(UsageError, match="bad domain"):
+        normalise_email("ann@xn--zz.de")  # not valid punycode
+    assert [s.id for s in list_subscribers(db)] == [ann.id]
+
+
+def test_names_lose_control_characters_and_stay_one_line(db):
+    ann = add_subscriber(db, "ann@example.org", name=" Ann\x1b[2J\x00\n  Lee\t")
+    assert ann.name == "Ann[2J Lee"
+    updated = update_subscriber(db, ann.id, name="Bo\rb\x07")
+    assert updated.name == "Bo b"
+    with pytest.raises(UsageError, match="name is longer than 200"):
+        add_subscriber(db, "bob@example.org", name="x" * 201)
+
+
+def test_csv_with_semicolons_or_tabs_and_repeated_texts(db):
+    report = import_subscribers_csv(
+        db, '\ufeffEmail;Name;Topics\nann@example.org;Ann;"LLM agents;AI safety"\n'
+    )
+    assert report.added == ["ann@example.org"] and not report.errors
+    ann = get_subscriber_by_email(db, "ann@example.org")
+    assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["AI safety", "LLM agents"]
+    report = import_subscribers_csv(db, "email\tname\ttext\nbob@example.org\tBob\ta | b |  A\n")
+    assert report.added == ["bob@example.org"]
+    bob = get_subscriber_by_email(db, "bob@example.org")
+    assert [t.description for t in topics_for_subscriber(db, bob.id)] == ["a", "b"]
+    report = import_subscribers_csv(db, "email,text\ncat@example.org,graphs | graphs\n")
+    cat = get_subscriber_by_email(db, "cat@example.org")
+    assert [t.name for t in topics_for_subscriber(db, cat.id)] == ["graphs"]
+
+
+def test_csv_header_and_row_shape_problems_are_named(db):
+    with pytest.raises(UsageError, match="named twice in the header: email"):
+        import_subscribers_csv(db, "email,name,Email\nann@example.org,Ann,bob@example.org\n")
+    report = import_subscribers_csv(
+        db,
+        "email,name\nann@example.org,Doe, Ann\nbob@example.org,Bob,,\ncat@example.org\n",
+    )
+    assert report.errors == [
+        (2, "3 cells but the header has 2 columns (a value with a comma needs quotes)")
+    ]
+    assert list_subscribers(db) == []  # an unquoted comma shifted a row: nothing is added
+    report = import_subscribers_csv(db, "email,,name\nann@example.org,x,Ann\n")
+    assert report.errors and "column 2" in report.errors[0][1]
+    assert import_subscribers_csv(db, "email,name,\nann@example.org,Ann,\n").added == [
+        "ann@example.org"
+    ]
+
+
+def test_cli_prints_names_with_brackets_verbatim(cli_with_papers, tmp_path):
+    """Rich markup in a name, a topic or an address part is text, never a crash or a style."""
+    cli = cli_with_papers
+    code, out, err = cli(
+        "subscribers", "add", "ann@example.org", "--name", "[/] [bold]Ann", "--text", "[red]x[/]"
+    )
+    assert code == 0, err
+    assert "[red]x[/]" in out
+    code, out, err = cli("subscribers", "show", "ann@example.org")
+    assert code == 0, err
+    assert "[/] [bold]Ann" in out and "personal topic: [red]x[/]" in out
+    assert "followed authors: (none)" in out
+    code, out, err = cli("subscribers", "list")
+    assert code == 0 and "own: [red]x[/]" in out
+    missing = tmp_path / "[/].csv"
+    code, out, err = cli("subscribers", "import", str(missing))
+    assert code == 2 and "[/].csv: file not found" in err
+    code, out, err = cli("subscribers", "import", str(tmp_path))
+    assert code == 2 and "cannot read it" in err
+    code, out, err = cli("feedback", "add", " ANN@example.org ", "2508.13167", "--click")
+    assert code == 0 and "recorded click of 2508.13167 by ann@example.org" in out

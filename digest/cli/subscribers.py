@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.common import console, err_console, print_json, state
@@ -92,8 +93,10 @@ def add(
         return
     topics = details["topics"] + [t["name"] for t in details["personal_topics"]]
     console.print(
-        f"added {subscriber.email} (id {subscriber.id}, {subscriber.frequency}, "
-        f"topics: {', '.join(topics) or 'none'})"
+        escape(
+            f"added {subscriber.email} (id {subscriber.id}, {subscriber.frequency}, "
+            f"topics: {', '.join(topics) or 'none'})"
+        )
     )
 
 
@@ -123,11 +126,11 @@ def list_(
         topics = row["topics"] + [f"own: {t['name']}" for t in row["personal_topics"]]
         fb = row["feedback"]
         table.add_row(
-            row["email"],
+            escape(row["email"]),
             row["status"],
             schedule,
             str(row["max_papers"]),
-            "; ".join(topics),
+            escape("; ".join(topics)),
             f"+{fb['like']} -{fb['dislike']}",
         )
     console.print(table)
@@ -148,16 +151,16 @@ def show(
     for key, value in details.items():
         if key == "personal_topics":
             for topic in value:
-                console.print(f"{'personal topic':>16}: {topic['name']}")
-        elif key == "topics":
-            console.print(f"{'topics':>16}: {', '.join(value) or '(none)'}")
+                console.print(f"{'personal topic':>16}: {escape(topic['name'])}")
+        elif key in ("topics", "followed_authors"):
+            console.print(f"{key.replace('_', ' '):>16}: {escape(', '.join(value)) or '(none)'}")
         elif key == "feedback":
             console.print(
                 f"{'feedback':>16}: {value['like']} liked, {value['dislike']} "
                 f"disliked, {value['click']} clicked"
             )
         elif value not in (None, ""):
-            console.print(f"{key:>16}: {value}")
+            console.print(f"{key:>16}: {escape(str(value))}")
 
 
 @subscribers_app.command("remove")
@@ -170,9 +173,10 @@ def remove(
 
     subscriber = require_subscriber(state.db, email)
     if not yes and not typer.confirm(f"Delete {subscriber.email} and their feedback?"):
+        err_console.print(f"{escape(subscriber.email)} was not removed")
         raise typer.Exit(1)
     remove_subscriber(state.db, subscriber.email)
-    console.print(f"removed {subscriber.email}")
+    console.print(f"removed {escape(subscriber.email)}")
 
 
 @subscribers_app.command("import")
@@ -183,7 +187,8 @@ def import_(
             help="CSV file with a header row. Columns: email "
             "(required), name, topics (names separated by ';'), text (own-words "
             "topics separated by '|'), frequency, weekday, timezone, max_papers, "
-            "always_send, send_hour, status (default active).",
+            "always_send, send_hour, status (default active). Cells may be separated "
+            "by ',' or, in spreadsheet exports, by ';' or tabs.",
             metavar="CSV",
         ),
     ],
@@ -191,7 +196,8 @@ def import_(
 ) -> None:
     """Add subscribers from a CSV file.
 
-    Bad rows and duplicates are reported and skipped; the good rows are added together. Exit code 2 if any row was bad."""
+    All or nothing: if any row is bad, every bad row is listed and nothing is added (exit code 2). Addresses already subscribed are skipped."""
+    from digest.errors import UsageError
     from digest.subscriber_csv import import_subscribers_file
 
     report = import_subscribers_file(state.db, csv_path)
@@ -199,15 +205,18 @@ def import_(
         print_json(report.as_dict())
     else:
         for line, address in report.duplicates:
-            err_console.print(f"{csv_path}:{line}: {address} is already a subscriber (skipped)")
+            err_console.print(
+                escape(f"{csv_path}:{line}: {address} is already a subscriber (skipped)")
+            )
         for line, reason in report.errors:
-            err_console.print(f"{csv_path}:{line}: {reason} (skipped)")
-        console.print(
-            f"added {len(report.added)}, duplicates {len(report.duplicates)}, "
-            f"bad rows {len(report.errors)}"
-        )
+            err_console.print(escape(f"{csv_path}:{line}: {reason}"))
+        if report.imported:
+            console.print(f"added {len(report.added)}, duplicates {len(report.duplicates)}")
     if report.errors:
-        raise typer.Exit(2)
+        raise UsageError(
+            f"nothing imported: {len(report.errors)} bad row(s) in {csv_path} "
+            f"({report.good_rows} good, {len(report.duplicates)} already subscribed)"
+        )
 
 
 @subscribers_app.command("export")
@@ -244,13 +253,14 @@ def feedback_add(
 
     A later verdict replaces an earlier opposite one."""
     from digest.errors import UsageError
-    from digest.subscribers import record_feedback
+    from digest.subscribers import record_feedback, require_subscriber
 
     chosen = [kind for kind, on in (("like", like), ("dislike", dislike), ("click", click)) if on]
     if len(chosen) != 1:
         raise UsageError("give exactly one of --like, --dislike, --click")
     paper_id = record_feedback(state.db, email, paper, chosen[0])
-    console.print(f"recorded {chosen[0]} of {paper_id} by {email.strip()}")
+    address = require_subscriber(state.db, email).email
+    console.print(escape(f"recorded {chosen[0]} of {paper_id} by {address}"))
 
 
 def register(app: typer.Typer) -> None:
