@@ -62,7 +62,7 @@ def _clean_seeds(values: Iterable[str], topic: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _clean_categories(values: Iterable[str], topic: str) -> tuple[str, ...]:
+def clean_categories(values: Iterable[str], topic: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for value in _clean_words(values, topic, "categories"):
         if not _CATEGORY_RE.match(value):
@@ -104,7 +104,7 @@ def validate_topic(topic: Topic) -> Topic:
         exclude=_clean_words(topic.exclude, label, "exclude"),
         seed_ids=_clean_seeds(topic.seed_ids, label),
         authors=_clean_words(topic.authors, label, "authors"),
-        categories=_clean_categories(topic.categories, label),
+        categories=clean_categories(topic.categories, label),
         threshold=threshold,
     )
     if not (cleaned.description or cleaned.keywords or cleaned.seed_ids or cleaned.authors):
@@ -160,8 +160,9 @@ def update_topic(
         values = {key: tuple(v) if isinstance(v, list | tuple) else v for key, v in changes.items()}
         cleaned = _checked(replace(current, **values))  # type: ignore[arg-type]
         if cleaned.name.lower() != current.name.lower():
-            if store.get_topic(db, cleaned.name, kind=kind, owner_id=owner_id) is not None:
-                raise UsageError(f"a {kind} topic named {cleaned.name!r} already exists")
+            clash = store.get_topic(db, cleaned.name, kind=kind, owner_id=owner_id)
+            if clash is not None:
+                raise UsageError(f"a {kind} topic named {clash.name!r} already exists")
         assert current.id is not None
         return store.update_topic_row(db, current.id, cleaned)
 

@@ -115,7 +115,7 @@ def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
             elif key in ("name", "description") and not isinstance(value, str):
                 problem(key, f"{key} must be a string")
                 bad = True
-        if not isinstance(name, str) or not name.strip():
+        if name is None or (isinstance(name, str) and not name.strip()):
             problem("name", "every topic needs a name")
             continue
         if bad:
@@ -149,6 +149,8 @@ def load_topics_file(path: str | Path) -> list[Topic]:
         raise UsageError(f"{shown}: topics file not found") from None
     except UnicodeDecodeError:
         raise UsageError(f"{shown}: not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"{shown}: cannot read the topics file ({exc.strerror or exc})") from None
     return parse_topics_text(text, source=shown)
 
 
@@ -186,6 +188,10 @@ def sync_topics(db, path: str | Path, *, prune: bool = False) -> SyncReport:
     """
     topics = load_topics_file(path)
     report = SyncReport(file=_display(Path(path)))
+    if prune and not topics:
+        raise UsageError(
+            f"{report.file} has no [[topic]] tables: refusing to --prune every curated topic"
+        )
     wanted = {t.name.lower() for t in topics}
     with transaction(db):
         for topic in topics:

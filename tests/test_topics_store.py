@@ -361,3 +361,72 @@ def test_topic_commands_have_help(cli):
     for command in ("list", "show", "add", "edit", "remove", "sync"):
         code, out, _ = cli("topics", command, "--help")
         assert code == 0 and "Usage" in out and "--" in out
+
+
+# --- hostile input ----------------------------------------------------------------------
+
+
+def test_prune_with_an_empty_file_is_refused_and_changes_nothing(db, tmp_path):
+    path = tmp_path / "topics.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    sync_topics(db, path)
+    ann = add_subscriber(db, "ann@example.org", topics=["LLM agents"])
+    path.write_text("# emptied by a bad merge\n", encoding="utf-8")
+    with pytest.raises(UsageError, match="no \\[\\[topic\\]\\] tables: refusing to --prune"):
+        sync_topics(db, path, prune=True)
+    assert [t.name for t in list_topics(db)] == ["AI safety", "LLM agents"]
+    assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["LLM agents"]
+    kept = sync_topics(db, path)  # without --prune an empty file only reports
+    assert kept.not_in_file == ["AI safety", "LLM agents"] and len(list_topics(db)) == 2
+    with pytest.raises(UsageError, match="cannot read the topics file"):
+        sync_topics(db, tmp_path, prune=True)  # a directory
+    assert len(list_topics(db)) == 2
+
+
+def test_a_name_of_the_wrong_type_is_one_problem():
+    with pytest.raises(UsageError) as exc:
+        parse_topics_text('[[topic]]\nname = 5\nkeywords = ["x"]\n', "t.toml")
+    assert str(exc.value) == "t.toml:2: topic '#1': name must be a string"
+
+
+def test_a_name_clash_names_the_stored_topic(db):
+    add_topic(db, Topic(name="LLM agents", kind="curated", keywords=("agent",)))
+    add_topic(db, Topic(name="Safety", kind="curated", keywords=("safety",)))
+    with pytest.raises(UsageError, match="a curated topic named 'LLM agents' already exists"):
+        add_topic(db, Topic(name="llm AGENTS", kind="curated", keywords=("x",)))
+    with pytest.raises(UsageError, match="a curated topic named 'LLM agents' already exists"):
+        update_topic(db, "Safety", name="llm agents")
+
+
+def test_cli_topic_names_with_brackets_print_verbatim(cli):
+    code, out, err = cli("topics", "add", "[/] odd [bold]", "--keyword", "[red]x")
+    assert code == 0, err
+    assert "added curated topic '[/] odd [bold]'" in out
+    code, out, err = cli("topics", "show", "[/] odd [bold]")
+    assert code == 0, err
+    assert "name: [/] odd [bold]" in out and "keywords: [red]x" in out
+    code, out, err = cli("topics", "list")
+    assert code == 0 and "[/] odd [bold]" in out
+    code, out, err = cli("topics", "edit", "[/] odd [bold]", "--keyword", "y")
+    assert code == 0 and "updated curated topic '[/] odd [bold]'" in out
+    code, out, err = cli("topics", "sync")
+    assert code == 0 and "use --prune to delete): [/] odd [bold]" in err
+    code, out, err = cli("topics", "remove", "[/] odd [bold]")
+    assert code == 0 and "removed curated topic '[/] odd [bold]'" in out
+
+
+def test_cli_threshold_and_no_threshold_together_is_a_usage_error(cli):
+    assert cli("topics", "sync")[0] == 0
+    code, out, err = cli("topics", "edit", "AI safety", "--threshold", "0.2", "--no-threshold")
+    assert code == 2 and "choose one of --threshold and --no-threshold" in err
+    code, out, _ = cli("topics", "show", "AI safety", "--json")
+    assert json.loads(out)["threshold"] == 0.3
+
+
+def test_cli_sync_prune_of_an_empty_file_exits_2(cli):
+    assert cli("topics", "sync")[0] == 0
+    cli.topics_file.write_text("", encoding="utf-8")
+    code, out, err = cli("topics", "sync", "--prune")
+    assert code == 2 and "refusing to --prune" in err and out == ""
+    code, out, _ = cli("topics", "list", "--json")
+    assert [t["name"] for t in json.loads(out)] == ["AI safety", "LLM agents"]

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.common import console, err_console, print_json, state
@@ -52,8 +53,8 @@ def _print_topic(details: dict) -> None:
         value = details.get(key)
         if value in (None, "", []):
             continue
-        shown = ", ".join(value) if isinstance(value, list) else value
-        console.print(f"{labels.get(key, key):>16}: {shown}")
+        shown = ", ".join(value) if isinstance(value, list) else str(value)
+        console.print(f"{labels.get(key, key):>16}: {escape(shown)}")
 
 
 @topics_app.command("list")
@@ -79,11 +80,11 @@ def list_(
     for row in rows:
         summary = row["description"] or ", ".join(row["keywords"] + row["authors"])
         table.add_row(
-            row["name"],
+            escape(row["name"]),
             row["kind"],
             str(row.get("subscribers", "")),
             "" if row["threshold"] is None else f"{row['threshold']:g}",
-            summary[:70] + ("…" if len(summary) > 70 else ""),
+            escape(summary[:70] + ("…" if len(summary) > 70 else "")),
         )
     console.print(table)
 
@@ -191,7 +192,7 @@ def add(
     if as_json:
         print_json(topic_as_dict(topic))
     else:
-        console.print(f"added {kind} topic {topic.name!r}")
+        console.print(escape(f"added {kind} topic {topic.name!r}"))
 
 
 @topics_app.command("edit")
@@ -214,8 +215,11 @@ def edit(
     """Change a topic.
 
     A list option replaces the whole list (pass `--keyword ""` to clear the keywords); options not given stay as they are."""
+    from digest.errors import UsageError
     from digest.topics import topic_as_dict, update_topic
 
+    if no_threshold and threshold is not None:
+        raise UsageError("choose one of --threshold and --no-threshold")
     kind, owner_id = _scope(owner)
     changes = _fields(description, keyword, exclude, seed, author, category, threshold)
     if rename is not None:
@@ -226,7 +230,7 @@ def edit(
     if as_json:
         print_json(topic_as_dict(topic))
     else:
-        console.print(f"updated {kind} topic {topic.name!r}")
+        console.print(escape(f"updated {kind} topic {topic.name!r}"))
 
 
 @topics_app.command("remove")
@@ -241,7 +245,7 @@ def remove(
 
     kind, owner_id = _scope(owner)
     topic = remove_topic(state.db, name, kind=kind, owner_id=owner_id)
-    console.print(f"removed {kind} topic {topic.name!r}")
+    console.print(escape(f"removed {kind} topic {topic.name!r}"))
 
 
 @topics_app.command("sync")
@@ -274,14 +278,18 @@ def sync(
         ("removed", report.removed),
     ):
         if names:
-            console.print(f"{label}: {', '.join(names)}")
+            console.print(escape(f"{label}: {', '.join(names)}"))
     console.print(
-        f"{report.file}: {len(report.added)} added, {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+        escape(
+            f"{report.file}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+        )
     )
     if report.not_in_file:
         err_console.print(
-            f"not in the file (kept; use --prune to delete): {', '.join(report.not_in_file)}"
+            escape(
+                "not in the file (kept; use --prune to delete): " + ", ".join(report.not_in_file)
+            )
         )
 
 

@@ -47,9 +47,10 @@ def _topic_values(topic: Topic) -> dict:
 
 def insert_topic(db, topic: Topic) -> Topic:
     """Insert an already-validated topic; a name clash -> UsageError naming it."""
-    if get_topic(db, topic.name, kind=topic.kind, owner_id=topic.owner_id) is not None:
+    clash = get_topic(db, topic.name, kind=topic.kind, owner_id=topic.owner_id)
+    if clash is not None:
         whose = "curated" if topic.kind == "curated" else "personal"
-        raise UsageError(f"a {whose} topic named {topic.name!r} already exists")
+        raise UsageError(f"a {whose} topic named {clash.name!r} already exists")
     now = utcnow()
     values = {**_topic_values(topic), "created_at": now, "updated_at": now}
     cols = ", ".join(values)
