@@ -211,7 +211,7 @@ def create_app(config: Config) -> Starlette:
         from digest.topics import followed_authors, is_author_follow
 
         own = [
-            t.description or t.name
+            actions.own_topic_line(t)
             for t in topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
             if not is_author_follow(t)
         ]

@@ -160,7 +160,7 @@ def subscribe(
                 weekday=0 if form.frequency == "weekly" else None,
                 source="web",
                 topics=curated_topic_names(db, form.topics),
-                text=form.own_topic[:500],
+                text=_one_line(form.own_topic)[:500],
                 authors=form.authors[:5],
             )
         elif existing.status in RESEND_STATUSES:
@@ -280,6 +280,15 @@ def unsubscribe(db, config: Config, subscriber: Subscriber, source: str, ip: str
         )
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def own_topic_line(topic) -> str:
+    """How an own topic appears in the preferences textarea: one line per topic."""
+    return _one_line(topic.description or topic.name)
+
+
 def update_preferences(
     db,
     config: Config,
@@ -303,7 +312,7 @@ def update_preferences(
 
     if frequency not in ("daily", "weekly"):
         raise UsageError("frequency must be daily or weekly")
-    wanted = [" ".join(text.split())[:500] for text in own_topics if text.strip()][:10]
+    wanted = [_one_line(text)[:500] for text in own_topics if text.strip()][:10]
     with eager_transaction(db):
         updated = people.update_subscriber(
             db,
@@ -317,11 +326,13 @@ def update_preferences(
         topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
         current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
         current = [t for t in current if not topic_logic.is_author_follow(t)]
+        # Compared as the page shows them (description, else name, on one line), so a save
+        # that changes nothing keeps every topic with its keywords, seeds and threshold.
         for topic in current:
-            if topic.description not in wanted and topic.id is not None:
+            if own_topic_line(topic) not in wanted and topic.id is not None:
                 topic_store.delete_topic(db, topic.id)
-        kept = {t.description for t in current}
-        for text in wanted:
+        kept = {own_topic_line(t) for t in current}
+        for text in dict.fromkeys(wanted):
             if text not in kept:
                 topic_logic.add_personal_topic(db, subscriber.id, text=text)
         if authors is not None:

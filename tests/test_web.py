@@ -529,3 +529,54 @@ def test_preference_errors_speak_plainly(web):
         assert answer.status_code == 400
         notice = re.search(r'class="notice">([^<]*)<', answer.text).group(1)
         assert "whole number" in notice and "int()" not in notice and "limit" not in notice
+
+
+def _shown_form(page_text: str) -> dict[str, object]:
+    """The preferences form exactly as the page shows it (what pressing Save sends)."""
+    import html as html_lib
+
+    def field(name: str) -> str:
+        found = re.search(rf'name="{name}"[^>]*>([^<]*)<', page_text)
+        return html_lib.unescape(found.group(1)) if found else ""
+
+    selected = dict(
+        re.findall(
+            r'<select id="(\w+)"[^>]*>(?:(?!</select>).)*?<option value="([^"]*)" selected',
+            page_text,
+            re.S,
+        )
+    )
+    return {
+        "action": "save",
+        "csrf": re.search(r'name="csrf" value="([0-9a-f]+)"', page_text).group(1),
+        "topics": re.findall(r'name="topics" value="([^"]+)" checked', page_text),
+        "own_topics": field("own_topics"),
+        "authors": field("authors"),
+        "max_papers": re.search(r'name="max_papers"[^>]*value="(\d+)"', page_text).group(1),
+        "timezone": re.search(r'name="timezone" value="([^"]*)"', page_text).group(1),
+        **selected,
+    }
+
+
+def test_saving_preferences_unchanged_keeps_every_own_topic(web):
+    """Pressing Save without touching anything must not delete and re-create own topics: a
+    sign-up text with a line break or double spaces, and a topic made elsewhere with only a
+    name (and keywords), came back as different rows (the keywords lost)."""
+    from digest.topics import add_personal_topic
+
+    config, base_url, db = web
+    subscribe(base_url, "kim@example.org", own_topic="graph  neural\nnetworks ")
+    httpx.post(base_url + confirm_path(wait_for_messages(config, 1)[0]))
+    owner = db.execute("SELECT id, manage_token FROM subscribers").fetchone()
+    add_personal_topic(db, owner[0], name="Sheaves", keywords=["sheaf", "topos"])
+    before = db.execute(
+        "SELECT id, name, keywords_json FROM topics WHERE owner_id = ?", [owner[0]]
+    ).fetchall()
+    page = httpx.get(f"{base_url}/p/{owner[1]}")
+    saved = httpx.post(f"{base_url}/p/{owner[1]}", data=_shown_form(page.text))
+    assert saved.status_code == 200 and "Saved." in saved.text
+    after = db.execute(
+        "SELECT id, name, keywords_json FROM topics WHERE owner_id = ?", [owner[0]]
+    ).fetchall()
+    assert after == before
+    assert _shown_form(saved.text)["own_topics"] == _shown_form(page.text)["own_topics"]
