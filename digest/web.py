@@ -187,7 +187,9 @@ def create_app(config: Config) -> Starlette:
                 preferences=f"/p/{token}",
             )
         body = await read_capped(request, 4096) or b""  # the one-click body is 26 bytes
-        source = "one-click" if b"List-Unsubscribe=One-Click" in body else "web"
+        # urlencoded "List-Unsubscribe=One-Click", or the same field as multipart/form-data
+        one_click = b"List-Unsubscribe" in body and b"One-Click" in body
+        source = "one-click" if one_click else "web"
         await run_in_threadpool(
             lambda: actions.unsubscribe(dbs.get(), config, subscriber, source, client_ip(request))
         )

@@ -580,3 +580,15 @@ def test_saving_preferences_unchanged_keeps_every_own_topic(web):
     ).fetchall()
     assert after == before
     assert _shown_form(saved.text)["own_topics"] == _shown_form(page.text)["own_topics"]
+
+
+def test_one_click_as_multipart_is_recorded_as_one_click(web):
+    """RFC 8058 allows the one-click POST as multipart/form-data too; the consent row must
+    still say where the unsubscribe came from."""
+    config, base_url, db = web
+    token = _active(db, "mp@example.org")
+    answer = httpx.post(f"{base_url}/u/{token}", files={"List-Unsubscribe": (None, "One-Click")})
+    assert answer.status_code == 200
+    assert status_of(db, "mp@example.org") == "unsubscribed"
+    row = db.execute("SELECT action, source FROM consents ORDER BY id DESC").fetchone()
+    assert row == ("unsubscribe", "one-click")
