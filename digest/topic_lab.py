@@ -23,6 +23,7 @@ from digest.store import ranking as rank_store
 from digest.store.feedback import normalise_paper_id
 from digest.store.papers import announcement_dates, existing_paper_ids
 from digest.store.topics import get_topic
+from digest.topics import TopicProblem, clean_categories
 
 TRY_TOPIC_NAME = "Topic lab"
 
@@ -68,6 +69,10 @@ def lab_topic(
     """The topic the lab's options describe (ids checked against the store)."""
     if threshold is not None and not -1.0 <= threshold <= 1.0:
         raise UsageError("--threshold must be between -1 and 1")
+    try:
+        categories = clean_categories(categories, TRY_TOPIC_NAME)
+    except TopicProblem as exc:
+        raise UsageError(f"--category: {exc.detail}") from None
     topic = Topic(
         name=TRY_TOPIC_NAME,
         description=" ".join((text or "").split()),
@@ -94,6 +99,8 @@ def recent_window(db, days: int | None) -> tuple[date | None, date | None]:
     if not dates:
         return None, None
     newest = dates[-1]
+    if days > (newest - dates[0]).days:  # reaches past the oldest day: that is all of them
+        return dates[0], newest
     return newest - timedelta(days=days - 1), newest
 
 

@@ -37,15 +37,17 @@ class TrendingPaper:
 
 
 def period_bounds(day: date, period: str) -> tuple[date, date]:
+    """First and last day of the period containing `day` (the calendar's ends stop it)."""
     if period == "day":
         return day, day
     if period == "week":
         start = day - timedelta(days=day.weekday())
-        return start, start + timedelta(days=6)
+        return start, start + timedelta(days=min(6, (date.max - start).days))
     if period == "month":
         start = day.replace(day=1)
-        following = (start + timedelta(days=32)).replace(day=1)
-        return start, following - timedelta(days=1)
+        if start.month == 12:
+            return start, start.replace(day=31)
+        return start, start.replace(month=start.month + 1) - timedelta(days=1)
     raise UsageError(f"unknown trending period {period!r} (use one of {', '.join(PERIODS)})")
 
 
@@ -64,6 +66,8 @@ def trending(db, day: date, period: str = "day", limit: int = 20) -> list[Trendi
 
     Papers nobody showed any interest in are left out, so the list may be short or empty.
     """
+    if limit < 1:
+        raise UsageError(f"--limit must be at least 1, got {limit}")
     since, until = period_bounds(day, period)
     paper_ids = rank_store.paper_ids_between(db, since, until)
     if not paper_ids:
@@ -92,7 +96,7 @@ def trending(db, day: date, period: str = "day", limit: int = 20) -> list[Trendi
                 )
             )
     found.sort(key=lambda t: (-t.score, t.paper_id))
-    return found[: max(limit, 0)]
+    return found[:limit]
 
 
 def interest_counts(db, paper_ids: Sequence[str], day: date) -> dict[str, float]:

@@ -158,3 +158,29 @@ def test_histogram_bins():
     assert histogram([0.5, 0.5]) == [(0.5, 0.5, 2)]
     bins = histogram([0.0, 0.1, 0.9, 1.0], bins=2)
     assert [c for _, _, c in bins] == [2, 2]
+
+
+def test_a_huge_days_window_means_every_stored_day(sample_db, sample_config):
+    everything = try_topic(sample_db, sample_config, keywords=["learning"], limit=50)
+    huge = try_topic(sample_db, sample_config, keywords=["learning"], days=10**11, limit=50)
+    assert huge == everything
+    add_topic(sample_db, Topic(name="Speech", kind="curated", keywords=("speech",)))
+    report = topic_lab.test_topic(sample_db, sample_config, "Speech", days=10**11)
+    assert [d.day.isoformat() for d in report.days] == ["2025-08-20", "2026-09-24"]
+
+
+def test_a_bad_category_is_named_not_an_empty_result(sample_db, sample_config):
+    with pytest.raises(UsageError, match="--category: category 'cs AI' is not an arXiv category"):
+        try_topic(sample_db, sample_config, keywords=["speech"], categories=["cs AI"])
+
+
+def test_cli_huge_days_and_bad_category_through_the_real_entry_point(sample_db, make_config):
+    _, path = make_config()
+    done = run_digest(
+        "--config", str(path), "topics", "try", "--keyword", "speech", "--days", "99999999999"
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    done = run_digest(
+        "--config", str(path), "topics", "try", "--keyword", "speech", "--category", "bogus cat"
+    )
+    assert done.returncode == 2 and "'bogus cat'" in done.stderr and done.stdout == ""

@@ -11,13 +11,14 @@ from typer.testing import CliRunner
 from digest import planning, trending
 from digest.cli import app
 from digest.config import ArxivConfig
-from digest.errors import ParseError
+from digest.errors import ParseError, UsageError
 from digest.models import Topic
 from digest.sources.hf import fetch_hf_daily, parse_hf_daily
 from digest.sources.http import PoliteFetcher
 from digest.store.feedback import add_feedback
 from digest.subscribers import add_subscriber
 from digest.topics import add_topic
+from tests.conftest import run_cli_in_process
 
 DAY = date(2025, 8, 20)
 
@@ -159,3 +160,34 @@ def test_plan_all_refreshes_hf_when_on_and_survives_its_failure(
     httpserver.expect_request("/api/daily_papers").respond_with_data("oops", status=404)
     report = planning.plan_all(sample_db, on, DAY)
     assert report.hf_papers == 0 and report.errors[0].startswith("hf: ")
+
+
+def test_period_bounds_stop_at_the_end_of_the_calendar():
+    last = date.max
+    assert trending.period_bounds(last, "month") == (date(9999, 12, 1), last)
+    assert trending.period_bounds(last, "week") == (date(9999, 12, 27), last)
+    assert trending.period_bounds(date(2024, 12, 15), "month") == (
+        date(2024, 12, 1),
+        date(2024, 12, 31),
+    )
+    assert trending.period_bounds(date.min, "week")[0] == date.min
+
+
+def test_a_limit_below_one_is_a_usage_error_not_an_empty_list(sample_db):
+    sub = add_subscriber(sample_db, "a@example.org", status="active")
+    add_feedback(sample_db, sub.id, "2508.13161", "like")
+    assert [t.paper_id for t in trending.trending(sample_db, DAY, limit=1)] == ["2508.13161"]
+    for bad in (0, -5):
+        with pytest.raises(UsageError, match="--limit must be at least 1"):
+            trending.trending(sample_db, DAY, limit=bad)
+
+
+def test_trending_cli_far_dates_and_bad_limits_exit_cleanly(sample_db, make_config, capsys):
+    _, path = make_config()
+    for period in ("--week", "--month"):
+        code, out, err = run_cli_in_process(
+            path, capsys, "trending", period, "--date", "9999-12-31", "--json"
+        )
+        assert (code, json.loads(out), err) == (0, [], "")
+    code, out, err = run_cli_in_process(path, capsys, "trending", "--limit", "0")
+    assert code == 2 and out == "" and "--limit must be at least 1" in err

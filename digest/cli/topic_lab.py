@@ -14,12 +14,13 @@ from digest.cli.common import console, parse_date_option, print_json, state
 from digest.cli.topics import topics_app
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
-DateOption = Annotated[
+TrendingDate = Annotated[
     str | None,
-    typer.Option(
-        "--date",
-        help="Day to look at, YYYY-MM-DD (default: today; for picks, the latest planned issue).",
-    ),
+    typer.Option("--date", help="Day to look at, YYYY-MM-DD (default: today)."),
+]
+IssueDate = Annotated[
+    str | None,
+    typer.Option("--date", help="Issue date, YYYY-MM-DD (default: the latest planned issue)."),
 ]
 
 
@@ -28,7 +29,7 @@ def _results_table(results, title: str) -> Table:
     for r in results:
         mark = "" if r.passes else " [dim](below threshold)[/]"
         table.add_row(
-            str(r.rank), f"{r.score:.3f}", r.paper_id, escape(r.title), escape(r.why) + mark
+            str(r.rank), f"{r.score:.3f}", escape(r.paper_id), escape(r.title), escape(r.why) + mark
         )
     return table
 
@@ -66,7 +67,8 @@ def try_(
         float | None,
         typer.Option(
             "--threshold",
-            help="Score a paper needs to be sent (default: [ranking] default_threshold).",
+            help="Score a paper needs to be sent, between -1 and 1 "
+            "(default: \\[ranking].default_threshold).",
         ),
     ] = None,
     days: Annotated[
@@ -114,7 +116,7 @@ def try_(
         )
         return
     if not results:
-        console.print("no stored papers to rank (fetch or import some first)")
+        console.print("no stored paper matches this topic (or none are stored yet)")
         return
     console.print(_results_table(results, "topic lab"))
 
@@ -164,7 +166,7 @@ def test(
 def trending_cmd(
     week: Annotated[bool, typer.Option("--week", help="The ISO week containing the day.")] = False,
     month: Annotated[bool, typer.Option("--month", help="The month containing the day.")] = False,
-    day: DateOption = None,
+    day: TrendingDate = None,
     limit: Annotated[int, typer.Option("--limit", help="How many papers to show.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
@@ -190,7 +192,7 @@ def trending_cmd(
             str(t.clicks),
             str(t.matches),
             str(t.hf_upvotes),
-            t.paper_id,
+            escape(t.paper_id),
             escape(t.title),
         )
     console.print(table)
@@ -198,7 +200,7 @@ def trending_cmd(
 
 def picks(
     email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
-    day: DateOption = None,
+    day: IssueDate = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show a subscriber's planned picks for one issue, with the reason for each."""
@@ -232,7 +234,7 @@ def picks(
     for n, p in enumerate(plan.picks, start=1):
         console.print(
             f"{n:>3}. [bold]{escape(titles.get(p.paper_id, p.paper_id))}[/] "
-            f"({p.paper_id})\n     {escape(p.why)}"
+            f"({escape(p.paper_id)})\n     {escape(p.why)}"
         )
 
 
