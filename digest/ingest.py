@@ -13,7 +13,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import DigestError, FetchError, ParseError
 from digest.models import IngestCounts, IngestReport, Paper, ParsedListing
-from digest.sources.arxiv_feed import feed_url, parse_feed
+from digest.sources.arxiv_feed import DOCUMENT_REF, feed_url, is_malformed, parse_feed
 from digest.store import papers as paper_store
 
 ProgressCallback = Callable[[str], None]
@@ -63,10 +63,19 @@ def ingest_listing(
         )
         raise
     counts = counts + IngestCounts(skipped=len(listing.skipped))
-    status = _status(listing, previous, expected_date)
-    paper_store.finish_ingest_run(db, run_id, status, counts, listing.skipped, listing.channel_date)
+    status, error = _status(listing, previous, expected_date), None
+    if is_malformed(listing):  # keep its good entries, but the next run must fetch it again
+        status = "failed"
+        reason = next(r.reason for r in listing.skipped if r.ref == DOCUMENT_REF)
+        error = (
+            f"the feed document is broken or cut short ({reason}); "
+            f"kept the {len(papers)} complete entries before the damage"
+        )
+    paper_store.finish_ingest_run(
+        db, run_id, status, counts, listing.skipped, listing.channel_date, error=error
+    )
     return IngestReport(
-        source, label, status, counts, list(listing.skipped), listing.channel_date, run_id
+        source, label, status, counts, list(listing.skipped), listing.channel_date, run_id, error
     )
 
 

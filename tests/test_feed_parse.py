@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
-from digest.sources.arxiv_feed import parse_feed
+from digest.sources.arxiv_feed import is_malformed, parse_feed
 from tests.conftest import ATOM_SAMPLE, EMPTY_RSS, RSS_SAMPLE
 
 
@@ -66,6 +66,37 @@ def test_truncated_feed_keeps_the_good_entries():
     listing = parse_feed(raw[: len(raw) // 3])
     assert 10 < len(listing.papers) < 86
     assert any("malformed XML" in s.reason for s in listing.skipped)
+    assert is_malformed(listing) and not is_malformed(parse_feed(raw))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", "the response was empty"),
+        (b"  \r\n", "the response was empty"),
+        (
+            b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head>"
+            b"<body><h1>Down for maintenance</h1></body></html>",
+            "got an HTML page (503 Service Unavailable)",
+        ),
+        (b"<html><body>Rate limited</body></html>", "got an HTML page"),
+        (b'{"error": "rate limited"}', "not an RSS/Atom feed"),
+    ],
+)
+def test_an_error_page_or_empty_body_is_not_an_empty_announcement(raw, reason):
+    """Before, these parsed as a feed with no entries: "no announcement today", exit 0."""
+    with pytest.raises(ParseError, match="not an RSS/Atom feed") as caught:
+        parse_feed(raw)
+    assert reason in str(caught.value)
+
+
+def test_a_charset_mismatch_on_an_empty_channel_is_still_no_announcement():
+    raw = EMPTY_RSS.read_bytes()
+    assert raw.startswith(b"<?xml") or b"<rss" in raw[:200]
+    declared = b'<?xml version="1.0" encoding="us-ascii"?>' + raw.split(b"?>", 1)[-1]
+    declared = declared.replace(b"<title>", "<title>\u00e9 ".encode(), 1)
+    listing = parse_feed(declared)  # feedparser flags the encoding (bozo), harmlessly
+    assert listing.is_empty_announcement and not is_malformed(listing)
 
 
 ENTRY = """<entry><id>oai:arXiv.org:{id}v{v}</id><title>{title}</title>

@@ -45,3 +45,56 @@ def test_a_failed_feed_is_fetched_again_by_the_next_run(make_config, httpserver,
     assert "/atom/cs.CL" in [request.path for request, _ in httpserver.log]
     third = run_daily(db, config, date(2025, 8, 20))
     assert third.stages[0].status == "done-earlier"
+
+
+def test_an_html_error_page_is_a_failed_feed_not_a_holiday(make_config, httpserver):
+    """A proxy or maintenance page answering 200 text/html used to read as an empty channel:
+    the day ended as "no announcement" (exit 0) and nothing was fetched again."""
+    from digest.ingest import fetch_daily, is_no_announcement
+
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI", "cs.CL"],
+                "max_retries": 0,
+            }
+        }
+    )
+    page = b"<html><head><title>Down for maintenance</title></head><body>back soon</body></html>"
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(page, content_type="text/html")
+    httpserver.expect_request("/atom/cs.CL").respond_with_data(b"", content_type="text/xml")
+    db = open_db(config.db_path)
+    reports = fetch_daily(db, config)
+    assert [r.status for r in reports] == ["failed", "failed"]
+    assert "got an HTML page (Down for maintenance)" in reports[0].error
+    assert "the response was empty" in reports[1].error
+    assert not is_no_announcement(reports)
+    day = run_daily(db, config, date(2025, 8, 20))
+    assert day.status == "failed" and "every feed failed" in day.stages[0].error
+
+
+def test_a_cut_short_feed_keeps_its_entries_and_is_fetched_again(make_config, httpserver):
+    from digest.ingest import fetch_daily
+    from digest.store.papers import count_papers
+
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI"],
+                "max_retries": 0,
+            }
+        }
+    )
+    raw = ATOM_SAMPLE.read_bytes()
+    httpserver.expect_oneshot_request("/atom/cs.AI").respond_with_data(raw[: len(raw) // 3])
+    httpserver.expect_oneshot_request("/atom/cs.AI").respond_with_data(raw)
+    db = open_db(config.db_path)
+    (first,) = fetch_daily(db, config)
+    kept = count_papers(db)
+    assert first.status == "failed" and 10 < kept < 86
+    assert f"kept the {kept} complete entries" in first.error
+    (second,) = fetch_daily(db, config)
+    assert second.status == "ok" and count_papers(db) == 86
+    assert second.counts.new == 86 - kept

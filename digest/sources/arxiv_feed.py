@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
+from xml.sax import SAXException
 from zoneinfo import ZoneInfo
 
 import feedparser
@@ -22,6 +23,7 @@ _PREFIX_RE = re.compile(
     r"^\s*arXiv:(?P<id>\S+?)\s+Announce Type:\s*(?P<type>[\w-]+)\s*(?:Abstract:\s*)?", re.S
 )
 _TYPE_PRIORITY = {kind: rank for rank, kind in enumerate(ANNOUNCE_TYPES)}
+DOCUMENT_REF = "document"  # the skipped-record ref for a broken document (not one entry)
 
 
 def feed_url(base_url: str, feed_format: str, categories: str) -> str:
@@ -35,14 +37,19 @@ def parse_feed(raw: bytes) -> ParsedListing:
     Raises ParseError only when the bytes are not a feed at all.
     """
     parsed = feedparser.parse(raw)
-    if parsed.bozo and not parsed.entries and not parsed.feed.get("title"):
+    if not parsed.get("version"):  # an HTML error page, an empty body, JSON...
+        raise ParseError(f"not an RSS/Atom feed: {_describe(raw, parsed)}")
+    malformed = parsed.bozo and isinstance(parsed.get("bozo_exception"), SAXException)
+    if malformed and not parsed.entries and not parsed.feed.get("title"):
         raise ParseError(f"not an RSS/Atom feed: {_bozo_reason(parsed)}")
     listing = ParsedListing(
         channel_date=_channel_date(parsed),
         channel_title=clean_field(parsed.feed.get("title")) or None,
     )
-    if parsed.bozo:
-        listing.skipped.append(SkippedRecord("document", f"malformed XML: {_bozo_reason(parsed)}"))
+    if malformed:  # cut short or broken: the entries before the damage are still good
+        listing.skipped.append(
+            SkippedRecord(DOCUMENT_REF, f"malformed XML: {_bozo_reason(parsed)}")
+        )
     best: dict[str, Paper] = {}
     for position, entry in enumerate(parsed.entries, start=1):
         try:
@@ -56,6 +63,24 @@ def parse_feed(raw: bytes) -> ParsedListing:
             best[paper.id] = paper
     listing.papers = list(best.values())
     return listing
+
+
+def is_malformed(listing: ParsedListing) -> bool:
+    """True when the document itself was broken (e.g. cut short), so entries may be missing."""
+    return any(record.ref == DOCUMENT_REF for record in listing.skipped)
+
+
+def _describe(raw: bytes, parsed) -> str:
+    """What came instead of a feed, in a few words (for the one-line error)."""
+    if not raw.strip():
+        return "the response was empty"
+    if parsed.bozo:
+        return _bozo_reason(parsed)
+    head = raw[:2048].decode("utf-8", "replace")
+    title = re.search(r"<title[^>]*>([^<]{1,120})", head, re.I)
+    if re.search(r"<html|<!doctype html", head, re.I):
+        return "got an HTML page" + (f" ({clean_field(title.group(1))})" if title else "")
+    return f"unrecognised document starting {clean_field(head[:60])!r}"
 
 
 def _bozo_reason(parsed) -> str:
