@@ -140,31 +140,35 @@ def create_app(config: Config) -> Starlette:
         if not confirm_now:
             row = await run_in_threadpool(lambda: actions.find_confirm_token(dbs.get(), token))
             if row is None:
-                return message(
-                    "Link expired or used",
-                    "This confirmation link was already used "
-                    "or has expired. Sign up again to get a fresh one.",
-                    404,
-                    link="/subscribe",
-                    link_text="Sign up",
-                )
+                return await confirm_link_spent(token)
             return page("confirm.html.j2", action=f"/confirm/{token}")
         subscriber = await run_in_threadpool(
             lambda: actions.confirm(dbs.get(), config, token, client_ip(request))
         )
         if subscriber is None:
-            return message(
-                "Link expired or used",
-                "This confirmation link was already used or has expired.",
-                404,
-                link="/subscribe",
-                link_text="Sign up",
-            )
+            return await confirm_link_spent(token)
         return message(
             "You are subscribed",
             "Thank you. Your first digest comes with the next issue.",
             link=links.preferences_url("", subscriber.manage_token or ""),
             link_text="Choose your topics and settings",
+        )
+
+    async def confirm_link_spent(token: str) -> Response:
+        """A used link of an active subscription says so (people click twice); else 404."""
+        if await run_in_threadpool(lambda: actions.already_confirmed(dbs.get(), token)):
+            return message(
+                "Already confirmed",
+                "This link was used already: your subscription is active. Each digest "
+                "has links to change your preferences or unsubscribe.",
+            )
+        return message(
+            "Link expired or used",
+            "This confirmation link was already used or has expired. Sign up again to get "
+            "a fresh one.",
+            404,
+            link="/subscribe",
+            link_text="Sign up",
         )
 
     async def subscriber_for(token: str):

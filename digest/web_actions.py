@@ -225,6 +225,17 @@ def find_confirm_token(db, token: str) -> dict | None:
     return row
 
 
+def already_confirmed(db, token: str) -> bool:
+    """True when this confirmation token was used and its subscriber is active."""
+    from digest.store import subscribers as subscriber_store
+
+    row = service_store.find_confirm_token(db, token) if token_format_ok(token) else None
+    if row is None or row["used_at"] is None:
+        return False
+    subscriber = subscriber_store.get_subscriber(db, row["subscriber_id"])
+    return subscriber is not None and subscriber.status == "active"
+
+
 def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None:
     """Use a confirmation token: the subscriber becomes active. None when the token is no good."""
     from digest.store import subscribers as subscriber_store

@@ -102,8 +102,10 @@ def test_signup_confirm_is_double_opt_in_and_scanner_safe(web):
     done = httpx.post(base_url + path)
     assert done.status_code == 200 and "You are subscribed" in done.text
     assert status_of(db, "ann@example.org") == "active"
-    again = httpx.post(base_url + path)  # single use
-    assert again.status_code == 404
+    again = httpx.post(base_url + path)  # single use: a second press changes nothing
+    assert again.status_code == 200 and "Already confirmed" in again.text
+    assert "/p/" not in again.text  # a used link never hands out the manage link
+    assert "Already confirmed" in httpx.get(base_url + path).text
     actions = [r[0] for r in db.execute("SELECT action FROM consents ORDER BY id")]
     assert actions == ["subscribe", "confirm"]
     stored = db.execute("SELECT token_hash FROM confirm_tokens").fetchone()[0]
