@@ -87,6 +87,10 @@ def validate_topic(topic: Topic) -> Topic:
         raise TopicProblem(label, "owner", "a personal topic needs an owner")
     if topic.kind == "curated" and topic.owner_id is not None:
         raise TopicProblem(label, "owner", "a curated topic has no owner")
+    if topic.kind == "curated" and (";" in name or name.isdigit()):
+        raise TopicProblem(  # ';' separates names in CSV files; digits are topic ids in forms
+            label, "name", "a curated topic name cannot contain ';' or be only digits"
+        )
     threshold = topic.threshold
     if threshold is not None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):

@@ -430,3 +430,19 @@ def test_cli_sync_prune_of_an_empty_file_exits_2(cli):
     assert code == 2 and "refusing to --prune" in err and out == ""
     code, out, _ = cli("topics", "list", "--json")
     assert [t["name"] for t in json.loads(out)] == ["AI safety", "LLM agents"]
+
+
+def test_curated_names_that_csv_files_or_forms_would_misread_are_refused(db, tmp_path):
+    """';' separates topic names in the subscriber CSV; a form value of digits is a topic id."""
+    with pytest.raises(UsageError, match="cannot contain ';' or be only digits"):
+        add_topic(db, Topic(name="Agents; tools", kind="curated", keywords=("agent",)))
+    with pytest.raises(UsageError, match="cannot contain ';' or be only digits"):
+        add_topic(db, Topic(name="2025", kind="curated", keywords=("agent",)))
+    add_topic(db, Topic(name="Agents", kind="curated", keywords=("agent",)))
+    with pytest.raises(UsageError, match="only digits"):
+        update_topic(db, "Agents", name="42")
+    with pytest.raises(UsageError, match="t.toml:2: topic 'A;B'"):
+        parse_topics_text('[[topic]]\nname = "A;B"\nkeywords = ["x"]\n', "t.toml")
+    ann = add_subscriber(db, "ann@example.org")
+    mine = add_personal_topic(db, ann.id, "2025; my year", name="2025; mine")
+    assert mine.name == "2025; mine"  # personal names are never in a CSV cell or a form id
