@@ -112,8 +112,22 @@ def _subscriber_id(db, event: dict, delivery) -> int | None:
         from digest.store import subscribers as subscriber_store
 
         found = subscriber_store.get_subscriber_by_email(db, email)
+        unicode_form = _unicode_domain(email)
+        if found is None and unicode_form != email:  # we sent to the IDNA form
+            found = subscriber_store.get_subscriber_by_email(db, unicode_form)
         return found.id if found else None
     return None
+
+
+def _unicode_domain(email: str) -> str:
+    """x@xn--bcher-kva.de -> x@bücher.de (the form sign-up stores); else unchanged."""
+    local, _, domain = email.rpartition("@")
+    if "xn--" not in domain.lower():
+        return email
+    try:
+        return f"{local}@{domain.lower().encode('ascii').decode('idna')}"
+    except UnicodeError:
+        return email
 
 
 def apply_events(db, events: list, consent_text_version: str = "v1") -> WebhookReport:

@@ -252,3 +252,15 @@ def test_unparseable_or_oversized_bodies_get_a_4xx(hook, signing_key):
     huge = b"[" + b" " * (6 * 1024 * 1024) + b"]"
     answer = httpx.post(base_url + PATH, content=huge, headers=signed_headers(signing_key, huge))
     assert answer.status_code == 413
+
+
+def test_an_event_for_an_idn_address_finds_its_subscriber(hook, signing_key):
+    """Mail to x@bücher.example goes out as x@xn--bcher-kva.example, so that is the address
+    SendGrid reports back; without a delivery id the subscriber is still found."""
+    base_url, db, people = hook
+    idn = add_subscriber(db, "x@bücher.example", status="active")
+    event = {"event": "spamreport", "email": "x@xn--bcher-kva.example", "sg_event_id": "idn-1"}
+    body = json.dumps([{**event, "timestamp": int(time.time())}]).encode()
+    answer = httpx.post(base_url + PATH, content=body, headers=signed_headers(signing_key, body))
+    assert answer.status_code == 200
+    assert status(db, idn) == "complained"
