@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from digest import topics as topic_logic
@@ -38,7 +39,7 @@ CSV_COLUMNS = (
     "send_hour",
     "status",
 )
-EXPORT_ONLY_COLUMNS = ("created_at", "confirmed_at")
+EXPORT_ONLY_COLUMNS = ("created_at", "confirmed_at")  # read back when present (a move)
 _TRUE = {"1", "true", "yes", "y", "on"}
 _FALSE = {"", "0", "false", "no", "n", "off"}
 
@@ -83,15 +84,28 @@ def _flag(value: str, column: str) -> bool:
     raise UsageError(f"{column} must be yes or no, got {value!r}")
 
 
+def _timestamp(value: str, column: str) -> str | None:
+    """An exported created_at/confirmed_at, kept so a move to a new store keeps consent dates."""
+    if not value:
+        return None
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"{column} must be an ISO date and time, got {value!r}") from None
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp.astimezone(UTC).isoformat(timespec="seconds")
+
+
 def _row_options(row: dict[str, str]) -> dict:
     def cell(name: str) -> str:
         return (row.get(name) or "").strip()
 
     max_papers = cell("max_papers")
-    if max_papers and not max_papers.lstrip("-").isdigit():
+    if max_papers and not max_papers.lstrip("-").isdecimal():
         raise UsageError(f"max_papers must be a whole number, got {max_papers!r}")
     send_hour = cell("send_hour")
-    if send_hour and not send_hour.isdigit():
+    if send_hour and not send_hour.isdecimal():
         raise UsageError(f"send_hour must be a whole number 0..23, got {send_hour!r}")
     return {
         "name": cell("name"),
@@ -103,6 +117,8 @@ def _row_options(row: dict[str, str]) -> dict:
         "always_send": _flag(cell("always_send"), "always_send"),
         "send_hour": int(send_hour) if send_hour else None,
         "status": cell("status").lower() or "active",
+        "created_at": _timestamp(cell("created_at"), "created_at"),
+        "confirmed_at": _timestamp(cell("confirmed_at"), "confirmed_at"),
     }
 
 

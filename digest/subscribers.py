@@ -172,9 +172,12 @@ def add_subscriber(
     topics: Sequence[str] = (),
     text: str = "",
     authors: Sequence[str] = (),
+    created_at: str | None = None,
+    confirmed_at: str | None = None,
 ) -> Subscriber:
     """Validate and add one subscriber (with curated `topics`, an own-words `text` topic and
-    followed `authors`, each an author stored in the archive).
+    followed `authors`, each an author stored in the archive). `created_at`/`confirmed_at`
+    keep the dates of an imported export (an active subscriber is confirmed now otherwise).
 
     All in one transaction: an unknown topic name or a duplicate address writes nothing.
     """
@@ -196,8 +199,8 @@ def add_subscriber(
         "always_send": int(bool(always_send)),
         "manage_token": secrets.token_urlsafe(24),
         "source": source,
-        "created_at": utcnow(),
-        "confirmed_at": utcnow() if status == "active" else None,
+        "created_at": created_at or utcnow(),
+        "confirmed_at": confirmed_at or (utcnow() if status == "active" else None),
     }
     from digest import topics as topic_logic  # topics imports nothing from here; kept local
 

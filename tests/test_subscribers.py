@@ -565,3 +565,28 @@ def test_cli_prints_names_with_brackets_verbatim(cli_with_papers, tmp_path):
     assert code == 2 and "cannot read it" in err
     code, out, err = cli("feedback", "add", " ANN@example.org ", "2508.13167", "--click")
     assert code == 0 and "recorded click of 2508.13167 by ann@example.org" in out
+
+
+def test_an_imported_export_keeps_its_sign_up_and_consent_dates(db, tmp_path):
+    add_subscriber(db, "ann@example.org", status="active", name="Ann")
+    db.execute(
+        "UPDATE subscribers SET created_at = '2024-01-02T03:04:05+00:00',"
+        " confirmed_at = '2024-01-03T00:00:00+00:00'"
+    )
+    other = open_db(tmp_path / "other.db")
+    report = import_subscribers_csv(other, export_subscribers_csv(db))
+    assert report.added == ["ann@example.org"]
+    copy = get_subscriber_by_email(other, "ann@example.org")
+    assert (copy.created_at, copy.confirmed_at) == (
+        "2024-01-02T03:04:05+00:00",
+        "2024-01-03T00:00:00+00:00",
+    )
+    report = import_subscribers_csv(
+        other,
+        "email,confirmed_at,send_hour\nbob@example.org,yesterday,\ncat@example.org,,²\n"
+        "dan@example.org,2024-05-06 07:08,\n",
+    )
+    assert [line for line, _ in report.errors] == [2, 3]
+    assert "confirmed_at must be an ISO date and time, got 'yesterday'" in report.errors[0][1]
+    assert "send_hour must be a whole number" in report.errors[1][1]
+    other.conn.close()
