@@ -28,7 +28,8 @@ from digest.store.service import eager_transaction
 log = logging.getLogger("digest.web")
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-RESEND_STATUSES = ("pending", "unsubscribed")  # a new sign-up re-sends the confirmation
+RESEND_STATUSES = ("pending", "unsubscribed")
+MAX_OWN_TOPICS = 10  # a new sign-up re-sends the confirmation
 
 
 def token_format_ok(token: str) -> bool:
@@ -323,7 +324,12 @@ def update_preferences(
 
     if frequency not in ("daily", "weekly"):
         raise UsageError("frequency must be daily or weekly")
-    wanted = [_one_line(text)[:500] for text in own_topics if text.strip()][:10]
+    wanted = [_one_line(text) for text in own_topics if text.strip()]
+    if len(wanted) > MAX_OWN_TOPICS:  # refused, never silently cut: nothing is lost unseen
+        raise UsageError(f"at most {MAX_OWN_TOPICS} own topics, got {len(wanted)}")
+    too_long = [text for text in wanted if len(text) > 500]
+    if too_long:
+        raise UsageError(f"an own topic can be 500 characters long: {too_long[0][:40]!r}…")
     with eager_transaction(db):
         updated = people.update_subscriber(
             db,

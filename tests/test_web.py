@@ -531,6 +531,10 @@ def test_preference_errors_speak_plainly(web):
         assert answer.status_code == 400
         notice = re.search(r'class="notice">([^<]*)<', answer.text).group(1)
         assert "whole number" in notice and "int()" not in notice and "limit" not in notice
+    many = "\n".join(f"topic number {i}" for i in range(12))
+    answer = httpx.post(f"{base_url}/p/{token}", data={**form, "own_topics": many})
+    assert answer.status_code == 400 and "at most 10 own topics, got 12" in answer.text
+    assert db.execute("SELECT COUNT(*) FROM topics WHERE kind = 'personal'").fetchone()[0] == 0
 
 
 def _shown_form(page_text: str) -> dict[str, object]:
