@@ -7,11 +7,12 @@ The read functions are re-exported from `digest.store.subscribers` so callers ne
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import unicodedata
 from collections.abc import Sequence
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber
@@ -108,11 +109,20 @@ def weekday_name(weekday: int | None) -> str | None:
     return WEEKDAYS[weekday] if weekday is not None else None
 
 
+@functools.cache
+def _zone_names() -> dict[str, str]:
+    """Lower-cased IANA name -> its proper spelling (the tz database is read once)."""
+    return {zone.lower(): zone for zone in available_timezones()}
+
+
 def check_timezone(name: str) -> str:
+    """An IANA zone name in its proper spelling ('europe/paris' -> 'Europe/Paris')."""
     text = (name or "").strip()
+    if text not in _zone_names().values():
+        text = _zone_names().get(text.lower(), text)
     try:
         ZoneInfo(text)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise UsageError(
             f"unknown time zone {name!r} (use an IANA name like Europe/Paris)"
         ) from None

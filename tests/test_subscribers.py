@@ -590,3 +590,28 @@ def test_an_imported_export_keeps_its_sign_up_and_consent_dates(db, tmp_path):
     assert "confirmed_at must be an ISO date and time, got 'yesterday'" in report.errors[0][1]
     assert "send_hour must be a whole number" in report.errors[1][1]
     other.conn.close()
+
+
+def test_time_zones_are_stored_in_their_proper_spelling(db):
+    assert add_subscriber(db, "a@example.org", timezone=" europe/PARIS ").timezone == (
+        "Europe/Paris"
+    )
+    ann = get_subscriber_by_email(db, "a@example.org")
+    assert update_subscriber(db, ann.id, timezone="utc").timezone == "UTC"
+    with pytest.raises(UsageError, match="unknown time zone"):
+        update_subscriber(db, ann.id, timezone="Europe/Paris\x00")
+
+
+def test_cli_remove_of_a_suppressed_subscriber_warns_that_it_is_forgotten(cli_with_papers):
+    cli = cli_with_papers
+    assert cli("subscribers", "add", "ann@example.org")[0] == 0
+    assert cli("subscribers", "add", "bob@example.org")[0] == 0
+    from digest.cli.common import state
+
+    ann = get_subscriber_by_email(state.db, "ann@example.org")
+    set_status(state.db, ann.id, "complained")
+    code, out, err = cli("subscribers", "remove", "ann@example.org", "--yes")
+    assert code == 0 and "removed ann@example.org" in out
+    assert "ann@example.org is complained" in err and "could mail them again" in err
+    code, out, err = cli("subscribers", "remove", "bob@example.org", "--yes")
+    assert code == 0 and err == ""

@@ -172,6 +172,13 @@ def remove(
     from digest.subscribers import remove_subscriber, require_subscriber
 
     subscriber = require_subscriber(state.db, email)
+    if subscriber.status in ("unsubscribed", "bounced", "complained"):
+        err_console.print(
+            escape(
+                f"warning: {subscriber.email} is {subscriber.status}; once deleted nothing "
+                "remembers that, so a later add or import could mail them again"
+            )
+        )
     if not yes and not typer.confirm(f"Delete {subscriber.email} and their feedback?"):
         err_console.print(f"{escape(subscriber.email)} was not removed")
         raise typer.Exit(1)
