@@ -7,6 +7,7 @@ naming the topic and the field. The store's read functions are re-exported here.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
@@ -35,13 +36,19 @@ class TopicProblem(ValueError):
         self.detail = message
 
 
+def one_line(text: str) -> str:
+    """Whitespace collapsed, control characters (terminal escapes, NUL) dropped."""
+    kept = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
+    return " ".join(kept.split())
+
+
 def _clean_words(values: Iterable[str], topic: str, field: str) -> tuple[str, ...]:
     """Trim, drop empties, de-duplicate case-insensitively, keep first spelling and order."""
     seen: dict[str, str] = {}
     for value in values:
         if not isinstance(value, str):
             raise TopicProblem(topic, field, f"{field} must be a list of strings, got {value!r}")
-        text = " ".join(value.split())
+        text = one_line(value)
         if text and text.lower() not in seen:
             seen[text.lower()] = text
     return tuple(seen.values())
@@ -75,7 +82,7 @@ def clean_categories(values: Iterable[str], topic: str) -> tuple[str, ...]:
 
 def validate_topic(topic: Topic) -> Topic:
     """Return the cleaned topic, or raise TopicProblem naming the topic and the field."""
-    name = " ".join((topic.name or "").split())
+    name = one_line(topic.name or "")
     label = name or "(unnamed)"
     if not name:
         raise TopicProblem(label, "name", "a topic needs a name")
@@ -103,7 +110,7 @@ def validate_topic(topic: Topic) -> Topic:
     cleaned = replace(
         topic,
         name=name,
-        description=" ".join(topic.description.split()),
+        description=one_line(topic.description),
         keywords=_clean_words(topic.keywords, label, "keywords"),
         exclude=_clean_words(topic.exclude, label, "exclude"),
         seed_ids=_clean_seeds(topic.seed_ids, label),

@@ -446,3 +446,21 @@ def test_curated_names_that_csv_files_or_forms_would_misread_are_refused(db, tmp
     ann = add_subscriber(db, "ann@example.org")
     mine = add_personal_topic(db, ann.id, "2025; my year", name="2025; mine")
     assert mine.name == "2025; mine"  # personal names are never in a CSV cell or a form id
+
+
+def test_control_characters_never_reach_a_stored_topic(db):
+    """A terminal escape in a topic would run in the curator's terminal on `topics show`."""
+    topic = add_topic(
+        db,
+        Topic(
+            name="Agents\x1b[2J\x00",
+            kind="curated",
+            description="tool\x1b]0;pwned\x07 use",
+            keywords=("web\x00 agent", "\x1b"),
+        ),
+    )
+    assert (topic.name, topic.description, topic.keywords) == (
+        "Agents[2J",
+        "tool]0;pwned use",
+        ("web agent",),
+    )
