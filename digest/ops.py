@@ -7,6 +7,7 @@ a timestamped 0600 file, are checked with `PRAGMA integrity_check`, and old ones
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +17,7 @@ from digest.config import Config, secret
 from digest.errors import DigestError
 
 BACKUP_PREFIX = "digest-"
+BACKUP_NAME_RE = re.compile(r"digest-\d{8}T\d{12}Z\.db")  # digest-20260101T003000123456Z.db
 
 
 @dataclass
@@ -40,14 +42,19 @@ def backup(
     if not source.is_file():
         raise DigestError(f"{source}: no database to back up")
     folder = Path(dest_dir) if dest_dir else config.path(config.service.backup_dir)
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{BACKUP_PREFIX}{stamp}.db"
     started = time.monotonic()
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
-        raise DigestError(f"{target}: already exists") from exc
+        what = f"{folder}: is not a directory" if not folder.is_dir() else f"{target}: exists"
+        raise DigestError(f"backup: {what}") from exc
+    except OSError as exc:
+        raise DigestError(
+            f"backup: cannot write to {folder}: {exc.strerror or exc} (choose another --dir)"
+        ) from exc
     os.close(fd)
     os.chmod(target, 0o600)
     src = sqlite3.connect(str(source), timeout=config.database.busy_timeout_ms / 1000)
@@ -63,17 +70,28 @@ def backup(
     finally:
         src.close()
     dst.close()
-    if integrity != "ok":
-        raise DigestError(f"{target}: integrity_check failed: {integrity}")
-    pruned = prune_backups(folder, keep or config.service.backup_keep)
+    if integrity != "ok":  # keep the copy for salvage, under a name pruning never counts
+        kept = target.with_name(target.name + ".failed-integrity")
+        target.rename(kept)
+        raise DigestError(f"{kept}: integrity_check failed: {integrity}")
+    pruned = prune_backups(folder, keep or config.service.backup_keep, live=source)
     return BackupReport(
         target, target.stat().st_size, integrity, round(time.monotonic() - started, 3), pruned
     )
 
 
-def prune_backups(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` backups (names sort by time)."""
-    backups = sorted(folder.glob(f"{BACKUP_PREFIX}*.db"))
+def prune_backups(folder: Path, keep: int, live: Path | None = None) -> list[Path]:
+    """Delete all but the newest `keep` backups (names sort by time).
+
+    Only names `backup` writes count: a database that merely starts with `digest-` in the
+    same folder (say the live `digest-prod.db`) is never touched.
+    """
+    live_file = live.resolve() if live else None
+    backups = sorted(
+        path
+        for path in folder.glob(f"{BACKUP_PREFIX}*.db")
+        if BACKUP_NAME_RE.fullmatch(path.name) and path.resolve() != live_file
+    )
     doomed = backups[:-keep] if keep > 0 else []
     for path in doomed:
         path.unlink(missing_ok=True)

@@ -209,3 +209,73 @@ def test_doctor_cli_fails_on_a_broken_setup(make_config):
     checks = {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}
     assert checks["sendgrid key"] == "fail"
     assert checks["from address"] == "fail"  # example.org is a placeholder
+
+
+# ------------------------------------------------------------------ hostile places and files
+def test_pruning_never_touches_a_database_that_only_looks_like_a_backup(make_config, tmp_path):
+    """The live database `digest-0.db` sorted first among the backups and was deleted by the
+    prune when the backups went to its own folder."""
+    config, _ = make_config({"database": {"path": "data/digest-0.db"}})
+    db = open_db(config.db_path)
+    with transaction(db):
+        db.execute("INSERT INTO rate_limits (key, window_start, count) VALUES ('live', 'w', 1)")
+    db.conn.close()
+    notes = config.db_path.parent / "digest-notes.db"
+    notes.write_bytes(b"not mine")
+    first = backup(config, config.db_path.parent, keep=1)
+    second = backup(config, config.db_path.parent, keep=1)
+    assert first.path in second.pruned and len(second.pruned) == 1
+    assert config.db_path.is_file() and notes.read_bytes() == b"not mine"
+    assert sorted(p.name for p in config.db_path.parent.glob("digest-2*.db")) == [second.path.name]
+
+
+def digest_cli(config_path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_backup_to_a_place_that_cannot_hold_it_is_one_line(make_config, tmp_path):
+    config, config_path = make_config()
+    open_db(config.db_path).conn.close()
+    a_file = tmp_path / "not-a-dir"
+    a_file.write_text("x")
+    for where, message in [
+        (a_file, "is not a directory"),
+        (a_file / "sub", "cannot write to"),
+    ]:
+        result = digest_cli(config_path, "backup", "--dir", str(where))
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("error: backup: ") and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_database_that_is_not_sqlite_or_is_damaged_is_one_line_and_left_alone(make_config):
+    config, config_path = make_config()
+    config.db_path.parent.mkdir(parents=True)
+    config.db_path.write_bytes(b"these are my notes, not a database\n" * 200)
+    before = config.db_path.read_bytes()
+    for command in (["status", "--json"], ["import", str(config_path)], ["embed"]):
+        result = digest_cli(config_path, *command)
+        assert result.returncode == 1 and result.stdout == ""
+        assert result.stderr.startswith(f"error: database {config.db_path}: file is not a")
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert config.db_path.read_bytes() == before
+    config.db_path.unlink()
+    db = open_db(config.db_path)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.conn.close()
+    with config.db_path.open("r+b") as damaged:  # the schema page after the 100-byte header
+        damaged.seek(100)
+        damaged.write(b"\xff" * 3000)
+    result = digest_cli(config_path, "status")
+    assert result.returncode == 1 and "database disk image is malformed" in result.stderr
+    assert "restore a copy from the backups" in result.stderr
+    for suffix in ("", "-wal", "-shm"):
+        config.db_path.with_name(config.db_path.name + suffix).unlink(missing_ok=True)
+    config.db_path.mkdir()
+    result = digest_cli(config_path, "status")
+    assert result.returncode == 1 and "is a directory, not a database file" in result.stderr

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -13,7 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from digest.config import Config, load_config
-from digest.errors import UsageError
+from digest.errors import DigestError, UsageError
 
 
 def _console(stderr: bool) -> Console:
@@ -44,10 +46,32 @@ class CliState:
         if self._db is None:
             from digest.store import open_db
 
-            self._db = open_db(
-                self.config.db_path, busy_timeout_ms=self.config.database.busy_timeout_ms
-            )
+            path = self.config.db_path
+            try:
+                self._db = open_db(path, busy_timeout_ms=self.config.database.busy_timeout_ms)
+            except (sqlite3.DatabaseError, OSError) as exc:
+                raise DigestError(database_problem(path, exc)) from exc
         return self._db
+
+
+def database_problem(path: Path, exc: BaseException) -> str:
+    """One line naming the database file, what went wrong and what to do about it."""
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    if path.is_dir():
+        return f"database {path}: is a directory, not a database file ([database].path)"
+    if "not a database" in text or "malformed" in text:
+        return (
+            f"database {path}: {text}: not SQLite, or damaged; restore a copy from the "
+            "backups (`digest backup` makes them) or move it away to start afresh"
+        )
+    if "unable to open" in text or "readonly" in text or isinstance(exc, OSError):
+        return (
+            f"database {path}: {text}: the file and its directory must be writable "
+            f"(SQLite creates {path.name}-wal and {path.name}-shm beside it)"
+        )
+    if "locked" in text:
+        return f"database {path}: {text}: another process holds it; try again when it is done"
+    return f"database {path}: {text}"
 
 
 state = CliState()
