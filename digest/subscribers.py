@@ -255,6 +255,8 @@ def update_subscriber(db, subscriber_id: int, **changes: object) -> Subscriber:
             else current.weekday
         )
         row: dict[str, object] = {}
+        if frequency == "daily" and "weekday" in changes and weekday is not None:
+            raise UsageError(f"a weekday ({changes['weekday']}) only applies to a weekly digest")
         if "frequency" in changes or "weekday" in changes:
             row["frequency"] = frequency
             row["weekday"] = _check_schedule(frequency, weekday)
@@ -280,6 +282,41 @@ def _find_stored(db, address: str) -> Subscriber | None:
     local, domain = address.split("@")
     if found is None and not domain.isascii():
         found = store.get_subscriber_by_email(db, f"{local}@{domain.encode('idna').decode()}")
+    return found
+
+
+def edit_subscriber(
+    db,
+    email: str,
+    *,
+    status: str | None = None,
+    topics: Sequence[str] | None = None,
+    text_version: str = "",
+    **changes: object,
+) -> Subscriber:
+    """An operator's change to one subscriber, in one transaction: preferences (as in
+    `update_subscriber`), the curated `topics` followed (replaced) and the `status`.
+
+    A status change is recorded in the consent log (source "cli"), like the web's.
+    """
+    subscriber = require_subscriber(db, email)
+    if status is not None and status not in SUBSCRIBER_STATUSES:
+        raise UsageError(f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, got {status!r}")
+    from digest import topics as topic_logic
+    from digest.store import service as service_store
+
+    with transaction(db):
+        if changes:
+            update_subscriber(db, subscriber.id, **changes)
+        if topics is not None:
+            topic_logic.set_subscriber_topics(db, subscriber.id, topics)
+        if status is not None and status != subscriber.status:
+            store.set_status(db, subscriber.id, status)
+            action = "unsubscribe" if status == "unsubscribed" else "preferences"
+            detail = f"status {subscriber.status} -> {status} by the operator"
+            service_store.add_consent(db, subscriber.id, action, "cli", text_version, detail=detail)
+    found = store.get_subscriber(db, subscriber.id)
+    assert found is not None
     return found
 
 

@@ -471,7 +471,7 @@ def test_cli_remove_asks_first_as_a_real_process(cli_with_papers):
 
 def test_every_command_has_help(cli):
     for group, commands in {
-        "subscribers": ["add", "list", "show", "remove", "import", "export"],
+        "subscribers": ["add", "list", "show", "edit", "remove", "import", "export"],
         "feedback": ["add"],
     }.items():
         for command in commands:
@@ -615,3 +615,52 @@ def test_cli_remove_of_a_suppressed_subscriber_warns_that_it_is_forgotten(cli_wi
     assert "ann@example.org is complained" in err and "could mail them again" in err
     code, out, err = cli("subscribers", "remove", "bob@example.org", "--yes")
     assert code == 0 and err == ""
+
+
+def test_cli_edit_changes_status_topics_and_preferences_and_logs_consent(cli_with_papers):
+    """An operator must be able to stop someone's mail and keep the record (not only delete)."""
+    cli = cli_with_papers
+    assert cli("subscribers", "add", "ann@example.org", "--topic", "LLM agents")[0] == 0
+    code, out, err = cli("subscribers", "edit", " ANN@example.org", "--status", "unsubscribed")
+    assert code == 0 and "updated ann@example.org (unsubscribed)" in out, err
+    code, out, err = cli(
+        "subscribers",
+        "edit",
+        "ann@example.org",
+        "--frequency",
+        "weekly",
+        "--weekday",
+        "fri",
+        "--max-papers",
+        "5",
+        "--always-send",
+        "--topic",
+        "",
+        "--json",
+    )
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["status"], shown["frequency"], shown["weekday"]) == (
+        "unsubscribed",
+        "weekly",
+        "fri",
+    )
+    assert (shown["max_papers"], shown["always_send"], shown["topics"]) == (5, True, [])
+    for bad, message in (
+        (["--status", "gone"], "status must be one of"),
+        (["--topic", "Nope"], "unknown topic 'Nope'"),
+        (["--frequency", "daily", "--weekday", "mon"], "only applies to a weekly digest"),
+        (["--max-papers", "0", "--status", "active"], "between 1 and 50"),
+    ):
+        code, out, err = cli("subscribers", "edit", "ann@example.org", *bad)
+        assert code == 2 and message in err and out == ""
+    code, out, _ = cli("subscribers", "show", "ann@example.org", "--json")
+    assert json.loads(out)["status"] == "unsubscribed"  # the failed edits changed nothing
+    from digest.cli.common import state
+    from digest.store.service import consents_for
+
+    ann = get_subscriber_by_email(state.db, "ann@example.org")
+    [consent] = consents_for(state.db, ann.id)
+    assert (consent["action"], consent["source"]) == ("unsubscribe", "cli")
+    code, out, err = cli("subscribers", "edit", "zed@example.org", "--status", "active")
+    assert code == 2 and "zed@example.org" in err

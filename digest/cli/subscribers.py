@@ -12,7 +12,7 @@ from rich.table import Table
 from digest.cli.common import console, err_console, print_json, state
 
 subscribers_app = typer.Typer(
-    help="People who get the digest: add, list, show, remove, import from CSV, export. "
+    help="People who get the digest: add, list, show, edit, remove, import from CSV, export. "
     "Adds from the command line are operator actions: the subscriber is active at once.",
     no_args_is_help=True,
 )
@@ -161,6 +161,65 @@ def show(
             )
         elif value not in (None, ""):
             console.print(f"{key:>16}: {escape(str(value))}")
+
+
+@subscribers_app.command("edit")
+def edit(
+    email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
+    status: Annotated[
+        str | None,
+        typer.Option(
+            help="pending, active, unsubscribed (stops mail, keeps the record), bounced or "
+            "complained."
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Their name.")] = None,
+    topic: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--topic",
+            "-t",
+            help='Curated topics to follow, replacing the current ones (repeatable; --topic "" '
+            "follows none).",
+        ),
+    ] = None,
+    frequency: Annotated[str | None, typer.Option(help="daily or weekly.")] = None,
+    weekday: Annotated[str | None, typer.Option(help="Day of the weekly digest: mon..sun.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA time zone.")] = None,
+    max_papers: Annotated[int | None, typer.Option(help="Most papers per email (1..50).")] = None,
+    send_hour: Annotated[
+        int | None, typer.Option(help="Deliver at this hour (0..23) of their time zone.")
+    ] = None,
+    always_send: Annotated[
+        bool | None,
+        typer.Option("--always-send/--no-always-send", help="Send even when nothing matched."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the subscriber as JSON.")] = False,
+) -> None:
+    """Change a subscriber's status, topics or preferences (options not given stay as they are)."""
+    from digest.subscribers import edit_subscriber, subscriber_details
+
+    given = {
+        "name": name,
+        "frequency": frequency,
+        "weekday": weekday,
+        "timezone": timezone,
+        "max_papers": max_papers,
+        "send_hour": send_hour,
+        "always_send": always_send,
+    }
+    subscriber = edit_subscriber(
+        state.db,
+        email,
+        status=status,
+        topics=None if topic is None else [t for t in topic if t.strip()],
+        text_version=state.config.service.consent_text_version,
+        **{key: value for key, value in given.items() if value is not None},
+    )
+    if as_json:
+        print_json(subscriber_details(state.db, subscriber))
+    else:
+        console.print(escape(f"updated {subscriber.email} ({subscriber.status})"))
 
 
 @subscribers_app.command("remove")
