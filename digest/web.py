@@ -378,12 +378,18 @@ def create_app(config: Config) -> Starlette:
         answer.headers.update(exc.headers or {})
         return answer
 
-    async def server_error(request: Request, exc: Exception) -> Response:
-        log.error("%s %s failed: %s", request.method, request.url.path.split("/")[1], exc)
-        return message("Something went wrong", "Please try again in a little while.", 500)
+    def error_page() -> str:
+        text = "Please try again in a little while."
+        return render(
+            "web/message.html.j2",
+            site_title=config.site.title,
+            noindex=True,
+            title="Something went wrong",
+            text=text,
+            link=None,
+            link_text="",
+        )
 
-    app = Starlette(
-        routes=routes, exception_handlers={HTTPException: http_error, Exception: server_error}
-    )
-    app.add_middleware(SecurityHeaders)
+    app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app.add_middleware(SecurityHeaders, error_page=error_page)
     return app

@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
@@ -38,8 +40,9 @@ class SecurityHeaders:
     """Pure ASGI middleware: security headers everywhere, noindex on personal pages, and an
     access log line that names the route but never the token in the path."""
 
-    def __init__(self, app) -> None:
+    def __init__(self, app, error_page: Callable[[], str] | None = None) -> None:
         self.app = app
+        self.error_page = error_page or (lambda: "<!DOCTYPE html><h1>Something went wrong</h1>")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -47,9 +50,12 @@ class SecurityHeaders:
         path = scope.get("path", "")
         personal = path.startswith(PERSONAL_PREFIXES)
         started = time.monotonic()
+        response_started = False
 
         async def send_with_headers(message):
+            nonlocal response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 headers = [
                     h
                     for h in message.get("headers", [])
@@ -71,7 +77,16 @@ class SecurityHeaders:
                 )
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Answered here, inside these headers (Starlette's error middleware sits outside
+            # every user middleware); the operator's log gets the traceback, never the client.
+            log.exception("%s /%s failed", scope["method"], path.split("/")[1])
+            if response_started:
+                raise
+            page = HTMLResponse(self.error_page(), status_code=500)
+            await page(scope, receive, send_with_headers)
 
 
 async def read_form(request: Request) -> FormData:

@@ -598,3 +598,15 @@ def test_one_click_as_multipart_is_recorded_as_one_click(web):
     assert status_of(db, "mp@example.org") == "unsubscribed"
     row = db.execute("SELECT action, source FROM consents ORDER BY id DESC").fetchone()
     assert row == ("unsubscribe", "one-click")
+
+
+def test_an_unexpected_failure_is_a_page_without_internals(web):
+    config, base_url, db = web
+    with transaction(db):
+        db.execute("DROP TABLE rate_limits")  # every sign-up now fails inside the store
+    answer = subscribe(base_url, "boom@example.org")
+    assert answer.status_code == 500
+    assert answer.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in answer.text
+    assert "rate_limits" not in answer.text and "Traceback" not in answer.text
+    assert answer.headers["x-frame-options"] == "DENY"  # still behind the security headers
