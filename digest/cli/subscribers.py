@@ -235,7 +235,8 @@ def remove(
         err_console.print(
             escape(
                 f"warning: {subscriber.email} is {subscriber.status}; once deleted nothing "
-                "remembers that, so a later add or import could mail them again"
+                "remembers that, so a later add or import could mail them again "
+                "(`digest subscribers edit --status unsubscribed` keeps the record)"
             )
         )
     if not yes and not typer.confirm(f"Delete {subscriber.email} and their feedback?"):
