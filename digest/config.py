@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import tomllib
 import types
 import typing
@@ -23,6 +24,14 @@ MAX_INT = 2**31 - 1  # larger numbers are typos, and overflow SQLite pragmas and
 
 class ConfigError(ValueError):
     """A config problem; the message names the file and key."""
+
+
+_CATEGORY_RE = re.compile(r"[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?")
+
+
+def is_category(text: str) -> bool:
+    """An arXiv category (cs.AI, hep-th, cond-mat.str-el) or several joined with '+'."""
+    return all(_CATEGORY_RE.fullmatch(part) for part in text.split("+"))
 
 
 @dataclass(frozen=True)
@@ -291,6 +300,12 @@ def _validate(config: Config) -> None:
     arxiv = config.arxiv
     if not arxiv.categories:
         raise ConfigError(f"{src}: [arxiv].categories must name at least one category")
+    for category in arxiv.categories:
+        if not is_category(category):
+            raise ConfigError(
+                f"{src}: [arxiv].categories: {category!r} is not an arXiv category "
+                "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
+            )
     for kind in arxiv.announce_types:
         _choice(kind, ANNOUNCE_TYPES, "[arxiv].announce_types", src)
     _choice(arxiv.feed_format, ("atom", "rss"), "[arxiv].feed_format", src)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from digest.config import Config
+from digest.config import Config, is_category
 from digest.errors import FetchError, UsageError
 from digest.ingest import fetch_daily
 from digest.models import IngestReport
@@ -21,6 +21,12 @@ def run_fetch(
     date_from: date | None = None,
     date_to: date | None = None,
 ) -> list[IngestReport]:
+    for category in categories or ():
+        if not is_category(category):
+            raise UsageError(
+                f"--category {category!r} is not an arXiv category "
+                "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
+            )
     if source == "feed":
         if ids or date_from or date_to:
             raise UsageError("--ids, --from and --to need --source api (feeds hold only today)")
@@ -38,13 +44,14 @@ def _fetch_api(db, config: Config, categories, ids, date_from, date_to) -> list[
         raise UsageError("--source api needs --ids or --from (with optional --to and --category)")
     reports = []
     with PoliteFetcher(config.arxiv) as fetcher:
+        # The API takes one category per query: a feed's 'cs.LG+stat.ML' becomes two.
+        singles = dict.fromkeys(
+            part for joined in categories or config.arxiv.categories for part in joined.split("+")
+        )
         jobs = (
             [dict(ids=list(ids))]
             if ids
-            else [
-                dict(category=c, date_from=date_from, date_to=date_to)
-                for c in (categories or config.arxiv.categories)
-            ]
+            else [dict(category=c, date_from=date_from, date_to=date_to) for c in singles]
         )
         for job in jobs:
             try:

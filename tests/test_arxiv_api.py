@@ -420,3 +420,31 @@ def test_backfill_usage_errors_start_no_run(cfg, fetcher, db):
     with pytest.raises(UsageError, match="'nope'"):
         backfill_api(db, cfg, fetcher, ids=["nope"])
     assert recent_ingest_runs(db) == []
+
+
+def test_run_fetch_refuses_a_category_that_is_not_one_before_any_request(arxiv, cfg, db):
+    """`fetch -C ''` fetched the feed server's directory listing, `-C 'cs.AI?x=1'` another URL."""
+    from digest.fetching import run_fetch
+
+    for bad in ("", "../atom", "cs.AI?x=1", "cs AI", "cs.AI#x", "cs.AI+"):
+        with pytest.raises(UsageError, match="is not an arXiv category"):
+            run_fetch(db, cfg, categories=[bad])
+    assert arxiv.requests == [] and recent_ingest_runs(db) == []
+
+
+def test_api_backfill_splits_a_feed_style_joined_category(arxiv, cfg, db):
+    from dataclasses import replace
+
+    from digest.fetching import run_fetch
+
+    arxiv.add({"start": "0"}, with_total(body(PAGE_0), 10))
+    joined = replace(cfg, arxiv=replace(cfg.arxiv, categories=("cs.SE+cs.AI", "cs.AI")))
+    reports = run_fetch(
+        db, joined, source="api", date_from=date(2022, 1, 1), date_to=date(2022, 1, 2)
+    )
+    assert [r.label for r in reports] == [
+        "cs.SE 2022-01-01..2022-01-02",
+        "cs.AI 2022-01-01..2022-01-02",
+    ]
+    assert [r.status for r in reports] == ["ok", "ok"]
+    assert [q["search_query"].split()[0] for q in arxiv.requests] == ["cat:cs.SE", "cat:cs.AI"]

@@ -94,6 +94,9 @@ def test_repository_config_toml_is_valid():
         ("[arxiv]\nmax_retries = -5\n", "[arxiv].max_retries must be between 0 and 20"),
         ("[mail]\nsmtp_port = -3\n", "[mail].smtp_port must be between 1 and 65535"),
         ("[service]\nconfirm_token_days = 1000000000\n", "[service].confirm_token_days"),
+        ("[arxiv]\ncategories = ['cs.AI', 'cs AI']\n", "'cs AI' is not an arXiv category"),
+        ("[arxiv]\ncategories = ['']\n", "'' is not an arXiv category"),
+        ("[arxiv]\ncategories = ['cs.AI/../x']\n", "is not an arXiv category"),
     ],
 )
 def test_out_of_range_values_name_the_key(tmp_path, text, message):
