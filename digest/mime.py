@@ -54,7 +54,11 @@ def _from_domain(config: Config) -> str:
 
 def _address(name: str, address: str) -> str:
     """'Name <addr>' with a non-ASCII name RFC 2047-encoded; never more than one line."""
-    return formataddr((_one_line(name), _ascii_address(_one_line(address))), charset="utf-8")
+    name, address = _one_line(name), _ascii_address(_one_line(address))
+    if name.isascii() or not name:
+        return formataddr((name, address))
+    # formataddr would write one encoded-word however long the name: fold it instead
+    return f"{encoded_words(name)} <{address}>"
 
 
 def _ascii_address(address: str) -> str:

@@ -528,3 +528,21 @@ def test_encoded_subject_round_trips_and_folds_under_78(text):
     parsed = BytesParser(policy=policy.default).parsebytes(raw)
     assert str(parsed["Subject"]) == "·" + text
     assert max(len(line) for line in raw.split(b"\r\n")) <= 78
+
+
+def test_a_long_non_ascii_name_keeps_every_header_line_short():
+    """A 200-emoji name (the longest a subscriber may have) as one encoded-word made a To:
+    line of ~1,100 characters, over RFC 5322's 998 limit; it is folded, and still parses."""
+    from dataclasses import replace
+    from email.utils import getaddresses
+
+    person = replace(SUBSCRIBER, name="😀" * 200)
+    message = to_mime(make_config(), person, build([make_paper(1)]), "d-long")
+    raw = emails.message_bytes(message)
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    parsed = BytesParser(policy=policy.default).parsebytes(raw)
+    # RFC 2047: space between adjacent encoded-words is not part of the text (the stdlib's
+    # address parser keeps it, even for its own folded output)
+    assert parsed["To"].addresses[0].display_name.replace(" ", "") == "😀" * 200
+    assert parsed["To"].addresses[0].addr_spec == EMAIL
+    assert getaddresses([str(v) for v in message.get_all("To", [])])[0][1] == EMAIL
