@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-import unicodedata
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -73,8 +72,9 @@ def normalise_email(raw: str) -> str:
 
 def clean_name(raw: str) -> str:
     """One line of printable text: control characters (terminal escapes, NUL) are dropped."""
-    kept = "".join(ch for ch in raw or "" if ch.isspace() or unicodedata.category(ch) != "Cc")
-    name = " ".join(kept.split())
+    from digest.topics import one_line  # topics imports nothing from here
+
+    name = one_line(raw or "")
     if len(name) > MAX_NAME_LENGTH:
         raise UsageError(f"name is longer than {MAX_NAME_LENGTH} characters")
     return name

@@ -23,7 +23,7 @@ from digest.store import ranking as rank_store
 from digest.store.feedback import normalise_paper_id
 from digest.store.papers import announcement_dates, existing_paper_ids
 from digest.store.topics import get_topic
-from digest.topics import TopicProblem, clean_categories
+from digest.topics import TopicProblem, clean_categories, one_line
 
 TRY_TOPIC_NAME = "Topic lab"
 
@@ -45,7 +45,7 @@ def _resolve_ids(db, raw_ids: Sequence[str], option: str) -> tuple[str, ...]:
     """Stored ids for what the user typed; an unknown one is a usage error that names it."""
     resolved: list[str] = []
     for raw in raw_ids:
-        text = raw.strip()
+        text = one_line(raw)
         candidates = [text, normalise_paper_id(text)]
         found = existing_paper_ids(db, candidates)
         if not found:

@@ -37,7 +37,12 @@ class TopicProblem(ValueError):
 
 
 def one_line(text: str) -> str:
-    """Whitespace collapsed, control characters (terminal escapes, NUL) dropped."""
+    """Whitespace collapsed, control characters (terminal escapes, NUL) dropped.
+
+    Text that is not valid Unicode (bytes a non-UTF-8 terminal put in an argument) is refused.
+    """
+    if not text.isascii() and any("\ud800" <= ch <= "\udfff" for ch in text):
+        raise UsageError(f"{text!r} is not valid UTF-8 text (check the terminal's encoding)")
     kept = "".join(ch for ch in text if ch.isspace() or unicodedata.category(ch) != "Cc")
     return " ".join(kept.split())
 
@@ -142,7 +147,7 @@ def add_topic(db, topic: Topic) -> Topic:
 
 
 def require_topic(db, name: str, kind: str = "curated", owner_id: int | None = None) -> Topic:
-    found = store.get_topic(db, name, kind=kind, owner_id=owner_id)
+    found = store.get_topic(db, one_line(name), kind=kind, owner_id=owner_id)
     if found is None:
         raise UsageError(f"unknown {kind} topic {name.strip()!r}")
     return found

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -664,3 +666,36 @@ def test_cli_edit_changes_status_topics_and_preferences_and_logs_consent(cli_wit
     assert (consent["action"], consent["source"]) == ("unsubscribe", "cli")
     code, out, err = cli("subscribers", "edit", "zed@example.org", "--status", "active")
     assert code == 2 and "zed@example.org" in err
+
+
+def test_arguments_that_are_not_utf8_are_one_error_line(cli_with_papers):
+    """A Latin-1 terminal passes bytes Python keeps as lone surrogates; SQLite refuses those."""
+    config = str(cli_with_papers.config_path).encode()
+
+    def run(*args: bytes) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from digest.cli import main; main()",
+                b"--config",
+                config,
+                *args,
+            ],
+            capture_output=True,
+            timeout=60,
+            env={**os.environ, "LC_ALL": "C.UTF-8"},
+        )
+
+    assert run(b"subscribers", b"add", b"ann@example.org").returncode == 0
+    for args in (
+        (b"subscribers", b"add", b"bob@example.org", b"--name", b"Jos\xe9"),
+        (b"subscribers", b"add", b"bob@example.org", b"--topic", b"Jos\xe9"),
+        (b"subscribers", b"edit", b"ann@example.org", b"--name", b"Jos\xe9"),
+        (b"feedback", b"add", b"ann@example.org", b"2508.13167\xe9", b"--like"),
+    ):
+        done = run(*args)
+        assert done.returncode == 2, done.stderr.decode()
+        assert b"Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
+    listed = run(b"subscribers", b"list", b"--json")
+    assert [r["email"] for r in json.loads(listed.stdout)] == ["ann@example.org"]

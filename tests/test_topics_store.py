@@ -464,3 +464,19 @@ def test_control_characters_never_reach_a_stored_topic(db):
         "tool]0;pwned use",
         ("web agent",),
     )
+
+
+def test_names_that_are_not_valid_unicode_are_refused_not_crashed_on(db):
+    """Lone surrogates (argv bytes from a non-UTF-8 terminal) cannot be stored or looked up."""
+    add_topic(db, Topic(name="Agents", kind="curated", keywords=("agent",)))
+    with pytest.raises(UsageError, match="not valid UTF-8 text"):
+        add_topic(db, Topic(name="Jos\udce9", kind="curated", keywords=("x",)))
+    with pytest.raises(UsageError, match="not valid UTF-8 text"):
+        update_topic(db, "Agents", keywords=["caf\udce9"])
+    assert get_topic(db, "Jos\udce9") is None
+    ann = add_subscriber(db, "ann@example.org")
+    with pytest.raises(UsageError, match="unknown topic"):
+        set_subscriber_topics(db, ann.id, ["Jos\udce9"])
+    with pytest.raises(UsageError, match="not valid UTF-8 text"):
+        remove_topic(db, "Jos\udce9")
+    assert [t.keywords for t in list_topics(db)] == [("agent",)]

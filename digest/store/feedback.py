@@ -20,6 +20,15 @@ def normalise_paper_id(raw: str) -> str:
     return parsed[0] if parsed else raw.strip()
 
 
+def _is_text(value: str) -> bool:
+    """False for text SQLite cannot store (lone surrogates from a non-UTF-8 terminal)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def add_feedback(
     db,
     subscriber_id: int,
@@ -35,7 +44,10 @@ def add_feedback(
     if kind not in FEEDBACK_KINDS:
         raise UsageError(f"unknown feedback kind {kind!r} (known: {', '.join(FEEDBACK_KINDS)})")
     stored_id = normalise_paper_id(paper_id)
-    if db.execute("SELECT 1 FROM papers WHERE id = ?", [stored_id]).fetchone() is None:
+    if (
+        not _is_text(stored_id)
+        or not db.execute("SELECT 1 FROM papers WHERE id = ?", [stored_id]).fetchone()
+    ):
         raise UsageError(f"unknown paper id {paper_id.strip()!r} (not in the store)")
     if db.execute("SELECT 1 FROM subscribers WHERE id = ?", [subscriber_id]).fetchone() is None:
         raise UsageError(f"no subscriber with id {subscriber_id}")

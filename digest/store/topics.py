@@ -90,7 +90,9 @@ def get_topic_by_id(db, topic_id: int) -> Topic | None:
 
 
 def get_topic(db, name: str, kind: str = "curated", owner_id: int | None = None) -> Topic | None:
-    """A topic by name; curated names are matched case-insensitively."""
+    """A topic by name, matched case-insensitively; None for text that cannot be stored."""
+    if not name.isascii() and any("\ud800" <= ch <= "\udfff" for ch in name):
+        return None  # lone surrogates (a non-UTF-8 terminal): no stored name can match
     rows = list(
         db.query(
             "SELECT * FROM topics WHERE kind = ? AND owner_key = ? AND name = ? COLLATE NOCASE",
