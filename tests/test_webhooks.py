@@ -264,3 +264,18 @@ def test_an_event_for_an_idn_address_finds_its_subscriber(hook, signing_key):
     answer = httpx.post(base_url + PATH, content=body, headers=signed_headers(signing_key, body))
     assert answer.status_code == 200
     assert status(db, idn) == "complained"
+
+
+def test_absurd_timestamp_headers_are_refused_not_crashed(hook, signing_key):
+    base_url, db, people = hook
+    body = b"[]"
+    for stamp in ("9" * 5000, "١٧٠٠٠٠٠٠٠٠", "-5", ""):
+        headers = {**signed_headers(signing_key, body), TIMESTAMP_HEADER: stamp.encode()}
+        answer = httpx.post(base_url + PATH, content=body, headers=headers)
+        assert answer.status_code == 403, (stamp[:10], answer.text[:80])
+    key = load_public_key(public_key_text(signing_key))
+    arabic = "١٧٠٠٠٠٠٠٠٠"  # int() reads it as 1700000000
+    signature = base64.b64encode(
+        signing_key.sign(arabic.encode() + body, ec.ECDSA(hashes.SHA256()))
+    ).decode()
+    assert verify_request(key, signature, arabic, body, now=1_700_000_000) == "bad timestamp"
