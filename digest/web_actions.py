@@ -102,8 +102,8 @@ def curated_topic_names(db, values: list[str]) -> list[str]:
     names = []
     for value in values[:50]:
         value = value.strip()
-        if value.isdigit():
-            topic = topic_store.get_topic_by_id(db, int(value))
+        if value.isascii() and value.isdigit():
+            topic = topic_store.get_topic_by_id(db, int(value)) if len(value) < 10 else None
             if topic is None or topic.kind != "curated":
                 raise UsageError(f"unknown topic {value!r}")
             names.append(topic.name)

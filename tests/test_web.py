@@ -134,6 +134,9 @@ def test_archive_form_sends_topic_ids(web):
     ).fetchall()
     assert followed == [("Graphs",)]
     assert subscribe(base_url, "bad@example.org", topics="99999").status_code == 400
+    for n, odd in enumerate(("9" * 20, "9" * 5000, "²")):  # past SQLite, past int(), not ASCII
+        answer = subscribe(base_url, f"odd{n}@example.org", topics=odd)
+        assert answer.status_code == 400 and "unknown topic" in answer.text
     assert status_of(db, "bad@example.org") is None
 
 
