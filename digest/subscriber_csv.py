@@ -31,6 +31,7 @@ CSV_COLUMNS = (
     "name",
     "topics",  # curated topic names separated by ';'
     "text",  # own-words topics separated by '|'
+    "authors",  # followed authors separated by ';'
     "frequency",
     "weekday",
     "timezone",
@@ -176,6 +177,9 @@ def _add_row(db, address: str, row: dict[str, str]) -> None:
         for own_words in texts.values():
             if own_words:
                 topic_logic.add_personal_topic(db, subscriber.id, text=own_words)
+        authors = [a for a in (row.get("authors") or "").split(";") if a.strip()]
+        if authors:
+            topic_logic.set_followed_authors(db, subscriber.id, authors, must_exist=False)
 
 
 def import_subscribers_csv(db, text: str) -> ImportReport:
@@ -252,6 +256,7 @@ def export_subscribers_csv(db, status: str | None = None) -> str:
                 "text": " | ".join(
                     t["description"] for t in details["personal_topics"] if t["description"]
                 ),
+                "authors": ";".join(details["followed_authors"]),
                 "frequency": details["frequency"],
                 "weekday": details["weekday"] or "",
                 "timezone": details["timezone"],

@@ -318,12 +318,23 @@ def resolve_author(db, name: str) -> str:
     return found
 
 
-def set_followed_authors(db, subscriber_id: int, names: Sequence[str]) -> list[str]:
-    """Follow exactly these authors (each one a personal author-only topic); returns them."""
+def set_followed_authors(
+    db, subscriber_id: int, names: Sequence[str], *, must_exist: bool = True
+) -> list[str]:
+    """Follow exactly these authors (each one a personal author-only topic); returns them.
+
+    With `must_exist` False (an imported list, maybe into an archive not fetched yet) a name
+    the archive does not know is followed as written instead of being an error.
+    """
     wanted: list[str] = []
     for name in names:
         if name.strip():
-            resolved = resolve_author(db, name)
+            try:
+                resolved = resolve_author(db, name)
+            except UsageError:
+                if must_exist:
+                    raise
+                resolved = one_line(name)[:200]
             if resolved not in wanted:
                 wanted.append(resolved)
     if len(wanted) > MAX_FOLLOWED_AUTHORS:

@@ -699,3 +699,21 @@ def test_arguments_that_are_not_utf8_are_one_error_line(cli_with_papers):
         assert b"Traceback" not in done.stderr and len(done.stderr.splitlines()) == 1
     listed = run(b"subscribers", b"list", b"--json")
     assert [r["email"] for r in json.loads(listed.stdout)] == ["ann@example.org"]
+
+
+def test_followed_authors_survive_an_export_and_import(db, tmp_path):
+    upsert_papers(
+        db,
+        [Paper(id="2508.20001", title="T", abstract="A.", authors=("Ada Lovelace", "Alan Turing"))],
+        source="test",
+    )
+    add_subscriber(db, "ann@example.org", authors=["ada lovelace", "Alan Turing"])
+    exported = export_subscribers_csv(db)
+    assert exported.splitlines()[0].split(",")[:5] == ["email", "name", "topics", "text", "authors"]
+    other = open_db(tmp_path / "other.db")  # a new store: no papers fetched yet
+    report = import_subscribers_csv(other, exported)
+    assert report.added == ["ann@example.org"] and not report.errors
+    copy = get_subscriber_by_email(other, "ann@example.org")
+    assert subscriber_details(other, copy)["followed_authors"] == ["Ada Lovelace", "Alan Turing"]
+    assert export_subscribers_csv(other).splitlines()[1] == exported.splitlines()[1]
+    other.conn.close()

@@ -253,7 +253,8 @@ def import_(
         typer.Argument(
             help="CSV file with a header row. Columns: email "
             "(required), name, topics (names separated by ';'), text (own-words "
-            "topics separated by '|'), frequency, weekday, timezone, max_papers, "
+            "topics separated by '|'), authors (followed authors separated by ';'), "
+            "frequency, weekday, timezone, max_papers, "
             "always_send, send_hour, status (default active), created_at and confirmed_at "
             "(an export's dates are kept). Cells may be separated "
             "by ',' or, in spreadsheet exports, by ';' or tabs.",
