@@ -283,6 +283,8 @@ def _validate_limits(config: Config, src: str) -> None:
     """Numbers and paths that no other check covers: a negative count, an empty path."""
     if not config.database.path.strip():
         raise ConfigError(f"{src}: [database].path must not be empty")
+    if not config.embedding.model.strip():
+        raise ConfigError(f"{src}: [embedding].model must not be empty (default {BUNDLED_MODEL})")
     if config.database.busy_timeout_ms < 0:
         raise ConfigError(f"{src}: [database].busy_timeout_ms must be >= 0")
     if not 0 <= config.arxiv.max_retries <= 20:

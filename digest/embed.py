@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -45,10 +46,18 @@ def load_model(model: str, device: str = "cpu"):
 
     transformers_logging.disable_progress_bar()  # ours is the only progress bar
 
+    location = resolve_model_path(model)
     try:
-        return SentenceTransformer(resolve_model_path(model), device=device)
+        return SentenceTransformer(location, device=device)
     except Exception as exc:
-        raise DigestError(f"could not load embedding model {model!r}: {exc}") from exc
+        detail = " ".join(str(exc).split())[:300]  # one line: hub errors span several
+        if not Path(location).expanduser().exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
+            detail = (
+                "not a local directory and not in the Hugging Face cache; digest loads models "
+                "offline, so download it once or set [embedding].model to a local path "
+                f"({detail})"
+            )
+        raise DigestError(f"could not load embedding model {model!r}: {detail}") from exc
 
 
 def encode_texts(

@@ -5,19 +5,25 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from digest.errors import DigestError
 from digest.paths import PROJECT_DIR
 
 
 def init_project(directory: Path, state) -> list[str]:
     """Create what is missing; never overwrite. Returns lines describing what happened."""
     lines = []
-    config_file = directory / "config.toml"
-    if config_file.exists() or state.config_path:
-        lines.append(f"config: {state.config_path or config_file} (kept)")
+    # `digest --config PATH init` (or $DIGEST_CONFIG) writes the sample config there.
+    config_file = Path(state.config_path) if state.config_path else directory / "config.toml"
+    if config_file.exists():
+        lines.append(f"config: {config_file} (kept)")
     else:
-        shutil.copy(PROJECT_DIR / "config.toml", config_file)
-        state.config_path = str(config_file)
+        try:
+            config_file.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(PROJECT_DIR / "config.toml", config_file)
+        except OSError as exc:
+            raise DigestError(f"{config_file}: cannot write the config: {exc.strerror}") from exc
         lines.append(f"config: wrote {config_file}")
+    state.config_path = str(config_file)
     config = state.config
     topics = config.path(config.ranking.topics_file)
     sample_topics = PROJECT_DIR / "data" / "topics.toml"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from digest.config import BUNDLED_MODEL, Config, ConfigError, load_config
@@ -96,6 +100,7 @@ def test_repository_config_toml_is_valid():
         ("[service]\nconfirm_token_days = 1000000000\n", "[service].confirm_token_days"),
         ("[arxiv]\ncategories = ['cs.AI', 'cs AI']\n", "'cs AI' is not an arXiv category"),
         ("[arxiv]\ncategories = ['']\n", "'' is not an arXiv category"),
+        ("[embedding]\nmodel = ' '\n", "[embedding].model must not be empty"),
         ("[arxiv]\ncategories = ['cs.AI/../x']\n", "is not an arXiv category"),
     ],
 )
@@ -122,3 +127,37 @@ def test_a_config_toml_directory_is_an_error_not_the_defaults(tmp_path, monkeypa
         load_config()
     with pytest.raises(ConfigError, match="is a directory"):
         load_config(tmp_path / "config.toml")
+
+
+def _digest(*args: str, cwd) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_init_writes_the_config_where_config_points(tmp_path):
+    """`digest --config ops/digest.toml init` used to fail with "config file not found"."""
+    first = _digest("--config", "ops/digest.toml", "init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "config: wrote ops/digest.toml" in first.stdout
+    assert (tmp_path / "ops" / "data" / "digest.db").is_file()  # paths resolve against it
+    assert not (tmp_path / "config.toml").exists()
+    again = _digest("--config", "ops/digest.toml", "init", cwd=tmp_path)
+    assert again.returncode == 0 and "ops/digest.toml (kept)" in again.stdout
+
+
+def test_a_model_that_cannot_load_is_one_line(tmp_path):
+    (tmp_path / "config.toml").write_text('[embedding]\nmodel = "no-such-org/no-such-model"\n')
+    (tmp_path / "p.jsonl").write_text('{"id": "x-1", "title": "t", "abstract": "a"}\n')
+    assert _digest("import", "p.jsonl", cwd=tmp_path).returncode == 0
+    result = _digest("embed", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("error: could not load embedding model 'no-such-org/")
+    assert "not in the Hugging Face cache" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
