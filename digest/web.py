@@ -284,8 +284,9 @@ def create_app(config: Config) -> Starlette:
                     ip=ip,
                 )
             )
-        except UsageError as exc:
-            return await run_in_threadpool(preferences_page, subscriber, f"Not saved: {exc}", 400)
+        except (UsageError, ValueError) as exc:  # ValueError: a check deeper down, unworded
+            text = str(exc) if isinstance(exc, UsageError) else "a value in the form is not valid"
+            return await run_in_threadpool(preferences_page, subscriber, f"Not saved: {text}", 400)
         return await run_in_threadpool(preferences_page, updated, "Saved.")
 
     # ------------------------------------------------------------ feedback

@@ -29,7 +29,17 @@ log = logging.getLogger("digest.web")
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 RESEND_STATUSES = ("pending", "unsubscribed")
-MAX_OWN_TOPICS = 10  # a new sign-up re-sends the confirmation
+MAX_OWN_TOPICS = 10
+WEEKDAY_VALUES = {
+    "mon",
+    "tue",
+    "wed",
+    "thu",
+    "fri",
+    "sat",
+    "sun",
+    *"0123456",
+}  # a new sign-up re-sends the confirmation
 
 
 def token_format_ok(token: str) -> bool:
@@ -324,6 +334,10 @@ def update_preferences(
 
     if frequency not in ("daily", "weekly"):
         raise UsageError("frequency must be daily or weekly")
+    if weekday is not None and weekday.strip().lower() not in WEEKDAY_VALUES:
+        raise UsageError(
+            f"weekday must be one of mon, tue, wed, thu, fri, sat, sun, got {weekday[:20]!r}"
+        )
     wanted = [_one_line(text) for text in own_topics if text.strip()]
     if len(wanted) > MAX_OWN_TOPICS:  # refused, never silently cut: nothing is lost unseen
         raise UsageError(f"at most {MAX_OWN_TOPICS} own topics, got {len(wanted)}")

@@ -534,6 +534,10 @@ def test_preference_errors_speak_plainly(web):
         assert answer.status_code == 400
         notice = re.search(r'class="notice">([^<]*)<', answer.text).group(1)
         assert "whole number" in notice and "int()" not in notice and "limit" not in notice
+    for weekday in ("9" * 5000, "²", "funday"):
+        weekly = {**form, "frequency": "weekly", "weekday": weekday}
+        answer = httpx.post(f"{base_url}/p/{token}", data=weekly)
+        assert answer.status_code == 400 and "weekday must be one of" in answer.text
     many = "\n".join(f"topic number {i}" for i in range(12))
     answer = httpx.post(f"{base_url}/p/{token}", data={**form, "own_topics": many})
     assert answer.status_code == 400 and "at most 10 own topics, got 12" in answer.text
