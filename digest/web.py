@@ -28,8 +28,12 @@ from digest.models import FEEDBACK_KINDS, split_arxiv_id
 from digest.render import render
 from digest.web_server import (
     Databases,
+    RateLimited,
     SecurityHeaders,
     SiteFiles,
+    csrf_ok,
+    csrf_token,
+    load_secret_key,
     read_capped,
     read_form,
     warm_up,
@@ -48,7 +52,7 @@ def create_app(config: Config) -> Starlette:
     open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
     warm_up()
     dbs = Databases(config)
-    key = actions.load_secret_key(config)
+    key = load_secret_key(config)
     public_key_text = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
     webhook_key = None
     if public_key_text:
@@ -116,7 +120,7 @@ def create_app(config: Config) -> Starlette:
             mail = await run_in_threadpool(
                 lambda: actions.subscribe(dbs.get(), config, key, signup, ip)
             )
-        except actions.RateLimited:
+        except RateLimited:
             return message("Too many requests", "Please wait a little and try again.", 429)
         except UsageError as exc:
             return message("Please check the form", str(exc), 400)
@@ -230,7 +234,7 @@ def create_app(config: Config) -> Starlette:
             own_topics="\n".join(own),
             authors="\n".join(followed_authors(db, subscriber.id)),
             notice=notice,
-            csrf=actions.csrf_token(key, subscriber.manage_token or ""),
+            csrf=csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",
             weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
         )
@@ -243,7 +247,7 @@ def create_app(config: Config) -> Starlette:
         if request.method != "POST":
             return await run_in_threadpool(preferences_page, subscriber)
         form = await read_form(request)
-        if not actions.csrf_ok(key, token, str(form.get("csrf", ""))):
+        if not csrf_ok(key, token, str(form.get("csrf", ""))):
             return message("Form expired", "Please reload the page and try again.", 403)
         ip = client_ip(request)
         what = str(form.get("action", "save"))

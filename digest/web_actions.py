@@ -6,16 +6,12 @@ work (sending the confirmation mail) happens outside any transaction.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 
 from digest import links
 from digest.config import Config
@@ -24,6 +20,7 @@ from digest.models import Subscriber
 from digest.render import render
 from digest.store import service as service_store
 from digest.store.service import eager_transaction
+from digest.web_server import RateLimited, over_limit
 
 log = logging.getLogger("digest.web")
 
@@ -45,63 +42,6 @@ WEEKDAY_VALUES = {
 def token_format_ok(token: str) -> bool:
     """Cheap shape check so garbage never reaches the database."""
     return bool(TOKEN_RE.match(token))
-
-
-# ------------------------------------------------------------------ secret key and CSRF
-def load_secret_key(config: Config) -> bytes:
-    """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir."""
-    env = os.environ.get("DIGEST_SECRET_KEY")
-    if env:
-        return env.encode("utf-8")
-    path = Path(config.db_path).parent / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode("utf-8")
-
-
-def csrf_token(key: bytes, manage_token: str) -> str:
-    """A per-subscriber form token: HMAC of their manage token (no cookies needed)."""
-    return hmac.new(key, b"csrf:" + manage_token.encode(), hashlib.sha256).hexdigest()
-
-
-def csrf_ok(key: bytes, manage_token: str, given: str) -> bool:
-    return hmac.compare_digest(csrf_token(key, manage_token), given or "")
-
-
-def _opaque(key: bytes, kind: str, value: str) -> str:
-    """Rate-limit keys never hold a raw address or IP."""
-    return kind + ":" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
-
-
-# ------------------------------------------------------------------ rate limits
-def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> bool:
-    """Count one hit for (kind, value); True when over `limit` per minute/day.
-
-    A sliding-window estimate: this window's hits plus the previous window's, weighted by how
-    much of it still lies within the last minute/day, so a burst across a boundary still counts.
-    """
-    now = datetime.now(UTC)
-    span = timedelta(minutes=1) if per == "minute" else timedelta(days=1)
-    shape = "%Y-%m-%dT%H:%M" if per == "minute" else "%Y-%m-%d"
-    opaque = _opaque(key, kind, value)
-    count = service_store.hit_rate_limit(db, opaque, now.strftime(shape))
-    previous = service_store.rate_count(db, opaque, (now - span).strftime(shape))
-    start = datetime.strptime(now.strftime(shape), shape).replace(tzinfo=UTC)
-    remaining = 1 - (now - start) / span
-    if count == 1 and per == "day":
-        service_store.prune_rate_limits(db, (now - 2 * span).strftime(shape))
-    return count + previous * remaining > limit
-
-
-class RateLimited(Exception):
-    """Too many requests from one IP or for one address."""
 
 
 # ------------------------------------------------------------------ sign-up

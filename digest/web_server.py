@@ -1,14 +1,20 @@
 """The web app's plumbing and runners: security-headers middleware, one SQLite connection per
 worker thread, the static archive mount, `serve` for `digest serve`, and `ServerThread` (a
 real uvicorn on a free loopback port in a thread, for the tests and the load bench).
-Also the request readers: small forms and capped bodies. The routes are in `digest.web`."""
+Also the request guards (secret key, CSRF tokens, rate limits) and readers (small forms, capped
+bodies). The routes are in `digest.web`."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import os
+import secrets
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.datastructures import FormData, UploadFile
@@ -19,6 +25,7 @@ from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
 from digest.errors import UsageError
+from digest.store import service
 
 log = logging.getLogger("digest.web")
 
@@ -121,6 +128,63 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+# ------------------------------------------------------------------ secret key and CSRF
+def load_secret_key(config: Config) -> bytes:
+    """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir."""
+    env = os.environ.get("DIGEST_SECRET_KEY")
+    if env:
+        return env.encode("utf-8")
+    path = Path(config.db_path).parent / "secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("utf-8")
+
+
+def csrf_token(key: bytes, manage_token: str) -> str:
+    """A per-subscriber form token: HMAC of their manage token (no cookies needed)."""
+    return hmac.new(key, b"csrf:" + manage_token.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_ok(key: bytes, manage_token: str, given: str) -> bool:
+    return hmac.compare_digest(csrf_token(key, manage_token), given or "")
+
+
+def _opaque(key: bytes, kind: str, value: str) -> str:
+    """Rate-limit keys never hold a raw address or IP."""
+    return kind + ":" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+# ------------------------------------------------------------------ rate limits
+def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> bool:
+    """Count one hit for (kind, value); True when over `limit` per minute/day.
+
+    A sliding-window estimate: this window's hits plus the previous window's, weighted by how
+    much of it still lies within the last minute/day, so a burst across a boundary still counts.
+    """
+    now = datetime.now(UTC)
+    span = timedelta(minutes=1) if per == "minute" else timedelta(days=1)
+    shape = "%Y-%m-%dT%H:%M" if per == "minute" else "%Y-%m-%d"
+    opaque = _opaque(key, kind, value)
+    count = service.hit_rate_limit(db, opaque, now.strftime(shape))
+    previous = service.rate_count(db, opaque, (now - span).strftime(shape))
+    start = datetime.strptime(now.strftime(shape), shape).replace(tzinfo=UTC)
+    remaining = 1 - (now - start) / span
+    if count == 1 and per == "day":
+        service.prune_rate_limits(db, (now - 2 * span).strftime(shape))
+    return count + previous * remaining > limit
+
+
+class RateLimited(Exception):
+    """Too many requests from one IP or for one address."""
 
 
 class Databases:
