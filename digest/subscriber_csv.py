@@ -13,6 +13,7 @@ import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import IO
 
 from digest import topics as topic_logic
 from digest.errors import UsageError
@@ -219,10 +220,14 @@ def import_subscribers_csv(db, text: str) -> ImportReport:
     return report
 
 
-def import_subscribers_file(db, path: str | Path) -> ImportReport:
+def import_subscribers_file(db, path: str | Path, stdin: IO[bytes] | None = None) -> ImportReport:
+    """Import a CSV file; the path "-" reads `stdin` (`digest subscribers export | ... import -`)."""
     file_path = Path(path)
     try:
-        text = file_path.read_text(encoding="utf-8")
+        if str(path) == "-" and stdin is not None:
+            text = stdin.read().decode("utf-8")
+        else:
+            text = file_path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(f"{file_path}: file not found") from None
     except UnicodeDecodeError:

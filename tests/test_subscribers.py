@@ -717,3 +717,16 @@ def test_followed_authors_survive_an_export_and_import(db, tmp_path):
     assert subscriber_details(other, copy)["followed_authors"] == ["Ada Lovelace", "Alan Turing"]
     assert export_subscribers_csv(other).splitlines()[1] == exported.splitlines()[1]
     other.conn.close()
+
+
+def test_cli_import_reads_standard_input_for_a_dash(cli_with_papers):
+    done = subprocess.run(
+        ["digest", "--config", str(cli_with_papers.config_path), "subscribers", "import", "-"],
+        input="email,name,topics\nann@example.org,Ann,LLM agents\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0 and "added 1, duplicates 0" in done.stdout, done.stderr
+    code, out, _ = cli_with_papers("subscribers", "show", "ann@example.org", "--json")
+    assert json.loads(out)["topics"] == ["LLM agents"]

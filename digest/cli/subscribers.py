@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -257,7 +258,7 @@ def import_(
             "frequency, weekday, timezone, max_papers, "
             "always_send, send_hour, status (default active), created_at and confirmed_at "
             "(an export's dates are kept). Cells may be separated "
-            "by ',' or, in spreadsheet exports, by ';' or tabs.",
+            "by ',' or, in spreadsheet exports, by ';' or tabs. '-' reads standard input.",
             metavar="CSV",
         ),
     ],
@@ -269,7 +270,7 @@ def import_(
     from digest.errors import UsageError
     from digest.subscriber_csv import import_subscribers_file
 
-    report = import_subscribers_file(state.db, csv_path)
+    report = import_subscribers_file(state.db, csv_path, stdin=sys.stdin.buffer)
     if as_json:
         print_json(report.as_dict())
     else:
