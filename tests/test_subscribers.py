@@ -730,3 +730,13 @@ def test_cli_import_reads_standard_input_for_a_dash(cli_with_papers):
     assert done.returncode == 0 and "added 1, duplicates 0" in done.stdout, done.stderr
     code, out, _ = cli_with_papers("subscribers", "show", "ann@example.org", "--json")
     assert json.loads(out)["topics"] == ["LLM agents"]
+
+
+def test_a_file_the_csv_reader_cannot_read_is_one_usage_error(db, tmp_path):
+    from digest.subscriber_csv import import_subscribers_file
+
+    path = tmp_path / "huge.csv"
+    path.write_text('email,name\nann@example.org,"' + "x" * 200_000 + '"\n', encoding="utf-8")
+    with pytest.raises(UsageError, match="huge.csv: not a readable CSV file"):
+        import_subscribers_file(db, path)
+    assert list_subscribers(db) == []
