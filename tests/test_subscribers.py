@@ -666,6 +666,8 @@ def test_cli_edit_changes_status_topics_and_preferences_and_logs_consent(cli_wit
     assert (consent["action"], consent["source"]) == ("unsubscribe", "cli")
     code, out, err = cli("subscribers", "edit", "zed@example.org", "--status", "active")
     assert code == 2 and "zed@example.org" in err
+    code, out, err = cli("subscribers", "edit", "ann@example.org")
+    assert code == 2 and "nothing to change" in err
 
 
 def test_arguments_that_are_not_utf8_are_one_error_line(cli_with_papers):

@@ -198,6 +198,7 @@ def edit(
     as_json: Annotated[bool, typer.Option("--json", help="Print the subscriber as JSON.")] = False,
 ) -> None:
     """Change a subscriber's status, topics or preferences (options not given stay as they are)."""
+    from digest.errors import UsageError
     from digest.subscribers import edit_subscriber, subscriber_details
 
     given = {
@@ -209,13 +210,16 @@ def edit(
         "send_hour": send_hour,
         "always_send": always_send,
     }
+    changes = {key: value for key, value in given.items() if value is not None}
+    if not changes and status is None and topic is None:
+        raise UsageError("nothing to change: give at least one option (see --help)")
     subscriber = edit_subscriber(
         state.db,
         email,
         status=status,
         topics=None if topic is None else [t for t in topic if t.strip()],
         text_version=state.config.service.consent_text_version,
-        **{key: value for key, value in given.items() if value is not None},
+        **changes,
     )
     if as_json:
         print_json(subscriber_details(state.db, subscriber))
