@@ -209,30 +209,16 @@ def create_app(config: Config) -> Starlette:
         )
 
     # ------------------------------------------------------------ preferences
-    def preferences_page(subscriber, notice: str = "", status: int = 200) -> HTMLResponse:
-        from digest.store import topics as topic_store
-
-        db = dbs.get()
-        followed = {
-            t.name
-            for t in topic_store.topics_for_subscriber(db, subscriber.id)
-            if t.kind == "curated"
-        }
-        from digest.topics import followed_authors, is_author_follow
-
-        own = [
-            actions.own_topic_line(t)
-            for t in topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
-            if not is_author_follow(t)
-        ]
+    def preferences_page(
+        subscriber, notice: str = "", status: int = 200, typed: dict | None = None
+    ) -> HTMLResponse:
+        """The form from the store, or with what was `typed` when a save was refused."""
         return page(
             "preferences.html.j2",
             status,
             subscriber=subscriber,
             topics=curated_topics(),
-            followed=followed,
-            own_topics="\n".join(own),
-            authors="\n".join(followed_authors(db, subscriber.id)),
+            **actions.preferences_view(dbs.get(), subscriber, typed),
             notice=notice,
             csrf=csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",
@@ -290,7 +276,14 @@ def create_app(config: Config) -> Starlette:
             )
         except (UsageError, ValueError) as exc:  # ValueError: a check deeper down, unworded
             text = str(exc) if isinstance(exc, UsageError) else "a value in the form is not valid"
-            return await run_in_threadpool(preferences_page, subscriber, f"Not saved: {text}", 400)
+            typed = {
+                "topics": [str(t) for t in form.getlist("topics")],
+                "own_topics": str(form.get("own_topics", "")),
+                "authors": str(form.get("authors", "")),
+            }
+            return await run_in_threadpool(
+                preferences_page, subscriber, f"Not saved: {text}", 400, typed
+            )
         return await run_in_threadpool(preferences_page, updated, "Saved.")
 
     # ------------------------------------------------------------ feedback

@@ -251,6 +251,27 @@ def own_topic_line(topic) -> str:
     return _one_line(topic.description or topic.name)
 
 
+def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> dict:
+    """What the preferences form shows: followed curated topics, own topics and authors (one
+    per line), from the store, or as `typed` in a refused form so nothing typed is lost."""
+    from digest.store import topics as topic_store
+    from digest.topics import followed_authors, is_author_follow
+
+    if typed is not None:
+        return {
+            "followed": set(typed["topics"]),
+            "own_topics": typed["own_topics"],
+            "authors": typed["authors"],
+        }
+    curated = topic_store.topics_for_subscriber(db, subscriber.id)
+    own = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
+    return {
+        "followed": {t.name for t in curated if t.kind == "curated"},
+        "own_topics": "\n".join(own_topic_line(t) for t in own if not is_author_follow(t)),
+        "authors": "\n".join(followed_authors(db, subscriber.id)),
+    }
+
+
 def update_preferences(
     db,
     config: Config,

@@ -617,3 +617,24 @@ def test_an_unexpected_failure_is_a_page_without_internals(web):
     assert "Something went wrong" in answer.text
     assert "rate_limits" not in answer.text and "Traceback" not in answer.text
     assert answer.headers["x-frame-options"] == "DENY"  # still behind the security headers
+
+
+def test_a_refused_preferences_form_keeps_what_was_typed(web):
+    """One misspelt author must not wipe the own topics and authors just typed: the form
+    comes back with the submitted text (and nothing is saved)."""
+    config, base_url, db = web
+    token = _active(db, "typo@example.org")
+    page = httpx.get(f"{base_url}/p/{token}")
+    typed = {
+        **_shown_form(page.text),
+        "topics": ["Graphs"],
+        "own_topics": "sparse attention\nprotein folding",
+        "authors": "Emmy Noether\nEmy Nother",
+    }
+    answer = httpx.post(f"{base_url}/p/{token}", data=typed)
+    assert answer.status_code == 400 and "Not saved" in answer.text
+    shown = _shown_form(answer.text)
+    assert shown["own_topics"] == "sparse attention\nprotein folding"
+    assert shown["authors"] == "Emmy Noether\nEmy Nother"
+    assert shown["topics"] == ["Graphs"]
+    assert db.execute("SELECT COUNT(*) FROM topics WHERE owner_id IS NOT NULL").fetchone()[0] == 0
