@@ -287,6 +287,10 @@ def _validate_limits(config: Config, src: str) -> None:
         raise ConfigError(f"{src}: [embedding].model must not be empty (default {BUNDLED_MODEL})")
     if config.database.busy_timeout_ms < 0:
         raise ConfigError(f"{src}: [database].busy_timeout_ms must be >= 0")
+    for key in ("feed_base_url", "api_base_url"):
+        url = getattr(config.arxiv, key)
+        if not url.startswith(("http://", "https://")) or len(url) < 9 or " " in url:
+            raise ConfigError(f"{src}: [arxiv].{key} must be an http(s) URL, got {url!r}")
     if not 0 <= config.arxiv.max_retries <= 20:
         raise ConfigError(f"{src}: [arxiv].max_retries must be between 0 and 20")
     if not 1 <= config.mail.smtp_port <= 65535:

@@ -101,6 +101,8 @@ def test_repository_config_toml_is_valid():
         ("[arxiv]\ncategories = ['cs.AI', 'cs AI']\n", "'cs AI' is not an arXiv category"),
         ("[arxiv]\ncategories = ['']\n", "'' is not an arXiv category"),
         ("[embedding]\nmodel = ' '\n", "[embedding].model must not be empty"),
+        ("[arxiv]\nfeed_base_url = 'rss.arxiv.org'\n", "[arxiv].feed_base_url must be an http"),
+        ("[arxiv]\napi_base_url = 'ftp://x/api'\n", "[arxiv].api_base_url must be an http"),
         ("[arxiv]\ncategories = ['cs.AI/../x']\n", "is not an arXiv category"),
     ],
 )

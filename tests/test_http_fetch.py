@@ -235,3 +235,60 @@ def test_parse_retry_after():
     assert parse_retry_after("Mon, 05 Jan 2026 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+# ------------------------------------------------------------------ hostile servers
+def hostile_fetcher(**limits) -> PoliteFetcher:
+    cfg = ArxivConfig(request_delay_seconds=0.0, timeout_seconds=1.0, max_retries=1)
+    return PoliteFetcher(cfg, jitter=lambda: 0.0, **limits)
+
+
+def test_a_trickling_response_meets_the_whole_response_deadline(server):
+    """Each byte within the read timeout, the whole never: before, this held a run forever."""
+
+    def trickle(request: Request) -> Response:
+        def body():
+            for _ in range(40):
+                yield b"<"
+                time.sleep(0.1)
+
+        return Response(body(), status=200, content_type="application/atom+xml")
+
+    server.expect_request("/atom/cs.AI").respond_with_handler(trickle)
+    with hostile_fetcher(deadline_seconds=0.5) as fetcher:
+        started = time.monotonic()
+        with pytest.raises(FetchError, match=r"2 attempt\(s\): the whole response took over 0.5 s"):
+            fetcher.get(server.url_for("/atom/cs.AI"))
+    assert time.monotonic() - started < 2.5  # two attempts of ~0.6 s, not 2 x 4 s
+
+
+def test_an_oversized_body_fails_at_once(server):
+    server.expect_request("/atom/big").respond_with_data(b"x" * 300_000)
+    with hostile_fetcher(max_body_bytes=100_000) as fetcher:
+        with pytest.raises(FetchError, match="failed: the response is larger than"):
+            fetcher.get(server.url_for("/atom/big"))
+        assert fetcher.requests_made == 1
+
+
+def test_a_redirect_loop_and_a_bad_url_are_fetch_errors(server):
+    """Both used to escape as httpx exceptions: a traceback that also skipped the other feeds."""
+    loop = server.url_for("/atom/loop")
+    server.expect_request("/atom/loop").respond_with_data(
+        "", status=302, headers={"Location": loop}
+    )
+    with hostile_fetcher() as fetcher:
+        with pytest.raises(FetchError, match="too many redirects"):
+            fetcher.get(loop)
+        with pytest.raises(FetchError, match="not a usable http"):
+            fetcher.get("ftp://127.0.0.1/atom/cs.AI")
+        with pytest.raises(FetchError, match="not a usable http"):
+            fetcher.get("http://[::1/atom")
+
+
+def test_a_body_that_does_not_decode_is_retried_then_named(server):
+    server.expect_request("/atom/gz").respond_with_data(
+        b"\x1f\x8b\x08\x00 this is not gzip", headers={"Content-Encoding": "gzip"}
+    )
+    with hostile_fetcher() as fetcher:
+        with pytest.raises(FetchError, match=r"2 attempt\(s\): unreadable response \(Decoding"):
+            fetcher.get(server.url_for("/atom/gz"))

@@ -21,6 +21,26 @@ from digest.config import ArxivConfig
 from digest.errors import FetchError
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_BODY_BYTES = 200 * 2**20  # a daily listing is ~2 MB, an API page of 2,000 entries ~10 MB
+DEADLINE_FACTOR = 4  # one response, start to last byte, may take this many timeouts
+
+
+class _TooSlow(Exception):
+    """The response trickled in for longer than the whole-response deadline."""
+
+
+class _TooLarge(Exception):
+    """The body passed the size limit: not a feed, and not worth the memory."""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, _TooLarge):
+        return str(exc)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return "too many redirects (a redirect loop?)"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return f"not a usable http(s) URL ({exc})"
+    return f"{type(exc).__name__}: {exc or 'no detail'}"
 
 
 @dataclass(frozen=True)
@@ -67,6 +87,8 @@ class PoliteFetcher:
         backoff_base_seconds: float | None = None,
         backoff_cap_seconds: float = 120.0,
         max_retry_after_seconds: float = 600.0,
+        max_body_bytes: int = MAX_BODY_BYTES,
+        deadline_seconds: float | None = None,
     ) -> None:
         self.delay = max(0.0, cfg.request_delay_seconds)
         self.timeout = cfg.timeout_seconds
@@ -76,6 +98,8 @@ class PoliteFetcher:
         )
         self.backoff_cap = backoff_cap_seconds
         self.max_retry_after = max_retry_after_seconds
+        self.deadline = deadline_seconds or max(self.timeout * DEADLINE_FACTOR, 10.0)
+        self.max_body_bytes = max_body_bytes
         self._sleep = sleep
         self._clock = clock
         self._jitter = jitter
@@ -119,7 +143,10 @@ class PoliteFetcher:
     def _get_with_retries(
         self, url: str, params: Mapping[str, str | int] | None, ok: set[int]
     ) -> FetchedResponse:
-        request = self._client.build_request("GET", url, params=params)
+        try:
+            request = self._client.build_request("GET", url, params=params)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
+            raise FetchError(f"GET {url} failed: not a usable http(s) URL ({exc})") from exc
         full_url = str(request.url)
         attempts = self.max_retries + 1
         cause = "no attempt made"
@@ -128,12 +155,17 @@ class PoliteFetcher:
             self.requests_made += 1
             retry_after: float | None = None
             try:
-                response = self._client.send(request)
-                body = response.read()
+                response, body = self._receive(request)
             except httpx.TimeoutException as exc:
                 cause = f"timed out after {self.timeout:g} s ({type(exc).__name__})"
+            except _TooSlow:
+                cause = f"the whole response took over {self.deadline:g} s (sent too slowly)"
+            except (_TooLarge, httpx.TooManyRedirects, httpx.UnsupportedProtocol) as exc:
+                raise FetchError(f"GET {full_url} failed: {_describe(exc)}") from exc
             except httpx.TransportError as exc:
-                cause = f"connection failed ({type(exc).__name__}: {exc or 'no detail'})"
+                cause = f"connection failed ({_describe(exc)})"
+            except httpx.HTTPError as exc:  # e.g. a body that does not decode (bad gzip)
+                cause = f"unreadable response ({_describe(exc)})"
             else:
                 status = response.status_code
                 if status in ok:
@@ -150,6 +182,29 @@ class PoliteFetcher:
             if attempt + 1 < attempts:
                 self._back_off(attempt, retry_after)
         raise FetchError(f"GET {full_url} failed after {attempts} attempt(s): {cause}")
+
+    def _receive(self, request: httpx.Request) -> tuple[httpx.Response, bytes]:
+        """Send and read the body, within `deadline` seconds in all and `max_body_bytes`.
+
+        The per-read timeout alone lets a server that sends a byte every few seconds hold a
+        run forever; a listing or API page is a few MB, so a far larger body is not one.
+        """
+        deadline = time.monotonic() + self.deadline
+        response = self._client.send(request, stream=True)
+        try:
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise _TooLarge(
+                        f"the response is larger than {self.max_body_bytes // 2**20} MiB"
+                    )
+                if time.monotonic() > deadline:
+                    raise _TooSlow
+                chunks.append(chunk)
+        finally:
+            response.close()
+        return response, b"".join(chunks)
 
     def _wait_for_slot(self) -> None:
         """Sleep until `delay` seconds have passed since the previous request started."""
