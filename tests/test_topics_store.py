@@ -419,6 +419,8 @@ def test_cli_threshold_and_no_threshold_together_is_a_usage_error(cli):
     assert cli("topics", "sync")[0] == 0
     code, out, err = cli("topics", "edit", "AI safety", "--threshold", "0.2", "--no-threshold")
     assert code == 2 and "choose one of --threshold and --no-threshold" in err
+    code, out, err = cli("topics", "edit", "AI safety")
+    assert code == 2 and "nothing to change" in err
     code, out, _ = cli("topics", "show", "AI safety", "--json")
     assert json.loads(out)["threshold"] == 0.3
 

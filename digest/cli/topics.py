@@ -226,6 +226,8 @@ def edit(
         changes["name"] = rename
     if no_threshold:
         changes["threshold"] = None
+    if not changes:
+        raise UsageError("nothing to change: give at least one option (see --help)")
     topic = update_topic(state.db, name, kind=kind, owner_id=owner_id, **changes)
     if as_json:
         print_json(topic_as_dict(topic))
