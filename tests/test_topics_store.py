@@ -482,3 +482,18 @@ def test_names_that_are_not_valid_unicode_are_refused_not_crashed_on(db):
     with pytest.raises(UsageError, match="not valid UTF-8 text"):
         remove_topic(db, "Jos\udce9")
     assert [t.keywords for t in list_topics(db)] == [("agent",)]
+
+
+def test_non_ascii_names_are_one_topic_in_any_case(db, tmp_path):
+    """SQLite's NOCASE folds ASCII only: 'équité' must still find 'Équité', never add a twin."""
+    add_topic(db, Topic(name="Équité algorithmique", kind="curated", keywords=("fairness",)))
+    with pytest.raises(UsageError, match="'Équité algorithmique' already exists"):
+        add_topic(db, Topic(name="ÉQUITÉ ALGORITHMIQUE", kind="curated", keywords=("x",)))
+    assert get_topic(db, "équité algorithmique").name == "Équité algorithmique"
+    ann = add_subscriber(db, "ann@example.org", topics=["équité ALGORITHMIQUE"])
+    assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["Équité algorithmique"]
+    path = tmp_path / "topics.toml"
+    path.write_text('[[topic]]\nname = "équité algorithmique"\nkeywords = ["fair"]\n', "utf-8")
+    report = sync_topics(db, path, prune=True)
+    assert (report.added, report.updated, report.removed) == ([], ["équité algorithmique"], [])
+    assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["équité algorithmique"]

@@ -90,16 +90,29 @@ def get_topic_by_id(db, topic_id: int) -> Topic | None:
 
 
 def get_topic(db, name: str, kind: str = "curated", owner_id: int | None = None) -> Topic | None:
-    """A topic by name, matched case-insensitively; None for text that cannot be stored."""
-    if not name.isascii() and any("\ud800" <= ch <= "\udfff" for ch in name):
+    """A topic by name, matched case-insensitively; None for text that cannot be stored.
+
+    SQLite's NOCASE folds ASCII only, so a non-ASCII name ("Équité") is compared in Python.
+    """
+    wanted = name.strip()
+    if wanted.isascii():
+        rows = list(
+            db.query(
+                "SELECT * FROM topics WHERE kind = ? AND owner_key = ? AND name = ? COLLATE NOCASE",
+                [kind, owner_id or 0, wanted],
+            )
+        )
+        return topic_from_row(rows[0]) if rows else None
+    if any("\ud800" <= ch <= "\udfff" for ch in wanted):
         return None  # lone surrogates (a non-UTF-8 terminal): no stored name can match
     rows = list(
         db.query(
-            "SELECT * FROM topics WHERE kind = ? AND owner_key = ? AND name = ? COLLATE NOCASE",
-            [kind, owner_id or 0, name.strip()],
+            "SELECT * FROM topics WHERE kind = ? AND owner_key = ? ORDER BY id",
+            [kind, owner_id or 0],
         )
     )
-    return topic_from_row(rows[0]) if rows else None
+    lowered = wanted.lower()  # as the topics file compares names
+    return next((topic_from_row(r) for r in rows if r["name"].lower() == lowered), None)
 
 
 def list_topics(db, kind: str | None = None, owner_id: int | None = None) -> list[Topic]:
