@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from digest.config import Config, is_category
-from digest.errors import FetchError, UsageError
+from digest.errors import DigestError, UsageError
 from digest.ingest import fetch_daily
 from digest.models import IngestReport
 
@@ -56,7 +56,7 @@ def _fetch_api(db, config: Config, categories, ids, date_from, date_to) -> list[
         for job in jobs:
             try:
                 reports.append(backfill_api(db, config, fetcher, **job))
-            except FetchError as exc:
+            except DigestError as exc:  # unreachable, or not an API answer: the next goes on
                 label = job.get("category") or "ids"
                 reports.append(IngestReport("api", str(label), "failed", error=str(exc)))
     return reports

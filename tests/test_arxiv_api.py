@@ -448,3 +448,31 @@ def test_api_backfill_splits_a_feed_style_joined_category(arxiv, cfg, db):
     ]
     assert [r.status for r in reports] == ["ok", "ok"]
     assert [q["search_query"].split()[0] for q in arxiv.requests] == ["cat:cs.SE", "cat:cs.AI"]
+
+
+def test_an_id_query_stores_only_the_requested_papers(arxiv, cfg, fetcher, db):
+    """A proxy answering the id query with some other listing put 10 unasked papers in."""
+    arxiv.add({"id_list": "2401.00001"}, with_total(body(PAGE_0), 10))
+    report = backfill_api(db, cfg, fetcher, ids=["2401.00001"])
+    assert report.counts.new == 0 and count_papers(db) == 0
+    reasons = [s.reason for s in report.skipped]
+    assert reasons.count("not one of the requested ids") == 10
+    assert "not found by the arXiv API" in reasons
+
+
+def test_an_api_answer_that_is_not_atom_fails_that_category_only(arxiv, cfg, db):
+    """A ParseError used to end `fetch --source api` at the first category, --json unprinted."""
+    from dataclasses import replace
+
+    from digest.fetching import run_fetch
+
+    arxiv.add(
+        {"search_query": "cat:cs.SE AND submittedDate:[202201010000 TO 202201022359]"},
+        b"<html><body>Service unavailable</body></html>",
+    )
+    arxiv.add({"start": "0"}, with_total(body(PAGE_0), 10))
+    two = replace(cfg, arxiv=replace(cfg.arxiv, categories=("cs.SE", "cs.AI")))
+    reports = run_fetch(db, two, source="api", date_from=date(2022, 1, 1), date_to=date(2022, 1, 2))
+    assert [r.status for r in reports] == ["failed", "ok"]
+    assert "not an Atom feed" in reports[0].error and reports[1].counts.new == 10
+    assert [r["status"] for r in recent_ingest_runs(db)] == ["ok", "failed"]

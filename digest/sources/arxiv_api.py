@@ -200,6 +200,11 @@ def query_by_ids(fetcher: PoliteFetcher, cfg: Config, ids: Sequence[str]) -> Par
         listing.skipped += part.skipped
         listing.total_results = (listing.total_results or 0) + (part.total_results or 0)
         listing.channel_title = listing.channel_title or part.channel_title
+    requested = {validate_arxiv_id(request_id)[0] for request_id in wanted}
+    stray = [paper for paper in listing.papers if paper.id not in requested]
+    if stray:  # a proxy or a broken mirror answering another query: store only what we asked
+        listing.papers = [paper for paper in listing.papers if paper.id in requested]
+        listing.skipped += [SkippedRecord(p.id, "not one of the requested ids") for p in stray]
     found = {paper.id for paper in listing.papers}
     for request_id in dict.fromkeys(wanted):
         if validate_arxiv_id(request_id)[0] not in found:
