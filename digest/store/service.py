@@ -53,7 +53,14 @@ def eager_transaction(db, timeout_s: float = 30.0) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     else:
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            # A COMMIT that fails (deferred constraint, full disk) can leave the transaction
+            # open; later writes on this connection would nest in it and never be committed.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def _iso(moment: datetime) -> str:
