@@ -497,3 +497,12 @@ def test_non_ascii_names_are_one_topic_in_any_case(db, tmp_path):
     report = sync_topics(db, path, prune=True)
     assert (report.added, report.updated, report.removed) == ([], ["équité algorithmique"], [])
     assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["équité algorithmique"]
+
+
+def test_cli_remove_says_how_many_subscribers_lose_the_topic(cli):
+    assert cli("topics", "sync")[0] == 0
+    assert cli("subscribers", "add", "ann@example.org", "--topic", "AI safety")[0] == 0
+    code, out, err = cli("topics", "remove", "ai safety")
+    assert code == 0 and "removed curated topic 'AI safety' (1 subscriber(s) no longer" in out
+    code, out, err = cli("topics", "remove", "LLM agents")
+    assert code == 0 and out.strip() == "removed curated topic 'LLM agents'"

@@ -243,11 +243,17 @@ def remove(
     """Delete a topic; subscribers who followed it stop following it.
 
     A curated topic still in topics.toml comes back on the next sync: delete it there too."""
-    from digest.topics import remove_topic
+    from digest.store.topics import subscribers_following
+    from digest.topics import remove_topic, require_topic
 
     kind, owner_id = _scope(owner)
+    followers = 0
+    if kind == "curated":
+        found = require_topic(state.db, name, kind=kind)
+        followers = len(subscribers_following(state.db, found.id or 0))
     topic = remove_topic(state.db, name, kind=kind, owner_id=owner_id)
-    console.print(escape(f"removed {kind} topic {topic.name!r}"))
+    lost = f" ({followers} subscriber(s) no longer follow it)" if followers else ""
+    console.print(escape(f"removed {kind} topic {topic.name!r}{lost}"))
 
 
 @topics_app.command("sync")
