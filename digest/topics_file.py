@@ -164,6 +164,7 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     not_in_file: list[str] = field(default_factory=list)  # kept because --prune was not given
+    unfollowed: int = 0  # subscriptions that went with the removed topics
 
     def as_dict(self) -> dict:
         return {
@@ -173,6 +174,7 @@ class SyncReport:
             "unchanged": self.unchanged,
             "removed": self.removed,
             "not_in_file": self.not_in_file,
+            "unfollowed": self.unfollowed,
         }
 
 
@@ -210,6 +212,7 @@ def sync_topics(db, path: str | Path, *, prune: bool = False) -> SyncReport:
                 continue
             if prune:
                 assert stored.id is not None
+                report.unfollowed += len(store.subscribers_following(db, stored.id))
                 store.delete_topic(db, stored.id)
                 report.removed.append(stored.name)
             else:

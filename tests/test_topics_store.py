@@ -235,7 +235,7 @@ def test_sync_is_idempotent_keeps_followers_and_prunes_only_when_asked(db, tmp_p
     assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["AI safety", "LLM agents"]
 
     pruned = sync_topics(db, path, prune=True)
-    assert pruned.removed == ["AI safety"]
+    assert pruned.removed == ["AI safety"] and pruned.unfollowed == 1
     assert [t.name for t in topics_for_subscriber(db, ann.id)] == ["LLM agents"]
 
 

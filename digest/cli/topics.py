@@ -291,6 +291,7 @@ def sync(
         escape(
             f"{report.file}: {len(report.added)} added, {len(report.updated)} updated, "
             f"{len(report.unchanged)} unchanged, {len(report.removed)} removed"
+            + (f" ({report.unfollowed} subscriptions ended)" if report.unfollowed else "")
         )
     )
     if report.not_in_file:
