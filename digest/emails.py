@@ -50,6 +50,10 @@ TRENDING_MAX = 3
 OTHER_SECTION = "More for you"  # picks with no topic (Pick.topic == "")
 # Keeps the body text out of the inbox preview after the preheader (zero-width filler).
 _PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
+# \textbf{word} -> word: styling macros only (no nested braces); maths is left as written
+_TEX_STYLE = re.compile(
+    r"\\(?:textbf|textit|textsl|textsc|texttt|textrm|textsf|emph|underline)\{([^{}$]*)\}"
+)
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
 
 
@@ -67,6 +71,13 @@ class RenderedEmail:
 
 
 # ---------------------------------------------------------------- small pure text helpers
+def plain_tex(text: str) -> str:
+    """LaTeX text styling out of a title or abstract: '\\textbf{new} risk' -> 'new risk'."""
+    if "\\" not in text:
+        return text
+    return _TEX_STYLE.sub(r"\1", text)
+
+
 def shorten_authors(authors: Sequence[str], limit: int = 3) -> str:
     """'A, B, C et al.' beyond `limit` names; 'Unknown authors' when there are none."""
     names = [a for a in authors if a]
@@ -167,11 +178,11 @@ def _card(
         categories.remove(paper.primary_category)
         categories.insert(0, paper.primary_category)
     abs_url = links.arxiv_abs_url(paper.id) if paper.is_arxiv else None
-    snippet = abstract_snippet(paper.abstract)
+    snippet = abstract_snippet(plain_tex(paper.abstract))
     return {
         "number": number,
         "id": paper.id,
-        "title": _one_line(paper.title) or paper.id,
+        "title": plain_tex(_one_line(paper.title)) or paper.id,
         "title_url": abs_url or more_url,
         "authors": shorten_authors(paper.authors),
         "categories": categories[:4],

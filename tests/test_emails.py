@@ -546,3 +546,18 @@ def test_a_long_non_ascii_name_keeps_every_header_line_short():
     assert parsed["To"].addresses[0].display_name.replace(" ", "") == "😀" * 200
     assert parsed["To"].addresses[0].addr_spec == EMAIL
     assert getaddresses([str(v) for v in message.get_all("To", [])])[0][1] == EMAIL
+
+
+def test_tex_text_styling_reads_as_plain_words_in_both_parts():
+    """arXiv abstracts carry LaTeX styling ('we term \\textbf{involuntary jailbreak}'); the
+    email shows the words, not the macros. Maths ($x^2$) is left as written."""
+    paper = make_paper(
+        1,
+        title=r"On \emph{sheaves} and \textit{topoi}",
+        abstract=r"We term \textbf{involuntary jailbreak} a \texttt{new} risk for $x^2$ models.",
+    )
+    rendered = build([paper])
+    for part in (rendered.html, rendered.text):
+        assert "On sheaves and topoi" in part
+        assert "We term involuntary jailbreak a new risk for $x^2$ models." in part
+        assert "\\text" not in part and "\\emph" not in part
