@@ -419,3 +419,25 @@ def test_cli_import_of_a_truncated_gzip_prints_one_line_and_exits_2(tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ") and "cut short" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_partial_record_updates_text_but_never_erases_stored_facts(db, tmp_path):
+    """A plain line with only id/title/abstract set the stored version to NULL and emptied
+    the authors and categories of a paper fetched from arXiv."""
+    from digest.config import Config
+    from digest.ingest import ingest_feed_file
+    from digest.store.papers import author_ids_for
+    from tests.conftest import ATOM_SAMPLE
+
+    ingest_feed_file(db, Config(), ATOM_SAMPLE, label="cs.AI")
+    before = get_paper(db, "2508.13167")
+    authors_before = author_ids_for(db, "2508.13167")
+    assert before.version == 1 and len(before.authors) > 5 and before.categories
+    line = {"id": "2508.13167", "title": "A corrected title", "abstract": "A new abstract."}
+    report = import_jsonl(db, write_lines(tmp_path / "fix.jsonl", [line]))
+    assert report.counts.updated == 1
+    after = get_paper(db, "2508.13167")
+    assert (after.title, after.abstract) == ("A corrected title", "A new abstract.")
+    assert after.version == 1 and after.authors == before.authors
+    assert after.categories == before.categories and after.announced == before.announced
+    assert author_ids_for(db, "2508.13167") == authors_before

@@ -88,8 +88,22 @@ def _insert_paper(db, paper: Paper, source: str, now: str) -> None:
 
 def _update_paper(db, paper: Paper, source: str, now: str) -> None:
     values = _paper_values(paper)
-    # Keep what the newer record doesn't know (e.g. a feed has no primary category).
-    keep_if_null = ("primary_category", "published", "license", "doi", "journal_ref", "comments")
+    # Keep what the newer record doesn't know (e.g. a feed has no primary category, a plain
+    # JSONL line no version, authors or categories): text may change, facts never vanish.
+    keep_if_null = (
+        "version",
+        "primary_category",
+        "published",
+        "updated",
+        "license",
+        "doi",
+        "journal_ref",
+        "comments",
+    )
+    if not paper.authors:
+        del values["authors_json"]
+    if not paper.categories:
+        del values["categories_json"]
     sets = [f"{k} = COALESCE(?, {k})" if k in keep_if_null else f"{k} = ?" for k in values]
     db.execute(
         f"UPDATE papers SET {', '.join(sets)}, updated_at = ?, "  # noqa: S608
@@ -106,8 +120,9 @@ def _update_paper(db, paper: Paper, source: str, now: str) -> None:
             paper.id,
         ],
     )
-    db.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper.id])
-    _link_authors(db, paper.id, paper.authors)
+    if paper.authors:
+        db.execute("DELETE FROM paper_authors WHERE paper_id = ?", [paper.id])
+        _link_authors(db, paper.id, paper.authors)
 
 
 def _touch_listing(db, paper: Paper, now: str) -> None:
