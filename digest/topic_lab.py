@@ -240,6 +240,8 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
         passing = eligible[scored.score[eligible] >= threshold]
         report.days.append(DayReplay(day, len(pool), len(passing)))
         report.scores += [float(s) for s in scored.score[eligible]]
+        if not profile.is_semantic:  # as in `rank_topic`: papers matching nothing are not ranked
+            eligible = eligible[scored.score[eligible] > 0]
         near += [
             (
                 abs(float(scored.score[i]) - threshold),

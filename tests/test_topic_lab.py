@@ -184,3 +184,14 @@ def test_cli_huge_days_and_bad_category_through_the_real_entry_point(sample_db, 
         "--config", str(path), "topics", "try", "--keyword", "speech", "--category", "bogus cat"
     )
     assert done.returncode == 2 and "'bogus cat'" in done.stderr and done.stdout == ""
+
+
+def test_keyword_topic_borderline_papers_are_ones_it_matched(sample_db, sample_config):
+    """Papers a keyword-only topic does not match score 0 with a made-up 'why'; never listed."""
+    add_topic(sample_db, Topic(name="Nothing", kind="curated", keywords=("zzqqxx",)))
+    report = topic_lab.test_topic(sample_db, sample_config, "Nothing", days=None)
+    assert report.days and report.borderline == []
+    add_topic(sample_db, Topic(name="Speechy", kind="curated", keywords=("speech",)))
+    report = topic_lab.test_topic(sample_db, sample_config, "Speechy", days=None)
+    assert report.borderline and all(r.score > 0 for r in report.borderline)
+    assert all("speech" in r.why.lower() for r in report.borderline)
