@@ -441,3 +441,15 @@ def test_a_partial_record_updates_text_but_never_erases_stored_facts(db, tmp_pat
     assert after.version == 1 and after.authors == before.authors
     assert after.categories == before.categories and after.announced == before.announced
     assert author_ids_for(db, "2508.13167") == authors_before
+
+
+def test_huge_titles_and_abstracts_are_skipped_with_their_size(tmp_path):
+    lines = [
+        {"id": "2401.00001", "title": "x" * 10_000, "abstract": "fine"},
+        {"id": "2401.00002", "title": "fine", "abstract": "y " * 1_000_000},
+        {"id": "2401.00003", "title": "t" * 1_000, "abstract": "a" * 20_000},  # at the limits
+    ]
+    items = list(iter_jsonl(write_lines(tmp_path / "big.jsonl", lines)))
+    assert [type(i).__name__ for i in items] == ["SkippedRecord", "SkippedRecord", "Paper"]
+    assert items[0].reason == "title is 10,000 characters, over 1,000: not a title"
+    assert items[1].reason.startswith("abstract is 1,999,999 characters")

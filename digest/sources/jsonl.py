@@ -25,6 +25,10 @@ from digest.textclean import decode_tex_accents, split_authors
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer line is skipped, not loaded
 MAX_FOREIGN_ID_CHARS = 200
+# arXiv caps abstracts at 1,920 characters and titles are rarely over 300: far longer text
+# is a broken export, and would fill archive pages and emails.
+MAX_TITLE_CHARS = 1_000
+MAX_ABSTRACT_CHARS = 20_000
 # Ids that are not arXiv's become file names and URL paths of the archive: no '#', '?', '%',
 # quotes, spaces or controls, and not only dots (a '..' id would name a directory).
 _FOREIGN_ID_RE = re.compile(r"(?![.]+$)[A-Za-z0-9._:/+-]+")
@@ -145,7 +149,7 @@ def _is_snapshot(record: dict[str, Any]) -> bool:
     )
 
 
-def _required_text(record: dict[str, Any], key: str) -> str:
+def _required_text(record: dict[str, Any], key: str, limit: int) -> str:
     value = record.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise _BadField(f"missing {key}")
@@ -154,6 +158,8 @@ def _required_text(record: dict[str, Any], key: str) -> str:
     cleaned = fast_clean(value)
     if not cleaned:
         raise _BadField(f"missing {key}")
+    if len(cleaned) > limit:
+        raise _BadField(f"{key} is {len(cleaned):,} characters, over {limit:,}: not a {key}")
     return cleaned
 
 
@@ -182,8 +188,8 @@ def _snapshot_paper(record: dict[str, Any], ref: str) -> Paper:
     if split is None:
         raise _BadField(f"id {raw_id[:80]!r} is not an arXiv id (snapshot format)")
     base, id_version = split
-    title = _required_text(record, "title")
-    abstract = _required_text(record, "abstract")
+    title = _required_text(record, "title", MAX_TITLE_CHARS)
+    abstract = _required_text(record, "abstract", MAX_ABSTRACT_CHARS)
     categories_value = record.get("categories")
     if isinstance(categories_value, str):
         categories = tuple(dict.fromkeys(categories_value.split()))
@@ -272,8 +278,8 @@ def _snapshot_authors(record: dict[str, Any]) -> tuple[str, ...]:
 
 def _plain_paper(record: dict[str, Any], ref: str) -> Paper:
     raw_id = _raw_id(record)
-    title = _required_text(record, "title")
-    abstract = _required_text(record, "abstract")
+    title = _required_text(record, "title", MAX_TITLE_CHARS)
+    abstract = _required_text(record, "abstract", MAX_ABSTRACT_CHARS)
     split = split_arxiv_id(raw_id)
     if split is None:
         if len(raw_id) > MAX_FOREIGN_ID_CHARS or not _FOREIGN_ID_RE.fullmatch(raw_id):
