@@ -12,6 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from email.utils import getaddresses
 
 from digest import links
 from digest.config import Config
@@ -163,7 +164,12 @@ def send_confirmation(config: Config, message: EmailMessage) -> None:
         finally:
             backend.close()
     except Exception as exc:  # the visitor already has their answer; the operator gets a line
-        log.warning("confirmation mail not sent: %s: %s", type(exc).__name__, exc)
+        text = str(exc)
+        for header in message.get_all("To", []):  # servers quote the recipient in refusals
+            for _, address in getaddresses([str(header)]):
+                if address:
+                    text = re.sub(re.escape(address), "<recipient>", text, flags=re.I)
+        log.warning("confirmation mail not sent: %s: %s", type(exc).__name__, text)
 
 
 def find_confirm_token(db, token: str) -> dict | None:

@@ -663,3 +663,20 @@ def test_a_failed_commit_never_leaves_the_connection_inside_a_transaction(tmp_pa
     other = sqlite3.connect(tmp_path / "t.db")
     assert other.execute("SELECT COUNT(*) FROM parent").fetchone()[0] == 1
     assert other.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0
+
+
+def test_a_refused_confirmation_mail_is_logged_without_the_address(smtp_server, caplog):
+    """A real SMTP server that names the recipient in its 550 reply: the operator's log line
+    says the mail was not sent, without the visitor's address."""
+    from digest.web_actions import confirmation_email, send_confirmation
+    from tests.delivery_support import RecordingHandler
+
+    class Refusing(RecordingHandler):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
+
+    config, _, _ = smtp_server(Refusing(), from_address="d@lab.test", postal_address="1 Main St")
+    with caplog.at_level("WARNING", logger="digest.web"):
+        send_confirmation(config, confirmation_email(config, "Secret.Person@lab.test", "t" * 43))
+    assert "confirmation mail not sent" in caplog.text and "550" in caplog.text
+    assert "secret.person" not in caplog.text.lower()
