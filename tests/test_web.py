@@ -680,3 +680,20 @@ def test_a_refused_confirmation_mail_is_logged_without_the_address(smtp_server, 
         send_confirmation(config, confirmation_email(config, "Secret.Person@lab.test", "t" * 43))
     assert "confirmation mail not sent" in caplog.text and "550" in caplog.text
     assert "secret.person" not in caplog.text.lower()
+
+
+def test_unsubscribe_then_sign_up_again_in_another_case_needs_a_new_confirmation(web):
+    config, base_url, db = web
+    token = _active(db, "ret@example.org")
+    httpx.post(f"{base_url}/u/{token}")
+    assert status_of(db, "ret@example.org") == "unsubscribed"
+    assert subscribe(base_url, "  RET@Example.ORG ").status_code == 200
+    [mail] = wait_for_messages(config, 1)
+    assert mail["To"].addresses[0].addr_spec == "ret@example.org"  # the stored address
+    assert status_of(db, "ret@example.org") == "unsubscribed"  # nothing until confirmed
+    assert httpx.post(base_url + confirm_path(mail)).status_code == 200
+    assert status_of(db, "ret@example.org") == "active"
+    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 1
+    actions = [r[0] for r in db.execute("SELECT action FROM consents ORDER BY id")]
+    assert actions == ["unsubscribe", "subscribe", "confirm"]
+    assert httpx.get(f"{base_url}/u/{token}").status_code == 200  # the old links still work
