@@ -22,9 +22,9 @@ from digest.store.db import transaction
 from digest.subscribers import (
     DEFAULT_MAX_PAPERS,
     add_subscriber,
+    details_from,
     get_subscriber_by_email,
     normalise_email,
-    subscriber_details,
 )
 
 CSV_COLUMNS = (
@@ -241,8 +241,22 @@ def import_subscribers_file(db, path: str | Path, stdin: IO[bytes] | None = None
 
 
 def export_subscribers(db, status: str | None = None) -> list[dict]:
-    """Every subscriber with topics, personal topics and feedback counts (JSON export)."""
-    return [subscriber_details(db, s) for s in store.list_subscribers(db, status=status)]
+    """Every subscriber with topics, personal topics and feedback counts (JSON export).
+
+    The same as `subscriber_details` for each, in three queries instead of two per person.
+    """
+    from digest.store.feedback import feedback_by_subscriber
+    from digest.store.topics import topics_by_subscriber
+
+    subscribers = store.list_subscribers(db, status=status)
+    topics = topics_by_subscriber(db)
+    feedback = feedback_by_subscriber(db)
+    out = []
+    for subscriber in subscribers:
+        liked, disliked, clicked = feedback.get(subscriber.id, ([], [], []))
+        counts = {"like": len(liked), "dislike": len(disliked), "click": len(clicked)}
+        out.append(details_from(subscriber, topics.get(subscriber.id, []), counts))
+    return out
 
 
 def export_subscribers_csv(db, status: str | None = None) -> str:

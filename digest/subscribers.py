@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from digest.errors import UsageError
-from digest.models import FEEDBACK_KINDS, FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber
+from digest.models import FEEDBACK_KINDS, FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber, Topic
 from digest.store import feedback as feedback_store
 from digest.store import subscribers as store
 from digest.store.db import transaction, utcnow
@@ -380,10 +380,17 @@ def subscriber_details(db, subscriber: Subscriber) -> dict:
     from digest import topics as topic_logic
 
     topics = topic_logic.topics_for_subscriber(db, subscriber.id)
+    return details_from(subscriber, topics, feedback_store.feedback_summary(db, subscriber.id))
+
+
+def details_from(subscriber: Subscriber, topics: Sequence[Topic], feedback: dict[str, int]) -> dict:
+    """The `subscriber_details` shape from already loaded topics and feedback counts."""
+    from digest import topics as topic_logic
+
     return {
         **subscriber_public_fields(subscriber),
         "topics": [t.name for t in topics if t.kind == "curated"],
         "personal_topics": [topic_logic.topic_as_dict(t) for t in topics if t.kind == "personal"],
         "followed_authors": [t.authors[0] for t in topics if topic_logic.is_author_follow(t)],
-        "feedback": feedback_store.feedback_summary(db, subscriber.id),
+        "feedback": feedback,
     }

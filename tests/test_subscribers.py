@@ -742,3 +742,21 @@ def test_a_file_the_csv_reader_cannot_read_is_one_usage_error(db, tmp_path):
     with pytest.raises(UsageError, match="huge.csv: not a readable CSV file"):
         import_subscribers_file(db, path)
     assert list_subscribers(db) == []
+
+
+def test_the_bulk_export_equals_show_for_everyone(db):
+    """list/export read everyone's topics and feedback in bulk; the result must equal `show`."""
+    upsert_papers(db, [Paper(id="2508.20001", title="T", abstract="A.", authors=("Ada L",))], "t")
+    add_subscriber(db, "ann@example.org", topics=["AI safety"], text="zebras", authors=["Ada L"])
+    bob = add_subscriber(db, "bob@example.org", topics=["LLM agents", "AI safety"], text="Équité")
+    add_subscriber(db, "cat@example.org")
+    feedback_store.add_feedback(db, bob.id, "2508.13167", "like")
+    feedback_store.add_feedback(db, bob.id, "2508.14040", "click")
+    from digest.subscriber_csv import export_subscribers
+
+    assert export_subscribers(db) == [subscriber_details(db, s) for s in list_subscribers(db)]
+    assert [r["email"] for r in export_subscribers(db, status="pending")] == [
+        "ann@example.org",
+        "bob@example.org",
+        "cat@example.org",
+    ]
