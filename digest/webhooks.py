@@ -28,9 +28,8 @@ SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
 MAX_AGE_SECONDS = 600
 
-# event -> subscriber status it leads to
+# event -> subscriber status it leads to ("dropped" goes by its reason: _dropped_target)
 STATUS_FOR_EVENT = {
-    "dropped": "bounced",
     "spamreport": "complained",
     "unsubscribe": "unsubscribed",
     "group_unsubscribe": "unsubscribed",
@@ -147,6 +146,20 @@ def apply_events(db, events: list, consent_text_version: str = "v1") -> WebhookR
     return report
 
 
+def _dropped_target(reason: str) -> str | None:
+    """The status a drop leads to, by SendGrid's reason; None when the reason is about the
+    message or the account ('Spam Content', 'Invalid SMTPAPI header', 'Recipient List over
+    Package Quota'), which must not suppress the address."""
+    reason = reason.strip().lower()
+    if "unsubscribed address" in reason:
+        return "unsubscribed"
+    if "spam reporting address" in reason:
+        return "complained"
+    if "bounced address" in reason or reason in ("invalid", "invalid address"):
+        return "bounced"
+    return None
+
+
 def _apply_one(db, event: dict, consent_text_version: str) -> str:
     from digest.store import deliveries as delivery_store
     from digest.store import subscribers as subscriber_store
@@ -174,12 +187,11 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
         outcome = "soft-bounce"  # type=blocked: counted, the address stays
     else:
         target = "bounced" if name == "bounce" else STATUS_FOR_EVENT.get(name)
-        if name == "dropped":  # suppress per reason: "Unsubscribed Address", "Spam Reporting …"
-            reason = str(event.get("reason", "")).lower()
-            if "unsubscribe" in reason:
-                target = "unsubscribed"
-            elif "spam" in reason:
-                target = "complained"
+        if name == "dropped":
+            target = _dropped_target(str(event.get("reason", "")))
+            if target is None:  # dropped for our message or account, not the address
+                service_store.set_webhook_outcome(db, key, "dropped-noted")
+                return "dropped-noted"
         if target and subscriber_id is not None:
             current = subscriber_store.get_subscriber(db, subscriber_id)
             if current is not None and (

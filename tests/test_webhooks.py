@@ -279,3 +279,38 @@ def test_absurd_timestamp_headers_are_refused_not_crashed(hook, signing_key):
         signing_key.sign(arabic.encode() + body, ec.ECDSA(hashes.SHA256()))
     ).decode()
     assert verify_request(key, signature, arabic, body, now=1_700_000_000) == "bad timestamp"
+
+
+def test_dropped_suppresses_only_for_reasons_about_the_address(hook, signing_key):
+    """SendGrid also drops for reasons about our message or account ('Spam Content', 'Invalid
+    SMTPAPI header', 'Recipient List over Package Quota'): those must not suppress a good
+    subscriber for ever. 'Spam Content' is not a spam report."""
+    base_url, db, people = hook
+    reasons = {
+        "Spam Content (if spam checker app enabled)": "active",
+        "Invalid SMTPAPI header": "active",
+        "Recipient List over Package Quota": "active",
+        "Bounced Address": "bounced",
+        "Invalid": "bounced",
+        "Spam Reporting Address": "complained",
+        "Unsubscribed Address": "unsubscribed",
+    }
+    subscribers = {
+        reason: add_subscriber(db, f"drop{n}@example.org", status="active")
+        for n, reason in enumerate(reasons)
+    }
+    now = int(time.time())
+    events = [
+        {
+            "event": "dropped",
+            "email": s.email,
+            "reason": reason,
+            "sg_event_id": f"dr-{s.id}",
+            "timestamp": now,
+        }
+        for reason, s in subscribers.items()
+    ]
+    body = json.dumps(events).encode()
+    answer = httpx.post(base_url + PATH, content=body, headers=signed_headers(signing_key, body))
+    assert answer.status_code == 200
+    assert {reason: status(db, s) for reason, s in subscribers.items()} == reasons
