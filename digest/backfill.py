@@ -102,7 +102,7 @@ def import_jsonl(
     path = Path(path)
     if path.is_dir():
         raise UsageError(f"{path}: is a directory, not a JSON Lines file")
-    if not path.is_file():
+    if not path.exists():  # a pipe (`digest import /dev/stdin`) is fine: it is streamed
         raise UsageError(f"{path}: no such file")
     if batch_size < 1:
         raise UsageError("batch size must be at least 1")

@@ -163,3 +163,13 @@ def test_a_model_that_cannot_load_is_one_line(tmp_path):
     assert result.stderr.startswith("error: could not load embedding model 'no-such-org/")
     assert "not in the Hugging Face cache" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_looking_commands_in_the_wrong_place_create_no_database(tmp_path):
+    """`digest status` in a directory without a database made an empty one there and said
+    "nothing fetched yet", as if the operator's data were gone."""
+    for command in (["status", "--json"], ["papers", "show", "2508.13167"]):
+        result = _digest(*command, cwd=tmp_path)
+        assert result.returncode == 2 and result.stdout == ""
+        assert result.stderr.startswith(f"error: no database at {tmp_path / 'data' / 'digest.db'}")
+    assert list(tmp_path.iterdir()) == []

@@ -453,3 +453,22 @@ def test_huge_titles_and_abstracts_are_skipped_with_their_size(tmp_path):
     assert [type(i).__name__ for i in items] == ["SkippedRecord", "SkippedRecord", "Paper"]
     assert items[0].reason == "title is 10,000 characters, over 1,000: not a title"
     assert items[1].reason.startswith("abstract is 1,999,999 characters")
+
+
+def test_cli_imports_from_a_pipe(tmp_path):
+    """`... | digest import /dev/stdin` said "/dev/stdin: no such file"."""
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text('[database]\npath = "d.db"\n')
+    lines = "".join(json.dumps(snapshot_record(n)) + "\n" for n in (1, 2, 3))
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", "import", "/dev/stdin", "--json"],
+        input=lines,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["counts"]["new"] == 3

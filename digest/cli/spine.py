@@ -91,6 +91,18 @@ def _print_reports(reports: list[IngestReport]) -> None:
             console.print(f"  … and {len(r.skipped) - 5} more skipped records")
 
 
+def stored_db():
+    """The database for commands that only look: a missing file is an error naming where it
+    was looked for (a wrong directory or --config), not a new empty database there."""
+    path = state.config.db_path
+    if not path.exists():
+        raise UsageError(
+            f"no database at {path} (run `digest init` to create one, or point --config or "
+            "[database].path at yours)"
+        )
+    return state.db
+
+
 def init() -> None:
     """Create config.toml (if missing), the database and the sample topics file here."""
     from digest.setup import init_project
@@ -207,10 +219,11 @@ def papers_show(
     from digest.store import papers as paper_store
 
     key = (split_arxiv_id(paper_id) or (paper_id,))[0]
-    paper = paper_store.get_paper(state.db, key)
+    db = stored_db()
+    paper = paper_store.get_paper(db, key)
     if paper is None:
         raise UsageError(f"no stored paper with id {paper_id!r}")
-    versions = paper_store.paper_versions(state.db, key)
+    versions = paper_store.paper_versions(db, key)
     if as_json:
         print_json(asdict(paper) | {"versions": versions, "url": paper.abs_url})
         return
@@ -238,7 +251,7 @@ def papers_search(
     """Search stored papers by meaning (semantic search over the embeddings)."""
     from digest.search import search_papers
 
-    hits = search_papers(state.db, state.config, query, limit)
+    hits = search_papers(stored_db(), state.config, query, limit)
     if as_json:
         print_json([asdict(h) for h in hits])
         return
@@ -253,7 +266,7 @@ def status(as_json: JsonOption = False) -> None:
     """Show the last runs, how much is stored, the model, and any warnings."""
     from digest.status import collect_status
 
-    info = collect_status(state.db, state.config)
+    info = collect_status(stored_db(), state.config)
     if as_json:
         print_json(info)
         return
