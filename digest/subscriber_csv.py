@@ -190,7 +190,12 @@ def import_subscribers_csv(db, text: str) -> ImportReport:
     Addresses already subscribed (or repeated in the file) are skipped, not errors.
     """
     text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text.split("\n", 1)[0]))
+    first, _, rest = text.partition("\n")
+    if first.rstrip("\r").lower().startswith("sep=") and len(first.rstrip("\r")) == 5:
+        delimiter, text = first[4], rest  # Excel's "sep=;" line names the separator
+    else:
+        delimiter = _delimiter(first)
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     headers = _header(next(reader, []))
     report = ImportReport()
     seen: set[str] = set()

@@ -523,6 +523,8 @@ def test_csv_with_semicolons_or_tabs_and_repeated_texts(db):
     assert report.added == ["bob@example.org"]
     bob = get_subscriber_by_email(db, "bob@example.org")
     assert [t.description for t in topics_for_subscriber(db, bob.id)] == ["a", "b"]
+    report = import_subscribers_csv(db, "sep=;\r\nemail;name\r\ndan@example.org;Dan\r\n")
+    assert report.added == ["dan@example.org"]  # Excel's separator line
     report = import_subscribers_csv(db, "email,text\ncat@example.org,graphs | graphs\n")
     cat = get_subscriber_by_email(db, "cat@example.org")
     assert [t.name for t in topics_for_subscriber(db, cat.id)] == ["graphs"]
