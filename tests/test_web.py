@@ -697,3 +697,15 @@ def test_unsubscribe_then_sign_up_again_in_another_case_needs_a_new_confirmation
     actions = [r[0] for r in db.execute("SELECT action FROM consents ORDER BY id")]
     assert actions == ["unsubscribe", "subscribe", "confirm"]
     assert httpx.get(f"{base_url}/u/{token}").status_code == 200  # the old links still work
+
+
+def test_preferences_say_in_words_whether_digests_are_coming(web):
+    """Not the raw status column: an unsubscribed reader sees that nothing is sent and how
+    to resume."""
+    config, base_url, db = web
+    token = _active(db, "words@example.org")
+    assert "digests are on their way" in httpx.get(f"{base_url}/p/{token}").text
+    httpx.post(f"{base_url}/u/{token}")
+    page = httpx.get(f"{base_url}/p/{token}").text
+    assert "no digests are sent" in page and 'href="/subscribe"' in page
+    assert ": unsubscribed." not in page
