@@ -8,6 +8,12 @@ from digest.config import Config
 from digest.store import papers as paper_store
 
 STALE_AFTER = timedelta(days=4)  # longer than any weekend + holiday gap
+UNFINISHED_AFTER = timedelta(minutes=30)  # a run still 'running' after this was likely killed
+
+
+def _started(run: dict) -> datetime:
+    started = datetime.fromisoformat(run["started_at"])
+    return started if started.tzinfo else started.replace(tzinfo=UTC)
 
 
 def collect_status(db, config: Config) -> dict:
@@ -60,9 +66,15 @@ def ingest_warnings(runs: list[dict], now: datetime | None = None) -> list[str]:
             f"{last['channel_date']} did not move since the last run"
         )
     now = now or datetime.now(UTC)
+    for run in runs:
+        if run["status"] == "running" and now - _started(run) > UNFINISHED_AFTER:
+            warnings.append(
+                f"run {run['id']} ({run['source']} {run['category']}) started at "
+                f"{run['started_at']} never finished: if no digest command is still at work, it "
+                "was killed; the batches it finished are kept and running it again is safe"
+            )
     good = [r for r in runs if r["status"] in ("ok", "empty") and r["source"] == "feed"]
     if good:
-        started = datetime.fromisoformat(good[0]["started_at"])
-        if now - started > STALE_AFTER:
+        if now - _started(good[0]) > STALE_AFTER:
             warnings.append(f"no successful feed fetch since {good[0]['started_at']}")
     return warnings

@@ -279,3 +279,24 @@ def test_a_database_that_is_not_sqlite_or_is_damaged_is_one_line_and_left_alone(
     config.db_path.mkdir()
     result = digest_cli(config_path, "status")
     assert result.returncode == 1 and "is a directory, not a database file" in result.stderr
+
+
+def test_status_warns_about_a_run_that_never_finished(make_config):
+    """A killed `digest import` left its run 'running' for ever, with no word in the warnings."""
+    from datetime import UTC, datetime, timedelta
+
+    from digest.status import collect_status
+    from digest.store.papers import start_ingest_run
+
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    run_id = start_ingest_run(db, "jsonl", "snapshot.jsonl.gz", "/data/snapshot.jsonl.gz")
+    assert not any("never finished" in w for w in collect_status(db, config)["warnings"])
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    with transaction(db):
+        db.execute("UPDATE ingest_runs SET started_at = ? WHERE id = ?", [an_hour_ago, run_id])
+    warnings = collect_status(db, config)["warnings"]
+    assert any(
+        f"run {run_id} (jsonl snapshot.jsonl.gz)" in w and "never finished" in w for w in warnings
+    )
+    db.conn.close()
