@@ -164,7 +164,7 @@ def _row_cells(headers: list[str], cells: list[str]) -> dict[str, str]:
             if stray[-1] > len(headers)
             else f"a value in column {stray[0]}, which has no name in the header"
         )
-    return {h: v for h, v in zip(headers, cells, strict=False) if h}
+    return {h: _unsheet(v) for h, v in zip(headers, cells, strict=False) if h}
 
 
 def _add_row(db, address: str, row: dict[str, str]) -> None:
@@ -273,26 +273,44 @@ def export_subscribers_csv(db, status: str | None = None) -> str:
     writer.writeheader()
     for details in export_subscribers(db, status=status):
         writer.writerow(
-            {
-                "email": details["email"],
-                "name": details["name"],
-                "topics": ";".join(details["topics"]),
-                "text": " | ".join(
-                    t["description"] for t in details["personal_topics"] if t["description"]
-                ),
-                "authors": ";".join(details["followed_authors"]),
-                "frequency": details["frequency"],
-                "weekday": details["weekday"] or "",
-                "timezone": details["timezone"],
-                "max_papers": details["max_papers"],
-                "always_send": "yes" if details["always_send"] else "no",
-                "send_hour": "" if details["send_hour"] is None else details["send_hour"],
-                "status": details["status"],
-                "created_at": details["created_at"],
-                "confirmed_at": details["confirmed_at"] or "",
-            }
+            _sheet_safe(
+                {
+                    "email": details["email"],
+                    "name": details["name"],
+                    "topics": ";".join(details["topics"]),
+                    "text": " | ".join(
+                        t["description"] for t in details["personal_topics"] if t["description"]
+                    ),
+                    "authors": ";".join(details["followed_authors"]),
+                    "frequency": details["frequency"],
+                    "weekday": details["weekday"] or "",
+                    "timezone": details["timezone"],
+                    "max_papers": details["max_papers"],
+                    "always_send": "yes" if details["always_send"] else "no",
+                    "send_hour": "" if details["send_hour"] is None else details["send_hour"],
+                    "status": details["status"],
+                    "created_at": details["created_at"],
+                    "confirmed_at": details["confirmed_at"] or "",
+                }
+            )
         )
     return out.getvalue()
+
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _sheet_safe(row: dict) -> dict:
+    """A cell a spreadsheet would run as a formula gets a leading "'" (import removes it):
+    names and own-words topics come from subscribers, so they must not run in Excel."""
+    return {
+        key: f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_STARTS) else value
+        for key, value in row.items()
+    }
+
+
+def _unsheet(value: str) -> str:
+    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA_STARTS) else value
 
 
 __all__ = [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -762,3 +764,20 @@ def test_the_bulk_export_equals_show_for_everyone(db):
         "bob@example.org",
         "cat@example.org",
     ]
+
+
+def test_csv_export_never_hands_a_spreadsheet_a_formula(db, tmp_path):
+    """Own-words topics come from web sign-ups: '=HYPERLINK(...)' must not run in Excel."""
+    add_subscriber(db, "-ann@example.org", name="@Ann", text='=HYPERLINK("http://evil.test","x")')
+    exported = export_subscribers_csv(db)
+    row = next(csv.DictReader(io.StringIO(exported)))
+    assert row["email"] == "'-ann@example.org" and row["name"] == "'@Ann"
+    assert row["text"] == """'=HYPERLINK("http://evil.test","x")"""
+    other = open_db(tmp_path / "other.db")
+    assert import_subscribers_csv(other, exported).added == ["-ann@example.org"]
+    copy = get_subscriber_by_email(other, "-ann@example.org")
+    assert copy.name == "@Ann"
+    assert [t.description for t in topics_for_subscriber(other, copy.id)] == [
+        '=HYPERLINK("http://evil.test","x")'
+    ]
+    other.conn.close()
