@@ -472,3 +472,22 @@ def test_cli_imports_from_a_pipe(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["counts"]["new"] == 3
+
+
+def test_cli_shows_a_file_name_with_brackets_as_it_is(tmp_path):
+    """Labels went through rich markup: `[red]x[bold].jsonl` printed as a red, bold `x.jsonl`."""
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text('[database]\npath = "d.db"\n')
+    write_lines(tmp_path / "[red]x[bold].jsonl", [snapshot_record(1)])
+    for command in (["import", "[red]x[bold].jsonl"], ["status"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "digest", *command],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "[red]x[bold].jsonl" in proc.stdout

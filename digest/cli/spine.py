@@ -72,7 +72,7 @@ def _print_reports(reports: list[IngestReport]) -> None:
         c = r.counts
         table.add_row(
             r.source,
-            r.label,
+            escape(r.label),
             r.status,
             str(r.channel_date or ""),
             str(c.fetched),
@@ -290,7 +290,7 @@ def status(as_json: JsonOption = False) -> None:
         table.add_row(
             str(run["id"]),
             run["source"],
-            run["category"] or "",
+            escape(run["category"] or ""),
             run["status"],
             run["channel_date"] or "",
             str(run["new"]),
