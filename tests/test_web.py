@@ -709,3 +709,36 @@ def test_preferences_say_in_words_whether_digests_are_coming(web):
     page = httpx.get(f"{base_url}/p/{token}").text
     assert "no digests are sent" in page and 'href="/subscribe"' in page
     assert ": unsubscribed." not in page
+
+
+def test_sign_ups_never_confirmed_are_forgotten_once_their_links_expire(web):
+    """Anyone can type anyone's address: a sign-up nobody confirmed is personal data without
+    consent, so it goes once every confirmation link for it has expired. Confirmed, still
+    confirmable, and operator-added pending subscribers stay."""
+    from digest.subscribers import add_subscriber
+
+    config, base_url, db = web
+    for address in ("stale@example.org", "fresh@example.org"):
+        subscribe(base_url, address, own_topic="something of mine")
+    wait_for_messages(config, 2)
+    add_subscriber(db, "by-hand@example.org", status="pending")  # source cli, no token
+    _active(db, "kept@example.org")
+    past = (datetime.now(UTC) - timedelta(minutes=1)).isoformat(timespec="seconds")
+    with transaction(db):
+        db.execute(
+            "UPDATE confirm_tokens SET expires_at = ? WHERE subscriber_id ="
+            " (SELECT id FROM subscribers WHERE email = 'stale@example.org')",
+            [past],
+        )
+    subscribe(base_url, "same-day@example.org")  # the day's purge already ran
+    assert status_of(db, "stale@example.org") == "pending"
+    with transaction(db):  # as if the next day had come
+        db.execute("DELETE FROM rate_limits WHERE key = 'purge:unconfirmed'")
+    subscribe(base_url, "next@example.org")
+    assert status_of(db, "stale@example.org") is None
+    for address in ("fresh@example.org", "by-hand@example.org", "next@example.org"):
+        assert status_of(db, address) == "pending", address
+    assert status_of(db, "kept@example.org") == "active"
+    assert db.execute("SELECT COUNT(*) FROM topics WHERE owner_id IS NOT NULL").fetchone()[0] == 1
+    actions = [r[0] for r in db.execute("SELECT action FROM consents WHERE subscriber_id IS NULL")]
+    assert actions == ["subscribe"]  # the evidence row stays, anonymous

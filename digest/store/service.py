@@ -101,6 +101,19 @@ def use_confirm_token(db, token_id: int) -> bool:
     return cursor.rowcount == 1
 
 
+def unconfirmed_expired_subscribers(db, now: datetime | None = None) -> list[int]:
+    """Web sign-ups still pending whose every confirmation link has expired (never confirmed)."""
+    return [
+        row[0]
+        for row in db.execute(
+            "SELECT s.id FROM subscribers s JOIN confirm_tokens t ON t.subscriber_id = s.id"
+            " WHERE s.status = 'pending' AND s.source = 'web' AND s.confirmed_at IS NULL"
+            " GROUP BY s.id HAVING MAX(t.expires_at) <= ?",
+            [_iso(now or datetime.now(UTC))],
+        )
+    ]
+
+
 # ------------------------------------------------------------------ consents
 def add_consent(
     db,
