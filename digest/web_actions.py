@@ -28,7 +28,6 @@ log = logging.getLogger("digest.web")
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 RESEND_STATUSES = ("pending", "unsubscribed")
 MAX_OWN_TOPICS = 10
-PURGE_MARKER = "purge:unconfirmed"  # rate_limits row: the day's purge has run
 WEEKDAY_VALUES = {
     "mon",
     "tue",
@@ -103,7 +102,8 @@ def subscribe(
     if too_many:
         raise RateLimited("too many confirmation mails for this address today")
     with eager_transaction(db):
-        forget_unconfirmed_sign_ups(db)
+        if service_store.forget_unconfirmed_sign_ups(db):
+            log.info("forgot sign-ups never confirmed")
         existing = people.get_subscriber_by_email(db, email)
         if existing is None:
             subscriber = people.add_subscriber(
@@ -133,25 +133,6 @@ def subscribe(
             detail="new" if existing is None else "re-sent confirmation",
         )
     return confirmation_email(config, subscriber.email, token)
-
-
-def forget_unconfirmed_sign_ups(db) -> int:
-    """Once a day (the first sign-up does it): delete web sign-ups nobody confirmed before
-    their links expired. Anyone can type anyone's address; without a confirmation we keep
-    nothing about it (the anonymous consent row stays as evidence of the attempt)."""
-    from datetime import UTC, datetime
-
-    from digest.store import subscribers as subscriber_store
-
-    today = datetime.now(UTC).strftime("%Y-%m-%d")
-    if service_store.hit_rate_limit(db, PURGE_MARKER, today) != 1:
-        return 0
-    stale = service_store.unconfirmed_expired_subscribers(db)
-    for subscriber_id in stale:
-        subscriber_store.delete_subscriber(db, subscriber_id)
-    if stale:
-        log.info("forgot %d sign-ups never confirmed", len(stale))
-    return len(stale)
 
 
 def confirmation_email(config: Config, to_address: str, token: str) -> EmailMessage:

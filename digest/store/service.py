@@ -101,17 +101,30 @@ def use_confirm_token(db, token_id: int) -> bool:
     return cursor.rowcount == 1
 
 
-def unconfirmed_expired_subscribers(db, now: datetime | None = None) -> list[int]:
-    """Web sign-ups still pending whose every confirmation link has expired (never confirmed)."""
-    return [
+PURGE_MARKER = "purge:unconfirmed"  # rate_limits row: the day's purge has run
+
+
+def forget_unconfirmed_sign_ups(db, now: datetime | None = None) -> int:
+    """Once a day (the first caller does it): delete web sign-ups still pending whose every
+    confirmation link has expired. Anyone can type anyone's address; without a confirmation
+    nothing about it is kept (its consent rows stay, anonymous). Returns how many went."""
+    from digest.store import subscribers as subscriber_store
+
+    now = now or datetime.now(UTC)
+    if hit_rate_limit(db, PURGE_MARKER, now.strftime("%Y-%m-%d")) != 1:
+        return 0
+    stale = [
         row[0]
         for row in db.execute(
             "SELECT s.id FROM subscribers s JOIN confirm_tokens t ON t.subscriber_id = s.id"
             " WHERE s.status = 'pending' AND s.source = 'web' AND s.confirmed_at IS NULL"
             " GROUP BY s.id HAVING MAX(t.expires_at) <= ?",
-            [_iso(now or datetime.now(UTC))],
+            [_iso(now)],
         )
     ]
+    for subscriber_id in stale:
+        subscriber_store.delete_subscriber(db, subscriber_id)
+    return len(stale)
 
 
 # ------------------------------------------------------------------ consents
