@@ -199,7 +199,8 @@ def _check_database(config: Config, report: DoctorReport) -> None:
         report.add("database", "warn", f"{path} does not exist yet (run `digest init`)")
         return
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        # as_uri() percent-encodes '?', '#' and '%': a raw path there opened another file
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=5)
         result = conn.execute("PRAGMA quick_check").fetchone()[0]
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         conn.close()

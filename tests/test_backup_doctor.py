@@ -300,3 +300,13 @@ def test_status_warns_about_a_run_that_never_finished(make_config):
         f"run {run_id} (jsonl snapshot.jsonl.gz)" in w and "never finished" in w for w in warnings
     )
     db.conn.close()
+
+
+def test_doctor_checks_the_database_even_with_uri_characters_in_its_path(make_config, tmp_path):
+    """The path went raw into a `file:` URI: '?' and '#' cut it short, so doctor checked (and
+    created) another, empty file and reported it healthy."""
+    config, _ = make_config({"database": {"path": "we?ird#dir%20x/digest.db"}})
+    open_db(config.db_path).conn.close()
+    status, detail = checks_by_name(doctor(config))["database"]
+    assert status == "ok" and "journal wal" in detail
+    assert not (tmp_path / "we").exists()
