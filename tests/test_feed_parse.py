@@ -175,3 +175,16 @@ def test_fuzz_entry_text(title, abstract):
         parse_feed(raw)
     except ParseError:
         pass
+
+
+def test_hf_daily_papers_with_absurd_input_is_a_parse_error_or_clamped():
+    """Deep nesting escaped as RecursionError; a 27-digit upvote count overflowed SQLite."""
+    from digest.sources.hf import MAX_UPVOTES, parse_hf_daily
+
+    with pytest.raises(ParseError, match="not JSON"):
+        parse_hf_daily(b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ParseError, match="not JSON"):
+        parse_hf_daily(b"\xff\xfe not utf-8")
+    raw = b'[{"paper": {"id": "2401.00001", "upvotes": 100000000000000000000000000}}]'
+    (paper,) = parse_hf_daily(raw)
+    assert paper.upvotes == MAX_UPVOTES

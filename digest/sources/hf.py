@@ -14,6 +14,8 @@ from datetime import date
 from digest.errors import ParseError
 from digest.models import split_arxiv_id
 
+MAX_UPVOTES = 10**9
+
 
 @dataclass(frozen=True)
 class HfPaper:
@@ -38,8 +40,8 @@ def parse_hf_daily(raw: bytes) -> list[HfPaper]:
     """Items with a usable arXiv id, best upvoted first; malformed items are skipped."""
     try:
         items = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ParseError(f"Hugging Face daily papers: not JSON ({exc})") from exc
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, nested absurdly deep
+        raise ParseError(f"Hugging Face daily papers: not JSON ({str(exc)[:120]})") from exc
     if not isinstance(items, list):
         raise ParseError("Hugging Face daily papers: expected a JSON array of items")
     found: dict[str, HfPaper] = {}
@@ -52,7 +54,8 @@ def parse_hf_daily(raw: bytes) -> list[HfPaper]:
             continue
         upvotes = paper.get("upvotes", 0)
         upvotes = upvotes if isinstance(upvotes, int) and not isinstance(upvotes, bool) else 0
-        title = " ".join(str(paper.get("title") or item.get("title") or "").split())
+        upvotes = min(upvotes, MAX_UPVOTES)  # SQLite integers stop at 2**63
+        title = " ".join(str(paper.get("title") or item.get("title") or "").split())[:1000]
         best = found.get(split[0])
         if best is None or upvotes > best.upvotes:
             found[split[0]] = HfPaper(split[0], max(upvotes, 0), title)
