@@ -37,15 +37,27 @@ STATUS_FOR_EVENT = {
 
 
 def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
-    """Accept SendGrid's base64 DER key, or a PEM block."""
+    """Accept SendGrid's base64 DER key, or a PEM block; ConfigError (exit 2) otherwise."""
+    from digest.config import ConfigError
+
     text = text.strip()
-    if text.startswith("-----BEGIN"):
-        key = load_pem_public_key(text.encode())
-    else:
-        key = load_der_public_key(base64.b64decode(text))
+    try:
+        if text.startswith("-----BEGIN"):
+            key = load_pem_public_key(text.encode())
+        else:
+            key = load_der_public_key(base64.b64decode(text, validate=True))
+    except Exception as exc:  # binascii, ASN.1 and unsupported-algorithm errors alike
+        raise ConfigError(
+            "SENDGRID_WEBHOOK_PUBLIC_KEY is not a public key (paste the verification key "
+            f"from SendGrid's Signed Event Webhook settings): {_first_line(exc)}"
+        ) from None
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise ValueError("the webhook public key is not an elliptic-curve key")
+        raise ConfigError("SENDGRID_WEBHOOK_PUBLIC_KEY is not an elliptic-curve (P-256) key")
     return key
+
+
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def verify_request(

@@ -314,3 +314,25 @@ def test_dropped_suppresses_only_for_reasons_about_the_address(hook, signing_key
     answer = httpx.post(base_url + PATH, content=body, headers=signed_headers(signing_key, body))
     assert answer.status_code == 200
     assert {reason: status(db, s) for reason, s in subscribers.items()} == reasons
+
+
+@pytest.mark.parametrize("bad_key", ["garbage", "Z2FyYmFnZQ==", "-----BEGIN PUBLIC KEY-----\nx"])
+def test_a_bad_webhook_key_stops_serve_with_one_clear_line(make_config, bad_key):
+    """A mistyped SENDGRID_WEBHOOK_PUBLIC_KEY is a configuration error (exit 2, one line
+    naming the variable), not a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    _, config_path = make_config()
+    env = {**os.environ, "SENDGRID_WEBHOOK_PUBLIC_KEY": bad_key}
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(config_path), "serve", "--port", "9"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr[-500:]
+    assert "SENDGRID_WEBHOOK_PUBLIC_KEY" in done.stderr
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) <= 2
