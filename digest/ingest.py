@@ -113,7 +113,7 @@ def fetch_daily(
     fetcher = fetcher or PoliteFetcher(arxiv)
     reports = []
     try:
-        for category in categories or arxiv.categories:
+        for category in dict.fromkeys(categories or arxiv.categories):  # each feed once
             url = feed_url(arxiv.feed_base_url, arxiv.feed_format, category)
             if progress:
                 progress(f"fetching {url}")

@@ -98,3 +98,22 @@ def test_a_cut_short_feed_keeps_its_entries_and_is_fetched_again(make_config, ht
     (second,) = fetch_daily(db, config)
     assert second.status == "ok" and count_papers(db) == 86
     assert second.counts.new == 86 - kept
+
+
+def test_a_category_named_twice_is_fetched_once(make_config, httpserver):
+    """Both copies were fetched; the second then looked 'stale' next to the first."""
+    from digest.ingest import fetch_daily
+
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI", "cs.AI"],
+            }
+        }
+    )
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    db = open_db(config.db_path)
+    reports = fetch_daily(db, config)
+    assert [(r.label, r.status) for r in reports] == [("cs.AI", "ok")]
+    assert len(httpserver.log) == 1
