@@ -45,7 +45,7 @@ def load_public_key(text: str) -> ec.EllipticCurvePublicKey:
         if text.startswith("-----BEGIN"):
             key = load_pem_public_key(text.encode())
         else:
-            key = load_der_public_key(base64.b64decode(text, validate=True))
+            key = load_der_public_key(base64.b64decode("".join(text.split()), validate=True))
     except Exception as exc:  # binascii, ASN.1 and unsupported-algorithm errors alike
         raise ConfigError(
             "SENDGRID_WEBHOOK_PUBLIC_KEY is not a public key (paste the verification key "
