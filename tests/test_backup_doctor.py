@@ -310,3 +310,14 @@ def test_doctor_checks_the_database_even_with_uri_characters_in_its_path(make_co
     status, detail = checks_by_name(doctor(config))["database"]
     assert status == "ok" and "journal wal" in detail
     assert not (tmp_path / "we").exists()
+
+
+def test_json_output_stays_strict_json_with_non_finite_numbers(capsys):
+    from digest.cli.common import print_json
+
+    print_json({"rate": float("nan"), "rows": [1.5, float("inf")], "ok": True})
+    assert json.loads(capsys.readouterr().out, parse_constant=lambda name: 1 / 0) == {
+        "rate": None,
+        "rows": [1.5, None],
+        "ok": True,
+    }
