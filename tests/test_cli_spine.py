@@ -183,6 +183,21 @@ def test_usage_errors_are_short_and_exit_2(tmp_path, args, message):
     assert len(proc.stderr.splitlines()) <= 6, proc.stderr
 
 
+def test_argument_not_utf8_is_one_line(tmp_path):
+    # A Latin-1 terminal: Python keeps the undecodable byte as a lone surrogate.
+    proc = subprocess.run(
+        [sys.executable.encode(), b"-m", b"digest", b"papers", b"search", b"caf\xe9"],
+        capture_output=True,
+        cwd=tmp_path,
+        env=ENV,
+        timeout=300,
+    )
+    stderr = proc.stderr.decode("utf-8", "replace")
+    assert proc.returncode == 2, stderr
+    assert "is not valid UTF-8" in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1
+
+
 def test_demo_in_a_fresh_directory(tmp_path):
     proc = digest("demo", cwd=tmp_path, check=True)
     out = proc.stdout

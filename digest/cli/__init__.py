@@ -55,6 +55,14 @@ for module in (spine, topics, topic_lab, subscribers, preview, mail, service, si
 
 def main() -> None:
     """Console entry point: turn library errors into one clear line and an exit code."""
+    bad = _first_argument_not_utf8(sys.argv[1:])
+    if bad is not None:
+        err_console.print(
+            f"[bold red]error:[/] argument {escape(ascii(bad))} is not valid UTF-8 "
+            "(set the terminal's encoding to UTF-8)",
+            highlight=False,
+        )
+        sys.exit(2)
     try:
         code = app(standalone_mode=False)
         sys.exit(code if isinstance(code, int) else 0)
@@ -80,6 +88,17 @@ def main() -> None:
         if isinstance(exc, aborts):
             sys.exit(1)
         raise
+
+
+def _first_argument_not_utf8(args: list[str]) -> str | None:
+    """Python keeps bytes it cannot decode as lone surrogates, which SQLite and the tokenizer
+    refuse deep inside a command; name the argument up front instead."""
+    for arg in args:
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            return arg
+    return None
 
 
 def _click_exception_types() -> tuple[tuple[type, ...], tuple[type, ...]]:
