@@ -321,3 +321,21 @@ def test_json_output_stays_strict_json_with_non_finite_numbers(capsys):
         "rows": [1.5, None],
         "ok": True,
     }
+
+
+def test_another_programs_sqlite_file_is_refused_not_migrated(make_config):
+    """[database].path at the wrong SQLite file: every command added digest's 30 tables to it."""
+    config, config_path = make_config()
+    config.db_path.parent.mkdir(parents=True)
+    other = sqlite3.connect(config.db_path)
+    other.execute("CREATE TABLE bookmarks (id INTEGER PRIMARY KEY, url TEXT)")
+    other.execute("INSERT INTO bookmarks (url) VALUES ('https://example.org')")
+    other.commit()
+    other.close()
+    result = digest_cli(config_path, "status")
+    assert result.returncode == 1
+    assert "a SQLite file of something else (tables bookmarks)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    check = sqlite3.connect(config.db_path)
+    assert [r[0] for r in check.execute("SELECT name FROM sqlite_master")] == ["bookmarks"]
+    check.close()

@@ -49,10 +49,29 @@ class CliState:
 
             path = self.config.db_path
             try:
+                _refuse_a_foreign_database(path)
                 self._db = open_db(path, busy_timeout_ms=self.config.database.busy_timeout_ms)
             except (sqlite3.DatabaseError, OSError) as exc:
                 raise DigestError(database_problem(path, exc)) from exc
         return self._db
+
+
+def _refuse_a_foreign_database(path: Path) -> None:
+    """Migrating would add our tables to another program's SQLite file ([database].path
+    pointing at the wrong file): refuse when it has tables but no migration record of ours."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    finally:
+        conn.close()
+    if names and "_sqlite_migrations" not in names:
+        shown = ", ".join(sorted(names)[:5])
+        raise DigestError(
+            f"database {path}: a SQLite file of something else (tables {shown}); "
+            "not touching it: point [database].path at digest's own database"
+        )
 
 
 def database_problem(path: Path, exc: BaseException) -> str:
