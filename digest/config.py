@@ -299,10 +299,31 @@ def _validate_limits(config: Config, src: str) -> None:
         raise ConfigError(f"{src}: [service].confirm_token_days must be <= 3650")
 
 
+def _validate_site_dir(config: Config, src: str) -> None:
+    """Every site build replaces [site].dir wholesale: it must hold nothing else. With
+    dir = "data" a build deleted the database, the outbox and the topics file."""
+    site = config.path(config.site.dir).resolve()
+    kept = {
+        "[database].path": config.db_path,
+        "[ranking].topics_file": config.path(config.ranking.topics_file),
+        "[mail].outbox_dir": config.path(config.mail.outbox_dir),
+        "[service].backup_dir": config.path(config.service.backup_dir),
+        "the config file's folder": config.base_dir,
+    }
+    for name, path in kept.items():
+        other = path.resolve()
+        if other == site or site in other.parents:  # the site folder would hold it
+            raise ConfigError(
+                f"{src}: [site].dir {site} overlaps {name} ({other}); each site build "
+                "replaces that folder, so give the site a folder of its own (e.g. data/site)"
+            )
+
+
 def _validate(config: Config) -> None:
     """Value checks that types alone can't express."""
     src = config.source
     _validate_limits(config, src)
+    _validate_site_dir(config, src)
     arxiv = config.arxiv
     if not arxiv.categories:
         raise ConfigError(f"{src}: [arxiv].categories must name at least one category")

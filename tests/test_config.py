@@ -102,6 +102,12 @@ def test_repository_config_toml_is_valid():
         ("[arxiv]\ncategories = ['']\n", "'' is not an arXiv category"),
         ("[embedding]\nmodel = ' '\n", "[embedding].model must not be empty"),
         ("[arxiv]\nfeed_base_url = 'rss.arxiv.org'\n", "[arxiv].feed_base_url must be an http"),
+        ("[site]\ndir = 'data'\n", "overlaps [database].path"),
+        ("[site]\ndir = '.'\n", "overlaps [database].path"),
+        ("[site]\ndir = 'data/outbox'\n", "overlaps [mail].outbox_dir"),
+        ("[site]\ndir = 'data/backups'\n", "overlaps [service].backup_dir"),
+        ("[site]\ndir = 'data'\n[database]\npath = 'db/d.db'\n", "overlaps [ranking].topics_file"),
+        ("[site]\ndir = '..'\n", "overlaps"),
         ("[arxiv]\napi_base_url = 'ftp://x/api'\n", "[arxiv].api_base_url must be an http"),
         ("[arxiv]\ncategories = ['cs.AI/../x']\n", "is not an arXiv category"),
     ],
@@ -173,3 +179,16 @@ def test_looking_commands_in_the_wrong_place_create_no_database(tmp_path):
         assert result.returncode == 2 and result.stdout == ""
         assert result.stderr.startswith(f"error: no database at {tmp_path / 'data' / 'digest.db'}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_site_dir_holding_the_database_is_refused_before_a_build_deletes_it(tmp_path):
+    """With [site].dir = "data", `digest site build` swapped the real data/ folder for the
+    site's symlink and deleted it: the database, outbox and topics were gone."""
+    (tmp_path / "config.toml").write_text('[site]\ndir = "data/site"\nsearch = false\n')
+    assert _digest("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "config.toml").write_text('[site]\ndir = "data"\nsearch = false\n')
+    result = _digest("site", "build", cwd=tmp_path)
+    assert result.returncode == 2 and "[site].dir" in result.stderr
+    assert "overlaps [database].path" in result.stderr
+    assert (tmp_path / "data" / "digest.db").is_file() and (tmp_path / "data").is_dir()
+    assert not (tmp_path / "data").is_symlink()
