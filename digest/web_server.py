@@ -155,7 +155,8 @@ def csrf_token(key: bytes, manage_token: str) -> str:
 
 
 def csrf_ok(key: bytes, manage_token: str, given: str) -> bool:
-    return hmac.compare_digest(csrf_token(key, manage_token), given or "")
+    # bytes: compare_digest raises TypeError on a non-ASCII str (a forged form must be a 403)
+    return hmac.compare_digest(csrf_token(key, manage_token).encode(), (given or "").encode())
 
 
 def _opaque(key: bytes, kind: str, value: str) -> str:

@@ -232,6 +232,8 @@ def test_preferences_need_csrf_and_save_export_delete(web):
     }
     forged = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": "0" * 64})
     assert forged.status_code == 403
+    for odd in ("é" * 64, ""):  # compare_digest refuses non-ASCII str: must be a 403 too
+        assert httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": odd}).status_code == 403
     saved = httpx.post(f"{base_url}/p/{token}", data={**form, "csrf": csrf})
     assert saved.status_code == 200 and "Saved." in saved.text
     row = db.execute(
