@@ -299,18 +299,28 @@ def _validate_limits(config: Config, src: str) -> None:
         raise ConfigError(f"{src}: [service].confirm_token_days must be <= 3650")
 
 
-def _validate_site_dir(config: Config, src: str) -> None:
-    """Every site build replaces [site].dir wholesale: it must hold nothing else. With
-    dir = "data" a build deleted the database, the outbox and the topics file."""
-    site = config.path(config.site.dir).resolve()
-    kept = {
-        "[database].path": config.db_path,
-        "[ranking].topics_file": config.path(config.ranking.topics_file),
-        "[mail].outbox_dir": config.path(config.mail.outbox_dir),
-        "[service].backup_dir": config.path(config.service.backup_dir),
-        "the config file's folder": config.base_dir,
+def _path_settings(config: Config) -> dict[str, str]:
+    return {
+        "[database].path": config.database.path,
+        "[ranking].topics_file": config.ranking.topics_file,
+        "[mail].outbox_dir": config.mail.outbox_dir,
+        "[mail].smtp_ca_file": config.mail.smtp_ca_file,
+        "[site].dir": config.site.dir,
+        "[service].backup_dir": config.service.backup_dir,
     }
-    for name, path in kept.items():
+
+
+def _validate_paths(config: Config, src: str) -> None:
+    """Paths must expand, and [site].dir must hold nothing else: every site build replaces it
+    wholesale (with dir = "data" a build deleted the database, outbox and topics file)."""
+    for key, value in _path_settings(config).items():
+        try:
+            Path(value).expanduser()
+        except RuntimeError as exc:  # ~someone that is not a user, or no $HOME
+            raise ConfigError(f"{src}: {key} {value!r}: {exc}") from exc
+    site = config.path(config.site.dir).resolve()
+    kept = {k: config.path(v) for k, v in _path_settings(config).items() if v and k != "[site].dir"}
+    for name, path in (kept | {"the config file's folder": config.base_dir}).items():
         other = path.resolve()
         if other == site or site in other.parents:  # the site folder would hold it
             raise ConfigError(
@@ -323,7 +333,7 @@ def _validate(config: Config) -> None:
     """Value checks that types alone can't express."""
     src = config.source
     _validate_limits(config, src)
-    _validate_site_dir(config, src)
+    _validate_paths(config, src)
     arxiv = config.arxiv
     if not arxiv.categories:
         raise ConfigError(f"{src}: [arxiv].categories must name at least one category")

@@ -108,6 +108,7 @@ def test_repository_config_toml_is_valid():
         ("[site]\ndir = 'data/backups'\n", "overlaps [service].backup_dir"),
         ("[site]\ndir = 'data'\n[database]\npath = 'db/d.db'\n", "overlaps [ranking].topics_file"),
         ("[site]\ndir = '..'\n", "overlaps"),
+        ("[database]\npath = '~no-such-user-here/d.db'\n", "[database].path '~no-such-user-here"),
         ("[arxiv]\napi_base_url = 'ftp://x/api'\n", "[arxiv].api_base_url must be an http"),
         ("[arxiv]\ncategories = ['cs.AI/../x']\n", "is not an arXiv category"),
     ],
