@@ -96,6 +96,47 @@ def prepare_archive(db, config) -> list:
     return people
 
 
+HOSTILE_DAY = date(2025, 8, 19)  # before the samples' days: the home page stays the same
+LONG_NAME = "Y" * 240  # one unbroken 240-character "word"
+CONTROL_TITLE = "Agents under \x1b[31mcontrol\x00 characters\x07"
+
+
+def add_hostile_papers(db, config) -> None:
+    """Papers a careless JSON source could deliver: control characters (which XML cannot
+    carry), a right-to-left override that is never closed, an unbreakable author name."""
+    from digest.embed import embed_missing
+    from digest.planning import match_curated_topics
+
+    def paper(number: int, title: str, authors: tuple[str, ...], abstract: str) -> Paper:
+        return Paper(
+            id=f"hostile-{number}",
+            title=title,
+            is_arxiv=False,
+            version=1,
+            abstract=abstract,
+            authors=authors,
+            categories=("cs.LG",),
+            announced=HOSTILE_DAY,
+            announce_type="new",
+        )
+
+    upsert_papers(
+        db,
+        [
+            paper(
+                1,
+                CONTROL_TITLE,
+                ("\u202eEvil First", "Good Person", "Ctrl\x1b Name"),
+                "A multi-agent abstract with a \x0b vertical tab, $a<b$ & \x1b[0m escapes.",
+            ),
+            paper(2, "Agents with a very long author", (LONG_NAME, "Normal Name"), "An agent."),
+        ],
+        source="test",
+    )
+    embed_missing(db, config.embedding)
+    match_curated_topics(db, config, HOSTILE_DAY)
+
+
 def site_files(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.is_file()]
 
@@ -245,6 +286,33 @@ def test_feeds_are_valid_atom(built):
     topic = feedparser.parse((root / "topics/agents.xml").read_bytes())
     assert not topic.bozo and topic.entries
     assert all(e.link.startswith("https://arxiv.org/abs/") for e in topic.entries)
+
+
+@pytest.fixture(scope="module")
+def hostile(sample_db_path, tmp_path_factory):
+    """The archive plus the hostile papers, built once."""
+    db, config, _people = fresh_archive(sample_db_path, tmp_path_factory.mktemp("hostile"))
+    add_hostile_papers(db, config)
+    report = build_site(db, config)
+    yield db, config, Path(report.dir)
+    db.conn.close()
+
+
+def test_control_characters_in_a_paper_leave_every_feed_well_formed(hostile):
+    import xml.etree.ElementTree as ElementTree
+
+    root = hostile[2]
+    atom = "{http://www.w3.org/2005/Atom}"
+    feeds = sorted(root.glob("*.xml")) + sorted(root.glob("topics/*.xml"))
+    assert len(feeds) >= 4
+    titles = []
+    for feed in feeds:
+        document = ElementTree.parse(feed)  # raises on a control character
+        titles += [t.text for t in document.iter(f"{atom}title")]
+    assert "Agents under [31mcontrol characters" in titles
+    agents = ElementTree.parse(root / "topics/agents.xml")
+    names = [n.text for n in agents.iter(f"{atom}name")]
+    assert "Ctrl Name" in names and "Good Person" in names
 
 
 class _Checker(HTMLParser):

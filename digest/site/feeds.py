@@ -6,6 +6,7 @@ between builds and feed readers don't see spurious updates.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
@@ -18,6 +19,15 @@ from digest.site.jobs import PageJob, fingerprint
 FEED_DAYS = 7
 FEED_PER_DAY = 10
 TOPIC_FEED_ENTRIES = 50
+# Characters XML 1.0 cannot carry (lxml refuses them and the whole build would stop): C0
+# controls other than tab/newline/return, lone surrogates, U+FFFE/U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    """Text an Atom document can hold: one paper with a stray control character in its title
+    (a JSON source can carry one) must not cost the whole site its feeds."""
+    return _NOT_XML.sub("", text)
 
 
 def _absolute(site: dict, path: str) -> str:
@@ -30,13 +40,13 @@ def _entry(data: SiteData, site: dict, paper_id: str, day, topics: list[str]) ->
     page = _absolute(site, links.paper_path(paper_id))
     return {
         "id": links.arxiv_abs_url(paper_id) if paper.is_arxiv else f"urn:digest:paper:{paper_id}",
-        "title": paper.title,
+        "title": _xml_text(paper.title),
         "link": page
         if page.startswith("http") or not paper.is_arxiv
         else links.arxiv_abs_url(paper_id),
-        "summary": paper.abstract,
-        "authors": paper.author_names[:20],
-        "categories": topics or paper.categories[:4],
+        "summary": _xml_text(paper.abstract),
+        "authors": [n for n in map(_xml_text, paper.author_names[:20]) if n.strip()],
+        "categories": [t for t in map(_xml_text, topics or paper.categories[:4]) if t.strip()],
         "day": day.isoformat(),
     }
 
@@ -44,8 +54,8 @@ def _entry(data: SiteData, site: dict, paper_id: str, day, topics: list[str]) ->
 def render_feed(site: dict, path: str, title: str, subtitle: str, entries: list[dict]) -> bytes:
     generator = FeedGenerator()
     generator.id(_absolute(site, path) if site.get("base_url") else f"urn:digest:feed:{path}")
-    generator.title(title)
-    generator.subtitle(subtitle or title)
+    generator.title(_xml_text(title))
+    generator.subtitle(_xml_text(subtitle or title))
     generator.link(href=_absolute(site, path), rel="self")
     generator.link(href=_absolute(site, "index.html"), rel="alternate")
     generator.language("en")
