@@ -20,6 +20,7 @@ from digest.errors import UsageError
 from digest.models import Subscriber
 from digest.render import render
 from digest.store import service as service_store
+from digest.store.db import transaction
 from digest.store.service import eager_transaction
 from digest.web_server import RateLimited, over_limit
 
@@ -106,21 +107,21 @@ def subscribe(
             log.info("forgot sign-ups never confirmed")
         existing = people.get_subscriber_by_email(db, email)
         if existing is None:
-            subscriber = people.add_subscriber(
-                db,
-                email,
-                status="pending",
-                frequency=form.frequency,
-                weekday=0 if form.frequency == "weekly" else None,
-                source="web",
-                topics=curated_topic_names(db, form.topics),
-                text=_one_line(form.own_topic)[:500],
-                authors=form.authors[:5],
-            )
-        elif existing.status in RESEND_STATUSES:
-            subscriber = existing
+            subscriber = _add_pending(db, email, form)
         else:
-            return None  # active, bounced or complained: nothing visible happens
+            _dry_run(db, form)  # the same checks and work as a new address: no tell-tale
+            if existing.status not in RESEND_STATUSES:  # active, bounced or complained
+                service_store.add_consent(
+                    db,
+                    existing.id,
+                    "subscribe",
+                    "web",
+                    service.consent_text_version,
+                    ip=ip if service.record_ip else None,
+                    detail=f"already {existing.status}: nothing sent",
+                )
+                return None
+            subscriber = existing
         token = secrets.token_urlsafe(32)
         service_store.insert_confirm_token(db, subscriber.id, token, service.confirm_token_days)
         service_store.add_consent(
@@ -133,6 +134,37 @@ def subscribe(
             detail="new" if existing is None else "re-sent confirmation",
         )
     return confirmation_email(config, subscriber.email, token)
+
+
+def _add_pending(db, email: str, form: SignupForm) -> Subscriber:
+    from digest import subscribers as people
+
+    return people.add_subscriber(
+        db,
+        email,
+        status="pending",
+        frequency=form.frequency,
+        weekday=0 if form.frequency == "weekly" else None,
+        source="web",
+        topics=curated_topic_names(db, form.topics),
+        text=_one_line(form.own_topic)[:500],
+        authors=form.authors[:5],
+    )
+
+
+class _DryRun(Exception):
+    pass
+
+
+def _dry_run(db, form: SignupForm) -> None:
+    """Add the form as a new subscriber inside a savepoint that is always rolled back: a
+    known address gets exactly the errors (and roughly the time) a new one would."""
+    try:
+        with transaction(db):
+            _add_pending(db, f"dry-run-{secrets.token_hex(8)}@example.invalid", form)
+            raise _DryRun
+    except _DryRun:
+        pass
 
 
 def confirmation_email(config: Config, to_address: str, token: str) -> EmailMessage:

@@ -744,3 +744,29 @@ def test_sign_ups_never_confirmed_are_forgotten_once_their_links_expire(web):
     assert db.execute("SELECT COUNT(*) FROM topics WHERE owner_id IS NOT NULL").fetchone()[0] == 1
     actions = [r[0] for r in db.execute("SELECT action FROM consents WHERE subscriber_id IS NULL")]
     assert actions == ["subscribe"]  # the evidence row stays, anonymous
+
+
+def test_a_bad_form_gets_the_same_answer_for_known_and_unknown_addresses(web):
+    """An unknown topic, author or unusable own topic was a 400 for a new address but a 200
+    for a subscribed one, which told anyone whether an address is subscribed."""
+    config, base_url, db = web
+    for n, bad in enumerate(
+        (
+            {"topics": "No such topic"},
+            {"author": "Nobody Known"},
+            {"own_topic": "\x00"},
+            {"topics": "99999"},
+        )
+    ):
+        _active(db, f"known{n}@example.org")  # one address per case: 3 mails a day each
+        known = subscribe(base_url, f"known{n}@example.org", **bad)
+        unknown = subscribe(base_url, f"unknown{n}@example.org", **bad)
+        assert (known.status_code, known.text) == (unknown.status_code, unknown.text), bad
+        assert known.status_code == 400
+        assert status_of(db, f"known{n}@example.org") == "active"
+    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 4
+    fine = subscribe(base_url, "known0@example.org", topics="Graphs")
+    assert fine.status_code == 200
+    assert db.execute("SELECT COUNT(*) FROM subscriber_topics").fetchone()[0] == 0  # unchanged
+    row = db.execute("SELECT action, detail FROM consents ORDER BY id DESC").fetchone()
+    assert row == ("subscribe", "already active: nothing sent")
