@@ -14,11 +14,10 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
 
-from digest import links
 from digest.config import Config
+from digest.emails import confirmation_email  # noqa: F401  (ops.py and web.py use it here)
 from digest.errors import UsageError
 from digest.models import Subscriber
-from digest.render import render
 from digest.store import service as service_store
 from digest.store.db import transaction
 from digest.store.service import eager_transaction
@@ -27,18 +26,9 @@ from digest.web_server import RateLimited, over_limit
 log = logging.getLogger("digest.web")
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
-RESEND_STATUSES = ("pending", "unsubscribed")
+RESEND_STATUSES = ("pending", "unsubscribed")  # a new sign-up re-sends the confirmation
 MAX_OWN_TOPICS = 10
-WEEKDAY_VALUES = {
-    "mon",
-    "tue",
-    "wed",
-    "thu",
-    "fri",
-    "sat",
-    "sun",
-    *"0123456",
-}  # a new sign-up re-sends the confirmation
+WEEKDAY_VALUES = frozenset("mon tue wed thu fri sat sun 0 1 2 3 4 5 6".split())
 
 
 def token_format_ok(token: str) -> bool:
@@ -165,26 +155,6 @@ def _dry_run(db, form: SignupForm) -> None:
             raise _DryRun
     except _DryRun:
         pass
-
-
-def confirmation_email(config: Config, to_address: str, token: str) -> EmailMessage:
-    """The confirmation mail: only our own words and the link; nothing the visitor typed."""
-    from digest.emails import build_transactional_email
-
-    context = {
-        "confirm_url": links.confirm_url(config.service.public_url, token),
-        "site_title": config.site.title,
-        "days": config.service.confirm_token_days,
-        "postal_address": config.mail.postal_address,
-    }
-    subject = f"Confirm your subscription to {config.site.title}"
-    return build_transactional_email(
-        config,
-        to_address,
-        subject,
-        render("email/confirm.txt.j2", **context),
-        render("email/confirm.html.j2", **context),
-    )
 
 
 def send_confirmation(config: Config, message: EmailMessage) -> None:
