@@ -185,8 +185,12 @@ def create_app(config: Config) -> Starlette:
     async def unsubscribe(request: Request) -> Response:
         token = request.path_params["token"]
         subscriber = await subscriber_for(token)
-        if subscriber is None:
-            return not_found()
+        if subscriber is None:  # forged, or the person deleted everything: true either way
+            return message(
+                "No subscription here",
+                "No subscription belongs to this link (any more): nothing will be sent for it.",
+                404,
+            )
         if request.method != "POST":  # GET and HEAD only show the button
             return page(
                 "unsubscribe.html.j2",

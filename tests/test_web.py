@@ -209,7 +209,9 @@ def test_unsubscribe_get_changes_nothing_one_click_post_suppresses(web):
     assert status_of(db, "eve@example.org") == "unsubscribed"
     row = db.execute("SELECT action, source FROM consents ORDER BY id DESC").fetchone()
     assert row == ("unsubscribe", "one-click")
-    assert httpx.get(f"{base_url}/u/{'x' * 32}").status_code == 404
+    gone = httpx.get(f"{base_url}/u/{'x' * 32}")  # e.g. a subscriber who deleted their data
+    assert gone.status_code == 404 and "nothing will be sent" in gone.text
+    assert httpx.post(f"{base_url}/u/{'x' * 32}").status_code == 404
 
 
 def test_preferences_need_csrf_and_save_export_delete(web):
