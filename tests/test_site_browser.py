@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_site_build import XSS_TITLE, fresh_archive
+from test_site_build import LONG_NAME, XSS_TITLE, add_hostile_papers, fresh_archive
 
 from digest.site import build_site
 
@@ -30,6 +30,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def site(sample_db_path, tmp_path_factory):
     db, config, _people = fresh_archive(sample_db_path, tmp_path_factory.mktemp("browser"))
+    add_hostile_papers(db, config)
     report = build_site(db, config)
     root = Path(report.dir)
     handler = functools.partial(_QuietHandler, directory=str(root))
@@ -160,3 +161,38 @@ def test_opened_from_disk_pages_work_and_forms_explain_themselves(site, page):
     page.goto((site["root"] / "subscribe.html").as_uri())
     assert page.locator(".file-note").is_visible()
     assert page.locator("form.subscribe").get_attribute("action") == "/subscribe"
+
+
+def _phone(browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    return context, context.new_page()
+
+
+def test_an_unbreakable_author_name_keeps_every_page_within_a_phone_screen(site, browser):
+    long_id = site["db"].execute("SELECT id FROM authors WHERE name = ?", (LONG_NAME,)).fetchone()
+    context, tab = _phone(browser)
+    wide = {}
+    for path in (
+        "days/2025-08-19.html",
+        "topics/agents.html",
+        "papers/hostile-2.html",
+        "papers/hostile-1.html",  # lists hostile-2 among its similar papers
+        f"authors/{long_id[0]}.html",
+    ):
+        tab.goto(site["url"] + path)
+        wide[path] = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    context.close()
+    assert wide == dict.fromkeys(wide, 0)
+
+
+def test_an_unclosed_right_to_left_override_stays_inside_its_author_name(site, page):
+    """'\u202eEvil First' must not run on and reverse 'Good Person' next to it."""
+    page.goto(site["url"] + "papers/hostile-1.html")
+    link = page.locator("p.authors a", has_text="Good Person")
+    first_left, last_left = link.evaluate(
+        """a => { const text = a.firstChild, range = document.createRange();
+            const left = i => { range.setStart(text, i); range.setEnd(text, i + 1);
+                                return range.getBoundingClientRect().left; };
+            return [left(0), left(text.length - 1)]; }"""
+    )
+    assert first_left < last_left  # 'G' is drawn left of 'n': read left to right

@@ -80,7 +80,7 @@ def _author_link(root: str, url: str | None, name: str) -> str:
         if url:
             html = f'<a href="{escape(root)}{escape(url)}">{escape(name)}</a>'
         else:
-            html = str(escape(name))
+            html = f"<bdi>{escape(name)}</bdi>"  # an RTL override stays inside the name
         _AUTHOR_LINKS[key] = html
     return html
 
