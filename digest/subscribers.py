@@ -89,7 +89,7 @@ def parse_weekday(value: str | int | None) -> int | None:
             return value
     elif isinstance(value, str):
         text = value.strip().lower()
-        if text.isdigit() and 0 <= int(text) <= 6:
+        if len(text) == 1 and text in "0123456":
             return int(text)
         if text[:3] in WEEKDAYS and (len(text) == 3 or WEEKDAYS_FULL[text[:3]] == text):
             return WEEKDAYS.index(text[:3])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import textwrap
 from dataclasses import replace
 
+import pytest
+
 from digest.sources.arxiv_feed import parse_feed
-from digest.store import open_db
+from digest.store import open_db, transaction
 from digest.store import papers as paper_store
 from tests.conftest import ATOM_SAMPLE
 
@@ -56,3 +59,24 @@ def test_reader_process_sees_no_errors_while_ingest_writes(tmp_path):
     assert errors == 0, err
     assert reads > 10 and version > 3
     assert paper_store.count_papers(db) == 86
+
+
+def test_a_failed_commit_rolls_back_and_later_writes_land(tmp_path):
+    """store.transaction: if COMMIT fails (a deferred foreign key here, a full disk in life)
+    and the transaction stayed open, the next transaction on this connection would become a
+    savepoint inside it and never be committed."""
+    db = open_db(tmp_path / "t.db")
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER"
+        " REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        with transaction(db):
+            db.execute("INSERT INTO child (parent_id) VALUES (42)")
+    assert not db.conn.in_transaction
+    with transaction(db):
+        db.execute("INSERT INTO parent (id) VALUES (1)")
+    other = sqlite3.connect(tmp_path / "t.db")
+    assert other.execute("SELECT COUNT(*) FROM parent").fetchone()[0] == 1
+    assert other.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0

@@ -134,7 +134,7 @@ def test_weekly_needs_a_weekday_and_cap_is_50(db):
 
 def test_parse_weekday_spellings():
     assert [parse_weekday(x) for x in ("mon", "Tuesday", "6", 0, None)] == [0, 1, 6, 0, None]
-    for bad in ("funday", "7", 9, "mo"):
+    for bad in ("funday", "7", 9, "mo", "9" * 5000, "²", "\u0663", " 1 1"):
         with pytest.raises(UsageError):
             parse_weekday(bad)
 

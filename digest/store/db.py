@@ -41,7 +41,14 @@ def transaction(db) -> Iterator[None]:
             conn.execute("ROLLBACK")
         raise
     else:
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except BaseException:
+            # A failed COMMIT (deferred foreign key, full disk) can leave the transaction open;
+            # every later write on this connection would then nest in it and be lost.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
 
 def utcnow() -> str:
