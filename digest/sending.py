@@ -351,6 +351,12 @@ def deliver_queued(
         )
         if progress is not None:
             progress(done, len(queued))
+        if outcome == "outage":  # the next message would fare no better: keep it queued
+            report.stopped = (
+                f"the provider is unavailable ({report.errors[-1]}); "
+                f"{len(queued) - done} stay queued for the next `digest send`"
+            )
+            return
         if consecutive_errors >= config.mail.max_consecutive_errors:
             left = len(queued) - done
             report.stopped = (
@@ -363,7 +369,8 @@ def deliver_queued(
 def _deliver_one(
     db, config: Config, backend: MailBackend, delivery_id: str, report: SendReport, pacer: Pacer
 ) -> str:
-    """Claim, send, finish one row. Returns the row's outcome (or "taken")."""
+    """Claim, send, finish one row. Returns the row's outcome, "taken", or "outage" (it failed
+    because the provider is unavailable: stop the run rather than fail the rows after it)."""
     claimed = ledger_store.claim(db, delivery_id, backend.name)
     if claimed == "skipped":
         report.skipped += 1
@@ -386,13 +393,16 @@ def _deliver_one(
                 else backoff_delay(rate_limits, config.mail.retry_base_seconds)
             )
             wait = max(wait, 0.05)
-            if waited_for_rate_limit + wait > config.mail.rate_limit_max_wait_seconds:
-                return _finish_failed(
+            budget = config.mail.rate_limit_max_wait_seconds
+            if waited_for_rate_limit + wait > budget:
+                _finish_failed(
                     db,
                     delivery_id,
                     report,
-                    f"rate limited for over {waited_for_rate_limit:.0f}s: {exc}",
+                    f"not sent: {exc}; waiting {wait:.0f}s more (after {waited_for_rate_limit:.0f}"
+                    f"s) would pass [mail].rate_limit_max_wait_seconds = {budget:g}",
                 )
+                return "outage"
             report.rate_limited += 1
             waited_for_rate_limit += wait
             report.errors.append(f"{delivery_id}: {exc} (waiting {wait:.1f}s)")
@@ -401,9 +411,13 @@ def _deliver_one(
             continue
         except TransientError as exc:
             if retries >= config.mail.send_retries:
-                return _finish_failed(
-                    db, delivery_id, report, f"gave up after {retries + 1} attempts: {exc}"
+                outcome = _finish_failed(
+                    db,
+                    delivery_id,
+                    report,
+                    f"not sent: gave up after {retries + 1} attempts: {exc}",
                 )
+                return outcome if exc.per_message else "outage"
             retries += 1
             report.retries += 1
             wait = backoff_delay(retries, config.mail.retry_base_seconds)

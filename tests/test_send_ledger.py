@@ -213,6 +213,51 @@ def test_consecutive_failures_pause_the_run(smtp_server):
     assert "550" in ledger.list_deliveries(db, state="failed")[0].error
 
 
+class FlakyRelay(RecordingHandler):
+    """Greylists one recipient (RCPT 451); after `healthy` messages answers every MAIL FROM
+    with 421 (the relay is shutting down)."""
+
+    def __init__(self, greylisted: str = "", healthy: int = 10**6) -> None:
+        super().__init__()
+        self.greylisted, self.healthy = greylisted, healthy
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if len(self.messages) >= self.healthy:
+            return "421 4.3.2 Service shutting down, closing channel"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == self.greylisted:
+            return "451 4.7.1 Greylisted, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_relay_going_down_stops_the_run_instead_of_failing_everyone(smtp_server):
+    config, _, handler = smtp_server(FlakyRelay(healthy=1), send_retries=1, retry_base_seconds=0.01)
+    db = open_db(config.db_path)
+    seed_subscribers(db, 4)
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert report.ledger == {**dict.fromkeys(STATES, 0), "sent": 1, "failed": 1, "queued": 2}
+    assert report.stopped and "421" in report.stopped and "2 stay queued" in report.stopped
+    assert ledger.list_deliveries(db, state="failed")[0].error.startswith("not sent")
+    handler.healthy = 10**6  # the relay is back: the next pass sends the rest, once each
+    again = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert again.sent == 2 and again.ledger["sent"] == 3 and len(handler.messages) == 3
+    assert len(set(handler.by_recipient)) == 3
+
+
+def test_one_greylisted_recipient_does_not_stop_the_run(smtp_server):
+    relay = FlakyRelay(greylisted="reader001@lab.test")
+    config, _, handler = smtp_server(relay, send_retries=1, retry_base_seconds=0.01)
+    db = open_db(config.db_path)
+    seed_subscribers(db, 4)
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (report.sent, report.failed, report.stopped) == (3, 1, None)
+    assert "451" in ledger.list_deliveries(db, state="failed")[0].error
+
+
 def test_smtp_auth_failure_stops_before_any_claim(smtp_server, monkeypatch):
     monkeypatch.setenv("SMTP_USERNAME", "nobody")
     monkeypatch.setenv("SMTP_PASSWORD", "wrong")

@@ -3,8 +3,9 @@
 The request JSON is built from the finished EmailMessage (`mail_send_payload`, pure), checked
 against SendGrid's documented limits before it leaves, and posted with a timeout. Answers map to
 the ledger's error classes: 202 sent (X-Message-Id kept); 400/413 PermanentError with SendGrid's
-errors[] text; 401/403 AuthError; 429 TransientError honouring X-RateLimit-Reset; 5xx and
-connection failures TransientError; a timeout after the request went out AmbiguousError.
+errors[] text; 401/403 AuthError; 429 TransientError honouring X-RateLimit-Reset (or
+Retry-After); 5xx and connection failures TransientError; a timeout after the request went out
+AmbiguousError. Before an issue, `start_issue` checks the key with GET /v3/scopes.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import http.client
 import json
 import time
 import urllib.error
+from datetime import date
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 
 from digest.config import MailConfig, secret
 from digest.mail.base import (
@@ -143,13 +145,27 @@ def _errors_text(body: bytes | str | None) -> str:
 
 
 def _rate_limit_wait(headers, now: float) -> float | None:
-    """X-RateLimit-Reset is a Unix time; return seconds to wait (None if absent)."""
-    reset = headers.get("X-RateLimit-Reset") if headers is not None else None
-    if reset is None:
+    """Seconds to wait after a 429 (None if the answer does not say): SendGrid's
+    X-RateLimit-Reset (a Unix time), else a standard Retry-After (seconds or an HTTP date,
+    as proxies in front of the API send it)."""
+    if headers is None:
+        return None
+    reset = headers.get("X-RateLimit-Reset")
+    if reset is not None:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            pass
+    retry_after = headers.get("Retry-After")
+    if retry_after is None:
         return None
     try:
-        return max(0.0, float(reset) - now)
+        return max(0.0, float(retry_after))
     except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(retry_after).timestamp() - now)
+    except (TypeError, ValueError, IndexError):
         return None
 
 
@@ -168,6 +184,38 @@ class SendGridBackend:
         # python_http_client defaults to timeout=None (wait forever): set it on the client
         # (inherited by every sub-client) and pass it on each call as well.
         self.client.client.timeout = self.timeout
+
+    def start_issue(self, issue_date: date) -> None:
+        """Check the key before any delivery is claimed (GET /v3/scopes sends nothing): a wrong
+        or revoked key, a key without Mail Send, or SendGrid being down stops the run with
+        every row still queued, instead of failing the first subscriber's digest."""
+        from python_http_client import exceptions as http_errors
+
+        try:
+            response = self.client.client.scopes.get(timeout=self.timeout)
+            status, body = response.status_code, response.body
+        except http_errors.HTTPError as exc:
+            status, body = exc.status_code, exc.body
+        except (urllib.error.URLError, TimeoutError, http.client.HTTPException, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise TransientError(
+                f"cannot reach SendGrid at {self.mail.sendgrid_base_url}: {reason}"
+            ) from exc
+        if status == 401:
+            raise self._classify(status, body, None)
+        if status >= 500:
+            raise TransientError(f"SendGrid server error ({status}): {_errors_text(body)}")
+        if status == 200:
+            try:
+                scopes = json.loads(body or b"{}").get("scopes")
+            except (ValueError, AttributeError):
+                scopes = None
+            if isinstance(scopes, list) and scopes and "mail.send" not in scopes:
+                raise AuthError(
+                    "the SENDGRID_API_KEY has no Mail Send permission (its scopes lack "
+                    "mail.send); give the key Mail Send access"
+                )
+        # Anything else (403, 404, 429 on this endpoint) judges nothing: sending goes ahead.
 
     def send(self, message: EmailMessage, delivery_id: str) -> SendResult:
         from python_http_client import exceptions as http_errors

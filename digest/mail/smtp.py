@@ -34,12 +34,15 @@ def _reply_text(reply: bytes | str) -> str:
 
 
 def _reply_error(code: int, reply: bytes | str, what: str) -> Exception:
+    """An SMTP reply as a ledger error class. A 4xx to RCPT or to the message (greylisting, a
+    full mailbox) defers this message only; 421 and 4xx elsewhere mean the server is unwell."""
     text = _reply_text(reply)
     message = f"SMTP {what}: {code} {text}".strip()
     if code in AUTH_CODES:
         return AuthError(message)
     if 400 <= code < 500:
-        return TransientError(message)
+        per_message = code != 421 and what.startswith(("RCPT", "DATA", "end of DATA"))
+        return TransientError(message, per_message=per_message)
     return PermanentError(message)
 
 
