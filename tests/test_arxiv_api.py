@@ -476,3 +476,11 @@ def test_an_api_answer_that_is_not_atom_fails_that_category_only(arxiv, cfg, db)
     assert [r.status for r in reports] == ["failed", "ok"]
     assert "not an Atom feed" in reports[0].error and reports[1].counts.new == 10
     assert [r["status"] for r in recent_ingest_runs(db)] == ["ok", "failed"]
+
+
+def test_category_paging_is_bounded_by_the_first_pages_total(arxiv, cfg, fetcher):
+    """A later page claiming a far larger total kept the paging going, page after page."""
+    arxiv.add({"start": "0"}, with_total(body(PAGE_0), 20))
+    arxiv.add({}, with_total(body(PAGE_10), 25_000))  # every later page
+    pages = list(query_by_category(fetcher, cfg, "cs.SE", date(2022, 1, 1), date(2022, 1, 2)))
+    assert len(pages) == 2 and [r["start"] for r in arxiv.requests] == ["0", "10"]

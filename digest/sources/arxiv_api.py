@@ -241,7 +241,8 @@ def query_by_category(
             ok_statuses=(200, 400),
         )
         page = _parse_fetched(response.body, response.status, response.url)
-        total = page.total_results or 0
+        if start == 0:  # the first page's total bounds the paging (a later one may lie)
+            total = page.total_results or 0
         if start == 0 and total > API_MAX_RESULTS:
             raise UsageError(
                 f"{query} matches {total} papers; the arXiv API serves at most "
