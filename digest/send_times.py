@@ -83,6 +83,8 @@ def send_held(
         try:
             for day in issues:
                 report = SendReport(issue_date=day, backend=backend.name)
+                # under the send lease no other sender runs: a `sending` row is a dead pass's
+                report.recovered_unknown = len(ledger_store.recover_interrupted(db, day))
                 deliver_queued(db, config, backend, day, report, now=now)
                 report.ledger = ledger_store.count_by_state(db, day)
                 reports.append(report)

@@ -87,3 +87,28 @@ def test_cli_send_held_json(smtp_server, capsys):
     assert list(handler.by_recipient) == [early.email]
     code, out, _ = run_cli_in_process(path, capsys, "send", "--held")
     assert code == 0 and "0, failed 0" in out and "1 held" in out
+
+
+def test_a_held_pass_that_crashed_leaves_no_row_sending(smtp_server):
+    """A held pass killed mid-call left its row `sending` for ever: the next pass (not only a
+    `digest send` of that very issue) turns it `unknown`, says so, and never resends it."""
+    config, _, handler = smtp_server()
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 3)
+    for sub in subs:
+        update_subscriber(db, sub.id, timezone="UTC", send_hour=13)
+    assert send_issue(db, config, ISSUE, now=at(12)).held == 3
+    ids = ledger.queued_send_times(db, ISSUE)
+    assert ledger.claim(db, ids[0][0], "smtp") == "claimed"  # the killed pass's row
+    [report] = send_held(db, config, now=at(13, 2))
+    assert (report.sent, report.recovered_unknown) == (2, 1)
+    assert ledger.get_delivery(db, ids[0][0]).state == "unknown"
+    assert len(handler.messages) == 2
+    # a pass killed on the issue's last queued row: the next pass still finds it
+    more = seed_subscribers(db, 1, domain="late.test")
+    update_subscriber(db, more[0].id, timezone="UTC", send_hour=14)
+    [late_id] = queue_messages(db, config, more)
+    assert ledger.claim(db, late_id, "smtp") == "claimed"
+    [again] = send_held(db, config, now=at(14, 2))
+    assert (again.sent, again.recovered_unknown) == (0, 1)
+    assert ledger.count_by_state(db, ISSUE)["sending"] == 0 and len(handler.messages) == 2

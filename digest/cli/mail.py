@@ -117,7 +117,7 @@ def _send_held(as_json: bool, ignore_complaints: bool) -> None:
         console.print("no held digests are waiting")
     for report in [] if as_json else reports:
         _print_send_report(report)
-    if any(r.stopped or r.unknown for r in reports):
+    if any(r.stopped or r.unknown or r.recovered_unknown for r in reports):
         raise typer.Exit(1)
 
 

@@ -287,11 +287,12 @@ def queued_send_times(db, issue_date: date) -> list[tuple[str, str, int | None]]
 
 
 def issue_dates_with_queued(db, since: date) -> list[date]:
-    """Issues from `since` on that still have queued rows (e.g. held for a local hour)."""
+    """Issues from `since` on that still have queued rows (e.g. held for a local hour), or
+    rows left `sending` by a pass that was killed (the next pass turns them `unknown`)."""
     return [
         date.fromisoformat(row["issue_date"])
         for row in db.query(
-            "SELECT DISTINCT issue_date FROM deliveries WHERE state = 'queued' "
+            "SELECT DISTINCT issue_date FROM deliveries WHERE state IN ('queued', 'sending') "
             "AND issue_date >= ? ORDER BY issue_date",
             [since.isoformat()],
         )
