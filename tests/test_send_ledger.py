@@ -384,3 +384,21 @@ def test_real_backends_require_a_postal_address(make_config, backend):
         make_config({"mail": {"backend": backend, "from_address": "digest@lab.test"}})
     config, _ = make_config({"mail": {"backend": "outbox"}})  # the outbox needs none
     assert config.mail.postal_address == ""
+
+
+def test_cli_preview_to_an_unwritable_place_is_one_line(outbox_config, tmp_path):
+    """`digest preview --out` naming a file (or an unwritable folder) printed a 40-line
+    traceback; `deliveries list --limit -5` listed every row (SQLite's LIMIT -5 is no limit)."""
+    db = open_db(outbox_config.db_path)
+    [sub] = seed_subscribers(db, 1)
+    db.conn.close()
+    path = tmp_path / "config.toml"
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    done = _digest(path, "preview", sub.email, "--date", ISSUE.isoformat(), "--out", str(blocker))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot write the preview to {blocker}: File exists"
+    ]
+    done = _digest(path, "deliveries", "list", "--limit", "-5", "--json")
+    assert done.returncode == 2 and done.stdout == ""

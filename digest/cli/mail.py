@@ -173,7 +173,7 @@ def list_command(
     day: Annotated[
         str | None, typer.Option("--date", "-d", help="Only this issue date, YYYY-MM-DD.")
     ] = None,
-    limit: Annotated[int, typer.Option(help="Show at most this many rows.")] = 200,
+    limit: Annotated[int, typer.Option(min=0, help="Show at most this many rows.")] = 200,
     as_json: JsonOption = False,
 ) -> None:
     """List delivery ledger rows, oldest first."""

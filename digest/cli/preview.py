@@ -29,8 +29,13 @@ def preview(
     Open the .html in a browser, or the .eml in a mail program, to see exactly what the subscriber would receive. Nothing is sent and the delivery ledger is not touched.
     """
     from digest.email_preview import preview_digest
+    from digest.errors import DigestError
 
-    files = preview_digest(state.db, state.config, email, parse_date_option(day), out)
+    try:
+        files = preview_digest(state.db, state.config, email, parse_date_option(day), out)
+    except OSError as exc:  # --out not writable, a file, on a full disk...
+        where = exc.filename or out or "the preview folder"
+        raise DigestError(f"cannot write the preview to {where}: {exc.strerror or exc}") from exc
     if as_json:
         print_json(
             {
