@@ -7,7 +7,7 @@ the run row says what went wrong. Re-running is always safe (upserts keyed by ar
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from digest.config import Config
@@ -119,7 +119,7 @@ def fetch_daily(
                 progress(f"fetching {url}")
             try:
                 body = fetcher.get(url).body
-                listing = parse_feed(body)
+                listing = _dated_sanely(parse_feed(body))
             except (FetchError, ParseError) as exc:
                 reports.append(
                     record_failure(db, source="feed", label=category, url=url, error=str(exc))
@@ -140,6 +140,18 @@ def fetch_daily(
         if own_fetcher and hasattr(fetcher, "close"):
             fetcher.close()
     return reports
+
+
+def _dated_sanely(listing: ParsedListing, today: date | None = None) -> ParsedListing:
+    """A feed dated days ahead of the clock would become the date every later fetch is
+    compared with, so each of them would look stale until then: refuse it instead."""
+    today = today or datetime.now(UTC).date()
+    if listing.channel_date and listing.channel_date > today + timedelta(days=2):
+        raise ParseError(
+            f"the feed is dated {listing.channel_date}, days after today ({today}): "
+            "not stored (is the feed or this machine's clock wrong?)"
+        )
+    return listing
 
 
 def ingest_feed_file(db, config: Config, path: Path, label: str | None = None) -> IngestReport:

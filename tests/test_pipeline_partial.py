@@ -117,3 +117,25 @@ def test_a_category_named_twice_is_fetched_once(make_config, httpserver):
     reports = fetch_daily(db, config)
     assert [(r.label, r.status) for r in reports] == [("cs.AI", "ok")]
     assert len(httpserver.log) == 1
+
+
+def test_a_feed_dated_in_the_future_is_refused_not_made_the_reference(make_config, httpserver):
+    """Stored, its date became the one later fetches were compared with: every real listing
+    after it was 'stale' (for ever, with 9999-12-31)."""
+    from digest.ingest import fetch_daily
+    from digest.store.papers import count_papers
+
+    config, _ = make_config(
+        {"arxiv": {"feed_base_url": httpserver.url_for("/").rstrip("/"), "categories": ["cs.AI"]}}
+    )
+    future = ATOM_SAMPLE.read_bytes().replace(
+        b"2025-08-20T00:00:00-04:00", b"9999-12-31T00:00:00-04:00"
+    )
+    httpserver.expect_oneshot_request("/atom/cs.AI").respond_with_data(future)
+    httpserver.expect_oneshot_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    db = open_db(config.db_path)
+    (first,) = fetch_daily(db, config)
+    assert first.status == "failed" and "dated 9999-12-31, days after today" in first.error
+    assert count_papers(db) == 0
+    (second,) = fetch_daily(db, config)
+    assert second.status == "ok" and second.counts.new == 86
