@@ -339,3 +339,24 @@ def test_another_programs_sqlite_file_is_refused_not_migrated(make_config):
     check = sqlite3.connect(config.db_path)
     assert [r[0] for r in check.execute("SELECT name FROM sqlite_master")] == ["bookmarks"]
     check.close()
+
+
+def test_serve_and_schedule_refuse_what_would_crash_them_with_one_line(make_config, tmp_path):
+    """uvicorn died with an OverflowError traceback on --port 99999, the scheduler with a
+    ValueError traceback on a cron like '99 99 * * *'."""
+    _, config_path = make_config({"schedule": {"cron": "99 99 * * *"}})
+    cases = [
+        (["serve", "--port", "99999"], "--port must be between 1 and 65535, got 99999"),
+        (["serve", "--port", "-1"], "--port must be between 1 and 65535, got -1"),
+        (["serve", "--host", "999.1.1.1"], "host '999.1.1.1' does not resolve"),
+        (["schedule"], "[schedule].cron '99 99 * * *': Error validating expression '99'"),
+    ]
+    for args, message in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", "--config", str(config_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -18,6 +18,7 @@ from digest.cli.common import (
     show_progress,
     state,
 )
+from digest.config import ConfigError
 from digest.errors import UsageError
 
 
@@ -91,13 +92,42 @@ def schedule(
 
     from jobs.scheduler import run_scheduler
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     config = state.config
+    _check_cron(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     err_console.print(
         f"scheduler: `digest run` at '{config.schedule.cron}' "
         f"({config.schedule.timezone}); Ctrl-C stops it"
     )
     run_scheduler(config, in_process=in_process)
+
+
+def _check_cron(config) -> None:
+    """A cron the scheduler cannot read is a config error here, not a traceback at start."""
+    from zoneinfo import ZoneInfo
+
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(config.schedule.cron, timezone=ZoneInfo(config.schedule.timezone))
+    except ValueError as exc:
+        raise ConfigError(
+            f"{config.source}: [schedule].cron {config.schedule.cron!r}: {exc}"
+        ) from exc
+
+
+def _check_listen_address(host: str | None, port: int | None) -> None:
+    """Refuse what uvicorn would die on with a traceback (a port out of range, a host that
+    does not resolve)."""
+    import socket
+
+    if port is not None and not 1 <= port <= 65535:
+        raise UsageError(f"--port must be between 1 and 65535, got {port}")
+    if host is not None:
+        try:
+            socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise UsageError(f"host {host!r} does not resolve to an address ({exc})") from exc
 
 
 def serve(
@@ -112,6 +142,7 @@ def serve(
 
     from digest.web_server import serve as serve_app
 
+    _check_listen_address(host or state.config.service.host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     serve_app(state.config, host, port)
 
