@@ -140,6 +140,14 @@ def import_jsonl(
     except BaseException as exc:
         _fail(db, tally, run_id, exc)
         raise
+    if tally.read and tally.skipped_total == tally.read and not tally.counts.fetched:
+        first = tally.skipped[0]
+        error = (
+            f"none of the {tally.read} lines is a paper (first, {first.ref}: {first.reason}); "
+            "a JSON Lines file holds one JSON object per line"
+        )
+        finish_ingest_run(db, run_id, "failed", tally.final_counts(), tally.skipped, error=error)
+        return tally.report("jsonl", label, run_id, "failed", error)
     return _finish(db, tally, run_id, "jsonl", label)
 
 

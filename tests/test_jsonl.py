@@ -491,3 +491,32 @@ def test_cli_shows_a_file_name_with_brackets_as_it_is(tmp_path):
         )
         assert proc.returncode == 0, proc.stderr
         assert "[red]x[bold].jsonl" in proc.stdout
+
+
+def test_a_file_with_no_paper_on_any_line_is_a_failed_import(db, tmp_path):
+    """A JSON array (not JSON Lines) imported nothing, skipped every line, and said 'ok'."""
+    path = tmp_path / "papers.json"
+    path.write_text(json.dumps([snapshot_record(1), snapshot_record(2)], indent=2))
+    report = import_jsonl(db, path)
+    assert report.status == "failed" and report.counts.skipped == report.counts.fetched > 5
+    assert report.error.startswith(f"none of the {report.counts.fetched} lines is a paper")
+    assert recent_ingest_runs(db)[0]["status"] == "failed"
+    one_good = write_lines(tmp_path / "mixed.jsonl", [b"oops", snapshot_record(3)])
+    assert import_jsonl(db, one_good).status == "ok"
+
+
+def test_cli_exits_2_when_no_line_is_a_paper(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text('[database]\npath = "d.db"\n')
+    (tmp_path / "papers.json").write_text(json.dumps([snapshot_record(1)], indent=2))
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", "import", "papers.json", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["status"] == "failed"

@@ -192,6 +192,8 @@ def import_file(
         print_json(_report_dict(report))
     else:
         _print_reports([report])
+    if report.status == "failed":  # not one line was a paper: the input is wrong
+        raise typer.Exit(2)
 
 
 def embed(as_json: JsonOption = False) -> None:
