@@ -59,7 +59,8 @@ def ingest_warnings(runs: list[dict], now: datetime | None = None) -> list[str]:
         return ["nothing fetched yet: run `digest fetch` (or `digest demo` offline)"]
     last = runs[0]
     if last["status"] == "failed":
-        warnings.append(f"the last fetch ({last['category']}) failed: {last['error']}")
+        kind = "import" if last["source"] == "jsonl" else "fetch"
+        warnings.append(f"the last {kind} ({last['category']}) failed: {last['error']}")
     if last["status"] == "stale":
         warnings.append(
             f"the feed for {last['category']} looks stale: its date "

@@ -299,6 +299,12 @@ def test_status_warns_about_a_run_that_never_finished(make_config):
     assert any(
         f"run {run_id} (jsonl snapshot.jsonl.gz)" in w and "never finished" in w for w in warnings
     )
+    from digest.models import IngestCounts
+    from digest.store.papers import finish_ingest_run
+
+    finish_ingest_run(db, run_id, "failed", IngestCounts(), error="none of the 3 lines is a paper")
+    warnings = collect_status(db, config)["warnings"]
+    assert "the last import (snapshot.jsonl.gz) failed: none of the 3 lines is a paper" in warnings
     db.conn.close()
 
 
