@@ -371,18 +371,27 @@ def _deliver_one(
 ) -> str:
     """Claim, send, finish one row. Returns the row's outcome, "taken", or "outage" (it failed
     because the provider is unavailable: stop the run rather than fail the rows after it)."""
+    pacer.wait()  # before the claim: an interrupt while pacing leaves the row queued
     claimed = ledger_store.claim(db, delivery_id, backend.name)
     if claimed == "skipped":
         report.skipped += 1
         return "skipped"
     if claimed != "claimed":
         return "taken"
-    raw = ledger_store.load_message(db, delivery_id) or b""
-    message = from_wire(raw)
-    retries = rate_limits = 0
+    retries = rate_limits = attempts = 0
     waited_for_rate_limit = 0.0
     while True:
-        pacer.wait()
+        try:  # nothing in here reaches the provider: an interrupt means "not sent"
+            if attempts:
+                pacer.wait()  # a backoff or a 429's wait, possibly minutes long
+            else:
+                message = from_wire(ledger_store.load_message(db, delivery_id) or b"")
+        except BaseException as exc:
+            _finish_failed(
+                db, delivery_id, report, f"not sent: interrupted before the call ({exc!r})"
+            )
+            raise
+        attempts += 1
         try:
             result = backend.send(message, delivery_id)  # type: ignore[arg-type]
         except RateLimitedError as exc:

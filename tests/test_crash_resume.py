@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -126,3 +127,30 @@ def test_sigkill_at_random_points_never_duplicates(smtp_server):
             assert str(parse(raw)["X-Digest-Delivery"]) == row.id
     assert len(handler.messages) == sum(len(c) for c in handler.by_recipient.values())
     db.conn.close()
+
+
+def test_ctrl_c_while_pacing_leaves_the_next_row_queued(smtp_server, tmp_path):
+    """The pacing wait came after the claim: Ctrl-C between two messages turned the next,
+    never-sent row `unknown`. Now it stays queued and the next run sends it, once."""
+    handler = RecordingHandler()
+    config, path, _ = smtp_server(handler, rate_per_second=0.4)  # 2.5 s between messages
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 3)
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
+    command += ["--date", ISSUE.isoformat(), "--force"]
+    env = {**os.environ, "SMTP_USERNAME": "", "SMTP_PASSWORD": ""}
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 60
+    while not handler.messages and time.monotonic() < deadline:
+        time.sleep(0.02)
+    time.sleep(0.8)  # the sender is waiting for the next slot
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=20)
+    assert proc.returncode == 130
+    counts = ledger.count_by_state(db, ISSUE)
+    assert (counts["sent"], counts["queued"], counts["sending"]) == (1, 2, 0), counts
+    done = subprocess.run(command, capture_output=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert ledger.count_by_state(db, ISSUE)["sent"] == 3
+    assert sorted(handler.by_recipient) == sorted(sub.email for sub in subs)
+    assert len(handler.messages) == 3

@@ -141,12 +141,12 @@ class SendGridStandIn:
             action = 202
         if action == 202:
             return Response("", 202, headers={"X-Message-Id": f"sg-msg-{number}"})
-        if action in (429, "429-hour", "429-retry-after"):
+        if action in (429, "429-hour", "429-slow", "429-retry-after"):
             headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0"}
             if action == "429-retry-after":  # a proxy's standard header instead of SendGrid's
                 headers = {"Retry-After": "1"}
             else:
-                wait = 3600 if action == "429-hour" else 1
+                wait = {"429-hour": 3600, "429-slow": 30}.get(str(action), 1)
                 headers["X-RateLimit-Reset"] = str(int(time.time()) + wait)
             return Response(
                 json.dumps({"errors": [{"message": "too many requests"}]}),
@@ -522,3 +522,39 @@ def test_a_key_that_may_not_read_its_scopes_still_sends(sg_config, stand_in):
     stand_in.scopes_status = 403
     deliver_queued(db, config, get_backend(config), ISSUE, report)
     assert _states(db, ids) == ["sent"]
+
+
+def test_ctrl_c_during_a_rate_limit_wait_is_not_sent_rather_than_unknown(
+    sg_config, stand_in, tmp_path
+):
+    """Ctrl-C while waiting out a 429 left the row `sending`, then `unknown` (go and check the
+    provider) although nothing had been accepted; it is now `failed`, "not sent"."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    config = sg_config()
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2)
+    stand_in.script = ["429-slow"]
+    command = [sys.executable, "-m", "digest", "--config", str(tmp_path / "config.toml")]
+    proc = subprocess.Popen(
+        [*command, "send", "--date", ISSUE.isoformat(), "--force"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "SENDGRID_API_KEY": API_KEY},
+    )
+    deadline = time.monotonic() + 60
+    while stand_in.requests < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the 30 s wait
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    rows = {row.subscriber_id: row for row in list_deliveries(db, issue_date=ISSUE)}
+    first, second = rows[subs[0].id], rows[subs[1].id]
+    assert (first.state, second.state) == ("failed", "queued")
+    assert first.error.startswith("not sent: interrupted")
+    assert stand_in.requests == 1
