@@ -16,11 +16,13 @@ import json
 import subprocess
 import threading
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from digest.errors import DigestError
 
 TIMEOUT_SECONDS = 1800  # one bundle; the process is killed after this
+WRITE_THREADS = 2  # writing a bundle's files (one fragment per paper)
 
 
 def _executable() -> str:
@@ -44,21 +46,25 @@ class _Replies:
     def __init__(self, stdout, awaited: int) -> None:
         self.stdout, self.awaited = stdout, awaited
         self.error: str | None = None
+        self.reply: dict = {}
         self.done = threading.Event()
         self.thread = threading.Thread(target=self._read, name="pagefind-replies", daemon=True)
         self.thread.start()
 
     def _read(self) -> None:
-        buffer = b""
+        parts: list[bytes] = []  # the reply being received (GetFiles sends megabytes at once)
         try:
             while not self.done.is_set():
                 chunk = self.stdout.read1(1 << 16)
                 if not chunk:
                     break
-                buffer += chunk
-                *messages, buffer = buffer.split(b",")
-                for message in messages:
-                    self._take(json.loads(base64.b64decode(message)))
+                start = 0
+                while (cut := chunk.find(b",", start)) >= 0:
+                    parts.append(chunk[start:cut])
+                    self._take(json.loads(base64.b64decode(b"".join(parts))))
+                    parts, start = [], cut + 1
+                if start < len(chunk):
+                    parts.append(chunk[start:])
         finally:
             self.done.set()
 
@@ -67,6 +73,7 @@ class _Replies:
         if payload.get("type") == "Error" and self.error is None:
             self.error = str(payload.get("message"))
         if reply.get("message_id") == self.awaited:
+            self.reply = payload
             self.done.set()
 
 
@@ -106,7 +113,7 @@ def index_records(
         process.wait()
         with contextlib.suppress(OSError):
             process.stdin.close()  # type: ignore[union-attr]
-    if error is None and not (output_dir / "pagefind-entry.json").exists():
+    if error is None and not _entry_is_complete(output_dir):
         error = f"pagefind --service stopped before writing the index (timeout {TIMEOUT_SECONDS} s)"
     if error is not None:
         raise DigestError(error)
@@ -133,11 +140,44 @@ def _feed(process, records: Iterable[tuple[str, str]], output_dir: Path) -> str 
             stdin.write(b"".join(batch))
             batch = []
     message_id += 1
-    write = {"type": "WriteFiles", "index_id": index_id, "output_path": str(output_dir)}
-    batch.append(_encode(message_id, write))
+    batch.append(_encode(message_id, {"type": "GetFiles", "index_id": index_id}))
     replies = replies or _Replies(stdout, message_id)
     replies.awaited = message_id
     stdin.write(b"".join(batch))
     stdin.flush()
     replies.thread.join()
-    return None if replies.error is None else f"pagefind failed: {replies.error}"
+    if replies.error is not None:
+        return f"pagefind failed: {replies.error}"
+    files = replies.reply.get("files")
+    if replies.reply.get("type") != "GetFiles" or not files:
+        return None  # the entry-file check names what went wrong
+    _write_bundle(output_dir, files)
+    return None
+
+
+def _write_bundle(output_dir: Path, files: list[dict]) -> None:
+    """Write the bundle ourselves. Pagefind's own WriteFiles replies before its last files are
+    on disk, and the service quits (on EOF or a kill) without finishing them: about one bundle
+    in forty had an empty pagefind-entry.json or a cut wasm/js file, and search showed nothing."""
+    paths = [item["path"] for item in files]
+    for path in paths:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise DigestError(f"pagefind named a file outside its bundle: {path!r}")
+    for folder in {(output_dir / path).parent for path in paths}:
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def write(chunk: list[dict]) -> None:  # file creation waits on the disk, not the GIL
+        for item in chunk:
+            with open(output_dir / item["path"], "wb") as target:
+                target.write(base64.b64decode(item["content"]))
+
+    with ThreadPoolExecutor(max_workers=WRITE_THREADS) as pool:
+        list(pool.map(write, [files[i::WRITE_THREADS] for i in range(WRITE_THREADS)]))
+
+
+def _entry_is_complete(output_dir: Path) -> bool:
+    try:
+        entry = json.loads((output_dir / "pagefind-entry.json").read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(entry, dict) and bool(entry.get("languages"))
