@@ -188,3 +188,47 @@ def test_hf_daily_papers_with_absurd_input_is_a_parse_error_or_clamped():
     raw = b'[{"paper": {"id": "2401.00001", "upvotes": 100000000000000000000000000}}]'
     (paper,) = parse_hf_daily(raw)
     assert paper.upvotes == MAX_UPVOTES
+
+
+def test_an_absurd_version_skips_that_entry_not_the_whole_feed(tmp_path):
+    """v99999999999999999999 overflowed SQLite's INTEGER: the whole listing failed to store."""
+    from digest.ingest import ingest_listing
+    from digest.store import open_db
+
+    raw = atom(
+        ENTRY.format(
+            id="2508.00001", v="99999999999999999999", title="T", kind="new", abstract="A"
+        ),
+        ENTRY.format(id="2508.00002", v=1, title="Good", kind="new", abstract="Text."),
+    )
+    listing = parse_feed(raw)
+    assert [p.id for p in listing.papers] == ["2508.00002"]
+    assert any("no valid arXiv id" in s.reason for s in listing.skipped)
+    db = open_db(tmp_path / "d.db")
+    report = ingest_listing(
+        db, listing, source="feed", label="cs.AI", url=None, announce_types=("new",)
+    )
+    assert report.counts.new == 1
+    db.conn.close()
+
+
+def test_ids_with_absurd_versions_or_non_ascii_digits_are_skipped_everywhere():
+    import io
+    import json
+
+    from digest.sources.hf import parse_hf_daily
+    from digest.sources.jsonl import iter_jsonl
+
+    lines = [
+        {"id": i, "title": "t", "abstract": "a"}
+        for i in [
+            "2401.00001v99999999999999999999",
+            "\uff12\uff14\uff10\uff11.00001",
+            "2401.00003v7",
+        ]
+    ]
+    items = list(iter_jsonl(io.BytesIO(b"\n".join(json.dumps(x).encode() for x in lines))))
+    assert [type(i).__name__ for i in items] == ["SkippedRecord", "SkippedRecord", "Paper"]
+    assert "not a usable arXiv id" in items[0].reason and items[2].version == 7
+    hf = parse_hf_daily(json.dumps([{"paper": {"id": "\uff12\uff14\uff10\uff11.00001"}}]).encode())
+    assert hf == []

@@ -13,7 +13,8 @@ from datetime import date
 
 from digest.config import Config
 from digest.errors import ParseError, UsageError
-from digest.models import Paper, ParsedListing, SkippedRecord, split_arxiv_id
+from digest.models import Paper, ParsedListing, SkippedRecord
+from digest.sources import arxiv_id
 from digest.sources.http import PoliteFetcher
 from digest.textclean import clean_field
 
@@ -82,7 +83,7 @@ def _paper_from_entry(entry: ET.Element, position: int) -> Paper | SkippedRecord
     ref = raw_id or f"entry {position}"
     if not raw_id:
         return SkippedRecord(ref, "entry has no <id>")
-    split = split_arxiv_id(raw_id)
+    split = arxiv_id(raw_id)
     if split is None:
         return SkippedRecord(ref, f"entry id {raw_id!r} is not an arXiv id")
     base, version = split
@@ -158,7 +159,7 @@ def validate_arxiv_id(raw: str) -> tuple[str, int | None]:
     Besides the shape, new-style ids must have 4 digits after the dot up to 1412 and 5 from
     1501 on (the API silently drops `0808.05394`).
     """
-    split = split_arxiv_id(raw)
+    split = arxiv_id(raw)
     if split is None:
         raise UsageError(
             f"not an arXiv id: {raw!r} (expected e.g. 2408.01234, 2408.01234v2 or hep-th/9901001)"

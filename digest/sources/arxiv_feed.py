@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 import feedparser
 
 from digest.errors import ParseError
-from digest.models import ANNOUNCE_TYPES, Paper, ParsedListing, SkippedRecord, split_arxiv_id
+from digest.models import ANNOUNCE_TYPES, Paper, ParsedListing, SkippedRecord
+from digest.sources import arxiv_id
 from digest.textclean import clean_field, split_authors
 
 ARXIV_TZ = ZoneInfo("America/New_York")
@@ -100,7 +101,7 @@ def _paper_from_entry(entry, channel_date: date | None) -> Paper:
     summary = entry.get("summary") or ""
     prefix = _PREFIX_RE.match(summary)
     raw_id = entry.get("id") or (prefix.group("id") if prefix else "") or entry.get("link") or ""
-    ids = split_arxiv_id(raw_id) or (split_arxiv_id(prefix.group("id")) if prefix else None)
+    ids = arxiv_id(raw_id) or (arxiv_id(prefix.group("id")) if prefix else None)
     if ids is None:
         raise ValueError(f"no valid arXiv id (got {raw_id[:80]!r})")
     base_id, version = ids

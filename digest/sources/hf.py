@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from digest.errors import ParseError
-from digest.models import split_arxiv_id
+from digest.sources import arxiv_id
 
 MAX_UPVOTES = 10**9
 
@@ -49,7 +49,7 @@ def parse_hf_daily(raw: bytes) -> list[HfPaper]:
         paper = item.get("paper") if isinstance(item, dict) else None
         if not isinstance(paper, dict):
             continue
-        split = split_arxiv_id(str(paper.get("id", "")))
+        split = arxiv_id(str(paper.get("id", "")))
         if split is None:
             continue
         upvotes = paper.get("upvotes", 0)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from digest.models import Paper, SkippedRecord, split_arxiv_id
+from digest.sources import MAX_VERSION, arxiv_id
 from digest.textclean import decode_tex_accents, split_authors
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer line is skipped, not loaded
@@ -184,7 +185,7 @@ def _raw_id(record: dict[str, Any]) -> str:
 
 def _snapshot_paper(record: dict[str, Any], ref: str) -> Paper:
     raw_id = _raw_id(record)
-    split = split_arxiv_id(raw_id)
+    split = arxiv_id(raw_id)
     if split is None:
         raise _BadField(f"id {raw_id[:80]!r} is not an arXiv id (snapshot format)")
     base, id_version = split
@@ -280,7 +281,12 @@ def _plain_paper(record: dict[str, Any], ref: str) -> Paper:
     raw_id = _raw_id(record)
     title = _required_text(record, "title", MAX_TITLE_CHARS)
     abstract = _required_text(record, "abstract", MAX_ABSTRACT_CHARS)
-    split = split_arxiv_id(raw_id)
+    split = arxiv_id(raw_id)
+    if split is None and split_arxiv_id(raw_id) is not None:
+        raise _BadField(
+            f"id {raw_id[:80]!r} is not a usable arXiv id (version over {MAX_VERSION:,}, "
+            "or digits other than 0-9)"
+        )
     if split is None:
         if len(raw_id) > MAX_FOREIGN_ID_CHARS or not _FOREIGN_ID_RE.fullmatch(raw_id):
             raise _BadField(
