@@ -8,6 +8,7 @@ Order matters for the guarantees:
    the provider call, and finished (`sent` / `failed` / `unknown`) after it. No write
    transaction is open while the network is in use.
 Running it again for the same issue sends nothing: every subscriber already has a row.
+The delivery loop itself lives in digest/mail/delivery.py (`deliver_queued`, re-exported here).
 """
 
 from __future__ import annotations
@@ -21,12 +22,11 @@ from zoneinfo import ZoneInfo
 
 from digest.config import Config
 from digest.errors import DigestError, UsageError
-from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentError, TransientError
-from digest.mail.health import check_reputation, window_from_ledger
+from digest.mail.base import MailBackend
+from digest.mail.delivery import deliver_queued as deliver_queued  # re-exported
+from digest.mail.health import check_reputation
 from digest.mail.ledger import new_delivery_id
-from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
-from digest.mail.wire import from_wire, to_wire
-from digest.send_times import next_moment_utc, split_due
+from digest.mail.wire import to_wire
 from digest.store import deliveries as ledger_store
 from digest.store.deliveries import NewDelivery
 
@@ -305,162 +305,3 @@ def _renewing(lease, lease_minutes: float, progress: ProgressCallback | None) ->
             progress(done, total)
 
     return step
-
-
-def deliver_queued(
-    db,
-    config: Config,
-    backend: MailBackend,
-    issue_date: date,
-    report: SendReport,
-    progress: ProgressCallback | None = None,
-    *,
-    now: datetime | None = None,
-) -> None:
-    """Send every queued row of the issue whose time has come (subscribers with a local send
-    hour later than `now` stay queued: "held"), one at a time, each claimed before its call."""
-    rows = ledger_store.queued_send_times(db, issue_date)
-    queued, held = split_due(issue_date, rows, now or datetime.now(UTC))
-    report.held, report.next_send_at = len(held), next_moment_utc(held)
-    if not queued:
-        return
-    start_issue = getattr(backend, "start_issue", None)
-    if start_issue is not None:
-        try:
-            start_issue(issue_date)  # e.g. SMTP connects and logs in before any claim
-        except AuthError as exc:
-            raise DigestError(f"{exc}; nothing was sent, {len(queued)} stay queued") from exc
-        except (TransientError, PermanentError) as exc:
-            raise DigestError(
-                f"{exc}; nothing was sent, {len(queued)} stay queued "
-                "(run `digest send` again when the server is back)"
-            ) from exc
-    pacer = Pacer(config.mail.rate_per_second)
-    window = window_from_ledger(db, config)
-    consecutive_errors = 0
-    for done, delivery_id in enumerate(queued, start=1):
-        report.window = window.blocked() if window.limited else None
-        if report.window is not None:  # the rest wait for the next pass, still queued
-            report.held += len(queued) - done + 1
-            return
-        outcome = _deliver_one(db, config, backend, delivery_id, report, pacer)
-        if outcome == "sent" and window.limited:
-            window.record()
-        consecutive_errors = (
-            0 if outcome in ("sent", "skipped", "taken") else consecutive_errors + 1
-        )
-        if progress is not None:
-            progress(done, len(queued))
-        if outcome == "outage":  # the next message would fare no better: keep it queued
-            report.stopped = (
-                f"the provider is unavailable ({report.errors[-1]}); "
-                f"{len(queued) - done} stay queued for the next `digest send`"
-            )
-            return
-        if consecutive_errors >= config.mail.max_consecutive_errors:
-            left = len(queued) - done
-            report.stopped = (
-                f"paused after {consecutive_errors} failed deliveries in a row; "
-                f"{left} stay queued for the next `digest send`"
-            )
-            return
-
-
-def _deliver_one(
-    db, config: Config, backend: MailBackend, delivery_id: str, report: SendReport, pacer: Pacer
-) -> str:
-    """Claim, send, finish one row. Returns the row's outcome, "taken", or "outage" (it failed
-    because the provider is unavailable: stop the run rather than fail the rows after it)."""
-    pacer.wait()  # before the claim: an interrupt while pacing leaves the row queued
-    claimed = ledger_store.claim(db, delivery_id, backend.name)
-    if claimed == "skipped":
-        report.skipped += 1
-        return "skipped"
-    if claimed != "claimed":
-        return "taken"
-    retries = rate_limits = attempts = 0
-    waited_for_rate_limit = 0.0
-    while True:
-        try:  # nothing in here reaches the provider: an interrupt means "not sent"
-            if attempts:
-                pacer.wait()  # a backoff or a 429's wait, possibly minutes long
-            else:
-                message = from_wire(ledger_store.load_message(db, delivery_id) or b"")
-        except BaseException as exc:
-            _finish_failed(
-                db, delivery_id, report, f"not sent: interrupted before the call ({exc!r})"
-            )
-            raise
-        attempts += 1
-        try:
-            result = backend.send(message, delivery_id)  # type: ignore[arg-type]
-        except RateLimitedError as exc:
-            rate_limits += 1
-            wait = (
-                exc.retry_after
-                if exc.retry_after is not None
-                else backoff_delay(rate_limits, config.mail.retry_base_seconds)
-            )
-            wait = max(wait, 0.05)
-            budget = config.mail.rate_limit_max_wait_seconds
-            if waited_for_rate_limit + wait > budget:
-                _finish_failed(
-                    db,
-                    delivery_id,
-                    report,
-                    f"not sent: {exc}; waiting {wait:.0f}s more (after {waited_for_rate_limit:.0f}"
-                    f"s) would pass [mail].rate_limit_max_wait_seconds = {budget:g}",
-                )
-                return "outage"
-            report.rate_limited += 1
-            waited_for_rate_limit += wait
-            report.errors.append(f"{delivery_id}: {exc} (waiting {wait:.1f}s)")
-            ledger_store.record_attempt(db, delivery_id, str(exc))
-            pacer.pause(wait)
-            continue
-        except TransientError as exc:
-            if retries >= config.mail.send_retries:
-                outcome = _finish_failed(
-                    db,
-                    delivery_id,
-                    report,
-                    f"not sent: gave up after {retries + 1} attempts: {exc}",
-                )
-                return outcome if exc.per_message else "outage"
-            retries += 1
-            report.retries += 1
-            wait = backoff_delay(retries, config.mail.retry_base_seconds)
-            if exc.retry_after is not None:
-                wait = max(wait, exc.retry_after)
-            report.errors.append(f"{delivery_id}: {exc} (retry {retries} in {wait:.1f}s)")
-            ledger_store.record_attempt(db, delivery_id, str(exc))
-            pacer.pause(wait)
-            continue
-        except AmbiguousError as exc:
-            ledger_store.mark_unknown(db, delivery_id, str(exc))
-            report.unknown += 1
-            report.errors.append(f"{delivery_id}: unknown: {exc}")
-            return "unknown"
-        except PermanentError as exc:
-            return _finish_failed(db, delivery_id, report, str(exc))
-        except AuthError as exc:
-            ledger_store.mark_failed(db, delivery_id, f"not sent: {exc}")
-            report.failed += 1
-            raise DigestError(
-                f"{exc}; stopped the run ({report.sent} sent so far; the rest "
-                "stay queued for the next `digest send`)"
-            ) from exc
-        except BaseException as exc:  # a bug or an interrupt mid-call: the provider may have it
-            ledger_store.mark_unknown(db, delivery_id, f"{type(exc).__name__}: {exc}")
-            report.unknown += 1
-            raise
-        ledger_store.mark_sent(db, delivery_id, result.provider_message_id)
-        report.sent += 1
-        return "sent"
-
-
-def _finish_failed(db, delivery_id: str, report: SendReport, error: str) -> str:
-    ledger_store.mark_failed(db, delivery_id, error)
-    report.failed += 1
-    report.errors.append(f"{delivery_id}: failed: {error}")
-    return "failed"
