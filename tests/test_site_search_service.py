@@ -85,3 +85,17 @@ def test_bundles_are_kept_then_dropped_when_search_is_turned_off(sample_db, samp
     for _ in range(2):
         assert build_site(sample_db, off).search_bundles == 0
     assert not [p for tree in root.iterdir() for p in (tree / "search").glob("*/")]
+
+
+def test_a_bundle_left_cut_short_is_indexed_again(sample_db, sample_config):
+    """Sites built before the fix can hold a bundle whose entry file is empty (in both trees:
+    they share it by hard link); the next build must not keep or link it as unchanged."""
+    from digest.site import build_site
+
+    first = build_site(sample_db, sample_config)
+    entry = sorted(Path(first.dir).glob("search/*/pagefind-entry.json"))[0]
+    entry.write_bytes(b"")  # in place: every tree linking this file sees it empty
+    again = build_site(sample_db, sample_config)
+    assert again.search_bundles_built == 1
+    rebuilt = Path(again.dir) / entry.relative_to(Path(first.dir))
+    assert json.loads(rebuilt.read_bytes())["languages"]

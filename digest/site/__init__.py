@@ -20,6 +20,7 @@ from digest.paths import PACKAGE_DIR, TEMPLATES_DIR
 from digest.site import affected, feeds, pages, profiles, search, trees, write
 from digest.site.gather import SiteData, gather
 from digest.site.jobs import PageJob
+from digest.site.pagefind_service import bundle_is_whole
 from digest.site.similar import SimilarUpdate
 from digest.site.trending_view import trending_list
 from digest.store import site as site_store
@@ -172,12 +173,13 @@ def _place_search_bundles(
     for name, (key, _ids) in plans.items():
         path = f"{search.SEARCH_DIR}/{name}/"
         fingerprints[path] = key
-        if own.get(path) == key and (root / path).is_dir():
+        if own.get(path) == key and bundle_is_whole(root / path):
             continue
         shutil.rmtree(root / path, ignore_errors=True)
         if not (
             live.get(path) == key
             and live_root is not None
+            and bundle_is_whole(live_root / path)
             and write.reuse_tree(live_root, root, path)
         ):
             stale.append(name)

@@ -113,14 +113,15 @@ def index_records(
         process.wait()
         with contextlib.suppress(OSError):
             process.stdin.close()  # type: ignore[union-attr]
-    if error is None and not _entry_is_complete(output_dir):
+    if error is None and not bundle_is_whole(output_dir):
         error = f"pagefind --service stopped before writing the index (timeout {TIMEOUT_SECONDS} s)"
     if error is not None:
         raise DigestError(error)
 
 
 def _feed(process, records: Iterable[tuple[str, str]], output_dir: Path) -> str | None:
-    """Send NewIndex, every record and WriteFiles; return the service's first error, if any."""
+    """Send NewIndex, every record and GetFiles, write the files; return the service's first
+    error, if any."""
     stdin, stdout = process.stdin, process.stdout
     stdin.write(_encode(1, {"type": "NewIndex", "config": {"force_language": "en"}}))
     stdin.flush()
@@ -175,7 +176,8 @@ def _write_bundle(output_dir: Path, files: list[dict]) -> None:
         list(pool.map(write, [files[i::WRITE_THREADS] for i in range(WRITE_THREADS)]))
 
 
-def _entry_is_complete(output_dir: Path) -> bool:
+def bundle_is_whole(output_dir: Path) -> bool:
+    """The bundle's entry file parses (a bundle cut short by older builds has it empty)."""
     try:
         entry = json.loads((output_dir / "pagefind-entry.json").read_bytes())
     except (OSError, ValueError):
