@@ -346,14 +346,14 @@ def _validate(config: Config) -> None:
     for kind in arxiv.announce_types:
         _choice(kind, ANNOUNCE_TYPES, "[arxiv].announce_types", src)
     _choice(arxiv.feed_format, ("atom", "rss"), "[arxiv].feed_format", src)
-    if arxiv.request_delay_seconds < 0:
-        raise ConfigError(f"{src}: [arxiv].request_delay_seconds must be >= 0")
-    if arxiv.timeout_seconds <= 0:
-        raise ConfigError(f"{src}: [arxiv].timeout_seconds must be > 0")
+    if not 0 <= arxiv.request_delay_seconds <= 300:  # a typo of 3000 waited 50 min a feed
+        raise ConfigError(f"{src}: [arxiv].request_delay_seconds must be between 0 and 300")
+    if not 0 < arxiv.timeout_seconds <= 600:
+        raise ConfigError(f"{src}: [arxiv].timeout_seconds must be > 0 and <= 600")
     if not 1 <= arxiv.api_page_size <= 2000:
         raise ConfigError(f"{src}: [arxiv].api_page_size must be between 1 and 2000")
-    if config.embedding.batch_size < 1:
-        raise ConfigError(f"{src}: [embedding].batch_size must be >= 1")
+    if not 1 <= config.embedding.batch_size <= 4096:  # x16 texts are encoded per call
+        raise ConfigError(f"{src}: [embedding].batch_size must be between 1 and 4096")
     ranking = config.ranking
     if not 1 <= ranking.default_max_papers <= ranking.max_papers_cap <= 50:
         raise ConfigError(
