@@ -263,7 +263,9 @@ def send_issue(
     with Lease(db, config.db_path, "send", config.schedule.lease_minutes) as lease:
         started = time.perf_counter()
         try:
-            report.recovered_unknown = len(ledger_store.recover_interrupted(db, issue_date))
+            # under the send lease no other sender runs: every `sending` row, of any issue,
+            # was left by a dead process (a killed run of another day stayed so for ever)
+            report.recovered_unknown = len(ledger_store.recover_interrupted(db))
             before = ledger_store.count_by_state(db, issue_date)
             report.already_handled = sum(before[s] for s in ("sent", "failed", "skipped"))
             started = time.perf_counter()

@@ -175,6 +175,21 @@ def test_rows_left_sending_become_unknown_and_are_never_resent(outbox_config):
     assert send_issue(db, config, ISSUE, now=ON_TIME).sent == 0
 
 
+def test_a_row_left_sending_on_another_day_is_recovered_by_the_next_run(outbox_config):
+    """A run of yesterday's issue killed mid-call left its row `sending`; only a run of that
+    same issue turned it `unknown`, so it showed as in flight for ever. Any run does now."""
+    config = outbox_config
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2)
+    yesterday = ISSUE - timedelta(days=1)
+    [stale] = queue_messages(db, config, subs[:1], issue=yesterday)
+    assert ledger.claim(db, stale, "outbox") == "claimed"  # then the process "died"
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert report.recovered_unknown == 1 and report.sent == 2
+    assert ledger.get_delivery(db, stale).state == "unknown"
+    assert ledger.count_by_state(db)["sending"] == 0
+
+
 def test_empty_plans_send_nothing_unless_always_send(outbox_config):
     from dataclasses import replace
 
