@@ -417,3 +417,35 @@ def test_cli_preview_to_an_unwritable_place_is_one_line(outbox_config, tmp_path)
     ]
     done = _digest(path, "deliveries", "list", "--limit", "-5", "--json")
     assert done.returncode == 2 and done.stdout == ""
+
+
+class PerSessionLimitRelay(RecordingHandler):
+    """Accepts `limit` messages per connection, then answers MAIL FROM with 421 (as relays
+    with a per-session cap do) and keeps the channel open until the client leaves."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.sessions: dict[int, int] = {}
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.sessions.get(id(session), 0) >= self.limit:
+            return "421 4.7.0 Too many messages in this session, reconnect"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.sessions[id(session)] = self.sessions.get(id(session), 0) + 1
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_relay_capping_messages_per_connection_gets_a_new_connection(smtp_server):
+    """A 421 means the server is closing the channel: reconnect at once. The connection was
+    kept, so every retry met the same 421 and the rows failed."""
+    relay = PerSessionLimitRelay(limit=2)
+    config, _, handler = smtp_server(relay, send_retries=2, retry_base_seconds=0.01)
+    db = open_db(config.db_path)
+    seed_subscribers(db, 5)
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (report.sent, report.failed, report.retries, report.stopped) == (5, 0, 0, None)
+    assert len(handler.messages) == 5 and len(relay.sessions) == 3

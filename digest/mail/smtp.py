@@ -148,7 +148,7 @@ class SmtpBackend:
         try:
             code, reply = conn.data(body)
         except smtplib.SMTPDataError as exc:
-            self._reset_after_refusal(conn)
+            self._reset_after_refusal(conn, exc.smtp_code)
             raise _reply_error(exc.smtp_code, exc.smtp_error, "DATA") from exc
         except (OSError, smtplib.SMTPException) as exc:
             self._drop()
@@ -157,7 +157,7 @@ class SmtpBackend:
                 "the server may have accepted it"
             ) from exc
         if code != 250:  # smtplib returns the final reply after the body without checking it
-            self._reset_after_refusal(conn)
+            self._reset_after_refusal(conn, code)
             raise _reply_error(code, reply, "end of DATA")
         return SendResult(provider_message_id=_queue_id(reply) or str(message["Message-ID"] or ""))
 
@@ -167,13 +167,16 @@ class SmtpBackend:
             conn = self._connection()
             try:
                 code, reply = conn.mail(envelope_from)
+                if code == 421 and attempt == 1:  # closing the channel (a per-session cap)
+                    self._drop()
+                    continue
                 if code != 250:
-                    self._reset_after_refusal(conn)
+                    self._reset_after_refusal(conn, code)
                     raise _reply_error(code, reply, "MAIL FROM")
                 for rcpt in recipients:
                     code, reply = conn.rcpt(rcpt)
                     if code not in (250, 251):
-                        self._reset_after_refusal(conn)
+                        self._reset_after_refusal(conn, code)
                         raise _reply_error(code, reply, f"RCPT TO <{rcpt}>")
                 return conn
             except smtplib.SMTPServerDisconnected as exc:
@@ -185,7 +188,11 @@ class SmtpBackend:
                 raise TransientError(f"SMTP envelope failed: {exc}") from exc
         raise TransientError("SMTP server disconnected")  # pragma: no cover
 
-    def _reset_after_refusal(self, conn: smtplib.SMTP) -> None:
+    def _reset_after_refusal(self, conn: smtplib.SMTP, code: int = 0) -> None:
+        """RSET after a refusal, or drop the connection: a 421 closes the channel."""
+        if code == 421:
+            self._drop()
+            return
         try:
             conn.rset()
         except (OSError, smtplib.SMTPException):
