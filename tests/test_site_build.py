@@ -315,6 +315,30 @@ def test_control_characters_in_a_paper_leave_every_feed_well_formed(hostile):
     assert "Ctrl Name" in names and "Good Person" in names
 
 
+def test_every_topic_gets_its_own_page_whatever_its_name(sample_db_path, tmp_path):
+    """'Index' would slugify onto the topics list page, and 'Agents 5' onto the page a second
+    'Agents' got as 'agents-<id>': each topic must keep a page (and feed) of its own."""
+    from digest.topics import add_topic
+
+    db, config, _people = fresh_archive(sample_db_path, tmp_path)
+    last_id = db.execute("SELECT max(id) FROM topics").fetchone()[0]
+    clash = f"Agents {last_id + 3}"  # 'agents-N', where N is the id 'Agents!' gets below
+    for name in ("Index", clash, "Agents!"):
+        add_topic(db, Topic(name=name, kind="curated", description=f"About {name}."))
+    report = build_site(db, config)
+    root = Path(report.dir)
+    listing = (root / "topics/index.html").read_text()
+    names = {"Agents", "Index", clash, "Agents!"}
+    assert all(f">{name}</a>" in listing for name in names)
+    pages = {}
+    for href in re.findall(r'href="\.\./topics/([^"/]+\.html)"', listing):
+        if href != "index.html":
+            heading = re.search(r"<h1>(.*?)</h1>", (root / "topics" / href).read_text())
+            pages[heading.group(1)] = href
+    assert names <= set(pages) and len(set(pages.values())) == len(pages)
+    db.conn.close()
+
+
 class _Checker(HTMLParser):
     VOID = {
         "meta",

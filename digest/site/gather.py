@@ -111,11 +111,13 @@ def _curated_topics(db) -> list[TopicEntry]:
     from digest.store.topics import list_topics
 
     entries: list[TopicEntry] = []
-    used: set[str] = set()
+    used = {"index"}  # topics/index.html is the list of topics
     for topic in list_topics(db, kind="curated"):
-        slug = slugify(topic.name)
-        if slug in used:  # two names that fold to the same slug keep distinct pages
-            slug = f"{slug}-{topic.id}"
+        slug = base = slugify(topic.name)
+        tries = 0
+        while slug in used:  # names that fold to the same slug keep distinct pages
+            tries += 1
+            slug = f"{base}-{topic.id}" + (f"-{tries}" if tries > 1 else "")
         used.add(slug)
         entries.append(
             TopicEntry(int(topic.id or 0), topic.name, slug, topic.description, topic.keywords)
