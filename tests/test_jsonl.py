@@ -520,3 +520,21 @@ def test_cli_exits_2_when_no_line_is_a_paper(tmp_path):
     )
     assert proc.returncode == 2
     assert json.loads(proc.stdout)["status"] == "failed"
+
+
+def test_absurd_author_lists_are_skipped(tmp_path):
+    """20,000 authors in one line became 20,000 author rows and archive pages."""
+    lines = [
+        {"id": "2401.00001", "title": "t", "abstract": "a", "authors": "A, " * 20_000},
+        {"id": "2401.00002", "title": "t", "abstract": "a", "authors": ["x" * 5_000]},
+        {
+            "id": "2401.00003",
+            "title": "t",
+            "abstract": "a",
+            "authors": [f"Person {n}" for n in range(3000)],
+        },
+    ]
+    items = list(iter_jsonl(write_lines(tmp_path / "authors.jsonl", lines)))
+    assert [type(i).__name__ for i in items] == ["SkippedRecord", "SkippedRecord", "Paper"]
+    assert items[0].reason == "20,000 authors, over 5,000"
+    assert items[1].reason == "an author name of 5,000 characters, over 300"

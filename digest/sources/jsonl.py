@@ -30,6 +30,8 @@ MAX_FOREIGN_ID_CHARS = 200
 # is a broken export, and would fill archive pages and emails.
 MAX_TITLE_CHARS = 1_000
 MAX_ABSTRACT_CHARS = 20_000
+MAX_AUTHORS = 5_000  # the big collaborations (ATLAS, CMS) sign about 3,000
+MAX_AUTHOR_CHARS = 300
 # Ids that are not arXiv's become file names and URL paths of the archive: no '#', '?', '%',
 # quotes, spaces or controls, and not only dots (a '..' id would name a directory).
 _FOREIGN_ID_RE = re.compile(r"(?![.]+$)[A-Za-z0-9._:/+-]+")
@@ -205,7 +207,7 @@ def _snapshot_paper(record: dict[str, Any], ref: str) -> Paper:
         id=base,
         title=title,
         abstract=abstract,
-        authors=_snapshot_authors(record),
+        authors=_bounded_authors(_snapshot_authors(record)),
         categories=categories,
         primary_category=categories[0] if categories else None,
         version=version or id_version,
@@ -322,7 +324,7 @@ def _plain_paper(record: dict[str, Any], ref: str) -> Paper:
         id=paper_id,
         title=title,
         abstract=abstract,
-        authors=authors,
+        authors=_bounded_authors(authors),
         categories=categories,
         primary_category=primary if categories else None,
         version=version,
@@ -340,6 +342,16 @@ def _string_list(values: list[Any], key: str) -> tuple[str, ...]:
     if not all(isinstance(v, str) for v in values):
         raise _BadField(f"{key} must be a list of strings")
     return tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
+
+
+def _bounded_authors(names: tuple[str, ...]) -> tuple[str, ...]:
+    """Each author becomes a row and an archive page: refuse what no paper has."""
+    if len(names) > MAX_AUTHORS:
+        raise _BadField(f"{len(names):,} authors, over {MAX_AUTHORS:,}")
+    longest = max(names, key=len, default="")
+    if len(longest) > MAX_AUTHOR_CHARS:
+        raise _BadField(f"an author name of {len(longest):,} characters, over {MAX_AUTHOR_CHARS}")
+    return names
 
 
 def _author_list(values: list[Any]) -> tuple[str, ...]:
