@@ -108,6 +108,7 @@ class SendGridStandIn:
         self.scopes = ["mail.send", "user.profile.read"]
         self.scopes_status = 200  # e.g. 503 while SendGrid is down
         self.scope_checks = 0
+        self.on_request = None  # called with the request number before answering
         self.lock = threading.Lock()
         server.expect_request("/v3/mail/send", method="POST").respond_with_handler(self.handle)
         server.expect_request("/v3/scopes", method="GET").respond_with_handler(self.scopes_answer)
@@ -134,6 +135,8 @@ class SendGridStandIn:
             self.bodies.append(json.loads(request.get_data() or b"{}"))
             number = len(self.bodies)
             action = self.script.pop(0) if self.script else 202
+        if self.on_request is not None:
+            self.on_request(number)
         if status != 202:
             return Response(json.dumps({"errors": errors}), status, content_type="application/json")
         if action == "timeout":
@@ -558,3 +561,27 @@ def test_ctrl_c_during_a_rate_limit_wait_is_not_sent_rather_than_unknown(
     assert (first.state, second.state) == ("failed", "queued")
     assert first.error.startswith("not sent: interrupted")
     assert stand_in.requests == 1
+
+
+def test_unsubscribing_while_a_retry_waits_is_honoured(sg_config, stand_in):
+    """The subscriber was checked once, at the claim; a 5xx backoff or a 429 wait can last
+    minutes, and the retry went out to someone who had just unsubscribed."""
+    from digest.store.subscribers import set_status
+
+    config = sg_config(retry_base_seconds=0.3)
+    db, ids, report = _run(config, n_subscribers=2)
+    victim = get_delivery(db, ids[0]).subscriber_id
+
+    def unsubscribe_on_first(number: int) -> None:
+        if number == 1:  # another connection, like the web app's one-click unsubscribe
+            other = open_db(config.db_path)
+            set_status(other, victim, "unsubscribed")
+            other.conn.close()
+
+    stand_in.on_request = unsubscribe_on_first
+    stand_in.script = [503]
+    deliver_queued(db, config, get_backend(config), ISSUE, report)
+    assert _states(db, ids) == ["skipped", "sent"]
+    assert (report.skipped, report.sent, report.failed) == (1, 1, 0)
+    assert stand_in.requests == 2  # the 503 and the second subscriber's; no retry
+    assert "unsubscribed" in get_delivery(db, ids[0]).error

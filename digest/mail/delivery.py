@@ -110,6 +110,9 @@ def _deliver_one(
                 db, delivery_id, report, f"not sent: interrupted before the call ({exc!r})"
             )
             raise
+        if attempts and ledger_store.skip_if_unsubscribed(db, delivery_id):
+            report.skipped += 1  # they left while we waited to try again
+            return "skipped"
         attempts += 1
         try:
             result = backend.send(message, delivery_id)  # type: ignore[arg-type]

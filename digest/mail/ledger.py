@@ -2,7 +2,8 @@
 
     queued ──▶ sending ──▶ sent
        │          ├──────▶ failed
-       │          └──────▶ unknown ──▶ sent | failed   (operator resolution only)
+       │          ├──────▶ unknown ──▶ sent | failed   (operator resolution only)
+       │          └──────▶ skipped    (unsubscribed while a retry waited; nothing was accepted)
        └──▶ skipped                     (unsubscribed before its turn)
 
 A state never moves backwards, so a row that reached `sending` is never sent again: that is
@@ -21,7 +22,7 @@ FINAL_STATES = ("sent", "failed", "skipped")
 # target state -> the states it may be reached from
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "sending": ("queued",),
-    "skipped": ("queued",),
+    "skipped": ("queued", "sending"),
     "sent": ("sending", "unknown"),
     "failed": ("sending", "unknown"),
     "unknown": ("sending",),

@@ -130,6 +130,25 @@ def claim(db, delivery_id: str, backend: str) -> str:
         return "claimed" if moved else "taken"
 
 
+def skip_if_unsubscribed(db, delivery_id: str) -> bool:
+    """sending -> skipped when the subscriber is no longer active: checked before each retry,
+    whose wait (a backoff, a 429) can be minutes. Only call it between attempts that the
+    provider refused: a row whose call may have been accepted is never skipped."""
+    with transaction(db):
+        rows = list(
+            db.query(
+                "SELECT s.status FROM deliveries d LEFT JOIN subscribers s"
+                " ON s.id = d.subscriber_id WHERE d.id = ? AND d.state = 'sending'",
+                [delivery_id],
+            )
+        )
+        if not rows or rows[0]["status"] == "active":
+            return False
+        status = rows[0]["status"] or "deleted"
+        sets = {"error": f"subscriber is {status}", "finished_at": utcnow(), "message": None}
+        return _move(db, delivery_id, "skipped", sets)
+
+
 def record_attempt(db, delivery_id: str, error: str) -> None:
     """A transient failure while `sending`: count it and keep the reason (state unchanged)."""
     with transaction(db):
