@@ -315,6 +315,29 @@ def test_control_characters_in_a_paper_leave_every_feed_well_formed(hostile):
     assert "Ctrl Name" in names and "Good Person" in names
 
 
+def test_relative_links_in_feeds_resolve_from_where_the_feed_is(hostile):
+    """Without a base_url, links are relative, and a reader resolves them against the feed's
+    own URL: topics/agents.xml must say ../papers/x.html, not papers/x.html."""
+    import xml.etree.ElementTree as ElementTree
+    from urllib.parse import urljoin, urlsplit
+
+    root = hostile[2]
+    site = "https://archive.example/"
+    atom = "{http://www.w3.org/2005/Atom}"
+    checked = {}
+    for feed in ["feed.xml", "topics/agents.xml"]:
+        document = ElementTree.parse(root / feed)
+        for link in document.iter(f"{atom}link"):
+            url = urljoin(site + feed, link.get("href"))
+            if url.startswith(site):
+                path = urlsplit(url).path.lstrip("/")
+                checked[(feed, link.get("rel"), link.get("href"))] = (root / path).is_file()
+                if link.get("rel") == "self":
+                    assert path == feed
+    assert ("topics/agents.xml", None, "../papers/hostile-2.html") in checked
+    assert checked == dict.fromkeys(checked, True)
+
+
 def test_every_topic_gets_its_own_page_whatever_its_name(sample_db_path, tmp_path):
     """'Index' would slugify onto the topics list page, and 'Agents 5' onto the page a second
     'Agents' got as 'agents-<id>': each topic must keep a page (and feed) of its own."""

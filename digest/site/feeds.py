@@ -14,7 +14,7 @@ from feedgen.feed import FeedGenerator
 from digest import links
 from digest.site import views
 from digest.site.gather import SiteData
-from digest.site.jobs import PageJob, fingerprint
+from digest.site.jobs import PageJob, depth_root, fingerprint
 
 FEED_DAYS = 7
 FEED_PER_DAY = 10
@@ -30,14 +30,18 @@ def _xml_text(text: str) -> str:
     return _NOT_XML.sub("", text)
 
 
-def _absolute(site: dict, path: str) -> str:
+def _absolute(site: dict, path: str, feed_path: str) -> str:
+    """An absolute URL with a base_url; else relative to the feed, which is what a feed reader
+    resolves it against (topics/x.xml links to ../papers/...)."""
     base = site.get("base_url") or ""
-    return links.site_url(base, path) if base else path
+    return links.site_url(base, path) if base else depth_root(feed_path) + path
 
 
-def _entry(data: SiteData, site: dict, paper_id: str, day, topics: list[str]) -> dict:
+def _entry(
+    data: SiteData, site: dict, paper_id: str, day, topics: list[str], feed_path: str
+) -> dict:
     paper = data.papers[paper_id]
-    page = _absolute(site, links.paper_path(paper_id))
+    page = _absolute(site, links.paper_path(paper_id), feed_path)
     return {
         "id": links.arxiv_abs_url(paper_id) if paper.is_arxiv else f"urn:digest:paper:{paper_id}",
         "title": _xml_text(paper.title),
@@ -53,11 +57,11 @@ def _entry(data: SiteData, site: dict, paper_id: str, day, topics: list[str]) ->
 
 def render_feed(site: dict, path: str, title: str, subtitle: str, entries: list[dict]) -> bytes:
     generator = FeedGenerator()
-    generator.id(_absolute(site, path) if site.get("base_url") else f"urn:digest:feed:{path}")
+    generator.id(_absolute(site, path, path) if site.get("base_url") else f"urn:digest:feed:{path}")
     generator.title(_xml_text(title))
     generator.subtitle(_xml_text(subtitle or title))
-    generator.link(href=_absolute(site, path), rel="self")
-    generator.link(href=_absolute(site, "index.html"), rel="alternate")
+    generator.link(href=_absolute(site, path, path), rel="self")
+    generator.link(href=_absolute(site, "index.html", path), rel="alternate")
     generator.language("en")
     latest = max((e["day"] for e in entries), default="1970-01-01")
     generator.updated(datetime.fromisoformat(latest).replace(tzinfo=UTC))
@@ -93,7 +97,7 @@ def feed_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
             chosen += [m.paper_id for m in matches if m.day == day and topic_id in by_id]
         for paper_id in dict.fromkeys(chosen):
             topics = [t["name"] for t in views.topic_chips(data, paper_id, day)]
-            entries.append(_entry(data, site, paper_id, day, topics))
+            entries.append(_entry(data, site, paper_id, day, topics, "feed.xml"))
     jobs = [
         _feed_job(
             salt,
@@ -108,12 +112,13 @@ def feed_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
         matches = sorted(
             data.matches_by_topic.get(topic.id, []), key=lambda m: (m.day, m.score), reverse=True
         )[:TOPIC_FEED_ENTRIES]
-        topic_entries = [_entry(data, site, m.paper_id, m.day, [topic.name]) for m in matches]
+        path = f"topics/{topic.slug}.xml"
+        topic_entries = [_entry(data, site, m.paper_id, m.day, [topic.name], path) for m in matches]
         jobs.append(
             _feed_job(
                 salt,
                 site,
-                f"topics/{topic.slug}.xml",
+                path,
                 f"{site['title']}: {topic.name}",
                 topic.description or f"Papers matching {topic.name}",
                 topic_entries,
