@@ -145,7 +145,11 @@ def skip_if_unsubscribed(db, delivery_id: str) -> bool:
         if not rows or rows[0]["status"] == "active":
             return False
         status = rows[0]["status"] or "deleted"
-        sets = {"error": f"subscriber is {status}", "finished_at": utcnow(), "message": None}
+        sets: dict[str, object] = {
+            "error": f"subscriber is {status}",
+            "finished_at": utcnow(),
+            "message": None,
+        }
         return _move(db, delivery_id, "skipped", sets)
 
 
