@@ -585,3 +585,20 @@ def test_unsubscribing_while_a_retry_waits_is_honoured(sg_config, stand_in):
     assert (report.skipped, report.sent, report.failed) == (1, 1, 0)
     assert stand_in.requests == 2  # the 503 and the second subscriber's; no retry
     assert "unsubscribed" in get_delivery(db, ids[0]).error
+
+
+def test_a_proxys_html_error_page_is_one_line(sg_config, stand_in):
+    """A load balancer's 502 page went into the ledger and the CLI as 12 lines of HTML."""
+    page = "<!DOCTYPE html>\n<html>\n  <head><title>502 Bad Gateway</title></head>\n"
+    page += "  <body>\n    <h1>502 Bad Gateway</h1>\n  </body>\n</html>\n"
+    stand_in.server.clear()
+    stand_in.server.expect_request("/v3/mail/send", method="POST").respond_with_data(
+        page, status=502, content_type="text/html"
+    )
+    stand_in.server.expect_request("/v3/scopes").respond_with_handler(stand_in.scopes_answer)
+    config = sg_config(send_retries=0)
+    db, ids, report = _run(config, n_subscribers=1)
+    deliver_queued(db, config, get_backend(config), ISSUE, report)
+    error = get_delivery(db, ids[0]).error
+    assert "\n" not in error and "502 Bad Gateway" in error
+    assert all("\n" not in line for line in report.errors) and report.stopped

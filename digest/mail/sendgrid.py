@@ -141,7 +141,7 @@ def _errors_text(body: bytes | str | None) -> str:
     except (ValueError, AttributeError, TypeError):
         pass
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-    return text[:300]
+    return " ".join(text.split())[:300]  # a proxy's HTML error page: one line in logs and CLI
 
 
 def _rate_limit_wait(headers, now: float) -> float | None:
@@ -203,7 +203,7 @@ class SendGridBackend:
             ) from exc
         if status == 401:
             raise self._classify(status, body, None)
-        if status >= 500:
+        if status >= 500 and status != 501:  # 501: something that cannot answer GET here
             raise TransientError(f"SendGrid server error ({status}): {_errors_text(body)}")
         if status == 200:
             try:
@@ -215,7 +215,7 @@ class SendGridBackend:
                     "the SENDGRID_API_KEY has no Mail Send permission (its scopes lack "
                     "mail.send); give the key Mail Send access"
                 )
-        # Anything else (403, 404, 429 on this endpoint) judges nothing: sending goes ahead.
+        # Anything else (403, 404, 429, 501 on this endpoint) judges nothing: sending goes on.
 
     def send(self, message: EmailMessage, delivery_id: str) -> SendResult:
         from python_http_client import exceptions as http_errors
