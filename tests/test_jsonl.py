@@ -538,3 +538,29 @@ def test_absurd_author_lists_are_skipped(tmp_path):
     assert [type(i).__name__ for i in items] == ["SkippedRecord", "SkippedRecord", "Paper"]
     assert items[0].reason == "20,000 authors, over 5,000"
     assert items[1].reason == "an author name of 5,000 characters, over 300"
+
+
+def test_json_output_on_stdout_is_only_json_when_stderr_is_a_terminal(tmp_path):
+    """The progress bar (shown when stderr is a terminal) was drawn on stdout: `digest import
+    --json > out.json` from a terminal got the bar's output in the file."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    (tmp_path / "config.toml").write_text('[database]\npath = "d.db"\n')
+    path = write_lines(tmp_path / "p.jsonl", [snapshot_record(n) for n in range(1, 50)])
+    controller, terminal = pty.openpty()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "digest", "import", str(path), "--json"],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            cwd=tmp_path,
+            timeout=120,
+        )
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert proc.returncode == 0
+    assert proc.stdout.startswith(b"{") and json.loads(proc.stdout)["counts"]["new"] == 49

@@ -15,6 +15,7 @@ from rich.table import Table
 from digest.cli.common import (
     JsonOption,
     console,
+    err_console,
     parse_date_option,
     print_json,
     show_progress,
@@ -40,7 +41,8 @@ def progress_bar(description: str, total: int | None = None):
         MofNCompleteColumn(),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=console, transient=True) as bar:
+    # stderr, where show_progress() looked: on stdout the bar ended up in `--json > file`
+    with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task(description, total=total)
 
         def advance(done: int, total_: int | None = None) -> None:
