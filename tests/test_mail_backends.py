@@ -197,16 +197,26 @@ def scripted_smtp(smtp_server):
         (ScriptedHandler(data_reply="554 5.7.1 rejected as spam"), PermanentError, "554"),
         (ScriptedHandler(data_reply="452 4.3.1 insufficient storage"), TransientError, "452"),
         (ScriptedHandler(data_delay=1.5), AmbiguousError, "may have accepted"),
+        (
+            ScriptedHandler(
+                rcpt_reply="550-5.1.1 The email account that you tried to reach does not\r\n"
+                "550-5.1.1 exist. Please try double-checking the recipient's email\r\n"
+                "550 5.1.1 address for typos. https://support.google.com/mail/?p=NoSuchUser"
+            ),
+            PermanentError,
+            r"^SMTP RCPT TO <ann@lab.test>: 550 5.1.1 The email account .* does not 5.1.1 exist",
+        ),
     ],
-    ids=["rcpt-550", "rcpt-451", "data-554", "data-452", "timeout-after-data"],
+    ids=["rcpt-550", "rcpt-451", "data-554", "data-452", "timeout-after-data", "multi-line"],
 )
 def test_smtp_reply_codes_map_to_error_classes(scripted_smtp, monkeypatch, handler, error, match):
     monkeypatch.delenv("SMTP_USERNAME", raising=False)
     config = scripted_smtp(handler)
     backend = get_backend(config)
     started = time.monotonic()
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as caught:
         backend.send(digest_message(config), "d_code")
+    assert "\n" not in str(caught.value)  # one line in the ledger and the CLI
     assert time.monotonic() - started < 3
     backend.close()
 

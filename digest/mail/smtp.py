@@ -30,7 +30,10 @@ AUTH_CODES = (530, 534, 535, 538)
 
 
 def _reply_text(reply: bytes | str) -> str:
-    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    """The reply as one line: smtplib joins a multi-line reply (Gmail's 550-5.1.1 ...) with
+    newlines, which would spread one error over several lines of the ledger and the CLI."""
+    text = reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+    return " ".join(text.split())
 
 
 def _reply_error(code: int, reply: bytes | str, what: str) -> Exception:
