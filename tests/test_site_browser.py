@@ -196,3 +196,15 @@ def test_an_unclosed_right_to_left_override_stays_inside_its_author_name(site, p
             return [left(0), left(text.length - 1)]; }"""
     )
     assert first_left < last_left  # 'G' is drawn left of 'n': read left to right
+
+
+def test_chart_labels_stay_legible_on_a_phone(site, browser):
+    """The 720-unit-wide charts shrink to ~40% on a phone; their axis labels must not."""
+    context, tab = _phone(browser)
+    tab.goto(site["url"] + "stats.html")
+    sizes = tab.evaluate(
+        "[...document.querySelectorAll('.chart .axis')].map(t => t.getBoundingClientRect().height)"
+    )
+    overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    context.close()
+    assert sizes and min(sizes) >= 9 and overflow == 0
