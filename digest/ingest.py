@@ -6,6 +6,7 @@ the run row says what went wrong. Re-running is always safe (upserts keyed by ar
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -51,16 +52,12 @@ def ingest_listing(
     papers, _filtered = select_papers(listing, announce_types, known)
     try:
         counts = paper_store.upsert_papers(db, papers, source=source)
-    except Exception as exc:
-        paper_store.finish_ingest_run(
-            db,
-            run_id,
-            "failed",
-            IngestCounts(),
-            listing.skipped,
-            listing.channel_date,
-            error=str(exc),
-        )
+    except BaseException as exc:  # Ctrl-C too: the run row must not stay 'running'
+        cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
+        with contextlib.suppress(Exception):  # if the database is what failed, keep its error
+            paper_store.finish_ingest_run(
+                db, run_id, "failed", IngestCounts(), listing.skipped, listing.channel_date, cause
+            )
         raise
     counts = counts + IngestCounts(skipped=len(listing.skipped))
     status, error = _status(listing, previous, expected_date), None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from digest.pipeline import run_daily
 from digest.store import open_db
 from tests.conftest import ATOM_SAMPLE
@@ -139,3 +141,40 @@ def test_a_feed_dated_in_the_future_is_refused_not_made_the_reference(make_confi
     assert count_papers(db) == 0
     (second,) = fetch_daily(db, config)
     assert second.status == "ok" and second.counts.new == 86
+
+
+def test_ctrl_c_while_storing_a_listing_marks_its_run_failed(tmp_path):
+    """A KeyboardInterrupt during the store left the run row 'running' for ever."""
+    import signal
+
+    from digest.ingest import ingest_listing
+    from digest.models import Paper, ParsedListing
+    from digest.store.papers import count_papers, recent_ingest_runs
+
+    papers = [
+        Paper(f"2508.{n:05d}", f"T {n}", "A " * 50, ("A B", "C D"), announce_type="new")
+        for n in range(60_000)
+    ]
+    db = open_db(tmp_path / "d.db")
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)  # setup takes ~0.03 s, the store ~3 s
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ingest_listing(
+                db,
+                ParsedListing(papers=papers),
+                source="feed",
+                label="cs.AI",
+                url=None,
+                announce_types=("new",),
+            )
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    (run,) = recent_ingest_runs(db)
+    assert (run["status"], run["error"]) == ("failed", "interrupted")
+    assert count_papers(db) == 0  # one transaction: nothing half-written
