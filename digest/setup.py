@@ -28,8 +28,14 @@ def init_project(directory: Path, state) -> list[str]:
     topics = config.path(config.ranking.topics_file)
     sample_topics = PROJECT_DIR / "data" / "topics.toml"
     if not topics.exists() and sample_topics.exists():
-        topics.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(sample_topics, topics)
+        try:
+            topics.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(sample_topics, topics)
+        except OSError as exc:
+            raise DigestError(
+                f"{topics}: cannot write the sample topics ([ranking].topics_file): "
+                f"{exc.strerror or exc}"
+            ) from exc
         lines.append(f"topics: wrote {topics} (edit it, then `digest topics sync`)")
     _ = state.db  # opening creates the file and applies migrations
     lines.append(f"database: {config.db_path}")

@@ -196,3 +196,12 @@ def test_a_site_dir_holding_the_database_is_refused_before_a_build_deletes_it(tm
     assert "overlaps [database].path" in result.stderr
     assert (tmp_path / "data" / "digest.db").is_file() and (tmp_path / "data").is_dir()
     assert not (tmp_path / "data").is_symlink()
+
+
+def test_init_names_a_topics_file_it_cannot_write(tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "config.toml").write_text('[ranking]\ntopics_file = "a-file/topics.toml"\n')
+    result = _digest("init", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"error: {tmp_path / 'a-file' / 'topics.toml'}: cannot write")
+    assert len(result.stderr.strip().splitlines()) == 1
