@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -205,3 +206,16 @@ def test_init_names_a_topics_file_it_cannot_write(tmp_path):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith(f"error: {tmp_path / 'a-file' / 'topics.toml'}: cannot write")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_demo_refuses_a_database_with_real_subscribers(tmp_path):
+    """Run in a production directory, the demo added its example.org subscribers to the real
+    list (to be mailed by the next real run) and its sample papers to the archive."""
+    added = _digest("subscribers", "add", "reader@lab.test", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    result = _digest("demo", cwd=tmp_path)
+    assert result.returncode == 2 and "has 1 real subscriber(s)" in result.stderr
+    status = json.loads(_digest("status", "--json", cwd=tmp_path).stdout)
+    assert status["papers"] == 0 and status["ingest_runs"] == []
+    listed = _digest("subscribers", "list", "--json", cwd=tmp_path)
+    assert [s["email"] for s in json.loads(listed.stdout)] == ["reader@lab.test"]

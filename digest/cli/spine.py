@@ -311,8 +311,27 @@ def demo() -> None:
     """Run the whole product offline on the bundled sample feeds, in this directory."""
     from digest.demo import run_demo
 
+    _refuse_a_real_list()
     for line in run_demo(state, progress_factory=progress_bar):
         console.print(line, highlight=False, markup=False)
+
+
+def _refuse_a_real_list() -> None:
+    """The demo adds sample subscribers (example.org addresses) and papers: in a directory
+    whose database has real subscribers they would join the real list and be mailed."""
+    from digest.demo import DEMO_SUBSCRIBERS
+    from digest.store.subscribers import list_subscribers
+
+    if not state.config.db_path.exists():
+        return
+    samples = {email for email, *_ in DEMO_SUBSCRIBERS}
+    real = [s for s in list_subscribers(state.db) if s.email not in samples]
+    if real:
+        raise UsageError(
+            f"{state.config.db_path} has {len(real)} real subscriber(s): the demo would add its "
+            "sample subscribers and papers to them; run it in an empty directory "
+            "(mkdir digest-demo && cd digest-demo && digest demo)"
+        )
 
 
 def register(app: typer.Typer) -> None:
