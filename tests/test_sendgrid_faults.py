@@ -602,3 +602,15 @@ def test_a_proxys_html_error_page_is_one_line(sg_config, stand_in):
     error = get_delivery(db, ids[0]).error
     assert "\n" not in error and "502 Bad Gateway" in error
     assert all("\n" not in line for line in report.errors) and report.stopped
+
+
+def test_a_provider_that_stops_answering_stops_the_run_after_three_unknowns(sg_config, stand_in):
+    """Timeouts after the request went out are `unknown`: each one is for the operator to look
+    up at the provider. A hung SendGrid made ten of them before the run paused."""
+    config = sg_config()
+    db, ids, report = _run(config, n_subscribers=5)
+    stand_in.script = ["timeout"] * 5
+    deliver_queued(db, config, get_backend(config), ISSUE, report)
+    assert _states(db, ids) == ["unknown"] * 3 + ["queued"] * 2
+    assert report.stopped and "not answering" in report.stopped
+    assert "2 stay queued" in report.stopped and stand_in.requests == 3

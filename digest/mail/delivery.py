@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from digest.sending import SendReport
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
+UNANSWERED_LIMIT = 3  # calls in a row that may or may not have been accepted: stop the run
 
 
 def deliver_queued(
@@ -56,7 +57,7 @@ def deliver_queued(
             ) from exc
     pacer = Pacer(config.mail.rate_per_second)
     window = window_from_ledger(db, config)
-    consecutive_errors = 0
+    consecutive_errors = unanswered = 0
     for done, delivery_id in enumerate(queued, start=1):
         report.window = window.blocked() if window.limited else None
         if report.window is not None:  # the rest wait for the next pass, still queued
@@ -70,9 +71,13 @@ def deliver_queued(
         )
         if progress is not None:
             progress(done, len(queued))
-        if outcome == "outage":  # the next message would fare no better: keep it queued
+        unanswered = unanswered + 1 if outcome == "unknown" else 0
+        if outcome == "outage" or unanswered >= UNANSWERED_LIMIT:
+            # the next message would fare no better: keep it queued rather than lose it (or
+            # leave one more `unknown` for the operator to look up at the provider)
+            why = "is not taking messages" if outcome == "outage" else "is not answering"
             report.stopped = (
-                f"the provider is unavailable ({report.errors[-1]}); "
+                f"the provider {why} ({report.errors[-1]}); "
                 f"{len(queued) - done} stay queued for the next `digest send`"
             )
             return
