@@ -103,8 +103,9 @@ def index_records(
     )
     timer = threading.Timer(TIMEOUT_SECONDS, process.kill)
     timer.start()
+    files: list[dict] = []
     try:
-        error = _feed(process, records, output_dir)
+        error = _feed(process, records, files)
     except OSError as exc:  # a broken pipe: the service died
         error = f"pagefind --service exited ({exc.__class__.__name__})"
     finally:
@@ -113,15 +114,17 @@ def index_records(
         process.wait()
         with contextlib.suppress(OSError):
             process.stdin.close()  # type: ignore[union-attr]
+    if error is None and files:
+        _write_bundle(output_dir, files)
     if error is None and not bundle_is_whole(output_dir):
         error = f"pagefind --service stopped before writing the index (timeout {TIMEOUT_SECONDS} s)"
     if error is not None:
         raise DigestError(error)
 
 
-def _feed(process, records: Iterable[tuple[str, str]], output_dir: Path) -> str | None:
-    """Send NewIndex, every record and GetFiles, write the files; return the service's first
-    error, if any."""
+def _feed(process, records: Iterable[tuple[str, str]], files: list[dict]) -> str | None:
+    """Send NewIndex, every record and GetFiles; put the bundle's files in `files`; return the
+    service's first error, if any."""
     stdin, stdout = process.stdin, process.stdout
     stdin.write(_encode(1, {"type": "NewIndex", "config": {"force_language": "en"}}))
     stdin.flush()
@@ -149,11 +152,9 @@ def _feed(process, records: Iterable[tuple[str, str]], output_dir: Path) -> str 
     replies.thread.join()
     if replies.error is not None:
         return f"pagefind failed: {replies.error}"
-    files = replies.reply.get("files")
-    if replies.reply.get("type") != "GetFiles" or not files:
-        return None  # the entry-file check names what went wrong
-    _write_bundle(output_dir, files)
-    return None
+    if replies.reply.get("type") == "GetFiles":
+        files += replies.reply.get("files") or []
+    return None  # no files: the entry-file check names what went wrong
 
 
 def _write_bundle(output_dir: Path, files: list[dict]) -> None:
