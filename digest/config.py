@@ -343,8 +343,12 @@ def _validate(config: Config) -> None:
                 f"{src}: [arxiv].categories: {category!r} is not an arXiv category "
                 "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
             )
+    if not arxiv.announce_types:
+        raise ConfigError(f"{src}: [arxiv].announce_types must name at least one type")
     for kind in arxiv.announce_types:
         _choice(kind, ANNOUNCE_TYPES, "[arxiv].announce_types", src)
+    if not (arxiv.user_agent.isascii() and arxiv.user_agent.isprintable()):  # an HTTP header
+        raise ConfigError(f"{src}: [arxiv].user_agent must be printable ASCII on one line")
     _choice(arxiv.feed_format, ("atom", "rss"), "[arxiv].feed_format", src)
     if not 0 <= arxiv.request_delay_seconds <= 300:  # a typo of 3000 waited 50 min a feed
         raise ConfigError(f"{src}: [arxiv].request_delay_seconds must be between 0 and 300")
