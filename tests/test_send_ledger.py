@@ -286,7 +286,17 @@ def test_smtp_auth_failure_stops_before_any_claim(smtp_server, monkeypatch):
 
 # ---------------------------------------------------------------- the state machine itself
 RANK = {"queued": 0, "sending": 1, "unknown": 2, "sent": 3, "failed": 3, "skipped": 3}
-OPERATIONS = ["claim", "sent", "failed", "unknown", "recover", "resolve_sent", "resolve_failed"]
+OPERATIONS = [
+    "claim",
+    "sent",
+    "failed",
+    "unknown",
+    "recover",
+    "resolve_sent",
+    "resolve_failed",
+    "unsubscribe",
+    "skip_if_unsubscribed",
+]
 
 
 @settings(max_examples=40, deadline=None)
@@ -310,6 +320,10 @@ def test_states_only_move_forward(tmp_path_factory, operations):
             ledger.mark_unknown(db, delivery_id, "x")
         elif op == "recover":
             ledger.recover_interrupted(db)
+        elif op == "unsubscribe":
+            set_status(db, sub.id, "unsubscribed")
+        elif op == "skip_if_unsubscribed":
+            ledger.skip_if_unsubscribed(db, delivery_id)
         else:
             try:
                 ledger.resolve(db, delivery_id, op.split("_")[1])
