@@ -376,6 +376,10 @@ def _validate(config: Config) -> None:
     _choice(mail.smtp_security, ("starttls", "ssl", "none"), "[mail].smtp_security", src)
     if "@" not in mail.from_address:
         raise ConfigError(f"{src}: [mail].from_address must be an email address")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.[A-Za-z0-9._-]+", mail.list_id):
+        raise ConfigError(  # it goes into the List-Id header as is: no spaces, CR/LF or <>
+            f"{src}: [mail].list_id must look like daily.digest.example.org, got {mail.list_id!r}"
+        )
     if mail.backend != "outbox" and not mail.postal_address.strip():
         raise ConfigError(
             f"{src}: [mail].postal_address is required with the {mail.backend} backend "

@@ -100,6 +100,8 @@ def test_repository_config_toml_is_valid():
         ("[mail]\nsmtp_port = -3\n", "[mail].smtp_port must be between 1 and 65535"),
         ("[arxiv]\nrequest_delay_seconds = 3000\n", "between 0 and 300"),
         ("[arxiv]\nannounce_types = []\n", "[arxiv].announce_types must name at least one"),
+        ('[mail]\nlist_id = "x.org>\\r\\nBcc: a@b.c"\n', "[mail].list_id must look like"),
+        ('[mail]\nlist_id = "my list"\n', "[mail].list_id must look like"),
         ('[arxiv]\nuser_agent = "caf\u00e9"\n', "[arxiv].user_agent must be printable ASCII"),
         ('[arxiv]\nuser_agent = "a\\r\\nX-Injected: 1"\n', "[arxiv].user_agent must be"),
         ("[arxiv]\ntimeout_seconds = 3600\n", "[arxiv].timeout_seconds must be > 0 and <= 600"),
