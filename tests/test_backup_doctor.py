@@ -366,3 +366,23 @@ def test_serve_and_schedule_refuse_what_would_crash_them_with_one_line(make_conf
         )
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_paths_with_brackets_print_as_they_are(tmp_path):
+    """Paths went through rich markup: a folder named '[bold]ops' printed as a bold 'ops'."""
+    folder = tmp_path / "[bold]ops"
+    folder.mkdir()
+    (folder / "config.toml").write_text("[site]\nsearch = false\n")
+    outputs = []
+    for command in (["init"], ["status"], ["backup"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "digest", *command],
+            capture_output=True,
+            text=True,
+            cwd=folder,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(result.stdout)
+    assert f"database  {folder}/data/digest.db" in outputs[1]
+    assert f"backup {folder}/data/backups/digest-" in outputs[2]

@@ -180,7 +180,8 @@ def backup(
         return
     console.print(
         f"backup {report.path} ({report.size_bytes:,} bytes, integrity "
-        f"{report.integrity}, {report.seconds:.2f} s); pruned {len(report.pruned)}"
+        f"{report.integrity}, {report.seconds:.2f} s); pruned {len(report.pruned)}",
+        markup=False,
     )
 
 

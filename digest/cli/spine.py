@@ -274,8 +274,13 @@ def status(as_json: JsonOption = False) -> None:
     if as_json:
         print_json(info)
         return
-    console.print(f"database  {info['database']} ({info['database_bytes'] / 1e6:.1f} MB)")
-    console.print(f"papers    {info['papers']}   embeddings {info['embeddings']} ({info['model']})")
+    console.print(
+        f"database  {info['database']} ({info['database_bytes'] / 1e6:.1f} MB)", markup=False
+    )
+    console.print(
+        f"papers    {info['papers']}   embeddings {info['embeddings']} ({info['model']})",
+        markup=False,
+    )
     if info.get("subscribers") is not None:
         console.print(f"subscribers {info['subscribers']}")
     table = Table(
