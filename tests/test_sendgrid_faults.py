@@ -144,12 +144,12 @@ class SendGridStandIn:
             action = 202
         if action == 202:
             return Response("", 202, headers={"X-Message-Id": f"sg-msg-{number}"})
-        if action in (429, "429-hour", "429-slow", "429-retry-after"):
+        if action in (429, "429-hour", "429-slow", "429-skewed", "429-retry-after"):
             headers = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "0"}
             if action == "429-retry-after":  # a proxy's standard header instead of SendGrid's
                 headers = {"Retry-After": "1"}
             else:
-                wait = {"429-hour": 3600, "429-slow": 30}.get(str(action), 1)
+                wait = {"429-hour": 3600, "429-slow": 30, "429-skewed": -5}.get(str(action), 1)
                 headers["X-RateLimit-Reset"] = str(int(time.time()) + wait)
             return Response(
                 json.dumps({"errors": [{"message": "too many requests"}]}),
@@ -614,3 +614,15 @@ def test_a_provider_that_stops_answering_stops_the_run_after_three_unknowns(sg_c
     assert _states(db, ids) == ["unknown"] * 3 + ["queued"] * 2
     assert report.stopped and "not answering" in report.stopped
     assert "2 stay queued" in report.stopped and stand_in.requests == 3
+
+
+def test_a_rate_limit_reset_already_past_still_backs_off(sg_config, stand_in):
+    """X-RateLimit-Reset is an absolute time: with our clock a few seconds ahead of SendGrid's
+    it is always past, the wait came out as 0 and the retries hammered SendGrid (20 a second
+    until the 429 budget ran out). The backoff is now the floor."""
+    config = sg_config(retry_base_seconds=0.2, rate_limit_max_wait_seconds=1.0)
+    db, ids, report = _run(config, n_subscribers=1)
+    stand_in.script = ["429-skewed"] * 50
+    deliver_queued(db, config, get_backend(config), ISSUE, report)
+    assert stand_in.requests <= 4  # 0.2 + 0.4 s waited, the next 0.8 s would pass 1 s
+    assert _states(db, ids) == ["failed"] and report.stopped

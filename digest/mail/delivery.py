@@ -123,12 +123,13 @@ def _deliver_one(
             result = backend.send(message, delivery_id)  # type: ignore[arg-type]
         except RateLimitedError as exc:
             rate_limits += 1
-            wait = (
-                exc.retry_after
-                if exc.retry_after is not None
-                else backoff_delay(rate_limits, config.mail.retry_base_seconds)
+            # the provider's wait, but never less than the backoff: a reset time already past
+            # (our clock ahead of theirs) made it 0, and the retries hammered the provider
+            wait = max(
+                exc.retry_after or 0.0,
+                backoff_delay(rate_limits, config.mail.retry_base_seconds),
+                0.05,
             )
-            wait = max(wait, 0.05)
             budget = config.mail.rate_limit_max_wait_seconds
             if waited_for_rate_limit + wait > budget:
                 _finish_failed(
