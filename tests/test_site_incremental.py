@@ -180,3 +180,38 @@ def test_similar_cache_after_a_paper_leaves_and_returns_equals_a_fresh_computati
     cached = site_store.similar_papers(db, model)
     assert update_similar(db, model, full=True, build_id=4) == cached
     db.conn.close()
+
+
+def test_a_build_started_during_another_waits_for_it(sample_db, make_config):
+    """Without turns, a second build (an operator's, during the daily run's) picked the tree
+    the first was writing, linked the old pages into it and swapped it in while the first was
+    still rendering there."""
+    import json
+    import subprocess
+    import sys
+    import time
+
+    config, config_path = make_config()
+    build_site(sample_db, config)  # both trees exist from here on: a second build is cheap
+    build_site(sample_db, config)
+    second: list[subprocess.Popen] = []
+    still_waiting: list[bool] = []
+
+    def start_second_build(stage: str, done: int, total: int) -> None:
+        if stage == "pages" and not second:
+            command = [sys.executable, "-m", "digest", "--config", str(config_path)]
+            second.append(
+                subprocess.Popen([*command, "site", "build", "--json"], stdout=subprocess.PIPE)
+            )
+            deadline = time.monotonic() + 10  # unchecked, it finished in 2 s (load 3)
+            while second[0].poll() is None and time.monotonic() < deadline:
+                time.sleep(0.1)
+            still_waiting.append(second[0].poll() is None)
+
+    first = build_site(sample_db, config, full=True, progress=start_second_build)
+    out, _ = second[0].communicate(timeout=120)
+    assert still_waiting == [True]  # it did not swap in a tree the first was writing
+    assert second[0].returncode == 0
+    report = json.loads(out)
+    assert report["rendered"] == 0 and report["pages"] == first.pages
+    assert_same_site(sample_db, config, Path(config.path("full-copy")))

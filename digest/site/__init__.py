@@ -16,6 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from digest.config import Config
+from digest.errors import DigestError
 from digest.paths import PACKAGE_DIR, TEMPLATES_DIR
 from digest.site import affected, feeds, pages, profiles, search, trees, write
 from digest.site.gather import SiteData, gather
@@ -26,6 +27,7 @@ from digest.site.trending_view import trending_list
 from digest.store import site as site_store
 
 Progress = Callable[[str, int, int], None]
+BUILD_WAIT_SECONDS = 3600  # for another build of the same site to finish
 STATIC_SOURCE = TEMPLATES_DIR / "site" / "static"
 
 
@@ -210,8 +212,29 @@ def build_site(
     db, config: Config, *, full: bool = False, progress: Progress | None = None
 ) -> SiteReport:
     """Render the archive from the store into config.site.dir (incremental unless `full`)."""
-    with _long_lived_heap():
+    with _one_build_at_a_time(site_dir(config)), _long_lived_heap():
         return _build_site(db, config, full=full, progress=progress)
+
+
+@contextlib.contextmanager
+def _one_build_at_a_time(target: Path) -> Iterator[None]:
+    """Builds of one site take turns: two at once picked the same tree, and one cleared or
+    re-linked it under the other (whose swap then published a tree still being written). A
+    `digest site build` started during the daily run waits for it, then has little to do."""
+    from filelock import FileLock, Timeout
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(target.parent / f".{target.name}.build.lock"))
+    try:
+        lock.acquire(timeout=BUILD_WAIT_SECONDS)
+    except Timeout:
+        raise DigestError(
+            f"another site build has held {target} for over {BUILD_WAIT_SECONDS // 60} minutes"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def _build_site(db, config: Config, *, full: bool, progress: Progress | None) -> SiteReport:
