@@ -266,10 +266,70 @@ def _choice(value: str, allowed: tuple[str, ...], key: str, source: str) -> None
         raise ConfigError(f"{source}: {key} must be one of {', '.join(allowed)}, got {value!r}")
 
 
-def _validate_reputation(mail: MailConfig, src: str) -> None:
-    if mail.max_per_hour < 0 or mail.max_per_day < 0 or mail.complaint_min_sent < 0:
+# (setting, lowest, highest, lowest allowed?): bounds a type alone cannot express. A wrong
+# value is named with the range; the upper bounds catch typos that would look like a hang.
+_BOUNDS: tuple[tuple[str, float, float | None, bool], ...] = (
+    ("database.busy_timeout_ms", 0, None, True),
+    ("arxiv.max_retries", 0, 20, True),
+    ("arxiv.request_delay_seconds", 0, 300, True),  # a typo of 3000 waited 50 min a feed
+    ("arxiv.timeout_seconds", 0, 600, False),
+    ("arxiv.api_page_size", 1, 2000, True),
+    ("embedding.batch_size", 1, 4096, True),  # x16 texts are encoded per call
+    ("ranking.default_threshold", -1, 1, True),
+    ("ranking.diversity_lambda", 0, 1, True),
+    ("ranking.trending_weight", 0, 1, True),
+    ("ranking.min_feedback_for_model", 1, None, True),
+    ("mail.rate_per_second", 0, None, False),
+    ("mail.max_lateness_hours", 0, None, False),
+    ("mail.smtp_port", 1, 65535, True),
+    ("mail.smtp_timeout_seconds", 0, None, False),
+    ("mail.sendgrid_timeout_seconds", 0, None, False),
+    ("mail.send_retries", 0, None, True),
+    ("mail.retry_base_seconds", 0, None, True),
+    ("mail.max_consecutive_errors", 1, None, True),
+    ("mail.max_per_hour", 0, None, True),
+    ("mail.max_per_day", 0, None, True),
+    ("mail.complaint_min_sent", 0, None, True),
+    ("service.port", 1, 65535, True),
+    ("service.confirm_token_days", 1, 3650, True),
+    ("service.subscribe_per_ip_per_minute", 1, None, True),
+    ("service.confirm_mails_per_address_per_day", 1, None, True),
+    ("service.backup_keep", 1, None, True),
+    ("schedule.misfire_grace_hours", 0, None, False),
+    ("schedule.lease_minutes", 0, None, False),
+)
+
+
+def _validate_bounds(config: Config, src: str) -> None:
+    for setting, low, high, low_ok in _BOUNDS:
+        section, key = setting.split(".")
+        value = getattr(getattr(config, section), key)
+        above = value >= low if low_ok else value > low
+        if above and (high is None or value <= high):
+            continue
+        sign = ">=" if low_ok else ">"
+        if high is None:
+            wanted = f"{sign} {low:g}"
+        elif low_ok:
+            wanted = f"between {low:g} and {high:g}"
+        else:
+            wanted = f"> {low:g} and <= {high:g}"
+        raise ConfigError(f"{src}: [{section}].{key} must be {wanted}, got {value:g}")
+
+
+def _validate_mail(mail: MailConfig, src: str) -> None:
+    _choice(mail.backend, ("outbox", "smtp", "sendgrid"), "[mail].backend", src)
+    _choice(mail.smtp_security, ("starttls", "ssl", "none"), "[mail].smtp_security", src)
+    if "@" not in mail.from_address:
+        raise ConfigError(f"{src}: [mail].from_address must be an email address")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.[A-Za-z0-9._-]+", mail.list_id):
+        raise ConfigError(  # it goes into the List-Id header as is: no spaces, CR/LF or <>
+            f"{src}: [mail].list_id must look like daily.digest.example.org, got {mail.list_id!r}"
+        )
+    if mail.backend != "outbox" and not mail.postal_address.strip():
         raise ConfigError(
-            f"{src}: [mail].max_per_hour, max_per_day and complaint_min_sent must be >= 0"
+            f"{src}: [mail].postal_address is required with the {mail.backend} backend "
+            "(a sender's physical address must appear in every email)"
         )
     if not 0 < mail.complaint_warn_rate <= mail.complaint_pause_rate < 1:
         raise ConfigError(
@@ -279,24 +339,26 @@ def _validate_reputation(mail: MailConfig, src: str) -> None:
         )
 
 
-def _validate_limits(config: Config, src: str) -> None:
-    """Numbers and paths that no other check covers: a negative count, an empty path."""
-    if not config.database.path.strip():
-        raise ConfigError(f"{src}: [database].path must not be empty")
-    if not config.embedding.model.strip():
-        raise ConfigError(f"{src}: [embedding].model must not be empty (default {BUNDLED_MODEL})")
-    if config.database.busy_timeout_ms < 0:
-        raise ConfigError(f"{src}: [database].busy_timeout_ms must be >= 0")
+def _validate_arxiv(arxiv: ArxivConfig, src: str) -> None:
+    if not arxiv.categories:
+        raise ConfigError(f"{src}: [arxiv].categories must name at least one category")
+    for category in arxiv.categories:
+        if not is_category(category):
+            raise ConfigError(
+                f"{src}: [arxiv].categories: {category!r} is not an arXiv category "
+                "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
+            )
+    if not arxiv.announce_types:
+        raise ConfigError(f"{src}: [arxiv].announce_types must name at least one type")
+    for kind in arxiv.announce_types:
+        _choice(kind, ANNOUNCE_TYPES, "[arxiv].announce_types", src)
+    _choice(arxiv.feed_format, ("atom", "rss"), "[arxiv].feed_format", src)
+    if not (arxiv.user_agent.isascii() and arxiv.user_agent.isprintable()):  # an HTTP header
+        raise ConfigError(f"{src}: [arxiv].user_agent must be printable ASCII on one line")
     for key in ("feed_base_url", "api_base_url"):
-        url = getattr(config.arxiv, key)
+        url = getattr(arxiv, key)
         if not url.startswith(("http://", "https://")) or len(url) < 9 or " " in url:
             raise ConfigError(f"{src}: [arxiv].{key} must be an http(s) URL, got {url!r}")
-    if not 0 <= config.arxiv.max_retries <= 20:
-        raise ConfigError(f"{src}: [arxiv].max_retries must be between 0 and 20")
-    if not 1 <= config.mail.smtp_port <= 65535:
-        raise ConfigError(f"{src}: [mail].smtp_port must be between 1 and 65535")
-    if config.service.confirm_token_days > 3650:
-        raise ConfigError(f"{src}: [service].confirm_token_days must be <= 3650")
 
 
 def _path_settings(config: Config) -> dict[str, str]:
@@ -332,75 +394,19 @@ def _validate_paths(config: Config, src: str) -> None:
 def _validate(config: Config) -> None:
     """Value checks that types alone can't express."""
     src = config.source
-    _validate_limits(config, src)
+    if not config.database.path.strip():
+        raise ConfigError(f"{src}: [database].path must not be empty")
+    if not config.embedding.model.strip():
+        raise ConfigError(f"{src}: [embedding].model must not be empty (default {BUNDLED_MODEL})")
+    _validate_bounds(config, src)
     _validate_paths(config, src)
-    arxiv = config.arxiv
-    if not arxiv.categories:
-        raise ConfigError(f"{src}: [arxiv].categories must name at least one category")
-    for category in arxiv.categories:
-        if not is_category(category):
-            raise ConfigError(
-                f"{src}: [arxiv].categories: {category!r} is not an arXiv category "
-                "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
-            )
-    if not arxiv.announce_types:
-        raise ConfigError(f"{src}: [arxiv].announce_types must name at least one type")
-    for kind in arxiv.announce_types:
-        _choice(kind, ANNOUNCE_TYPES, "[arxiv].announce_types", src)
-    if not (arxiv.user_agent.isascii() and arxiv.user_agent.isprintable()):  # an HTTP header
-        raise ConfigError(f"{src}: [arxiv].user_agent must be printable ASCII on one line")
-    _choice(arxiv.feed_format, ("atom", "rss"), "[arxiv].feed_format", src)
-    if not 0 <= arxiv.request_delay_seconds <= 300:  # a typo of 3000 waited 50 min a feed
-        raise ConfigError(f"{src}: [arxiv].request_delay_seconds must be between 0 and 300")
-    if not 0 < arxiv.timeout_seconds <= 600:
-        raise ConfigError(f"{src}: [arxiv].timeout_seconds must be > 0 and <= 600")
-    if not 1 <= arxiv.api_page_size <= 2000:
-        raise ConfigError(f"{src}: [arxiv].api_page_size must be between 1 and 2000")
-    if not 1 <= config.embedding.batch_size <= 4096:  # x16 texts are encoded per call
-        raise ConfigError(f"{src}: [embedding].batch_size must be between 1 and 4096")
+    _validate_arxiv(config.arxiv, src)
+    _validate_mail(config.mail, src)
     ranking = config.ranking
     if not 1 <= ranking.default_max_papers <= ranking.max_papers_cap <= 50:
         raise ConfigError(
             f"{src}: [ranking].default_max_papers must be between 1 and max_papers_cap (<= 50)"
         )
-    if not -1.0 <= ranking.default_threshold <= 1.0:
-        raise ConfigError(f"{src}: [ranking].default_threshold must be between -1 and 1")
-    if not 0.0 <= ranking.diversity_lambda <= 1.0:
-        raise ConfigError(f"{src}: [ranking].diversity_lambda must be between 0 and 1")
-    if not 0.0 <= ranking.trending_weight <= 1.0:
-        raise ConfigError(f"{src}: [ranking].trending_weight must be between 0 and 1")
-    if ranking.min_feedback_for_model < 1:
-        raise ConfigError(f"{src}: [ranking].min_feedback_for_model must be >= 1")
-    mail = config.mail
-    _choice(mail.backend, ("outbox", "smtp", "sendgrid"), "[mail].backend", src)
-    _choice(mail.smtp_security, ("starttls", "ssl", "none"), "[mail].smtp_security", src)
-    if "@" not in mail.from_address:
-        raise ConfigError(f"{src}: [mail].from_address must be an email address")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.[A-Za-z0-9._-]+", mail.list_id):
-        raise ConfigError(  # it goes into the List-Id header as is: no spaces, CR/LF or <>
-            f"{src}: [mail].list_id must look like daily.digest.example.org, got {mail.list_id!r}"
-        )
-    if mail.backend != "outbox" and not mail.postal_address.strip():
-        raise ConfigError(
-            f"{src}: [mail].postal_address is required with the {mail.backend} backend "
-            "(a sender's physical address must appear in every email)"
-        )
-    if mail.rate_per_second <= 0:
-        raise ConfigError(f"{src}: [mail].rate_per_second must be > 0")
-    if mail.send_retries < 0 or mail.retry_base_seconds < 0 or mail.max_lateness_hours <= 0:
-        raise ConfigError(
-            f"{src}: [mail].send_retries and retry_base_seconds must be >= 0, "
-            "max_lateness_hours > 0"
-        )
-    if (
-        mail.max_consecutive_errors < 1
-        or mail.smtp_timeout_seconds <= 0
-        or mail.sendgrid_timeout_seconds <= 0
-    ):
-        raise ConfigError(
-            f"{src}: [mail].max_consecutive_errors must be >= 1 and the smtp/sendgrid timeouts > 0"
-        )
-    _validate_reputation(mail, src)
     try:
         ZoneInfo(config.schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -411,14 +417,3 @@ def _validate(config: Config) -> None:
         raise ConfigError(
             f"{src}: [schedule].cron must have 5 fields (minute hour day month weekday)"
         )
-    if not 1 <= config.service.port <= 65535:
-        raise ConfigError(f"{src}: [service].port must be between 1 and 65535")
-    service = config.service
-    if service.confirm_token_days < 1:
-        raise ConfigError(f"{src}: [service].confirm_token_days must be >= 1")
-    if service.subscribe_per_ip_per_minute < 1 or service.confirm_mails_per_address_per_day < 1:
-        raise ConfigError(f"{src}: [service] rate limits must be >= 1")
-    if service.backup_keep < 1:
-        raise ConfigError(f"{src}: [service].backup_keep must be >= 1")
-    if config.schedule.misfire_grace_hours <= 0 or config.schedule.lease_minutes <= 0:
-        raise ConfigError(f"{src}: [schedule].misfire_grace_hours and lease_minutes must be > 0")

@@ -224,3 +224,16 @@ def test_demo_refuses_a_database_with_real_subscribers(tmp_path):
     assert status["papers"] == 0 and status["ingest_runs"] == []
     listed = _digest("subscribers", "list", "--json", cwd=tmp_path)
     assert [s["email"] for s in json.loads(listed.stdout)] == ["reader@lab.test"]
+
+
+def test_every_bounded_setting_is_named_when_out_of_range(tmp_path):
+    from digest.config import _BOUNDS
+
+    for setting, low, _high, low_ok in _BOUNDS:
+        section, key = setting.split(".")
+        below = low - 1 if low_ok else low
+        path = tmp_path / f"{key}.toml"
+        value = int(below) if float(below).is_integer() else below
+        path.write_text(f"[{section}]\n{key} = {value}\n")
+        with pytest.raises(ConfigError, match=rf"\[{section}\]\.{key} must be"):
+            load_config(path)
