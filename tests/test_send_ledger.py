@@ -463,3 +463,28 @@ def test_a_relay_capping_messages_per_connection_gets_a_new_connection(smtp_serv
     report = send_issue(db, config, ISSUE, now=ON_TIME)
     assert (report.sent, report.failed, report.retries, report.stopped) == (5, 0, 0, None)
     assert len(handler.messages) == 5 and len(relay.sessions) == 3
+
+
+def test_cli_list_shows_provider_errors_as_text(outbox_config, tmp_path):
+    """The error column is the provider's words: '550 [/] ...' crashed `deliveries list` with a
+    rich MarkupError traceback, and '[bold]' or '[link=...]' in a reply silently vanished."""
+    import os
+
+    db = open_db(outbox_config.db_path)
+    subs = seed_subscribers(db, 2, save_plans=False)
+    ids = queue_messages(db, outbox_config, subs)
+    errors = ["550 5.1.1 [/] no such user", "554 [bold]blocked"]
+    for delivery_id, error in zip(ids, errors, strict=True):
+        assert ledger.claim(db, delivery_id, "smtp") == "claimed"
+        ledger.mark_failed(db, delivery_id, error)
+    db.conn.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(tmp_path / "config.toml")]
+        + ["deliveries", "list", "--state", "failed"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "550 5.1.1 [/] no such user" in done.stdout and "554 [bold]blocked" in done.stdout

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from digest.cli.common import (
     JsonOption,
@@ -191,13 +192,13 @@ def list_command(
             if row.state in ("failed", "unknown", "skipped")
             else (row.provider_message_id or "")
         )
-        table.add_row(
+        table.add_row(  # Text: a provider's error ("550 [/] ...") is not rich markup
             row.id,
             row.issue_date.isoformat(),
-            row.email or str(row.subscriber_id),
+            Text(row.email or str(row.subscriber_id)),
             row.state,
             str(row.attempts),
-            (detail or "")[:80],
+            Text((detail or "")[:80]),
         )
     console.print(table)
     console.print(f"{len(rows)} deliveries")
