@@ -202,6 +202,8 @@ def load_config(explicit: str | Path | None = None) -> Config:
         raw = tomllib.loads(text.removeprefix("\ufeff"))  # editors on Windows write a BOM
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from exc
     return parse_config(raw, source=str(path), base_dir=path.resolve().parent)
 
 

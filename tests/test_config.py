@@ -60,6 +60,7 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
         ("[service]\nport = 70000\n", "[service].port"),
         ("[mail]\ntracking = 'yes'\n", "[mail].tracking must be true or false"),
         ("[arxiv\n", "not valid TOML"),
+        ("x = " + "[" * 100_000 + "]" * 100_000, "not valid TOML: arrays or tables nested"),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
