@@ -626,3 +626,21 @@ def test_a_rate_limit_reset_already_past_still_backs_off(sg_config, stand_in):
     deliver_queued(db, config, get_backend(config), ISSUE, report)
     assert stand_in.requests <= 4  # 0.2 + 0.4 s waited, the next 0.8 s would pass 1 s
     assert _states(db, ids) == ["failed"] and report.stopped
+
+
+@pytest.mark.parametrize(
+    "name", ["boss@victim.org", "Smith, <John>", "Zoë, a@b.c", 'Ann "The" Boss']
+)
+def test_the_recipient_is_the_subscribers_address_whatever_their_name(sg_config, stand_in, name):
+    """The name and address were glued back into "name <address>" unquoted and parsed again:
+    a subscriber who typed "boss@victim.org" as their name had their digest (with their
+    unsubscribe and preference links) sent to boss@victim.org; "Smith, <John>" to "Smith"."""
+    from dataclasses import replace
+
+    from tests.delivery_support import subscriber
+
+    config = sg_config()
+    sub = replace(subscriber(), name=name)
+    get_backend(config).send(digest_message(config, sub), "d_1")
+    [body] = stand_in.bodies
+    assert body["personalizations"] == [{"to": [{"email": "ann@lab.test", "name": name}]}]

@@ -75,8 +75,9 @@ def _parts(message: EmailMessage) -> list[dict[str, str]]:
 
 def mail_send_payload(message: EmailMessage, delivery_id: str, mail: MailConfig) -> dict:
     """The v3 /mail/send body for one message. Only the opaque delivery id goes in custom_args."""
-    recipients = [
-        _address(f"{name} <{addr}>" if name else addr)
+    recipients = [  # (name, address) as parsed: never re-parsed from "name <address>", which
+        # sent the digest to "boss@victim.org" for a subscriber who typed that as their name
+        {"email": addr, "name": name} if name else {"email": addr}
         for name, addr in getaddresses([str(v) for v in message.get_all("To", [])])
         if addr
     ]
