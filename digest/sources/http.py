@@ -22,7 +22,7 @@ from digest.errors import FetchError
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_BODY_BYTES = 200 * 2**20  # a daily listing is ~2 MB, an API page of 2,000 entries ~10 MB
-DEADLINE_FACTOR = 4  # one response, start to last byte, may take this many timeouts
+DEADLINE_FACTOR = 10  # one response, start to last byte, may take this many timeouts
 
 
 class _TooSlow(Exception):
