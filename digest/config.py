@@ -172,7 +172,7 @@ def secret(name: str) -> str | None:
 def _existing_file(path: Path, shown: str) -> Path:
     if path.is_dir():
         raise ConfigError(f"{shown}: is a directory, not a config file")
-    if not path.is_file():
+    if not path.exists():  # a pipe is fine: `--config <(render-config)` or /dev/stdin
         raise ConfigError(f"{shown}: config file not found")
     return path
 
@@ -204,7 +204,9 @@ def load_config(explicit: str | Path | None = None) -> Config:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     except RecursionError as exc:
         raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from exc
-    return parse_config(raw, source=str(path), base_dir=path.resolve().parent)
+    # Relative paths resolve against the file's folder; a pipe has none: the working directory.
+    base_dir = path.resolve().parent if path.is_file() else Path.cwd()
+    return parse_config(raw, source=str(path), base_dir=base_dir)
 
 
 def parse_config(raw: dict[str, object], source: str, base_dir: Path) -> Config:

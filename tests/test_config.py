@@ -244,3 +244,17 @@ def test_toml_nested_absurdly_deep_is_not_valid_toml(tmp_path):
     path.write_text("x = " + "[" * 100_000 + "]" * 100_000)
     with pytest.raises(ConfigError, match="not valid TOML: arrays or tables nested too deeply"):
         load_config(path)
+
+
+def test_config_can_come_from_a_pipe(tmp_path):
+    """`digest --config /dev/stdin` (or <(...)) said "config file not found"."""
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", "/dev/stdin", "status", "--json"],
+        input='[database]\npath = "from-pipe.db"\n[site]\ntitle = "piped"\n',
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert result.returncode == 2  # the config was read: its database is looked for here
+    assert f"no database at {tmp_path / 'from-pipe.db'} " in result.stderr
