@@ -223,8 +223,9 @@ def _one_build_at_a_time(target: Path) -> Iterator[None]:
     `digest site build` started during the daily run waits for it, then has little to do."""
     from filelock import FileLock, Timeout
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(target.parent / f".{target.name}.build.lock"))
+    folder = trees.Trees(target, None, trees.SLOTS[0]).folder  # beside the two trees
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(folder / ".build.lock"))
     try:
         lock.acquire(timeout=BUILD_WAIT_SECONDS)
     except Timeout:
