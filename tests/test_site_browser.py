@@ -208,3 +208,22 @@ def test_chart_labels_stay_legible_on_a_phone(site, browser):
     overflow = tab.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     context.close()
     assert sizes and min(sizes) >= 9 and overflow == 0
+
+
+def test_buttons_keep_their_words_whole_on_a_phone(site, browser):
+    """Long names may wrap anywhere; a 'Follow' button squeezed by its row must not."""
+    eve = site["db"].execute("SELECT id FROM authors WHERE name = 'Eve Example'").fetchone()[0]
+    context, tab = _phone(browser)
+    lines = {}
+    for path in (f"authors/{eve}.html", "papers/2609.99999.html", "subscribe.html"):
+        tab.goto(site["url"] + path)
+        lines[path] = tab.evaluate(
+            """[...document.querySelectorAll('main .button, main button')]
+                 .filter(b => b.offsetWidth && b.textContent.trim())
+                 .map(b => { const r = document.createRange(); r.selectNodeContents(b);
+                             const tops = new Set([...r.getClientRects()].map(x => x.top));
+                             return [b.textContent.trim(), tops.size]; })"""
+        )
+    context.close()
+    assert any(name == "Follow" for found in lines.values() for name, _ in found)
+    assert [item for found in lines.values() for item in found if item[1] != 1] == []
