@@ -11,7 +11,8 @@ ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
 
 # New-style ids (0704.0001 .. 2512.12345) and old-style (hep-th/9901001, math.CA/0611800).
 ARXIV_ID_RE = re.compile(
-    r"^(?:arXiv:)?(?P<base>\d{4}\.\d{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/\d{7})(?:v(?P<version>\d+))?$"
+    r"^(?:arXiv:)?(?P<base>[0-9]{4}\.[0-9]{4,5}|[a-z][a-z\-]*(?:\.[A-Z]{2})?/[0-9]{7})"
+    r"(?:v(?P<version>[0-9]+))?$"  # ASCII digits only (sources.arxiv_id bounds the version)
 )
 
 

@@ -564,3 +564,12 @@ def test_json_output_on_stdout_is_only_json_when_stderr_is_a_terminal(tmp_path):
         os.close(controller)
     assert proc.returncode == 0
     assert proc.stdout.startswith(b"{") and json.loads(proc.stdout)["counts"]["new"] == 49
+
+
+def test_split_arxiv_id_takes_ascii_digits_only():
+    from digest.models import split_arxiv_id
+
+    assert split_arxiv_id("arXiv:2401.00001v12") == ("2401.00001", 12)
+    assert split_arxiv_id("math.CA/0611800v2") == ("math/0611800", 2)
+    assert split_arxiv_id("２４０１.00001") is None  # fullwidth digits
+    assert split_arxiv_id("\u0662\u0664\u0660\u0661.00001") is None  # Arabic-Indic digits
