@@ -338,6 +338,18 @@ def test_relative_links_in_feeds_resolve_from_where_the_feed_is(hostile):
     assert checked == dict.fromkeys(checked, True)
 
 
+def test_an_empty_archive_builds_and_does_not_call_its_search_turned_off(make_config):
+    from digest.store import open_db
+
+    config, _ = make_config()
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    db = open_db(config.db_path)
+    report = build_site(db, config)
+    db.conn.close()
+    search = (Path(report.dir) / "search.html").read_text()
+    assert report.papers == 0 and "turned off" not in search and "no papers" in search
+
+
 def test_every_topic_gets_its_own_page_whatever_its_name(sample_db_path, tmp_path):
     """'Index' would slugify onto the topics list page, and 'Agents 5' onto the page a second
     'Agents' got as 'agents-<id>': each topic must keep a page (and feed) of its own."""
