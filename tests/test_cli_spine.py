@@ -133,6 +133,26 @@ def test_search_embed_cache_and_show(sample_db, sample_config, make_config):
     assert missing.returncode == 2 and "2501.99999" in missing.stderr
 
 
+def test_damage_found_after_opening_is_one_line_naming_the_file(
+    sample_db, sample_config, make_config
+):
+    """A damaged table page passes the checks made when the file opens; the search that
+    reads it must still end in one line naming the database, not a DatabaseError traceback."""
+    _, path = make_config()
+    page = sample_db.execute(
+        "SELECT pageno FROM dbstat WHERE name = 'papers' AND pagetype = 'leaf' LIMIT 1 OFFSET 1"
+    ).fetchone()[0]
+    size = sample_db.execute("PRAGMA page_size").fetchone()[0]
+    sample_db.conn.close()
+    with open(sample_config.db_path, "r+b") as file:
+        file.seek(size * (page - 1))
+        file.write(b"\x0d" + b"\xff" * (size - 1))
+    proc = digest("--config", str(path), "papers", "search", "agents")
+    assert proc.returncode == 1, proc.stderr
+    assert str(sample_config.db_path) in proc.stderr and "damaged" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) <= 3
+
+
 def test_new_text_is_embedded_once(sample_db, sample_config):
     from dataclasses import replace
 

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 from digest.cli import mail, preview, service, site, spine, subscribers, topic_lab, topics
-from digest.cli.common import err_console, state
+from digest.cli.common import database_problem, err_console, state
 from digest.config import ConfigError
 from digest.errors import DigestError, UsageError
 
@@ -74,8 +74,8 @@ def main() -> None:
     except DigestError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
-    except sqlite3.OperationalError as exc:
-        err_console.print(f"[bold red]error:[/] database: {escape(str(exc))}", highlight=False)
+    except sqlite3.DatabaseError as exc:  # damage found after opening, a read-only file, ...
+        err_console.print(f"[bold red]error:[/] {escape(_database_line(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
@@ -88,6 +88,13 @@ def main() -> None:
         if isinstance(exc, aborts):
             sys.exit(1)
         raise
+
+
+def _database_line(exc: sqlite3.DatabaseError) -> str:
+    """Name the database file when the config that names it loaded."""
+    if state._config is None:
+        return f"database: {exc}"
+    return database_problem(state.config.db_path, exc)
 
 
 def _first_argument_not_utf8(args: list[str]) -> str | None:
