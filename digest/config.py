@@ -14,9 +14,6 @@ import types
 import typing
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from digest.models import ANNOUNCE_TYPES
 
 BUNDLED_MODEL = "bundled:all-MiniLM-L6-v2"
 MAX_INT = 2**31 - 1  # larger numbers are typos, and overflow SQLite pragmas and timedelta
@@ -220,7 +217,9 @@ def parse_config(raw: dict[str, object], source: str, base_dir: Path) -> Config:
         section_type = typing.get_type_hints(Config)[name]
         sections[name] = _build_section(section_type, name, value, source)
     config = Config(**sections, base_dir=base_dir, source=source)  # type: ignore[arg-type]
-    _validate(config)
+    from digest.config_checks import validate  # it imports the classes above
+
+    validate(config)
     return config
 
 
@@ -263,161 +262,3 @@ def _coerce(expected: object, value: object, key: str, source: str) -> object:
     if origin in (typing.Union, types.UnionType):
         return value
     raise ConfigError(f"{source}: {key} has an unsupported type")  # pragma: no cover
-
-
-def _choice(value: str, allowed: tuple[str, ...], key: str, source: str) -> None:
-    if value not in allowed:
-        raise ConfigError(f"{source}: {key} must be one of {', '.join(allowed)}, got {value!r}")
-
-
-# (setting, lowest, highest, lowest allowed?): bounds a type alone cannot express. A wrong
-# value is named with the range; the upper bounds catch typos that would look like a hang.
-_BOUNDS: tuple[tuple[str, float, float | None, bool], ...] = (
-    ("database.busy_timeout_ms", 0, None, True),
-    ("arxiv.max_retries", 0, 20, True),
-    ("arxiv.request_delay_seconds", 0, 300, True),  # a typo of 3000 waited 50 min a feed
-    ("arxiv.timeout_seconds", 0, 600, False),
-    ("arxiv.api_page_size", 1, 2000, True),
-    ("embedding.batch_size", 1, 4096, True),  # x16 texts are encoded per call
-    ("ranking.default_threshold", -1, 1, True),
-    ("ranking.diversity_lambda", 0, 1, True),
-    ("ranking.trending_weight", 0, 1, True),
-    ("ranking.min_feedback_for_model", 1, None, True),
-    ("mail.rate_per_second", 0, None, False),
-    ("mail.max_lateness_hours", 0, None, False),
-    ("mail.smtp_port", 1, 65535, True),
-    ("mail.smtp_timeout_seconds", 0, None, False),
-    ("mail.sendgrid_timeout_seconds", 0, None, False),
-    ("mail.send_retries", 0, None, True),
-    ("mail.retry_base_seconds", 0, None, True),
-    ("mail.max_consecutive_errors", 1, None, True),
-    ("mail.max_per_hour", 0, None, True),
-    ("mail.max_per_day", 0, None, True),
-    ("mail.complaint_min_sent", 0, None, True),
-    ("service.port", 1, 65535, True),
-    ("service.confirm_token_days", 1, 3650, True),
-    ("service.subscribe_per_ip_per_minute", 1, None, True),
-    ("service.confirm_mails_per_address_per_day", 1, None, True),
-    ("service.backup_keep", 1, None, True),
-    ("schedule.misfire_grace_hours", 0, None, False),
-    ("schedule.lease_minutes", 0, None, False),
-)
-
-
-def _validate_bounds(config: Config, src: str) -> None:
-    for setting, low, high, low_ok in _BOUNDS:
-        section, key = setting.split(".")
-        value = getattr(getattr(config, section), key)
-        above = value >= low if low_ok else value > low
-        if above and (high is None or value <= high):
-            continue
-        sign = ">=" if low_ok else ">"
-        if high is None:
-            wanted = f"{sign} {low:g}"
-        elif low_ok:
-            wanted = f"between {low:g} and {high:g}"
-        else:
-            wanted = f"> {low:g} and <= {high:g}"
-        raise ConfigError(f"{src}: [{section}].{key} must be {wanted}, got {value:g}")
-
-
-def _validate_mail(mail: MailConfig, src: str) -> None:
-    _choice(mail.backend, ("outbox", "smtp", "sendgrid"), "[mail].backend", src)
-    _choice(mail.smtp_security, ("starttls", "ssl", "none"), "[mail].smtp_security", src)
-    if "@" not in mail.from_address:
-        raise ConfigError(f"{src}: [mail].from_address must be an email address")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.[A-Za-z0-9._-]+", mail.list_id):
-        raise ConfigError(  # it goes into the List-Id header as is: no spaces, CR/LF or <>
-            f"{src}: [mail].list_id must look like daily.digest.example.org, got {mail.list_id!r}"
-        )
-    if mail.backend != "outbox" and not mail.postal_address.strip():
-        raise ConfigError(
-            f"{src}: [mail].postal_address is required with the {mail.backend} backend "
-            "(a sender's physical address must appear in every email)"
-        )
-    if not 0 < mail.complaint_warn_rate <= mail.complaint_pause_rate < 1:
-        raise ConfigError(
-            f"{src}: [mail].complaint_warn_rate and complaint_pause_rate must be fractions with "
-            f"0 < warn <= pause < 1 (e.g. 0.001 and 0.003), got {mail.complaint_warn_rate} and "
-            f"{mail.complaint_pause_rate}"
-        )
-
-
-def _validate_arxiv(arxiv: ArxivConfig, src: str) -> None:
-    if not arxiv.categories:
-        raise ConfigError(f"{src}: [arxiv].categories must name at least one category")
-    for category in arxiv.categories:
-        if not is_category(category):
-            raise ConfigError(
-                f"{src}: [arxiv].categories: {category!r} is not an arXiv category "
-                "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
-            )
-    if not arxiv.announce_types:
-        raise ConfigError(f"{src}: [arxiv].announce_types must name at least one type")
-    for kind in arxiv.announce_types:
-        _choice(kind, ANNOUNCE_TYPES, "[arxiv].announce_types", src)
-    _choice(arxiv.feed_format, ("atom", "rss"), "[arxiv].feed_format", src)
-    if not (arxiv.user_agent.isascii() and arxiv.user_agent.isprintable()):  # an HTTP header
-        raise ConfigError(f"{src}: [arxiv].user_agent must be printable ASCII on one line")
-    for key in ("feed_base_url", "api_base_url"):
-        url = getattr(arxiv, key)
-        if not url.startswith(("http://", "https://")) or len(url) < 9 or " " in url:
-            raise ConfigError(f"{src}: [arxiv].{key} must be an http(s) URL, got {url!r}")
-
-
-def _path_settings(config: Config) -> dict[str, str]:
-    return {
-        "[database].path": config.database.path,
-        "[ranking].topics_file": config.ranking.topics_file,
-        "[mail].outbox_dir": config.mail.outbox_dir,
-        "[mail].smtp_ca_file": config.mail.smtp_ca_file,
-        "[site].dir": config.site.dir,
-        "[service].backup_dir": config.service.backup_dir,
-    }
-
-
-def _validate_paths(config: Config, src: str) -> None:
-    """Paths must expand, and [site].dir must hold nothing else: every site build replaces it
-    wholesale (with dir = "data" a build deleted the database, outbox and topics file)."""
-    for key, value in _path_settings(config).items():
-        try:
-            Path(value).expanduser()
-        except RuntimeError as exc:  # ~someone that is not a user, or no $HOME
-            raise ConfigError(f"{src}: {key} {value!r}: {exc}") from exc
-    site = config.path(config.site.dir).resolve()
-    kept = {k: config.path(v) for k, v in _path_settings(config).items() if v and k != "[site].dir"}
-    for name, path in (kept | {"the config file's folder": config.base_dir}).items():
-        other = path.resolve()
-        if other == site or site in other.parents:  # the site folder would hold it
-            raise ConfigError(
-                f"{src}: [site].dir {site} overlaps {name} ({other}); each site build "
-                "replaces that folder, so give the site a folder of its own (e.g. data/site)"
-            )
-
-
-def _validate(config: Config) -> None:
-    """Value checks that types alone can't express."""
-    src = config.source
-    if not config.database.path.strip():
-        raise ConfigError(f"{src}: [database].path must not be empty")
-    if not config.embedding.model.strip():
-        raise ConfigError(f"{src}: [embedding].model must not be empty (default {BUNDLED_MODEL})")
-    _validate_bounds(config, src)
-    _validate_paths(config, src)
-    _validate_arxiv(config.arxiv, src)
-    _validate_mail(config.mail, src)
-    ranking = config.ranking
-    if not 1 <= ranking.default_max_papers <= ranking.max_papers_cap <= 50:
-        raise ConfigError(
-            f"{src}: [ranking].default_max_papers must be between 1 and max_papers_cap (<= 50)"
-        )
-    try:
-        ZoneInfo(config.schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ConfigError(
-            f"{src}: [schedule].timezone {config.schedule.timezone!r} is not a known time zone"
-        ) from exc
-    if len(config.schedule.cron.split()) != 5:
-        raise ConfigError(
-            f"{src}: [schedule].cron must have 5 fields (minute hour day month weekday)"
-        )

@@ -227,7 +227,7 @@ def test_demo_refuses_a_database_with_real_subscribers(tmp_path):
 
 
 def test_every_bounded_setting_is_named_when_out_of_range(tmp_path):
-    from digest.config import _BOUNDS
+    from digest.config_checks import _BOUNDS
 
     for setting, low, _high, low_ok in _BOUNDS:
         section, key = setting.split(".")
