@@ -350,6 +350,38 @@ def test_an_empty_archive_builds_and_does_not_call_its_search_turned_off(make_co
     assert report.papers == 0 and "turned off" not in search and "no papers" in search
 
 
+def test_two_ids_sharing_a_page_name_neither_crash_nor_mislabel_it(sample_db_path, tmp_path):
+    """'x/one' and 'x_one' (plain ids may hold both characters) both map to papers/x_one.html:
+    two writers raced on that one file (the build died on a FileNotFoundError) and the links to
+    one paper opened the other. The id that is its own page name keeps the page."""
+    db, config, _people = fresh_archive(sample_db_path, tmp_path)
+    twins = [
+        Paper(
+            id=paper_id,
+            title=f"Twin {paper_id}",
+            is_arxiv=False,
+            version=1,
+            abstract="Two agents share a name.",
+            authors=("Twin Author",),
+            categories=("cs.LG",),
+            announced=HOSTILE_DAY,
+            announce_type="new",
+        )
+        for paper_id in ("x/one", "x_one")
+    ]
+    upsert_papers(db, twins, source="test")
+    for _ in range(3):  # the race needed luck; each build must succeed
+        report = build_site(db, config, full=True)
+    root = Path(report.dir)
+    assert "<h1>Twin x_one</h1>" in (root / "papers/x_one.html").read_text()
+    pages = [p for p in site_files(root) if p.suffix == ".html"]
+    wrong = [p.name for p in pages if 'x_one.html">Twin x/one<' in file_text(p)]
+    assert wrong == [] and report.pages == len(
+        [p for p in site_files(root) if p.suffix in (".html", ".xml")]
+    )
+    db.conn.close()
+
+
 def test_every_topic_gets_its_own_page_whatever_its_name(sample_db_path, tmp_path):
     """'Index' would slugify onto the topics list page, and 'Agents 5' onto the page a second
     'Agents' got as 'agents-<id>': each topic must keep a page (and feed) of its own."""
