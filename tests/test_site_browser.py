@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from test_site_build import LONG_NAME, XSS_TITLE, add_hostile_papers, fresh_archive
+from test_site_build import LONG_NAME, RTL_TITLE, XSS_TITLE, add_hostile_papers, fresh_archive
 
 from digest.site import build_site
 
@@ -227,3 +227,12 @@ def test_buttons_keep_their_words_whole_on_a_phone(site, browser):
     context.close()
     assert any(name == "Follow" for found in lines.values() for name, _ in found)
     assert [item for found in lines.values() for item in found if item[1] != 1] == []
+
+
+def test_an_unclosed_override_in_a_title_ends_before_the_site_name_in_the_tab(site, page):
+    """The tab title is one line of plain text: ' · arXiv digest' after an unclosed RLO
+    would show reversed, so the paper's title is isolated there (FSI ... PDI)."""
+    page.goto(site["url"] + "papers/hostile-3.html")
+    assert page.title() == f"\u2068{RTL_TITLE}\u2069 · arXiv digest"
+    page.goto(site["url"] + "papers/hostile-2.html")
+    assert page.title() == "Agents with a very long author · arXiv digest"

@@ -99,6 +99,7 @@ def prepare_archive(db, config) -> list:
 HOSTILE_DAY = date(2025, 8, 19)  # before the samples' days: the home page stays the same
 LONG_NAME = "Y" * 240  # one unbroken 240-character "word"
 CONTROL_TITLE = "Agents under \x1b[31mcontrol\x00 characters\x07"
+RTL_TITLE = "Agents \u202eunclosed override"
 
 
 def add_hostile_papers(db, config) -> None:
@@ -130,6 +131,7 @@ def add_hostile_papers(db, config) -> None:
                 "A multi-agent abstract with a \x0b vertical tab, $a<b$ & \x1b[0m escapes.",
             ),
             paper(2, "Agents with a very long author", (LONG_NAME, "Normal Name"), "An agent."),
+            paper(3, RTL_TITLE, ("Rtl Author",), "An agent whose title turns right to left."),
         ],
         source="test",
     )
