@@ -384,6 +384,18 @@ def test_two_ids_sharing_a_page_name_neither_crash_nor_mislabel_it(sample_db_pat
     db.conn.close()
 
 
+def test_chart_axes_are_labelled_with_the_values_their_gridlines_sit_at(built):
+    """Four equal steps up to the top: a top of 50 was labelled 0, 12, 25, 37, 50 while its
+    gridlines stood at 12.5 and 37.5."""
+    stats = (built[2] / "stats.html").read_text()
+    for svg in re.findall(r"<svg class=\"chart\".*?</svg>", stats, re.S):
+        ticks = re.findall(r'y1="([\d.]+)"[^>]*/><text class="axis"[^>]*>(\d+)</text>', svg)
+        labels = [int(label) for _, label in ticks]
+        assert len(labels) == 5 and labels[0] == 0
+        assert labels == [labels[4] * i // 4 for i in range(5)]
+        assert all(labels[4] * i % 4 == 0 for i in range(5)), labels
+
+
 def test_every_topic_gets_its_own_page_whatever_its_name(sample_db_path, tmp_path):
     """'Index' would slugify onto the topics list page, and 'Agents 5' onto the page a second
     'Agents' got as 'agents-<id>': each topic must keep a page (and feed) of its own."""

@@ -17,10 +17,11 @@ MAX_SERIES = 6
 
 
 def _nice_max(value: int) -> int:
-    for step in (5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+    """The axis top: a round number that four gridlines divide into whole steps."""
+    for step in (4, 8, 12, 20, 40, 60, 80, 100, 200, 400, 600, 800, 1000, 2000, 4000, 8000):
         if value <= step:
             return step
-    return value
+    return -(-value // 4000) * 4000
 
 
 def _ticks(top: int, plot_h: float) -> list[dict]:
