@@ -44,8 +44,11 @@ def arxiv_pdf_url(paper_id: str) -> str:
 
 # ------------------------------------------------------------- archive site paths (relative)
 def paper_slug(paper_id: str) -> str:
-    """Old-style ids contain '/': hep-th/9901001 -> hep-th_9901001."""
-    return paper_id.replace("/", "_")
+    """A page name for each id, never shared: old-style arXiv ids contain '/' (hep-th/9901001 ->
+    hep-th_9901001); the '_' of an imported id becomes '~' so 'x_one' and 'x/one' differ; a
+    leading '.' (a hidden file to static hosts) becomes '=.'. Ids never hold '~' or '='."""
+    slug = paper_id.replace("_", "~").replace("/", "_")
+    return "=" + slug if slug.startswith(".") else slug
 
 
 def paper_path(paper_id: str) -> str:

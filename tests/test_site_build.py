@@ -16,6 +16,7 @@ import feedparser
 import pytest
 from typer.testing import CliRunner
 
+from digest import links
 from digest.models import Paper, Topic
 from digest.site import build_site, trees, write
 from digest.store.papers import upsert_papers
@@ -352,11 +353,12 @@ def test_an_empty_archive_builds_and_does_not_call_its_search_turned_off(make_co
     assert report.papers == 0 and "turned off" not in search and "no papers" in search
 
 
-def test_two_ids_sharing_a_page_name_neither_crash_nor_mislabel_it(sample_db_path, tmp_path):
-    """'x/one' and 'x_one' (plain ids may hold both characters) both map to papers/x_one.html:
-    two writers raced on that one file (the build died on a FileNotFoundError) and the links to
-    one paper opened the other. The id that is its own page name keeps the page."""
+def test_ids_that_differ_get_pages_that_differ(sample_db_path, tmp_path):
+    """'x/one' and 'x_one' (plain ids may hold both characters) both mapped to papers/x_one.html:
+    two writers raced on that one file and the links to one paper opened the other. Each id
+    has its own page now, and a leading '.' does not make a hidden file."""
     db, config, _people = fresh_archive(sample_db_path, tmp_path)
+    ids = ("x/one", "x_one", ".dotted")
     twins = [
         Paper(
             id=paper_id,
@@ -369,18 +371,23 @@ def test_two_ids_sharing_a_page_name_neither_crash_nor_mislabel_it(sample_db_pat
             announced=HOSTILE_DAY,
             announce_type="new",
         )
-        for paper_id in ("x/one", "x_one")
+        for paper_id in ids
     ]
     upsert_papers(db, twins, source="test")
-    for _ in range(3):  # the race needed luck; each build must succeed
-        report = build_site(db, config, full=True)
+    report = build_site(db, config, full=True)
     root = Path(report.dir)
-    assert "<h1>Twin x_one</h1>" in (root / "papers/x_one.html").read_text()
-    pages = [p for p in site_files(root) if p.suffix == ".html"]
-    wrong = [p.name for p in pages if 'x_one.html">Twin x/one<' in file_text(p)]
-    assert wrong == [] and report.pages == len(
-        [p for p in site_files(root) if p.suffix in (".html", ".xml")]
+    pages = {paper_id: links.paper_path(paper_id) for paper_id in ids}
+    assert len(set(pages.values())) == 3 and links.paper_path("hep-th/9901001").endswith(
+        "hep-th_9901001.html"
     )
+    for paper_id, path in pages.items():
+        assert f"<h1>Twin {paper_id}</h1>" in (root / path).read_text()
+        assert not Path(path).name.startswith(".")
+    author_page = next(
+        p for p in site_files(root) if "Twin x/one" in file_text(p) and "authors/" in str(p)
+    )
+    for paper_id, path in pages.items():
+        assert f'{Path(path).name}">Twin {paper_id}<' in file_text(author_page)
     db.conn.close()
 
 

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
 
-from digest import links
 from digest.store import site as site_store
 
 
@@ -144,23 +143,6 @@ def _day_parser():
     return day_of
 
 
-def _sharing_a_page(papers: dict[str, PaperEntry]) -> list[str]:
-    """Papers left out because another paper has their page: 'x/one' and a plain id 'x_one'
-    both name papers/x_one.html. An arXiv paper wins, then the id that is its own page name."""
-    by_page: dict[str, list[str]] = defaultdict(list)
-    for paper_id in papers:
-        if "/" in paper_id:  # only a '/' makes a page name differ from the id
-            by_page[links.paper_slug(paper_id)].append(paper_id)
-    left_out = []
-    for slug, paper_ids in by_page.items():
-        if slug in papers:
-            paper_ids.append(slug)
-        if len(paper_ids) > 1:
-            paper_ids.sort(key=lambda p: (not papers[p].is_arxiv, p != slug, p))
-            left_out += paper_ids[1:]
-    return left_out
-
-
 def gather(db) -> SiteData:
     """Load the public archive: papers, listings, authors, versions, topics and matches."""
     authors = site_store.archive_authors(db)
@@ -214,8 +196,6 @@ def gather(db) -> SiteData:
             content_hash,
         )
 
-    for paper_id in _sharing_a_page(papers):
-        del papers[paper_id]
     listings: dict[date, list[tuple[str, str]]] = defaultdict(list)
     for paper_id, day_text, announce_type in site_store.archive_listings(db):
         day = day_of(day_text)
