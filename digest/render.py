@@ -29,7 +29,13 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    env.filters["count_of"] = count_of
     return env
+
+
+def count_of(number: int, noun: str) -> str:
+    """`{{ n|count_of("paper") }}`: '1 paper', '0 papers', '1,234 papers'."""
+    return f"{number:,} {noun if number == 1 else noun + 's'}"
 
 
 def render(template_name: str, **context: object) -> str:

@@ -659,3 +659,15 @@ def test_topic_page_lists_older_days_as_links(sample_db_path, tmp_path, monkeypa
     assert 'class="card' not in recent and "Nothing has matched" not in html
     assert f'href="../days/{day}.html"' in older and f"{count} matched</span>" in older
     db.conn.close()
+
+
+def test_counts_read_as_english():
+    from digest.render import count_of
+
+    assert [count_of(n, "paper") for n in (0, 1, 2, 1234)] == [
+        "0 papers",
+        "1 paper",
+        "2 papers",
+        "1,234 papers",
+    ]
+    assert count_of(1, "announcement day") == "1 announcement day"
