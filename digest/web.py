@@ -1,9 +1,9 @@
 """The ASGI service: sign-up, confirm, preferences, unsubscribe, feedback, webhooks, archive.
 
-State changes only on POST (except feedback links, which are the feedback). Personal pages
-carry noindex; every response carries the security headers. Database work runs in worker
-threads with one connection per thread; writes take the lock up front (BEGIN IMMEDIATE) and
-wait up to the busy timeout, so a concurrent daily run never surfaces "database is locked".
+State changes only on POST (except a paper's title link: its click is the feedback).
+Personal pages carry noindex; every response carries the security headers. Database work
+runs in worker threads with one connection per thread; writes take the lock up front (BEGIN
+IMMEDIATE) and wait up to the busy timeout, so a concurrent daily run never surfaces "database is locked".
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from digest import web_actions as actions
 from digest.config import Config
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, split_arxiv_id
+from digest.paths import TEMPLATES_DIR
 from digest.render import render
 from digest.web_server import (
     Databases,
@@ -43,6 +44,10 @@ from digest.web_server import (
 log = logging.getLogger("digest.web")
 
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+# Served by the app (the CSP allows only same-origin scripts, none inline); not under
+# /static/, which is the built archive's.
+FEEDBACK_SCRIPT_PATH = "/app/feedback.js"
+FEEDBACK_SCRIPT = (TEMPLATES_DIR / "web" / "static" / "feedback.js").read_bytes()
 
 
 def create_app(config: Config) -> Starlette:
@@ -292,6 +297,9 @@ def create_app(config: Config) -> Starlette:
 
     # ------------------------------------------------------------ feedback
     async def feedback(request: Request) -> Response:
+        """Title clicks record on GET and redirect; a like or dislike is recorded only by
+        the POST of the page a GET shows (its script sends it at once), since mail link
+        scanners GET every link of a mail, 👍 and 👎 alike."""
         token = request.path_params["token"]
         paper = request.query_params.get("paper", "")
         kind = request.query_params.get("kind", "")
@@ -300,22 +308,36 @@ def create_app(config: Config) -> Starlette:
         subscriber = await subscriber_for(token)
         if subscriber is None:
             return not_found()
-        if request.method == "HEAD":  # a scanner or preview looking: nothing is recorded
-            return message("Feedback link", "Open this link to record your feedback.")
+        found = await run_in_threadpool(lambda: actions.feedback_paper(dbs.get(), paper))
+        if found is None:
+            return not_found()
+        arxiv_url = links.arxiv_abs_url(found.id) if split_arxiv_id(found.id) else None
+        show = {"kind": kind, "paper": found, "arxiv_url": arxiv_url, "recorded": False}
+        if request.method == "POST":
+            form = await read_form(request)
+            if not csrf_ok(key, token, str(form.get("csrf", ""))):
+                return message("Form expired", "Please open the link in the email again.", 403)
+        elif request.method == "HEAD" or kind != "click":  # a scanner may be looking
+            csrf = csrf_token(key, token)
+            return page(
+                "feedback.html.j2",
+                **show,
+                csrf=csrf,
+                action=links.feedback_url("", token, paper, kind),
+                script=FEEDBACK_SCRIPT_PATH,
+            )
         stored = await run_in_threadpool(
             lambda: actions.record_feedback(dbs.get(), subscriber, paper, kind)
         )
-        if stored is None:
+        if stored is None:  # deleted between the look-up and now
             return not_found()
-        arxiv_url = links.arxiv_abs_url(stored) if split_arxiv_id(stored) else None
         if kind == "click" and arxiv_url:
             return RedirectResponse(arxiv_url, status_code=303)
-        return message(
-            "Thanks",
-            "Noted: future digests will take this into account.",
-            link=arxiv_url,
-            link_text="Open the paper on arXiv",
-        )
+        preferences = links.preferences_url("", token)
+        return page("feedback.html.j2", **{**show, "recorded": True}, preferences=preferences)
+
+    async def feedback_script(request: Request) -> Response:
+        return Response(FEEDBACK_SCRIPT, media_type="text/javascript; charset=utf-8")
 
     # ------------------------------------------------------------ webhooks
     async def sendgrid_webhook(request: Request) -> Response:
@@ -366,7 +388,8 @@ def create_app(config: Config) -> Starlette:
         Route("/confirm/{token}", confirm, methods=["GET", "POST"]),
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/p/{token}", preferences, methods=["GET", "POST"]),
-        Route("/f/{token}", feedback, methods=["GET"]),
+        Route("/f/{token}", feedback, methods=["GET", "POST"]),
+        Route(FEEDBACK_SCRIPT_PATH, feedback_script, methods=["GET"]),
         Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
         Mount("/", app=SiteFiles(site_dir)),
     ]

@@ -378,6 +378,17 @@ def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None
         )
 
 
+def feedback_paper(db, paper_id: str):
+    """The stored paper a feedback link names (any spelling of an arXiv id), or None."""
+    from digest.store.feedback import normalise_paper_id
+    from digest.store.papers import get_paper
+
+    try:
+        return get_paper(db, normalise_paper_id(paper_id))
+    except UnicodeEncodeError:  # a lone surrogate SQLite cannot take: no such paper
+        return None
+
+
 def record_feedback(db, subscriber: Subscriber, paper_id: str, kind: str) -> str | None:
     """Record like/dislike/click; returns the stored paper id, or None for an unknown paper."""
     from digest.store import feedback as feedback_store

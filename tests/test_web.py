@@ -271,7 +271,11 @@ def test_feedback_redirects_only_to_arxiv_of_a_known_paper(web):
     click = httpx.get(f"{base_url}/f/{token}", params={"paper": "2508.01234", "kind": "click"})
     assert click.status_code == 303
     assert click.headers["location"] == "https://arxiv.org/abs/2508.01234"
-    like = httpx.get(f"{base_url}/f/{token}", params={"paper": "2508.01234v2", "kind": "like"})
+    like = httpx.post(
+        f"{base_url}/f/{token}",
+        params={"paper": "2508.01234v2", "kind": "like"},
+        data={"csrf": _feedback_csrf(base_url, token)},
+    )
     assert like.status_code == 200 and "https://arxiv.org/abs/2508.01234" in like.text
     for paper in ("https://evil.example/", "//evil.example", "2508.99999"):
         answer = httpx.get(f"{base_url}/f/{token}", params={"paper": paper, "kind": "click"})
@@ -284,6 +288,49 @@ def test_feedback_redirects_only_to_arxiv_of_a_known_paper(web):
     )
     kinds = [r[0] for r in db.execute("SELECT kind FROM feedback ORDER BY id")]
     assert kinds == ["click", "like"]
+
+
+def _feedback_csrf(base_url: str, token: str) -> str:
+    page = httpx.get(f"{base_url}/f/{token}", params={"paper": "2508.01234", "kind": "like"})
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+
+
+def test_like_link_get_records_nothing_its_page_posts_and_latest_verdict_wins(web):
+    """Mail link scanners GET every link (👍 and 👎 alike): only the page's POST records."""
+    from digest.store.feedback import feedback_for_subscriber
+
+    config, base_url, db = web
+    token = _active(db, "ida@example.org")
+    subscriber_id = db.execute("SELECT id FROM subscribers WHERE email = 'ida@example.org'")
+    subscriber_id = subscriber_id.fetchone()[0]
+    url = f"{base_url}/f/{token}"
+    for kind in ("like", "dislike", "like"):  # a scanner opening each link, twice over
+        page = httpx.get(url, params={"paper": "2508.01234", "kind": kind})
+        assert page.status_code == 200 and "A paper" in page.text
+        assert page.headers["x-robots-tag"].startswith("noindex")
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+    script = re.search(r'<script src="(/[^"]+\.js)"></script>', page.text).group(1)
+    form_action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    assert form_action.replace("&amp;", "&") == f"/f/{token}?paper=2508.01234&kind=like"
+    served = httpx.get(base_url + script)
+    assert served.status_code == 200
+    assert served.headers["content-type"].startswith("text/javascript")
+    assert "form.submit()" in served.text
+    like = {"paper": "2508.01234", "kind": "like"}
+    for forged in ({}, {"csrf": "0" * 64}, {"csrf": "é"}):
+        assert httpx.post(url, params=like, data=forged).status_code == 403
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+    csrf = _feedback_csrf(base_url, token)
+    liked = httpx.post(url, params=like, data={"csrf": csrf})
+    assert liked.status_code == 200 and "You like" in liked.text and "A paper" in liked.text
+    assert f'href="/p/{token}"' in liked.text
+    assert feedback_for_subscriber(db, subscriber_id)[0] == ["2508.01234"]
+    disliked = httpx.post(url, params={**like, "kind": "dislike"}, data={"csrf": csrf})
+    assert disliked.status_code == 200 and "You dislike" in disliked.text
+    liked_ids, disliked_ids, _ = feedback_for_subscriber(db, subscriber_id)
+    assert (liked_ids, disliked_ids) == ([], ["2508.01234"])
+    other = _active(db, "jon@example.org")  # one person's form token is not another's
+    assert httpx.post(f"{base_url}/f/{other}", params=like, data={"csrf": csrf}).status_code == 403
 
 
 def test_security_headers_everywhere(web):
@@ -313,6 +360,7 @@ def test_web_writes_while_a_run_writes_never_see_locked(web):
     sign-ups and feedback still all succeed, none sees "database is locked"."""
     config, base_url, db = web
     token = _active(db, "hal@example.org")
+    csrf = _feedback_csrf(base_url, token)
     stop = threading.Event()
 
     def writer():
@@ -341,8 +389,10 @@ def test_web_writes_while_a_run_writes_never_see_locked(web):
                     ).status_code
                 )
                 codes.append(
-                    client.get(
-                        f"/f/{token}", params={"paper": "2508.01234", "kind": "like"}
+                    client.post(
+                        f"/f/{token}",
+                        params={"paper": "2508.01234", "kind": "like"},
+                        data={"csrf": csrf},
                     ).status_code
                 )
     finally:
@@ -406,6 +456,40 @@ def test_forms_work_in_a_real_browser_under_the_csp(web):
         "SELECT status, frequency, weekday FROM subscribers WHERE email = 'web@example.org'"
     ).fetchone()
     assert row == ("active", "weekly", 4)
+    assert problems == []
+
+
+@pytest.mark.browser
+def test_like_link_records_in_a_real_browser_without_a_click(web):
+    """Headless Chromium opens the 👍 link as a person would: the page's same-origin script
+    sends the form by itself, under the CSP; Back does not send it again."""
+    from pathlib import Path
+
+    from playwright.sync_api import sync_playwright
+
+    from digest.links import feedback_url
+    from tests.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.conftest import skip_or_fail_without
+
+    if not Path(CHROMIUM).exists():
+        skip_or_fail_without("Debian chromium")
+    config, base_url, db = web
+    token = _active(db, "kim@example.org")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.goto(feedback_url(base_url, token, "2508.01234", "like"))
+        page.wait_for_selector("h1:has-text('Noted')", timeout=10_000)
+        assert "You like" in page.inner_text("main")
+        # sent before the page finished loading, the form replaced the link's page in the
+        # history: Back leaves it rather than landing on it and sending again
+        page.go_back()
+        assert page.url == "about:blank"
+        browser.close()
+    rows = db.execute("SELECT kind, source FROM feedback").fetchall()
+    assert rows == [("like", "email")]
     assert problems == []
 
 
