@@ -23,6 +23,10 @@ from digest.store import service as service_store
 from digest.store import transaction, utcnow
 
 STAGES = ("fetch", "embed", "plan", "send", "site")
+# What each stage needs to have worked in this run (or earlier): planning without today's
+# listing or its vectors would send a wrong issue; embedding what is stored and building the
+# archive are safe whatever else failed.
+NEEDS = {"plan": ("fetch", "embed"), "send": ("plan",)}
 RUN_LEASE = "daily-run"
 
 ProgressCallback = Callable[[str], None]
@@ -49,11 +53,21 @@ class RunReport:
     def ok(self) -> bool:
         return self.status != "failed"
 
+    @property
+    def summary(self) -> str:
+        """One line: the status, and which stages failed (and why) or were skipped."""
+        failed = [f"{s.stage} failed ({s.error})" for s in self.stages if s.status == "failed"]
+        skipped = [s.stage for s in self.stages if s.status == "skipped"]
+        parts = [*failed, *([f"skipped {', '.join(skipped)}"] if skipped else [])]
+        head = f"run {self.run_id} for {self.issue_date.isoformat()}: {self.status}"
+        return f"{head}: {'; '.join(parts)}" if parts else head
+
     def as_dict(self) -> dict:
         return {
             "run_id": self.run_id,
             "issue_date": self.issue_date.isoformat(),
             "status": self.status,
+            "summary": self.summary,
             "forced": self.forced,
             "stages": [dataclasses.asdict(s) for s in self.stages],
         }
@@ -173,6 +187,26 @@ def _run_stages(db, config, issue_date: date, force: bool, progress, lease: Leas
         run_id = service_store.start_run(db, day, force, lease.holder)
         done = {} if force else service_store.completed_stages(db, day)
     report = RunReport(run_id, issue_date, "ok", forced=force)
+    try:
+        _stage_loop(db, config, issue_date, force, progress, lease, report, done)
+    except BaseException as exc:  # Ctrl-C, SIGTERM, a lease taken over: the run row says so
+        with transaction(db):
+            service_store.finish_run(db, run_id, "failed", f"interrupted: {type(exc).__name__}")
+        raise
+    with transaction(db):
+        failed = [s for s in report.stages if s.status == "failed"]
+        service_store.finish_run(
+            db, run_id, report.status, "; ".join(f"{s.stage}: {s.error}" for s in failed) or None
+        )
+    return report
+
+
+def _stage_loop(db, config, issue_date, force, progress, lease, report, done) -> None:
+    """The stages in order. A failed stage does not stop the ones that do not need it. Only a
+    leading run of stages done earlier is skipped: once one stage runs (say a re-fetch of a
+    feed that failed before), every stage after it runs again, so its new papers get embedded,
+    planned and archived; the ledger keeps anything from being sent twice."""
+    day = issue_date.isoformat()
     stage_functions = {
         "fetch": _stage_fetch,
         "embed": _stage_embed,
@@ -180,32 +214,42 @@ def _run_stages(db, config, issue_date: date, force: bool, progress, lease: Leas
         "send": lambda d, c, i, p: _stage_send(d, c, i, p, force=force),
         "site": _stage_site,
     }
+    broken: dict[str, str] = {}  # stage -> why later stages that need it cannot run
     for stage in STAGES:
         if stage in done:
             report.stages.append(StageReport(stage, "done-earlier", counts=done[stage]))
+            continue
+        blocker = next((need for need in NEEDS.get(stage, ()) if need in broken), None)
+        if blocker is not None:  # e.g. no fresh listing: planning or sending would be wrong
+            reason = f"{blocker} {broken[blocker]}"
+            _record_skip(db, report.run_id, day, stage, reason)
+            report.stages.append(StageReport(stage, "skipped", counts={"reason": reason}))
+            broken[stage] = "was skipped"
             continue
         if progress:
             progress(f"{stage}: starting")
         lease.renew()
         outcome = _run_one(
-            db, run_id, day, stage, stage_functions[stage], config, issue_date, progress
+            db, report.run_id, day, stage, stage_functions[stage], config, issue_date, progress
         )
         report.stages.append(outcome)
+        done = {}  # what a stage changed, the stages after it take up again (all idempotent)
         if outcome.status == "partial":
             report.status = "partial"  # not recorded as done: the next run fetches again
         if outcome.status in ("no_announcement", "stale"):
             report.status = outcome.status
-            break
-        if outcome.status == "failed":
+            return
+        if outcome.status == "failed":  # the stages that do not need this one still run
             report.status = "failed"
-            if stage != "site":  # a failed site build does not undo a sent issue
-                break
+            broken[stage] = "failed"
+
+
+def _record_skip(db, run_id: int, day: str, stage: str, reason: str) -> None:
+    now = utcnow()
     with transaction(db):
-        failed = [s for s in report.stages if s.status == "failed"]
-        service_store.finish_run(
-            db, run_id, report.status, "; ".join(f"{s.stage}: {s.error}" for s in failed) or None
+        service_store.record_stage(
+            db, run_id, day, stage, "skipped", now, 0.0, {"reason": reason}, None
         )
-    return report
 
 
 def _run_one(db, run_id, day, stage, function, config, issue_date, progress) -> StageReport:

@@ -178,3 +178,88 @@ def test_ctrl_c_while_storing_a_listing_marks_its_run_failed(tmp_path):
     (run,) = recent_ingest_runs(db)
     assert (run["status"], run["error"]) == ("failed", "interrupted")
     assert count_papers(db) == 0  # one transaction: nothing half-written
+
+
+def _feed_config(make_config, httpserver, sample_db_path, **site):
+    import shutil
+
+    config, path = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI"],
+                "max_retries": 0,
+                "request_delay_seconds": 0.0,
+            },
+            "mail": {"max_lateness_hours": 1e9},
+            "site": {"search": False, **site},
+        }
+    )
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(sample_db_path, config.db_path)
+    return config, path
+
+
+def test_feeds_down_still_embeds_and_builds_the_site_but_plans_and_sends_nothing(
+    make_config, httpserver, sample_db_path
+):
+    config, _ = _feed_config(make_config, httpserver, sample_db_path)
+    httpserver.expect_request("/atom/cs.AI").respond_with_data("down", status=503)
+    db = open_db(config.db_path)
+
+    down = run_daily(db, config, date(2025, 8, 20))
+    statuses = {s.stage: s.status for s in down.stages}
+    assert statuses == {
+        "fetch": "failed",
+        "embed": "ok",
+        "plan": "skipped",
+        "send": "skipped",
+        "site": "ok",
+    }
+    assert down.status == "failed"
+    assert down.summary.startswith(f"run {down.run_id} for 2025-08-20: failed: fetch failed (")
+    assert down.summary.endswith("skipped plan, send")
+    assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+
+    httpserver.clear()
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    back = run_daily(db, config, date(2025, 8, 20))
+    # embed and site ran while the feed was down; they run again after the fetch that worked
+    assert [s.status for s in back.stages] == ["ok"] * 5
+    assert "due" in back.stages[2].counts and "sent" in back.stages[3].counts
+
+
+def test_a_failed_site_build_leaves_the_sent_issue_and_says_so(
+    make_config, httpserver, sample_db_path, tmp_path
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    config, _ = _feed_config(make_config, httpserver, sample_db_path, dir=str(blocker / "site"))
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    db = open_db(config.db_path)
+
+    report = run_daily(db, config, date(2025, 8, 20))
+    assert [s.status for s in report.stages] == ["ok", "ok", "ok", "ok", "failed"]
+    assert report.status == "failed" and "site failed (" in report.summary
+    again = run_daily(db, config, date(2025, 8, 20))  # only the site is tried again
+    assert [s.status for s in again.stages[:4]] == ["done-earlier"] * 4
+    assert again.stages[4].status == "failed"
+
+
+def test_an_interrupted_run_is_recorded_as_failed_not_left_running(
+    make_config, httpserver, sample_db_path
+):
+    config, _ = _feed_config(make_config, httpserver, sample_db_path)
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    db = open_db(config.db_path)
+
+    def ctrl_c_before_planning(text: str) -> None:
+        if text.startswith("plan"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_daily(db, config, date(2025, 8, 20), progress=ctrl_c_before_planning)
+    row = db.execute("SELECT status, error FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+    assert row == ("failed", "interrupted: KeyboardInterrupt")
+    resumed = run_daily(db, config, date(2025, 8, 20))
+    assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 3
