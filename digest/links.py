@@ -28,7 +28,8 @@ def confirm_url(public_url: str, token: str) -> str:
 
 
 def feedback_url(public_url: str, token: str, paper_id: str, kind: str) -> str:
-    """kind: like | dislike | click. The web app records it, then redirects to arXiv."""
+    """kind: like | dislike | click. A click records on GET and redirects to arXiv; a like or
+    dislike records only on the POST its page sends (link scanners GET every link)."""
     # quote_plus per value is what urlencode does, without its per-call generic machinery
     return f"{_base(public_url)}/f/{token}?paper={quote_plus(paper_id)}&kind={quote_plus(kind)}"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import html
 import json
 import re
 import subprocess
@@ -168,6 +169,24 @@ def test_subscribe_confirm_run_unsubscribe_run(make_config, httpserver, smtp_sin
         assert digest_mail["To"] == "reader@example.org"
         assert digest_mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         one_click = re.search(r"<(https?://[^>]+/u/[^>]+)>", digest_mail["List-Unsubscribe"])
+
+        # A corporate link scanner GETs every 👍 and 👎 of the mail: nothing is recorded.
+        mail_html = digest_mail.get_body(("html",)).get_content()
+        votes = [
+            html.unescape(url)
+            for url in re.findall(r'href="(https?://[^"]+/f/[^"]+)"', mail_html)
+            if "kind=like" in url or "kind=dislike" in url
+        ]
+        assert len(votes) >= 2
+        assert all(web.get(path_of(url)).status_code == 200 for url in votes)
+        assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 0
+        # The reader's browser sends the first 👍's page form (its script does, on load).
+        vote_page = web.get(path_of(votes[0])).text
+        action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', vote_page)[1])
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', vote_page)[1]
+        assert web.post(action, data={"csrf": csrf}).status_code == 200
+        kind = "like" if "kind=like" in votes[0] else "dislike"
+        assert [r[0] for r in db.execute("SELECT kind FROM feedback")] == [kind]
 
         # The mail client's one-click POST: no cookies, no CSRF token.
         answer = httpx.post(
