@@ -159,14 +159,35 @@ def build_scheduler(
     return scheduler
 
 
+def _stop_on_sigterm() -> Callable[[], None]:
+    """SIGTERM (systemd, docker stop, kill) stops the scheduler like Ctrl-C does, so its lease
+    is released on the way out; returns a function that puts the old handler back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+
+    def stop(signum, frame) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    return lambda: signal.signal(signal.SIGTERM, previous)
+
+
 def run_scheduler(config: Config, *, in_process: bool = False) -> None:
-    """Hold the scheduler lease and run until interrupted; LeaseHeld if one is running."""
+    """Hold the scheduler lease and run until Ctrl-C or SIGTERM; LeaseHeld if one is running."""
     from digest.lease import Lease
     from digest.store import open_db
 
     db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
     lease = Lease(db, config.db_path, SCHEDULER_LEASE, minutes=5)
-    lease.acquire()
+    try:
+        lease.acquire()
+    except BaseException:
+        db.conn.close()
+        raise
+    restore = _stop_on_sigterm()
     try:
         job = (
             (lambda: run_daily_in_process(config))
@@ -180,7 +201,10 @@ def run_scheduler(config: Config, *, in_process: bool = False) -> None:
         try:
             scheduler.start()
         except (KeyboardInterrupt, SystemExit):
-            pass
+            log.info("scheduler stopping")
+        if scheduler.running:
+            scheduler.shutdown(wait=False)  # a running job finishes before the process exits
     finally:
+        restore()
         lease.release()
         db.conn.close()

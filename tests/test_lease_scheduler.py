@@ -248,3 +248,34 @@ def test_second_scheduler_refuses_to_start(make_config):
     finally:
         first.terminate()
         first.wait(timeout=10)
+
+
+@pytest.mark.parametrize("stop_signal", ["SIGTERM", "SIGINT"])
+def test_scheduler_stops_cleanly_on_a_signal_and_frees_its_lease(make_config, stop_signal):
+    import signal
+
+    config, config_path = make_config()
+    open_db(config.db_path).conn.close()
+    command = [sys.executable, "-m", "digest", "--config", str(config_path), "schedule"]
+    scheduler = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            db = open_db(config.db_path, migrate=False)
+            held = service_store.get_lease(db, "scheduler")
+            db.conn.close()
+            if held:
+                break
+            assert scheduler.poll() is None, scheduler.communicate()
+            time.sleep(0.1)
+        time.sleep(0.5)  # inside scheduler.start()
+        scheduler.send_signal(getattr(signal, stop_signal))
+        _, stderr = scheduler.communicate(timeout=30)
+    finally:
+        if scheduler.poll() is None:
+            scheduler.kill()
+    assert scheduler.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    db = open_db(config.db_path, migrate=False)
+    assert service_store.get_lease(db, "scheduler") is None  # released, not left to expire
+    db.conn.close()
