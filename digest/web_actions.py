@@ -111,6 +111,7 @@ def subscribe(
                     detail=f"already {existing.status}: nothing sent",
                 )
                 return None
+            _replace_choices(db, existing, form)
             subscriber = existing
         token = secrets.token_urlsafe(32)
         service_store.insert_confirm_token(db, subscriber.id, token, service.confirm_token_days)
@@ -140,6 +141,30 @@ def _add_pending(db, email: str, form: SignupForm) -> Subscriber:
         text=_one_line(form.own_topic)[:500],
         authors=form.authors[:5],
     )
+
+
+def _replace_choices(db, subscriber: Subscriber, form: SignupForm) -> None:
+    """A new sign-up of a pending or unsubscribed address starts afresh: the form's topics,
+    own topic, authors and frequency replace the old ones (feedback, their taste, stays).
+    Stored now, as a new address's are: nothing is sent before the link is confirmed."""
+    from digest import subscribers as people
+    from digest import topics as topic_logic
+    from digest.store import topics as topic_store
+
+    people.update_subscriber(
+        db,
+        subscriber.id,
+        frequency=form.frequency,
+        weekday="mon" if form.frequency == "weekly" else None,
+    )
+    topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, form.topics))
+    for topic in topic_store.list_topics(db, kind="personal", owner_id=subscriber.id):
+        if not topic_logic.is_author_follow(topic) and topic.id is not None:
+            topic_store.delete_topic(db, topic.id)
+    own_topic = _one_line(form.own_topic)[:500]
+    if own_topic:
+        topic_logic.add_personal_topic(db, subscriber.id, text=own_topic)
+    topic_logic.set_followed_authors(db, subscriber.id, form.authors[:5])
 
 
 class _DryRun(Exception):

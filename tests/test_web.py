@@ -787,6 +787,51 @@ def test_unsubscribe_then_sign_up_again_in_another_case_needs_a_new_confirmation
     assert httpx.get(f"{base_url}/u/{token}").status_code == 200  # the old links still work
 
 
+def test_signing_up_again_after_unsubscribing_takes_the_new_forms_choices(web):
+    """The old curated topics, own topics and followed authors were kept and the new form's
+    ignored; a new sign-up starts afresh (feedback, the learned taste, stays)."""
+    from digest.models import Topic
+    from digest.subscribers import add_subscriber
+    from digest.topics import add_topic, followed_authors
+
+    config, base_url, db = web
+    add_topic(db, Topic(name="Optics", kind="curated", description="lenses and light"))
+    old = add_subscriber(
+        db,
+        "back@example.org",
+        status="active",
+        topics=["Graphs"],
+        text="old words of mine",
+        authors=["André Weil"],
+    )
+    httpx.post(f"{base_url}/u/{old.manage_token}")
+    assert status_of(db, "back@example.org") == "unsubscribed"
+    answer = subscribe(
+        base_url, "back@example.org", topics="Optics", own_topic="new words", frequency="weekly"
+    )
+    assert answer.status_code == 200
+    assert httpx.post(base_url + confirm_path(wait_for_messages(config, 1)[0])).status_code == 200
+    assert status_of(db, "back@example.org") == "active"
+
+    def choices() -> tuple:
+        curated = db.execute(
+            "SELECT t.name FROM topics t JOIN subscriber_topics st ON st.topic_id = t.id"
+            " WHERE st.subscriber_id = ? AND t.kind = 'curated'",
+            [old.id],
+        ).fetchall()
+        own = db.execute(
+            "SELECT description FROM topics WHERE owner_id = ? AND description != ''", [old.id]
+        ).fetchall()
+        frequency = db.execute("SELECT frequency FROM subscribers WHERE id = ?", [old.id])
+        return curated, own, followed_authors(db, old.id), frequency.fetchone()[0]
+
+    assert choices() == ([("Optics",)], [("new words",)], [], "weekly")
+    _active(db, "stay@example.org")  # an active address: a stranger's form changes nothing
+    before = db.execute("SELECT COUNT(*) FROM subscriber_topics").fetchone()[0]
+    assert subscribe(base_url, "stay@example.org", topics="Optics").status_code == 200
+    assert db.execute("SELECT COUNT(*) FROM subscriber_topics").fetchone()[0] == before
+
+
 def test_preferences_say_in_words_whether_digests_are_coming(web):
     """Not the raw status column: an unsubscribed reader sees that nothing is sent and how
     to resume."""
