@@ -249,3 +249,46 @@ def test_plan_all_without_saving_counts_but_stores_nothing(sample_db, sample_con
     report = planning.plan_all(sample_db, sample_config, DAY, save=False)
     assert report.planned == 1 and report.with_picks == 1 and report.picks >= 1
     assert planning.load_plan(sample_db, sub.id, DAY) is None
+
+
+def _due_ids(db, day):
+    return [s.id for s in planning.due_subscribers(db, day)]
+
+
+def test_a_weekly_reader_on_a_day_without_an_issue_gets_the_next_issue_once(sample_db):
+    from digest.models import DigestPlan
+
+    joined = "2025-08-11T09:00:00+00:00"  # a Monday
+    saturday = subscriber(
+        sample_db, "sat@example.org", frequency="weekly", weekday="sat", created_at=joined
+    )
+    monday, tuesday = date(2025, 8, 18), date(2025, 8, 19)
+    # arXiv announces nothing on Saturday: the Monday after it is their issue, once
+    assert _due_ids(sample_db, date(2025, 8, 15)) == []  # Friday, before their weekday
+    assert _due_ids(sample_db, monday) == [saturday.id]
+    planning.save_plan(sample_db, DigestPlan(saturday.id, monday, (), 0, monday))  # empty
+    assert _due_ids(sample_db, tuesday) == []  # planned on Monday, even with nothing to send
+    set_last_digest_date(sample_db, saturday.id, monday)
+    assert _due_ids(sample_db, date(2025, 8, 22)) == []
+    assert _due_ids(sample_db, date(2025, 8, 25)) == [saturday.id]
+
+
+def test_a_weekly_reader_whose_weekday_run_failed_gets_the_next_days_issue(sample_db):
+    wednesday_reader = subscriber(
+        sample_db, frequency="weekly", weekday=2, created_at="2025-08-01T09:00:00+00:00"
+    )
+    set_last_digest_date(sample_db, wednesday_reader.id, date(2025, 8, 13))
+    thursday = date(2025, 8, 21)  # no plan for Wednesday 2025-08-20: that run failed
+    assert _due_ids(sample_db, thursday) == [wednesday_reader.id]
+    since, until = planning.candidate_window(
+        get_subscriber(sample_db, wednesday_reader.id), thursday
+    )
+    assert (since, until) == (date(2025, 8, 14), thursday)
+
+
+def test_a_new_weekly_reader_waits_for_their_weekday(sample_db):
+    reader = subscriber(
+        sample_db, frequency="weekly", weekday="wed", created_at="2025-08-18T09:00:00+00:00"
+    )
+    assert _due_ids(sample_db, date(2025, 8, 18)) == []  # joined Monday; Wednesday is theirs
+    assert _due_ids(sample_db, date(2025, 8, 20)) == [reader.id]
