@@ -27,6 +27,12 @@ HELD_JOB_ID = "held-deliveries"
 HELD_MINUTE = 2  # each hour at :02, digests held for a subscriber's local hour go out
 SCHEDULER_LEASE = "scheduler"
 HEARTBEAT_SECONDS = 60
+RETRY_JOB_ID = "daily-run-retry"
+RETRY_AFTER = timedelta(minutes=30)
+# A run that ended like this is tried again after RETRY_AFTER while within the misfire grace:
+# arXiv's listing late (stale), some feeds down (partial), a stage failed. Each retry only
+# redoes what did not finish; the ledger keeps anything from being sent twice.
+RETRY_STATUSES = frozenset({"stale", "partial", "failed"})
 
 
 def daily_trigger(config: Config) -> CronTrigger:
@@ -53,14 +59,22 @@ def run_daily_in_process(config: Config) -> str:
 
 
 def run_daily_subprocess(config: Config) -> str:
-    """The job body as a child `digest run` (fresh memory each day); returns its exit status."""
+    """The job body as a child `digest run --json` (fresh memory each day); returns the run's
+    status from its report ("failed" when there is no report, e.g. the lease was held)."""
+    import json
+
     command = [sys.executable, "-m", "digest"]
     if config.source and config.source != "(embedded defaults)":
         command += ["--config", config.source]
-    command += ["run"]
-    result = subprocess.run(command, check=False)
-    log.info("digest run exited with %s", result.returncode)
-    return "ok" if result.returncode == 0 else f"exit {result.returncode}"
+    command += ["run", "--json"]
+    result = subprocess.run(command, check=False, stdout=subprocess.PIPE, text=True)
+    try:
+        report = json.loads(result.stdout)
+        status, summary = str(report["status"]), str(report.get("summary", ""))
+    except (ValueError, KeyError, TypeError):
+        status, summary = "failed", "no run report"
+    log.info("digest run exited with %s: %s", result.returncode, summary or status)
+    return status
 
 
 def send_held_in_process(config: Config) -> int:
@@ -120,12 +134,15 @@ def build_scheduler(
     now: datetime | None = None,
     already_ran: Callable[[datetime], bool] | None = None,
     held_job: Callable[[], object] | None = None,
+    retry_after: timedelta = RETRY_AFTER,
 ) -> BlockingScheduler:
     """A scheduler with the daily job (and the hourly held-deliveries job, when given) added,
-    not started. `trigger` overrides the daily cron."""
+    not started. `trigger` overrides the daily cron. A run that ends stale, partial or failed
+    is tried again every `retry_after` while within the misfire grace of its first try."""
     zone = ZoneInfo(config.schedule.timezone)
     grace = timedelta(hours=config.schedule.misfire_grace_hours)
     scheduler = BlockingScheduler(timezone=zone)
+    job = _with_retries(scheduler, job, grace, retry_after)
     trigger = trigger or daily_trigger(config)
     now = now or datetime.now(zone)
     options: dict = {}
@@ -177,6 +194,35 @@ def _stop_on_sigterm() -> Callable[[], None]:
         signal.signal(signal.SIGTERM, previous)
 
     return restore
+
+
+def _with_retries(
+    scheduler: BlockingScheduler, job: Callable[[], object], grace: timedelta, retry: timedelta
+) -> Callable[[], object]:
+    """The daily job, which adds a one-off retry of itself when its run did not finish."""
+    from apscheduler.triggers.date import DateTrigger
+
+    def attempt(until: datetime | None = None) -> object:
+        started = datetime.now(scheduler.timezone)
+        until = until or started + grace
+        status = job()
+        again = datetime.now(scheduler.timezone) + retry
+        if status in RETRY_STATUSES and again <= until:
+            log.info(
+                "the run ended %s: trying again at %s", status, again.isoformat("T", "minutes")
+            )
+            scheduler.add_job(
+                attempt,
+                DateTrigger(again),
+                kwargs={"until": until},
+                id=RETRY_JOB_ID,
+                name="digest run (retry)",
+                misfire_grace_time=int(grace.total_seconds()),
+                replace_existing=True,
+            )
+        return status
+
+    return attempt
 
 
 def run_scheduler(config: Config, *, in_process: bool = False) -> None:

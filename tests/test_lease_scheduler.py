@@ -279,3 +279,57 @@ def test_scheduler_stops_cleanly_on_a_signal_and_frees_its_lease(make_config, st
     db = open_db(config.db_path, migrate=False)
     assert service_store.get_lease(db, "scheduler") is None  # released, not left to expire
     db.conn.close()
+
+
+def test_a_stale_run_is_tried_again_until_it_finishes(make_config):
+    from apscheduler.triggers.date import DateTrigger
+
+    config, _ = make_config()
+    results = iter(["stale", "partial", "ok", "stale"])
+    fired: list[str] = []
+
+    def job() -> str:
+        fired.append(next(results))
+        return fired[-1]
+
+    zone = ZoneInfo(config.schedule.timezone)
+    start = DateTrigger(datetime.now(zone) + timedelta(seconds=0.3))
+    scheduler = build_scheduler(config, job, trigger=start, retry_after=timedelta(seconds=0.5))
+    _run_for(scheduler, 3.0)
+    assert fired == ["stale", "partial", "ok"]  # arXiv late, one feed down, then done
+
+
+def test_retries_stop_at_the_end_of_the_grace_time(make_config):
+    from apscheduler.triggers.date import DateTrigger
+
+    config, _ = make_config({"schedule": {"misfire_grace_hours": 1 / 3600}})  # one second
+    fired: list[float] = []
+
+    def job() -> str:
+        fired.append(time.monotonic())
+        return "failed"
+
+    zone = ZoneInfo(config.schedule.timezone)
+    start = DateTrigger(datetime.now(zone) + timedelta(seconds=0.2))
+    scheduler = build_scheduler(config, job, trigger=start, retry_after=timedelta(seconds=0.4))
+    _run_for(scheduler, 3.0)
+    assert 2 <= len(fired) <= 3  # 0.0, 0.4 (, 0.8) s after the first try; never past 1 s
+
+
+def test_the_scheduler_reads_the_child_runs_status(make_config, httpserver):
+    from jobs.scheduler import run_daily_subprocess
+
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI"],
+                "max_retries": 0,
+            }
+        }
+    )
+    httpserver.expect_request("/atom/cs.AI").respond_with_data("down", status=503)
+    assert run_daily_subprocess(config) == "failed"
+    httpserver.clear()
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM.read_bytes())
+    assert run_daily_subprocess(config) == "stale"  # the 2025 sample is not today's listing
