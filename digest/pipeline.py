@@ -270,7 +270,8 @@ def _run_one(db, run_id, day, stage, function, config, issue_date, progress) -> 
         service_store.record_stage(
             db, run_id, day, stage, status, started_at, duration, counts, error
         )
-    return StageReport(stage, status, duration, counts, error)
+    shown = {k: v for k, v in counts.items() if k != "trace"}  # the trace stays in the store
+    return StageReport(stage, status, duration, shown, error)
 
 
 # ------------------------------------------------------------------ status for `digest status`

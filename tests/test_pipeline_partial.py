@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 
 import pytest
@@ -220,6 +221,7 @@ def test_feeds_down_still_embeds_and_builds_the_site_but_plans_and_sends_nothing
     assert down.summary.startswith(f"run {down.run_id} for 2025-08-20: failed: fetch failed (")
     assert down.summary.endswith("skipped plan, send")
     assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
+    assert "Traceback" not in json.dumps(down.as_dict())  # one clear line; the store keeps it
 
     httpserver.clear()
     httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
