@@ -132,7 +132,13 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
     if reports and counts["empty"] == len(reports):
         raise _StageOutcome("no_announcement", counts)
     if counts["failed"]:
-        raise RuntimeError("every feed failed: " + "; ".join(errors))
+        failed = statuses.count("failed")
+        lead = (
+            "every feed failed"
+            if failed == len(reports)
+            else f"{failed} of {len(reports)} feeds failed and the others listed nothing new"
+        )
+        raise RuntimeError(f"{lead}: " + "; ".join(errors))
     raise _StageOutcome("stale", counts)
 
 

@@ -265,3 +265,27 @@ def test_an_interrupted_run_is_recorded_as_failed_not_left_running(
     assert row == ("failed", "interrupted: KeyboardInterrupt")
     resumed = run_daily(db, config, date(2025, 8, 20))
     assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 3
+
+
+def test_one_feed_down_on_a_quiet_day_is_not_reported_as_every_feed_failing(
+    make_config, httpserver
+):
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI", "cs.CL"],
+                "max_retries": 0,
+            }
+        }
+    )
+    sample = ATOM_SAMPLE.read_text()
+    empty = sample[: sample.index("<entry>")] + "</feed>\n"  # the channel, no entries
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(empty.encode())
+    httpserver.expect_request("/atom/cs.CL").respond_with_data("down", status=503)
+    db = open_db(config.db_path)
+    day = run_daily(db, config, date(2025, 8, 20))
+    fetch = day.stages[0]
+    assert fetch.status == "failed" and fetch.error is not None
+    assert "1 of 2 feeds failed and the others listed nothing new" in fetch.error
+    assert "every feed failed" not in fetch.error
