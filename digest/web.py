@@ -22,6 +22,7 @@ from starlette.routing import Mount, Route
 
 from digest import links
 from digest import web_actions as actions
+from digest import web_preferences as preferences_actions
 from digest.config import Config
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, split_arxiv_id
@@ -40,10 +41,10 @@ from digest.web_server import (
     warm_up,
     whole_number,
 )
+from digest.webhooks import load_public_key, sendgrid_endpoint
 
 log = logging.getLogger("digest.web")
 
-MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 # Served by the app (the CSP allows only same-origin scripts, none inline); not under
 # /static/, which is the built archive's.
 FEEDBACK_SCRIPT_PATH = "/app/feedback.js"
@@ -59,11 +60,7 @@ def create_app(config: Config) -> Starlette:
     dbs = Databases(config)
     key = load_secret_key(config)
     public_key_text = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
-    webhook_key = None
-    if public_key_text:
-        from digest.webhooks import load_public_key
-
-        webhook_key = load_public_key(public_key_text)
+    webhook_key = load_public_key(public_key_text) if public_key_text else None
     site_dir = config.path(config.site.dir)
     # One thread sends confirmation mails in order, off the request path (and off keep-alive
     # connections, which a BackgroundTask would hold until the mail is out).
@@ -227,7 +224,7 @@ def create_app(config: Config) -> Starlette:
             status,
             subscriber=subscriber,
             topics=curated_topics(),
-            **actions.preferences_view(dbs.get(), subscriber, typed),
+            **preferences_actions.preferences_view(dbs.get(), subscriber, typed),
             notice=notice,
             csrf=csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",
@@ -247,7 +244,9 @@ def create_app(config: Config) -> Starlette:
         ip = client_ip(request)
         what = str(form.get("action", "save"))
         if what == "export":
-            exported = await run_in_threadpool(lambda: actions.export_data(dbs.get(), subscriber))
+            exported = await run_in_threadpool(
+                lambda: preferences_actions.export_data(dbs.get(), subscriber)
+            )
             return Response(
                 json.dumps(exported, indent=2, default=str, ensure_ascii=False),
                 media_type="application/json",
@@ -259,7 +258,7 @@ def create_app(config: Config) -> Starlette:
                     preferences_page, subscriber, "Tick the box to confirm the deletion.", 400
                 )
             await run_in_threadpool(
-                lambda: actions.delete_subscriber(dbs.get(), config, subscriber, ip)
+                lambda: preferences_actions.delete_subscriber(dbs.get(), config, subscriber, ip)
             )
             return message("Deleted", "Everything we held about you has been deleted.")
         try:
@@ -268,7 +267,7 @@ def create_app(config: Config) -> Starlette:
             )
             send_hour = whole_number("send hour", str(form.get("send_hour", "")), None)
             updated = await run_in_threadpool(
-                lambda: actions.update_preferences(
+                lambda: preferences_actions.update_preferences(
                     dbs.get(),
                     config,
                     subscriber,
@@ -340,43 +339,6 @@ def create_app(config: Config) -> Starlette:
         return Response(FEEDBACK_SCRIPT, media_type="text/javascript; charset=utf-8")
 
     # ------------------------------------------------------------ webhooks
-    async def sendgrid_webhook(request: Request) -> Response:
-        from digest.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, apply_events, verify_request
-
-        if webhook_key is None:
-            return Response("webhook key not configured\n", status_code=403)
-        raw = await read_capped(request, MAX_WEBHOOK_BYTES)
-        if raw is None:
-            return Response("too large\n", status_code=413)
-        refusal = verify_request(
-            webhook_key,
-            request.headers.get(SIGNATURE_HEADER),
-            request.headers.get(TIMESTAMP_HEADER),
-            raw,
-        )
-        if refusal:
-            log.warning("webhook refused: %s", refusal)
-            return Response(refusal + "\n", status_code=403)
-        try:
-            events = json.loads(raw)
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            return Response("not JSON\n", status_code=400)
-        if not isinstance(events, list):
-            return Response("expected a JSON array of events\n", status_code=400)
-        report = await run_in_threadpool(
-            lambda: apply_events(dbs.get(), events, config.service.consent_text_version)
-        )
-        return Response(
-            json.dumps(
-                {
-                    "received": report.received,
-                    "applied": report.applied,
-                    "duplicates": report.duplicates,
-                }
-            ),
-            media_type="application/json",
-        )
-
     async def health(request: Request) -> Response:
         return Response("ok\n", media_type="text/plain")
 
@@ -390,7 +352,7 @@ def create_app(config: Config) -> Starlette:
         Route("/p/{token}", preferences, methods=["GET", "POST"]),
         Route("/f/{token}", feedback, methods=["GET", "POST"]),
         Route(FEEDBACK_SCRIPT_PATH, feedback_script, methods=["GET"]),
-        Route("/webhooks/sendgrid", sendgrid_webhook, methods=["POST"]),
+        Route("/webhooks/sendgrid", sendgrid_endpoint(dbs, config, webhook_key), methods=["POST"]),
         Mount("/", app=SiteFiles(site_dir)),
     ]
 

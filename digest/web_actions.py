@@ -27,8 +27,6 @@ log = logging.getLogger("digest.web")
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 RESEND_STATUSES = ("pending", "unsubscribed")  # a new sign-up re-sends the confirmation
-MAX_OWN_TOPICS = 10
-WEEKDAY_VALUES = frozenset("mon tue wed thu fri sat sun 0 1 2 3 4 5 6".split())
 
 
 def token_format_ok(token: str) -> bool:
@@ -279,128 +277,6 @@ def unsubscribe(db, config: Config, subscriber: Subscriber, source: str, ip: str
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
-
-
-def own_topic_line(topic) -> str:
-    """How an own topic appears in the preferences textarea: one line per topic."""
-    return _one_line(topic.description or topic.name)
-
-
-def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> dict:
-    """What the preferences form shows: followed curated topics, own topics and authors (one
-    per line), from the store, or as `typed` in a refused form so nothing typed is lost."""
-    from digest.store import topics as topic_store
-    from digest.topics import followed_authors, is_author_follow
-
-    if typed is not None:
-        return {
-            "followed": set(typed["topics"]),
-            "own_topics": typed["own_topics"],
-            "authors": typed["authors"],
-        }
-    curated = topic_store.topics_for_subscriber(db, subscriber.id)
-    own = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
-    return {
-        "followed": {t.name for t in curated if t.kind == "curated"},
-        "own_topics": "\n".join(own_topic_line(t) for t in own if not is_author_follow(t)),
-        "authors": "\n".join(followed_authors(db, subscriber.id)),
-    }
-
-
-def update_preferences(
-    db,
-    config: Config,
-    subscriber: Subscriber,
-    *,
-    topics: list[str],
-    own_topics: list[str],
-    frequency: str,
-    weekday: str | None,
-    max_papers: int,
-    timezone: str,
-    ip: str | None,
-    send_hour: int | None = None,
-    authors: list[str] | None = None,
-) -> Subscriber:
-    """Apply the preferences form in one transaction (UsageError names a bad value).
-    `authors` None leaves followed authors as they are."""
-    from digest import subscribers as people
-    from digest import topics as topic_logic
-    from digest.store import topics as topic_store
-
-    if frequency not in ("daily", "weekly"):
-        raise UsageError("frequency must be daily or weekly")
-    if weekday is not None and weekday.strip().lower() not in WEEKDAY_VALUES:
-        raise UsageError(
-            f"weekday must be one of mon, tue, wed, thu, fri, sat, sun, got {weekday[:20]!r}"
-        )
-    wanted = [_one_line(text) for text in own_topics if text.strip()]
-    if len(wanted) > MAX_OWN_TOPICS:  # refused, never silently cut: nothing is lost unseen
-        raise UsageError(f"at most {MAX_OWN_TOPICS} own topics, got {len(wanted)}")
-    too_long = [text for text in wanted if len(text) > 500]
-    if too_long:
-        raise UsageError(f"an own topic can be 500 characters long: {too_long[0][:40]!r}…")
-    with eager_transaction(db):
-        updated = people.update_subscriber(
-            db,
-            subscriber.id,
-            frequency=frequency,
-            weekday=(weekday or "mon") if frequency == "weekly" else None,
-            max_papers=max_papers,
-            timezone=timezone,
-            send_hour=send_hour,
-        )
-        topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
-        current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
-        current = [t for t in current if not topic_logic.is_author_follow(t)]
-        # Compared as the page shows them (description, else name, on one line), so a save
-        # that changes nothing keeps every topic with its keywords, seeds and threshold.
-        for topic in current:
-            if own_topic_line(topic) not in wanted and topic.id is not None:
-                topic_store.delete_topic(db, topic.id)
-        kept = {own_topic_line(t) for t in current}
-        for text in dict.fromkeys(wanted):
-            if text not in kept:
-                topic_logic.add_personal_topic(db, subscriber.id, text=text)
-        if authors is not None:
-            topic_logic.set_followed_authors(db, subscriber.id, authors)
-        service_store.add_consent(
-            db,
-            subscriber.id,
-            "preferences",
-            "web",
-            config.service.consent_text_version,
-            ip=ip if config.service.record_ip else None,
-        )
-    return updated
-
-
-def export_data(db, subscriber: Subscriber) -> dict:
-    """Everything we hold about this person, as JSON-able data."""
-    from digest import subscribers as people
-    from digest.store import feedback as feedback_store
-
-    return {
-        "subscriber": people.subscriber_details(db, subscriber),
-        "feedback": feedback_store.feedback_events(db, subscriber.id, limit=10_000),
-        "consents": service_store.consents_for(db, subscriber.id),
-    }
-
-
-def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None) -> None:
-    """Erase the person; the consent log keeps an anonymous 'delete' row as evidence."""
-    from digest.store import subscribers as subscriber_store
-
-    with eager_transaction(db):
-        subscriber_store.delete_subscriber(db, subscriber.id)
-        service_store.add_consent(
-            db,
-            None,
-            "delete",
-            "web",
-            config.service.consent_text_version,
-            ip=ip if config.service.record_ip else None,
-        )
 
 
 def feedback_paper(db, paper_id: str):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import math
 import time
 from dataclasses import dataclass, field
@@ -223,3 +224,48 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
                 outcome = "already-suppressed"
     service_store.set_webhook_outcome(db, key, outcome)
     return outcome
+
+
+MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+log = logging.getLogger("digest.web")  # the web app's log, where refusals always went
+
+
+def sendgrid_endpoint(dbs, config, webhook_key):
+    """The Starlette handler of `POST /webhooks/sendgrid` (403 without a configured key)."""
+    import json
+
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import Response
+
+    from digest.web_server import read_capped
+
+    async def sendgrid_webhook(request: Request) -> Response:
+        if webhook_key is None:
+            return Response("webhook key not configured\n", status_code=403)
+        raw = await read_capped(request, MAX_WEBHOOK_BYTES)
+        if raw is None:
+            return Response("too large\n", status_code=413)
+        refusal = verify_request(
+            webhook_key,
+            request.headers.get(SIGNATURE_HEADER),
+            request.headers.get(TIMESTAMP_HEADER),
+            raw,
+        )
+        if refusal:
+            log.warning("webhook refused: %s", refusal)
+            return Response(refusal + "\n", status_code=403)
+        try:
+            events = json.loads(raw)
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            return Response("not JSON\n", status_code=400)
+        if not isinstance(events, list):
+            return Response("expected a JSON array of events\n", status_code=400)
+        report = await run_in_threadpool(
+            lambda: apply_events(dbs.get(), events, config.service.consent_text_version)
+        )
+        answer = {"received": report.received, "applied": report.applied}
+        answer["duplicates"] = report.duplicates
+        return Response(json.dumps(answer), media_type="application/json")
+
+    return sendgrid_webhook
