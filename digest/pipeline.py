@@ -190,8 +190,13 @@ def run_daily(
 def _run_stages(db, config, issue_date: date, force: bool, progress, lease: Lease) -> RunReport:
     day = issue_date.isoformat()
     with transaction(db):
+        unfinished = None if force else _unfinished_forced_run(db, day)
+        force = force or unfinished is not None
         run_id = service_store.start_run(db, day, force, lease.holder)
-        done = {} if force else service_store.completed_stages(db, day)
+        if unfinished is not None:  # carry on with it: what it redid counts, nothing older
+            done = {s["stage"]: s["counts"] for s in unfinished["stages"] if s["status"] == "ok"}
+        else:
+            done = {} if force else service_store.completed_stages(db, day)
     report = RunReport(run_id, issue_date, "ok", forced=force)
     try:
         _stage_loop(db, config, issue_date, force, progress, lease, report, done)
@@ -205,6 +210,18 @@ def _run_stages(db, config, issue_date: date, force: bool, progress, lease: Leas
             db, run_id, report.status, "; ".join(f"{s.stage}: {s.error}" for s in failed) or None
         )
     return report
+
+
+def _unfinished_forced_run(db, day: str) -> dict | None:
+    """The last run, if it was a --force run of this issue that was killed or interrupted: the
+    operator asked for every stage to be redone, so a plain re-run continues that redo instead
+    of finding the stages done by the runs before it."""
+    last = next(iter(service_store.recent_runs(db, limit=1)), None)
+    if last is None or last["issue_date"] != day or not last["forced"]:
+        return None
+    killed = last["status"] == "running"  # we hold the lease: nobody is running it
+    interrupted = last["status"] == "failed" and (last["error"] or "").startswith("interrupted")
+    return last if killed or interrupted else None
 
 
 def _stage_loop(db, config, issue_date, force, progress, lease, report, done) -> None:

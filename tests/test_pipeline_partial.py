@@ -289,3 +289,25 @@ def test_one_feed_down_on_a_quiet_day_is_not_reported_as_every_feed_failing(
     assert fetch.status == "failed" and fetch.error is not None
     assert "1 of 2 feeds failed and the others listed nothing new" in fetch.error
     assert "every feed failed" not in fetch.error
+
+
+def test_a_plain_run_after_a_killed_force_run_finishes_its_redo(
+    make_config, httpserver, sample_db_path
+):
+    config, _ = _feed_config(make_config, httpserver, sample_db_path)
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    db = open_db(config.db_path)
+    first = run_daily(db, config, date(2025, 8, 20))
+    assert first.status == "ok"
+
+    def ctrl_c_before_planning(text: str) -> None:
+        if text.startswith("plan"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # e.g. a new subscriber: redo the day
+        run_daily(db, config, date(2025, 8, 20), force=True, progress=ctrl_c_before_planning)
+    resumed = run_daily(db, config, date(2025, 8, 20))
+    assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 3
+    assert resumed.forced  # the send is still the forced one the operator asked for
+    done = run_daily(db, config, date(2025, 8, 20))
+    assert [s.status for s in done.stages] == ["done-earlier"] * 5
