@@ -82,10 +82,17 @@ class _StageOutcome(Exception):
         self.counts = counts
 
 
+ARXIV_ZONE = ZoneInfo("America/New_York")  # a listing dated D appears at 00:00 on D here
+
+
 def default_issue_date(config: Config, now: datetime | None = None) -> date:
-    """Today in the schedule's time zone (the scheduler fires after arXiv's rebuild)."""
-    zone = ZoneInfo(config.schedule.timezone)
-    return (now or datetime.now(zone)).astimezone(zone).date()
+    """The date of arXiv's newest listing at `now`: today in New York, whatever the schedule's
+    time zone (at 00:30 in Paris or Tokyo the newest listing is still New York's yesterday's;
+    asking for "today" there found a stale feed every day)."""
+    moment = now or datetime.now(ZoneInfo(config.schedule.timezone))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(config.schedule.timezone))
+    return moment.astimezone(ARXIV_ZONE).date()
 
 
 def _counts_of(result: object) -> dict:

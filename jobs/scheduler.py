@@ -102,9 +102,10 @@ def send_held_in_process(config: Config) -> int:
 
 def _already_ran(config: Config, moment: datetime) -> bool:
     """Whether a run for the issue date of `moment` already finished (ok or no announcement)."""
+    from digest.pipeline import default_issue_date
     from digest.store import open_db
 
-    day = moment.astimezone(ZoneInfo(config.schedule.timezone)).date().isoformat()
+    day = default_issue_date(config, moment).isoformat()
     db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         row = db.execute(

@@ -257,7 +257,13 @@ def test_scheduler_stops_cleanly_on_a_signal_and_frees_its_lease(make_config, st
     config, config_path = make_config()
     open_db(config.db_path).conn.close()
     command = [sys.executable, "-m", "digest", "--config", str(config_path), "schedule"]
-    scheduler = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    scheduler = subprocess.Popen(  # SIGINT as a terminal has it, even when pytest runs in `&`
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

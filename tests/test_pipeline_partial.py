@@ -311,3 +311,52 @@ def test_a_plain_run_after_a_killed_force_run_finishes_its_redo(
     assert resumed.forced  # the send is still the forced one the operator asked for
     done = run_daily(db, config, date(2025, 8, 20))
     assert [s.status for s in done.stages] == ["done-earlier"] * 5
+
+
+@pytest.mark.parametrize(
+    ("zone", "local_time", "listing"),
+    [
+        ("America/New_York", "2025-08-20T00:30", date(2025, 8, 20)),
+        ("Europe/Paris", "2025-08-20T00:30", date(2025, 8, 19)),  # 18:30 in New York
+        ("Asia/Tokyo", "2025-08-20T00:30", date(2025, 8, 19)),
+        ("Asia/Tokyo", "2025-08-20T13:30", date(2025, 8, 20)),  # 00:30 in New York
+        ("Pacific/Kiritimati", "2025-08-21T00:30", date(2025, 8, 20)),
+        ("Pacific/Pago_Pago", "2025-08-19T23:30", date(2025, 8, 20)),  # 06:30 UTC
+    ],
+)
+def test_the_default_issue_is_arxivs_newest_listing_in_any_schedule_zone(
+    make_config, zone, local_time, listing
+):
+    """arXiv dates a listing by New York's day: an operator in Paris running at 00:30 asked
+    for a listing that did not exist yet and found the feed stale every day."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from digest.pipeline import default_issue_date
+
+    config, _ = make_config({"schedule": {"timezone": zone}})
+    moment = datetime.fromisoformat(local_time).replace(tzinfo=ZoneInfo(zone))
+    assert default_issue_date(config, moment) == listing
+
+
+def test_a_paris_run_at_half_past_midnight_fetches_the_newest_listing(make_config, httpserver):
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from digest.pipeline import default_issue_date
+
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "categories": ["cs.AI"],
+                "max_retries": 0,
+            },
+            "schedule": {"timezone": "Europe/Paris"},
+        }
+    )
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    db = open_db(config.db_path)
+    paris = datetime(2025, 8, 21, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))  # the 20th's listing
+    report = run_daily(db, config, default_issue_date(config, paris))
+    assert report.stages[0].status == "ok" and report.stages[0].counts["new"] == 86
