@@ -139,7 +139,13 @@ def test_ctrl_c_while_pacing_leaves_the_next_row_queued(smtp_server, tmp_path):
     command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
     command += ["--date", ISSUE.isoformat(), "--force"]
     env = {**os.environ, "SMTP_USERNAME": "", "SMTP_PASSWORD": ""}
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(  # SIGINT as a terminal has it, even when pytest runs in `&`
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
+    )
     deadline = time.monotonic() + 60
     while not handler.messages and time.monotonic() < deadline:
         time.sleep(0.02)
