@@ -339,3 +339,31 @@ def test_the_scheduler_reads_the_child_runs_status(make_config, httpserver):
     httpserver.clear()
     httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM.read_bytes())
     assert run_daily_subprocess(config) == "stale"  # the 2025 sample is not today's listing
+
+
+def test_a_killed_holder_not_yet_reaped_is_dead(make_config):
+    """A holder killed with SIGKILL stays a zombie until its parent reaps it (for ever under
+    an init that never reaps): its pid still answers signal 0, but it holds nothing."""
+    import signal
+    import socket
+
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        later = datetime.now(UTC) + timedelta(minutes=30)
+        with transaction(db):
+            service_store.put_lease(
+                db, "daily-run", f"{socket.gethostname()}:{holder.pid}:dead", later
+            )
+        os.kill(holder.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{holder.pid}/stat").read_text().split(") ")[1][0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        with Lease(db, config.db_path, "daily-run", minutes=10) as lease:
+            assert service_store.get_lease(db, "daily-run")["holder"] == lease.holder
+    finally:
+        holder.kill()
+        holder.wait()
+        db.conn.close()
