@@ -28,6 +28,7 @@ STAGES = ("fetch", "embed", "plan", "send", "site")
 # archive are safe whatever else failed.
 NEEDS = {"plan": ("fetch", "embed"), "send": ("plan",)}
 RUN_LEASE = "daily-run"
+MAX_ERRORS_SHOWN = 5
 
 ProgressCallback = Callable[[str], None]
 
@@ -96,14 +97,20 @@ def default_issue_date(config: Config, now: datetime | None = None) -> date:
 
 
 def _counts_of(result: object) -> dict:
-    """A stage's return value as JSON-able counts, whatever shape its module returns."""
+    """A stage's return value as JSON-able counts, whatever shape its module returns. A list
+    of error lines (a subscriber that could not be planned or sent) is kept, shortened."""
     if result is None:
         return {}
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
-        raw = dataclasses.asdict(result)
-        return {k: v for k, v in raw.items() if isinstance(v, int | float | str | bool | None)}
+        result = dataclasses.asdict(result)
     if isinstance(result, dict):
-        return {k: v for k, v in result.items() if isinstance(v, int | float | str | bool | None)}
+        counts = {k: v for k, v in result.items() if isinstance(v, int | float | str | bool | None)}
+        errors = result.get("errors")
+        if isinstance(errors, list) and errors:
+            shown = "; ".join(str(e) for e in errors[:MAX_ERRORS_SHOWN])
+            more = len(errors) - MAX_ERRORS_SHOWN
+            counts["errors"] = shown + (f"; and {more} more" if more > 0 else "")
+        return counts
     if isinstance(result, list | tuple):
         return {"items": len(result)}
     return {"result": str(result)}

@@ -360,3 +360,26 @@ def test_a_paris_run_at_half_past_midnight_fetches_the_newest_listing(make_confi
     paris = datetime(2025, 8, 21, 0, 30, tzinfo=ZoneInfo("Europe/Paris"))  # the 20th's listing
     report = run_daily(db, config, default_issue_date(config, paris))
     assert report.stages[0].status == "ok" and report.stages[0].counts["new"] == 86
+
+
+def test_the_run_report_names_a_subscriber_that_could_not_be_planned(
+    make_config, httpserver, sample_db_path
+):
+    import numpy as np
+
+    from digest.store.papers import get_paper, save_embeddings
+    from digest.subscribers import add_subscriber
+    from digest.topics import add_personal_topic
+
+    config, _ = _feed_config(make_config, httpserver, sample_db_path)
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    db = open_db(config.db_path)
+    bad = add_subscriber(db, "bad@example.org", status="active")
+    add_personal_topic(db, bad.id, "", name="Broken", seed_ids=["2609.26811"])
+    seed = get_paper(db, "2609.26811")  # its stored vector has the wrong dimension
+    save_embeddings(db, config.embedding.model, [seed.content_hash], np.ones((1, 7), np.float32))
+
+    report = run_daily(db, config, date(2025, 8, 20))
+    plan = report.stages[2]
+    assert plan.stage == "plan" and plan.counts["failed"] == 1
+    assert plan.counts["errors"].startswith("bad@example.org")  # not just a count
