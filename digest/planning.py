@@ -22,6 +22,7 @@ from digest.models import DigestPlan, Pick, Subscriber, Topic
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
 from digest.store.db import transaction
+from digest.store.deliveries import subscriber_ids_with_delivery
 from digest.store.feedback import feedback_for_subscriber
 from digest.store.subscribers import list_subscribers
 from digest.store.topics import list_topics, topics_for_subscriber
@@ -349,7 +350,7 @@ class PlanReport:
     planned: int = 0
     with_picks: int = 0
     empty: int = 0
-    kept_sent: int = 0  # already sent: plan left as it was
+    kept_sent: int = 0  # already rendered into the ledger (queued or sent): plan left as it was
     failed: int = 0
     picks: int = 0
     topic_matches: int = 0
@@ -385,6 +386,7 @@ def _plan_everyone(
         windows.setdefault(candidate_window(sub, issue_date), []).append(sub)
     done = 0
     shared: dict[int, rank.TopicProfile] = {}
+    frozen = subscriber_ids_with_delivery(db, issue_date) if save else set()
     for (since, until), group in sorted(windows.items()):
         pool = load_pool(db, config, since, until, config.arxiv.announce_types)
         trending = trending_signal(db, config, pool, issue_date)
@@ -395,7 +397,7 @@ def _plan_everyone(
                 db, config, batch, pool, trending, picked, since, issue_date, report, shared
             )
             if save:
-                _save_batch(db, plans, report)
+                _save_batch(db, plans, report, frozen)
             else:
                 for _, plan in plans:
                     _count(report, plan)
@@ -447,11 +449,18 @@ def _rank_batch(
     return plans
 
 
-def _save_batch(db, plans: list[tuple[Subscriber, DigestPlan]], report: PlanReport) -> None:
+def _save_batch(
+    db, plans: list[tuple[Subscriber, DigestPlan]], report: PlanReport, frozen: set[int]
+) -> None:
     """One write transaction per batch (one fsync, not one per subscriber); each plan in its
-    own savepoint, so a failing save loses only that plan."""
+    own savepoint, so a failing save loses only that plan. `frozen` subscribers already have
+    this issue's email rendered in the ledger (queued for a later hour, say): their plan is
+    what that email says and stays as it is."""
     with transaction(db):
         for sub, plan in plans:
+            if sub.id in frozen:
+                report.kept_sent += 1
+                continue
             try:
                 with transaction(db):  # nested: a savepoint
                     saved = save_plan(db, plan)

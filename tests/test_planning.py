@@ -292,3 +292,20 @@ def test_a_new_weekly_reader_waits_for_their_weekday(sample_db):
     )
     assert _due_ids(sample_db, date(2025, 8, 18)) == []  # joined Monday; Wednesday is theirs
     assert _due_ids(sample_db, date(2025, 8, 20)) == [reader.id]
+
+
+def test_a_plan_whose_email_is_queued_is_not_replaced(sample_db, sample_config):
+    """A digest held for the reader's local hour is already rendered: re-planning the issue
+    (a re-run after a feed came back) must not make the stored plan differ from that email."""
+    from digest.store.deliveries import NewDelivery, queue_deliveries
+
+    reader = subscriber(sample_db, max_papers=3)
+    add_personal_topic(sample_db, reader.id, "floorplanning and pin assignment", name="Chips")
+    first = planning.plan_all(sample_db, sample_config, DAY)
+    assert first.planned == 1
+    before = planning.load_plan(sample_db, reader.id, DAY)
+    queue_deliveries(sample_db, [NewDelivery("d-held", reader.id, DAY, "Your digest", b"raw")])
+    add_personal_topic(sample_db, reader.id, "on-device speech translation", name="Speech")
+    again = planning.plan_all(sample_db, sample_config, DAY)
+    assert (again.planned, again.kept_sent) == (0, 1)
+    assert planning.load_plan(sample_db, reader.id, DAY) == before
