@@ -231,3 +231,14 @@ def test_demo_in_a_fresh_directory(tmp_path):
     again = digest("demo", cwd=tmp_path, check=True).stdout
     assert "0 written to the outbox, 3 already sent earlier" in again
     assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 3
+
+
+def test_a_stale_run_says_why_and_when_to_retry(feed_config):
+    """arXiv's feed still shows an earlier day: the run is 'stale' (exit 0, not a failure),
+    and the operator reads why and what happens next instead of a bare status word."""
+    _config, path = feed_config
+    digest("--config", str(path), "fetch", check=True)  # the feed's own day is stored
+    proc = digest("--config", str(path), "run", "--date", "2030-01-07")
+    assert proc.returncode == 0, proc.stderr
+    assert "2030-01-07: stale" in proc.stdout
+    assert "do not list 2030-01-07 yet" in proc.stderr and "Traceback" not in proc.stderr

@@ -65,7 +65,12 @@ def run(
         for stage in report.stages:
             if stage.error:
                 console.print(f"[red]{stage.stage}: {escape(stage.error)}[/]")
-        console.print(f"run {report.run_id} for {report.issue_date}: [bold]{report.status}[/]")
+        console.print(escape(report.summary))
+    if report.status == "stale":
+        err_console.print(
+            f"arXiv's feeds do not list {report.issue_date} yet (they still show an earlier "
+            "day); run again later: the scheduler retries every 30 minutes"
+        )
     if report.status == "partial":
         err_console.print(
             "some feeds failed (see the fetch stage); the next `digest run` fetches them again"
