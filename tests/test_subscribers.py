@@ -184,6 +184,18 @@ def test_update_subscriber_checks_the_whole_result(db):
     assert get_subscriber(db, sub.id).last_digest_date == date(2025, 8, 20)
 
 
+def test_a_sent_older_issue_never_moves_the_last_digest_date_back(db):
+    """A held older issue sent after a newer one: the newer date stays."""
+    from digest.store.subscribers import advance_last_digest_date
+
+    sub = add_subscriber(db, "late@example.org")
+    advance_last_digest_date(db, sub.id, date(2025, 8, 20))
+    advance_last_digest_date(db, sub.id, date(2025, 8, 18))
+    assert get_subscriber(db, sub.id).last_digest_date == date(2025, 8, 20)
+    advance_last_digest_date(db, sub.id, date(2025, 8, 21))
+    assert get_subscriber(db, sub.id).last_digest_date == date(2025, 8, 21)
+
+
 def test_add_with_topics_is_all_or_nothing(db):
     with pytest.raises(UsageError, match="'Nope'"):
         add_subscriber(db, "t@example.org", topics=["llm agents", "Nope"], text="my words")

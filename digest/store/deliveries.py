@@ -11,7 +11,7 @@ from datetime import date
 from digest.errors import UsageError
 from digest.mail.ledger import STATES, Delivery, allowed_from
 from digest.store.db import transaction, utcnow
-from digest.store.subscribers import set_last_digest_date
+from digest.store.subscribers import advance_last_digest_date
 
 _COLUMNS = (
     "d.id, d.subscriber_id, d.issue_date, d.state, d.backend, d.subject, d.size_bytes, "
@@ -182,7 +182,7 @@ def mark_sent(db, delivery_id: str, provider_message_id: str) -> bool:
             },
         )
         if moved and rows:
-            set_last_digest_date(
+            advance_last_digest_date(
                 db, rows[0]["subscriber_id"], date.fromisoformat(rows[0]["issue_date"])
             )
     return moved

@@ -148,6 +148,16 @@ def delete_subscriber(db, subscriber_id: int) -> bool:
     return cursor.rowcount > 0
 
 
+def advance_last_digest_date(db, subscriber_id: int, day: date) -> None:
+    """Record a sent digest's issue date, never moving it back: a held older issue sent after
+    a newer one must not reopen the newer window (papers would be offered twice)."""
+    db.execute(
+        "UPDATE subscribers SET last_digest_date = ? WHERE id = ? "
+        "AND (last_digest_date IS NULL OR last_digest_date < ?)",
+        [day.isoformat(), subscriber_id, day.isoformat()],
+    )
+
+
 def set_last_digest_date(db, subscriber_id: int, day: date) -> None:
     """Record the issue date of the last digest sent (drives the next candidate window)."""
     db.execute(
