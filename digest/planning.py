@@ -12,89 +12,27 @@ import hashlib
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
 import numpy as np
 
 from digest import rank
 from digest.config import Config
+from digest.due import candidate_window, due_subscribers
 from digest.models import DigestPlan, Pick, Subscriber, Topic
+from digest.plans import load_plan, picks_for_email, save_plan  # noqa: F401  (planning API)
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
 from digest.store.db import transaction
 from digest.store.deliveries import subscriber_ids_with_delivery
 from digest.store.feedback import feedback_for_subscriber
-from digest.store.subscribers import list_subscribers
 from digest.store.topics import list_topics, topics_for_subscriber
 
-MAX_WINDOW_DAYS = {"daily": 7, "weekly": 14}  # a long pause never floods one email
 FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
-LIKED_LABEL = ""
-PLAN_BATCH = 500  # subscribers ranked with one matrix product and saved in one transaction  # picks that come from "papers you liked" carry no topic name
+LIKED_LABEL = ""  # picks that come from "papers you liked" carry no topic name
+PLAN_BATCH = 500  # subscribers ranked with one matrix product and saved in one transaction
 
 Progress = Callable[[int, int], None]
-
-
-# ---------------------------------------------------------------- windows and who is due
-
-
-def is_due(subscriber: Subscriber, issue_date: date, previous_issue: date | None = None) -> bool:
-    """Daily: every issue. Weekly: the issue on their weekday, or, when that day had no issue
-    for them (a weekend weekday, a holiday, a failed run), the first issue after it.
-
-    `previous_issue` is their latest planned issue before this one, if any: an issue planned
-    (even an empty one) counts as served, so a weekly reader is due once a week, not every day
-    until something is sent.
-    """
-    if subscriber.status != "active":
-        return False
-    if subscriber.frequency != "weekly":
-        return True
-    their_day = _their_latest_weekday(subscriber, issue_date)
-    if their_day == issue_date:
-        return True
-    served = [d for d in (subscriber.last_digest_date, previous_issue) if d is not None]
-    if served:
-        return max(served) < their_day
-    joined = _joined_on(subscriber)  # never served: only weekdays since they joined count
-    return joined is not None and joined <= their_day
-
-
-def _their_latest_weekday(subscriber: Subscriber, issue_date: date) -> date:
-    """A weekly subscriber's weekday on or before the issue date."""
-    return issue_date - timedelta(days=(issue_date.weekday() - (subscriber.weekday or 0)) % 7)
-
-
-def _joined_on(subscriber: Subscriber) -> date | None:
-    try:
-        return date.fromisoformat(subscriber.created_at[:10])
-    except ValueError:
-        return None
-
-
-def due_subscribers(db, issue_date: date) -> list[Subscriber]:
-    """Active subscribers who get an issue on this date (weekly ones on their weekday, or on
-    the first issue after it when that day had none for them)."""
-    due = []
-    for sub in list_subscribers(db, status="active"):
-        previous = None
-        if sub.frequency == "weekly" and _their_latest_weekday(sub, issue_date) != issue_date:
-            last = sub.last_digest_date
-            if last is None or last < _their_latest_weekday(sub, issue_date):
-                previous = rank_store.previous_issue_date(db, sub.id, issue_date)
-        if is_due(sub, issue_date, previous):
-            due.append(sub)
-    return due
-
-
-def candidate_window(subscriber: Subscriber, issue_date: date) -> tuple[date, date]:
-    """Announcement days this issue covers: since the previous digest, capped in length."""
-    span = MAX_WINDOW_DAYS.get(subscriber.frequency, 7)
-    since = issue_date if subscriber.frequency == "daily" else issue_date - timedelta(days=6)
-    last = subscriber.last_digest_date
-    if last is not None and last < issue_date:
-        since = last + timedelta(days=1)
-    return max(since, issue_date - timedelta(days=span - 1)), issue_date
 
 
 # ---------------------------------------------------------------- building blocks
@@ -291,55 +229,6 @@ def _plan_one(db, config: Config, subscriber: Subscriber, issue_date: date) -> D
     return DigestPlan(subscriber.id, issue_date, tuple(picks), len(pool), since)
 
 
-def save_plan(db, plan: DigestPlan) -> bool:
-    """Store a plan, replacing an earlier plan of the same issue unless it was already sent.
-
-    Returns False (and keeps the stored plan) when that issue's email has gone out.
-    """
-    if rank_store.plan_is_sent(db, plan.subscriber_id, plan.issue_date):
-        return False
-    rows = [
-        {
-            "paper_id": p.paper_id,
-            "rank": n,
-            "score": p.score,
-            "topic": p.topic,
-            "why": p.why,
-            "why_json": {
-                "keywords": list(p.matched_keywords),
-                "authors": list(p.matched_authors),
-                "similar_to": p.similar_to,
-            },
-        }
-        for n, p in enumerate(plan.picks, start=1)
-    ]
-    rank_store.replace_plan(
-        db, plan.subscriber_id, plan.issue_date, plan.candidates, plan.window_start, rows
-    )
-    return True
-
-
-def load_plan(db, subscriber_id: int, issue_date: date) -> DigestPlan | None:
-    stored = rank_store.plan_rows(db, subscriber_id, issue_date)
-    if stored is None:
-        return None
-    header, rows = stored
-    picks = tuple(
-        Pick(
-            paper_id=r["paper_id"],
-            score=r["score"],
-            topic=r["topic"],
-            why=r["why"],
-            matched_keywords=tuple(r["why_json"].get("keywords", ())),
-            matched_authors=tuple(r["why_json"].get("authors", ())),
-            similar_to=r["why_json"].get("similar_to"),
-        )
-        for r in rows
-    )
-    start = date.fromisoformat(header["window_start"]) if header["window_start"] else None
-    return DigestPlan(subscriber_id, issue_date, picks, header["candidates"], start)
-
-
 # ---------------------------------------------------------------- everyone
 
 
@@ -499,18 +388,3 @@ def match_curated_topics(db, config: Config, issue_date: date) -> int:
             ]
     rank_store.replace_topic_matches(db, [issue_date], rows)
     return len(rows)
-
-
-def picks_for_email(
-    db, email: str, issue_date: date | None = None
-) -> tuple[DigestPlan | None, dict[str, str]]:
-    """A subscriber's stored plan (the latest when no date is given) and the picked titles."""
-    from digest.subscribers import require_subscriber
-
-    subscriber = require_subscriber(db, email)
-    day = issue_date or rank_store.latest_plan_date(db, subscriber.id)
-    plan = load_plan(db, subscriber.id, day) if day else None
-    if plan is None:
-        return None, {}
-    rows = rank_store.paper_text_rows(db, [p.paper_id for p in plan.picks])
-    return plan, {pid: row["title"] for pid, row in rows.items()}
