@@ -104,17 +104,14 @@ def _already_ran(config: Config, moment: datetime) -> bool:
     """Whether a run for the issue date of `moment` already finished (ok or no announcement)."""
     from digest.pipeline import default_issue_date
     from digest.store import open_db
+    from digest.store.service import run_finished_for
 
     day = default_issue_date(config, moment).isoformat()
     db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
-        row = db.execute(
-            "SELECT 1 FROM runs WHERE issue_date = ? AND status IN ('ok', 'no_announcement')",
-            [day],
-        ).fetchone()
+        return run_finished_for(db, day)
     finally:
         db.conn.close()
-    return row is not None
 
 
 def missed_fire_time(trigger: CronTrigger, grace: timedelta, now: datetime) -> datetime | None:

@@ -198,6 +198,15 @@ def finish_run(db, run_id: int, status: str, error: str | None = None) -> None:
     )
 
 
+def run_finished_for(db, issue_date: str) -> bool:
+    """Whether a run for this issue date ended ok or with no announcement."""
+    row = db.execute(
+        "SELECT 1 FROM runs WHERE issue_date = ? AND status IN ('ok', 'no_announcement')",
+        [issue_date],
+    ).fetchone()
+    return row is not None
+
+
 def completed_stages(db, issue_date: str) -> dict[str, dict]:
     """Stages already finished ok for this issue date (any run): stage -> counts."""
     rows = db.query(
