@@ -13,6 +13,7 @@ import pytest
 from digest.sources.arxiv_feed import parse_feed
 from digest.store import open_db, transaction
 from digest.store import papers as paper_store
+from digest.store.service import eager_transaction
 from tests.conftest import ATOM_SAMPLE
 
 READER = textwrap.dedent(
@@ -61,10 +62,12 @@ def test_reader_process_sees_no_errors_while_ingest_writes(tmp_path):
     assert paper_store.count_papers(db) == 86
 
 
-def test_a_failed_commit_rolls_back_and_later_writes_land(tmp_path):
-    """store.transaction: if COMMIT fails (a deferred foreign key here, a full disk in life)
-    and the transaction stayed open, the next transaction on this connection would become a
-    savepoint inside it and never be committed."""
+@pytest.mark.parametrize("begin", [transaction, eager_transaction])
+def test_a_failed_commit_rolls_back_and_later_writes_land(tmp_path, begin):
+    """store.transaction and the web's eager_transaction: if COMMIT fails (a deferred foreign
+    key here, a full disk in life) and the transaction stayed open, the next transaction on
+    this connection (the web keeps one per worker thread) would become a savepoint inside it
+    and never be committed."""
     db = open_db(tmp_path / "t.db")
     db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
     db.execute(
@@ -72,10 +75,10 @@ def test_a_failed_commit_rolls_back_and_later_writes_land(tmp_path):
         " REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
     )
     with pytest.raises(sqlite3.IntegrityError):
-        with transaction(db):
+        with begin(db):
             db.execute("INSERT INTO child (parent_id) VALUES (42)")
     assert not db.conn.in_transaction
-    with transaction(db):
+    with begin(db):
         db.execute("INSERT INTO parent (id) VALUES (1)")
     other = sqlite3.connect(tmp_path / "t.db")
     assert other.execute("SELECT COUNT(*) FROM parent").fetchone()[0] == 1

@@ -728,31 +728,6 @@ def test_a_refused_preferences_form_keeps_what_was_typed(web):
     assert db.execute("SELECT COUNT(*) FROM topics WHERE owner_id IS NOT NULL").fetchone()[0] == 0
 
 
-def test_a_failed_commit_never_leaves_the_connection_inside_a_transaction(tmp_path):
-    """The web keeps one connection per worker thread: if COMMIT fails (here a deferred
-    foreign key; in life a full disk) and the transaction stayed open, every later write on
-    that thread would nest inside it as a savepoint and never be committed."""
-    import sqlite3
-
-    from digest.store.service import eager_transaction
-
-    db = open_db(tmp_path / "t.db")
-    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
-    db.execute(
-        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER"
-        " REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
-    )
-    with pytest.raises(sqlite3.IntegrityError):
-        with eager_transaction(db):
-            db.execute("INSERT INTO child (parent_id) VALUES (42)")
-    assert not db.conn.in_transaction
-    with eager_transaction(db):
-        db.execute("INSERT INTO parent (id) VALUES (1)")
-    other = sqlite3.connect(tmp_path / "t.db")
-    assert other.execute("SELECT COUNT(*) FROM parent").fetchone()[0] == 1
-    assert other.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0
-
-
 def test_a_refused_confirmation_mail_is_logged_without_the_address(smtp_server, caplog):
     """A real SMTP server that names the recipient in its 550 reply: the operator's log line
     says the mail was not sent, without the visitor's address."""

@@ -34,21 +34,24 @@ def transaction(db) -> Iterator[None]:
             yield
         return
     conn.execute("BEGIN IMMEDIATE")
+    with commit_or_roll_back(conn):
+        yield
+
+
+@contextlib.contextmanager
+def commit_or_roll_back(conn) -> Iterator[None]:
+    """End the transaction `conn` has begun: COMMIT after the block, ROLLBACK if it raised.
+
+    A failed COMMIT (deferred foreign key, full disk) can leave the transaction open; every
+    later write on this connection would then nest in it and be lost, so it is rolled back.
+    """
     try:
         yield
+        conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    else:
-        try:
-            conn.execute("COMMIT")
-        except BaseException:
-            # A failed COMMIT (deferred foreign key, full disk) can leave the transaction open;
-            # every later write on this connection would then nest in it and be lost.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
 
 def utcnow() -> str:

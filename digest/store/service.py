@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from digest.store.db import transaction, utcnow
+from digest.store.db import commit_or_roll_back, transaction, utcnow
 
 
 @contextlib.contextmanager
@@ -46,21 +46,8 @@ def eager_transaction(db, timeout_s: float = 30.0) -> Iterator[None]:
                 time.sleep(0.001 + random.random() * 0.002)
     finally:
         conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
-    try:
+    with commit_or_roll_back(conn):
         yield
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
-    else:
-        try:
-            conn.execute("COMMIT")
-        except BaseException:
-            # A COMMIT that fails (deferred constraint, full disk) can leave the transaction
-            # open; later writes on this connection would nest in it and never be committed.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
 
 def _iso(moment: datetime) -> str:
