@@ -231,9 +231,10 @@ def test_picks_command_shows_reasons(sample_db, sample_config, make_config):
     planning.save_plan(sample_db, plan_for(sample_db, sample_config, sub))
     _, path = make_config()
     runner = CliRunner()
-    shown = runner.invoke(app, ["--config", str(path), "picks", "reader@example.org"])
+    shown = runner.invoke(app, ["--config", str(path), "picks", " READER@example.org"])
     assert shown.exit_code == 0, shown.output
     assert "Speech: mentions “speech”" in shown.stdout and "issue 2025-08-20" in shown.stdout
+    assert "reader@example.org: issue" in shown.stdout  # the stored address, not as typed
     as_json = runner.invoke(
         app,
         ["--config", str(path), "picks", "reader@example.org", "--date", "2025-08-20", "--json"],

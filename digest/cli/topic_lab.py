@@ -205,8 +205,10 @@ def picks(
 ) -> None:
     """Show a subscriber's planned picks for one issue, with the reason for each."""
     from digest.planning import picks_for_email
+    from digest.subscribers import require_subscriber
 
     plan, titles = picks_for_email(state.db, email, parse_date_option(day))
+    email = require_subscriber(state.db, email).email  # as stored, not as typed
     if as_json:
         print_json(
             None
