@@ -227,21 +227,26 @@ def test_missed_run_outside_grace_or_already_done_is_not_repeated(make_config):
     assert fired == []
 
 
+def _wait_for_the_scheduler_lease(config, process: subprocess.Popen) -> None:
+    """Until the `digest schedule` child holds its lease (at most 60 s; it must not exit)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        db = open_db(config.db_path, migrate=False)
+        held = service_store.get_lease(db, "scheduler")
+        db.conn.close()
+        if held:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+
+
 def test_second_scheduler_refuses_to_start(make_config):
     config, config_path = make_config()
     open_db(config.db_path).conn.close()
     command = [sys.executable, "-m", "digest", "--config", str(config_path), "schedule"]
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            db = open_db(config.db_path, migrate=False)
-            held = service_store.get_lease(db, "scheduler")
-            db.conn.close()
-            if held:
-                break
-            assert first.poll() is None, first.communicate()
-            time.sleep(0.1)
+        _wait_for_the_scheduler_lease(config, first)
         second = subprocess.run(command, capture_output=True, text=True, timeout=60)
         assert second.returncode == 1
         assert "scheduler" in second.stderr and "not starting a second one" in second.stderr
@@ -265,15 +270,7 @@ def test_scheduler_stops_cleanly_on_a_signal_and_frees_its_lease(make_config, st
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
     )
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            db = open_db(config.db_path, migrate=False)
-            held = service_store.get_lease(db, "scheduler")
-            db.conn.close()
-            if held:
-                break
-            assert scheduler.poll() is None, scheduler.communicate()
-            time.sleep(0.1)
+        _wait_for_the_scheduler_lease(config, scheduler)
         time.sleep(0.5)  # inside scheduler.start()
         scheduler.send_signal(getattr(signal, stop_signal))
         _, stderr = scheduler.communicate(timeout=30)
