@@ -298,7 +298,8 @@ def create_app(config: Config) -> Starlette:
     async def feedback(request: Request) -> Response:
         """Title clicks record on GET and redirect; a like or dislike is recorded only by
         the POST of the page a GET shows (its script sends it at once), since mail link
-        scanners GET every link of a mail, 👍 and 👎 alike."""
+        scanners GET every link of a mail, 👍 and 👎 alike. Scanners get a title's redirect
+        too; their clicks are kept and left out when read (feedback.counted_clicks)."""
         token = request.path_params["token"]
         paper = request.query_params.get("paper", "")
         kind = request.query_params.get("kind", "")
@@ -312,6 +313,8 @@ def create_app(config: Config) -> Starlette:
             return not_found()
         arxiv_url = links.arxiv_abs_url(found.id) if split_arxiv_id(found.id) else None
         show = {"kind": kind, "paper": found, "arxiv_url": arxiv_url, "recorded": False}
+        if kind == "click" and request.method == "HEAD" and arxiv_url:  # a scanner: no record
+            return RedirectResponse(arxiv_url, status_code=303)
         if request.method == "POST":
             form = await read_form(request)
             if not csrf_ok(key, token, str(form.get("csrf", ""))):
@@ -325,9 +328,16 @@ def create_app(config: Config) -> Starlette:
                 action=links.feedback_url("", token, paper, kind),
                 script=FEEDBACK_SCRIPT_PATH,
             )
-        stored = await run_in_threadpool(
-            lambda: actions.record_feedback(dbs.get(), subscriber, paper, kind)
-        )
+        agent = request.headers.get("user-agent")
+
+        def record() -> str | None:
+            from digest.store.feedback import record_email_click
+
+            if kind == "click":  # every one is kept; readers leave out a scanner's
+                return record_email_click(dbs.get(), subscriber.id, paper, agent)
+            return actions.record_feedback(dbs.get(), subscriber, paper, kind)
+
+        stored = await run_in_threadpool(record)
         if stored is None:  # deleted between the look-up and now
             return not_found()
         if kind == "click" and arxiv_url:

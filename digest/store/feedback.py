@@ -1,17 +1,33 @@
 """SQL for the feedback table: likes, dislikes and clicks per subscriber and paper.
 
 Every event is kept (an append-only log); readers fold it: for one subscriber and paper the
-latest of like/dislike wins, and clicks are counted separately.
+latest of like/dislike wins, and clicks are counted separately. Every reader takes its clicks
+from `counted_clicks`, which leaves out what mail link scanners "clicked" (docs/service.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
 
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, split_arxiv_id
 from digest.store.db import utcnow
+from digest.store.service import eager_transaction
+
+# Click filtering, the whole rule (docs/service.md, "Title clicks and mail scanners"). Mail
+# security scanners GET every link of a message seconds after delivery; a reader does not.
+CLICK_BURST_GAP_SECONDS = 2  # an email click this soon after the previous one joins its burst
+CLICK_BURST_MIN_PAPERS = 3  # a burst over this many distinct papers is a scanner: none count
+EMAIL_CLICK_SOURCE = "email"  # a title click through the web app, from a browser
+BOT_CLICK_SOURCE = "email-bot"  # one whose User-Agent was missing or a robot's: never counts
+EMAIL_SOURCES = (EMAIL_CLICK_SOURCE, BOT_CLICK_SOURCE)  # the ones bursts are looked for in
+BOT_USER_AGENT = re.compile(
+    r"bot|crawl|spider|scan|preview|headless|python|curl|wget|libwww|java/|go-http|okhttp"
+    r"|httpx|aiohttp|axios|node-fetch|proofpoint|mimecast|barracuda|safelinks",
+    re.IGNORECASE,
+)
 
 
 def normalise_paper_id(raw: str) -> str:
@@ -59,26 +75,157 @@ def add_feedback(
     return stored_id
 
 
+def is_bot_user_agent(user_agent: str | None) -> bool:
+    """True for a missing User-Agent or a robot's (a scanner may also pose as a browser)."""
+    return not (user_agent or "").strip() or bool(BOT_USER_AGENT.search(user_agent or ""))
+
+
+def record_email_click(db, subscriber_id: int, paper_id: str, user_agent: str | None) -> str | None:
+    """Record a title click from an email link; returns the stored id, None for an unknown paper.
+
+    Every click is kept with its time; a robot's User-Agent only marks its source, and readers
+    (`counted_clicks`) decide what counts, so the rule can change without losing data.
+    """
+    source = BOT_CLICK_SOURCE if is_bot_user_agent(user_agent) else EMAIL_CLICK_SOURCE
+    try:
+        with eager_transaction(db):
+            return add_feedback(db, subscriber_id, paper_id, "click", source=source)
+    except UsageError:
+        return None
+
+
+def _seconds(created_at: str) -> float | None:
+    """A stored timestamp as epoch seconds (naive means UTC); None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(created_at)
+    except (TypeError, ValueError):
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def scanner_click_ids(clicks: Iterable[tuple[int, int, str, str]]) -> set[int]:
+    """Ids of email clicks in a burst: (id, subscriber id, paper id, created_at) rows in.
+
+    A subscriber's clicks chain while each comes at most CLICK_BURST_GAP_SECONDS after the
+    one before; a chain over CLICK_BURST_MIN_PAPERS or more distinct papers is a scanner.
+    """
+    streams: dict[int, list[tuple[float, int, str]]] = {}
+    for click_id, subscriber_id, paper_id, created_at in clicks:
+        at = _seconds(created_at)
+        if at is not None:
+            streams.setdefault(subscriber_id, []).append((at, click_id, paper_id))
+    flagged: set[int] = set()
+    for stream in streams.values():
+        stream.sort()
+        chain: list[tuple[float, int, str]] = []
+        for click in [*stream, (float("inf"), -1, "")]:  # the sentinel closes the last chain
+            if chain and click[0] - chain[-1][0] > CLICK_BURST_GAP_SECONDS:
+                if len({paper for _, _, paper in chain}) >= CLICK_BURST_MIN_PAPERS:
+                    flagged.update(click_id for _, click_id, _ in chain)
+                chain = []
+            chain.append(click)
+    return flagged
+
+
+def counted_clicks(
+    db,
+    subscriber_id: int | None = None,
+    since: date | datetime | str | None = None,
+    until: date | datetime | str | None = None,
+) -> list[tuple[int, str]]:
+    """(subscriber id, paper id) of every click that counts, oldest first.
+
+    The one reader of clicks, for the personal model, trending and `subscribers show` alike:
+    it leaves out email clicks with a robot's User-Agent and email clicks in a burst (see
+    `scanner_click_ids`). Clicks added by an operator (`digest feedback add`) always count.
+    """
+    where, params = _time_clauses(since, until)
+    if subscriber_id is not None:
+        where.append("subscriber_id = ?")
+        params.append(subscriber_id)
+    rows = db.execute(
+        "SELECT id, subscriber_id, paper_id, source, created_at FROM feedback"  # noqa: S608
+        f" WHERE {' AND '.join(['kind = ?', *where])} ORDER BY created_at, id",
+        ["click", *params],
+    ).fetchall()
+    if since is None and until is None:  # every click a burst could hold is in hand
+        near = [(cid, sid, pid, at) for cid, sid, pid, src, at in rows if src in EMAIL_SOURCES]
+    else:
+        near = _email_clicks_around(db, rows, subscriber_id)
+    bursts = scanner_click_ids(near)
+    return [
+        (sid, pid)
+        for click_id, sid, pid, source, _ in rows
+        if source != BOT_CLICK_SOURCE and click_id not in bursts
+    ]
+
+
+def _email_clicks_around(db, rows: list, subscriber_id: int | None) -> list:
+    """The email clicks a burst among `rows` could span: a day either side of them."""
+    if not rows:
+        return []
+    where = [f"kind = 'click' AND source IN ({','.join('?' for _ in EMAIL_SOURCES)})"]
+    params: list = list(EMAIL_SOURCES)
+    if subscriber_id is not None:
+        where.append("subscriber_id = ?")
+        params.append(subscriber_id)
+    low, high = _seconds(rows[0][-1]), _seconds(rows[-1][-1])
+    if low is not None and high is not None:  # bursts last seconds; a day is a wide margin
+        where.append("created_at >= ? AND created_at <= ?")
+        params += [_iso(low - 86400), _iso(high + 86400)]
+    return db.execute(
+        "SELECT id, subscriber_id, paper_id, created_at FROM feedback"  # noqa: S608
+        f" WHERE {' AND '.join(where)}",
+        params,
+    ).fetchall()
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+
+
+def _verdict_rows(db, where: list[str], params: list) -> list[tuple[int, str, str]]:
+    """(subscriber id, paper id, kind) of the likes and dislikes matching, oldest first."""
+    rows = db.execute(
+        "SELECT subscriber_id, paper_id, kind FROM feedback"  # noqa: S608
+        f" WHERE {' AND '.join(['kind != ?', *where])} ORDER BY created_at, id",
+        ["click", *params],
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def _fold(
+    verdict_rows: list[tuple[int, str, str]], clicks: list[tuple[int, str]]
+) -> dict[int, tuple[list[str], list[str], list[str]]]:
+    """subscriber id -> (liked, disliked, clicked): the latest like/dislike wins, oldest first."""
+    verdicts: dict[int, dict[str, str]] = {}
+    clicked: dict[int, dict[str, None]] = {}
+    for subscriber_id, paper_id, kind in verdict_rows:
+        verdict = verdicts.setdefault(subscriber_id, {})
+        verdict.pop(paper_id, None)  # re-insert so the order follows the latest verdict
+        verdict[paper_id] = kind
+    for subscriber_id, paper_id in clicks:
+        clicked.setdefault(subscriber_id, {}).setdefault(paper_id, None)
+    out: dict[int, tuple[list[str], list[str], list[str]]] = {}
+    for subscriber_id in set(verdicts) | set(clicked):
+        verdict = verdicts.get(subscriber_id, {})
+        out[subscriber_id] = (
+            [pid for pid, kind in verdict.items() if kind == "like"],
+            [pid for pid, kind in verdict.items() if kind == "dislike"],
+            list(clicked.get(subscriber_id, {})),
+        )
+    return out
+
+
 def feedback_for_subscriber(db, subscriber_id: int) -> tuple[list[str], list[str], list[str]]:
     """(liked_ids, disliked_ids, clicked_ids) for one subscriber, oldest first.
 
-    A later like overrides an earlier dislike of the same paper and vice versa.
+    A later like overrides an earlier dislike of the same paper and vice versa; clicks are
+    those `counted_clicks` keeps.
     """
-    verdict: dict[str, str] = {}
-    clicked: dict[str, None] = {}
-    rows = db.execute(
-        "SELECT paper_id, kind FROM feedback WHERE subscriber_id = ? ORDER BY created_at, id",
-        [subscriber_id],
-    ).fetchall()
-    for paper_id, kind in rows:
-        if kind == "click":
-            clicked.setdefault(paper_id, None)
-        else:
-            verdict.pop(paper_id, None)  # re-insert so the order follows the latest verdict
-            verdict[paper_id] = kind
-    liked = [pid for pid, kind in verdict.items() if kind == "like"]
-    disliked = [pid for pid, kind in verdict.items() if kind == "dislike"]
-    return liked, disliked, list(clicked)
+    verdicts = _verdict_rows(db, ["subscriber_id = ?"], [subscriber_id])
+    folded = _fold(verdicts, counted_clicks(db, subscriber_id))
+    return folded.get(subscriber_id, ([], [], []))
 
 
 def feedback_summary(db, subscriber_id: int) -> dict[str, int]:
@@ -100,6 +247,22 @@ def _bound(value: date | datetime | str | None, end: bool) -> str | None:
     return value
 
 
+def _time_clauses(
+    since: date | datetime | str | None, until: date | datetime | str | None
+) -> tuple[list[str], list]:
+    """WHERE clauses and parameters for created_at in [since, until] (dates: whole days)."""
+    clauses: list[str] = []
+    params: list = []
+    low, high = _bound(since, end=False), _bound(until, end=True)
+    if low:
+        clauses.append("created_at >= ?")
+        params.append(low)
+    if high:
+        clauses.append("created_at < ?" if len(high) == 10 else "created_at <= ?")
+        params.append(high)
+    return clauses, params
+
+
 def feedback_counts(
     db,
     paper_ids: Sequence[str] | None = None,
@@ -109,16 +272,10 @@ def feedback_counts(
     """paper id -> {"like": n, "dislike": n, "click": n}, counted in distinct subscribers.
 
     Only events in [since, until] count (dates are whole days, inclusive). Per subscriber
-    the latest like/dislike in the window wins, so one person counts once per paper.
+    the latest like/dislike in the window wins, so one person counts once per paper; clicks
+    are those `counted_clicks` keeps.
     """
-    clauses, params = [], []
-    low, high = _bound(since, end=False), _bound(until, end=True)
-    if low:
-        clauses.append("created_at >= ?")
-        params.append(low)
-    if high:
-        clauses.append("created_at < ?" if len(high) == 10 else "created_at <= ?")
-        params.append(high)
+    clauses, params = _time_clauses(since, until)
     wanted: set[str] | None = None
     if paper_ids is not None:
         wanted = {normalise_paper_id(pid) for pid in paper_ids}
@@ -127,25 +284,15 @@ def feedback_counts(
         if len(wanted) <= 500:
             clauses.append(f"paper_id IN ({','.join('?' for _ in wanted)})")
             params.extend(sorted(wanted))
-    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = db.execute(
-        f"SELECT subscriber_id, paper_id, kind FROM feedback {where} ORDER BY created_at, id",  # noqa: S608
-        params,
-    ).fetchall()
-    verdicts: dict[tuple[int, str], str] = {}
-    clicks: set[tuple[int, str]] = set()
-    for subscriber_id, paper_id, kind in rows:
-        if wanted is not None and paper_id not in wanted:
-            continue
-        if kind == "click":
-            clicks.add((subscriber_id, paper_id))
-        else:
-            verdicts[(subscriber_id, paper_id)] = kind
+    verdicts = {(sid, pid): kind for sid, pid, kind in _verdict_rows(db, clauses, params)}
+    clicks = set(counted_clicks(db, since=since, until=until))
     counts: dict[str, dict[str, int]] = {}
     for (_, paper_id), kind in verdicts.items():
-        counts.setdefault(paper_id, {"like": 0, "dislike": 0, "click": 0})[kind] += 1
+        if wanted is None or paper_id in wanted:
+            counts.setdefault(paper_id, {"like": 0, "dislike": 0, "click": 0})[kind] += 1
     for _, paper_id in clicks:
-        counts.setdefault(paper_id, {"like": 0, "dislike": 0, "click": 0})["click"] += 1
+        if wanted is None or paper_id in wanted:
+            counts.setdefault(paper_id, {"like": 0, "dislike": 0, "click": 0})["click"] += 1
     return counts
 
 
@@ -160,28 +307,8 @@ def feedback_events(db, subscriber_id: int, limit: int = 50) -> list[dict]:
 
 
 def feedback_by_subscriber(db) -> dict[int, tuple[list[str], list[str], list[str]]]:
-    """subscriber id -> (liked_ids, disliked_ids, clicked_ids) for everyone, in one query.
+    """subscriber id -> (liked_ids, disliked_ids, clicked_ids) for everyone, in two queries.
 
     The bulk form of `feedback_for_subscriber` (same folding rules), for ranking at scale.
     """
-    verdicts: dict[int, dict[str, str]] = {}
-    clicked: dict[int, dict[str, None]] = {}
-    rows = db.execute(
-        "SELECT subscriber_id, paper_id, kind FROM feedback ORDER BY created_at, id"
-    ).fetchall()
-    for subscriber_id, paper_id, kind in rows:
-        if kind == "click":
-            clicked.setdefault(subscriber_id, {}).setdefault(paper_id, None)
-        else:
-            verdict = verdicts.setdefault(subscriber_id, {})
-            verdict.pop(paper_id, None)
-            verdict[paper_id] = kind
-    out: dict[int, tuple[list[str], list[str], list[str]]] = {}
-    for subscriber_id in set(verdicts) | set(clicked):
-        verdict = verdicts.get(subscriber_id, {})
-        out[subscriber_id] = (
-            [pid for pid, kind in verdict.items() if kind == "like"],
-            [pid for pid, kind in verdict.items() if kind == "dislike"],
-            list(clicked.get(subscriber_id, {})),
-        )
-    return out
+    return _fold(_verdict_rows(db, [], []), counted_clicks(db))
