@@ -93,26 +93,26 @@ def subscribe(
     with eager_transaction(db):
         if service_store.forget_unconfirmed_sign_ups(db):
             log.info("forgot sign-ups never confirmed")
+        choices = _choices(db, form)
+        _dry_run(db, choices)  # every form gets the same checks and work: no tell-tale
         existing = people.get_subscriber_by_email(db, email)
-        if existing is None:
-            subscriber = _add_pending(db, email, form)
-        else:
-            _dry_run(db, form)  # the same checks and work as a new address: no tell-tale
-            if existing.status not in RESEND_STATUSES:  # active, bounced or complained
-                service_store.add_consent(
-                    db,
-                    existing.id,
-                    "subscribe",
-                    "web",
-                    service.consent_text_version,
-                    ip=ip if service.record_ip else None,
-                    detail=f"already {existing.status}: nothing sent",
-                )
-                return None
-            _replace_choices(db, existing, form)
-            subscriber = existing
+        if existing is not None and existing.status not in RESEND_STATUSES:
+            service_store.add_consent(  # active, bounced or complained
+                db,
+                existing.id,
+                "subscribe",
+                "web",
+                service.consent_text_version,
+                ip=ip if service.record_ip else None,
+                detail=f"already {existing.status}: nothing sent",
+            )
+            return None
+        # a new address gets a bare pending row; the choices wait with the token (confirm)
+        subscriber = existing or people.add_subscriber(db, email, status="pending", source="web")
         token = secrets.token_urlsafe(32)
-        service_store.insert_confirm_token(db, subscriber.id, token, service.confirm_token_days)
+        service_store.insert_confirm_token(
+            db, subscriber.id, token, service.confirm_token_days, choices
+        )
         service_store.add_consent(
             db,
             subscriber.id,
@@ -125,56 +125,61 @@ def subscribe(
     return confirmation_email(config, subscriber.email, token)
 
 
-def _add_pending(db, email: str, form: SignupForm) -> Subscriber:
-    from digest import subscribers as people
-
-    return people.add_subscriber(
-        db,
-        email,
-        status="pending",
-        frequency=form.frequency,
-        weekday=0 if form.frequency == "weekly" else None,
-        source="web",
-        topics=curated_topic_names(db, form.topics),
-        text=_one_line(form.own_topic)[:500],
-        authors=form.authors[:5],
-    )
+def _choices(db, form: SignupForm) -> dict:
+    """What the form asks for, as stored with its confirmation token (topic ids become names)."""
+    return {
+        "frequency": form.frequency,
+        "topics": curated_topic_names(db, form.topics),
+        "own_topic": _one_line(form.own_topic)[:500],
+        "authors": form.authors[:5],
+    }
 
 
-def _replace_choices(db, subscriber: Subscriber, form: SignupForm) -> None:
-    """A new sign-up of a pending or unsubscribed address starts afresh: the form's topics,
-    own topic, authors and frequency replace the old ones (feedback, their taste, stays).
-    Stored now, as a new address's are: nothing is sent before the link is confirmed."""
+def _apply_choices(db, subscriber_id: int, choices: dict) -> None:
+    """At confirmation, the confirmed sign-up starts afresh: its topics, own topic, authors and
+    frequency replace the old ones (feedback, their taste, stays). Checked at sign-up; a
+    curated topic removed since then is skipped, an author is followed as written."""
     from digest import subscribers as people
     from digest import topics as topic_logic
     from digest.store import topics as topic_store
 
+    weekly = choices["frequency"] == "weekly"
     people.update_subscriber(
-        db,
-        subscriber.id,
-        frequency=form.frequency,
-        weekday="mon" if form.frequency == "weekly" else None,
+        db, subscriber_id, frequency=choices["frequency"], weekday="mon" if weekly else None
     )
-    topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, form.topics))
-    for topic in topic_store.list_topics(db, kind="personal", owner_id=subscriber.id):
+    names = [n for n in choices["topics"] if topic_store.get_topic(db, n, kind="curated")]
+    topic_logic.set_subscriber_topics(db, subscriber_id, names)
+    for topic in topic_store.list_topics(db, kind="personal", owner_id=subscriber_id):
         if not topic_logic.is_author_follow(topic) and topic.id is not None:
             topic_store.delete_topic(db, topic.id)
-    own_topic = _one_line(form.own_topic)[:500]
-    if own_topic:
-        topic_logic.add_personal_topic(db, subscriber.id, text=own_topic)
-    topic_logic.set_followed_authors(db, subscriber.id, form.authors[:5])
+    if choices["own_topic"]:
+        topic_logic.add_personal_topic(db, subscriber_id, text=choices["own_topic"])
+    topic_logic.set_followed_authors(db, subscriber_id, choices["authors"], must_exist=False)
 
 
 class _DryRun(Exception):
     pass
 
 
-def _dry_run(db, form: SignupForm) -> None:
-    """Add the form as a new subscriber inside a savepoint that is always rolled back: a
-    known address gets exactly the errors (and roughly the time) a new one would."""
+def _dry_run(db, choices: dict) -> None:
+    """Add the choices as a new subscriber inside a savepoint that is always rolled back: the
+    form is checked before anything is stored, and a known address gets exactly the errors
+    (and roughly the time) a new one would."""
+    from digest import subscribers as people
+
     try:
         with transaction(db):
-            _add_pending(db, f"dry-run-{secrets.token_hex(8)}@example.invalid", form)
+            people.add_subscriber(
+                db,
+                f"dry-run-{secrets.token_hex(8)}@example.invalid",
+                status="pending",
+                frequency=choices["frequency"],
+                weekday=0 if choices["frequency"] == "weekly" else None,
+                source="web",
+                topics=choices["topics"],
+                text=choices["own_topic"],
+                authors=choices["authors"],
+            )
             raise _DryRun
     except _DryRun:
         pass
@@ -221,7 +226,8 @@ def already_confirmed(db, token: str) -> bool:
 
 
 def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None:
-    """Use a confirmation token: the subscriber becomes active. None when the token is no good."""
+    """Use a confirmation token: its sign-up's choices are applied and the subscriber becomes
+    active, in one transaction. None when the token is no good."""
     from digest.store import subscribers as subscriber_store
 
     with eager_transaction(db):
@@ -231,6 +237,10 @@ def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None
         subscriber = subscriber_store.get_subscriber(db, row["subscriber_id"])
         if subscriber is None or subscriber.status in ("bounced", "complained"):
             return None
+        choices = service_store.confirm_token_choices(row)
+        if choices is not None:  # None: a link from before choices waited with the token
+            _apply_choices(db, subscriber.id, choices)
+        service_store.supersede_confirm_tokens(db, subscriber.id)
         subscriber = subscriber_store.set_status(db, subscriber.id, "active")
         service_store.add_consent(
             db,

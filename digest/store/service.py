@@ -59,12 +59,21 @@ def token_hash(token: str) -> str:
 
 
 # ------------------------------------------------------------------ confirm tokens
-def insert_confirm_token(db, subscriber_id: int, token: str, days: int) -> None:
+def insert_confirm_token(
+    db, subscriber_id: int, token: str, days: int, choices: dict | None = None
+) -> None:
+    """A new confirmation token; `choices` (the sign-up form's) wait with it until it is used."""
     now = datetime.now(UTC)
     db.execute(
-        "INSERT INTO confirm_tokens (token_hash, subscriber_id, created_at, expires_at)"
-        " VALUES (?, ?, ?, ?)",
-        [token_hash(token), subscriber_id, _iso(now), _iso(now + timedelta(days=days))],
+        "INSERT INTO confirm_tokens (token_hash, subscriber_id, created_at, expires_at,"
+        " choices_json) VALUES (?, ?, ?, ?, ?)",
+        [
+            token_hash(token),
+            subscriber_id,
+            _iso(now),
+            _iso(now + timedelta(days=days)),
+            None if choices is None else json.dumps(choices, ensure_ascii=False),
+        ],
     )
 
 
@@ -74,18 +83,46 @@ def find_confirm_token(db, token: str) -> dict | None:
     return rows[0] if rows else None
 
 
+def confirm_token_choices(row: dict) -> dict | None:
+    """The sign-up choices stored with a token's row; None when it holds none."""
+    stored = row.get("choices_json")
+    return json.loads(stored) if stored else None
+
+
 def confirm_token_usable(row: dict, now: datetime | None = None) -> bool:
     now = now or datetime.now(UTC)
     return row["used_at"] is None and datetime.fromisoformat(row["expires_at"]) > now
 
 
 def use_confirm_token(db, token_id: int) -> bool:
-    """Mark a token used; False when someone used it first (single use)."""
+    """Mark a token used and drop its choices; False when someone used it first (single use)."""
     cursor = db.execute(
-        "UPDATE confirm_tokens SET used_at = ? WHERE id = ? AND used_at IS NULL",
+        "UPDATE confirm_tokens SET used_at = ?, choices_json = NULL"
+        " WHERE id = ? AND used_at IS NULL",
         [utcnow(), token_id],
     )
     return cursor.rowcount == 1
+
+
+def supersede_confirm_tokens(db, subscriber_id: int) -> int:
+    """After a confirmation, the address's other open links are spent and their choices go:
+    the confirmed link's choices are the ones that count. Returns how many were open."""
+    cursor = db.execute(
+        "UPDATE confirm_tokens SET used_at = ?, choices_json = NULL"
+        " WHERE subscriber_id = ? AND used_at IS NULL",
+        [utcnow(), subscriber_id],
+    )
+    return cursor.rowcount
+
+
+def drop_expired_choices(db, now: datetime | None = None) -> int:
+    """Forget the sign-up choices of links that expired unused (nobody confirmed them)."""
+    cursor = db.execute(
+        "UPDATE confirm_tokens SET choices_json = NULL"
+        " WHERE choices_json IS NOT NULL AND expires_at <= ?",
+        [_iso(now or datetime.now(UTC))],
+    )
+    return cursor.rowcount
 
 
 PURGE_MARKER = "purge:unconfirmed"  # rate_limits row: the day's purge has run
@@ -93,8 +130,9 @@ PURGE_MARKER = "purge:unconfirmed"  # rate_limits row: the day's purge has run
 
 def forget_unconfirmed_sign_ups(db, now: datetime | None = None) -> int:
     """Once a day (the first caller does it): delete web sign-ups still pending whose every
-    confirmation link has expired. Anyone can type anyone's address; without a confirmation
-    nothing about it is kept (its consent rows stay, anonymous). Returns how many went."""
+    confirmation link has expired, and the choices of every expired link. Anyone can type
+    anyone's address; without a confirmation nothing about it is kept (its consent rows
+    stay, anonymous). Returns how many sign-ups went."""
     from digest.store import subscribers as subscriber_store
 
     now = now or datetime.now(UTC)
@@ -111,6 +149,7 @@ def forget_unconfirmed_sign_ups(db, now: datetime | None = None) -> int:
     ]
     for subscriber_id in stale:
         subscriber_store.delete_subscriber(db, subscriber_id)
+    drop_expired_choices(db, now)
     return len(stale)
 
 

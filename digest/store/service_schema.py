@@ -1,6 +1,7 @@
 """Tables owned by the service stage (migration set `digest.service`). Add migrations; never edit applied ones.
 
-confirm_tokens  double opt-in tokens, stored as sha256 hashes, single-use, expiring
+confirm_tokens  double opt-in tokens, stored as sha256 hashes, single-use, expiring; each
+                holds its sign-up form's choices until it is used or expires
 consents        evidence for every subscribe / confirm / unsubscribe / preference change
 webhook_events  provider events already applied (dedupe by sg_event_id and a secondary key)
 runs, run_stages  the daily run's report and per-stage checkpoints
@@ -96,3 +97,12 @@ def m001_service_tables(db) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_confirm_token_choices(db) -> None:
+    # The sign-up form's choices (topics, own topic, authors, frequency) wait with the token and
+    # are applied when it is confirmed: anyone can type an address, so a sign-up never changes
+    # a subscriber's stored choices by itself. NULL once used or expired, and for tokens made
+    # before this column (their choices were written at sign-up).
+    db.execute("ALTER TABLE confirm_tokens ADD COLUMN choices_json TEXT")
