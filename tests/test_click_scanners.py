@@ -1,0 +1,175 @@
+"""Title clicks and mail link scanners: scanners still get the redirect, every click is kept,
+and readers (personal model, trending, `subscribers show`) leave out a scanner's clicks.
+
+Real SQLite (the sample database), the real web app on loopback, the real CLI."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import httpx
+import pytest
+
+from digest import planning, trending
+from digest.store import ranking as rank_store
+from digest.store.feedback import (
+    BOT_CLICK_SOURCE,
+    CLICK_BURST_GAP_SECONDS,
+    CLICK_BURST_MIN_PAPERS,
+    EMAIL_CLICK_SOURCE,
+    add_feedback,
+    counted_clicks,
+    feedback_by_subscriber,
+    feedback_counts,
+    feedback_for_subscriber,
+    scanner_click_ids,
+)
+from digest.subscribers import add_subscriber
+from digest.web_server import ServerThread
+from tests.conftest import run_cli_in_process
+
+DAY = date(2025, 8, 20)  # the sample feeds' announcement day
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0"
+
+
+@pytest.fixture
+def served(sample_db, sample_config):
+    """(db, base_url, eight paper ids of DAY) with the real web app running."""
+    papers = rank_store.paper_ids_between(sample_db, DAY, DAY)[:8]
+    with ServerThread(sample_config) as base_url:
+        yield sample_db, base_url, papers
+
+
+def click(base_url: str, token: str, paper: str, agent: str | None = BROWSER) -> httpx.Response:
+    headers = {"user-agent": agent} if agent is not None else {}
+    client = httpx.Client(headers=headers)
+    if agent is None:
+        del client.headers["user-agent"]  # httpx sends its own unless told not to
+    with client:
+        return client.get(f"{base_url}/f/{token}", params={"paper": paper, "kind": "click"})
+
+
+def shift_clicks(db, subscriber_id: int, seconds: int) -> None:
+    """Move a subscriber's recorded clicks back in time (as if minutes had passed since)."""
+    rows = db.execute(
+        "SELECT id, created_at FROM feedback WHERE subscriber_id = ? AND kind = 'click'",
+        [subscriber_id],
+    ).fetchall()
+    for row_id, created_at in rows:
+        moved = datetime.fromisoformat(created_at) - timedelta(seconds=seconds)
+        db.execute(
+            "UPDATE feedback SET created_at = ? WHERE id = ?",
+            [moved.isoformat(timespec="seconds"), row_id],
+        )
+
+
+def test_a_scanner_burst_gets_every_redirect_is_recorded_and_counts_nowhere(served, sample_config):
+    db, base_url, papers = served
+    scanner = add_subscriber(db, "behind-safelinks@example.org", status="active")
+    started = time.monotonic()
+    answers = [click(base_url, scanner.manage_token, pid) for pid in papers]  # posing as Chrome
+    elapsed = time.monotonic() - started
+    assert elapsed < 2 * CLICK_BURST_GAP_SECONDS, elapsed  # a burst, as a scanner makes one
+    for pid, answer in zip(papers, answers, strict=True):
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"https://arxiv.org/abs/{pid}"
+    kept = db.execute(
+        "SELECT COUNT(*), MIN(source) FROM feedback WHERE subscriber_id = ? AND kind = 'click'",
+        [scanner.id],
+    ).fetchone()
+    assert tuple(kept) == (8, EMAIL_CLICK_SOURCE)  # every GET is kept with its time
+    assert feedback_for_subscriber(db, scanner.id) == ([], [], [])
+    assert feedback_counts(db, papers) == {}
+    assert trending.trending(db, DAY, "day") == []
+    assert planning.gather_reader(db, sample_config, scanner).clicked == []
+
+
+def test_a_readers_clicks_minutes_apart_count_for_the_model_trending_and_show(
+    served, sample_config, capsys
+):
+    db, base_url, papers = served
+    reader = add_subscriber(db, "reader@example.org", status="active")
+    scanner = add_subscriber(db, "scanned@example.org", status="active")
+    for pid in papers[:3]:  # three titles, minutes apart
+        assert click(base_url, reader.manage_token, pid).status_code == 303
+        shift_clicks(db, reader.id, 180)
+    for pid in papers:  # and a gateway fetching every title of the same email
+        assert click(base_url, scanner.manage_token, pid).status_code == 303
+
+    model_input = planning.gather_reader(db, sample_config, reader)
+    assert model_input.clicked == papers[:3]
+    assert planning.gather_reader(db, sample_config, scanner).clicked == []
+    assert feedback_by_subscriber(db)[reader.id][2] == papers[:3]
+    assert scanner.id not in feedback_by_subscriber(db)
+
+    top = {t.paper_id: t.clicks for t in trending.trending(db, DAY, "day", limit=50)}
+    assert top == dict.fromkeys(papers[:3], 1)  # the scanner added nothing
+    assert trending.interest_counts(db, papers, DAY) == dict.fromkeys(papers[:3], 1.0)
+
+    config_path = sample_config.path("config.toml")
+    code, out, _ = run_cli_in_process(
+        config_path, capsys, "trending", "--date", "2025-08-20", "--json"
+    )
+    assert code == 0
+    assert {row["paper_id"]: row["clicks"] for row in json.loads(out)} == top
+    for address, clicked in (("reader@example.org", 3), ("scanned@example.org", 0)):
+        code, out, _ = run_cli_in_process(config_path, capsys, "subscribers", "show", address)
+        assert code == 0 and f"{clicked} clicked" in out, out
+
+
+def test_clicks_without_a_browsers_user_agent_redirect_and_never_count(served):
+    db, base_url, papers = served
+    sub = add_subscriber(db, "gateway@example.org", status="active")
+    for agent in (None, "", "Mozilla/5.0 (compatible; Barracuda Sentinel)", "python-requests/2"):
+        answer = click(base_url, sub.manage_token, papers[0], agent)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == f"https://arxiv.org/abs/{papers[0]}"
+    sources = {r[0] for r in db.execute("SELECT source FROM feedback WHERE kind = 'click'")}
+    assert sources == {BOT_CLICK_SOURCE}
+    assert feedback_for_subscriber(db, sub.id) == ([], [], [])
+    head = httpx.head(
+        f"{base_url}/f/{sub.manage_token}", params={"paper": papers[1], "kind": "click"}
+    )
+    assert head.status_code == 303  # HEAD gets the redirect too, and records nothing
+    assert head.headers["location"] == f"https://arxiv.org/abs/{papers[1]}"
+    assert db.execute("SELECT COUNT(*) FROM feedback").fetchone()[0] == 4
+    assert click(base_url, sub.manage_token, papers[0]).status_code == 303  # the reader, later
+    assert feedback_for_subscriber(db, sub.id)[2] == [papers[0]]
+
+
+def _at(seconds: float) -> str:
+    return (datetime(2025, 8, 20, 9, 0, tzinfo=UTC) + timedelta(seconds=seconds)).isoformat()
+
+
+def test_the_burst_rule_on_its_edges():
+    rows = [(1, 7, "a", _at(0)), (2, 7, "b", _at(1)), (3, 7, "c", _at(1))]
+    assert scanner_click_ids(rows) == {1, 2, 3}  # three papers within a second or two
+    assert scanner_click_ids(rows[:2]) == set()  # two papers: a quick reader, it counts
+    paced = [(i, 7, f"p{i}", _at(i * CLICK_BURST_GAP_SECONDS)) for i in range(8)]
+    assert scanner_click_ids(paced) == set(range(8))  # a scanner pacing itself still chains
+    slow = [(i, 7, f"p{i}", _at(i * (CLICK_BURST_GAP_SECONDS + 1))) for i in range(8)]
+    assert scanner_click_ids(slow) == set()  # tabs opened one after another by hand
+    same = [(i, 7, "a", _at(i * 0.5)) for i in range(5)]
+    assert scanner_click_ids(same) == set()  # one title clicked again and again: one paper
+    others = [(1, 7, "a", _at(0)), (2, 8, "b", _at(0)), (3, 9, "c", _at(1))]
+    assert scanner_click_ids(others) == set()  # three people, one each: bursts are per person
+    assert CLICK_BURST_MIN_PAPERS == 3
+
+
+def test_a_burst_across_a_window_edge_is_still_a_burst_and_operator_clicks_count(sample_db):
+    db = sample_db
+    papers = rank_store.paper_ids_between(db, DAY, DAY)[:6]
+    sub = add_subscriber(db, "edge@example.org", status="active")
+    midnight = datetime(2025, 8, 21, tzinfo=UTC)
+    for offset, pid in zip((-2, -1, 0, 1), papers, strict=False):  # 23:59:58 .. 00:00:01
+        stamp = (midnight + timedelta(seconds=offset)).isoformat()
+        add_feedback(db, sub.id, pid, "click", source=EMAIL_CLICK_SOURCE, created_at=stamp)
+    assert feedback_counts(db, since=date(2025, 8, 21), until=date(2025, 8, 21)) == {}
+    assert feedback_counts(db, until=date(2025, 8, 20)) == {}
+    assert counted_clicks(db, sub.id, since=date(2025, 8, 21)) == []
+    operator = add_subscriber(db, "typed@example.org", status="active")
+    for pid in papers[:4]:  # `digest feedback add --click`, typed in quick succession
+        add_feedback(db, operator.id, pid, "click", created_at=_at(0))
+    assert feedback_for_subscriber(db, operator.id)[2] == papers[:4]
