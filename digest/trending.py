@@ -1,7 +1,9 @@
 """Trending papers: what the community is interested in, per day, week or month.
 
-Signals: likes and clicks across all subscribers (each person counts once per paper), how
-many curated topics matched the paper, and optionally Hugging Face Daily Papers upvotes.
+Signals: likes and clicks across all subscribers (each person counts once per paper; clicks
+are those `feedback.counted_clicks` keeps, so a mail scanner's are left out, as they are for
+the personal model), how many curated topics matched the paper, and optionally Hugging Face
+Daily Papers upvotes.
 A week is the ISO week (Monday to Sunday) containing the day; a month is its calendar month.
 """
 
