@@ -1,7 +1,9 @@
 """Send one issue: plan, render every email, queue, then deliver each at most once.
 
 Order matters for the guarantees:
-1. Rows left in `sending` by a crashed run become `unknown` (never resent automatically).
+1. Rows left in `sending` by a crashed run become `unknown` (never resent automatically);
+   `failed` rows of the issue that the provider never accepted (`not_sent`) are queued again,
+   once per row.
 2. Every new email is rendered before anything is queued or sent: a template error stops the
    run with nothing sent.
 3. Each queued row is claimed (`queued -> sending`, subscriber re-checked, committed) before
@@ -26,6 +28,7 @@ from digest.mail.base import MailBackend
 from digest.mail.delivery import deliver_queued as deliver_queued  # re-exported
 from digest.mail.health import check_reputation
 from digest.mail.ledger import new_delivery_id
+from digest.mail.requeue import requeue_not_sent
 from digest.mail.wire import to_wire
 from digest.store import deliveries as ledger_store
 from digest.store.deliveries import NewDelivery
@@ -53,6 +56,7 @@ class SendReport:
     next_send_at: str | None = None  # UTC moment of the earliest held delivery
     window: str | None = None  # the sending window that left the rest queued for later
     recovered_unknown: int = 0  # rows a crashed run left in `sending`
+    requeued: int = 0  # `failed` rows never handed to the provider, put back once (auto)
     already_handled: int = 0  # subscribers whose row was final before this run
     retries: int = 0  # transient errors retried
     rate_limited: int = 0  # 429 answers waited out
@@ -80,6 +84,7 @@ class SendReport:
             "next_send_at": self.next_send_at,
             "window": self.window,
             "recovered_unknown": self.recovered_unknown,
+            "requeued": self.requeued,
             "already_handled": self.already_handled,
             "retries": self.retries,
             "rate_limited": self.rate_limited,
@@ -250,8 +255,12 @@ def send_issue(
         render_new(db, config, issue_date, report, save_plans=False)
         report.render_seconds = time.perf_counter() - started
         report.ledger = ledger_store.count_by_state(db, issue_date)
-        report.already_handled = sum(report.ledger[s] for s in ("sent", "failed", "skipped"))
-        report.queued = report.ledger["queued"] + report.rendered  # what a real run would send
+        report.requeued = len(requeue_not_sent(db, issue_date, dry_run=True, by="auto").requeued)
+        report.already_handled = (
+            sum(report.ledger[s] for s in ("sent", "failed", "skipped")) - report.requeued
+        )
+        # what a real run would send
+        report.queued = report.ledger["queued"] + report.rendered + report.requeued
         return report
     check_sender(config)
     check_reputation(db, config, ignore=ignore_complaints)
@@ -266,6 +275,8 @@ def send_issue(
             # under the send lease no other sender runs: every `sending` row, of any issue,
             # was left by a dead process (a killed run of another day stayed so for ever)
             report.recovered_unknown = len(ledger_store.recover_interrupted(db))
+            # the rows an outage or an interrupt left "not sent" go out with the rest, once
+            report.requeued = len(requeue_not_sent(db, issue_date, by="auto").requeued)
             before = ledger_store.count_by_state(db, issue_date)
             report.already_handled = sum(before[s] for s in ("sent", "failed", "skipped"))
             started = time.perf_counter()

@@ -256,11 +256,14 @@ def test_a_relay_going_down_stops_the_run_instead_of_failing_everyone(smtp_serve
     report = send_issue(db, config, ISSUE, now=ON_TIME)
     assert report.ledger == {**dict.fromkeys(STATES, 0), "sent": 1, "failed": 1, "queued": 2}
     assert report.stopped and "421" in report.stopped and "2 stay queued" in report.stopped
-    assert ledger.list_deliveries(db, state="failed")[0].error.startswith("not sent")
-    handler.healthy = 10**6  # the relay is back: the next pass sends the rest, once each
-    again = send_issue(db, config, ISSUE, now=ON_TIME)
-    assert again.sent == 2 and again.ledger["sent"] == 3 and len(handler.messages) == 3
-    assert len(set(handler.by_recipient)) == 3
+    failed = ledger.list_deliveries(db, state="failed")[0]
+    assert failed.error.startswith("not sent") and failed.not_sent
+    handler.healthy = 10**6  # the relay is back: the next pass sends the rest, once each,
+    again = send_issue(db, config, ISSUE, now=ON_TIME)  # and the one it never took (requeued)
+    assert (again.requeued, again.sent) == (1, 3) and again.ledger["sent"] == 4
+    assert len(handler.messages) == 4
+    assert all(len(copies) == 1 for copies in handler.by_recipient.values())
+    assert len(handler.by_recipient) == 4
 
 
 def test_one_greylisted_recipient_does_not_stop_the_run(smtp_server):

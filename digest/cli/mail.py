@@ -22,7 +22,8 @@ from digest.errors import UsageError
 
 deliveries_app = typer.Typer(
     help="The delivery ledger: one row per subscriber per issue, queued -> sending -> "
-    "sent | failed | unknown. List rows and resolve the `unknown` ones.",
+    "sent | failed | unknown. List rows, resolve the `unknown` ones, requeue the ones "
+    "never handed to the provider.",
     no_args_is_help=True,
 )
 
@@ -136,6 +137,12 @@ def _print_send_report(report) -> None:
             else ""
         )
         + (
+            f", {report.requeued} not sent earlier -> {'would be ' if report.dry_run else ''}"
+            "queued again"
+            if report.requeued
+            else ""
+        )
+        + (
             f"; {report.held} held for their local hour (next {report.next_send_at})"
             if report.held
             else ""
@@ -225,6 +232,56 @@ def resolve_command(
         print_json(row.as_dict())
     else:
         console.print(f"{row.id}: {row.state}")
+
+
+@deliveries_app.command("retry")
+def retry_command(
+    day: DateOption = None,
+    email: Annotated[
+        str | None, typer.Option("--email", "-e", help="Only this subscriber's rows.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be requeued; change nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Requeue failed deliveries the provider never accepted (outage, Ctrl-C); `digest send`
+    then sends them. Rejections, `unknown` rows and unsubscribed readers are never requeued."""
+    from digest.mail.requeue import requeue_not_sent
+
+    issue = _issue_date(day)
+    subscriber_id = None
+    if email is not None:
+        from digest.subscribers import require_subscriber
+
+        subscriber_id = require_subscriber(state.db, email).id
+    report = requeue_not_sent(state.db, issue, subscriber_id=subscriber_id, dry_run=dry_run)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    verb = "would requeue" if dry_run else "requeued"
+    console.print(f"{issue.isoformat()}: {verb} {len(report.requeued)} not-sent deliveries")
+    for row in report.requeued:
+        console.print(Text(f"  {row.id}  {row.email or row.subscriber_id}  was: {row.error}"))
+    for passed in report.passed_over:
+        row = passed.delivery
+        err_console.print(
+            Text(f"  left failed: {row.id}  {row.email or row.subscriber_id}  {passed.reason}")
+        )
+    if report.requeued:
+        console.print(_send_hint(issue), markup=False)
+
+
+def _send_hint(issue: date) -> str:
+    from datetime import UTC, datetime
+
+    from digest.sending import hours_since_issue
+
+    command = f"digest send --date {issue.isoformat()}"
+    limit = state.config.mail.max_lateness_hours
+    if hours_since_issue(state.config, issue, datetime.now(UTC)) > limit:
+        return f"next: `{command} --force` sends them (the issue is past max_lateness_hours)"
+    return f"next: `{command}` sends them (so does the scheduler's hourly pass)"
 
 
 def register(app: typer.Typer) -> None:

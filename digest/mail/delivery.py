@@ -15,6 +15,7 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentError, TransientError
 from digest.mail.health import window_from_ledger
+from digest.mail.ledger import NOT_SENT_PREFIX
 from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
 from digest.mail.wire import from_wire
 from digest.send_times import next_moment_utc, split_due
@@ -111,9 +112,7 @@ def _deliver_one(
             else:
                 message = from_wire(ledger_store.load_message(db, delivery_id) or b"")
         except BaseException as exc:
-            _finish_failed(
-                db, delivery_id, report, f"not sent: interrupted before the call ({exc!r})"
-            )
+            _finish_not_sent(db, delivery_id, report, f"interrupted before the call ({exc!r})")
             raise
         if attempts and ledger_store.skip_if_unsubscribed(db, delivery_id):
             report.skipped += 1  # they left while we waited to try again
@@ -132,11 +131,11 @@ def _deliver_one(
             )
             budget = config.mail.rate_limit_max_wait_seconds
             if waited_for_rate_limit + wait > budget:
-                _finish_failed(
+                _finish_not_sent(
                     db,
                     delivery_id,
                     report,
-                    f"not sent: {exc}; waiting {wait:.0f}s more (after {waited_for_rate_limit:.0f}"
+                    f"{exc}; waiting {wait:.0f}s more (after {waited_for_rate_limit:.0f}"
                     f"s) would pass [mail].rate_limit_max_wait_seconds = {budget:g}",
                 )
                 return "outage"
@@ -148,11 +147,8 @@ def _deliver_one(
             continue
         except TransientError as exc:
             if retries >= config.mail.send_retries:
-                outcome = _finish_failed(
-                    db,
-                    delivery_id,
-                    report,
-                    f"not sent: gave up after {retries + 1} attempts: {exc}",
+                outcome = _finish_not_sent(
+                    db, delivery_id, report, f"gave up after {retries + 1} attempts: {exc}"
                 )
                 return outcome if exc.per_message else "outage"
             retries += 1
@@ -172,7 +168,7 @@ def _deliver_one(
         except PermanentError as exc:
             return _finish_failed(db, delivery_id, report, str(exc))
         except AuthError as exc:
-            ledger_store.mark_failed(db, delivery_id, f"not sent: {exc}")
+            ledger_store.mark_not_sent(db, delivery_id, str(exc))
             report.failed += 1
             raise DigestError(
                 f"{exc}; stopped the run ({report.sent} sent so far; the rest "
@@ -188,7 +184,17 @@ def _deliver_one(
 
 
 def _finish_failed(db, delivery_id: str, report: SendReport, error: str) -> str:
+    """The provider rejected this message: `failed`, never requeued."""
     ledger_store.mark_failed(db, delivery_id, error)
     report.failed += 1
     report.errors.append(f"{delivery_id}: failed: {error}")
+    return "failed"
+
+
+def _finish_not_sent(db, delivery_id: str, report: SendReport, why: str) -> str:
+    """Every attempt was refused or none was made: `failed` with `not_sent`, so `digest
+    deliveries retry` (or the next send of the issue, once) may put it back in the queue."""
+    ledger_store.mark_not_sent(db, delivery_id, why)
+    report.failed += 1
+    report.errors.append(f"{delivery_id}: failed: {NOT_SENT_PREFIX}{why}")
     return "failed"

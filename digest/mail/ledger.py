@@ -5,9 +5,11 @@
        │          ├──────▶ unknown ──▶ sent | failed   (operator resolution only)
        │          └──────▶ skipped    (unsubscribed while a retry waited; nothing was accepted)
        └──▶ skipped                     (unsubscribed before its turn)
+    failed ──▶ queued   only a `not_sent` row: the provider never accepted it (requeue)
 
-A state never moves backwards, so a row that reached `sending` is never sent again: that is
-what makes delivery at-most-once. The store enforces each move with `WHERE state IN (...)`.
+A state never moves backwards, except that one move, so a row the provider may have accepted
+is never sent again: that is what makes delivery at-most-once. The store enforces each move
+with `WHERE state IN (...)`, and the requeue also with `not_sent = 1`.
 """
 
 from __future__ import annotations
@@ -17,6 +19,10 @@ from dataclasses import dataclass
 from datetime import date
 
 STATES = ("queued", "sending", "sent", "failed", "unknown", "skipped")
+# A `failed` row that was never handed to the provider is stored with `not_sent = 1` (the
+# contract) and an error starting with this prefix (for people reading the ledger).
+NOT_SENT_PREFIX = "not sent: "
+AUTO_REQUEUE_LIMIT = 1  # automatic requeues per row (the send stage's); an operator's are free
 FINAL_STATES = ("sent", "failed", "skipped")
 
 # target state -> the states it may be reached from
@@ -26,11 +32,12 @@ ALLOWED_FROM: dict[str, tuple[str, ...]] = {
     "sent": ("sending", "unknown"),
     "failed": ("sending", "unknown"),
     "unknown": ("sending",),
+    "queued": ("failed",),  # a requeue: only with not_sent = 1 (see digest/store/requeues.py)
 }
 
 
 def allowed_from(target: str) -> tuple[str, ...]:
-    """The states a row may be in to move to `target` (empty for `queued`: rows start there)."""
+    """The states a row may be in to move to `target`."""
     if target not in STATES:
         raise ValueError(f"unknown delivery state {target!r}")
     return ALLOWED_FROM.get(target, ())
@@ -64,6 +71,8 @@ class Delivery:
     sending_at: str | None = None
     finished_at: str | None = None
     email: str | None = None  # joined from subscribers for operator listings
+    not_sent: bool = False  # failed, and the provider never accepted it: may be requeued
+    requeues: int = 0  # times it was put back in the queue (delivery_requeues)
 
     def as_dict(self) -> dict:
         return {
@@ -82,4 +91,34 @@ class Delivery:
             "updated_at": self.updated_at,
             "sending_at": self.sending_at,
             "finished_at": self.finished_at,
+            "not_sent": self.not_sent,
+            "requeues": self.requeues,
         }
+
+
+@dataclass(frozen=True)
+class RequeueCandidate:
+    """A `failed`, `not_sent` row and what decides whether it may go back in the queue."""
+
+    delivery: Delivery
+    subscriber_status: str | None  # None: the subscriber was deleted
+    has_message: bool
+    other_row_state: str | None  # a sent/sending/unknown row for the same subscriber and issue
+    auto_requeues: int
+
+
+def requeue_blocker(candidate: RequeueCandidate, by: str) -> str | None:
+    """Why this row must stay failed, or None when requeuing it cannot send a second copy
+    nor mail someone who left. `by` is "operator" or "auto" (bounded per row)."""
+    if candidate.subscriber_status != "active":
+        return f"subscriber is {candidate.subscriber_status or 'deleted'}"
+    if candidate.other_row_state is not None:
+        return f"the subscriber has a {candidate.other_row_state} row for this issue"
+    if not candidate.has_message:
+        return "the rendered message is no longer stored"
+    if by == "auto" and candidate.auto_requeues >= AUTO_REQUEUE_LIMIT:
+        return (
+            f"already requeued automatically {candidate.auto_requeues} time(s); "
+            "`digest deliveries retry` puts it back"
+        )
+    return None

@@ -9,16 +9,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from digest.errors import UsageError
-from digest.mail.ledger import STATES, Delivery, allowed_from
+from digest.mail.ledger import NOT_SENT_PREFIX, STATES, Delivery, allowed_from
 from digest.store.db import transaction, utcnow
 from digest.store.subscribers import advance_last_digest_date
 
-_COLUMNS = (
+DELIVERY_COLUMNS = (
     "d.id, d.subscriber_id, d.issue_date, d.state, d.backend, d.subject, d.size_bytes, "
     "d.provider_message_id, d.attempts, d.error, d.created_at, d.updated_at, d.sending_at, "
-    "d.finished_at, s.email"
+    "d.finished_at, s.email, d.not_sent, "
+    "(SELECT count(*) FROM delivery_requeues r WHERE r.delivery_id = d.id) AS requeues"
 )
-_FROM = "FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
+DELIVERY_FROM = "FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id"
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class NewDelivery:
     message: bytes
 
 
-def _delivery(row: dict) -> Delivery:
+def delivery_from_row(row: dict) -> Delivery:
     return Delivery(
         id=row["id"],
         subscriber_id=row["subscriber_id"],
@@ -49,6 +50,8 @@ def _delivery(row: dict) -> Delivery:
         sending_at=row["sending_at"],
         finished_at=row["finished_at"],
         email=row.get("email"),
+        not_sent=bool(row.get("not_sent")),
+        requeues=row.get("requeues") or 0,
     )
 
 
@@ -80,9 +83,19 @@ def queue_deliveries(db, new: Iterable[NewDelivery]) -> int:
     return created
 
 
-def _move(db, delivery_id: str, target: str, sets: dict[str, object] | None = None) -> bool:
-    """Move one row to `target` if it is in a state allowed to get there. Caller holds a tx."""
+def _move(
+    db,
+    delivery_id: str,
+    target: str,
+    sets: dict[str, object] | None = None,
+    *,
+    only_from: tuple[str, ...] | None = None,
+) -> bool:
+    """Move one row to `target` if it is in a state allowed to get there (narrowed to
+    `only_from` when given). Caller holds a tx."""
     sources = allowed_from(target)
+    if only_from is not None:
+        sources = tuple(state for state in sources if state in only_from)
     now = utcnow()
     values: dict[str, object] = {"state": target, "updated_at": now, **(sets or {})}
     assignments = ", ".join(f"{column} = ?" for column in values)
@@ -189,9 +202,19 @@ def mark_sent(db, delivery_id: str, provider_message_id: str) -> bool:
 
 
 def mark_failed(db, delivery_id: str, error: str) -> bool:
-    """sending|unknown -> failed: the provider refused this message; it is never retried."""
+    """sending|unknown -> failed: the provider refused this message (or may have it: an
+    operator's resolution of `unknown`); it is never requeued."""
     with transaction(db):
-        return _move(db, delivery_id, "failed", {"error": error, "finished_at": utcnow()})
+        sets = {"error": error, "finished_at": utcnow(), "not_sent": 0}
+        return _move(db, delivery_id, "failed", sets)
+
+
+def mark_not_sent(db, delivery_id: str, why: str) -> bool:
+    """sending -> failed with `not_sent`: the provider never accepted this message (an outage,
+    refused credentials, an interrupt between attempts), so it may be requeued."""
+    with transaction(db):
+        sets = {"error": NOT_SENT_PREFIX + why, "finished_at": utcnow(), "not_sent": 1}
+        return _move(db, delivery_id, "failed", sets, only_from=("sending",))
 
 
 def mark_unknown(db, delivery_id: str, error: str) -> bool:
@@ -245,8 +268,10 @@ def resolve(db, delivery_id: str, outcome: str) -> Delivery:
 
 
 def get_delivery(db, delivery_id: str) -> Delivery | None:
-    rows = list(db.query(f"SELECT {_COLUMNS} {_FROM} WHERE d.id = ?", [delivery_id]))  # noqa: S608
-    return _delivery(rows[0]) if rows else None
+    rows = list(
+        db.query(f"SELECT {DELIVERY_COLUMNS} {DELIVERY_FROM} WHERE d.id = ?", [delivery_id])
+    )  # noqa: S608
+    return delivery_from_row(rows[0]) if rows else None
 
 
 def load_message(db, delivery_id: str) -> bytes | None:
@@ -268,10 +293,10 @@ def list_deliveries(
         clauses.append("d.issue_date = ?")
         params.append(issue_date.isoformat())
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    sql = f"SELECT {_COLUMNS} {_FROM} {where} ORDER BY d.created_at, d.rowid"  # noqa: S608
+    sql = f"SELECT {DELIVERY_COLUMNS} {DELIVERY_FROM} {where} ORDER BY d.created_at, d.rowid"  # noqa: S608
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return [_delivery(row) for row in db.query(sql, params)]
+    return [delivery_from_row(row) for row in db.query(sql, params)]
 
 
 def subscriber_ids_with_delivery(db, issue_date: date) -> set[int]:

@@ -45,3 +45,31 @@ def m001_deliveries(db) -> None:
 def m002_sent_finished_index(db) -> None:
     # The sending window and the complaint rate count recent sends by finish time.
     db.execute("CREATE INDEX deliveries_state_finished ON deliveries(state, finished_at)")
+
+
+@migrations()
+def m003_not_sent_and_requeues(db) -> None:
+    # `not_sent`: a failed row the provider never accepted (an outage, a credential error,
+    # Ctrl-C during a retry wait). It is the one thing `digest deliveries retry` and the
+    # automatic requeue trust; the "not sent: " error prefix is for people. Rows failed so
+    # far are marked from that prefix, which only those paths ever wrote (an operator's
+    # "[resolved as failed]" comes from an `unknown` row: the provider may have it).
+    # `delivery_requeues`: the row's requeue history (who, why, and the failure it undid).
+    db.executescript(
+        """
+        ALTER TABLE deliveries ADD COLUMN not_sent INTEGER NOT NULL DEFAULT 0;
+        UPDATE deliveries SET not_sent = 1
+            WHERE state = 'failed' AND error LIKE 'not sent:%'
+            AND error NOT LIKE '%[resolved as failed]';
+        CREATE TABLE delivery_requeues (
+            id INTEGER PRIMARY KEY,
+            delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+            requeued_at TEXT NOT NULL,
+            requeued_by TEXT NOT NULL CHECK (requeued_by IN ('operator', 'auto')),
+            reason TEXT NOT NULL,
+            failed_error TEXT,                 -- the failure it undid (the row's error is cleared)
+            failed_attempts INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX delivery_requeues_delivery ON delivery_requeues(delivery_id);
+        """
+    )

@@ -1,0 +1,120 @@
+"""SQL for putting `failed` rows the provider never accepted (`not_sent = 1`) back in the
+queue, and for their requeue history (`delivery_requeues`).
+
+The requeue re-checks every condition in its own UPDATE, inside one write transaction, so a
+subscriber who unsubscribes or a row that moves between the look and the change is left alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from digest.mail.ledger import RequeueCandidate, allowed_from
+from digest.store.db import transaction, utcnow
+from digest.store.deliveries import DELIVERY_COLUMNS, DELIVERY_FROM, delivery_from_row
+
+# Another row of the same subscriber and issue that the provider has, may have, or is being
+# given. UNIQUE(subscriber_id, issue_date) rules it out today; the check keeps a requeue safe
+# should that ever change.
+_OTHER_ROW = (
+    "SELECT o.state FROM deliveries o WHERE o.subscriber_id = d.subscriber_id"
+    " AND o.issue_date = d.issue_date AND o.id != d.id"
+    " AND o.state IN ('sent', 'sending', 'unknown') LIMIT 1"
+)
+_REQUEUABLE = " AND ".join(
+    (
+        "d.not_sent = 1",
+        "d.message IS NOT NULL",
+        "(SELECT status FROM subscribers WHERE id = d.subscriber_id) = 'active'",
+        f"NOT EXISTS ({_OTHER_ROW})",
+    )
+)
+
+
+@dataclass(frozen=True)
+class RequeueEntry:
+    """One line of a row's requeue history."""
+
+    requeued_at: str
+    requeued_by: str  # operator | auto
+    reason: str
+    failed_error: str | None
+    failed_attempts: int
+
+
+def not_sent_candidates(
+    db, issue_date: date | None = None, subscriber_id: int | None = None
+) -> list[RequeueCandidate]:
+    """Failed rows marked `not_sent`, oldest first, with what decides their requeue."""
+    clauses = ["d.state = 'failed'", "d.not_sent = 1"]
+    params: list[object] = []
+    if issue_date is not None:
+        clauses.append("d.issue_date = ?")
+        params.append(issue_date.isoformat())
+    if subscriber_id is not None:
+        clauses.append("d.subscriber_id = ?")
+        params.append(subscriber_id)
+    sql = (
+        f"SELECT {DELIVERY_COLUMNS}, s.status AS subscriber_status,"  # noqa: S608
+        " d.message IS NOT NULL AS has_message,"
+        f" ({_OTHER_ROW}) AS other_row_state,"
+        " (SELECT count(*) FROM delivery_requeues r WHERE r.delivery_id = d.id"
+        "  AND r.requeued_by = 'auto') AS auto_requeues"
+        f" {DELIVERY_FROM} WHERE {' AND '.join(clauses)} ORDER BY d.rowid"
+    )
+    return [
+        RequeueCandidate(
+            delivery=delivery_from_row(row),
+            subscriber_status=row["subscriber_status"],
+            has_message=bool(row["has_message"]),
+            other_row_state=row["other_row_state"],
+            auto_requeues=row["auto_requeues"],
+        )
+        for row in db.query(sql, params)
+    ]
+
+
+def requeue(db, delivery_ids: Iterable[str], by: str, reason: str) -> list[str]:
+    """failed (not_sent) -> queued for each row that still qualifies, each recorded in its
+    history with `reason`, in one transaction. Returns the ids that moved."""
+    sources = ", ".join(f"'{state}'" for state in allowed_from("queued"))
+    moved = []
+    now = utcnow()
+    with transaction(db):
+        for delivery_id in delivery_ids:
+            before = db.execute(
+                "SELECT error, attempts FROM deliveries WHERE id = ?", [delivery_id]
+            ).fetchone()
+            cursor = db.execute(
+                "UPDATE deliveries AS d SET state = 'queued', not_sent = 0, error = NULL,"  # noqa: S608
+                " finished_at = NULL, updated_at = ?"
+                f" WHERE d.id = ? AND d.state IN ({sources}) AND {_REQUEUABLE}",
+                [now, delivery_id],
+            )
+            if cursor.rowcount != 1:
+                continue
+            db.execute(
+                "INSERT INTO delivery_requeues (delivery_id, requeued_at, requeued_by, reason,"
+                " failed_error, failed_attempts) VALUES (?, ?, ?, ?, ?, ?)",
+                [delivery_id, now, by, reason, before[0], before[1]],
+            )
+            moved.append(delivery_id)
+    return moved
+
+
+def requeue_history(db, delivery_id: str) -> list[RequeueEntry]:
+    """Every requeue of one row, oldest first."""
+    return [
+        RequeueEntry(
+            requeued_at=row["requeued_at"],
+            requeued_by=row["requeued_by"],
+            reason=row["reason"],
+            failed_error=row["failed_error"],
+            failed_attempts=row["failed_attempts"],
+        )
+        for row in db.query(
+            "SELECT * FROM delivery_requeues WHERE delivery_id = ? ORDER BY id", [delivery_id]
+        )
+    ]

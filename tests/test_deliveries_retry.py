@@ -1,0 +1,282 @@
+"""Recovering digests the provider never accepted: an outage leaves a `failed`, `not_sent` row;
+`digest deliveries retry` (or the next send of the issue, once) puts it back in the queue and
+the next send delivers it exactly once. Rejections, `unknown` rows and readers who left stay
+failed. Real SQLite, a real SMTP relay and a SendGrid stand-in on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from digest.errors import DigestError
+from digest.mail.ledger import Delivery, RequeueCandidate, requeue_blocker
+from digest.sending import send_issue
+from digest.store import deliveries as ledger
+from digest.store import open_db
+from digest.store.requeues import requeue_history
+from digest.store.subscribers import set_status
+from tests.conftest import run_cli_in_process
+from tests.delivery_support import ISSUE, RecordingHandler, seed_subscribers
+
+ON_TIME = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)
+
+
+class Relay(RecordingHandler):
+    """Answers MAIL FROM with 421 while `down` (the relay is unwell: an outage); refuses the
+    recipients in `rejected` with 550 (a permanent rejection)."""
+
+    def __init__(self, down: bool = False, rejected: tuple[str, ...] = ()) -> None:
+        super().__init__()
+        self.down, self.rejected = down, rejected
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.down:
+            return "421 4.3.2 Service not available, closing channel"
+        envelope.mail_from = address
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.rejected:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+@pytest.fixture
+def relay(smtp_server):
+    """(config, config path, relay, db) with three subscribers planned for ISSUE."""
+    handler = Relay()
+    config, path, _ = smtp_server(handler, send_retries=1, retry_base_seconds=0.01)
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 3)
+    yield config, path, handler, db, subs
+    db.conn.close()
+
+
+def _row(db, sub) -> Delivery:
+    rows = [r for r in ledger.list_deliveries(db, issue_date=ISSUE) if r.subscriber_id == sub.id]
+    assert len(rows) == 1
+    return rows[0]
+
+
+def _retry(path, capsys, *args):
+    return run_cli_in_process(
+        path, capsys, "deliveries", "retry", "--date", ISSUE.isoformat(), *args
+    )
+
+
+def test_an_outage_row_is_requeued_by_retry_and_sent_exactly_once(relay, capsys):
+    config, path, handler, db, subs = relay
+    handler.down = True
+    first = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert first.stopped and first.ledger["failed"] == 1 and first.ledger["queued"] == 2
+    lost = _row(db, subs[0])
+    assert (lost.state, lost.not_sent) == ("failed", True)
+    assert lost.error.startswith("not sent: gave up after 2 attempts")
+
+    code, out, _ = _retry(path, capsys, "--dry-run", "--json")
+    assert code == 0
+    dry = json.loads(out)
+    assert dry["dry_run"] is True and [r["id"] for r in dry["requeued"]] == [lost.id]
+    assert dry["requeued"][0]["email"] == subs[0].email and dry["passed_over"] == []
+    assert _row(db, subs[0]).state == "failed" and requeue_history(db, lost.id) == []
+
+    code, out, _ = _retry(path, capsys)
+    assert code == 0 and "requeued 1 not-sent" in out and lost.id in out
+    assert f"digest send --date {ISSUE.isoformat()}" in out
+    back = _row(db, subs[0])
+    assert (back.state, back.not_sent, back.error, back.requeues) == ("queued", False, None, 1)
+    [entry] = requeue_history(db, lost.id)
+    assert entry.requeued_by == "operator" and "digest deliveries retry" in entry.reason
+    assert entry.failed_error == lost.error and entry.failed_attempts == 2
+
+    handler.down = False
+    again = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (again.sent, again.requeued, again.failed) == (3, 0, 0)
+    assert sorted(handler.by_recipient) == sorted(s.email for s in subs)
+    assert all(len(copies) == 1 for copies in handler.by_recipient.values())
+    # nothing is left to requeue, and a further send delivers nothing more
+    code, out, _ = _retry(path, capsys, "--json")
+    assert json.loads(out) == {"dry_run": False, "requeued": [], "passed_over": []}
+    assert send_issue(db, config, ISSUE, now=ON_TIME).sent == 0
+    assert len(handler.messages) == 3
+
+
+def test_the_send_requeues_each_row_automatically_once_and_retry_does_the_rest(relay, capsys):
+    config, path, handler, db, subs = relay
+    handler.down = True
+    send_issue(db, config, ISSUE, now=ON_TIME)  # the first row fails: not sent
+    second = send_issue(db, config, ISSUE, now=ON_TIME)  # still down
+    assert second.requeued == 1 and second.stopped  # the same row went first again, and failed
+    third = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert third.requeued == 0  # its one automatic requeue is spent; the next row failed
+    first_row, second_row = _row(db, subs[0]), _row(db, subs[1])
+    assert [first_row.state, second_row.state] == ["failed", "failed"]
+    assert [first_row.requeues, second_row.requeues] == [1, 0]
+
+    code, out, _ = _retry(path, capsys, "--email", subs[0].email.upper(), "--dry-run", "--json")
+    assert code == 0 and [r["id"] for r in json.loads(out)["requeued"]] == [first_row.id]
+
+    handler.down = False
+    fourth = send_issue(db, config, ISSUE, now=ON_TIME)  # requeues the second row, not the first
+    assert (fourth.requeued, fourth.sent) == (1, 2)
+    assert _row(db, subs[0]).state == "failed" and subs[0].email not in handler.by_recipient
+    code, out, _ = _retry(path, capsys, "--email", subs[0].email)
+    assert code == 0 and "requeued 1" in out
+    assert send_issue(db, config, ISSUE, now=ON_TIME).sent == 1
+    assert sorted(handler.by_recipient) == sorted(s.email for s in subs)
+    assert all(len(copies) == 1 for copies in handler.by_recipient.values())
+    assert [e.requeued_by for e in requeue_history(db, first_row.id)] == ["auto", "operator"]
+
+
+def test_a_permanent_rejection_is_never_requeued(relay, capsys):
+    config, path, handler, db, subs = relay
+    handler.rejected = (subs[1].email,)
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (report.sent, report.failed) == (2, 1)
+    rejected = _row(db, subs[1])
+    assert rejected.state == "failed" and not rejected.not_sent and "550" in rejected.error
+    code, out, _ = _retry(path, capsys, "--json")
+    assert code == 0 and json.loads(out)["requeued"] == []
+    handler.rejected = ()
+    assert send_issue(db, config, ISSUE, now=ON_TIME).requeued == 0
+    assert _row(db, subs[1]).state == "failed" and subs[1].email not in handler.by_recipient
+
+
+def test_an_unsubscribed_readers_row_is_not_requeued(relay, capsys):
+    config, path, handler, db, subs = relay
+    handler.down = True
+    send_issue(db, config, ISSUE, now=ON_TIME)
+    lost = _row(db, subs[0])
+    set_status(db, subs[0].id, "unsubscribed")
+    code, out, err = _retry(path, capsys)
+    assert code == 0 and "requeued 0" in out
+    assert "left failed" in err and "subscriber is unsubscribed" in err and lost.id in err
+    code, out, _ = _retry(path, capsys, "--json")
+    [passed] = json.loads(out)["passed_over"]
+    assert passed["id"] == lost.id and passed["reason"] == "subscriber is unsubscribed"
+    handler.down = False
+    report = send_issue(db, config, ISSUE, now=ON_TIME)  # nor by the automatic requeue
+    assert (report.requeued, report.sent) == (0, 2)
+    assert _row(db, subs[0]).state == "failed" and subs[0].email not in handler.by_recipient
+
+
+def test_retry_names_an_unknown_address(relay, capsys):
+    _, path, _, _, _ = relay
+    code, _, err = _retry(path, capsys, "--email", "nobody@lab.test")
+    assert code == 2 and "nobody@lab.test" in err
+
+
+def test_a_credentials_refusal_is_requeued_but_a_timeout_is_not(make_config, monkeypatch):
+    """SendGrid: 401 mid-run means nothing was accepted (requeued); no answer after the
+    request went out means SendGrid may have it (`unknown`, never requeued)."""
+    from pytest_httpserver import HTTPServer
+
+    from digest.mail import get_backend
+    from digest.mail.requeue import requeue_not_sent
+    from digest.sending import SendReport, deliver_queued
+    from tests.delivery_support import queue_messages
+    from tests.test_sendgrid_faults import API_KEY, SendGridStandIn
+
+    monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
+    server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
+    server.start()
+    try:
+        stand_in = SendGridStandIn(server)
+        config, _ = make_config(
+            {
+                "mail": {
+                    "backend": "sendgrid",
+                    "from_address": "digest@lab.test",
+                    "postal_address": "1 Main St, Springfield",
+                    "sendgrid_base_url": server.url_for("").rstrip("/"),
+                    "sendgrid_timeout_seconds": 0.4,
+                    "retry_base_seconds": 0.01,
+                    "rate_per_second": 1000.0,
+                }
+            }
+        )
+        db = open_db(config.db_path)
+        ids = queue_messages(db, config, seed_subscribers(db, 3, save_plans=False))
+        stand_in.script = ["timeout", 401]
+        with pytest.raises(DigestError, match="401"):
+            deliver_queued(db, config, get_backend(config), ISSUE, SendReport(ISSUE, "sendgrid"))
+        states = [ledger.get_delivery(db, i) for i in ids]
+        assert [(d.state, d.not_sent) for d in states] == [
+            ("unknown", False),
+            ("failed", True),
+            ("queued", False),
+        ]
+        report = requeue_not_sent(db, ISSUE)
+        assert [row.id for row in report.requeued] == [ids[1]]
+        deliver_queued(db, config, get_backend(config), ISSUE, SendReport(ISSUE, "sendgrid"))
+        assert [ledger.get_delivery(db, i).state for i in ids] == ["unknown", "sent", "sent"]
+        delivered = [body["custom_args"]["delivery_id"] for body in stand_in.bodies]
+        assert delivered.count(ids[1]) == 2  # the refused call and the one that was accepted
+        assert delivered.count(ids[2]) == 1
+    finally:
+        server.clear()
+        if server.is_running():
+            server.stop()
+
+
+def _candidate(**changes) -> RequeueCandidate:
+    values = {
+        "delivery": Delivery(id="d_x", subscriber_id=1, issue_date=ISSUE, state="failed"),
+        "subscriber_status": "active",
+        "has_message": True,
+        "other_row_state": None,
+        "auto_requeues": 0,
+    }
+    return RequeueCandidate(**{**values, **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "by", "blocker"),
+    [
+        ({}, "operator", None),
+        ({}, "auto", None),
+        ({"subscriber_status": None}, "operator", "subscriber is deleted"),
+        ({"subscriber_status": "bounced"}, "operator", "subscriber is bounced"),
+        ({"other_row_state": "sent"}, "operator", "has a sent row"),
+        ({"has_message": False}, "operator", "no longer stored"),
+        ({"auto_requeues": 1}, "auto", "already requeued automatically"),
+        ({"auto_requeues": 1}, "operator", None),
+    ],
+)
+def test_what_keeps_a_row_failed(changes, by, blocker):
+    found = requeue_blocker(_candidate(**changes), by)
+    assert found == blocker if blocker is None else blocker in found
+
+
+def test_the_migration_marks_rows_failed_before_it_from_their_not_sent_text(make_config):
+    """A database from before the `not_sent` column: its outage rows become retryable, its
+    rejections and its operator-resolved `unknown` rows do not."""
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 4, save_plans=False)
+    errors = {
+        subs[0].id: "not sent: gave up after 5 attempts: SendGrid 503",
+        subs[1].id: "SendGrid 400: The content value must be a string",
+        subs[2].id: "no answer within 30s [resolved as failed]",
+    }
+    with db.conn:  # the ledger as the old code left it, then the schema as it was
+        db.conn.executescript(
+            "DROP TABLE delivery_requeues; ALTER TABLE deliveries DROP COLUMN not_sent;"
+            "DELETE FROM _sqlite_migrations WHERE name = 'm003_not_sent_and_requeues';"
+        )
+        for sub in subs:
+            state = "failed" if sub.id in errors else "sent"
+            db.conn.execute(
+                "INSERT INTO deliveries (id, subscriber_id, issue_date, state, error, message,"
+                " created_at, updated_at) VALUES (?, ?, ?, ?, ?, x'00', '', '')",
+                [f"d_{sub.id}", sub.id, ISSUE.isoformat(), state, errors.get(sub.id)],
+            )
+    db.conn.close()
+    db = open_db(config.db_path)  # migrates
+    marked = {row.subscriber_id: row.not_sent for row in ledger.list_deliveries(db)}
+    assert marked == {subs[0].id: True, subs[1].id: False, subs[2].id: False, subs[3].id: False}
+    db.conn.close()
