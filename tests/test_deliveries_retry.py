@@ -7,6 +7,10 @@ failed. Real SQLite, a real SMTP relay and a SendGrid stand-in on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -170,57 +174,92 @@ def test_retry_names_an_unknown_address(relay, capsys):
     assert code == 2 and "nobody@lab.test" in err
 
 
-def test_a_credentials_refusal_is_requeued_but_a_timeout_is_not(make_config, monkeypatch):
-    """SendGrid: 401 mid-run means nothing was accepted (requeued); no answer after the
-    request went out means SendGrid may have it (`unknown`, never requeued)."""
+@pytest.fixture
+def sendgrid(make_config, monkeypatch):
+    """(stand-in, config, config path): a SendGrid stand-in on 127.0.0.1 and a config for it."""
     from pytest_httpserver import HTTPServer
 
-    from digest.mail import get_backend
-    from digest.mail.requeue import requeue_not_sent
-    from digest.sending import SendReport, deliver_queued
-    from tests.delivery_support import queue_messages
     from tests.test_sendgrid_faults import API_KEY, SendGridStandIn
 
     monkeypatch.setenv("SENDGRID_API_KEY", API_KEY)
     server = HTTPServer(host="127.0.0.1", port=0, threaded=True)
     server.start()
-    try:
-        stand_in = SendGridStandIn(server)
-        config, _ = make_config(
-            {
-                "mail": {
-                    "backend": "sendgrid",
-                    "from_address": "digest@lab.test",
-                    "postal_address": "1 Main St, Springfield",
-                    "sendgrid_base_url": server.url_for("").rstrip("/"),
-                    "sendgrid_timeout_seconds": 0.4,
-                    "retry_base_seconds": 0.01,
-                    "rate_per_second": 1000.0,
-                }
-            }
-        )
-        db = open_db(config.db_path)
-        ids = queue_messages(db, config, seed_subscribers(db, 3, save_plans=False))
-        stand_in.script = ["timeout", 401]
-        with pytest.raises(DigestError, match="401"):
-            deliver_queued(db, config, get_backend(config), ISSUE, SendReport(ISSUE, "sendgrid"))
-        states = [ledger.get_delivery(db, i) for i in ids]
-        assert [(d.state, d.not_sent) for d in states] == [
-            ("unknown", False),
-            ("failed", True),
-            ("queued", False),
-        ]
-        report = requeue_not_sent(db, ISSUE)
-        assert [row.id for row in report.requeued] == [ids[1]]
+    mail = {
+        "backend": "sendgrid",
+        "from_address": "digest@lab.test",
+        "postal_address": "1 Main St, Springfield",
+        "sendgrid_base_url": server.url_for("").rstrip("/"),
+        "sendgrid_timeout_seconds": 0.4,
+        "retry_base_seconds": 0.01,
+        "rate_per_second": 1000.0,
+    }
+    config, path = make_config({"mail": mail})
+    yield SendGridStandIn(server), config, path
+    server.clear()
+    server.stop()
+
+
+def _delivered(stand_in, delivery_id: str) -> int:
+    """How many of the stand-in's requests carried this delivery id."""
+    return [b["custom_args"]["delivery_id"] for b in stand_in.bodies].count(delivery_id)
+
+
+def test_a_credentials_refusal_is_requeued_but_a_timeout_is_not(sendgrid):
+    """SendGrid: 401 mid-run means nothing was accepted (requeued); no answer after the
+    request went out means SendGrid may have it (`unknown`, never requeued)."""
+    from digest.mail import get_backend
+    from digest.mail.requeue import requeue_not_sent
+    from digest.sending import SendReport, deliver_queued
+    from tests.delivery_support import queue_messages
+
+    stand_in, config, _ = sendgrid
+    db = open_db(config.db_path)
+    ids = queue_messages(db, config, seed_subscribers(db, 3, save_plans=False))
+    stand_in.script = ["timeout", 401]
+    with pytest.raises(DigestError, match="401"):
         deliver_queued(db, config, get_backend(config), ISSUE, SendReport(ISSUE, "sendgrid"))
-        assert [ledger.get_delivery(db, i).state for i in ids] == ["unknown", "sent", "sent"]
-        delivered = [body["custom_args"]["delivery_id"] for body in stand_in.bodies]
-        assert delivered.count(ids[1]) == 2  # the refused call and the one that was accepted
-        assert delivered.count(ids[2]) == 1
-    finally:
-        server.clear()
-        if server.is_running():
-            server.stop()
+    states = [ledger.get_delivery(db, i) for i in ids]
+    assert [(d.state, d.not_sent) for d in states] == [
+        ("unknown", False),
+        ("failed", True),
+        ("queued", False),
+    ]
+    report = requeue_not_sent(db, ISSUE)
+    assert [row.id for row in report.requeued] == [ids[1]]
+    deliver_queued(db, config, get_backend(config), ISSUE, SendReport(ISSUE, "sendgrid"))
+    assert [ledger.get_delivery(db, i).state for i in ids] == ["unknown", "sent", "sent"]
+    # the refused call and the one that was accepted; the unknown row was never sent again
+    assert [_delivered(stand_in, i) for i in ids] == [1, 2, 1]
+    db.conn.close()
+
+
+def test_sigterm_during_a_rate_limit_wait_is_not_sent_and_the_next_send_delivers_it(sendgrid):
+    """SIGTERM (systemd, docker stop) killed the process mid-row: the row stayed `sending`,
+    then `unknown`, lost for good. Now it ends `failed`, not sent, and `digest send` again
+    requeues and delivers it, once."""
+    stand_in, config, path = sendgrid
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2)
+    stand_in.script = ["429-slow"]  # wait 30 s before trying again
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
+    command += ["--date", ISSUE.isoformat(), "--force"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while stand_in.requests < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # inside the wait
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+    lost, waiting = _row(db, subs[0]), _row(db, subs[1])
+    assert (lost.state, lost.not_sent, waiting.state) == ("failed", True, "queued")
+    assert lost.error.startswith("not sent: interrupted before the call")
+    done = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["requeued"], report["sent"]) == (1, 2)
+    assert [_delivered(stand_in, r.id) for r in (lost, waiting)] == [2, 1]  # a 429, then 202
+    db.conn.close()
 
 
 def _candidate(**changes) -> RequeueCandidate:

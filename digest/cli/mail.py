@@ -30,7 +30,9 @@ deliveries_app = typer.Typer(
 DateOption = Annotated[
     str | None,
     typer.Option(
-        "--date", "-d", help="Issue date, YYYY-MM-DD (default: today in the schedule time zone)."
+        "--date",
+        "-d",
+        help="Issue date, YYYY-MM-DD (default: arXiv's newest listing, today in New York).",
     ),
 ]
 
@@ -245,8 +247,11 @@ def retry_command(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Requeue failed deliveries the provider never accepted (outage, Ctrl-C); `digest send`
-    then sends them. Rejections, `unknown` rows and unsubscribed readers are never requeued."""
+    """Requeue failed deliveries the provider never accepted (an outage, Ctrl-C).
+
+    The next `digest send` of the issue sends them.
+    Rejections, `unknown` rows and readers who left stay failed.
+    """
     from digest.mail.requeue import requeue_not_sent
 
     issue = _issue_date(day)

@@ -7,7 +7,10 @@ as digest/mail/base.py describes; an unavailable provider stops the run with the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
@@ -56,6 +59,42 @@ def deliver_queued(
                 f"{exc}; nothing was sent, {len(queued)} stay queued "
                 "(run `digest send` again when the server is back)"
             ) from exc
+    with _sigterm_as_exit():
+        _deliver_rows(db, config, backend, queued, report, progress)
+
+
+@contextlib.contextmanager
+def _sigterm_as_exit() -> Iterator[None]:
+    """While rows are sent, SIGTERM (systemd, docker stop, kill) raises SystemExit instead of
+    killing the process mid-row: a row waiting to retry then ends `failed`, not sent (and may
+    be requeued), instead of `sending` and, at the next start, `unknown` for good. Only in the
+    main thread, and only where nobody handles SIGTERM already."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def stop(signum, frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _deliver_rows(
+    db,
+    config: Config,
+    backend: MailBackend,
+    queued: list[str],
+    report: SendReport,
+    progress: ProgressCallback | None,
+) -> None:
+    """The loop: one row at a time, paced, stopping on an outage or too many failures."""
     pacer = Pacer(config.mail.rate_per_second)
     window = window_from_ledger(db, config)
     consecutive_errors = unanswered = 0
