@@ -125,6 +125,8 @@ def test_the_send_requeues_each_row_automatically_once_and_retry_does_the_rest(r
     assert code == 0 and [r["id"] for r in json.loads(out)["requeued"]] == [first_row.id]
 
     handler.down = False
+    dry = send_issue(db, config, ISSUE, now=ON_TIME, dry_run=True)
+    assert (dry.requeued, dry.queued) == (1, 2) and _row(db, subs[1]).state == "failed"
     fourth = send_issue(db, config, ISSUE, now=ON_TIME)  # requeues the second row, not the first
     assert (fourth.requeued, fourth.sent) == (1, 2)
     assert _row(db, subs[0]).state == "failed" and subs[0].email not in handler.by_recipient
