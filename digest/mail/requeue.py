@@ -32,9 +32,6 @@ class RequeueReport:
     requeued: list[Delivery] = field(default_factory=list)
     passed_over: list[PassedOver] = field(default_factory=list)
 
-    def issue_dates(self) -> list[date]:
-        return sorted({row.issue_date for row in self.requeued})
-
     def as_dict(self) -> dict:
         return {
             "dry_run": self.dry_run,
@@ -51,7 +48,6 @@ def _row(row: Delivery) -> dict:
         "email": row.email,
         "error": row.error,
         "attempts": row.attempts,
-        "requeues": row.requeues,
     }
 
 
