@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
+
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, split_arxiv_id
 from digest.store.db import utcnow
@@ -18,11 +20,12 @@ from digest.store.service import eager_transaction
 
 # Click filtering, the whole rule (docs/service.md, "Title clicks and mail scanners"). Mail
 # security scanners GET every link of a message seconds after delivery; a reader does not.
-CLICK_BURST_GAP_SECONDS = 2  # an email click this soon after the previous one joins its burst
-CLICK_BURST_MIN_PAPERS = 3  # a burst over this many distinct papers is a scanner: none count
+CLICK_BURST_SECONDS = 3  # one subscriber's email clicks this close together form a burst
+CLICK_BURST_MIN_PAPERS = 3  # when they name this many distinct papers: none of them count
 EMAIL_CLICK_SOURCE = "email"  # a title click through the web app, from a browser
 BOT_CLICK_SOURCE = "email-bot"  # one whose User-Agent was missing or a robot's: never counts
 EMAIL_SOURCES = (EMAIL_CLICK_SOURCE, BOT_CLICK_SOURCE)  # the ones bursts are looked for in
+NEAR_LOOKUP_LIMIT = 1000  # more email clicks to judge than this: one scan, not lookups
 BOT_USER_AGENT = re.compile(
     r"bot|crawl|spider|scan|preview|headless|python|curl|wget|libwww|java/|go-http|okhttp"
     r"|httpx|aiohttp|axios|node-fetch|proofpoint|mimecast|barracuda|safelinks",
@@ -106,24 +109,38 @@ def _seconds(created_at: str) -> float | None:
 def scanner_click_ids(clicks: Iterable[tuple[int, int, str, str]]) -> set[int]:
     """Ids of email clicks in a burst: (id, subscriber id, paper id, created_at) rows in.
 
-    A subscriber's clicks chain while each comes at most CLICK_BURST_GAP_SECONDS after the
-    one before; a chain over CLICK_BURST_MIN_PAPERS or more distinct papers is a scanner.
+    A burst: one subscriber's clicks of CLICK_BURST_MIN_PAPERS or more distinct papers within
+    CLICK_BURST_SECONDS of the first. Whether a click is in one depends only on that
+    subscriber's clicks up to CLICK_BURST_SECONDS either side of it.
     """
-    streams: dict[int, list[tuple[float, int, str]]] = {}
+    ids, subscribers, seconds, papers = [], [], [], []
     for click_id, subscriber_id, paper_id, created_at in clicks:
         at = _seconds(created_at)
         if at is not None:
-            streams.setdefault(subscriber_id, []).append((at, click_id, paper_id))
+            ids.append(click_id)
+            subscribers.append(subscriber_id)
+            seconds.append(at)
+            papers.append(paper_id)
+    reach = CLICK_BURST_MIN_PAPERS - 1
+    if len(ids) <= reach:
+        return set()
+    order = np.lexsort((np.array(seconds), np.array(subscribers)))  # by subscriber, then time
+    who, when = np.array(subscribers)[order], np.array(seconds)[order]
+    starts = np.flatnonzero(  # enough clicks of one subscriber within reach: few, if any
+        (who[reach:] == who[:-reach]) & (when[reach:] - when[:-reach] <= CLICK_BURST_SECONDS)
+    )
     flagged: set[int] = set()
-    for stream in streams.values():
-        stream.sort()
-        chain: list[tuple[float, int, str]] = []
-        for click in [*stream, (float("inf"), -1, "")]:  # the sentinel closes the last chain
-            if chain and click[0] - chain[-1][0] > CLICK_BURST_GAP_SECONDS:
-                if len({paper for _, _, paper in chain}) >= CLICK_BURST_MIN_PAPERS:
-                    flagged.update(click_id for _, click_id, _ in chain)
-                chain = []
-            chain.append(click)
+    for first in starts.tolist():
+        end = first + reach
+        while (
+            end + 1 < len(order)
+            and who[end + 1] == who[first]
+            and when[end + 1] - when[first] <= CLICK_BURST_SECONDS
+        ):
+            end += 1
+        span = order[first : end + 1].tolist()
+        if len({papers[i] for i in span}) >= CLICK_BURST_MIN_PAPERS:
+            flagged.update(ids[i] for i in span)
     return flagged
 
 
@@ -132,6 +149,7 @@ def counted_clicks(
     subscriber_id: int | None = None,
     since: date | datetime | str | None = None,
     until: date | datetime | str | None = None,
+    paper_ids: set[str] | None = None,
 ) -> list[tuple[int, str]]:
     """(subscriber id, paper id) of every click that counts, oldest first.
 
@@ -143,16 +161,21 @@ def counted_clicks(
     if subscriber_id is not None:
         where.append("subscriber_id = ?")
         params.append(subscriber_id)
+    if paper_ids is not None and len(paper_ids) <= 500:
+        where.append(f"paper_id IN ({','.join('?' for _ in paper_ids)})")
+        params.extend(sorted(paper_ids))
     rows = db.execute(
         "SELECT id, subscriber_id, paper_id, source, created_at FROM feedback"  # noqa: S608
         f" WHERE {' AND '.join(['kind = ?', *where])} ORDER BY created_at, id",
         ["click", *params],
     ).fetchall()
-    if since is None and until is None:  # every click a burst could hold is in hand
-        near = [(cid, sid, pid, at) for cid, sid, pid, src, at in rows if src in EMAIL_SOURCES]
+    if paper_ids is not None:
+        rows = [row for row in rows if row[2] in paper_ids]
+    email = [(cid, sid, pid, at) for cid, sid, pid, src, at in rows if src in EMAIL_SOURCES]
+    if since is None and until is None and paper_ids is None:  # every neighbour is here
+        bursts = scanner_click_ids(email)
     else:
-        near = _email_clicks_around(db, rows, subscriber_id)
-    bursts = scanner_click_ids(near)
+        bursts = scanner_click_ids(_email_clicks_near(db, email, since, until))
     return [
         (sid, pid)
         for click_id, sid, pid, source, _ in rows
@@ -160,28 +183,50 @@ def counted_clicks(
     ]
 
 
-def _email_clicks_around(db, rows: list, subscriber_id: int | None) -> list:
-    """The email clicks a burst among `rows` could span: a day either side of them."""
-    if not rows:
-        return []
-    where = [f"kind = 'click' AND source IN ({','.join('?' for _ in EMAIL_SOURCES)})"]
-    params: list = list(EMAIL_SOURCES)
-    if subscriber_id is not None:
-        where.append("subscriber_id = ?")
-        params.append(subscriber_id)
-    low, high = _seconds(rows[0][-1]), _seconds(rows[-1][-1])
-    if low is not None and high is not None:  # bursts last seconds; a day is a wide margin
-        where.append("created_at >= ? AND created_at <= ?")
-        params += [_iso(low - 86400), _iso(high + 86400)]
-    return db.execute(
-        "SELECT id, subscriber_id, paper_id, created_at FROM feedback"  # noqa: S608
-        f" WHERE {' AND '.join(where)}",
-        params,
-    ).fetchall()
+def _email_clicks_near(db, email: list, since, until) -> set[tuple[int, int, str, str]]:
+    """The email clicks of the same subscriber within CLICK_BURST_SECONDS of the given ones:
+    all `scanner_click_ids` needs to judge them. Few: looked up by subscriber; many: one scan
+    of the time window, a day wider each side (judging stays exact)."""
+    sources = ",".join("?" for _ in EMAIL_SOURCES)
+    if len(email) > NEAR_LOOKUP_LIMIT:
+        where, params = [f"kind = 'click' AND source IN ({sources})"], [*EMAIL_SOURCES]
+        for clause, edge in (
+            ("created_at >= ?", _day_edge(since, -1)),
+            ("created_at < ?", _day_edge(until, 2)),
+        ):
+            if edge:
+                where.append(clause)
+                params.append(edge)
+        found = db.execute(
+            "SELECT id, subscriber_id, paper_id, created_at FROM feedback"  # noqa: S608
+            f" WHERE {' AND '.join(where)}",
+            params,
+        )
+        subscribers = {row[1] for row in email}
+        return {tuple(row) for row in found if row[1] in subscribers}
+    near: set[tuple[int, int, str, str]] = set()
+    reach = CLICK_BURST_SECONDS / 86400 + 1e-7  # julianday counts days
+    for start in range(0, len(email), 900):
+        chunk = [row[0] for row in email[start : start + 900]]
+        rows = db.execute(
+            "SELECT f.id, f.subscriber_id, f.paper_id, f.created_at"  # noqa: S608
+            " FROM feedback AS c JOIN feedback AS f ON f.subscriber_id = c.subscriber_id"
+            f" WHERE c.id IN ({','.join('?' for _ in chunk)}) AND f.kind = 'click'"
+            f" AND f.source IN ({sources}) AND abs(julianday(f.created_at)"
+            " - julianday(c.created_at)) <= ?",
+            [*chunk, *EMAIL_SOURCES, reach],
+        ).fetchall()
+        near.update(tuple(row) for row in rows)
+    return near
 
 
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")
+def _day_edge(value: date | datetime | str | None, days: int) -> str | None:
+    """The day `days` after the bound's day (a wide, safe margin), or None for no bound."""
+    bound = _bound(value, end=False)
+    try:
+        return (date.fromisoformat((bound or "")[:10]) + timedelta(days=days)).isoformat()
+    except ValueError:
+        return None
 
 
 def _verdict_rows(db, where: list[str], params: list) -> list[tuple[int, str, str]]:
@@ -285,14 +330,13 @@ def feedback_counts(
             clauses.append(f"paper_id IN ({','.join('?' for _ in wanted)})")
             params.extend(sorted(wanted))
     verdicts = {(sid, pid): kind for sid, pid, kind in _verdict_rows(db, clauses, params)}
-    clicks = set(counted_clicks(db, since=since, until=until))
+    clicks = set(counted_clicks(db, since=since, until=until, paper_ids=wanted))
     counts: dict[str, dict[str, int]] = {}
     for (_, paper_id), kind in verdicts.items():
         if wanted is None or paper_id in wanted:
             counts.setdefault(paper_id, {"like": 0, "dislike": 0, "click": 0})[kind] += 1
     for _, paper_id in clicks:
-        if wanted is None or paper_id in wanted:
-            counts.setdefault(paper_id, {"like": 0, "dislike": 0, "click": 0})["click"] += 1
+        counts.setdefault(paper_id, {"like": 0, "dislike": 0, "click": 0})["click"] += 1
     return counts
 
 
