@@ -15,11 +15,13 @@ import pytest
 
 from digest import planning, trending
 from digest.store import ranking as rank_store
+from digest.store import transaction
 from digest.store.feedback import (
     BOT_CLICK_SOURCE,
     CLICK_BURST_MIN_PAPERS,
     CLICK_BURST_SECONDS,
     EMAIL_CLICK_SOURCE,
+    NEAR_LOOKUP_LIMIT,
     add_feedback,
     counted_clicks,
     feedback_by_subscriber,
@@ -166,7 +168,9 @@ def test_the_burst_rule_on_its_edges():
     assert CLICK_BURST_MIN_PAPERS == 3
 
 
-def test_a_burst_across_a_window_edge_is_still_a_burst_and_operator_clicks_count(sample_db):
+@pytest.mark.parametrize("others", [0, 2 * NEAR_LOOKUP_LIMIT + 2], ids=["few", "many"])
+def test_a_burst_across_a_window_edge_is_still_a_burst_and_operator_clicks_count(sample_db, others):
+    """Few clicks to judge: their neighbours are looked up; many: one scan. Same answers."""
     db = sample_db
     papers = rank_store.paper_ids_between(db, DAY, DAY)[:6]
     sub = add_subscriber(db, "edge@example.org", status="active")
@@ -174,8 +178,15 @@ def test_a_burst_across_a_window_edge_is_still_a_burst_and_operator_clicks_count
     for offset, pid in zip((-2, -1, 0, 1), papers, strict=False):  # 23:59:58 .. 00:00:01
         stamp = (midnight + timedelta(seconds=offset)).isoformat()
         add_feedback(db, sub.id, pid, "click", source=EMAIL_CLICK_SOURCE, created_at=stamp)
-    assert feedback_counts(db, since=date(2025, 8, 21), until=date(2025, 8, 21)) == {}
-    assert feedback_counts(db, until=date(2025, 8, 20)) == {}
+    steady = add_subscriber(db, "steady@example.org", status="active")
+    with transaction(db):
+        for i in range(others):  # one title every 10 s around midnight: never a burst
+            stamp = (midnight + timedelta(seconds=10 * (i - others // 2))).isoformat()
+            add_feedback(db, steady.id, papers[5], "click", "email", stamp)
+    expected = {papers[5]: {"like": 0, "dislike": 0, "click": 1}} if others else {}
+    assert feedback_counts(db, since=date(2025, 8, 21), until=date(2025, 8, 21)) == expected
+    assert feedback_counts(db, until=date(2025, 8, 20)) == expected
+    assert feedback_counts(db, papers) == expected
     assert counted_clicks(db, sub.id, since=date(2025, 8, 21)) == []
     operator = add_subscriber(db, "typed@example.org", status="active")
     for pid in papers[:4]:  # `digest feedback add --click`, typed in quick succession
