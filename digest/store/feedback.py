@@ -161,7 +161,8 @@ def counted_clicks(
     if subscriber_id is not None:
         where.append("subscriber_id = ?")
         params.append(subscriber_id)
-    if paper_ids is not None and len(paper_ids) <= 500:
+    papers_in_sql = paper_ids is not None and len(paper_ids) <= 500
+    if paper_ids is not None and papers_in_sql:  # else filtered below
         where.append(f"paper_id IN ({','.join('?' for _ in paper_ids)})")
         params.extend(sorted(paper_ids))
     rows = db.execute(
@@ -169,13 +170,13 @@ def counted_clicks(
         f" WHERE {' AND '.join(['kind = ?', *where])} ORDER BY created_at, id",
         ["click", *params],
     ).fetchall()
+    email = [(cid, sid, pid, at) for cid, sid, pid, src, at in rows if src in EMAIL_SOURCES]
     if paper_ids is not None:
         rows = [row for row in rows if row[2] in paper_ids]
-    email = [(cid, sid, pid, at) for cid, sid, pid, src, at in rows if src in EMAIL_SOURCES]
-    if since is None and until is None and paper_ids is None:  # every neighbour is here
-        bursts = scanner_click_ids(email)
-    else:
-        bursts = scanner_click_ids(_email_clicks_near(db, email, since, until))
+    if since is not None or until is not None or papers_in_sql:  # neighbours may be missing
+        judged = [click for click in email if paper_ids is None or click[2] in paper_ids]
+        email = _email_clicks_near(db, judged, since, until)
+    bursts = scanner_click_ids(email)
     return [
         (sid, pid)
         for click_id, sid, pid, source, _ in rows
@@ -183,7 +184,7 @@ def counted_clicks(
     ]
 
 
-def _email_clicks_near(db, email: list, since, until) -> set[tuple[int, int, str, str]]:
+def _email_clicks_near(db, email: list, since, until) -> list[tuple[int, int, str, str]]:
     """The email clicks of the same subscriber within CLICK_BURST_SECONDS of the given ones:
     all `scanner_click_ids` needs to judge them. Few: looked up by subscriber; many: one scan
     of the time window, a day wider each side (judging stays exact)."""
@@ -203,8 +204,8 @@ def _email_clicks_near(db, email: list, since, until) -> set[tuple[int, int, str
             params,
         )
         subscribers = {row[1] for row in email}
-        return {tuple(row) for row in found if row[1] in subscribers}
-    near: set[tuple[int, int, str, str]] = set()
+        return [tuple(row) for row in found if row[1] in subscribers]
+    near: list[tuple[int, int, str, str]] = []  # a click near two of them comes twice: harmless
     reach = CLICK_BURST_SECONDS / 86400 + 1e-7  # julianday counts days
     for start in range(0, len(email), 900):
         chunk = [row[0] for row in email[start : start + 900]]
@@ -216,7 +217,7 @@ def _email_clicks_near(db, email: list, since, until) -> set[tuple[int, int, str
             " - julianday(c.created_at)) <= ?",
             [*chunk, *EMAIL_SOURCES, reach],
         ).fetchall()
-        near.update(tuple(row) for row in rows)
+        near.extend(tuple(row) for row in rows)
     return near
 
 
