@@ -88,6 +88,10 @@ def test_a_scanner_burst_gets_every_redirect_is_recorded_and_counts_nowhere(serv
     assert feedback_counts(db, papers) == {}
     assert trending.trending(db, DAY, "day") == []
     assert planning.gather_reader(db, sample_config, scanner).clicked == []
+    shift_clicks(db, scanner.id, 600)  # ten minutes later the reader opens one title
+    assert click(base_url, scanner.manage_token, papers[2]).status_code == 303
+    assert planning.gather_reader(db, sample_config, scanner).clicked == [papers[2]]
+    assert [(t.paper_id, t.clicks) for t in trending.trending(db, DAY, "day")] == [(papers[2], 1)]
 
 
 def test_a_readers_clicks_minutes_apart_count_for_the_model_trending_and_show(
