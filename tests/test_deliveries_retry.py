@@ -321,3 +321,55 @@ def test_the_migration_marks_rows_failed_before_it_from_their_not_sent_text(make
     marked = {row.subscriber_id: row.not_sent for row in ledger.list_deliveries(db)}
     assert marked == {subs[0].id: True, subs[1].id: False, subs[2].id: False, subs[3].id: False}
     db.conn.close()
+
+
+def _as_before_the_migration(db) -> None:
+    """Put the schema back as the commit before `not_sent` left it (the rows stay)."""
+    with db.conn:
+        db.conn.executescript(
+            "DROP TABLE delivery_requeues; ALTER TABLE deliveries DROP COLUMN not_sent;"
+            "DELETE FROM _sqlite_migrations WHERE name = 'm003_not_sent_and_requeues';"
+        )
+
+
+def test_two_processes_opening_an_old_database_at_once_both_open_it(make_config):
+    """After an upgrade the web service and the scheduler open the old file together: both
+    see the migration pending, one applies it, and the other must not fail on what the first
+    did (it failed with "duplicate column name: not_sent", so that process did not start)."""
+    import sqlite3
+    import threading
+
+    config, _ = make_config()
+    from tests.delivery_support import queue_messages
+
+    db = open_db(config.db_path)
+    ids = queue_messages(db, config, seed_subscribers(db, 2, save_plans=False))
+    _as_before_the_migration(db)
+    db.conn.close()
+    writer = sqlite3.connect(config.db_path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # both openers read "pending", then wait for the lock
+    outcomes: list[object] = []
+
+    def open_it() -> None:
+        try:
+            open_db(config.db_path).conn.close()
+            outcomes.append("ok")
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    writer.execute("ROLLBACK")
+    writer.close()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes == ["ok", "ok"]
+    db = open_db(config.db_path)
+    rows = ledger.list_deliveries(db)  # every row kept, the new column and table in place
+    assert [(r.id, r.state, r.not_sent, r.requeues) for r in rows] == [
+        (ids[0], "queued", False, 0),
+        (ids[1], "queued", False, 0),
+    ]
+    db.conn.close()

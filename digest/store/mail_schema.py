@@ -55,12 +55,10 @@ def m003_not_sent_and_requeues(db) -> None:
     # far are marked from that prefix, which only those paths ever wrote (an operator's
     # "[resolved as failed]" comes from an `unknown` row: the provider may have it).
     # `delivery_requeues`: the row's requeue history (who, why, and the failure it undid).
+    # The CREATE comes first: a second process migrating the same file at once then fails
+    # with "already exists", which apply_migrations tolerates ("duplicate column" it does not).
     db.executescript(
         """
-        ALTER TABLE deliveries ADD COLUMN not_sent INTEGER NOT NULL DEFAULT 0;
-        UPDATE deliveries SET not_sent = 1
-            WHERE state = 'failed' AND error LIKE 'not sent:%'
-            AND error NOT LIKE '%[resolved as failed]';
         CREATE TABLE delivery_requeues (
             id INTEGER PRIMARY KEY,
             delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
@@ -71,5 +69,9 @@ def m003_not_sent_and_requeues(db) -> None:
             failed_attempts INTEGER NOT NULL DEFAULT 0
         );
         CREATE INDEX delivery_requeues_delivery ON delivery_requeues(delivery_id);
+        ALTER TABLE deliveries ADD COLUMN not_sent INTEGER NOT NULL DEFAULT 0;
+        UPDATE deliveries SET not_sent = 1
+            WHERE state = 'failed' AND error LIKE 'not sent:%'
+            AND error NOT LIKE '%[resolved as failed]';
         """
     )
