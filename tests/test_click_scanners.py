@@ -196,3 +196,43 @@ def test_a_burst_across_a_window_edge_is_still_a_burst_and_operator_clicks_count
     for pid in papers[:4]:  # `digest feedback add --click`, typed in quick succession
         add_feedback(db, operator.id, pid, "click", created_at=_at(0))
     assert feedback_for_subscriber(db, operator.id)[2] == papers[:4]
+
+
+def scan_every_title(base_url: str, token: str, papers: list[str]) -> None:
+    """A mail scanner fetching every title of one email in parallel, posing as a browser."""
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda pid: click(base_url, token, pid), papers))
+    assert [a.status_code for a in answers] == [303] * len(papers)
+
+
+def test_trending_judges_everyones_clicks_once_until_the_database_changes(served):
+    """The site build asks for trending per day, week and month of one unchanged file: after
+    the first read, a read fetches only its own papers' clicks (no neighbour look-ups of every
+    click each time); a burst recorded since, by the web app's connection or by this one,
+    is left out at once."""
+    db, base_url, papers = served
+    reader = add_subscriber(db, "tabs@example.org", status="active")
+    first, second = (add_subscriber(db, f"scan{i}@example.org", status="active") for i in (1, 2))
+    scan_every_title(base_url, first.manage_token, papers)
+    assert click(base_url, reader.manage_token, papers[0]).status_code == 303
+    expected = [(papers[0], 1)]
+    assert [(t.paper_id, t.clicks) for t in trending.trending(db, DAY, "day")] == expected
+
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        again = trending.trending(db, DAY, "day")
+    finally:
+        db.conn.set_trace_callback(None)
+    assert [(t.paper_id, t.clicks) for t in again] == expected
+    reads = [s for s in statements if "FROM feedback" in s]
+    assert reads and all("paper_id IN" in s for s in reads), reads
+
+    scan_every_title(base_url, second.manage_token, papers)  # the web app's own connection
+    assert [(t.paper_id, t.clicks) for t in trending.trending(db, DAY, "day")] == expected
+    third = add_subscriber(db, "scan3@example.org", status="active")
+    with transaction(db):  # this connection: the same instant, three titles
+        for pid in papers[:3]:
+            add_feedback(db, third.id, pid, "click", EMAIL_CLICK_SOURCE, _at(0))
+    assert [(t.paper_id, t.clicks) for t in trending.trending(db, DAY, "day")] == expected
+    assert feedback_counts(db, papers[:1]) == {papers[0]: {"like": 0, "dislike": 0, "click": 1}}

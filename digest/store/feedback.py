@@ -8,6 +8,7 @@ from `counted_clicks`, which leaves out what mail link scanners "clicked" (docs/
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 
@@ -165,6 +166,7 @@ def counted_clicks(
     if paper_ids is not None and papers_in_sql:  # else filtered below
         where.append(f"paper_id IN ({','.join('?' for _ in paper_ids)})")
         params.extend(sorted(paper_ids))
+    version = _click_data_version(db)  # before the read: a later change only makes it stale
     rows = db.execute(
         "SELECT id, subscriber_id, paper_id, source, created_at FROM feedback"  # noqa: S608
         f" WHERE {' AND '.join(['kind = ?', *where])} ORDER BY created_at, id",
@@ -173,15 +175,52 @@ def counted_clicks(
     email = [(cid, sid, pid, at) for cid, sid, pid, src, at in rows if src in EMAIL_SOURCES]
     if paper_ids is not None:
         rows = [row for row in rows if row[2] in paper_ids]
-    if since is not None or until is not None or papers_in_sql:  # neighbours may be missing
-        judged = [click for click in email if paper_ids is None or click[2] in paper_ids]
-        email = _email_clicks_near(db, judged, since, until)
-    bursts = scanner_click_ids(email)
+    if subscriber_id is None:  # everyone's: judged once per state of the database
+        complete = not where and not papers_in_sql
+        bursts = _everyones_bursts(db, version, email if complete else None)
+    else:
+        if since is not None or until is not None or papers_in_sql:  # neighbours may be missing
+            judged = [click for click in email if paper_ids is None or click[2] in paper_ids]
+            email = _email_clicks_near(db, judged, since, until)
+        bursts = np.array(sorted(scanner_click_ids(email)), dtype=np.int64)
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    in_burst = np.isin(ids, bursts)
     return [
         (sid, pid)
-        for click_id, sid, pid, source, _ in rows
-        if source != BOT_CLICK_SOURCE and click_id not in bursts
+        for (_, sid, pid, source, _), burst in zip(rows, in_burst.tolist(), strict=True)
+        if source != BOT_CLICK_SOURCE and not burst
     ]
+
+
+# db -> ((data_version, total_changes), sorted ids of every email click in a burst). The site
+# build asks for trending per day, week and month (hundreds of reads of one unchanged file):
+# judging everyone's clicks once keeps each read to its own rows, instead of looking up (or
+# scanning) the neighbours of thousands of clicks every time.
+_BURSTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _click_data_version(db) -> tuple[int, int]:
+    """Changes when anything was written since: by another connection (SQLite's data_version)
+    or by this one (its total_changes)."""
+    return db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes
+
+
+def _everyones_bursts(db, version: tuple[int, int], email: list | None) -> np.ndarray:
+    """Ids of every email click in a burst, as of `version`; `email` when the caller already
+    read every email click, else they are read here. Cached until the database changes."""
+    cached = _BURSTS.get(db)
+    if cached is not None and cached[0] == version:
+        return cached[1]
+    if email is None:
+        sources = ",".join("?" for _ in EMAIL_SOURCES)
+        email = db.execute(
+            "SELECT id, subscriber_id, paper_id, created_at FROM feedback"  # noqa: S608
+            f" WHERE kind = 'click' AND source IN ({sources})",
+            [*EMAIL_SOURCES],
+        ).fetchall()
+    bursts = np.array(sorted(scanner_click_ids(email)), dtype=np.int64)
+    _BURSTS[db] = (version, bursts)
+    return bursts
 
 
 def _email_clicks_near(db, email: list, since, until) -> list[tuple[int, int, str, str]]:
