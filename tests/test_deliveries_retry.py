@@ -20,6 +20,7 @@ from digest.mail.ledger import Delivery, RequeueCandidate, requeue_blocker
 from digest.sending import send_issue
 from digest.store import deliveries as ledger
 from digest.store import open_db
+from digest.store import requeues as requeue_store
 from digest.store.requeues import requeue_history
 from digest.store.subscribers import set_status
 from tests.conftest import run_cli_in_process
@@ -372,4 +373,40 @@ def test_two_processes_opening_an_old_database_at_once_both_open_it(make_config)
         (ids[0], "queued", False, 0),
         (ids[1], "queued", False, 0),
     ]
+    db.conn.close()
+
+
+def test_a_row_sendgrid_reported_by_webhook_is_never_requeued(sendgrid, capsys):
+    """Every try was answered 502 (a gateway in front of SendGrid), so the row is `failed`,
+    not sent; yet SendGrid's event webhook then reports that very message processed and
+    delivered: it was accepted. Requeuing it sent a second copy; it stays failed."""
+    from digest.webhooks import apply_events
+
+    stand_in, config, path = sendgrid
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2)
+    tries = config.mail.send_retries + 1
+    stand_in.script = [502] * tries
+    first = send_issue(db, config, ISSUE, now=ON_TIME)
+    lost = _row(db, subs[0])
+    assert first.stopped and (lost.state, lost.not_sent) == ("failed", True)
+    now = int(time.time())
+    events = [
+        {"event": name, "email": subs[0].email, "delivery_id": lost.id, "sg_event_id": f"ev-{n}"}
+        | {"sg_message_id": "sg-late", "timestamp": now}
+        for n, name in enumerate(("processed", "delivered"))
+    ]
+    assert apply_events(db, events).applied == 2
+    code, out, err = _retry(path, capsys, "--json")
+    assert code == 0
+    retried = json.loads(out)
+    assert retried["requeued"] == []
+    [passed] = retried["passed_over"]
+    assert passed["id"] == lost.id and "processed" in passed["reason"]
+    # an event stored between the look and the change: the change itself checks too
+    assert requeue_store.requeue(db, [lost.id], "operator", "test") == []
+    again = send_issue(db, config, ISSUE, now=ON_TIME)  # nor the automatic requeue
+    assert (again.requeued, again.sent) == (0, 1)
+    assert _row(db, subs[0]).state == "failed"
+    assert _delivered(stand_in, lost.id) == tries  # never handed over once more
     db.conn.close()

@@ -105,11 +105,17 @@ class RequeueCandidate:
     has_message: bool
     other_row_state: str | None  # a sent/sending/unknown row for the same subscriber and issue
     auto_requeues: int
+    provider_event: str | None = None  # a webhook event for this delivery: it was accepted
 
 
 def requeue_blocker(candidate: RequeueCandidate, by: str) -> str | None:
     """Why this row must stay failed, or None when requeuing it cannot send a second copy
     nor mail someone who left. `by` is "operator" or "auto" (bounded per row)."""
+    if candidate.provider_event is not None:
+        return (
+            f"the provider reported it ({candidate.provider_event} webhook event): "
+            "it was accepted after all"
+        )
     if candidate.subscriber_status != "active":
         return f"subscriber is {candidate.subscriber_status or 'deleted'}"
     if candidate.other_row_state is not None:

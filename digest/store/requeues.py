@@ -7,6 +7,7 @@ subscriber who unsubscribes or a row that moves between the look and the change 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +23,15 @@ _OTHER_ROW = (
     "SELECT o.state FROM deliveries o WHERE o.subscriber_id = d.subscriber_id"
     " AND o.issue_date = d.issue_date AND o.id != d.id"
     " AND o.state IN ('sent', 'sending', 'unknown') LIMIT 1"
+)
+# Any provider event (processed, delivered, deferred, bounce, ...) names a message the
+# provider accepted, whatever the answer to the request said (a 5xx from a gateway in front of
+# it). Not correlated, so SQLite reads webhook_events once, not once per row.
+_PROVIDER_REPORTED = (
+    "d.id IN (SELECT delivery_id FROM webhook_events WHERE delivery_id IS NOT NULL)"
+)
+_FIRST_EVENT = (
+    "SELECT w.event FROM webhook_events w WHERE w.delivery_id = d.id ORDER BY w.id LIMIT 1"
 )
 _REQUEUABLE = " AND ".join(
     (
@@ -61,7 +71,8 @@ def not_sent_candidates(
         " d.message IS NOT NULL AS has_message,"
         f" ({_OTHER_ROW}) AS other_row_state,"
         " (SELECT count(*) FROM delivery_requeues r WHERE r.delivery_id = d.id"
-        "  AND r.requeued_by = 'auto') AS auto_requeues"
+        "  AND r.requeued_by = 'auto') AS auto_requeues,"
+        f" CASE WHEN {_PROVIDER_REPORTED} THEN ({_FIRST_EVENT}) END AS provider_event"
         f" {DELIVERY_FROM} WHERE {' AND '.join(clauses)} ORDER BY d.rowid"
     )
     return [
@@ -71,6 +82,7 @@ def not_sent_candidates(
             has_message=bool(row["has_message"]),
             other_row_state=row["other_row_state"],
             auto_requeues=row["auto_requeues"],
+            provider_event=row["provider_event"],
         )
         for row in db.query(sql, params)
     ]
@@ -82,8 +94,12 @@ def requeue(db, delivery_ids: Iterable[str], by: str, reason: str) -> list[str]:
     sources = ", ".join(f"'{state}'" for state in allowed_from("queued"))
     moved = []
     now = utcnow()
-    with transaction(db):
-        for delivery_id in delivery_ids:
+    ids = list(delivery_ids)
+    with transaction(db):  # the write lock: no webhook event is stored while this runs
+        reported = _provider_reported(db, ids)
+        for delivery_id in ids:
+            if delivery_id in reported:
+                continue
             before = db.execute(
                 "SELECT error, attempts FROM deliveries WHERE id = ?", [delivery_id]
             ).fetchone()
@@ -102,6 +118,17 @@ def requeue(db, delivery_ids: Iterable[str], by: str, reason: str) -> list[str]:
             )
             moved.append(delivery_id)
     return moved
+
+
+def _provider_reported(db, delivery_ids: list[str]) -> set[str]:
+    """The ids among `delivery_ids` that have a webhook event: one read of webhook_events
+    (it has no index on delivery_id), not one per row."""
+    rows = db.execute(
+        "SELECT DISTINCT delivery_id FROM webhook_events"
+        " WHERE delivery_id IN (SELECT value FROM json_each(?))",
+        [json.dumps(delivery_ids)],
+    )
+    return {row[0] for row in rows}
 
 
 def requeue_history(db, delivery_id: str) -> list[RequeueEntry]:
