@@ -410,3 +410,21 @@ def test_a_row_sendgrid_reported_by_webhook_is_never_requeued(sendgrid, capsys):
     assert _row(db, subs[0]).state == "failed"
     assert _delivered(stand_in, lost.id) == tries  # never handed over once more
     db.conn.close()
+
+
+def test_a_dry_run_says_to_requeue_first_not_that_the_next_send_sends_them(relay, capsys):
+    """The dry run told the operator "`digest send` sends them (so does the hourly pass)",
+    but it requeued nothing: a row whose one automatic requeue is spent stays failed through
+    any number of sends. It now says to run it without --dry-run."""
+    config, path, handler, db, subs = relay
+    handler.down = True
+    send_issue(db, config, ISSUE, now=ON_TIME)
+    send_issue(db, config, ISSUE, now=ON_TIME)  # the automatic requeue, spent: failed again
+    lost = _row(db, subs[0])
+    assert (lost.state, lost.requeues) == ("failed", 1)
+    code, out, _ = _retry(path, capsys, "--email", subs[0].email, "--dry-run")
+    assert code == 0 and "would requeue 1" in out and lost.id in out
+    assert "without --dry-run" in out and "sends them" not in out
+    handler.down = False
+    assert send_issue(db, config, ISSUE, now=ON_TIME).requeued == 0  # as the hint says
+    assert _row(db, subs[0]).state == "failed" and subs[0].email not in handler.by_recipient

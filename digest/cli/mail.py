@@ -273,7 +273,9 @@ def retry_command(
         err_console.print(
             Text(f"  left failed: {row.id}  {row.email or row.subscriber_id}  {passed.reason}")
         )
-    if report.requeued:
+    if report.requeued and dry_run:  # nothing moved: no send would pick them up yet
+        console.print("next: run it again without --dry-run to requeue them", markup=False)
+    elif report.requeued:
         console.print(_send_hint(issue), markup=False)
 
 
