@@ -236,3 +236,20 @@ def test_trending_judges_everyones_clicks_once_until_the_database_changes(served
             add_feedback(db, third.id, pid, "click", EMAIL_CLICK_SOURCE, _at(0))
     assert [(t.paper_id, t.clicks) for t in trending.trending(db, DAY, "day")] == expected
     assert feedback_counts(db, papers[:1]) == {papers[0]: {"like": 0, "dislike": 0, "click": 1}}
+
+
+def test_a_read_inside_a_transaction_rolled_back_leaves_no_verdicts_behind(sample_db):
+    """Everyone's bursts are judged once per state of the file; a state seen inside a
+    transaction that is then rolled back is not one (its click would still make a burst)."""
+    db = sample_db
+    papers = rank_store.paper_ids_between(db, DAY, DAY)[:3]
+    sub = add_subscriber(db, "undone@example.org", status="active")
+    for pid in papers[:2]:
+        add_feedback(db, sub.id, pid, "click", EMAIL_CLICK_SOURCE, _at(0))
+    counted = {pid: {"like": 0, "dislike": 0, "click": 1} for pid in papers[:2]}
+    assert feedback_counts(db, papers) == counted
+    with pytest.raises(RuntimeError), transaction(db):
+        add_feedback(db, sub.id, papers[2], "click", EMAIL_CLICK_SOURCE, _at(1))
+        assert feedback_counts(db, papers) == {}  # three titles in a second: a burst
+        raise RuntimeError("undo")
+    assert feedback_counts(db, papers) == counted

@@ -207,9 +207,11 @@ def _click_data_version(db) -> tuple[int, int]:
 
 def _everyones_bursts(db, version: tuple[int, int], email: list | None) -> np.ndarray:
     """Ids of every email click in a burst, as of `version`; `email` when the caller already
-    read every email click, else they are read here. Cached until the database changes."""
+    read every email click, else they are read here. Cached until the database changes (not
+    inside a transaction: one rolled back would leave its clicks' verdicts behind)."""
     cached = _BURSTS.get(db)
-    if cached is not None and cached[0] == version:
+    settled = not db.conn.in_transaction
+    if settled and cached is not None and cached[0] == version:
         return cached[1]
     if email is None:
         sources = ",".join("?" for _ in EMAIL_SOURCES)
@@ -219,7 +221,8 @@ def _everyones_bursts(db, version: tuple[int, int], email: list | None) -> np.nd
             [*EMAIL_SOURCES],
         ).fetchall()
     bursts = np.array(sorted(scanner_click_ids(email)), dtype=np.int64)
-    _BURSTS[db] = (version, bursts)
+    if settled:
+        _BURSTS[db] = (version, bursts)
     return bursts
 
 
