@@ -6,6 +6,8 @@ topic each, and 100,000 feedback events over 1,000 papers, then times:
   - reading everyone's topics: per-subscriber queries vs the bulk `topics_by_subscriber`
   - reading everyone's feedback: per-subscriber vs bulk `feedback_by_subscriber`
   - `feedback_counts` over all papers (trending)
+The clicks come through the email links (source "email", spread over 30 days), plus 500
+generated scanner bursts of 5 titles within 2 s each, so the scanner filter is timed too.
 Run: python bench/subscribers_scale.py
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 import random
 import tempfile
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from digest.models import Paper, Topic
@@ -29,7 +32,12 @@ from digest.topics import add_topic
 N_SUBSCRIBERS = 10_000
 N_PAPERS = 1_000
 N_EVENTS = 100_000
+N_BURSTS = 500
 TOPICS = ["LLM agents", "Reasoning & planning", "Retrieval & RAG", "Robotics", "AI safety"]
+
+
+def _at(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
 
 
 def timed(label: str, fn):
@@ -76,15 +84,33 @@ def main() -> None:
 
         subscribers = list_subscribers(db)
         ids = [s.id for s in subscribers]
+        start = datetime(2025, 8, 1, tzinfo=UTC)
+        reader_clicks: set[tuple[int, str]] = set()
         with transaction(db):
             for _ in range(N_EVENTS):
+                kind = rng.choice(("like", "like", "dislike", "click"))
+                who, paper_id = rng.choice(ids), papers[rng.randrange(N_PAPERS)].id
+                if kind == "click":
+                    reader_clicks.add((who, paper_id))
                 feedback_store.add_feedback(
                     db,
-                    rng.choice(ids),
-                    papers[rng.randrange(N_PAPERS)].id,
-                    rng.choice(("like", "like", "dislike", "click")),
-                    source="bench",
+                    who,
+                    paper_id,
+                    kind,
+                    source="email" if kind == "click" else "bench",
+                    created_at=_at(start + timedelta(seconds=rng.randrange(30 * 86400))),
                 )
+            for _ in range(N_BURSTS):  # a scanner fetching every title of one email
+                who, when = rng.choice(ids), start + timedelta(seconds=rng.randrange(30 * 86400))
+                for k, paper in enumerate(rng.sample(papers, 5)):
+                    feedback_store.add_feedback(
+                        db,
+                        who,
+                        paper.id,
+                        "click",
+                        source="email",
+                        created_at=_at(when + timedelta(milliseconds=400 * k)),
+                    )
 
         per = timed(
             f"topics, per subscriber ({N_SUBSCRIBERS} queries)",
@@ -104,7 +130,12 @@ def main() -> None:
         counts = timed(
             "feedback_counts over all papers (trending)", lambda: feedback_store.feedback_counts(db)
         )
+        clicks = sum(c["click"] for c in counts.values())
         print(f"papers with feedback: {len(counts)}; generated subscribers: {len(ids)}")
+        print(
+            f"clicks counted: {clicks} (expected {len(reader_clicks)}: readers' distinct"
+            f" reader-paper pairs; {N_BURSTS * 5} scanner-burst clicks stored, none counted)"
+        )
         db.conn.close()
         other.conn.close()
 
