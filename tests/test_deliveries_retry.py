@@ -428,3 +428,44 @@ def test_a_dry_run_says_to_requeue_first_not_that_the_next_send_sends_them(relay
     handler.down = False
     assert send_issue(db, config, ISSUE, now=ON_TIME).requeued == 0  # as the hint says
     assert _row(db, subs[0]).state == "failed" and subs[0].email not in handler.by_recipient
+
+
+def test_sigterm_while_a_refused_attempt_is_recorded_is_not_sent(sendgrid):
+    """SendGrid answers 503; the sender records the attempt, but the web service holds the
+    write lock, so the sender waits on it, and SIGTERM arrives then. The provider refused
+    the only call, so the row is not sent (requeueable); it stayed `sending`, then `unknown`."""
+    import sqlite3
+
+    stand_in, config, path = sendgrid
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2)
+    writer = sqlite3.connect(config.db_path, isolation_level=None, check_same_thread=False)
+
+    def hold_the_write_lock(number: int) -> None:
+        if number == 1:
+            writer.execute("BEGIN IMMEDIATE")
+
+    stand_in.on_request = hold_the_write_lock
+    stand_in.script = [503]
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
+    command += ["--date", ISSUE.isoformat(), "--force"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while stand_in.requests < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the sender is waiting for the lock to record the refused attempt
+    proc.send_signal(signal.SIGTERM)
+    time.sleep(0.5)
+    writer.execute("ROLLBACK")
+    _, err = proc.communicate(timeout=30)
+    writer.close()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    lost, waiting = _row(db, subs[0]), _row(db, subs[1])
+    assert (lost.state, lost.not_sent, waiting.state) == ("failed", True, "queued"), lost
+    assert lost.error.startswith("not sent: interrupted before the call")
+    done = subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr  # the send lease was released on the way out
+    report = json.loads(done.stdout)
+    assert (report["requeued"], report["sent"]) == (1, 2)
+    assert [_delivered(stand_in, r.id) for r in (lost, waiting)] == [2, 1]  # a 503, then 202
+    db.conn.close()

@@ -144,13 +144,17 @@ def _deliver_one(
         return "taken"
     retries = rate_limits = attempts = 0
     waited_for_rate_limit = 0.0
+    refusal = ""  # the provider's refusal of the last call, recorded before the wait
     while True:
         try:  # nothing in here reaches the provider: an interrupt means "not sent"
             if attempts:
+                # recorded in here: its write may wait for the lock, and SIGTERM then too
+                ledger_store.record_attempt(db, delivery_id, refusal)
                 pacer.wait()  # a backoff or a 429's wait, possibly minutes long
             else:
                 message = from_wire(ledger_store.load_message(db, delivery_id) or b"")
         except BaseException as exc:
+            ledger_store.roll_back_interrupted(db)  # a write the interrupt cut short
             _finish_not_sent(db, delivery_id, report, f"interrupted before the call ({exc!r})")
             raise
         if attempts and ledger_store.skip_if_unsubscribed(db, delivery_id):
@@ -181,7 +185,7 @@ def _deliver_one(
             report.rate_limited += 1
             waited_for_rate_limit += wait
             report.errors.append(f"{delivery_id}: {exc} (waiting {wait:.1f}s)")
-            ledger_store.record_attempt(db, delivery_id, str(exc))
+            refusal = str(exc)
             pacer.pause(wait)
             continue
         except TransientError as exc:
@@ -196,7 +200,7 @@ def _deliver_one(
             if exc.retry_after is not None:
                 wait = max(wait, exc.retry_after)
             report.errors.append(f"{delivery_id}: {exc} (retry {retries} in {wait:.1f}s)")
-            ledger_store.record_attempt(db, delivery_id, str(exc))
+            refusal = str(exc)
             pacer.pause(wait)
             continue
         except AmbiguousError as exc:

@@ -176,6 +176,14 @@ def record_attempt(db, delivery_id: str, error: str) -> None:
         )
 
 
+def roll_back_interrupted(db) -> None:
+    """End a write transaction an interrupt (Ctrl-C, SIGTERM) cut short between its BEGIN and
+    its end, so the row's next move commits instead of nesting in it and being lost at exit.
+    The delivery loop holds no transaction of its own: any open one is such a leftover."""
+    if db.conn.in_transaction:
+        db.conn.execute("ROLLBACK")
+
+
 def mark_sent(db, delivery_id: str, provider_message_id: str) -> bool:
     """sending|unknown -> sent, and stamp the subscriber's last digest date, in one tx."""
     now = utcnow()
