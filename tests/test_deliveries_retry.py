@@ -202,6 +202,17 @@ def sendgrid(make_config, monkeypatch):
     server.stop()
 
 
+def _send_in_a_child(stand_in, path) -> tuple[list[str], subprocess.Popen]:
+    """`digest send` of the issue in a child process, returned once the provider got a call."""
+    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
+    command += ["--date", ISSUE.isoformat(), "--force"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while stand_in.requests < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return command, proc
+
+
 def _delivered(stand_in, delivery_id: str) -> int:
     """How many of the stand-in's requests carried this delivery id."""
     return [b["custom_args"]["delivery_id"] for b in stand_in.bodies].count(delivery_id)
@@ -244,12 +255,7 @@ def test_sigterm_during_a_rate_limit_wait_is_not_sent_and_the_next_send_delivers
     db = open_db(config.db_path)
     subs = seed_subscribers(db, 2)
     stand_in.script = ["429-slow"]  # wait 30 s before trying again
-    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
-    command += ["--date", ISSUE.isoformat(), "--force"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while stand_in.requests < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    command, proc = _send_in_a_child(stand_in, path)
     time.sleep(0.5)  # inside the wait
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
@@ -447,12 +453,7 @@ def test_sigterm_while_a_refused_attempt_is_recorded_is_not_sent(sendgrid):
 
     stand_in.on_request = hold_the_write_lock
     stand_in.script = [503]
-    command = [sys.executable, "-m", "digest", "--config", str(path), "send"]
-    command += ["--date", ISSUE.isoformat(), "--force"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while stand_in.requests < 1 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    command, proc = _send_in_a_child(stand_in, path)
     time.sleep(0.5)  # the sender is waiting for the lock to record the refused attempt
     proc.send_signal(signal.SIGTERM)
     time.sleep(0.5)
