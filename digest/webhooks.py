@@ -190,9 +190,10 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
         return "duplicate"
     outcome = "ignored"
     if name in ("delivered", "processed"):
-        if delivery is not None and delivery.state == "unknown":
-            provider_id = _text(event, "sg_message_id") or "webhook"
-            delivery_store.mark_sent(db, delivery.id, provider_id)
+        provider_id = _text(event, "sg_message_id") or "webhook"
+        if delivery is not None and delivery_store.mark_accepted_by_provider(
+            db, delivery.id, provider_id
+        ):
             outcome = "reconciled"
         else:
             outcome = "noted"

@@ -22,7 +22,7 @@ from digest.store import deliveries as ledger
 from digest.store import open_db
 from digest.store import requeues as requeue_store
 from digest.store.requeues import requeue_history
-from digest.store.subscribers import set_status
+from digest.store.subscribers import get_subscriber, set_status
 from tests.conftest import run_cli_in_process
 from tests.delivery_support import ISSUE, RecordingHandler, seed_subscribers
 
@@ -384,8 +384,9 @@ def test_two_processes_opening_an_old_database_at_once_both_open_it(make_config)
 
 def test_a_row_sendgrid_reported_by_webhook_is_never_requeued(sendgrid, capsys):
     """Every try was answered 502 (a gateway in front of SendGrid), so the row is `failed`,
-    not sent; yet SendGrid's event webhook then reports that very message processed and
-    delivered: it was accepted. Requeuing it sent a second copy; it stays failed."""
+    not sent; yet SendGrid's event webhook then reports that very message deferred (any event
+    means it was accepted; processed/delivered even settle it as sent, see the next test).
+    Requeuing it sent a second copy; it stays failed."""
     from digest.webhooks import apply_events
 
     stand_in, config, path = sendgrid
@@ -400,21 +401,59 @@ def test_a_row_sendgrid_reported_by_webhook_is_never_requeued(sendgrid, capsys):
     events = [
         {"event": name, "email": subs[0].email, "delivery_id": lost.id, "sg_event_id": f"ev-{n}"}
         | {"sg_message_id": "sg-late", "timestamp": now}
-        for n, name in enumerate(("processed", "delivered"))
+        for n, name in enumerate(("deferred",))
     ]
-    assert apply_events(db, events).applied == 2
+    assert apply_events(db, events).applied == 1
     code, out, err = _retry(path, capsys, "--json")
     assert code == 0
     retried = json.loads(out)
     assert retried["requeued"] == []
     [passed] = retried["passed_over"]
-    assert passed["id"] == lost.id and "processed" in passed["reason"]
+    assert passed["id"] == lost.id and "deferred" in passed["reason"]
     # an event stored between the look and the change: the change itself checks too
     assert requeue_store.requeue(db, [lost.id], "operator", "test") == []
     again = send_issue(db, config, ISSUE, now=ON_TIME)  # nor the automatic requeue
     assert (again.requeued, again.sent) == (0, 1)
     assert _row(db, subs[0]).state == "failed"
     assert _delivered(stand_in, lost.id) == tries  # never handed over once more
+    db.conn.close()
+
+
+def test_the_providers_report_of_acceptance_makes_a_not_sent_or_requeued_row_sent(sendgrid):
+    """SendGrid's processed/delivered report proves it took the message: a row failed "not
+    sent" (every try answered 502 by a gateway) becomes `sent`, with the reader's last digest
+    date, and so does a requeued row still waiting in the queue (the report came late), which
+    the next send then leaves alone: no second copy."""
+    from digest.webhooks import apply_events
+
+    stand_in, config, path = sendgrid
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 3)
+    tries = config.mail.send_retries + 1
+
+    def accepted(sub, n: int) -> str:
+        event = {"event": "delivered", "delivery_id": _row(db, sub).id, "sg_event_id": f"e{n}"}
+        event |= {"sg_message_id": f"sg-{n}", "timestamp": int(time.time())}
+        return next(iter(apply_events(db, [event]).outcomes))
+
+    stand_in.script = [502] * tries
+    send_issue(db, config, ISSUE, now=ON_TIME)  # the outage stops the run at the first row
+    assert (_row(db, subs[0]).state, _row(db, subs[0]).not_sent) == ("failed", True)
+    assert accepted(subs[0], 1) == "reconciled"
+    stand_in.script = [502] * tries
+    send_issue(db, config, ISSUE, now=ON_TIME)  # nothing to requeue: the next row fails
+    late = _row(db, subs[1])
+    assert (late.state, late.not_sent) == ("failed", True)
+    assert requeue_store.requeue(db, [late.id], "operator", "test") == [late.id]
+    assert accepted(subs[1], 2) == "reconciled"  # the report, after the requeue
+    for sub, sg_id in ((subs[0], "sg-1"), (subs[1], "sg-2")):
+        row = _row(db, sub)
+        assert (row.state, row.provider_message_id, row.not_sent) == ("sent", sg_id, False)
+        assert get_subscriber(db, sub.id).last_digest_date == ISSUE
+    final = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (final.sent, _row(db, subs[2]).state) == (1, "sent")
+    assert _delivered(stand_in, late.id) == tries  # never handed over again
+    assert accepted(subs[2], 3) == "noted"  # already sent: nothing to settle
     db.conn.close()
 
 

@@ -2,12 +2,14 @@
 
     queued ──▶ sending ──▶ sent
        │          ├──────▶ failed
-       │          ├──────▶ unknown ──▶ sent | failed   (operator resolution only)
+       │          ├──────▶ unknown ──▶ sent | failed   (an operator, or the report below)
        │          └──────▶ skipped    (unsubscribed while a retry waited; nothing was accepted)
        └──▶ skipped                     (unsubscribed before its turn)
     failed ──▶ queued   only a `not_sent` row: the provider never accepted it (requeue)
+    unknown | failed (not_sent) | queued (requeued) ──▶ sent   only on the provider's own
+                        report that it accepted the message (SendGrid's processed/delivered)
 
-A state never moves backwards, except that one move, so a row the provider may have accepted
+A state never moves backwards, except the requeue, so a row the provider may have accepted
 is never sent again: that is what makes delivery at-most-once. The store enforces each move
 with `WHERE state IN (...)`, and the requeue also with `not_sent = 1`.
 """

@@ -209,6 +209,29 @@ def mark_sent(db, delivery_id: str, provider_message_id: str) -> bool:
     return moved
 
 
+def mark_accepted_by_provider(db, delivery_id: str, provider_message_id: str) -> bool:
+    """The provider's own report that it accepted the message (SendGrid's processed/delivered
+    webhook): -> sent, with the subscriber's last digest date, from `unknown`, from `failed`
+    marked not sent (every try was answered with an error, yet the message went through), or
+    from `queued` after a requeue (the report came late). Sending it again would be a second
+    copy. Returns False when the row is in none of those states."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT subscriber_id, issue_date FROM deliveries WHERE id = ?", [delivery_id]
+        ).fetchone()
+        now = utcnow()
+        moved = db.execute(
+            "UPDATE deliveries SET state = 'sent', provider_message_id = ?, finished_at = ?,"
+            " updated_at = ?, message = NULL, error = NULL, not_sent = 0 WHERE id = ? AND ("
+            " state = 'unknown' OR (state = 'failed' AND not_sent = 1) OR (state = 'queued'"
+            " AND EXISTS (SELECT 1 FROM delivery_requeues r WHERE r.delivery_id = deliveries.id)))",
+            [provider_message_id, now, now, delivery_id],
+        ).rowcount
+        if moved and row:
+            advance_last_digest_date(db, row[0], date.fromisoformat(row[1]))
+    return bool(moved)
+
+
 def mark_failed(db, delivery_id: str, error: str) -> bool:
     """sending|unknown -> failed: the provider refused this message (or may have it: an
     operator's resolution of `unknown`); it is never requeued."""
