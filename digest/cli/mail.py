@@ -72,7 +72,7 @@ def send(
         bool,
         typer.Option(
             "--ignore-complaints",
-            help="Send although the 7-day complaint rate is above [mail].complaint_pause_rate.",
+            help="Send although the 7-day complaint rate is above \\[mail].complaint_pause_rate.",
         ),
     ] = False,
     as_json: JsonOption = False,

@@ -119,7 +119,7 @@ def fetch(
         typer.Option(
             "--category",
             "-C",
-            help="arXiv category to fetch (repeatable). Default: [arxiv].categories.",
+            help="arXiv category to fetch (repeatable). Default: \\[arxiv].categories.",
         ),
     ] = None,
     source: Annotated[
