@@ -53,19 +53,28 @@ def _db_bytes(config: Config) -> int:
     return total
 
 
+def _latest_per_input(runs: list[dict]) -> list[dict]:
+    """The newest run of each feed or file: one fetch makes a run per category, so the newest
+    run alone hid a category that failed before another one succeeded."""
+    latest: dict[tuple, dict] = {}
+    for run in runs:  # newest first
+        latest.setdefault((run["source"], run["category"]), run)
+    return list(latest.values())
+
+
 def ingest_warnings(runs: list[dict], now: datetime | None = None) -> list[str]:
     warnings = []
     if not runs:
         return ["nothing fetched yet: run `digest fetch` (or `digest demo` offline)"]
-    last = runs[0]
-    if last["status"] == "failed":
-        kind = "import" if last["source"] == "jsonl" else "fetch"
-        warnings.append(f"the last {kind} ({last['category']}) failed: {last['error']}")
-    if last["status"] == "stale":
-        warnings.append(
-            f"the feed for {last['category']} looks stale: its date "
-            f"{last['channel_date']} did not move since the last run"
-        )
+    for last in _latest_per_input(runs):
+        if last["status"] == "failed":
+            kind = "import" if last["source"] == "jsonl" else "fetch"
+            warnings.append(f"the last {kind} ({last['category']}) failed: {last['error']}")
+        if last["status"] == "stale":
+            warnings.append(
+                f"the feed for {last['category']} looks stale: its date "
+                f"{last['channel_date']} did not move since the last run"
+            )
     now = now or datetime.now(UTC)
     for run in runs:
         if run["status"] == "running" and now - _started(run) > UNFINISHED_AFTER:

@@ -3,10 +3,15 @@ status say must be what is so."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
+
+from tests.conftest import ATOM_SAMPLE
 
 CONFIG_KEY = re.compile(r"\\?\[([a-z_]+)\]\.([a-z_]+)")
 
@@ -41,3 +46,36 @@ def test_help_shows_the_config_keys_it_names(path, monkeypatch):
     shown = CliRunner().invoke(app, [*path, "--help"]).output
     for key in _mentioned_keys(command):
         assert key in shown, f"`digest {' '.join(path)} --help` lost {key!r}:\n{shown}"
+
+
+def _digest(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args], capture_output=True, text=True, timeout=300
+    )
+
+
+def test_status_warns_about_a_category_that_failed_before_another_succeeded(
+    make_config, httpserver
+):
+    """One fetch makes one run per category: status looked only at the newest run, so a
+    feed that failed first was hidden by the next category's success."""
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(
+        ATOM_SAMPLE.read_bytes(), content_type="application/atom+xml"
+    )
+    httpserver.expect_request("/atom/cs.CL").respond_with_data("gone", status=404)
+    _, path = make_config({"arxiv": {"feed_base_url": httpserver.url_for("/").rstrip("/")}})
+    fetched = _digest("--config", str(path), "fetch", "-C", "cs.CL", "-C", "cs.AI")
+    assert fetched.returncode == 1, fetched.stderr
+    status = _digest("--config", str(path), "status", "--json")
+    warnings = json.loads(status.stdout)["warnings"]
+    assert any(w.startswith("the last fetch (cs.CL) failed: ") for w in warnings), warnings
+    assert not any("cs.AI" in w for w in warnings), warnings
+
+    httpserver.clear()  # the failed feed is back: its failure is history, not a warning
+    for category in ("cs.CL", "cs.AI"):
+        httpserver.expect_request(f"/atom/{category}").respond_with_data(
+            ATOM_SAMPLE.read_bytes(), content_type="application/atom+xml"
+        )
+    assert _digest("--config", str(path), "fetch", "-C", "cs.CL").returncode == 0
+    status = _digest("--config", str(path), "status", "--json")
+    assert not any("failed" in w for w in json.loads(status.stdout)["warnings"])
