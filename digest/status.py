@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from digest.config import Config
@@ -17,7 +18,7 @@ def _started(run: dict) -> datetime:
 
 
 def collect_status(db, config: Config) -> dict:
-    runs = paper_store.recent_ingest_runs(db, limit=10)
+    runs = [_shown_run(run) for run in paper_store.recent_ingest_runs(db, limit=10)]
     info: dict = {
         "config": config.source,
         "database": str(config.db_path),
@@ -42,6 +43,14 @@ def collect_status(db, config: Config) -> dict:
     if health.level != "ok":
         info["warnings"].append(f"complaint rate: {health.message}")
     return info
+
+
+def _shown_run(run: dict) -> dict:
+    """A run row as `--json` shows it: the skipped reasons as a list of {ref, reason}, like
+    `digest fetch --json`, not the column's JSON text inside the JSON."""
+    shown = dict(run)
+    shown["skipped_records"] = json.loads(shown.pop("skipped_json", None) or "[]")
+    return shown
 
 
 def _db_bytes(config: Config) -> int:

@@ -79,3 +79,19 @@ def test_status_warns_about_a_category_that_failed_before_another_succeeded(
     assert _digest("--config", str(path), "fetch", "-C", "cs.CL").returncode == 0
     status = _digest("--config", str(path), "status", "--json")
     assert not any("failed" in w for w in json.loads(status.stdout)["warnings"])
+
+
+def test_status_json_lists_skipped_records_like_fetch_json(make_config, tmp_path):
+    """`status --json` showed the reasons as "skipped_json": "[...]", a JSON text inside the
+    JSON, where `import --json` and `fetch --json` give a list of {ref, reason}."""
+    _, path = make_config()
+    papers = tmp_path / "papers.jsonl"
+    good = {"id": "2401.00001", "title": "A paper", "abstract": "About things.", "authors": []}
+    papers.write_text(json.dumps(good) + "\n{not json\n", encoding="utf-8")
+    imported = _digest("--config", str(path), "import", str(papers), "--json")
+    assert imported.returncode == 0, imported.stderr
+    status = _digest("--config", str(path), "status", "--json")
+    (run,) = json.loads(status.stdout)["ingest_runs"]
+    assert run["skipped"] == 1 and "skipped_json" not in run
+    assert run["skipped_records"] == json.loads(imported.stdout)["skipped"]
+    assert run["skipped_records"][0]["ref"] == "line 2"
