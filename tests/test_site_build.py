@@ -671,3 +671,11 @@ def test_counts_read_as_english():
         "1,234 papers",
     ]
     assert count_of(1, "announcement day") == "1 announcement day"
+
+
+def test_a_period_of_one_announcement_day_names_that_day_once(built):
+    """Week 34 of the samples holds one announcement day: 'Aug 20, 2025', not a range from
+    Aug 20, 2025 to Aug 20, 2025."""
+    root = built[2]
+    kicker = re.search(r'<p class="kicker">(.*?)</p>', (root / "weeks/2025-W34.html").read_text())
+    assert kicker and kicker.group(1) == "Trending · Aug 20, 2025"

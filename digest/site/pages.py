@@ -173,7 +173,7 @@ def _period_context(
 ) -> dict:
     return _base(site, path, title, "archive") | {
         "title": title,
-        "range": f"{views.day_label(days[0])} – {views.day_label(days[-1])}",
+        "range": views.days_range(days),
         "total": sum(len(data.listings.get(d, [])) for d in days),
         "days": [
             {

@@ -26,6 +26,12 @@ def day_label(day: date | None) -> str:
     return f"{day:%b} {day.day}, {day.year}" if day else "undated"
 
 
+def days_range(days: list[date]) -> str:
+    """'Aug 18, 2025 – Aug 22, 2025', or one date when the period had one announcement day."""
+    first, last = day_label(days[0]), day_label(days[-1])
+    return first if first == last else f"{first} – {last}"
+
+
 def clip(text: str, limit: int = SNIPPET_CHARS) -> str:
     """Cut at a word boundary; keeps $...$ TeX as text (it stays legible)."""
     if len(text) <= limit:
