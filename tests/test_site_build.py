@@ -679,3 +679,13 @@ def test_a_period_of_one_announcement_day_names_that_day_once(built):
     root = built[2]
     kicker = re.search(r'<p class="kicker">(.*?)</p>', (root / "weeks/2025-W34.html").read_text())
     assert kicker and kicker.group(1) == "Trending · Aug 20, 2025"
+
+
+def test_a_liked_card_says_in_words_what_its_number_counts(built):
+    """A trending card's ▲ number is labelled like its topic count, and read out in English."""
+    html = (built[2] / "days/2025-08-20.html").read_text()
+    liked = re.findall(r'<span class="likes">([^<]*)<small>([^<]*)</small></span>', html)
+    assert ("▲ 1", "like") in liked
+    labels = re.findall(r'<div class="score" role="group" aria-label="([^"]+)"', html)
+    assert "1 like, 1 topic matched" in labels or "1 like, 2 topics matched" in labels
+    assert not [label for label in labels if re.search(r"\b1 (likes|topics)\b", label)]
