@@ -95,3 +95,26 @@ def test_status_json_lists_skipped_records_like_fetch_json(make_config, tmp_path
     assert run["skipped"] == 1 and "skipped_json" not in run
     assert run["skipped_records"] == json.loads(imported.stdout)["skipped"]
     assert run["skipped_records"][0]["ref"] == "line 2"
+
+
+def test_topics_try_and_test_json_name_a_paper_alike(sample_db, make_config):
+    """`topics try --json` called the paper "id" and the verdict "passes_threshold" where
+    `topics test --json` (and picks, trending, papers search) say "paper_id" and "passes"."""
+    _, path = make_config()
+    config = ["--config", str(path)]
+    added = _digest(*config, "topics", "add", "Agents", "--keyword", "agentic")
+    assert added.returncode == 0, added.stderr
+    tried = _digest(*config, "topics", "try", "--keyword", "agentic", "--days", "500", "--json")
+    tested = _digest(*config, "topics", "test", "Agents", "--days", "500", "--json")
+    assert tried.returncode == 0 and tested.returncode == 0, tried.stderr + tested.stderr
+    tried_rows = {row["paper_id"]: row for row in json.loads(tried.stdout)}
+    for row in json.loads(tested.stdout)["borderline"]:
+        if row["paper_id"] in tried_rows:
+            same = tried_rows[row["paper_id"]]
+            assert {key: same[key] for key in row if key not in ("rank", "why")} == {
+                key: value for key, value in row.items() if key not in ("rank", "why")
+            }
+            assert same["id"] == same["paper_id"] and same["passes_threshold"] == same["passes"]
+            break
+    else:
+        raise AssertionError("no borderline paper of `topics test` among `topics try`'s")

@@ -100,17 +100,11 @@ def try_(
         limit=limit,
     )
     if as_json:
+        # the same record as `topics test --json` (paper_id, passes, like picks and
+        # trending), plus the first names this command documented (id, passes_threshold)
         print_json(
             [
-                {
-                    "rank": r.rank,
-                    "id": r.paper_id,
-                    "title": r.title,
-                    "score": r.score,
-                    "why": r.why,
-                    "passes_threshold": r.passes,
-                    "announced": r.announced,
-                }
+                dataclasses.asdict(r) | {"id": r.paper_id, "passes_threshold": r.passes}
                 for r in results
             ]
         )
