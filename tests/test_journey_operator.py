@@ -118,3 +118,23 @@ def test_topics_try_and_test_json_name_a_paper_alike(sample_db, make_config):
             break
     else:
         raise AssertionError("no borderline paper of `topics test` among `topics try`'s")
+
+
+def test_remove_without_an_answer_says_why_nothing_was_removed(make_config):
+    """With stdin closed (cron, a script) the question got no answer and the command ended
+    with exit 1 and not a word after the prompt."""
+    _, path = make_config()
+    config = ["--config", str(path)]
+    assert _digest(*config, "subscribers", "add", "reader@example.org").returncode == 0
+    removed = subprocess.run(
+        [sys.executable, "-m", "digest", *config, "subscribers", "remove", "reader@example.org"],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+    )
+    assert removed.returncode == 1
+    assert "reader@example.org was not removed" in removed.stderr
+    assert "--yes" in removed.stderr
+    shown = _digest(*config, "subscribers", "show", "reader@example.org", "--json")
+    assert json.loads(shown.stdout)["email"] == "reader@example.org"

@@ -227,6 +227,16 @@ def edit(
         console.print(escape(f"updated {subscriber.email} ({subscriber.status})"))
 
 
+def _confirmed(question: str) -> bool:
+    """Ask on the terminal; no answer at all (stdin closed: cron, a script) is a no, said so,
+    rather than a silent exit 1."""
+    try:
+        return typer.confirm(question)
+    except typer.Abort:
+        err_console.print("\nno answer (pass --yes to delete without asking)")
+        return False
+
+
 @subscribers_app.command("remove")
 def remove(
     email: Annotated[str, typer.Argument(help="The subscriber's email address.")],
@@ -244,7 +254,7 @@ def remove(
                 "(`digest subscribers edit --status unsubscribed` keeps the record)"
             )
         )
-    if not yes and not typer.confirm(f"Delete {subscriber.email} and their feedback?"):
+    if not yes and not _confirmed(f"Delete {subscriber.email} and their feedback?"):
         err_console.print(f"{escape(subscriber.email)} was not removed")
         raise typer.Exit(1)
     remove_subscriber(state.db, subscriber.email)
