@@ -236,3 +236,14 @@ def test_an_unclosed_override_in_a_title_ends_before_the_site_name_in_the_tab(si
     assert page.title() == f"\u2068{RTL_TITLE}\u2069 · arXiv digest"
     page.goto(site["url"] + "papers/hostile-2.html")
     assert page.title() == "Agents with a very long author · arXiv digest"
+
+
+def test_the_served_subscribe_page_hides_its_opened_from_a_file_note(site, page):
+    """The note that the form cannot work from a file on disk was shown on the served page
+    too (only the search page ran the script that hides it), telling readers it may not work."""
+    page.goto(site["url"] + "subscribe.html")
+    note = page.locator(".file-note")
+    assert note.count() == 1
+    page.wait_for_load_state("load")
+    assert not note.is_visible()
+    assert page.problems == []

@@ -1,11 +1,12 @@
-/* Pagefind search UI: merges the archive's search bundles (one per month or week). */
+/* Pagefind search UI: merges the archive's search bundles (one per month or week). Also
+   loaded by pages with a form (subscribe): their "opened from a file?" note hides when served. */
 (function () {
   "use strict";
-  var el = document.getElementById("search");
-  if (!el) return;
   if (window.location.protocol !== "file:") {
     document.querySelectorAll(".file-note").forEach(function (n) { n.hidden = true; });
   }
+  var el = document.getElementById("search");
+  if (!el) return;
   if (typeof PagefindUI === "undefined") return;
   var root = new URL(el.getAttribute("data-root") || "./", window.location.href);
   var base = root.pathname;
