@@ -138,3 +138,19 @@ def test_remove_without_an_answer_says_why_nothing_was_removed(make_config):
     assert "--yes" in removed.stderr
     shown = _digest(*config, "subscribers", "show", "reader@example.org", "--json")
     assert json.loads(shown.stdout)["email"] == "reader@example.org"
+
+
+def test_personal_topics_list_names_the_owner_that_show_asks_for(make_config):
+    """`topics list --personal` gave only owner_id, while show/edit/remove --owner take the
+    subscriber's address: a curator could not get from the list to the topic."""
+    _, path = make_config()
+    config = ["--config", str(path)]
+    added = _digest(*config, "subscribers", "add", "reader@example.org", "--text", "sea ice")
+    assert added.returncode == 0, added.stderr
+    listed = _digest(*config, "topics", "list", "--personal", "--json")
+    (row,) = [r for r in json.loads(listed.stdout) if r["kind"] == "personal"]
+    assert row["owner"] == "reader@example.org"
+    shown = _digest(*config, "topics", "show", row["name"], "--owner", row["owner"], "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == row["id"]
+    table = _digest(*config, "topics", "list", "--personal")
+    assert "reader@example.org" in table.stdout

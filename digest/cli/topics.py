@@ -69,7 +69,14 @@ def list_(
 
     rows = [topic_as_dict(t, followers=n) for t, n in curated_topics_with_followers(state.db)]
     if personal:
-        rows += [topic_as_dict(t) for t in list_topics(state.db, kind="personal")]
+        # the owner's address, which `topics show/edit/remove --owner` take (not their id)
+        from digest.store.subscribers import list_subscribers
+
+        emails = {s.id: s.email for s in list_subscribers(state.db)}
+        rows += [
+            topic_as_dict(t) | {"owner": emails.get(t.owner_id)}
+            for t in list_topics(state.db, kind="personal")
+        ]
     if as_json:
         print_json(rows)
         return
@@ -81,7 +88,7 @@ def list_(
         summary = row["description"] or ", ".join(row["keywords"] + row["authors"])
         table.add_row(
             escape(row["name"]),
-            row["kind"],
+            row["kind"] if row["kind"] == "curated" else f"personal of {escape(str(row['owner']))}",
             str(row.get("subscribers", "")),
             "" if row["threshold"] is None else f"{row['threshold']:g}",
             escape(summary[:70] + ("…" if len(summary) > 70 else "")),
