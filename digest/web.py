@@ -228,7 +228,7 @@ def create_app(config: Config) -> Starlette:
             notice=notice,
             csrf=csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",
-            weekdays=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+            weekdays=preferences_actions.WEEKDAYS,
         )
 
     async def preferences(request: Request) -> Response:
@@ -288,6 +288,10 @@ def create_app(config: Config) -> Starlette:
                 "topics": [str(t) for t in form.getlist("topics")],
                 "own_topics": str(form.get("own_topics", "")),
                 "authors": str(form.get("authors", "")),
+                "settings": {
+                    name: str(form.get(name, ""))
+                    for name in ("frequency", "weekday", "max_papers", "timezone", "send_hour")
+                },
             }
             return await run_in_threadpool(
                 preferences_page, subscriber, f"Not saved: {text}", 400, typed

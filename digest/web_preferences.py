@@ -13,7 +13,8 @@ from digest.store.service import eager_transaction
 from digest.web_actions import _one_line, curated_topic_names
 
 MAX_OWN_TOPICS = 10
-WEEKDAY_VALUES = frozenset("mon tue wed thu fri sat sun 0 1 2 3 4 5 6".split())
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAY_VALUES = frozenset([*WEEKDAYS, *"0123456"])
 
 
 def own_topic_line(topic) -> str:
@@ -32,6 +33,7 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
             "followed": set(typed["topics"]),
             "own_topics": typed["own_topics"],
             "authors": typed["authors"],
+            "settings": typed["settings"],
         }
     curated = topic_store.topics_for_subscriber(db, subscriber.id)
     own = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
@@ -39,6 +41,19 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
         "followed": {t.name for t in curated if t.kind == "curated"},
         "own_topics": "\n".join(own_topic_line(t) for t in own if not is_author_follow(t)),
         "authors": "\n".join(followed_authors(db, subscriber.id)),
+        "settings": stored_settings(subscriber),
+    }
+
+
+def stored_settings(subscriber: Subscriber) -> dict[str, str]:
+    """The schedule fields of the form as text, the way a submitted form holds them."""
+    weekday = subscriber.weekday
+    return {
+        "frequency": subscriber.frequency,
+        "weekday": WEEKDAYS[weekday] if weekday is not None and 0 <= weekday < 7 else "",
+        "max_papers": str(subscriber.max_papers),
+        "timezone": subscriber.timezone,
+        "send_hour": "" if subscriber.send_hour is None else str(subscriber.send_hour),
     }
 
 

@@ -55,3 +55,45 @@ def test_the_noted_page_says_which_paper_with_a_space_before_its_title(served, k
     noted = httpx.post(url, params=params, data={"csrf": csrf.group(1)})
     assert noted.status_code == 200
     assert _notice(noted).startswith(f"You {kind} “A paper”. Future digests")
+
+
+def _selected(page_text: str, select_id: str) -> str | None:
+    found = re.search(
+        rf'<select id="{select_id}"[^>]*>(?:(?!</select>).)*?<option value="([^"]*)" selected',
+        page_text,
+        re.S,
+    )
+    return found.group(1) if found else None
+
+
+def test_a_refused_save_shows_the_schedule_as_typed_so_the_next_save_keeps_it(served):
+    """Weekly on Friday at 07:00 with a misspelt time zone: the form came back daily, at
+    once, in UTC, and fixing only the time zone then saved 'daily' without a word."""
+    _, base_url, db = served
+    token = _active(db, "ida@example.org")
+    form = httpx.get(f"{base_url}/p/{token}").text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form)
+    assert csrf
+    typed = {
+        "csrf": csrf.group(1),
+        "action": "save",
+        "frequency": "weekly",
+        "weekday": "fri",
+        "max_papers": "5",
+        "timezone": "Paris",
+        "send_hour": "7",
+    }
+    refused = httpx.post(f"{base_url}/p/{token}", data=typed)
+    assert refused.status_code == 400 and "Not saved: unknown time zone" in refused.text
+    page = refused.text
+    assert (_selected(page, "frequency"), _selected(page, "weekday")) == ("weekly", "fri")
+    assert _selected(page, "send_hour") == "7"
+    assert 'name="timezone" value="Paris"' in page
+    assert re.search(r'name="max_papers"[^>]*value="5"', page)
+    stored = db.execute("SELECT frequency, timezone, send_hour FROM subscribers").fetchone()
+    assert tuple(stored) == ("daily", "UTC", None)
+    saved = httpx.post(f"{base_url}/p/{token}", data={**typed, "timezone": "Europe/Paris"})
+    assert saved.status_code == 200 and "Saved." in saved.text
+    page = saved.text  # the stored values, shown as the form holds them
+    assert (_selected(page, "frequency"), _selected(page, "weekday")) == ("weekly", "fri")
+    assert _selected(page, "send_hour") == "7" and 'value="Europe/Paris"' in page
