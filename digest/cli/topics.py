@@ -74,7 +74,7 @@ def list_(
 
         emails = {s.id: s.email for s in list_subscribers(state.db)}
         rows += [
-            topic_as_dict(t) | {"owner": emails.get(t.owner_id)}
+            topic_as_dict(t) | {"owner": emails.get(t.owner_id or 0)}
             for t in list_topics(state.db, kind="personal")
         ]
     if as_json:
