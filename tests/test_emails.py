@@ -561,3 +561,16 @@ def test_tex_text_styling_reads_as_plain_words_in_both_parts():
         assert "On sheaves and topoi" in part
         assert "We term involuntary jailbreak a new risk for $x^2$ models." in part
         assert "\\text" not in part and "\\emph" not in part
+
+
+@pytest.mark.parametrize(("days", "said"), [(1, "works for 1 day."), (7, "works for 7 days.")])
+def test_confirmation_mail_says_how_long_its_link_works_in_english(days, said):
+    """confirm_token_days = 1 made both parts say 'The link works for 1 days.'"""
+    from dataclasses import replace
+
+    base = make_config()
+    config = replace(base, service=replace(base.service, confirm_token_days=days))
+    message = emails.confirmation_email(config, EMAIL, TOKEN)
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    assert said in " ".join(text.split()) and said in html
