@@ -689,3 +689,33 @@ def test_a_liked_card_says_in_words_what_its_number_counts(built):
     labels = re.findall(r'<div class="score" role="group" aria-label="([^"]+)"', html)
     assert "1 like, 1 topic matched" in labels or "1 like, 2 topics matched" in labels
     assert not [label for label in labels if re.search(r"\b1 (likes|topics)\b", label)]
+
+
+def test_a_topic_with_one_match_and_a_week_with_one_listing_read_as_english(built_private):
+    """'1 matched papers.' on a topic page and '1 listings over 1 announcement day.' on a
+    week page: the numbers came with a fixed plural."""
+    from digest.embed import embed_missing
+    from digest.planning import match_curated_topics
+    from digest.topics import add_topic
+
+    db, config, _root, _report, _ = built_private
+    day = date(2026, 10, 1)  # alone in ISO week 40
+    lone = Paper(
+        id="2610.00001",
+        title="Okapis in the rain forest",
+        version=1,
+        announce_type="new",
+        abstract="A study of okapis.",
+        authors=("Ona Okapi",),
+        categories=("q-bio.PE",),
+        announced=day,
+    )
+    upsert_papers(db, [lone], source="test")
+    add_topic(db, Topic(name="Okapis", kind="curated", description="okapis", keywords=("okapi",)))
+    embed_missing(db, config.embedding)
+    match_curated_topics(db, config, day)
+    root = Path(build_site(db, config, full=True).dir)
+    topic = (root / "topics/okapis.html").read_text()
+    assert '<p class="counts">1 matched paper. ' in topic
+    week = (root / "weeks/2026-W40.html").read_text()
+    assert '<p class="counts">1 listing over 1 announcement day.</p>' in week
