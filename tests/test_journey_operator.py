@@ -154,3 +154,14 @@ def test_personal_topics_list_names_the_owner_that_show_asks_for(make_config):
     assert shown.returncode == 0 and json.loads(shown.stdout)["id"] == row["id"]
     table = _digest(*config, "topics", "list", "--personal")
     assert "reader@example.org" in table.stdout
+
+
+def test_sync_of_a_missing_configured_topics_file_names_the_setting(make_config):
+    """'data/topic.toml: topics file not found' left the operator to guess where that path
+    came from; it is [ranking].topics_file, and `digest init` writes a sample."""
+    _, path = make_config({"ranking": {"topics_file": "data/topic.toml"}})
+    synced = _digest("--config", str(path), "topics", "sync")
+    assert synced.returncode == 2
+    line = " ".join(synced.stderr.split())
+    assert "topic.toml: topics file not found" in line
+    assert f"[ranking].topics_file in {path}" in line and "digest init" in line

@@ -280,9 +280,15 @@ def sync(
     """Load curated topics from topics.toml: check every line first, then add or update them all in one transaction.
 
     Errors name the file, line and topic."""
+    from digest.errors import UsageError
     from digest.topics_file import sync_topics
 
     path = file if file is not None else state.config.path(state.config.ranking.topics_file)
+    if file is None and not path.exists():  # say where the path came from
+        raise UsageError(
+            f"{path}: topics file not found (named by [ranking].topics_file in "
+            f"{state.config.source}; `digest init` writes a sample one)"
+        )
     report = sync_topics(state.db, path, prune=prune)
     if as_json:
         print_json(report.as_dict())
