@@ -3,6 +3,7 @@ status say must be what is so."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 import subprocess
@@ -165,3 +166,15 @@ def test_sync_of_a_missing_configured_topics_file_names_the_setting(make_config)
     line = " ".join(synced.stderr.split())
     assert "topic.toml: topics file not found" in line
     assert f"[ranking].topics_file in {path}" in line and "digest init" in line
+
+
+@pytest.mark.parametrize("path", [p for p, _ in _commands()], ids=" ".join)
+def test_help_never_breaks_a_sentence_across_lines(path):
+    """The help keeps a docstring's line breaks: 'feedback, webhooks) and' then 'the static
+    archive.' on the next line of `digest --help`. A paragraph's lines must end sentences."""
+    command = dict((" ".join(p), c) for p, c in _commands())[" ".join(path)]
+    for paragraph in inspect.cleandoc(command.help or "").split("\n\n"):
+        for line in paragraph.strip().splitlines()[:-1]:
+            assert line.rstrip().endswith((".", ":", "!", "?")), (
+                f"`digest {' '.join(path)}` help breaks a sentence after {line!r}"
+            )

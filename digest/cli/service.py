@@ -41,8 +41,8 @@ def run(
 ) -> None:
     """Run the whole day once: fetch, embed, rank, send, build the site.
 
-    Re-running continues where a crashed run stopped. A second concurrent run refuses to start
-    (exit 1). No announcement today is not an error (exit 0, nothing sent).
+    Re-running continues where a crashed run stopped. A second concurrent run refuses to start (exit 1).
+    No announcement today is not an error (exit 0, nothing sent).
     """
     from digest.pipeline import run_daily
 
@@ -141,8 +141,7 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default \\[service].port, 8000).")] = None,
 ) -> None:
-    """Serve the web app (sign-up, confirm, preferences, unsubscribe, feedback, webhooks) and
-    the static archive."""
+    """Serve the web app (sign-up, confirm, preferences, unsubscribe, feedback, webhooks) and the static archive."""
     import logging
 
     from digest.web_server import serve as serve_app
@@ -191,8 +190,7 @@ def backup(
 
 
 def doctor(as_json: JsonOption = False) -> None:
-    """Check config, postal address, the From domain's SPF/DKIM/DMARC, the database, templates
-    and the schedule. Exit 1 when a check fails."""
+    """Check config, postal address, the From domain's SPF/DKIM/DMARC, the database, templates and the schedule. Exit 1 when a check fails."""
     from dataclasses import asdict
 
     from digest.ops import doctor as run_doctor

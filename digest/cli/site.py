@@ -30,8 +30,7 @@ def build(
 ) -> None:
     """Render the site into the folder set by `dir` in the site section of config.toml.
 
-    Only pages whose inputs changed are re-rendered; the new site replaces the old one in
-    one atomic swap.
+    Only pages whose inputs changed are re-rendered; the new site replaces the old one in one atomic swap.
     """
     from digest.site import build_site
 
