@@ -70,8 +70,11 @@ class _Locator:
 
 
 def _display(path: Path) -> str:
+    """Relative to the working directory when inside it; from '/' (a service's default
+    directory) that would read 'srv/digest/...', so absolute there."""
+    cwd = Path.cwd().resolve()
     try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
+        return str(path.resolve().relative_to(cwd)) if cwd.parent != cwd else str(path.resolve())
     except ValueError:
         return str(path)
 

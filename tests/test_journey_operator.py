@@ -178,3 +178,21 @@ def test_help_never_breaks_a_sentence_across_lines(path):
             assert line.rstrip().endswith((".", ":", "!", "?")), (
                 f"`digest {' '.join(path)}` help breaks a sentence after {line!r}"
             )
+
+
+def test_topics_file_named_from_the_root_directory_is_absolute(make_config, tmp_path):
+    """Run from '/' (a service's working directory), the path read 'tmp/.../topics.toml',
+    relative to '/', which looks like a path under the config's folder."""
+    topics = tmp_path / "data" / "topics.toml"
+    topics.parent.mkdir(parents=True, exist_ok=True)
+    topics.write_text('[[topic]]\nname = "Sea ice"\nkeywords = ["sea ice"]\n', encoding="utf-8")
+    _, path = make_config({"ranking": {"topics_file": "data/topics.toml"}})
+    synced = subprocess.run(
+        [sys.executable, "-m", "digest", "--config", str(path), "topics", "sync", "--json"],
+        capture_output=True,
+        text=True,
+        cwd="/",
+        timeout=120,
+    )
+    assert synced.returncode == 0, synced.stderr
+    assert json.loads(synced.stdout)["file"] == str(topics.resolve())
