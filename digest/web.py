@@ -153,9 +153,15 @@ def create_app(config: Config) -> Starlette:
         )
         if subscriber is None:
             return await confirm_link_spent(token)
+        unfollowed = await run_in_threadpool(
+            lambda: preferences_actions.follows_nothing(dbs.get(), subscriber.id)
+        )
         return message(
             "You are subscribed",
-            "Thank you. Your first digest comes with the next issue.",
+            "Thank you. You follow no topic yet, and a digest only carries papers that match "
+            "your topics: choose some to get your first one."
+            if unfollowed
+            else "Thank you. Your first digest comes with the next issue.",
             link=links.preferences_url("", subscriber.manage_token or ""),
             link_text="Choose your topics and settings",
         )
@@ -225,6 +231,7 @@ def create_app(config: Config) -> Starlette:
             subscriber=subscriber,
             topics=curated_topics(),
             **preferences_actions.preferences_view(dbs.get(), subscriber, typed),
+            follows_nothing=preferences_actions.follows_nothing(dbs.get(), subscriber.id),
             notice=notice,
             csrf=csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",

@@ -45,6 +45,13 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
     }
 
 
+def follows_nothing(db, subscriber_id: int) -> bool:
+    """No curated topic, own topic or followed author: no paper can qualify, no digest comes."""
+    from digest.store import topics as topic_store
+
+    return not topic_store.topics_for_subscriber(db, subscriber_id)
+
+
 def stored_settings(subscriber: Subscriber) -> dict[str, str]:
     """The schedule fields of the form as text, the way a submitted form holds them."""
     weekday = subscriber.weekday

@@ -3,7 +3,10 @@ something wrong: the words on the pages they land on, over real uvicorn on loopb
 
 from __future__ import annotations
 
+import email
+import email.policy
 import re
+import time
 
 import httpx
 import pytest
@@ -25,6 +28,10 @@ def served(make_config):
         [Paper(id="2508.01234", title="A paper", abstract="About graphs.", authors=("A B",))],
         source="test",
     )
+    from digest.models import Topic
+    from digest.topics import add_topic
+
+    add_topic(db, Topic(name="Graphs", kind="curated", description="graph learning"))
     with ServerThread(config) as base_url:
         yield config, base_url, db
     db.conn.close()
@@ -97,3 +104,50 @@ def test_a_refused_save_shows_the_schedule_as_typed_so_the_next_save_keeps_it(se
     page = saved.text  # the stored values, shown as the form holds them
     assert (_selected(page, "frequency"), _selected(page, "weekday")) == ("weekly", "fri")
     assert _selected(page, "send_hour") == "7" and 'value="Europe/Paris"' in page
+
+
+def _confirm_link(config, address: str) -> str:
+    """The path of the confirmation link mailed to `address` (the outbox backend)."""
+    folder = config.path(config.mail.outbox_dir)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for path in folder.glob("**/*.eml"):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] == address:
+                text = message.get_body(("plain",)).get_content()
+                found = re.search(r"https?://[^/\s]+(/confirm/[A-Za-z0-9_-]+)", text)
+                assert found, text
+                return found.group(1)
+        time.sleep(0.05)
+    raise AssertionError(f"no confirmation mail for {address}")
+
+
+def test_a_sign_up_that_follows_nothing_is_told_no_digest_comes_until_it_does(served):
+    """The form takes an address alone; confirming it promised 'Your first digest comes with
+    the next issue', which never came: no paper can match no topic."""
+    config, base_url, db = served
+    for address, form in (
+        ("bare@example.org", {}),
+        ("graphs@example.org", {"topics": "Graphs"}),
+    ):
+        signed = httpx.post(
+            f"{base_url}/subscribe", data={"email": address, "frequency": "daily", **form}
+        )
+        assert signed.status_code == 200
+    bare = httpx.post(base_url + _confirm_link(config, "bare@example.org"))
+    assert bare.status_code == 200 and "You follow no topic yet" in bare.text
+    assert "Your first digest comes" not in bare.text
+    preferences = re.search(r'href="(/p/[A-Za-z0-9_-]+)"', bare.text)
+    assert preferences
+    form = httpx.get(base_url + preferences.group(1)).text
+    assert "You follow no topic yet, so no digest is sent" in form
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form)
+    assert csrf
+    saved = httpx.post(
+        base_url + preferences.group(1),
+        data={"csrf": csrf.group(1), "topics": "Graphs", "frequency": "daily"},
+    )
+    assert "Saved." in saved.text and "You follow no topic yet" not in saved.text
+    chosen = httpx.post(base_url + _confirm_link(config, "graphs@example.org"))
+    assert "Your first digest comes with the next issue." in chosen.text
+    assert "You follow no topic yet" not in chosen.text
