@@ -196,3 +196,20 @@ def test_topics_file_named_from_the_root_directory_is_absolute(make_config, tmp_
     )
     assert synced.returncode == 0, synced.stderr
     assert json.loads(synced.stdout)["file"] == str(topics.resolve())
+
+
+def test_a_send_hour_can_be_taken_back(make_config):
+    """`subscribers edit --send-hour` set an hour for good: -1 and '' are refused and there
+    was no other way back to 'with the daily run'."""
+    _, path = make_config()
+    config = ["--config", str(path)]
+    added = _digest(*config, "subscribers", "add", "reader@example.org", "--send-hour", "8")
+    assert added.returncode == 0, added.stderr
+    edited = _digest(*config, "subscribers", "edit", "reader@example.org", "--no-send-hour")
+    assert edited.returncode == 0, edited.stderr
+    shown = _digest(*config, "subscribers", "show", "reader@example.org", "--json")
+    assert json.loads(shown.stdout)["send_hour"] is None
+    both = _digest(
+        *config, "subscribers", "edit", "reader@example.org", "--send-hour", "3", "--no-send-hour"
+    )
+    assert both.returncode == 2 and "--no-send-hour" in both.stderr

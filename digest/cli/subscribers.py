@@ -191,6 +191,12 @@ def edit(
     send_hour: Annotated[
         int | None, typer.Option(help="Deliver at this hour (0..23) of their time zone.")
     ] = None,
+    no_send_hour: Annotated[
+        bool,
+        typer.Option(
+            "--no-send-hour", help="Deliver with the daily run again, at no particular hour."
+        ),
+    ] = False,
     always_send: Annotated[
         bool | None,
         typer.Option("--always-send/--no-always-send", help="Send even when nothing matched."),
@@ -211,6 +217,10 @@ def edit(
         "always_send": always_send,
     }
     changes = {key: value for key, value in given.items() if value is not None}
+    if no_send_hour:  # a send hour set once could not be taken back from the command line
+        if send_hour is not None:
+            raise UsageError("choose one of --send-hour and --no-send-hour")
+        changes["send_hour"] = None
     if not changes and status is None and topic is None:
         raise UsageError("nothing to change: give at least one option (see --help)")
     subscriber = edit_subscriber(
