@@ -51,6 +51,11 @@ FEEDBACK_SCRIPT_PATH = "/app/feedback.js"
 FEEDBACK_SCRIPT = (TEMPLATES_DIR / "web" / "static" / "feedback.js").read_bytes()
 
 
+NO_PAGE_HERE = (
+    "There is no page at this address: check it for a typo, or start again from the archive."
+)
+
+
 def create_app(config: Config) -> Starlette:
     """The web app for this config (migrates the database once, at creation)."""
     from digest.store import open_db
@@ -382,7 +387,10 @@ def create_app(config: Config) -> Starlette:
         assert isinstance(exc, HTTPException)
         titles = {404: "Not found", 405: "Method not allowed", 413: "Too large"}
         title = titles.get(exc.status_code, "Request not understood")
-        answer = message(title, exc.detail, exc.status_code)
+        if exc.status_code == 404 and exc.detail == "Not Found":  # Starlette's bare phrase
+            answer = message(title, NO_PAGE_HERE, 404, link="/", link_text="Browse the archive")
+        else:
+            answer = message(title, exc.detail, exc.status_code)
         answer.headers.update(exc.headers or {})
         return answer
 

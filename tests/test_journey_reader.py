@@ -151,3 +151,21 @@ def test_a_sign_up_that_follows_nothing_is_told_no_digest_comes_until_it_does(se
     chosen = httpx.post(base_url + _confirm_link(config, "graphs@example.org"))
     assert "Your first digest comes with the next issue." in chosen.text
     assert "You follow no topic yet" not in chosen.text
+
+
+def test_a_missing_archive_page_says_so_in_words_and_links_back(make_config):
+    """A mistyped paper address answered 'Not found' then 'Not Found', with no way on."""
+    from digest.site import build_site
+
+    config, _ = make_config()
+    db = open_db(config.db_path)
+    build_site(db, config)
+    with ServerThread(config) as base_url:
+        missing = httpx.get(f"{base_url}/papers/9999.99999.html")
+        wrong_method = httpx.post(f"{base_url}/index.html")
+    db.conn.close()
+    assert missing.status_code == 404
+    text = " ".join(re.sub(r"<[^>]+>", " ", missing.text).split())
+    assert "Not found There is no page at this address" in text
+    assert '<a href="/">Browse the archive</a>' in missing.text
+    assert wrong_method.status_code == 405 and "only answers GET" in wrong_method.text
