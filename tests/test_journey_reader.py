@@ -141,6 +141,7 @@ def test_a_sign_up_that_follows_nothing_is_told_no_digest_comes_until_it_does(se
     assert preferences
     form = httpx.get(base_url + preferences.group(1)).text
     assert "You follow no topic yet, so no digest is sent" in form
+    assert "digests are on their way" not in form  # said just above it, before
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form)
     assert csrf
     saved = httpx.post(
@@ -148,6 +149,7 @@ def test_a_sign_up_that_follows_nothing_is_told_no_digest_comes_until_it_does(se
         data={"csrf": csrf.group(1), "topics": "Graphs", "frequency": "daily"},
     )
     assert "Saved." in saved.text and "You follow no topic yet" not in saved.text
+    assert "active, digests are on their way." in saved.text
     chosen = httpx.post(base_url + _confirm_link(config, "graphs@example.org"))
     assert "Your first digest comes with the next issue." in chosen.text
     assert "You follow no topic yet" not in chosen.text

@@ -819,8 +819,11 @@ def test_signing_up_again_after_unsubscribing_takes_the_new_forms_choices(web):
 def test_preferences_say_in_words_whether_digests_are_coming(web):
     """Not the raw status column: an unsubscribed reader sees that nothing is sent and how
     to resume."""
+    from digest.subscribers import add_subscriber
+
     config, base_url, db = web
-    token = _active(db, "words@example.org")
+    words = add_subscriber(db, "words@example.org", status="active", topics=["Graphs"])
+    token = words.manage_token
     assert "digests are on their way" in httpx.get(f"{base_url}/p/{token}").text
     httpx.post(f"{base_url}/u/{token}")
     page = httpx.get(f"{base_url}/p/{token}").text
