@@ -213,3 +213,16 @@ def test_a_send_hour_can_be_taken_back(make_config):
         *config, "subscribers", "edit", "reader@example.org", "--send-hour", "3", "--no-send-hour"
     )
     assert both.returncode == 2 and "--no-send-hour" in both.stderr
+
+
+def test_papers_show_of_a_bare_imported_paper_prints_no_empty_fields(make_config, tmp_path):
+    """An imported paper with no version, categories, authors or dates was shown as
+    'dev-1 v? ·  ·' under an empty author line."""
+    _, path = make_config()
+    papers = tmp_path / "papers.jsonl"
+    bare = {"id": "dev-1", "title": "A bare paper", "abstract": "About things."}
+    papers.write_text(json.dumps(bare) + "\n", encoding="utf-8")
+    assert _digest("--config", str(path), "import", str(papers)).returncode == 0
+    shown = _digest("--config", str(path), "papers", "show", "dev-1")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[:3] == ["A bare paper", "dev-1", ""]

@@ -232,14 +232,14 @@ def papers_show(
         print_json(asdict(paper) | {"versions": versions, "url": paper.abs_url})
         return
     console.print(f"[bold]{escape(paper.title)}[/]", highlight=False)
-    console.print(escape(", ".join(paper.authors)), highlight=False)
-    console.print(
-        escape(
-            f"{paper.id} v{paper.version or '?'} · {' '.join(paper.categories)} · "
-            f"{paper.announce_type or ''} {paper.announced or ''}"
-        ),
-        highlight=False,
-    )
+    if paper.authors:
+        console.print(escape(", ".join(paper.authors)), highlight=False)
+    facts = [  # an imported paper may know none of these: no 'v? ·  ·' then
+        f"{paper.id} v{paper.version}" if paper.version else paper.id,
+        " ".join(paper.categories),
+        f"{paper.announce_type or ''} {paper.announced or ''}".strip(),
+    ]
+    console.print(escape(" · ".join(fact for fact in facts if fact)), highlight=False)
     if paper.abs_url:
         console.print(paper.abs_url)
     console.print()
