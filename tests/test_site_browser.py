@@ -247,3 +247,19 @@ def test_the_served_subscribe_page_hides_its_opened_from_a_file_note(site, page)
     page.wait_for_load_state("load")
     assert not note.is_visible()
     assert page.problems == []
+
+
+def test_get_it_by_email_on_a_topic_page_comes_with_that_topic_ticked(site, page):
+    """The topic page's 'Get it by email' opened the sign-up form with nothing ticked."""
+    page.goto(site["url"] + "topics/agents.html")
+    page.locator("a", has_text="Get it by email").first.click()
+    page.wait_for_url("**/subscribe.html?topic=*")
+    page.wait_for_load_state("load")
+    boxes = page.locator("form.subscribe input[name=topics]")
+    ticked = [
+        boxes.nth(i).evaluate("b => b.parentElement.textContent.trim()")
+        for i in range(boxes.count())
+        if boxes.nth(i).is_checked()
+    ]
+    assert ticked == ["Agents"]
+    assert page.problems == []

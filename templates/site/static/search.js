@@ -5,6 +5,11 @@
   if (window.location.protocol !== "file:") {
     document.querySelectorAll(".file-note").forEach(function (n) { n.hidden = true; });
   }
+  /* "Get it by email" on a topic page links subscribe.html?topic=<id>: that topic comes ticked */
+  var wanted = new URLSearchParams(window.location.search).get("topic");
+  document.querySelectorAll("form.subscribe input[name=topics]").forEach(function (box) {
+    if (box.value === wanted) box.checked = true;
+  });
   var el = document.getElementById("search");
   if (!el) return;
   if (typeof PagefindUI === "undefined") return;
