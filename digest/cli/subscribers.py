@@ -216,7 +216,7 @@ def edit(
         "send_hour": send_hour,
         "always_send": always_send,
     }
-    changes = {key: value for key, value in given.items() if value is not None}
+    changes: dict[str, object] = {key: value for key, value in given.items() if value is not None}
     if no_send_hour:  # a send hour set once could not be taken back from the command line
         if send_hour is not None:
             raise UsageError("choose one of --send-hour and --no-send-hour")
