@@ -74,13 +74,36 @@ def _clean_seeds(values: Iterable[str], topic: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# arXiv's archives: subject classes written in capitals (cs.CL), in lower case
+# (cond-mat.str-el), or none at all (hep-th). A category matches papers exactly, so any other
+# spelling ('notacat', 'cs.cl') was stored and then matched no paper ever, silently.
+_UPPER_SUBJECTS = {"astro-ph", "cs", "econ", "eess", "math", "nlin", "q-bio", "q-fin", "stat"}
+_LOWER_SUBJECTS = {"cond-mat", "physics"}
+_NO_SUBJECTS = {"gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nucl-ex"}
+_NO_SUBJECTS |= {"nucl-th", "quant-ph"}
+
+
+def _category_problem(value: str) -> str | None:
+    archive, _, subject = value.partition(".")
+    if not _CATEGORY_RE.match(value) or archive not in (
+        _UPPER_SUBJECTS | _LOWER_SUBJECTS | _NO_SUBJECTS
+    ):
+        return f"category {value!r} is not an arXiv category like cs.AI, hep-th or cs"
+    if subject and archive in _NO_SUBJECTS:
+        return f"category {value!r}: {archive} has no subject classes (write {archive})"
+    if subject and archive in _UPPER_SUBJECTS and subject != subject.upper():
+        return f"category {value!r} is written {archive}.{subject.upper()} on arXiv"
+    if subject and archive in _LOWER_SUBJECTS and subject != subject.lower():
+        return f"category {value!r} is written {archive}.{subject.lower()} on arXiv"
+    return None
+
+
 def clean_categories(values: Iterable[str], topic: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for value in _clean_words(values, topic, "categories"):
-        if not _CATEGORY_RE.match(value):
-            raise TopicProblem(
-                topic, "categories", f"category {value!r} is not an arXiv category like cs.AI"
-            )
+        problem = _category_problem(value)
+        if problem:
+            raise TopicProblem(topic, "categories", problem)
         out[value] = None
     return tuple(out)
 

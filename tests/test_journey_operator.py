@@ -226,3 +226,42 @@ def test_papers_show_of_a_bare_imported_paper_prints_no_empty_fields(make_config
     shown = _digest("--config", str(path), "papers", "show", "dev-1")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[:3] == ["A bare paper", "dev-1", ""]
+
+
+@pytest.mark.parametrize(
+    ("category", "message"),
+    [
+        ("notacat", "is not an arXiv category"),
+        ("cs.cl", "is written cs.CL on arXiv"),
+        ("cond-mat.Str-el", "is written cond-mat.str-el on arXiv"),
+        ("hep-th.X", "hep-th has no subject classes"),
+    ],
+)
+def test_a_topic_category_arxiv_never_uses_is_refused(make_config, tmp_path, category, message):
+    """Categories match papers exactly: 'notacat' or 'cs.cl' was stored, and the topic then
+    matched no paper, ever, without a word."""
+    topics = tmp_path / "topics.toml"
+    topics.write_text(
+        f'[[topic]]\nname = "T"\ndescription = "x"\ncategories = ["{category}"]\n',
+        encoding="utf-8",
+    )
+    _, path = make_config()
+    synced = _digest("--config", str(path), "topics", "sync", "--file", str(topics))
+    assert synced.returncode == 2 and "topics.toml:4: topic 'T': " in synced.stderr
+    assert message in synced.stderr
+    added = _digest("--config", str(path), "topics", "add", "U", "-k", "x", "--category", category)
+    assert added.returncode == 2 and message in added.stderr
+
+
+def test_every_kind_of_arxiv_category_is_accepted(make_config, tmp_path):
+    kinds = ["cs.CL", "cs", "hep-th", "cond-mat.str-el", "physics.comp-ph", "q-bio.NC", "econ.EM"]
+    topics = tmp_path / "topics.toml"
+    topics.write_text(
+        f'[[topic]]\nname = "T"\ndescription = "x"\ncategories = {json.dumps(kinds)}\n',
+        encoding="utf-8",
+    )
+    _, path = make_config()
+    synced = _digest("--config", str(path), "topics", "sync", "--file", str(topics), "--json")
+    assert synced.returncode == 0, synced.stderr
+    shown = _digest("--config", str(path), "topics", "show", "T", "--json")
+    assert json.loads(shown.stdout)["categories"] == kinds
