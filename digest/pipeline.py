@@ -18,6 +18,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from digest.config import Config
+from digest.errors import DigestError, UsageError
 from digest.lease import Lease
 from digest.store import service as service_store
 from digest.store import transaction, utcnow
@@ -152,7 +153,7 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
             if failed == len(reports)
             else f"{failed} of {len(reports)} feeds failed and the others listed nothing new"
         )
-        raise RuntimeError(f"{lead}: " + "; ".join(errors))
+        raise DigestError(f"{lead}: " + "; ".join(errors))
     raise _StageOutcome("stale", counts)
 
 
@@ -300,7 +301,7 @@ def _run_one(db, run_id, day, stage, function, config, issue_date, progress) -> 
     except _StageOutcome as outcome:
         status, counts = outcome.status, outcome.counts
     except Exception as exc:  # one stage failing is recorded, not a crash without a report
-        status, error = "failed", f"{type(exc).__name__}: {exc}"
+        status, error = "failed", _stage_error(exc)
         counts = {"trace": traceback.format_exc(limit=3)[-800:]}
     duration = round(time.monotonic() - start, 3)
     with transaction(db):
@@ -309,6 +310,14 @@ def _run_one(db, run_id, day, stage, function, config, issue_date, progress) -> 
         )
     shown = {k: v for k, v in counts.items() if k != "trace"}  # the trace stays in the store
     return StageReport(stage, status, duration, shown, error)
+
+
+def _stage_error(exc: Exception) -> str:
+    """Our own errors already say what went wrong in words; an unexpected one keeps its type,
+    which is what a bug report needs."""
+    if isinstance(exc, DigestError | UsageError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 # ------------------------------------------------------------------ status for `digest status`
