@@ -25,7 +25,7 @@ def collect_status(db, config: Config) -> dict:
         "database_bytes": _db_bytes(config),
         "model": config.embedding.model,
         "papers": paper_store.count_papers(db),
-        "embeddings": paper_store.count_embeddings(db, config.embedding.model),
+        "embeddings": paper_store.count_embedded_papers(db, config.embedding.model),
         "ingest_runs": runs,
         "warnings": ingest_warnings(runs),
     }

@@ -242,3 +242,24 @@ def test_a_stale_run_says_why_and_when_to_retry(feed_config):
     assert proc.returncode == 0, proc.stderr
     assert "2030-01-07: stale" in proc.stdout
     assert "do not list 2030-01-07 yet" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_status_counts_embedded_papers_not_cached_topic_vectors(feed_config):
+    """The embeddings table also caches topic descriptions' vectors: `status` said
+    'embeddings 266' for 259 papers. It counts the papers that have a vector."""
+    import numpy as np
+
+    from digest.store import open_db
+    from digest.store.papers import save_embeddings
+
+    config, path = feed_config
+    digest("--config", str(path), "fetch", check=True)
+    db = open_db(config.db_path)
+    hashes = [row[0] for row in db.execute("SELECT content_hash FROM papers LIMIT 3")]
+    vectors = np.eye(4, 8, dtype=np.float32)
+    save_embeddings(db, config.embedding.model, [*hashes, "topic-text-hash"], vectors)
+    save_embeddings(db, "another/model", hashes[:1], vectors[:1])
+    status = json.loads(digest("--config", str(path), "status", "--json", check=True).stdout)
+    assert (status["papers"], status["embeddings"]) == (86, 3)
+    shown = digest("--config", str(path), "status", check=True).stdout
+    assert "embedded 3 (" in shown

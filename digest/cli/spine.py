@@ -278,7 +278,7 @@ def status(as_json: JsonOption = False) -> None:
         f"database  {info['database']} ({info['database_bytes'] / 1e6:.1f} MB)", markup=False
     )
     console.print(
-        f"papers    {info['papers']}   embeddings {info['embeddings']} ({info['model']})",
+        f"papers    {info['papers']}   embedded {info['embeddings']} ({info['model']})",
         markup=False,
     )
     if info.get("subscribers") is not None:

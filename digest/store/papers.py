@@ -367,10 +367,13 @@ def load_all_vectors(db, model: str) -> tuple[list[str], np.ndarray]:
     return [r[0] for r in rows], matrix.reshape(len(rows), -1)
 
 
-def count_embeddings(db, model: str | None = None) -> int:
-    if model is None:
-        return db.execute("SELECT COUNT(*) FROM embeddings").fetchone()[0]
-    return db.execute("SELECT COUNT(*) FROM embeddings WHERE model = ?", [model]).fetchone()[0]
+def count_embedded_papers(db, model: str) -> int:
+    """Stored papers that have a vector for `model` (the table also caches topic texts)."""
+    return db.execute(
+        "SELECT COUNT(*) FROM papers p JOIN embeddings e"
+        " ON e.model = ? AND e.content_hash = p.content_hash",
+        [model],
+    ).fetchone()[0]
 
 
 def author_display_name(db, norm_name: str) -> str | None:
