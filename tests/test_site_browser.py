@@ -263,3 +263,12 @@ def test_get_it_by_email_on_a_topic_page_comes_with_that_topic_ticked(site, page
     ]
     assert ticked == ["Agents"]
     assert page.problems == []
+
+
+def test_a_topic_pages_keywords_and_its_count_line_do_not_touch(site, page):
+    """The keyword chips sat flush on the '… matched papers.' line under them (no margin)."""
+    page.goto(site["url"] + "topics/agents.html")
+    chips = page.locator(".intro .meta").bounding_box()
+    counts = page.locator(".intro .counts").bounding_box()
+    assert chips and counts
+    assert counts["y"] - (chips["y"] + chips["height"]) >= 8
