@@ -192,12 +192,12 @@ def sendgrid(make_config, monkeypatch):
         "from_address": "digest@lab.test",
         "postal_address": "1 Main St, Springfield",
         "sendgrid_base_url": server.url_for("").rstrip("/"),
-        "sendgrid_timeout_seconds": 0.4,
+        "sendgrid_timeout_seconds": 2.0,  # a loaded machine answers loopback within it
         "retry_base_seconds": 0.01,
         "rate_per_second": 1000.0,
     }
     config, path = make_config({"mail": mail})
-    yield SendGridStandIn(server), config, path
+    yield SendGridStandIn(server, stall_seconds=5.0), config, path  # a stall outlasts it
     server.clear()
     server.stop()
 
