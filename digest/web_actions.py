@@ -97,15 +97,8 @@ def subscribe(
         _dry_run(db, choices)  # every form gets the same checks and work: no tell-tale
         existing = people.get_subscriber_by_email(db, email)
         if existing is not None and existing.status not in RESEND_STATUSES:
-            service_store.add_consent(  # active, bounced or complained
-                db,
-                existing.id,
-                "subscribe",
-                "web",
-                service.consent_text_version,
-                ip=ip if service.record_ip else None,
-                detail=f"already {existing.status}: nothing sent",
-            )
+            detail = f"already {existing.status}: nothing sent"  # active, bounced, complained
+            record_consent(db, config, existing.id, "subscribe", "web", ip, detail)
             return None
         # a new address gets a bare pending row; the choices wait with the token (confirm)
         subscriber = existing or people.add_subscriber(db, email, status="pending", source="web")
@@ -113,15 +106,8 @@ def subscribe(
         service_store.insert_confirm_token(
             db, subscriber.id, token, service.confirm_token_days, choices
         )
-        service_store.add_consent(
-            db,
-            subscriber.id,
-            "subscribe",
-            "web",
-            service.consent_text_version,
-            ip=ip if service.record_ip else None,
-            detail="new" if existing is None else "re-sent confirmation",
-        )
+        detail = "new" if existing is None else "re-sent confirmation"
+        record_consent(db, config, subscriber.id, "subscribe", "web", ip, detail)
     return confirmation_email(config, subscriber.email, token)
 
 
@@ -242,14 +228,7 @@ def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None
             _apply_choices(db, subscriber.id, choices)
         service_store.supersede_confirm_tokens(db, subscriber.id)
         subscriber = subscriber_store.set_status(db, subscriber.id, "active")
-        service_store.add_consent(
-            db,
-            subscriber.id,
-            "confirm",
-            "web",
-            config.service.consent_text_version,
-            ip=ip if config.service.record_ip else None,
-        )
+        record_consent(db, config, subscriber.id, "confirm", "web", ip)
     return subscriber
 
 
@@ -275,14 +254,28 @@ def unsubscribe(db, config: Config, subscriber: Subscriber, source: str, ip: str
         if current is None or current.status not in ("active", "pending"):
             return
         subscriber_store.set_status(db, subscriber.id, "unsubscribed")
-        service_store.add_consent(
-            db,
-            subscriber.id,
-            "unsubscribe",
-            source,
-            config.service.consent_text_version,
-            ip=ip if config.service.record_ip else None,
-        )
+        record_consent(db, config, subscriber.id, "unsubscribe", source, ip)
+
+
+def record_consent(
+    db,
+    config: Config,
+    subscriber_id: int | None,
+    event: str,
+    source: str,
+    ip: str | None,
+    detail: str = "",
+) -> None:
+    """One consent-log row for a web action; the IP only when [service].record_ip is on."""
+    service_store.add_consent(
+        db,
+        subscriber_id,
+        event,
+        source,
+        config.service.consent_text_version,
+        ip=ip if config.service.record_ip else None,
+        detail=detail,
+    )
 
 
 def _one_line(text: str) -> str:

@@ -10,7 +10,7 @@ from digest.errors import UsageError
 from digest.models import Subscriber
 from digest.store import service as service_store
 from digest.store.service import eager_transaction
-from digest.web_actions import _one_line, curated_topic_names
+from digest.web_actions import _one_line, curated_topic_names, record_consent
 
 MAX_OWN_TOPICS = 10
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -121,14 +121,7 @@ def update_preferences(
                 topic_logic.add_personal_topic(db, subscriber.id, text=text)
         if authors is not None:
             topic_logic.set_followed_authors(db, subscriber.id, authors)
-        service_store.add_consent(
-            db,
-            subscriber.id,
-            "preferences",
-            "web",
-            config.service.consent_text_version,
-            ip=ip if config.service.record_ip else None,
-        )
+        record_consent(db, config, subscriber.id, "preferences", "web", ip)
     return updated
 
 
@@ -150,11 +143,4 @@ def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None
 
     with eager_transaction(db):
         subscriber_store.delete_subscriber(db, subscriber.id)
-        service_store.add_consent(
-            db,
-            None,
-            "delete",
-            "web",
-            config.service.consent_text_version,
-            ip=ip if config.service.record_ip else None,
-        )
+        record_consent(db, config, None, "delete", "web", ip)
