@@ -6,6 +6,7 @@ Each error names the file, the key and what was expected (`ConfigError`, exit 2 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -167,13 +168,48 @@ def validate(config: Config) -> None:
         raise ConfigError(
             f"{src}: [ranking].default_max_papers must be between 1 and max_papers_cap (<= 50)"
         )
+    _validate_schedule(config, src)
+
+
+CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")
+
+
+def _validate_schedule(config: Config, src: str) -> None:
+    """The cron is read by APScheduler's own parser (as `digest schedule` reads it), so a cron
+    that loads here is one the scheduler accepts; one that never fires is refused as well."""
+    schedule = config.schedule
     try:
-        ZoneInfo(config.schedule.timezone)
+        zone = ZoneInfo(schedule.timezone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise ConfigError(
-            f"{src}: [schedule].timezone {config.schedule.timezone!r} is not a known time zone"
+            f"{src}: [schedule].timezone {schedule.timezone!r} is not a known time zone"
         ) from exc
-    if len(config.schedule.cron.split()) != 5:
+    cron = schedule.cron
+    shown = f"{src}: [schedule].cron {cron!r}"
+    parts = cron.split()
+    if len(parts) != 5:
         raise ConfigError(
-            f"{src}: [schedule].cron must have 5 fields (minute hour day month weekday)"
+            f"{shown} must have 5 fields (minute hour day month weekday), got {len(parts)}; "
+            "e.g. '30 0 * * mon-fri'"
         )
+    # crontab reads 1-5 as mon-fri, APScheduler 3 as tue-sat: only names mean the same in both
+    if re.search(r"(?:^|[,-])\d", parts[4]):
+        raise ConfigError(
+            f"{shown}: write the weekday field with names (mon-fri, sun), not {parts[4]!r}: "
+            "the scheduler counts 0 as Monday where crontab counts it as Sunday"
+        )
+    from apscheduler.triggers.cron import CronTrigger
+
+    for name, part in zip(CRON_FIELDS, parts, strict=True):
+        try:
+            CronTrigger(**{name: part}, timezone=zone)
+        except ValueError as exc:
+            field = name.replace("_", " ")
+            why = re.sub(r"^Error validating expression '.*?': ", "", str(exc))
+            raise ConfigError(f"{shown}: the {field} field {part!r} is wrong: {why}") from exc
+    try:
+        trigger = CronTrigger.from_crontab(cron, timezone=zone)
+    except ValueError as exc:
+        raise ConfigError(f"{shown} is not a cron expression: {exc}") from exc
+    if trigger.get_next_fire_time(None, datetime.now(zone)) is None:
+        raise ConfigError(f"{shown} never fires: no calendar date matches its day and month")

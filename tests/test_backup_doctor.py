@@ -350,14 +350,17 @@ def test_another_programs_sqlite_file_is_refused_not_migrated(make_config):
 def test_serve_and_schedule_refuse_what_would_crash_them_with_one_line(make_config, tmp_path):
     """uvicorn died with an OverflowError traceback on --port 99999, the scheduler with a
     ValueError traceback on a cron like '99 99 * * *'."""
-    _, config_path = make_config({"schedule": {"cron": "99 99 * * *"}})
+    _, config_path = make_config()
+    bad_cron = tmp_path / "bad-cron.toml"  # refused when loaded, for every command
+    bad_cron.write_text(config_path.read_text() + '\n[schedule]\ncron = "99 99 * * *"\n')
     cases = [
         (["serve", "--port", "99999"], "--port must be between 1 and 65535, got 99999"),
         (["serve", "--port", "-1"], "--port must be between 1 and 65535, got -1"),
         (["serve", "--host", "999.1.1.1"], "host '999.1.1.1' does not resolve"),
-        (["schedule"], "[schedule].cron '99 99 * * *': Error validating expression '99'"),
+        (["schedule"], "[schedule].cron '99 99 * * *': the minute field '99' is wrong"),
     ]
     for args, message in cases:
+        config_path = bad_cron if args == ["schedule"] else config_path
         result = subprocess.run(
             [sys.executable, "-m", "digest", "--config", str(config_path), *args],
             capture_output=True,

@@ -56,7 +56,24 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
         ("[mail]\nbackend = 'smtp'\n", "[mail].postal_address is required"),
         ("[mail]\nfrom_address = 'nobody'\n", "[mail].from_address must be an email address"),
         ("[schedule]\ntimezone = 'Mars/Olympus'\n", "[schedule].timezone"),
-        ("[schedule]\ncron = '30 0 *'\n", "[schedule].cron must have 5 fields"),
+        ("[schedule]\ncron = '30 0 *'\n", "[schedule].cron '30 0 *' must have 5 fields"),
+        ("[schedule]\ncron = '* * *'\n", "must have 5 fields (minute hour day month weekday)"),
+        (
+            "[schedule]\ncron = '30 25 * * *'\n",
+            "[schedule].cron '30 25 * * *': the hour field '25' is wrong: the last value (25) "
+            "is higher than the maximum value (23)",
+        ),
+        (
+            "[schedule]\ncron = '61 * * * *'\n",
+            "[schedule].cron '61 * * * *': the minute field '61' is wrong",
+        ),
+        ("[schedule]\ncron = '0 0 * jam *'\n", "the month field 'jam' is wrong"),
+        ("[schedule]\ncron = '*/0 0 * * *'\n", "Increment must be higher than 0"),
+        ("[schedule]\ncron = '0 0 30 feb *'\n", "[schedule].cron '0 0 30 feb *' never fires"),
+        (
+            "[schedule]\ncron = '30 0 * * 1-5'\n",
+            "write the weekday field with names (mon-fri, sun), not '1-5'",
+        ),
         ("[service]\nport = 70000\n", "[service].port"),
         ("[mail]\ntracking = 'yes'\n", "[mail].tracking must be true or false"),
         ("[arxiv\n", "not valid TOML"),
@@ -258,3 +275,28 @@ def test_config_can_come_from_a_pipe(tmp_path):
     )
     assert result.returncode == 2  # the config was read: its database is looked for here
     assert f"no database at {tmp_path / 'from-pipe.db'} " in result.stderr
+
+
+@pytest.mark.parametrize("cron", ["30 0 * * mon-fri", "*/15 6-22 * * sat,sun", "0 0 29 feb *"])
+def test_a_cron_that_loads_is_one_the_scheduler_fires(tmp_path, cron):
+    from datetime import UTC, datetime
+
+    from jobs.scheduler import daily_trigger
+
+    path = tmp_path / "config.toml"
+    path.write_text(f"[schedule]\ncron = '{cron}'\n")
+    trigger = daily_trigger(load_config(path))
+    assert trigger.get_next_fire_time(None, datetime.now(UTC)) is not None
+
+
+def test_a_malformed_cron_stops_every_command_before_it_starts(tmp_path):
+    """`30 25 * * *` loaded; `digest run` fetched and sent, and only `digest schedule` and
+    `digest doctor` said the cron was wrong."""
+    (tmp_path / "config.toml").write_text("[schedule]\ncron = '30 25 * * *'\n")
+    for command in (["run"], ["status", "--json"], ["init"]):
+        result = _digest(*command, cwd=tmp_path)
+        assert result.returncode == 2 and result.stdout == "", (command, result.stdout)
+        assert result.stderr.startswith("error: ")
+        assert "config.toml: [schedule].cron '30 25 * * *': the hour field" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]

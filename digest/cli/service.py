@@ -18,7 +18,6 @@ from digest.cli.common import (
     show_progress,
     state,
 )
-from digest.config import ConfigError
 from digest.errors import UsageError
 
 
@@ -97,28 +96,13 @@ def schedule(
 
     from jobs.scheduler import run_scheduler
 
-    config = state.config
-    _check_cron(config)
+    config = state.config  # loading it checks [schedule].cron with the scheduler's parser
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     err_console.print(
         f"scheduler: `digest run` at '{config.schedule.cron}' "
         f"({config.schedule.timezone}); Ctrl-C stops it"
     )
     run_scheduler(config, in_process=in_process)
-
-
-def _check_cron(config) -> None:
-    """A cron the scheduler cannot read is a config error here, not a traceback at start."""
-    from zoneinfo import ZoneInfo
-
-    from apscheduler.triggers.cron import CronTrigger
-
-    try:
-        CronTrigger.from_crontab(config.schedule.cron, timezone=ZoneInfo(config.schedule.timezone))
-    except ValueError as exc:
-        raise ConfigError(
-            f"{config.source}: [schedule].cron {config.schedule.cron!r}: {exc}"
-        ) from exc
 
 
 def _check_listen_address(host: str | None, port: int | None) -> None:
