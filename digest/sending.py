@@ -58,6 +58,7 @@ class SendReport:
     recovered_unknown: int = 0  # rows a crashed run left in `sending`
     requeued: int = 0  # `failed` rows never handed to the provider, put back once (auto)
     already_handled: int = 0  # subscribers whose row was final before this run
+    reported: int = 0  # rows the provider reported before their (re)try: settled, not resent
     retries: int = 0  # transient errors retried
     rate_limited: int = 0  # 429 answers waited out
     render_seconds: float = 0.0
@@ -86,6 +87,7 @@ class SendReport:
             "recovered_unknown": self.recovered_unknown,
             "requeued": self.requeued,
             "already_handled": self.already_handled,
+            "reported": self.reported,
             "retries": self.retries,
             "rate_limited": self.rate_limited,
             "render_seconds": round(self.render_seconds, 3),

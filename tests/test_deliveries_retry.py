@@ -256,7 +256,10 @@ def test_sigterm_during_a_rate_limit_wait_is_not_sent_and_the_next_send_delivers
     subs = seed_subscribers(db, 2)
     stand_in.script = ["429-slow"]  # wait 30 s before trying again
     command, proc = _send_in_a_child(stand_in, path)
-    time.sleep(0.5)  # inside the wait
+    deadline = time.monotonic() + 30  # a loaded machine takes a while to get the 429 back
+    while _row(db, subs[0]).attempts < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)  # the refused call is recorded right before the wait
+    time.sleep(0.2)  # inside the wait
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
@@ -508,4 +511,61 @@ def test_sigterm_while_a_refused_attempt_is_recorded_is_not_sent(sendgrid):
     report = json.loads(done.stdout)
     assert (report["requeued"], report["sent"]) == (1, 2)
     assert [_delivered(stand_in, r.id) for r in (lost, waiting)] == [2, 1]  # a 503, then 202
+    db.conn.close()
+
+
+def _event(delivery_id: str, name: str, n: int) -> dict:
+    return {"event": name, "delivery_id": delivery_id, "sg_event_id": f"late-{n}"} | {
+        "sg_message_id": f"sg-late-{n}",
+        "timestamp": int(time.time()),
+    }
+
+
+def test_a_report_that_comes_while_a_retry_waits_stops_the_retry(sendgrid):
+    """A gateway answered 502, yet SendGrid took the message and its `processed` event came
+    in while the sender waited to try again: the retry is not made (it would be a second
+    copy); the row is settled `sent` by the report, and the next reader is sent as usual."""
+    from digest.webhooks import apply_events
+
+    stand_in, config, _ = sendgrid
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 2)
+
+    def report_first_call(number: int) -> None:
+        if number == 1:  # the webhook's own connection, as `digest serve` would have
+            other = open_db(config.db_path)
+            apply_events(other, [_event(_row(other, subs[0]).id, "processed", 1)])
+            other.conn.close()
+
+    stand_in.on_request = report_first_call
+    stand_in.script = [502]
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    first, second = _row(db, subs[0]), _row(db, subs[1])
+    assert (report.retries, report.reported, report.sent) == (1, 1, 1)
+    assert (first.state, first.provider_message_id) == ("sent", "reported: processed webhook event")
+    assert get_subscriber(db, subs[0].id).last_digest_date == ISSUE
+    assert [_delivered(stand_in, r.id) for r in (first, second)] == [1, 1]
+    assert report.as_dict()["reported"] == 1
+    db.conn.close()
+
+
+def test_a_requeued_row_reported_before_its_turn_is_not_sent_again(sendgrid):
+    """Every try was refused (502), the row was requeued, and then SendGrid reported the
+    first copy deferred (any event means it has it). The next send claims the row, sees the
+    report before calling, and settles it instead of handing over a second copy."""
+    from digest.webhooks import apply_events
+
+    stand_in, config, _ = sendgrid
+    db = open_db(config.db_path)
+    subs = seed_subscribers(db, 1)
+    tries = config.mail.send_retries + 1
+    stand_in.script = [502] * tries
+    send_issue(db, config, ISSUE, now=ON_TIME)
+    lost = _row(db, subs[0])
+    assert requeue_store.requeue(db, [lost.id], "operator", "test") == [lost.id]
+    assert apply_events(db, [_event(lost.id, "deferred", 2)]).applied == 1
+    assert _row(db, subs[0]).state == "queued"  # a deferral alone does not settle it
+    report = send_issue(db, config, ISSUE, now=ON_TIME)
+    assert (report.reported, report.sent, _row(db, subs[0]).state) == (1, 0, "sent")
+    assert _delivered(stand_in, lost.id) == tries  # never handed over again
     db.conn.close()

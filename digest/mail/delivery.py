@@ -23,6 +23,7 @@ from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
 from digest.mail.wire import from_wire
 from digest.send_times import next_moment_utc, split_due
 from digest.store import deliveries as ledger_store
+from digest.store import requeues as requeue_store
 
 if TYPE_CHECKING:
     from digest.sending import SendReport
@@ -107,7 +108,7 @@ def _deliver_rows(
         if outcome == "sent" and window.limited:
             window.record()
         consecutive_errors = (
-            0 if outcome in ("sent", "skipped", "taken") else consecutive_errors + 1
+            0 if outcome in ("sent", "skipped", "taken", "reported") else consecutive_errors + 1
         )
         if progress is not None:
             progress(done, len(queued))
@@ -133,8 +134,9 @@ def _deliver_rows(
 def _deliver_one(
     db, config: Config, backend: MailBackend, delivery_id: str, report: SendReport, pacer: Pacer
 ) -> str:
-    """Claim, send, finish one row. Returns the row's outcome, "taken", or "outage" (it failed
-    because the provider is unavailable: stop the run rather than fail the rows after it)."""
+    """Claim, send, finish one row. Returns the row's outcome, "taken", "reported" (the
+    provider had reported it: settled without a call), or "outage" (it failed because the
+    provider is unavailable: stop the run rather than fail the rows after it)."""
     pacer.wait()  # before the claim: an interrupt while pacing leaves the row queued
     claimed = ledger_store.claim(db, delivery_id, backend.name)
     if claimed == "skipped":
@@ -160,6 +162,8 @@ def _deliver_one(
         if attempts and ledger_store.skip_if_unsubscribed(db, delivery_id):
             report.skipped += 1  # they left while we waited to try again
             return "skipped"
+        if _reported_meanwhile(db, delivery_id, report):
+            return "reported"
         attempts += 1
         try:
             result = backend.send(message, delivery_id)  # type: ignore[arg-type]
@@ -224,6 +228,18 @@ def _deliver_one(
         ledger_store.mark_sent(db, delivery_id, result.provider_message_id)
         report.sent += 1
         return "sent"
+
+
+def _reported_meanwhile(db, delivery_id: str, report: SendReport) -> bool:
+    """Right before each call: has the provider reported this row since it was queued (a
+    requeued row whose first try went through after all, or a retry whose refused call did)?
+    Then it is settled `sent` and not sent again. Only a call already under way when the
+    report comes can no longer be stopped."""
+    event = requeue_store.provider_event(db, delivery_id)
+    if event is None or not requeue_store.settle_reported(db, delivery_id, event):
+        return False
+    report.reported += 1
+    return True
 
 
 def _finish_failed(db, delivery_id: str, report: SendReport, error: str) -> str:

@@ -8,6 +8,8 @@
     failed ──▶ queued   only a `not_sent` row: the provider never accepted it (requeue)
     unknown | failed (not_sent) | queued (requeued) ──▶ sent   only on the provider's own
                         report that it accepted the message (SendGrid's processed/delivered)
+    sending ──▶ sent   without a call, when any provider event for the row was recorded
+                        before the (re)try: an earlier try went through after all
 
 A state never moves backwards, except the requeue, so a row the provider may have accepted
 is never sent again: that is what makes delivery at-most-once. The store enforces each move

@@ -15,6 +15,7 @@ from datetime import date
 from digest.mail.ledger import RequeueCandidate, allowed_from
 from digest.store.db import transaction, utcnow
 from digest.store.deliveries import DELIVERY_COLUMNS, DELIVERY_FROM, delivery_from_row
+from digest.store.subscribers import advance_last_digest_date
 
 # Another row of the same subscriber and issue that the provider has, may have, or is being
 # given. UNIQUE(subscriber_id, issue_date) rules it out today; the check keeps a requeue safe
@@ -121,14 +122,43 @@ def requeue(db, delivery_ids: Iterable[str], by: str, reason: str) -> list[str]:
 
 
 def _provider_reported(db, delivery_ids: list[str]) -> set[str]:
-    """The ids among `delivery_ids` that have a webhook event: one read of webhook_events
-    (it has no index on delivery_id), not one per row."""
+    """The ids among `delivery_ids` that have a webhook event: one read of webhook_events,
+    not one per row."""
     rows = db.execute(
         "SELECT DISTINCT delivery_id FROM webhook_events"
         " WHERE delivery_id IN (SELECT value FROM json_each(?))",
         [json.dumps(delivery_ids)],
     )
     return {row[0] for row in rows}
+
+
+def provider_event(db, delivery_id: str) -> str | None:
+    """The first provider event (processed, delivered, bounce, ...) recorded for this row, or
+    None: the provider has never reported it."""
+    row = db.execute(
+        "SELECT event FROM webhook_events WHERE delivery_id = ? ORDER BY id LIMIT 1",
+        [delivery_id],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def settle_reported(db, delivery_id: str, event: str) -> bool:
+    """sending -> sent without a call: the provider reported this row (`event`) while it
+    waited for a retry or a requeued attempt, so an earlier attempt went through after all."""
+    now = utcnow()
+    with transaction(db):
+        row = db.execute(
+            "SELECT subscriber_id, issue_date FROM deliveries WHERE id = ?", [delivery_id]
+        ).fetchone()
+        moved = db.execute(
+            "UPDATE deliveries SET state = 'sent', provider_message_id = ?, finished_at = ?,"
+            " updated_at = ?, message = NULL, error = NULL, not_sent = 0"
+            " WHERE id = ? AND state = 'sending'",
+            [f"reported: {event} webhook event", now, now, delivery_id],
+        ).rowcount
+        if moved and row:
+            advance_last_digest_date(db, row[0], date.fromisoformat(row[1]))
+    return bool(moved)
 
 
 def requeue_history(db, delivery_id: str) -> list[RequeueEntry]:

@@ -106,3 +106,10 @@ def m002_confirm_token_choices(db) -> None:
     # a subscriber's stored choices by itself. NULL once used or expired, and for tokens made
     # before this column (their choices were written at sign-up).
     db.execute("ALTER TABLE confirm_tokens ADD COLUMN choices_json TEXT")
+
+
+@migrations()
+def m003_webhook_events_by_delivery(db) -> None:
+    # The sender looks up a row's provider events right before each call to the provider (a
+    # requeued or retried row the provider reported in the meantime is not sent again).
+    db.execute("CREATE INDEX IF NOT EXISTS webhook_events_delivery ON webhook_events(delivery_id)")
