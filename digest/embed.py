@@ -17,6 +17,7 @@ from digest.config import BUNDLED_MODEL, EmbeddingConfig
 from digest.errors import DigestError
 from digest.models import embedding_text
 from digest.store import papers as paper_store
+from digest.store.vector_dims import stored_dim
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 
@@ -97,7 +98,7 @@ class EmbedReport:
     model: str
     embedded: int  # texts encoded in this call
     cached: int  # papers whose vector was already stored
-    dim: int | None
+    dim: int | None  # the model's vector length, from the store: None while it holds none
 
 
 def embed_missing(
@@ -109,8 +110,8 @@ def embed_missing(
     """Embed every stored paper whose (model, content hash) has no vector yet."""
     missing = paper_store.missing_embeddings(db, config.model, paper_ids)
     total = paper_store.count_papers(db) if paper_ids is None else len(paper_ids)
-    if not missing:
-        return EmbedReport(config.model, 0, total, None)
+    if not missing:  # the dimension comes from the stored vectors: no model load for it
+        return EmbedReport(config.model, 0, total, stored_dim(db, config.model))
     dim = None
     # Similar lengths together (less padding); commit every chunk so a crash loses little.
     missing.sort(key=lambda item: len(item[1]) + len(item[2]))

@@ -263,3 +263,32 @@ def test_status_counts_embedded_papers_not_cached_topic_vectors(feed_config):
     assert (status["papers"], status["embeddings"]) == (86, 3)
     shown = digest("--config", str(path), "status", check=True).stdout
     assert "embedded 3 (" in shown
+
+
+def test_embed_json_names_the_stored_dimension_without_loading_the_model(make_config):
+    """With nothing left to embed, `embed --json` said "dim": null. The dimension comes from
+    the stored vectors: the model here cannot load, so a load would fail the command."""
+    import numpy as np
+
+    from digest.store import open_db
+    from digest.store import papers as paper_store
+
+    config, path = make_config({"embedding": {"model": "no-such-org/no-such-model"}})
+    empty = json.loads(digest("--config", str(path), "embed", "--json", check=True).stdout)
+    assert empty["dim"] is None and empty["embedded"] == 0
+    assert empty["dim_note"] == "no vectors stored for this model yet: no papers to embed"
+    jsonl = path.parent / "p.jsonl"
+    jsonl.write_text('{"id": "x-1", "title": "A title", "abstract": "An abstract."}\n')
+    digest("--config", str(path), "import", str(jsonl), check=True)
+    db = open_db(config.db_path)
+    [(content_hash, _, _)] = paper_store.missing_embeddings(db, config.embedding.model)
+    vector = np.ones((1, 7), dtype=np.float32) / np.sqrt(7)
+    paper_store.save_embeddings(db, config.embedding.model, [content_hash], vector)
+    db.conn.close()
+    proc = digest("--config", str(path), "embed", "--json", check=True)
+    report = json.loads(proc.stdout)
+    assert report == {"model": "no-such-org/no-such-model", "embedded": 0, "cached": 1, "dim": 7}
+    text = digest("--config", str(path), "embed", check=True).stdout
+    assert text.strip() == (
+        "embedded 0 papers (1 already had vectors) with no-such-org/no-such-model, 7 dimensions"
+    )

@@ -205,12 +205,16 @@ def embed(as_json: JsonOption = False) -> None:
     with progress_bar("embedding") as advance:
         report = embed_missing(state.db, state.config.embedding, progress=advance)
     if as_json:
-        print_json(asdict(report))
-    else:
-        console.print(
-            f"embedded {report.embedded} papers ({report.cached} already had vectors) "
-            f"with {report.model}"
-        )
+        shown = asdict(report)
+        if report.dim is None:  # a null without a reason reads like a bug
+            shown["dim_note"] = "no vectors stored for this model yet: no papers to embed"
+        print_json(shown)
+        return
+    size = f", {report.dim} dimensions" if report.dim else ""
+    console.print(
+        f"embedded {report.embedded} papers ({report.cached} already had vectors) "
+        f"with {report.model}{size}"
+    )
 
 
 @papers_app.command("show")
