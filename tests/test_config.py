@@ -184,7 +184,7 @@ def test_init_writes_the_config_where_config_points(tmp_path):
     assert (tmp_path / "ops" / "data" / "digest.db").is_file()  # paths resolve against it
     assert not (tmp_path / "config.toml").exists()
     again = _digest("--config", "ops/digest.toml", "init", cwd=tmp_path)
-    assert again.returncode == 0 and "ops/digest.toml (kept)" in again.stdout
+    assert again.returncode == 0 and "config: kept ops/digest.toml" in again.stdout
 
 
 def test_a_model_that_cannot_load_is_one_line(tmp_path):

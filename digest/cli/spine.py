@@ -105,11 +105,19 @@ def stored_db():
     return state.db
 
 
-def init() -> None:
-    """Create config.toml (if missing), the database and the sample topics file here."""
-    from digest.setup import init_project
+def init(as_json: JsonOption = False) -> None:
+    """Create config.toml, the database and the sample topics file here, each if missing.
 
-    for line in init_project(Path.cwd(), state):
+    Safe to run again: files already there are kept as they were (and named), never
+    overwritten; the database's tables are brought up to date.
+    """
+    from digest.setup import init_lines, init_project
+
+    report = init_project(Path.cwd(), state)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    for line in init_lines(report):
         console.print(line, highlight=False, markup=False)
 
 
