@@ -41,6 +41,17 @@ _LETTERS = {
 }
 _LETTER_RE = re.compile(r"\\(ss|ae|AE|oe|OE|aa|AA|o|O|l|L|i|j)(?![A-Za-z])(?:\{\})?")
 _WS_RE = re.compile(r"\s+")
+# Characters that change how text around them is shown without being text: C0/C1 controls
+# other than whitespace (NUL, terminal escapes, backspace), DEL, bidi embeddings, overrides,
+# isolates and marks (U+202E turns "gnp.exe" into "exe.png" and flips the rest of a line in
+# an email or page), zero-width space, word joiner, BOM and the non-characters U+FFFE/U+FFFF.
+# The zero-width (non-)joiners stay: emoji sequences and Persian or Indic names need them.
+_INVISIBLE_RE = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u061c\u200b\u200e\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u2069\ufeff\ufffe\uffff]"
+)
+# A command's or sub/superscript's one-letter argument keeps its braces: \mathcal{O}, x^{2}.
+_SINGLE_BRACED_RE = re.compile(r"(\\[A-Za-z]+\s*|[\^_]\s*)?\{([^{}\\$])\}")
 
 
 def decode_tex_accents(text: str) -> str:
@@ -56,17 +67,23 @@ def decode_tex_accents(text: str) -> str:
 
     text = _ACCENT_RE.sub(accent, text)
     text = _LETTER_RE.sub(lambda m: _LETTERS["\\" + m.group(1)], text)
-    # Braces left around single accented letters: {é} -> é
-    return re.sub(r"\{([^{}\\$])\}", r"\1", text)
+    # Braces left around single accented letters: {é} -> é (not \mathcal{O}: that is TeX)
+    return _SINGLE_BRACED_RE.sub(lambda m: m.group(0) if m.group(1) else m.group(2), text)
 
 
 def squash_whitespace(text: str) -> str:
     return _WS_RE.sub(" ", text).strip()
 
 
+def strip_invisible(text: str) -> str:
+    """`text` without controls, bidi overrides and zero-width spaces (see _INVISIBLE_RE)."""
+    return _INVISIBLE_RE.sub("", text)
+
+
 def clean_field(text: str | None) -> str:
-    """Titles and abstracts: decoded accents, single spaces. Markup stays text (escaped later)."""
-    return squash_whitespace(decode_tex_accents(text or ""))
+    """Titles and abstracts: decoded accents, single spaces, no invisible controls. Markup
+    stays text (templates escape it); line breaks become spaces (no CRLF reaches a header)."""
+    return squash_whitespace(strip_invisible(decode_tex_accents(text or "")))
 
 
 def split_authors(creator: str) -> list[str]:
@@ -75,7 +92,7 @@ def split_authors(creator: str) -> list[str]:
     Handles `A, B, C`, a trailing `and`, and `A and B`. Names never contain commas in
     this format (arXiv joins `First Last`), so splitting on commas is safe.
     """
-    text = squash_whitespace(decode_tex_accents(creator))
+    text = clean_field(creator)
     if not text:
         return []
     parts = [p.strip() for p in text.split(",")]

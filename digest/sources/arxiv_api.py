@@ -14,7 +14,7 @@ from datetime import date
 from digest.config import Config
 from digest.errors import ParseError, UsageError
 from digest.models import Paper, ParsedListing, SkippedRecord
-from digest.sources import arxiv_id
+from digest.sources import arxiv_id, oversize_reason
 from digest.sources.http import PoliteFetcher
 from digest.textclean import clean_field
 
@@ -100,6 +100,9 @@ def _paper_from_entry(entry: ET.Element, position: int) -> Paper | SkippedRecord
         )
         if name
     )
+    too_long = oversize_reason(title, abstract, authors)
+    if too_long:
+        return SkippedRecord(ref, too_long)
     primary_element = entry.find(f"{ARXIV}primary_category")
     primary_term = (primary_element.get("term") or "") if primary_element is not None else ""
     primary = primary_term.strip() or None

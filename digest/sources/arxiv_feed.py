@@ -6,6 +6,7 @@ announcement" (weekend/holiday), which is a state, not an error.
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
@@ -16,7 +17,7 @@ import feedparser
 
 from digest.errors import ParseError
 from digest.models import ANNOUNCE_TYPES, Paper, ParsedListing, SkippedRecord
-from digest.sources import arxiv_id
+from digest.sources import arxiv_id, oversize_reason
 from digest.textclean import clean_field, split_authors
 
 ARXIV_TZ = ZoneInfo("America/New_York")
@@ -54,7 +55,7 @@ def parse_feed(raw: bytes) -> ParsedListing:
     best: dict[str, Paper] = {}
     for position, entry in enumerate(parsed.entries, start=1):
         try:
-            paper = _paper_from_entry(entry, listing.channel_date)
+            paper = _paper_from_entry(entry, listing.channel_date, loose=malformed)
         except ValueError as exc:
             ref = str(entry.get("id") or entry.get("link") or f"entry {position}")
             listing.skipped.append(SkippedRecord(ref, str(exc)))
@@ -97,7 +98,10 @@ def _preferred(candidate: Paper, kept: Paper) -> bool:
     return rank < _TYPE_PRIORITY.get(kept.announce_type or "", 9)
 
 
-def _paper_from_entry(entry, channel_date: date | None) -> Paper:
+def _paper_from_entry(entry, channel_date: date | None, *, loose: bool = False) -> Paper:
+    """`loose`: the document was broken, so feedparser's fallback parser read it, and that
+    one hands `dc:creator` and the journal reference over still HTML-escaped ('A &amp; B')."""
+    unescape = html.unescape if loose else str
     summary = entry.get("summary") or ""
     prefix = _PREFIX_RE.match(summary)
     raw_id = entry.get("id") or (prefix.group("id") if prefix else "") or entry.get("link") or ""
@@ -111,6 +115,10 @@ def _paper_from_entry(entry, channel_date: date | None) -> Paper:
     abstract = clean_field(summary[prefix.end() :] if prefix else summary)
     if not abstract:
         raise ValueError("missing abstract")
+    authors = tuple(split_authors(unescape(entry.get("author") or "")))
+    too_long = oversize_reason(title, abstract, authors)
+    if too_long:
+        raise ValueError(too_long)
     announce_type = entry.get("arxiv_announce_type") or (prefix.group("type") if prefix else "")
     announce_type = announce_type.strip().lower()
     if announce_type not in ANNOUNCE_TYPES:
@@ -121,14 +129,14 @@ def _paper_from_entry(entry, channel_date: date | None) -> Paper:
         version=version,
         title=title,
         abstract=abstract,
-        authors=tuple(split_authors(entry.get("author") or "")),
+        authors=authors,
         categories=categories,
         primary_category=None,  # the feed doesn't flag it; the API does
         announce_type=announce_type,
         announced=_entry_date(entry) or channel_date,
         license=entry.get("rights") or None,
         doi=(entry.get("arxiv_doi") or "").strip() or None,
-        journal_ref=clean_field(entry.get("arxiv_journal_reference")) or None,
+        journal_ref=clean_field(unescape(entry.get("arxiv_journal_reference") or "")) or None,
     )
 
 

@@ -21,17 +21,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from digest.models import Paper, SkippedRecord, split_arxiv_id
-from digest.sources import MAX_VERSION, arxiv_id
-from digest.textclean import decode_tex_accents, split_authors
+from digest.sources import (  # noqa: F401  (the limits are re-exported for callers)
+    MAX_ABSTRACT_CHARS,
+    MAX_AUTHOR_CHARS,
+    MAX_AUTHORS,
+    MAX_TITLE_CHARS,
+    MAX_VERSION,
+    arxiv_id,
+    oversize_reason,
+)
+from digest.textclean import decode_tex_accents, split_authors, strip_invisible
 
 MAX_LINE_BYTES = 16 * 1024 * 1024  # a longer line is skipped, not loaded
 MAX_FOREIGN_ID_CHARS = 200
-# arXiv caps abstracts at 1,920 characters and titles are rarely over 300: far longer text
-# is a broken export, and would fill archive pages and emails.
-MAX_TITLE_CHARS = 1_000
-MAX_ABSTRACT_CHARS = 20_000
-MAX_AUTHORS = 5_000  # the big collaborations (ATLAS, CMS) sign about 3,000
-MAX_AUTHOR_CHARS = 300
 # Ids that are not arXiv's become file names and URL paths of the archive: no '#', '?', '%',
 # quotes, spaces or controls, and not only dots (a '..' id would name a directory).
 _FOREIGN_ID_RE = re.compile(r"(?![.]+$)[A-Za-z0-9._:/+-]+")
@@ -43,7 +45,7 @@ def fast_clean(text: str) -> str:
     A 2-million-line snapshot spends most of its parse time squashing whitespace; str.split
     does what the `\\s+` regex does (tests/test_jsonl.py checks they agree).
     """
-    return " ".join(decode_tex_accents(text).split())
+    return " ".join(strip_invisible(decode_tex_accents(text)).split())
 
 
 def iter_jsonl(source: str | Path | IO[bytes]) -> Iterator[Paper | SkippedRecord]:
@@ -169,7 +171,7 @@ def _required_text(record: dict[str, Any], key: str, limit: int) -> str:
 def _optional_text(record: dict[str, Any], key: str) -> str | None:
     value = record.get(key)
     if isinstance(value, str) and value.strip():
-        return " ".join(value.split())
+        return " ".join(strip_invisible(value).split()) or None
     return None
 
 
@@ -346,11 +348,9 @@ def _string_list(values: list[Any], key: str) -> tuple[str, ...]:
 
 def _bounded_authors(names: tuple[str, ...]) -> tuple[str, ...]:
     """Each author becomes a row and an archive page: refuse what no paper has."""
-    if len(names) > MAX_AUTHORS:
-        raise _BadField(f"{len(names):,} authors, over {MAX_AUTHORS:,}")
-    longest = max(names, key=len, default="")
-    if len(longest) > MAX_AUTHOR_CHARS:
-        raise _BadField(f"an author name of {len(longest):,} characters, over {MAX_AUTHOR_CHARS}")
+    reason = oversize_reason("", "", names)
+    if reason:
+        raise _BadField(reason)
     return names
 
 
