@@ -20,6 +20,7 @@ from digest import links
 from digest.config import Config
 from digest.models import Subscriber
 from digest.render import render
+from digest.textclean import strip_invisible
 
 if TYPE_CHECKING:
     from digest.emails import RenderedEmail
@@ -30,8 +31,9 @@ _BOUNDARY = re.compile(r'^content-type:\s*multipart/[a-z]+;\s*boundary="([^"]+)"
 
 
 def _one_line(text: str) -> str:
-    """Header-safe: no CR/LF can sneak into a header from a name or title."""
-    return " ".join(text.split())
+    """Header-safe: no CR/LF can sneak into a header from a name or title, and no bidi
+    override or NUL reaches a display name (U+202E makes 'evE' show as 'Eve')."""
+    return " ".join(strip_invisible(text).split())
 
 
 def list_headers(config: Config, subscriber: Subscriber) -> dict[str, str]:

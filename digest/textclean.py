@@ -80,6 +80,11 @@ def strip_invisible(text: str) -> str:
     return _INVISIBLE_RE.sub("", text)
 
 
+def has_invisible(text: str) -> bool:
+    """Fast for the usual case: every character _INVISIBLE_RE matches is non-printable."""
+    return not text.isprintable() and _INVISIBLE_RE.search(text) is not None
+
+
 def clean_field(text: str | None) -> str:
     """Titles and abstracts: decoded accents, single spaces, no invisible controls. Markup
     stays text (templates escape it); line breaks become spaces (no CRLF reaches a header)."""
