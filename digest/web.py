@@ -26,8 +26,15 @@ from digest import web_preferences as preferences_actions
 from digest.config import Config
 from digest.errors import UsageError
 from digest.models import FEEDBACK_KINDS, split_arxiv_id
-from digest.paths import TEMPLATES_DIR
 from digest.render import render
+from digest.web_pages import (
+    APP_FILES,
+    FEEDBACK_SCRIPT_PATH,
+    app_file,
+    error_page,
+    field_errors,
+    page_context,
+)
 from digest.web_server import (
     Databases,
     RateLimited,
@@ -39,17 +46,10 @@ from digest.web_server import (
     read_capped,
     read_form,
     warm_up,
-    whole_number,
 )
 from digest.webhooks import load_public_key, sendgrid_endpoint
 
 log = logging.getLogger("digest.web")
-
-# Served by the app (the CSP allows only same-origin scripts, none inline); not under
-# /static/, which is the built archive's.
-FEEDBACK_SCRIPT_PATH = "/app/feedback.js"
-FEEDBACK_SCRIPT = (TEMPLATES_DIR / "web" / "static" / "feedback.js").read_bytes()
-
 
 NO_PAGE_HERE = (
     "There is no page at this address: check it for a typo, or start again from the archive."
@@ -79,7 +79,8 @@ def create_app(config: Config) -> Starlette:
         return host
 
     def page(template: str, status: int = 200, personal: bool = True, **context) -> HTMLResponse:
-        html = render(f"web/{template}", site_title=config.site.title, noindex=personal, **context)
+        shared = page_context(config, site_dir)
+        html = render(f"web/{template}", **shared, noindex=personal, **context)
         return HTMLResponse(html, status_code=status)
 
     def message(
@@ -108,9 +109,16 @@ def create_app(config: Config) -> Starlette:
             return FileResponse(index)
         return await subscribe_page(request)
 
-    async def subscribe_page(request: Request) -> Response:
+    async def subscribe_page(
+        request: Request, typed: actions.SignupForm | None = None, error: Exception | None = None
+    ) -> Response:
+        """The sign-up form; refused, it comes back as typed with the error by its field."""
         topics = await run_in_threadpool(curated_topics)
-        return page("subscribe.html.j2", personal=False, topics=topics)
+        if error is None:
+            return page("subscribe.html.j2", personal=False, topics=topics, typed=None, errors={})
+        return page(
+            "subscribe.html.j2", 400, topics=topics, typed=typed, errors=field_errors(error)
+        )
 
     async def subscribe(request: Request) -> Response:
         form = await read_form(request)
@@ -130,7 +138,7 @@ def create_app(config: Config) -> Starlette:
         except RateLimited:
             return message("Too many requests", "Please wait a little and try again.", 429)
         except UsageError as exc:
-            return message("Please check the form", str(exc), 400)
+            return await subscribe_page(request, signup, exc)
         if mail is not None:  # sent by the mail thread: the answer never waits for it
             mailer.submit(actions.send_confirmation, config, mail)
         return message(
@@ -227,7 +235,11 @@ def create_app(config: Config) -> Starlette:
 
     # ------------------------------------------------------------ preferences
     def preferences_page(
-        subscriber, notice: str = "", status: int = 200, typed: dict | None = None
+        subscriber,
+        notice: str = "",
+        status: int = 200,
+        typed: dict | None = None,
+        errors: dict[str, str] | None = None,
     ) -> HTMLResponse:
         """The form from the store, or with what was `typed` when a save was refused."""
         return page(
@@ -238,6 +250,7 @@ def create_app(config: Config) -> Starlette:
             **preferences_actions.preferences_view(dbs.get(), subscriber, typed),
             follows_nothing=preferences_actions.follows_nothing(dbs.get(), subscriber.id),
             notice=notice,
+            errors=errors or {},
             csrf=csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",
             weekdays=preferences_actions.WEEKDAYS,
@@ -266,48 +279,23 @@ def create_app(config: Config) -> Starlette:
             )
         if what == "delete":
             if form.get("confirm_delete") != "yes":
+                tick = "Tick the box to confirm the deletion."
                 return await run_in_threadpool(
-                    preferences_page, subscriber, "Tick the box to confirm the deletion.", 400
+                    preferences_page, subscriber, tick, 400, None, {"confirm_delete": tick}
                 )
             await run_in_threadpool(
                 lambda: preferences_actions.delete_subscriber(dbs.get(), config, subscriber, ip)
             )
             return message("Deleted", "Everything we held about you has been deleted.")
         try:
-            max_papers = whole_number(
-                "max papers", str(form.get("max_papers", "")), subscriber.max_papers
-            )
-            send_hour = whole_number("send hour", str(form.get("send_hour", "")), None)
             updated = await run_in_threadpool(
-                lambda: preferences_actions.update_preferences(
-                    dbs.get(),
-                    config,
-                    subscriber,
-                    topics=[str(t) for t in form.getlist("topics")],
-                    own_topics=str(form.get("own_topics", "")).splitlines(),
-                    frequency=str(form.get("frequency", "daily")),
-                    weekday=str(form.get("weekday", "")) or None,
-                    max_papers=max_papers or 0,
-                    timezone=str(form.get("timezone", "UTC")),
-                    send_hour=send_hour,
-                    authors=str(form.get("authors", "")).splitlines(),
-                    ip=ip,
-                )
+                lambda: preferences_actions.save_form(dbs.get(), config, subscriber, form, ip)
             )
         except (UsageError, ValueError) as exc:  # ValueError: a check deeper down, unworded
-            text = str(exc) if isinstance(exc, UsageError) else "a value in the form is not valid"
-            typed = {
-                "topics": [str(t) for t in form.getlist("topics")],
-                "own_topics": str(form.get("own_topics", "")),
-                "authors": str(form.get("authors", "")),
-                "settings": {
-                    name: str(form.get(name, ""))
-                    for name in ("frequency", "weekday", "max_papers", "timezone", "send_hour")
-                },
-            }
-            return await run_in_threadpool(
-                preferences_page, subscriber, f"Not saved: {text}", 400, typed
-            )
+            errors = field_errors(exc)
+            typed = preferences_actions.typed_form(form)
+            notice = f"Not saved: {next(iter(errors.values()))}"
+            return await run_in_threadpool(preferences_page, subscriber, notice, 400, typed, errors)
         return await run_in_threadpool(preferences_page, updated, "Saved.")
 
     # ------------------------------------------------------------ feedback
@@ -361,8 +349,10 @@ def create_app(config: Config) -> Starlette:
         preferences = links.preferences_url("", token)
         return page("feedback.html.j2", **{**show, "recorded": True}, preferences=preferences)
 
-    async def feedback_script(request: Request) -> Response:
-        return Response(FEEDBACK_SCRIPT, media_type="text/javascript; charset=utf-8")
+    async def app_static(request: Request) -> Response:
+        """The feedback script and the stylesheets, from the templates (never the site dir)."""
+        body, media_type = app_file(request.url.path)
+        return Response(body, media_type=media_type)
 
     # ------------------------------------------------------------ webhooks
     async def health(request: Request) -> Response:
@@ -377,7 +367,7 @@ def create_app(config: Config) -> Starlette:
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/p/{token}", preferences, methods=["GET", "POST"]),
         Route("/f/{token}", feedback, methods=["GET", "POST"]),
-        Route(FEEDBACK_SCRIPT_PATH, feedback_script, methods=["GET"]),
+        *(Route(path, app_static, methods=["GET"]) for path in APP_FILES),
         Route("/webhooks/sendgrid", sendgrid_endpoint(dbs, config, webhook_key), methods=["POST"]),
         Mount("/", app=SiteFiles(site_dir)),
     ]
@@ -394,18 +384,6 @@ def create_app(config: Config) -> Starlette:
         answer.headers.update(exc.headers or {})
         return answer
 
-    def error_page() -> str:
-        text = "Please try again in a little while."
-        return render(
-            "web/message.html.j2",
-            site_title=config.site.title,
-            noindex=True,
-            title="Something went wrong",
-            text=text,
-            link=None,
-            link_text="",
-        )
-
     app = Starlette(routes=routes, exception_handlers={HTTPException: http_error})
-    app.add_middleware(SecurityHeaders, error_page=error_page)
+    app.add_middleware(SecurityHeaders, error_page=lambda: error_page(config, site_dir))
     return app

@@ -10,6 +10,8 @@ import hmac
 import logging
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import getaddresses
@@ -32,6 +34,25 @@ RESEND_STATUSES = ("pending", "unsubscribed")  # a new sign-up re-sends the conf
 def token_format_ok(token: str) -> bool:
     """Cheap shape check so garbage never reaches the database."""
     return bool(TOKEN_RE.match(token))
+
+
+class FieldError(UsageError):
+    """A refused form value, with the form field it belongs to (the page shows it there)."""
+
+    def __init__(self, field_name: str, text: str) -> None:
+        super().__init__(text)
+        self.field_name = field_name
+
+
+@contextmanager
+def blame(field_name: str) -> Iterator[None]:
+    """A UsageError raised inside is about `field_name` (unless it already names a field)."""
+    try:
+        yield
+    except FieldError:
+        raise
+    except UsageError as exc:
+        raise FieldError(field_name, str(exc)) from None
 
 
 # ------------------------------------------------------------------ sign-up
@@ -81,9 +102,10 @@ def subscribe(
         raise RateLimited("too many sign-ups from this address; try again in a minute")
     if form.honeypot.strip():
         return None  # a bot filled the hidden field: same answer, nothing stored
-    email = people.normalise_email(form.email)  # UsageError on a malformed address
+    with blame("email"):
+        email = people.normalise_email(form.email)  # UsageError on a malformed address
     if form.frequency not in ("daily", "weekly"):
-        raise UsageError("frequency must be daily or weekly")
+        raise FieldError("frequency", "frequency must be daily or weekly")
     with eager_transaction(db):  # its own transaction: the hit must count even when we refuse
         too_many = over_limit(
             db, key, "addr", email, service.confirm_mails_per_address_per_day, "day"
@@ -113,9 +135,11 @@ def subscribe(
 
 def _choices(db, form: SignupForm) -> dict:
     """What the form asks for, as stored with its confirmation token (topic ids become names)."""
+    with blame("topics"):
+        topics = curated_topic_names(db, form.topics)
     return {
         "frequency": form.frequency,
-        "topics": curated_topic_names(db, form.topics),
+        "topics": topics,
         "own_topic": _one_line(form.own_topic)[:500],
         "authors": form.authors[:5],
     }

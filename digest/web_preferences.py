@@ -6,11 +6,11 @@ Called by digest/web.py in a worker thread; each write is one transaction with a
 from __future__ import annotations
 
 from digest.config import Config
-from digest.errors import UsageError
 from digest.models import Subscriber
 from digest.store import service as service_store
 from digest.store.service import eager_transaction
-from digest.web_actions import _one_line, curated_topic_names, record_consent
+from digest.web_actions import FieldError, _one_line, blame, curated_topic_names, record_consent
+from digest.web_server import whole_number
 
 MAX_OWN_TOPICS = 10
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -86,17 +86,24 @@ def update_preferences(
     from digest.store import topics as topic_store
 
     if frequency not in ("daily", "weekly"):
-        raise UsageError("frequency must be daily or weekly")
+        raise FieldError("frequency", "frequency must be daily or weekly")
     if weekday is not None and weekday.strip().lower() not in WEEKDAY_VALUES:
-        raise UsageError(
-            f"weekday must be one of mon, tue, wed, thu, fri, sat, sun, got {weekday[:20]!r}"
+        raise FieldError(
+            "weekday",
+            f"weekday must be one of mon, tue, wed, thu, fri, sat, sun, got {weekday[:20]!r}",
         )
     wanted = [_one_line(text) for text in own_topics if text.strip()]
     if len(wanted) > MAX_OWN_TOPICS:  # refused, never silently cut: nothing is lost unseen
-        raise UsageError(f"at most {MAX_OWN_TOPICS} own topics, got {len(wanted)}")
+        raise FieldError("own_topics", f"at most {MAX_OWN_TOPICS} own topics, got {len(wanted)}")
     too_long = [text for text in wanted if len(text) > 500]
     if too_long:
-        raise UsageError(f"an own topic can be 500 characters long: {too_long[0][:40]!r}…")
+        raise FieldError(
+            "own_topics", f"an own topic can be 500 characters long: {too_long[0][:40]!r}…"
+        )
+    with blame("timezone"):  # checked here too, to show the error next to its field
+        people.check_timezone(timezone)
+    with blame("max_papers"):
+        people.check_max_papers(max_papers)
     with eager_transaction(db):
         updated = people.update_subscriber(
             db,
@@ -107,7 +114,8 @@ def update_preferences(
             timezone=timezone,
             send_hour=send_hour,
         )
-        topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
+        with blame("topics"):
+            topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
         current = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
         current = [t for t in current if not topic_logic.is_author_follow(t)]
         # Compared as the page shows them (description, else name, on one line), so a save
@@ -116,13 +124,52 @@ def update_preferences(
             if own_topic_line(topic) not in wanted and topic.id is not None:
                 topic_store.delete_topic(db, topic.id)
         kept = {own_topic_line(t) for t in current}
-        for text in dict.fromkeys(wanted):
-            if text not in kept:
-                topic_logic.add_personal_topic(db, subscriber.id, text=text)
+        with blame("own_topics"):
+            for text in dict.fromkeys(wanted):
+                if text not in kept:
+                    topic_logic.add_personal_topic(db, subscriber.id, text=text)
         if authors is not None:
-            topic_logic.set_followed_authors(db, subscriber.id, authors)
+            with blame("authors"):
+                topic_logic.set_followed_authors(db, subscriber.id, authors)
         record_consent(db, config, subscriber.id, "preferences", "web", ip)
     return updated
+
+
+def save_form(db, config: Config, subscriber: Subscriber, form, ip: str | None) -> Subscriber:
+    """Save the submitted preferences form (a Starlette FormData); FieldError names the field."""
+    with blame("max_papers"):
+        max_papers = whole_number(
+            "max papers", str(form.get("max_papers", "")), subscriber.max_papers
+        )
+    with blame("send_hour"):
+        send_hour = whole_number("send hour", str(form.get("send_hour", "")), None)
+    return update_preferences(
+        db,
+        config,
+        subscriber,
+        topics=[str(t) for t in form.getlist("topics")],
+        own_topics=str(form.get("own_topics", "")).splitlines(),
+        frequency=str(form.get("frequency", "daily")),
+        weekday=str(form.get("weekday", "")) or None,
+        max_papers=max_papers or 0,
+        timezone=str(form.get("timezone", "UTC")),
+        send_hour=send_hour,
+        authors=str(form.get("authors", "")).splitlines(),
+        ip=ip,
+    )
+
+
+def typed_form(form) -> dict:
+    """A refused form as typed, for preferences_view: nothing typed is lost to one error."""
+    return {
+        "topics": [str(t) for t in form.getlist("topics")],
+        "own_topics": str(form.get("own_topics", "")),
+        "authors": str(form.get("authors", "")),
+        "settings": {
+            name: str(form.get(name, ""))
+            for name in ("frequency", "weekday", "max_papers", "timezone", "send_hour")
+        },
+    }
 
 
 def export_data(db, subscriber: Subscriber) -> dict:

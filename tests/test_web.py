@@ -883,7 +883,9 @@ def test_a_bad_form_gets_the_same_answer_for_known_and_unknown_addresses(web):
         _active(db, f"known{n}@example.org")  # one address per case: 3 mails a day each
         known = subscribe(base_url, f"known{n}@example.org", **bad)
         unknown = subscribe(base_url, f"unknown{n}@example.org", **bad)
-        assert (known.status_code, known.text) == (unknown.status_code, unknown.text), bad
+        # the refused form comes back with what was typed, so each shows its own address
+        as_unknown = known.text.replace(f"known{n}@", f"unknown{n}@")
+        assert (known.status_code, as_unknown) == (unknown.status_code, unknown.text), bad
         assert known.status_code == 400
         assert status_of(db, f"known{n}@example.org") == "active"
     assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 4

@@ -11,8 +11,9 @@ from datetime import date
 from digest.site.gather import SiteData
 from digest.site.trending_view import week_start
 
-WIDTH, HEIGHT = 720, 240
-PAD_LEFT, PAD_BOTTOM, PAD_TOP = 40, 28, 10
+# The bottom pad holds two label lines (date, then year), room for the phone's larger labels.
+WIDTH, HEIGHT = 720, 268
+PAD_LEFT, PAD_BOTTOM, PAD_TOP = 40, 56, 10
 MAX_SERIES = 6
 
 
@@ -28,6 +29,28 @@ def _ticks(top: int, plot_h: float) -> list[dict]:
     return [
         {"y": round(PAD_TOP + plot_h - plot_h * i / 4, 1), "label": top * i // 4} for i in range(5)
     ]
+
+
+def date_labels(dates: list[date], xs: list[float], every: int) -> list[dict]:
+    """Labels for every `every`-th date ('Aug 20'). The first label, and the first of each new
+    year, carry the year on a second line: without it a reader can't tell which year."""
+    labels = []
+    shown_year = None
+    for i, (day, x) in enumerate(zip(dates, xs, strict=True)):
+        if i % max(1, every):
+            continue
+        year = "" if day.year == shown_year else str(day.year)
+        anchor = "end" if x > WIDTH - 40 else "middle"  # a label at the right edge stays in
+        labels.append(
+            {"x": round(x, 1), "text": f"{day:%b} {day.day}", "year": year, "anchor": anchor}
+        )
+        shown_year = day.year
+    return labels
+
+
+def span_text(dates: list[date]) -> str:
+    """'from 2025-08-04 to 2026-01-20', the dates a chart covers, for its description."""
+    return f"from {dates[0].isoformat()} to {dates[-1].isoformat()}" if dates else "no dates"
 
 
 def papers_per_day(data: SiteData, days: int = 90) -> dict:
@@ -72,11 +95,8 @@ def papers_per_day(data: SiteData, days: int = 90) -> dict:
                     "label": f"{day.isoformat()} · {name}: {count}",
                 }
             )
-    labels = [
-        {"x": round(PAD_LEFT + i * slot + slot / 2, 1), "text": f"{d:%b} {d.day}"}
-        for i, d in enumerate(shown)
-        if i % max(1, len(shown) // 6) == 0
-    ]
+    xs = [PAD_LEFT + i * slot + slot / 2 for i in range(len(shown))]
+    labels = date_labels(shown, xs, len(shown) // 6)
     return {
         "width": WIDTH,
         "height": HEIGHT,
@@ -88,6 +108,7 @@ def papers_per_day(data: SiteData, days: int = 90) -> dict:
         "left": PAD_LEFT,
         "right": WIDTH - 8,
         "days": len(shown),
+        "span": span_text(shown),
         "empty": not shown,
     }
 
@@ -127,14 +148,8 @@ def matches_per_topic(data: SiteData) -> dict:
                 "path": " ".join(f"{p['x']},{p['y']}" for p in points),
             }
         )
-    labels = [
-        {
-            "x": round(PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2), 1),
-            "text": f"{m:%b} {m.day}",
-        }
-        for i, m in enumerate(weeks)
-        if i % max(1, len(weeks) // 6) == 0
-    ]
+    xs = [PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2) for i in range(len(weeks))]
+    labels = date_labels(weeks, xs, len(weeks) // 6)
     return {
         "width": WIDTH,
         "height": HEIGHT,
@@ -145,6 +160,7 @@ def matches_per_topic(data: SiteData) -> dict:
         "left": PAD_LEFT,
         "right": WIDTH - 8,
         "legend": [{"name": t.name, "series": i} for i, t in enumerate(topics)],
+        "span": span_text(weeks),
         "empty": not lines,
     }
 
