@@ -137,7 +137,10 @@ def _header(cells: list[str]) -> list[str]:
     """The lower-cased column names; unknown, repeated or missing `email` -> UsageError."""
     headers = [h.strip().lower() for h in cells]
     if "email" not in headers:
-        raise UsageError("the CSV needs a header row with an 'email' column")
+        found = ", ".join(repr(h.strip()[:40]) for h in cells[:8] if h.strip()) or "nothing"
+        raise UsageError(
+            f"the CSV needs a header row with an 'email' column (its first row has {found})"
+        )
     named = [h for h in headers if h]
     unknown = [h for h in named if h not in CSV_COLUMNS + EXPORT_ONLY_COLUMNS]
     if unknown:
@@ -191,18 +194,22 @@ def import_subscribers_csv(db, text: str) -> ImportReport:
     """
     text = text.lstrip("\ufeff")
     first, _, rest = text.partition("\n")
+    skipped_lines = 0
     if first.rstrip("\r").lower().startswith("sep=") and len(first.rstrip("\r")) == 5:
         delimiter, text = first[4], rest  # Excel's "sep=;" line names the separator
+        skipped_lines = 1  # so line numbers still count it
     else:
         delimiter = _delimiter(first)
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     headers = _header(next(reader, []))
     report = ImportReport()
     seen: set[str] = set()
+    last_line = reader.line_num + skipped_lines
     try:
         with transaction(db):
             for cells in reader:
-                line = reader.line_num
+                # a row's first line (a quoted cell may span lines; line_num is the last)
+                line, last_line = last_line + 1, reader.line_num + skipped_lines
                 if not any(cell.strip() for cell in cells):
                     continue  # blank line
                 try:

@@ -26,6 +26,7 @@ from digest.store.subscribers import (  # noqa: F401  (re-exported: the one impo
     set_last_digest_date,
     set_status,
 )
+from digest.textclean import strip_invisible
 
 MAX_PAPERS_CAP = 50
 DEFAULT_MAX_PAPERS = 10
@@ -42,39 +43,71 @@ def normalise_email(raw: str) -> str:
     An internationalised domain is kept in Unicode whichever way it was typed (bücher.de and
     xn--bcher-kva.de are one address; mail headers get the ASCII form when sending).
     The local part keeps its case (lookups are case-insensitive anyway). Display names
-    ("Ann <ann@x.org>"), spaces, missing dots in the domain and the like are refused.
+    ("Ann <ann@x.org>"), spaces, missing dots in the domain and the like are refused, and the
+    error says which of these it was.
     """
     text = (raw or "").strip()
     if text.lower().startswith("mailto:"):
         text = text[len("mailto:") :]
-    if "@" not in text or text.count("@") != 1:
-        raise UsageError(f"not a valid email address: {raw!r}")
+    problem = _address_problem(text)
+    if problem:
+        raise UsageError(f"not a valid email address: {raw!r} ({problem})")
     local, domain = text.split("@")
-    domain = domain.lower().rstrip(".")
+    return f"{local}@{_ascii_domain(domain).encode('ascii').decode('idna')}"
+
+
+def _ascii_domain(domain: str) -> str:
+    """The domain in ASCII (xn--) form; UnicodeError when either spelling cannot be had, so
+    the Unicode form normalise_email stores is one spelling whichever was typed."""
+    ascii_domain = domain.lower().rstrip(".").encode("idna").decode("ascii")
+    ascii_domain.encode("ascii").decode("idna")
+    return ascii_domain
+
+
+def _address_problem(text: str) -> str | None:
+    """What is wrong with `text` as a plain address, in a few words; None when nothing is."""
+    shown = _display_name_address(text)
+    if shown:
+        return f"give the address alone, {shown}; a name goes in the name field"
+    if not text:
+        return "it is empty"
+    if any(ch.isspace() for ch in text) or not text.isprintable():
+        return "it contains spaces or invisible characters"
+    if text.count("@") != 1:
+        return "it needs exactly one @"
+    local, domain = text.split("@")
+    if not local or not domain:
+        return "a part is missing before or after the @"
+    if len(text) > 254 or len(local) > 64:
+        return "it is too long"
+    if local.startswith('"'):
+        return "quoted local parts are not accepted"
+    if not local.isascii():
+        return "the part before the @ must be ASCII"
+    if not _LOCAL_RE.match(local):
+        return "the part before the @ has a character or dot in the wrong place"
     try:
-        ascii_domain = domain.encode("idna").decode("ascii")
-        domain = ascii_domain.encode("ascii").decode("idna")  # one spelling: xn-- -> Unicode
+        labels = _ascii_domain(domain).split(".")
     except UnicodeError:
-        raise UsageError(f"not a valid email address: {raw!r} (bad domain)") from None
-    labels = ascii_domain.split(".")
-    if (
-        not local
-        or len(local) > 64
-        or not _LOCAL_RE.match(local)
-        or len(labels) < 2
-        or not all(_LABEL_RE.match(label) for label in labels)
-        or labels[-1].isdigit()
-        or len(text) > 254
-    ):
-        raise UsageError(f"not a valid email address: {raw!r}")
-    return f"{local}@{domain}"
+        return f"bad domain {domain!r}"
+    if len(labels) < 2 or labels[-1].isdigit():
+        return f"bad domain {domain!r}: not a full domain name like example.org"
+    if not all(_LABEL_RE.match(label) for label in labels):
+        return f"bad domain {domain!r}: letters, digits and inner hyphens, dot-separated"
+    return None
+
+
+def _display_name_address(text: str) -> str | None:
+    """'Ann <ann@x.org>' -> 'ann@x.org' (to name it in the error), else None."""
+    match = re.fullmatch(r"[^<>]*<\s*([^<>\s]+@[^<>\s]+)\s*>", text)
+    return match.group(1) if match else None
 
 
 def clean_name(raw: str) -> str:
     """One line of printable text: control characters (terminal escapes, NUL) are dropped."""
     from digest.topics import one_line  # topics imports nothing from here
 
-    name = one_line(raw or "")
+    name = one_line(strip_invisible(raw or ""))  # a bidi override would flip the To: line
     if len(name) > MAX_NAME_LENGTH:
         raise UsageError(f"name is longer than {MAX_NAME_LENGTH} characters")
     return name
