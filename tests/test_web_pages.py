@@ -172,7 +172,9 @@ def test_a_refused_preference_is_flagged_at_its_own_field(app):
         page = _Elements(answer.text)
         assert page.invalid == [field], (field, page.invalid)
         said = page.by_id[f"{field}-error"]["text"]
-        assert page.by_id["notice"]["text"].lower() == f"not saved: {said.lower()}", field
+        notice = page.by_id["notice"]["text"].lower()
+        assert notice == f"not saved: {said.lower()} go to the field", field
+        assert f'<a href="#{field}">Go to the field</a>' in answer.text and field in page.by_id
     delete = httpx.post(f"{base}/p/{token}", data={"action": "delete", "csrf": form["csrf"]})
     assert delete.status_code == 400
     assert _Elements(delete.text).invalid == ["confirm_delete"]
@@ -205,7 +207,8 @@ def test_pages_fit_the_screen_and_show_errors_in_the_archive_look(app, width):
             wide[path] = tab.evaluate("document.documentElement.scrollWidth - innerWidth")
         tab.goto(base + f"/p/{token}")
         tab.fill("#timezone", "Europe/Pariss")
-        tab.click("text=Save")
+        with tab.expect_navigation():  # to the refused page, its stylesheets loaded
+            tab.click("text=Save")
         shown = tab.evaluate(
             """() => { const e = document.getElementById('timezone-error'),
                              box = e.getBoundingClientRect(), field = document.getElementById('timezone');
