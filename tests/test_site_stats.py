@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from itertools import pairwise
 
 from digest.render import render
 from digest.site import charts
@@ -107,3 +108,14 @@ def test_a_label_at_the_right_edge_stays_inside_the_chart():
     labels = charts.date_labels(days, [charts.PAD_LEFT, charts.WIDTH - 8], 1)
     assert [lab["anchor"] for lab in labels] == ["middle", "end"]
     assert [lab["year"] for lab in labels] == ["2025", "2026"]
+
+
+def test_labels_never_crowd_each_other():
+    """86 days in bars: every 14th day is labelled; the last, pulled in from the right edge,
+    landed on the one before it on a phone ('Feb 2Mar 13')."""
+    start = date(2025, 11, 17)
+    days = [start + timedelta(n) for n in range(120) if (start + timedelta(n)).weekday() < 5]
+    chart = charts.papers_per_day(_archive(days))
+    centres = [lab["centre"] for lab in chart["labels"]]
+    assert len(centres) >= 5
+    assert all(b - a >= charts.LABEL_GAP for a, b in pairwise(centres)), centres

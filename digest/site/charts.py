@@ -31,18 +31,32 @@ def _ticks(top: int, plot_h: float) -> list[dict]:
     ]
 
 
+LABEL_GAP = 96  # chart units between label centres: a phone draws them 24 units high
+
+
 def date_labels(dates: list[date], xs: list[float], every: int) -> list[dict]:
     """Labels for every `every`-th date ('Aug 20'). The first label, and the first of each new
-    year, carry the year on a second line: without it a reader can't tell which year."""
-    labels = []
+    year, carry the year on a second line: without it a reader can't tell which year. A label
+    at the right edge ends there (centred, half of it was cut off); one that would crowd the
+    label before it is left out (its year, if new, goes to the next one)."""
+    labels: list[dict] = []
     shown_year = None
     for i, (day, x) in enumerate(zip(dates, xs, strict=True)):
         if i % max(1, every):
             continue
+        anchor = "end" if x > WIDTH - 40 else "middle"
+        centre = x - 40 if anchor == "end" else x
+        if labels and centre - labels[-1]["centre"] < LABEL_GAP:
+            continue
         year = "" if day.year == shown_year else str(day.year)
-        anchor = "end" if x > WIDTH - 40 else "middle"  # a label at the right edge stays in
         labels.append(
-            {"x": round(x, 1), "text": f"{day:%b} {day.day}", "year": year, "anchor": anchor}
+            {
+                "x": round(x, 1),
+                "text": f"{day:%b} {day.day}",
+                "year": year,
+                "anchor": anchor,
+                "centre": centre,
+            }
         )
         shown_year = day.year
     return labels
