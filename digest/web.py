@@ -351,8 +351,11 @@ def create_app(config: Config) -> Starlette:
 
     async def app_static(request: Request) -> Response:
         """The feedback script and the stylesheets, from the templates (never the site dir)."""
-        body, media_type = app_file(request.url.path)
-        return Response(body, media_type=media_type)
+        body, media_type, etag = app_file(request.url.path)
+        headers = {"etag": etag, "cache-control": "no-cache"}  # kept, but asked about each time
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
 
     # ------------------------------------------------------------ webhooks
     async def health(request: Request) -> Response:

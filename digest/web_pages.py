@@ -6,6 +6,7 @@ not from the built site, so its pages keep their look when the archive is not bu
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from digest.config import Config
@@ -27,15 +28,16 @@ APP_FILES: dict[str, tuple[Path, str]] = {
 STYLESHEETS = ("/app/site.css", "/app/web.css")
 
 
-def app_file(path: str) -> tuple[bytes, str]:
-    """The bytes and media type of one of the app's own files (read once per process)."""
+def app_file(path: str) -> tuple[bytes, str, str]:
+    """The bytes, media type and ETag of one of the app's own files (read once per process)."""
     if path not in _loaded:
         source, media_type = APP_FILES[path]
-        _loaded[path] = (source.read_bytes(), media_type)
+        body = source.read_bytes()
+        _loaded[path] = (body, media_type, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
     return _loaded[path]
 
 
-_loaded: dict[str, tuple[bytes, str]] = {}
+_loaded: dict[str, tuple[bytes, str, str]] = {}
 
 
 def archive_root(config: Config, site_dir: Path) -> str | None:

@@ -107,6 +107,10 @@ def test_every_page_wears_the_archive_stylesheet_and_links_back_to_it(app):
     shared = httpx.get(app["url"] + "/app/site.css")
     assert shared.status_code == 200 and shared.headers["content-type"].startswith("text/css")
     assert shared.content == (TEMPLATES_DIR / "site" / "static" / "site.css").read_bytes()
+    again = httpx.get(
+        app["url"] + "/app/site.css", headers={"if-none-match": shared.headers["etag"]}
+    )
+    assert again.status_code == 304 and again.content == b""  # a page view re-sends no CSS
     extra = httpx.get(app["url"] + "/app/web.css")
     assert extra.status_code == 200 and ".field-error" in extra.text
     assert "url(" not in extra.text and "@import" not in extra.text  # nothing from the network
