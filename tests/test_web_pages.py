@@ -24,8 +24,14 @@ class _Elements(html.parser.HTMLParser):
         self.hrefs: list[str] = []
         self.stylesheets: list[str] = []
         self.invalid: list[str] = []
+        self.unlabelled: list[str] = []  # form controls no <label> names
+        self._labels: set[str] = set()
+        self._controls: list[tuple[str, bool]] = []
         self._open: list[dict] = []
         self.feed(text)
+        self.unlabelled = [
+            c for c, inside in self._controls if not inside and c not in self._labels
+        ]
 
     def handle_starttag(self, tag, attrs):
         found = dict(attrs)
@@ -36,6 +42,11 @@ class _Elements(html.parser.HTMLParser):
             self.hrefs.append(found["href"] or "")
         if tag == "link" and found.get("rel") == "stylesheet":
             self.stylesheets.append(found.get("href") or "")
+        if tag == "label" and found.get("for"):
+            self._labels.add(found["for"] or "")
+        if tag in ("input", "select", "textarea") and found.get("type") not in ("hidden", "submit"):
+            inside = any(e["tag"] == "label" for e in self._open)
+            self._controls.append((found.get("id") or found.get("name") or tag, inside))
         if found.get("aria-invalid") == "true":
             self.invalid.append(found.get("id") or found.get("name") or tag)
         if tag not in ("input", "link", "meta", "br"):
@@ -104,6 +115,7 @@ def test_every_page_wears_the_archive_stylesheet_and_links_back_to_it(app):
         assert page.stylesheets == ["/app/site.css", "/app/web.css"], name
         assert "/archive.html" in page.hrefs and "/stats.html" in page.hrefs, name
         assert "/" in page.hrefs, name  # the brand and 'Back to the archive'
+        assert page.unlabelled == [], name
     shared = httpx.get(app["url"] + "/app/site.css")
     assert shared.status_code == 200 and shared.headers["content-type"].startswith("text/css")
     assert shared.content == (TEMPLATES_DIR / "site" / "static" / "site.css").read_bytes()
