@@ -18,14 +18,17 @@ from digest.store import papers as paper_store
 from digest.textclean import clean_field, split_authors
 
 RLO, PDF, ZWSP, ZWJ, BOM = "\u202e", "\u202c", "\u200b", "\u200d", "\ufeff"
+NEXT = "2026-09-25"  # the day after the feeds' usual 2026-09-24
 
 
-def atom_entry(arxiv_id: str, title: str, abstract: str, authors: str, extra: str = "") -> str:
+def atom_entry(
+    arxiv_id: str, title: str, abstract: str, authors: str, extra: str = "", day="2026-09-24"
+) -> str:
     return f"""<entry><id>oai:arXiv.org:{arxiv_id}</id><title>{escape(title)}</title>
 <link href="https://arxiv.org/abs/{arxiv_id.split("v")[0]}" rel="alternate" type="text/html"/>
 <summary>arXiv:{arxiv_id} Announce Type: new
 Abstract: {escape(abstract)}</summary><category term="cs.AI"/>
-<published>2026-11-23T00:00:00-05:00</published><arxiv:announce_type>new</arxiv:announce_type>
+<published>{day}T00:00:00-04:00</published><arxiv:announce_type>new</arxiv:announce_type>
 <dc:creator>{escape(authors)}</dc:creator>{extra}</entry>"""
 
 
@@ -35,7 +38,7 @@ def atom_feed(*entries: str) -> bytes:
         '<feed xmlns:arxiv="http://arxiv.org/schemas/atom" '
         'xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns="http://www.w3.org/2005/Atom">'
         "<id>http://rss.arxiv.org/atom/cs.AI</id><title>cs.AI updates on arXiv.org</title>"
-        "<updated>2026-11-23T05:00:19+00:00</updated>" + "".join(entries) + "</feed>"
+        "<updated>2026-09-24T04:00:19+00:00</updated>" + "".join(entries) + "</feed>"
     ).encode()
 
 
@@ -47,12 +50,18 @@ def test_bidi_overrides_and_zero_width_spaces_never_reach_the_store():
             f"Bidi {RLO}gnp.exe{PDF} and zero{ZWSP}width{BOM} title \U0001f600",
             f"Abstract {RLO}reversed\u2066 isolate, with a scientist 👩{ZWJ}🔬.",
             f"Eve {RLO}evE, Zed{ZWSP} Zero",
+            extra=f"<dc:rights>http://creativecommons.org/licenses/by/4.0/{RLO}\n</dc:rights>"
+            f"<arxiv:DOI> 10.1000/x{ZWSP}y </arxiv:DOI>",
         )
     )
     (paper,) = parse_feed(raw).papers
     assert paper.title == "Bidi gnp.exe and zerowidth title \U0001f600"
     assert paper.abstract == f"Abstract reversed isolate, with a scientist 👩{ZWJ}🔬."
     assert paper.authors == ("Eve evE", "Zed Zero")
+    assert (paper.license, paper.doi) == (
+        "http://creativecommons.org/licenses/by/4.0/",
+        "10.1000/xy",
+    )
 
 
 def test_controls_and_line_breaks_are_dropped_or_become_spaces():
@@ -151,20 +160,23 @@ def feed_config(httpserver, make_config) -> Config:
 
 def test_bad_feeds_name_the_problem_and_keep_what_was_stored(httpserver, feed_config):
     """Over real HTTP: a good day, then an HTML page with 200, a 503, a cut-short feed with
-    hostile text; each a failed run with a clear reason, nothing stored before is lost."""
+    hostile text, each a failed run with a clear reason and nothing stored before lost; then
+    the whole next day arrives and is an ordinary good run."""
     db = open_db(feed_config.db_path)
     good = atom_feed(
-        *(atom_entry(f"2611.0010{i}v1", f"Good {i}", "Text.", "A B") for i in range(3))
+        *(atom_entry(f"2609.0010{i}v1", f"Good {i}", "Text.", "A B") for i in range(3))
     )
     hostile = atom_feed(
-        atom_entry("2611.00201v1", f"Evil <script>x</script>{RLO}", "Text.", "Ann & Bob <x>"),
-        atom_entry("2611.00202v1", "cut", "Text.", "C D"),
+        atom_entry(
+            "2609.00201v1", f"Evil <script>x</script>{RLO}", "T.", "Ann & Bob <x>", day=NEXT
+        ),
+        atom_entry("2609.00202v1", "Second", "Text.", "C D", day=NEXT),
     )
     answers = [
         (good, 200, "ok", None),
         (b"<!DOCTYPE html><html><head><title>Down</title></head></html>", 200, "failed", "HTML"),
         (b"busy", 503, "failed", "HTTP 503"),
-        (hostile[: hostile.index(b"2611.00202") + 5], 200, "failed", "cut short"),
+        (hostile[: hostile.index(b"2609.00202") + 5], 200, "failed", "cut short"),
     ]
     for body, status, expected, reason in answers:
         httpserver.clear()
@@ -174,8 +186,15 @@ def test_bad_feeds_name_the_problem_and_keep_what_was_stored(httpserver, feed_co
         (report,) = fetch_daily(db, feed_config)
         assert report.status == expected, report
         assert reason is None or reason in (report.error or ""), report.error
-    stored = paper_store.get_papers(db, ["2611.00100", "2611.00101", "2611.00102", "2611.00201"])
-    assert len(stored) == 4  # the good day, and the complete entry before the damage
-    evil = stored["2611.00201"]
+    ids = ["2609.00100", "2609.00101", "2609.00102", "2609.00201", "2609.00202"]
+    stored = paper_store.get_papers(db, ids)
+    assert sorted(stored) == ids[:4]  # the good day, and the complete entry before the damage
+    evil = stored["2609.00201"]
     assert evil.title == "Evil <script>x</script>" and evil.authors == ("Ann & Bob <x>",)
+
+    httpserver.clear()
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(hostile)
+    (report,) = fetch_daily(db, feed_config)
+    assert (report.status, report.counts.new, report.counts.unchanged) == ("ok", 1, 1)
+    assert sorted(paper_store.get_papers(db, ids)) == ids
     db.conn.close()

@@ -134,8 +134,8 @@ def _paper_from_entry(entry, channel_date: date | None, *, loose: bool = False) 
         primary_category=None,  # the feed doesn't flag it; the API does
         announce_type=announce_type,
         announced=_entry_date(entry) or channel_date,
-        license=entry.get("rights") or None,
-        doi=(entry.get("arxiv_doi") or "").strip() or None,
+        license=clean_field(entry.get("rights")) or None,
+        doi=clean_field(entry.get("arxiv_doi")) or None,
         journal_ref=clean_field(unescape(entry.get("arxiv_journal_reference") or "")) or None,
     )
 
