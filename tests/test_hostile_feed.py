@@ -27,7 +27,7 @@ def atom_entry(
     return f"""<entry><id>oai:arXiv.org:{arxiv_id}</id><title>{escape(title)}</title>
 <link href="https://arxiv.org/abs/{arxiv_id.split("v")[0]}" rel="alternate" type="text/html"/>
 <summary>arXiv:{arxiv_id} Announce Type: new
-Abstract: {escape(abstract)}</summary><category term="cs.AI"/>
+Abstract: {escape(abstract)}</summary><category term="cs.AI"/><category term="{RLO}cs.AI "/>
 <published>{day}T00:00:00-04:00</published><arxiv:announce_type>new</arxiv:announce_type>
 <dc:creator>{escape(authors)}</dc:creator>{extra}</entry>"""
 
@@ -58,6 +58,7 @@ def test_bidi_overrides_and_zero_width_spaces_never_reach_the_store():
     assert paper.title == "Bidi gnp.exe and zerowidth title \U0001f600"
     assert paper.abstract == f"Abstract reversed isolate, with a scientist 👩{ZWJ}🔬."
     assert paper.authors == ("Eve evE", "Zed Zero")
+    assert paper.categories == ("cs.AI",)
     assert (paper.license, paper.doi) == (
         "http://creativecommons.org/licenses/by/4.0/",
         "10.1000/xy",
@@ -131,6 +132,7 @@ def test_the_api_and_jsonl_sources_clean_and_bound_the_same_way():
         "abstract": f"A{ZWSP}b \x7f.",
         "authors": [f"N{RLO}n"],
         "doi": f"10.1/{BOM}x",
+        "categories": [f"cs.AI{RLO}", " cs.LG ", "cs.AI"],
     }
     paper = parse_jsonl_record(json.dumps(record, ensure_ascii=False), "line 1")
     assert (paper.title, paper.abstract, paper.authors, paper.doi) == (  # type: ignore[union-attr]
@@ -139,6 +141,7 @@ def test_the_api_and_jsonl_sources_clean_and_bound_the_same_way():
         ("Nn",),
         "10.1/x",
     )
+    assert paper.categories == ("cs.AI", "cs.LG")  # type: ignore[union-attr]
 
 
 @pytest.fixture

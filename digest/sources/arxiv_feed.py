@@ -123,7 +123,8 @@ def _paper_from_entry(entry, channel_date: date | None, *, loose: bool = False) 
     announce_type = announce_type.strip().lower()
     if announce_type not in ANNOUNCE_TYPES:
         raise ValueError(f"unknown announce type {announce_type!r}")
-    categories = tuple(dict.fromkeys(t["term"] for t in entry.get("tags", []) if t.get("term")))
+    terms = (clean_field(tag.get("term")) for tag in entry.get("tags", []))
+    categories = tuple(dict.fromkeys(term for term in terms if term))
     return Paper(
         id=base_id,
         version=version,

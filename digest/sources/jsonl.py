@@ -197,7 +197,7 @@ def _snapshot_paper(record: dict[str, Any], ref: str) -> Paper:
     abstract = _required_text(record, "abstract", MAX_ABSTRACT_CHARS)
     categories_value = record.get("categories")
     if isinstance(categories_value, str):
-        categories = tuple(dict.fromkeys(categories_value.split()))
+        categories = tuple(dict.fromkeys(strip_invisible(categories_value).split()))
     elif isinstance(categories_value, list):
         categories = _string_list(categories_value, "categories")
     else:
@@ -343,7 +343,8 @@ def _plain_paper(record: dict[str, Any], ref: str) -> Paper:
 def _string_list(values: list[Any], key: str) -> tuple[str, ...]:
     if not all(isinstance(v, str) for v in values):
         raise _BadField(f"{key} must be a list of strings")
-    return tuple(dict.fromkeys(v.strip() for v in values if v.strip()))
+    cleaned = (" ".join(strip_invisible(v).split()) for v in values)
+    return tuple(dict.fromkeys(v for v in cleaned if v))
 
 
 def _bounded_authors(names: tuple[str, ...]) -> tuple[str, ...]:
