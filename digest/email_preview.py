@@ -35,6 +35,10 @@ def latest_issue_date(db) -> date:
 
 
 def _plan(db, config: Config, subscriber, issue_date: date):
+    """The stored plan, else one computed now for a day whose announcement is stored: for any
+    other day the preview showed a 'Nothing matched today' email that no run would send."""
+    from digest.store.papers import announcement_dates
+
     try:
         from digest.planning import load_plan, plan_digest
     except ImportError as exc:  # the ranking stage is not installed in this checkout
@@ -43,7 +47,16 @@ def _plan(db, config: Config, subscriber, issue_date: date):
             "missing from this installation"
         ) from exc
     plan = load_plan(db, subscriber.id, issue_date)
-    return plan if plan is not None else plan_digest(db, config, subscriber, issue_date)
+    if plan is not None:
+        return plan
+    days = announcement_dates(db)
+    if issue_date not in days:
+        latest = f"the latest is {days[-1]}" if days else "none is stored yet: `digest fetch`"
+        raise UsageError(
+            f"--date {issue_date}: no announcement of that day is stored ({latest}; "
+            "`digest status` lists recent ones)"
+        )
+    return plan_digest(db, config, subscriber, issue_date)
 
 
 def preview_digest(

@@ -97,6 +97,18 @@ def database_problem(path: Path, exc: BaseException) -> str:
 state = CliState()
 
 
+def stored_db():
+    """The database for commands that only look: a missing file is an error naming where it
+    was looked for (a wrong directory or --config), not a new empty database there."""
+    path = state.config.db_path
+    if not path.exists():
+        raise UsageError(
+            f"no database at {path} (run `digest init` to create one, or point --config or "
+            "[database].path at yours)"
+        )
+    return state.db
+
+
 def print_json(value: Any) -> None:
     """Machine-readable output only, on stdout: strict JSON (NaN and infinities become null,
     which every parser reads; bare NaN is not JSON)."""

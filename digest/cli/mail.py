@@ -17,6 +17,7 @@ from digest.cli.common import (
     print_json,
     show_progress,
     state,
+    stored_db,
 )
 from digest.errors import UsageError
 
@@ -95,7 +96,7 @@ def send(
 
     progress = print_progress if show_progress() and not as_json else None
     report = send_issue(
-        state.db,
+        stored_db(),
         state.config,
         issue,
         dry_run=dry_run,
@@ -114,7 +115,7 @@ def send(
 def _send_held(as_json: bool, ignore_complaints: bool) -> None:
     from digest.send_times import send_held
 
-    reports = send_held(state.db, state.config, ignore_complaints=ignore_complaints)
+    reports = send_held(stored_db(), state.config, ignore_complaints=ignore_complaints)
     if as_json:
         print_json([report.as_dict() for report in reports])
     elif not reports:
@@ -190,7 +191,7 @@ def list_command(
     from digest.store.deliveries import list_deliveries
 
     issue = _issue_date(day) if day else None
-    rows = list_deliveries(state.db, state=delivery_state, issue_date=issue, limit=limit)
+    rows = list_deliveries(stored_db(), state=delivery_state, issue_date=issue, limit=limit)
     if as_json:
         print_json([row.as_dict() for row in rows])
         return
@@ -229,7 +230,7 @@ def resolve_command(
 
     if sent == failed:
         raise UsageError("pass exactly one of --sent or --failed")
-    row = resolve(state.db, delivery_id, "sent" if sent else "failed")
+    row = resolve(stored_db(), delivery_id, "sent" if sent else "failed")
     if as_json:
         print_json(row.as_dict())
     else:
@@ -259,8 +260,8 @@ def retry_command(
     if email is not None:
         from digest.subscribers import require_subscriber
 
-        subscriber_id = require_subscriber(state.db, email).id
-    report = requeue_not_sent(state.db, issue, subscriber_id=subscriber_id, dry_run=dry_run)
+        subscriber_id = require_subscriber(stored_db(), email).id
+    report = requeue_not_sent(stored_db(), issue, subscriber_id=subscriber_id, dry_run=dry_run)
     if as_json:
         print_json(report.as_dict())
         return

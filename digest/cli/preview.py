@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.common import console, parse_date_option, print_json, state
+from digest.cli.common import console, parse_date_option, print_json, state, stored_db
 
 
 def preview(
@@ -22,7 +22,9 @@ def preview(
         Path | None,
         typer.Option("--out", help="Folder for the files (default: <outbox_dir>/preview)."),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the paths as JSON.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the subject, paper count and file paths as JSON.")
+    ] = False,
 ) -> None:
     """Render one subscriber's digest to .html, .txt and .eml files without sending it.
 
@@ -32,7 +34,7 @@ def preview(
     from digest.errors import DigestError
 
     try:
-        files = preview_digest(state.db, state.config, email, parse_date_option(day), out)
+        files = preview_digest(stored_db(), state.config, email, parse_date_option(day), out)
     except OSError as exc:  # --out not writable, a file, on a full disk...
         where = exc.filename or out or "the preview folder"
         raise DigestError(f"cannot write the preview to {where}: {exc.strerror or exc}") from exc
@@ -49,7 +51,7 @@ def preview(
         )
         return
     console.print(
-        f"{files.subject}  ({files.papers} papers"
+        f"{files.subject}  ({files.papers} paper{'' if files.papers == 1 else 's'}"
         + (f", {files.truncated} left out of the HTML" if files.truncated else "")
         + ")",
         markup=False,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from digest.cli.common import console, print_json, show_progress, state
+from digest.cli.common import console, print_json, show_progress, state, stored_db
 
 site_app = typer.Typer(
     help="Build the static archive site (days, topics, papers, authors, "
@@ -40,7 +40,7 @@ def build(
         def progress(stage: str, done: int, total: int) -> None:
             console.print(f"  {stage}: {done}/{total}", end="\r")
 
-    report = build_site(state.db, state.config, full=full, progress=progress)
+    report = build_site(stored_db(), state.config, full=full, progress=progress)
     if as_json:
         print_json(asdict(report))
         return

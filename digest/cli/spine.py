@@ -20,6 +20,7 @@ from digest.cli.common import (
     print_json,
     show_progress,
     state,
+    stored_db,
 )
 from digest.errors import UsageError
 from digest.models import IngestReport
@@ -93,23 +94,10 @@ def _print_reports(reports: list[IngestReport]) -> None:
             console.print(f"  … and {len(r.skipped) - 5} more skipped records")
 
 
-def stored_db():
-    """The database for commands that only look: a missing file is an error naming where it
-    was looked for (a wrong directory or --config), not a new empty database there."""
-    path = state.config.db_path
-    if not path.exists():
-        raise UsageError(
-            f"no database at {path} (run `digest init` to create one, or point --config or "
-            "[database].path at yours)"
-        )
-    return state.db
-
-
 def init(as_json: JsonOption = False) -> None:
     """Create config.toml, the database and the sample topics file here, each if missing.
 
-    Safe to run again: files already there are kept as they were (and named), never
-    overwritten; the database's tables are brought up to date.
+    Safe to run again: files already there are named and kept as they were, never overwritten.
     """
     from digest.setup import init_lines, init_project
 

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from digest.cli.common import console, err_console, print_json, state
+from digest.cli.common import console, err_console, print_json, state, stored_db
 
 subscribers_app = typer.Typer(
     help="People who get the digest: add, list, show, edit, remove, import from CSV, export. "
@@ -114,7 +114,7 @@ def list_(
     """List subscribers with their status, schedule and topics."""
     from digest.subscriber_csv import export_subscribers
 
-    rows = export_subscribers(state.db, status=status)
+    rows = export_subscribers(stored_db(), status=status)
     if as_json:
         print_json(rows)
         return
@@ -145,7 +145,7 @@ def show(
     """Show one subscriber: settings, topics, personal topics and feedback counts."""
     from digest.subscribers import require_subscriber, subscriber_details
 
-    details = subscriber_details(state.db, require_subscriber(state.db, email))
+    details = subscriber_details(stored_db(), require_subscriber(stored_db(), email))
     if as_json:
         print_json(details)
         return
@@ -224,7 +224,7 @@ def edit(
     if not changes and status is None and topic is None:
         raise UsageError("nothing to change: give at least one option (see --help)")
     subscriber = edit_subscriber(
-        state.db,
+        stored_db(),
         email,
         status=status,
         topics=None if topic is None else [t for t in topic if t.strip()],
@@ -232,7 +232,7 @@ def edit(
         **changes,
     )
     if as_json:
-        print_json(subscriber_details(state.db, subscriber))
+        print_json(subscriber_details(stored_db(), subscriber))
     else:
         console.print(escape(f"updated {subscriber.email} ({subscriber.status})"))
 
@@ -255,7 +255,7 @@ def remove(
     """Delete a subscriber with their personal topics and feedback (to stop mail but keep the record, the subscriber can unsubscribe instead)."""
     from digest.subscribers import remove_subscriber, require_subscriber
 
-    subscriber = require_subscriber(state.db, email)
+    subscriber = require_subscriber(stored_db(), email)
     if subscriber.status in ("unsubscribed", "bounced", "complained"):
         err_console.print(
             escape(
@@ -267,7 +267,7 @@ def remove(
     if not yes and not _confirmed(f"Delete {subscriber.email} and their feedback?"):
         err_console.print(f"{escape(subscriber.email)} was not removed")
         raise typer.Exit(1)
-    remove_subscriber(state.db, subscriber.email)
+    remove_subscriber(stored_db(), subscriber.email)
     console.print(f"removed {escape(subscriber.email)}")
 
 
@@ -330,9 +330,9 @@ def export(
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
     if as_json:
-        print_json(export_subscribers(state.db, status=status))
+        print_json(export_subscribers(stored_db(), status=status))
     else:
-        typer.echo(export_subscribers_csv(state.db, status=status), nl=False)
+        typer.echo(export_subscribers_csv(stored_db(), status=status), nl=False)
 
 
 @feedback_app.command("add")
@@ -352,8 +352,8 @@ def feedback_add(
     chosen = [kind for kind, on in (("like", like), ("dislike", dislike), ("click", click)) if on]
     if len(chosen) != 1:
         raise UsageError("give exactly one of --like, --dislike, --click")
-    paper_id = record_feedback(state.db, email, paper, chosen[0])
-    address = require_subscriber(state.db, email).email
+    paper_id = record_feedback(stored_db(), email, paper, chosen[0])
+    address = require_subscriber(stored_db(), email).email
     console.print(escape(f"recorded {chosen[0]} of {paper_id} by {address}"))
 
 

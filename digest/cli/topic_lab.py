@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from digest.cli.common import console, parse_date_option, print_json, state
+from digest.cli.common import console, parse_date_option, print_json, state, stored_db
 from digest.cli.topics import topics_app
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
@@ -86,7 +86,7 @@ def try_(
     from digest.topic_lab import try_topic
 
     results = try_topic(
-        state.db,
+        stored_db(),
         state.config,
         text=text,
         like=like or (),
@@ -125,7 +125,7 @@ def test(
     """Show what a saved topic would have sent each past day: counts, scores, borderline papers."""
     from digest.topic_lab import histogram, test_topic
 
-    report = test_topic(state.db, state.config, name, days=days)
+    report = test_topic(stored_db(), state.config, name, days=days)
     bins = histogram(report.scores)
     if as_json:
         print_json(
@@ -171,7 +171,9 @@ def trending_cmd(
     if week and month:
         raise UsageError("choose one of --week and --month")
     period = "week" if week else "month" if month else "day"
-    items = trending(state.db, parse_date_option(day) or date.today(), period=period, limit=limit)
+    items = trending(
+        stored_db(), parse_date_option(day) or date.today(), period=period, limit=limit
+    )
     if as_json:
         print_json([dataclasses.asdict(t) for t in items])
         return
@@ -201,8 +203,8 @@ def picks(
     from digest.planning import picks_for_email
     from digest.subscribers import require_subscriber
 
-    plan, titles = picks_for_email(state.db, email, parse_date_option(day))
-    email = require_subscriber(state.db, email).email  # as stored, not as typed
+    plan, titles = picks_for_email(stored_db(), email, parse_date_option(day))
+    email = require_subscriber(stored_db(), email).email  # as stored, not as typed
     if as_json:
         print_json(
             None

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from digest.cli.common import console, err_console, print_json, state
+from digest.cli.common import console, err_console, print_json, state, stored_db
 
 topics_app = typer.Typer(
     help="Curated and personal topics: list, show, add, edit, remove, sync from topics.toml, "
@@ -33,7 +33,7 @@ def _scope(owner: str | None) -> tuple[str, int | None]:
         return "curated", None
     from digest.subscribers import require_subscriber
 
-    return "personal", require_subscriber(state.db, owner).id
+    return "personal", require_subscriber(stored_db(), owner).id
 
 
 def _print_topic(details: dict) -> None:
@@ -67,15 +67,15 @@ def list_(
     """List curated topics with how many subscribers follow each."""
     from digest.topics import curated_topics_with_followers, list_topics, topic_as_dict
 
-    rows = [topic_as_dict(t, followers=n) for t, n in curated_topics_with_followers(state.db)]
+    rows = [topic_as_dict(t, followers=n) for t, n in curated_topics_with_followers(stored_db())]
     if personal:
         # the owner's address, which `topics show/edit/remove --owner` take (not their id)
         from digest.store.subscribers import list_subscribers
 
-        emails = {s.id: s.email for s in list_subscribers(state.db)}
+        emails = {s.id: s.email for s in list_subscribers(stored_db())}
         rows += [
             topic_as_dict(t) | {"owner": emails.get(t.owner_id or 0)}
-            for t in list_topics(state.db, kind="personal")
+            for t in list_topics(stored_db(), kind="personal")
         ]
     if as_json:
         print_json(rows)
@@ -107,8 +107,10 @@ def show(
     from digest.topics import require_topic, topic_as_dict
 
     kind, owner_id = _scope(owner)
-    topic = require_topic(state.db, name, kind=kind, owner_id=owner_id)
-    followers = len(subscribers_following(state.db, topic.id or 0)) if kind == "curated" else None
+    topic = require_topic(stored_db(), name, kind=kind, owner_id=owner_id)
+    followers = (
+        len(subscribers_following(stored_db(), topic.id or 0)) if kind == "curated" else None
+    )
     details = topic_as_dict(topic, followers=followers)
     if as_json:
         print_json(details)
@@ -235,7 +237,7 @@ def edit(
         changes["threshold"] = None
     if not changes:
         raise UsageError("nothing to change: give at least one option (see --help)")
-    topic = update_topic(state.db, name, kind=kind, owner_id=owner_id, **changes)
+    topic = update_topic(stored_db(), name, kind=kind, owner_id=owner_id, **changes)
     if as_json:
         print_json(topic_as_dict(topic))
     else:
@@ -256,9 +258,9 @@ def remove(
     kind, owner_id = _scope(owner)
     followers = 0
     if kind == "curated":
-        found = require_topic(state.db, name, kind=kind)
-        followers = len(subscribers_following(state.db, found.id or 0))
-    topic = remove_topic(state.db, name, kind=kind, owner_id=owner_id)
+        found = require_topic(stored_db(), name, kind=kind)
+        followers = len(subscribers_following(stored_db(), found.id or 0))
+    topic = remove_topic(stored_db(), name, kind=kind, owner_id=owner_id)
     lost = f" ({followers} subscriber(s) no longer follow it)" if followers else ""
     console.print(escape(f"removed {kind} topic {topic.name!r}{lost}"))
 
