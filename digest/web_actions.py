@@ -174,7 +174,29 @@ class _DryRun(Exception):
 def _dry_run(db, choices: dict) -> None:
     """Add the choices as a new subscriber inside a savepoint that is always rolled back: the
     form is checked before anything is stored, and a known address gets exactly the errors
-    (and roughly the time) a new one would."""
+    (and roughly the time) a new one would. A refusal names the field it came from."""
+    try:
+        _dry_add(db, choices)
+    except UsageError as exc:
+        raise FieldError(_refused_field(db, choices), str(exc)) from None
+
+
+def _refused_field(db, choices: dict) -> str:
+    """Which one choice the checks refuse on its own ("" if only their mix is refused)."""
+    alone = {"topics": [], "own_topic": "", "authors": []}
+    for name, form_field in (
+        ("topics", "topics"),
+        ("own_topic", "own_topic"),
+        ("authors", "author"),
+    ):
+        try:
+            _dry_add(db, {**choices, **alone, name: choices[name]})
+        except UsageError:
+            return form_field
+    return ""
+
+
+def _dry_add(db, choices: dict) -> None:
     from digest import subscribers as people
 
     try:

@@ -240,3 +240,22 @@ def test_pages_fit_the_screen_and_show_errors_in_the_archive_look(app, width):
     assert shown["below"] and shown["gap"] < 24 and shown["wide"] == 0
     assert shown["error"] != shown["text"] and shown["brand"] == "700"
     assert elsewhere == []
+
+
+def test_a_refused_topic_own_topic_or_author_is_named_at_its_field(app):
+    """The sign-up's own checks (run on a throwaway subscriber) say which choice they refuse."""
+    cases = {
+        "topics": {"topics": "No such topic"},
+        "own_topic": {"own_topic": "\x00"},
+        "author": {"author": "Nobody Known"},
+    }
+    for field, bad in cases.items():
+        form = {"email": "new@example.org", "frequency": "daily", "topics": "Graphs", **bad}
+        answer = httpx.post(app["url"] + "/subscribe", data=form)
+        assert answer.status_code == 400, field
+        page = _Elements(answer.text)
+        assert page.by_id[f"{field}-error"]["text"], (field, answer.text)
+        shown = [k for k in page.by_id if k.endswith("-error") and k != "form-error"]
+        assert shown == [f"{field}-error"], field
+        assert f'<a href="#{field}">Go to the field</a>' in answer.text and field in page.by_id
+    assert app["db"].execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 1
