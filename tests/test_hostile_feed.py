@@ -201,3 +201,21 @@ def test_bad_feeds_name_the_problem_and_keep_what_was_stored(httpserver, feed_co
     assert (report.status, report.counts.new, report.counts.unchanged) == ("ok", 1, 1)
     assert sorted(paper_store.get_papers(db, ids)) == ids
     db.conn.close()
+
+
+def test_ids_arxiv_never_issues_are_skipped_with_the_reason():
+    """'2611.0001' (4 digits after 2014), '1412.00001' (5 before 2015) and month 13 looked
+    like arXiv ids and got abs links that lead nowhere."""
+    raw = atom_feed(
+        *(
+            atom_entry(arxiv_id, "T", "A.", "N")
+            for arxiv_id in ("2611.0001v1", "1412.00001v1", "2613.00001v1", "0704.0001v2")
+        )
+    )
+    listing = parse_feed(raw)
+    assert [(p.id, p.version) for p in listing.papers] == [("0704.0001", 2)]
+    assert len(listing.skipped) == 3
+    skipped = parse_jsonl_record('{"id": "2611.0001", "title": "t", "abstract": "a"}', "line 1")
+    assert skipped.reason == (  # type: ignore[union-attr]
+        "id '2611.0001' is not a usable arXiv id (ids from 2611 have 5 digits after the dot)"
+    )

@@ -14,15 +14,31 @@ MAX_AUTHOR_CHARS = 300
 
 
 def arxiv_id(raw: str) -> tuple[str, int | None] | None:
-    """`split_arxiv_id`, also refusing what no arXiv id has and SQLite cannot store: digits
-    other than 0-9 (a fullwidth '２４０１.00001') and a version over 99,999 (v99999999999999999999
-    overflowed the INTEGER column and failed the whole feed or import batch)."""
+    """`split_arxiv_id`, also refusing what no arXiv id has (see `arxiv_id_problem`)."""
     split = split_arxiv_id(raw)
-    if split is None or not split[0].isascii():
-        return None
-    if split[1] is not None and not 0 <= split[1] <= MAX_VERSION:
+    if split is None or arxiv_id_problem(*split):
         return None
     return split
+
+
+def arxiv_id_problem(base: str, version: int | None) -> str | None:
+    """Why an id of arXiv's shape cannot be one, or None: digits other than 0-9 (a fullwidth
+    '２４０１.00001'), a version over 99,999 (v99999999999999999999 overflowed the INTEGER
+    column and failed the whole feed or import batch), a month 00 or 13, or the wrong number
+    of digits after the dot (4 up to 1412, 5 from 1501: '2611.0001' links to no paper)."""
+    if not base.isascii():
+        return "digits other than 0-9"
+    if version is not None and not 0 <= version <= MAX_VERSION:
+        return f"version over {MAX_VERSION:,}"
+    if "/" in base:
+        return None
+    yymm, number = base.split(".")
+    if not 1 <= int(yymm[2:]) <= 12:
+        return f"month {yymm[2:]} does not exist"
+    digits = 5 if int(yymm) >= 1501 else 4
+    if len(number) != digits:
+        return f"ids from {yymm} have {digits} digits after the dot"
+    return None
 
 
 def oversize_reason(title: str, abstract: str, authors: tuple[str, ...]) -> str | None:

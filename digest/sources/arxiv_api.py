@@ -13,8 +13,8 @@ from datetime import date
 
 from digest.config import Config
 from digest.errors import ParseError, UsageError
-from digest.models import Paper, ParsedListing, SkippedRecord
-from digest.sources import arxiv_id, oversize_reason
+from digest.models import Paper, ParsedListing, SkippedRecord, split_arxiv_id
+from digest.sources import arxiv_id, arxiv_id_problem, oversize_reason
 from digest.sources.http import PoliteFetcher
 from digest.textclean import clean_field
 
@@ -162,21 +162,14 @@ def validate_arxiv_id(raw: str) -> tuple[str, int | None]:
     Besides the shape, new-style ids must have 4 digits after the dot up to 1412 and 5 from
     1501 on (the API silently drops `0808.05394`).
     """
-    split = arxiv_id(raw)
+    split = split_arxiv_id(raw)
     if split is None:
         raise UsageError(
             f"not an arXiv id: {raw!r} (expected e.g. 2408.01234, 2408.01234v2 or hep-th/9901001)"
         )
-    base = split[0]
-    if "/" not in base:
-        yymm, number = base.split(".")
-        digits = 5 if int(yymm) >= 1501 else 4
-        if not 1 <= int(yymm[2:]) <= 12:
-            raise UsageError(f"not an arXiv id: {raw!r} (month {yymm[2:]} does not exist)")
-        if len(number) != digits:
-            raise UsageError(
-                f"not an arXiv id: {raw!r} (ids from {yymm} have {digits} digits after the dot)"
-            )
+    problem = arxiv_id_problem(*split)
+    if problem:
+        raise UsageError(f"not an arXiv id: {raw!r} ({problem})")
     return split
 
 

@@ -26,8 +26,8 @@ from digest.sources import (  # noqa: F401  (the limits are re-exported for call
     MAX_AUTHOR_CHARS,
     MAX_AUTHORS,
     MAX_TITLE_CHARS,
-    MAX_VERSION,
     arxiv_id,
+    arxiv_id_problem,
     oversize_reason,
 )
 from digest.textclean import decode_tex_accents, split_authors, strip_invisible
@@ -286,10 +286,10 @@ def _plain_paper(record: dict[str, Any], ref: str) -> Paper:
     title = _required_text(record, "title", MAX_TITLE_CHARS)
     abstract = _required_text(record, "abstract", MAX_ABSTRACT_CHARS)
     split = arxiv_id(raw_id)
-    if split is None and split_arxiv_id(raw_id) is not None:
+    shaped = split_arxiv_id(raw_id) if split is None else None
+    if shaped is not None:
         raise _BadField(
-            f"id {raw_id[:80]!r} is not a usable arXiv id (version over {MAX_VERSION:,}, "
-            "or digits other than 0-9)"
+            f"id {raw_id[:80]!r} is not a usable arXiv id ({arxiv_id_problem(*shaped)})"
         )
     if split is None:
         if len(raw_id) > MAX_FOREIGN_ID_CHARS or not _FOREIGN_ID_RE.fullmatch(raw_id):
