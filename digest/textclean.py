@@ -88,7 +88,8 @@ def has_invisible(text: str) -> bool:
 def clean_field(text: str | None) -> str:
     """Titles and abstracts: decoded accents, single spaces, no invisible controls. Markup
     stays text (templates escape it); line breaks become spaces (no CRLF reaches a header)."""
-    return squash_whitespace(strip_invisible(decode_tex_accents(text or "")))
+    cleaned = squash_whitespace(decode_tex_accents(text or ""))
+    return cleaned if cleaned.isprintable() else squash_whitespace(strip_invisible(cleaned))
 
 
 def split_authors(creator: str) -> list[str]:

@@ -45,7 +45,10 @@ def fast_clean(text: str) -> str:
     A 2-million-line snapshot spends most of its parse time squashing whitespace; str.split
     does what the `\\s+` regex does (tests/test_jsonl.py checks they agree).
     """
-    return " ".join(strip_invisible(decode_tex_accents(text)).split())
+    cleaned = " ".join(decode_tex_accents(text).split())
+    if cleaned.isprintable():  # the usual case: no control, bidi or zero-width character
+        return cleaned
+    return " ".join(strip_invisible(cleaned).split())
 
 
 def iter_jsonl(source: str | Path | IO[bytes]) -> Iterator[Paper | SkippedRecord]:
