@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from digest.config import Config, secret
-from digest.errors import DigestError
+from digest.errors import DigestError, UsageError
 
 BACKUP_PREFIX = "digest-"
 BACKUP_NAME_RE = re.compile(r"digest-\d{8}T\d{12}Z\.db")  # digest-20260101T003000123456Z.db
@@ -40,8 +40,13 @@ def backup(
 
     source = config.db_path
     if not source.is_file():
-        raise DigestError(f"{source}: no database to back up")
+        raise UsageError(
+            f"no database at {source} to back up (point --config or [database].path at yours)"
+        )
     folder = Path(dest_dir) if dest_dir else config.path(config.service.backup_dir)
+    if folder.exists() and not folder.is_dir():
+        where = "--dir" if dest_dir else "[service].backup_dir"
+        raise UsageError(f"backup: {where} {folder} is a file, not a folder")
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%S%fZ")
     target = folder / f"{BACKUP_PREFIX}{stamp}.db"
     started = time.monotonic()

@@ -243,14 +243,19 @@ def test_backup_to_a_place_that_cannot_hold_it_is_one_line(make_config, tmp_path
     open_db(config.db_path).conn.close()
     a_file = tmp_path / "not-a-dir"
     a_file.write_text("x")
-    for where, message in [
-        (a_file, "is not a directory"),
-        (a_file / "sub", "cannot write to"),
+    for where, message, code in [
+        (a_file, f"--dir {a_file} is a file, not a folder", 2),
+        (a_file / "sub", "cannot write to", 1),
     ]:
         result = digest_cli(config_path, "backup", "--dir", str(where))
-        assert result.returncode == 1, result.stderr
+        assert result.returncode == code, result.stderr
         assert result.stderr.startswith("error: backup: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    config_path.write_text(config_path.read_text().replace("data/digest.db", "elsewhere/d.db"))
+    result = digest_cli(config_path, "backup")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"error: no database at {tmp_path / 'elsewhere' / 'd.db'}")
+    assert not (tmp_path / "elsewhere").exists()
 
 
 def test_a_database_that_is_not_sqlite_or_is_damaged_is_one_line_and_left_alone(make_config):

@@ -193,6 +193,9 @@ def test_every_command_has_help():
         (("subscribers", "add"), "Missing argument"),
         (("no-such-command",), "No such command"),
         (("topics", "try", "--limit", "many"), "Invalid value for '--limit'"),
+        # a misspelt category was fetched: arXiv's empty feed read as 'no announcement today'
+        (("fetch", "-C", "cs.ai"), "--category: category 'cs.ai' is written cs.AI on arXiv"),
+        (("fetch", "-C", "cs.LG+notacat"), "category 'notacat' is not an arXiv category"),
     ],
 )
 def test_usage_errors_are_short_and_exit_2(tmp_path, args, message):

@@ -142,6 +142,7 @@ def fetch(
     """Fetch new papers from arXiv and store them. Politely: one request per 3 s."""
     from digest.fetching import run_fetch
 
+    _check_categories(category or [])
     reports = run_fetch(
         state.db,
         state.config,
@@ -159,6 +160,18 @@ def fetch(
             console.print("No announcement today (weekend or arXiv holiday): nothing to do.")
     if any(r.status == "failed" for r in reports):
         raise typer.Exit(1)
+
+
+def _check_categories(categories: list[str]) -> None:
+    """A misspelt --category (cs.ai, notacat) fetched a feed arXiv answers with no papers,
+    read as 'no announcement today'; name it before any request, as topics do."""
+    from digest.topics import _category_problem  # the one list of arXiv's archives
+
+    for category in categories:
+        for part in category.split("+"):
+            problem = _category_problem(part.strip())
+            if problem:
+                raise UsageError(f"--category: {problem}")
 
 
 def _count_lines(path: Path) -> int:
