@@ -174,9 +174,10 @@ def _existing_file(path: Path, shown: str) -> Path:
     return path
 
 
-def find_config_path(explicit: str | Path | None = None) -> Path | None:
+def find_config_path(explicit: str | Path | None = None, shown: str | None = None) -> Path | None:
+    """`shown` names where `explicit` came from in errors (DIGEST_CONFIG=… read by the CLI)."""
     if explicit:
-        return _existing_file(Path(explicit), str(explicit))
+        return _existing_file(Path(explicit), shown or str(explicit))
     env = os.environ.get("DIGEST_CONFIG")
     if env:
         return _existing_file(Path(env), f"DIGEST_CONFIG={env}")
@@ -185,8 +186,8 @@ def find_config_path(explicit: str | Path | None = None) -> Path | None:
     return _existing_file(local, str(local)) if local.exists() or local.is_symlink() else None
 
 
-def load_config(explicit: str | Path | None = None) -> Config:
-    path = find_config_path(explicit)
+def load_config(explicit: str | Path | None = None, shown: str | None = None) -> Config:
+    path = find_config_path(explicit, shown)
     if path is None:
         return Config()
     try:

@@ -3,6 +3,7 @@ wrong date or a one-paper digest each read as one clear line with the right exit
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -68,3 +69,37 @@ def test_preview_of_a_day_without_an_announcement_names_the_latest(sample_db, tm
     )
     assert code == 0, err
     assert out.splitlines()[0].endswith("(1 paper)")  # not '(1 papers)'
+
+
+def test_a_config_path_from_digest_config_is_named_as_such(tmp_path):
+    """With DIGEST_CONFIG left set in the shell, 'nope.toml: config file not found' did not
+    say where that path came from."""
+    env = {**os.environ, "DIGEST_CONFIG": "nope.toml"}
+    result = subprocess.run(
+        [sys.executable, "-m", "digest", "status"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == "error: DIGEST_CONFIG=nope.toml: config file not found"
+    explicit = _digest("--config", "nope.toml", "status", cwd=tmp_path)
+    assert explicit.stderr.strip() == "error: nope.toml: config file not found"
+
+
+def test_doctor_reports_a_broken_config_as_its_failed_check(tmp_path):
+    """`doctor --json` on a broken config.toml printed nothing on stdout, so a monitor that
+    parses it saw no JSON at all; the config check fails in the report's own format."""
+    (tmp_path / "config.toml").write_text("[schedule]\ncron = '61 * * * *'\n")
+    result = _digest("doctor", "--json", cwd=tmp_path)
+    assert result.returncode == 2 and result.stderr == ""
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    [check] = report["checks"]
+    assert check["name"] == "config" and check["status"] == "fail"
+    assert "[schedule].cron '61 * * * *': the minute field '61' is wrong" in check["detail"]
+    text = _digest("doctor", cwd=tmp_path)
+    assert text.returncode == 2
+    assert text.stdout.startswith("fail config: ") and len(text.stdout.splitlines()) == 1

@@ -35,6 +35,7 @@ app = typer.Typer(
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     config: Annotated[
         str | None,
         typer.Option(
@@ -47,6 +48,9 @@ def _main(
     ] = None,
 ) -> None:
     state.config_path = config
+    source = ctx.get_parameter_source("config")
+    from_env = config is not None and source is not None and source.name == "ENVIRONMENT"
+    state.config_shown = f"DIGEST_CONFIG={config}" if from_env else None
 
 
 for module in (spine, topics, topic_lab, subscribers, preview, mail, service, site):

@@ -33,13 +33,14 @@ err_console = _console(stderr=True)
 @dataclass
 class CliState:
     config_path: str | None = None
+    config_shown: str | None = None  # "DIGEST_CONFIG=path" when the path came from there
     _config: Config | None = None
     _db: Any = field(default=None, repr=False)
 
     @property
     def config(self) -> Config:
         if self._config is None:
-            self._config = load_config(self.config_path)
+            self._config = load_config(self.config_path, self.config_shown)
         return self._config
 
     @property

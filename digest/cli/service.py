@@ -18,6 +18,7 @@ from digest.cli.common import (
     show_progress,
     state,
 )
+from digest.config import ConfigError
 from digest.errors import UsageError
 
 
@@ -179,16 +180,26 @@ def doctor(as_json: JsonOption = False) -> None:
 
     from digest.ops import doctor as run_doctor
 
-    report = run_doctor(state.config)
-    if as_json:
-        print_json({"ok": report.ok, "checks": [asdict(c) for c in report.checks]})
-    else:
-        colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
-        for check in report.checks:
-            colour = colours[check.status]
-            console.print(f"[{colour}]{check.status:>4}[/] {check.name}: {escape(check.detail)}")
+    try:
+        config = state.config
+    except ConfigError as exc:  # the first check failed: say so in the report's own format
+        _print_checks(as_json, [{"name": "config", "status": "fail", "detail": str(exc)}])
+        raise typer.Exit(2) from exc
+    report = run_doctor(config)
+    _print_checks(as_json, [asdict(c) for c in report.checks])
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_checks(as_json: bool, checks: list[dict]) -> None:
+    if as_json:
+        print_json({"ok": all(c["status"] != "fail" for c in checks), "checks": checks})
+        return
+    colours = {"ok": "green", "warn": "yellow", "fail": "red", "skip": "dim"}
+    for check in checks:
+        colour = colours[check["status"]]
+        status, name, detail = check["status"], check["name"], escape(check["detail"])
+        console.print(f"[{colour}]{status:>4}[/] {name}: {detail}")
 
 
 def register(app: typer.Typer) -> None:
