@@ -31,6 +31,7 @@ from digest.web_pages import (
     APP_FILES,
     FEEDBACK_SCRIPT_PATH,
     app_file,
+    archive_root,
     error_page,
     field_errors,
     page_context,
@@ -380,8 +381,13 @@ def create_app(config: Config) -> Starlette:
         assert isinstance(exc, HTTPException)
         titles = {404: "Not found", 405: "Method not allowed", 413: "Too large"}
         title = titles.get(exc.status_code, "Request not understood")
-        if exc.status_code == 404 and exc.detail == "Not Found":  # Starlette's bare phrase
-            answer = message(title, NO_PAGE_HERE, 404, link="/", link_text="Browse the archive")
+        if exc.status_code == 404:  # a way on: the archive, or sign-up when none is here
+            archive = archive_root(config, site_dir)
+            text = NO_PAGE_HERE if exc.detail == "Not Found" else exc.detail  # Starlette's phrase
+            link, label = (
+                (archive, "Browse the archive") if archive else ("/subscribe", "Subscribe")
+            )
+            answer = message(title, text, 404, link=link, link_text=label)
         else:
             answer = message(title, exc.detail, exc.status_code)
         answer.headers.update(exc.headers or {})

@@ -236,7 +236,9 @@ class SiteFiles:
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(405, "This address only answers GET.", {"allow": "GET, HEAD"})
         if self.files is None:
-            raise HTTPException(404, "Nothing here (the archive has not been built yet).")
+            raise HTTPException(
+                404, "Nothing here yet: the archive has not been built (`digest site build`)."
+            )
         await self.files(scope, receive, send)
 
 

@@ -259,3 +259,17 @@ def test_a_refused_topic_own_topic_or_author_is_named_at_its_field(app):
         assert shown == [f"{field}-error"], field
         assert f'<a href="#{field}">Go to the field</a>' in answer.text and field in page.by_id
     assert app["db"].execute("SELECT COUNT(*) FROM subscribers").fetchone()[0] == 1
+
+
+def test_an_unbuilt_archives_pages_say_so_and_offer_the_sign_up(app):
+    """`digest serve` before `digest site build`: an archive page is a 404 that names the
+    missing build and links to the sign-up ('/' is the sign-up), not a bare 'Nothing here';
+    once built, a missing page links back to the archive."""
+    answer = httpx.get(app["url"] + "/archive.html")
+    assert answer.status_code == 404 and "`digest site build`" in answer.text
+    assert "/subscribe" in _Elements(answer.text).hrefs
+    missing = _Elements(httpx.get(app["url"] + "/no/such/page").text)
+    assert "/subscribe" in missing.hrefs
+    app["build"]()
+    assert "Archive home" in httpx.get(app["url"] + "/").text
+    assert "/" in _Elements(httpx.get(app["url"] + "/no/such/page").text).hrefs
