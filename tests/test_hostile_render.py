@@ -91,3 +91,25 @@ def test_an_unbroken_900_character_title_does_not_widen_the_email(browser, tmp_p
     page.goto(path.as_uri())
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     page.close()
+
+
+def test_a_paper_page_without_authors_or_links_has_no_empty_lines_for_them(
+    sample_db, sample_config
+):
+    """An imported paper with no authors and no arXiv id left an empty authors paragraph and
+    an empty button row under its title."""
+    from dataclasses import replace
+    from pathlib import Path
+
+    from digest.site import build_site
+    from digest.store.papers import upsert_papers
+
+    upsert_papers(
+        sample_db,
+        [Paper(id="bare-1", title="Bare", abstract="Only this.", is_arxiv=False)],
+        source="x",
+    )
+    config = replace(sample_config, site=replace(sample_config.site, search=False))
+    page = (Path(build_site(sample_db, config).dir) / "papers" / "bare-1.html").read_text()
+    assert 'class="authors big"' not in page and 'class="actions"' not in page
+    assert "<h1>Bare</h1>" in page
