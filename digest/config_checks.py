@@ -142,6 +142,11 @@ def _validate_paths(config: Config, src: str) -> None:
         except RuntimeError as exc:  # ~someone that is not a user, or no $HOME
             raise ConfigError(f"{src}: {key} {value!r}: {exc}") from exc
     site = config.path(config.site.dir).resolve()
+    if site.exists() and not site.is_dir():  # a build would swap the file for the site
+        raise ConfigError(
+            f"{src}: [site].dir {site} is a file, not a folder; each site build replaces "
+            "that path, so give the site a folder of its own (e.g. data/site)"
+        )
     kept = {k: config.path(v) for k, v in _path_settings(config).items() if v and k != "[site].dir"}
     for name, path in (kept | {"the config file's folder": config.base_dir}).items():
         other = path.resolve()

@@ -103,3 +103,30 @@ def test_doctor_reports_a_broken_config_as_its_failed_check(tmp_path):
     text = _digest("doctor", cwd=tmp_path)
     assert text.returncode == 2
     assert text.stdout.startswith("fail config: ") and len(text.stdout.splitlines()) == 1
+
+
+def test_a_site_dir_that_is_a_file_is_refused_and_the_file_kept(tmp_path):
+    """[site].dir naming an existing file: `digest site build` replaced the file with a
+    symlink to the new site (the operator's file was gone)."""
+    assert _digest("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "notes.txt").write_text("mine\n")
+    (tmp_path / "config.toml").write_text('[site]\ndir = "notes.txt"\n')
+    result = _digest("site", "build", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"[site].dir {tmp_path / 'notes.txt'} is a file, not a folder" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
+    assert not (tmp_path / "notes.txt").is_symlink()
+
+
+def test_a_site_dir_that_cannot_be_written_is_one_line(tmp_path):
+    """A [site].dir where folders cannot be made (here under /proc) was an 80-line traceback."""
+    assert _digest("init", cwd=tmp_path).returncode == 0
+    (tmp_path / "config.toml").write_text('[site]\ndir = "/proc/digest-site"\n')
+    result = _digest("site", "build", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: site build: cannot write /proc/digest-site")
+    assert result.stderr.strip().endswith(
+        "([site].dir must be a folder this user can create and write)"
+    )
+    assert len(result.stderr.strip().splitlines()) == 1

@@ -81,6 +81,12 @@ def main() -> None:
     except sqlite3.DatabaseError as exc:  # damage found after opening, a read-only file, ...
         err_console.print(f"[bold red]error:[/] {escape(_database_line(exc))}", highlight=False)
         sys.exit(1)
+    except OSError as exc:  # a folder that cannot be written, a full disk, ...: no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        err_console.print(
+            f"[bold red]error:[/] {escape(where + (exc.strerror or str(exc)))}", highlight=False
+        )
+        sys.exit(1)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from digest.cli.common import console, print_json, show_progress, state, stored_db
+from digest.errors import DigestError
 
 site_app = typer.Typer(
     help="Build the static archive site (days, topics, papers, authors, "
@@ -40,7 +41,14 @@ def build(
         def progress(stage: str, done: int, total: int) -> None:
             console.print(f"  {stage}: {done}/{total}", end="\r")
 
-    report = build_site(stored_db(), state.config, full=full, progress=progress)
+    try:
+        report = build_site(stored_db(), state.config, full=full, progress=progress)
+    except OSError as exc:  # [site].dir on a read-only disk, under /proc, a full disk ...
+        where = exc.filename or state.config.path(state.config.site.dir)
+        raise DigestError(
+            f"site build: cannot write {where}: {exc.strerror or exc} "
+            "([site].dir must be a folder this user can create and write)"
+        ) from exc
     if as_json:
         print_json(asdict(report))
         return
