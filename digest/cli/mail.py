@@ -58,7 +58,7 @@ def send(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Send even when the issue is older than mail.max_lateness_hours."
+            "--force", help="Send even when the issue is older than \\[mail].max_lateness_hours."
         ),
     ] = False,
     held: Annotated[

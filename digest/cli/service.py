@@ -147,7 +147,7 @@ def backup(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Copy the live database to a timestamped 0600 file, check it, prune old backups.
+    """Copy the live database to a timestamped file only its owner can read, check it, prune old backups.
 
     Safe while the service and a run are writing.
     """

@@ -29,7 +29,7 @@ def build(
         bool, typer.Option("--json", help="Print machine-readable JSON only.")
     ] = False,
 ) -> None:
-    """Render the site into the folder set by `dir` in the site section of config.toml.
+    """Render the static archive into \\[site].dir (default data/site).
 
     Only pages whose inputs changed are re-rendered; the new site replaces the old one in one atomic swap.
     """
