@@ -69,6 +69,10 @@ def test_preview_of_a_day_without_an_announcement_names_the_latest(sample_db, tm
     )
     assert code == 0, err
     assert out.splitlines()[0].endswith("(1 paper)")  # not '(1 papers)'
+    code, out, err = run_cli_in_process(
+        config_path, capsys, "picks", "one@example.org", "--date", "2020-01-01"
+    )
+    assert code == 0 and out.startswith("no planned issue for one@example.org on 2020-01-01 (")
 
 
 def test_a_config_path_from_digest_config_is_named_as_such(tmp_path):

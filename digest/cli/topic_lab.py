@@ -203,7 +203,8 @@ def picks(
     from digest.planning import picks_for_email
     from digest.subscribers import require_subscriber
 
-    plan, titles = picks_for_email(stored_db(), email, parse_date_option(day))
+    issue = parse_date_option(day)
+    plan, titles = picks_for_email(stored_db(), email, issue)
     email = require_subscriber(stored_db(), email).email  # as stored, not as typed
     if as_json:
         print_json(
@@ -221,7 +222,11 @@ def picks(
         )
         return
     if plan is None:
-        console.print(f"no planned issue for {escape(email)} (`digest run` plans each issue)")
+        when = f" on {issue}" if issue else " yet"
+        console.print(
+            f"no planned issue for {escape(email)}{when} (`digest run` plans each issue; "
+            "`digest preview` shows what one would hold)"
+        )
         return
     console.print(
         f"{escape(email)}: issue {plan.issue_date}, {len(plan.picks)} picks "
