@@ -77,13 +77,16 @@ def ingest_listing(
 
 
 def _status(listing: ParsedListing, previous: date | None, expected: date | None) -> str:
-    if listing.is_empty_announcement:
-        return "empty"
+    """Stale before empty: an empty feed dated before the day asked for is the weekend's or
+    a holiday's listing not yet replaced (arXiv rebuilds late some nights), not a sign that
+    today has no announcement; as 'empty' the run ended and was never retried."""
     channel = listing.channel_date
     if channel and previous and channel <= previous:
         return "stale"  # the channel date did not move since the last good run
     if channel and expected and channel < expected:
         return "stale"
+    if listing.is_empty_announcement:
+        return "empty"
     return "ok"
 
 

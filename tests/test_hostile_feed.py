@@ -219,3 +219,25 @@ def test_ids_arxiv_never_issues_are_skipped_with_the_reason():
     assert skipped.reason == (  # type: ignore[union-attr]
         "id '2611.0001' is not a usable arXiv id (ids from 2611 have 5 digits after the dot)"
     )
+
+
+def test_the_weekends_empty_feed_still_served_on_monday_is_stale_not_no_announcement(
+    httpserver, feed_config
+):
+    """arXiv rebuilt late: Monday's run got Sunday's empty channel. It read as 'no
+    announcement today', so the run ended for good (the scheduler retries only stale runs)
+    and Monday's listing was never fetched."""
+    from datetime import date
+
+    from digest.pipeline import run_daily
+
+    sunday = atom_feed().replace(b"2026-09-24T04:00:19", b"2026-09-27T04:00:19")
+    monday = date(2026, 9, 28)
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(sunday)
+    db = open_db(feed_config.db_path)
+    (report,) = fetch_daily(db, feed_config, expected_date=date(2026, 9, 27))
+    assert report.status == "empty"  # asked for Sunday itself: no announcement, rightly
+    (report,) = fetch_daily(db, feed_config, expected_date=monday)
+    assert (report.status, report.channel_date) == ("stale", date(2026, 9, 27))
+    assert run_daily(db, feed_config, monday).status == "stale"
+    db.conn.close()
