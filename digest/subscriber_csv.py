@@ -8,6 +8,7 @@ reads, so an export can be imported elsewhere. Manage tokens are never exported.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from dataclasses import dataclass, field
@@ -237,19 +238,36 @@ def import_subscribers_file(db, path: str | Path, stdin: IO[bytes] | None = None
     file_path = Path(path)
     try:
         if str(path) == "-" and stdin is not None:
-            text = stdin.read().decode("utf-8")
+            raw = stdin.read()
         else:
-            text = file_path.read_text(encoding="utf-8")
+            raw = file_path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"{file_path}: file not found") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"{file_path}: not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"{file_path}: cannot read it ({exc.strerror or exc})") from None
+    text = _decoded(raw, file_path)
     try:
         return import_subscribers_csv(db, text)
     except csv.Error as exc:
         raise UsageError(f"{file_path}: not a readable CSV file ({exc})") from None
+
+
+def _decoded(raw: bytes, file_path: Path) -> str:
+    """UTF-8 (with or without a BOM), or UTF-16 with its BOM (Excel's 'Unicode text'); other
+    bytes are refused naming the line, since guessing a legacy code page mangles names."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise UsageError(f"{file_path}: broken UTF-16 text") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise UsageError(
+            f"{file_path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "save it as 'CSV UTF-8'"
+        ) from None
 
 
 def export_subscribers(db, status: str | None = None) -> list[dict]:

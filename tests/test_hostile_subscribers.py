@@ -117,3 +117,19 @@ def test_a_file_without_an_email_header_shows_what_its_first_row_has(db):
         import_subscribers_csv(db, "ann@example.org,Ann\n")
     with pytest.raises(UsageError, match=r"first row has 'Email Address', 'First Name'"):
         import_subscribers_csv(db, "Email Address,First Name\nann@example.org,Ann\n")
+
+
+def test_utf16_from_excel_is_read_and_a_legacy_code_page_is_refused_naming_the_line(db, tmp_path):
+    from digest.subscriber_csv import import_subscribers_file
+
+    unicode_text = tmp_path / "unicode.txt"  # Excel's "Unicode text": UTF-16, tabs
+    unicode_text.write_bytes("email\tname\r\nzoe@example.org\tZoë\r\n".encode("utf-16"))
+    report = import_subscribers_file(db, unicode_text)
+    assert report.added == ["zoe@example.org"]
+    assert [s.name for s in list_subscribers(db)] == ["Zoë"]
+
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("email,name\nann@example.org,Ann\nbob@example.org,José\n".encode("cp1252"))
+    with pytest.raises(UsageError, match=r"not UTF-8 text \(byte 0xe9 on line 3\)"):
+        import_subscribers_file(db, latin)
+    assert len(list_subscribers(db)) == 1
