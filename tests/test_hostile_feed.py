@@ -241,3 +241,26 @@ def test_the_weekends_empty_feed_still_served_on_monday_is_stale_not_no_announce
     assert (report.status, report.channel_date) == ("stale", date(2026, 9, 27))
     assert run_daily(db, feed_config, monday).status == "stale"
     db.conn.close()
+
+
+def test_rss_keeps_angle_brackets_in_text_as_atom_does():
+    """feedparser treats RSS titles and descriptions as HTML and sanitized them: the recorded
+    abstract of 2508.13382 read 'traces delimited by and tags' from RSS, where Atom has
+    'delimited by <think> and <answer> tags'."""
+    from tests.conftest import ATOM_SAMPLE
+
+    (atom,) = [p for p in parse_feed(ATOM_SAMPLE.read_bytes()).papers if p.id == "2508.13382"]
+    title = "Bounds for a<b and c>d <i>in</i> x & y"
+    rss = f"""<?xml version='1.0' encoding='UTF-8'?>
+<rss xmlns:arxiv="http://arxiv.org/schemas/atom" xmlns:dc="http://purl.org/dc/elements/1.1/"
+version="2.0"><channel><title>cs.AI updates on arXiv.org</title>
+<pubDate>Wed, 20 Aug 2025 00:00:00 -0400</pubDate><item><title>{escape(title)}</title>
+<link>https://arxiv.org/abs/2508.13382</link><description>arXiv:2508.13382v1 Announce Type: new
+Abstract: {escape(atom.abstract)} &lt;script&gt;x&lt;/script&gt;</description>
+<guid isPermaLink="false">oai:arXiv.org:2508.13382v1</guid><category>cs.AI</category>
+<arxiv:announce_type>new</arxiv:announce_type><dc:creator>A &lt;B&gt; C, D &amp; E</dc:creator>
+</item></channel></rss>""".encode()
+    (paper,) = parse_feed(rss).papers
+    assert "delimited by <think> and <answer> tags" in paper.abstract
+    assert paper.abstract == atom.abstract + " <script>x</script>"
+    assert paper.title == title and paper.authors == ("A <B> C", "D & E")

@@ -38,7 +38,10 @@ def parse_feed(raw: bytes) -> ParsedListing:
 
     Raises ParseError only when the bytes are not a feed at all.
     """
-    parsed = feedparser.parse(raw)
+    # RSS titles and descriptions count as HTML to feedparser, whose sanitizer then dropped
+    # text: "delimited by <think> and <answer> tags" became "delimited by and tags". arXiv
+    # sends plain text; templates escape it, so nothing in it is ever markup.
+    parsed = feedparser.parse(raw, sanitize_html=False, resolve_relative_uris=False)
     if not parsed.get("version"):  # an HTML error page, an empty body, JSON...
         raise ParseError(f"not an RSS/Atom feed: {_describe(raw, parsed)}")
     malformed = parsed.bozo and isinstance(parsed.get("bozo_exception"), SAXException)
