@@ -35,6 +35,7 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 _LOCAL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
 _LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_EDGE_RE = re.compile(r"^[\s\u200b\u200e\u200f\u2060\ufeff]+|[\s\u200b\u200e\u200f\u2060\ufeff]+$")
 
 
 def normalise_email(raw: str) -> str:
@@ -46,7 +47,7 @@ def normalise_email(raw: str) -> str:
     ("Ann <ann@x.org>"), spaces, missing dots in the domain and the like are refused, and the
     error says which of these it was.
     """
-    text = (raw or "").strip()
+    text = _EDGE_RE.sub("", raw or "")  # a pasted address often ends in a zero-width space
     if text.lower().startswith("mailto:"):
         text = text[len("mailto:") :]
     problem = _address_problem(text)

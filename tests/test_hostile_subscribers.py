@@ -53,6 +53,7 @@ def test_each_refused_address_says_what_is_wrong(raw, reason):
         ("ada+digest@example.com", "ada+digest@example.com"),
         ("ada@xn--bcher-kva.de", "ada@bücher.de"),
         ("mailto:ada@BÜCHER.de", "ada@bücher.de"),
+        ("\ufeffada@example.com\u200b\n", "ada@example.com"),  # pasted from a web page
     ],
 )
 def test_usual_odd_spellings_are_one_address(raw, stored):
