@@ -264,3 +264,12 @@ Abstract: {escape(atom.abstract)} &lt;script&gt;x&lt;/script&gt;</description>
     assert "delimited by <think> and <answer> tags" in paper.abstract
     assert paper.abstract == atom.abstract + " <script>x</script>"
     assert paper.title == title and paper.authors == ("A <B> C", "D & E")
+
+
+def test_a_skipped_entrys_reference_carries_no_terminal_escape():
+    """A broken document is read by feedparser's lenient parser, which lets an ESC through:
+    the skipped entry's id was printed by `digest fetch` and `digest status` as it came."""
+    raw = atom_feed(atom_entry("2611.0001\x1b[2Jv1", "T", "A.", "N"))
+    skipped = [s for s in parse_feed(raw).skipped if s.ref != "document"]
+    assert [s.ref for s in skipped] == ["oai:arXiv.org:2611.0001[2Jv1"]
+    assert "\\x1b" in skipped[0].reason  # the reason shows the id with repr()

@@ -60,7 +60,8 @@ def parse_feed(raw: bytes) -> ParsedListing:
         try:
             paper = _paper_from_entry(entry, listing.channel_date, loose=malformed)
         except ValueError as exc:
-            ref = str(entry.get("id") or entry.get("link") or f"entry {position}")
+            ref = clean_field(str(entry.get("id") or entry.get("link") or ""))[:200]
+            ref = ref or f"entry {position}"  # printed and stored: no terminal escapes
             listing.skipped.append(SkippedRecord(ref, str(exc)))
             continue
         kept = best.get(paper.id)
