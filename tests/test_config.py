@@ -300,3 +300,17 @@ def test_a_malformed_cron_stops_every_command_before_it_starts(tmp_path):
         assert "config.toml: [schedule].cron '30 25 * * *': the hour field" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml"]
+
+
+def test_the_default_cron_passes_the_check_that_loads_skip_for_it():
+    """Loading skips the scheduler's parser for the default cron (80 ms of imports a
+    command); the default must pass it, or a default config would start a broken scheduler."""
+    from zoneinfo import ZoneInfo
+
+    from digest.config import ScheduleConfig
+    from digest.config_checks import DEFAULT_CRON, check_cron
+
+    assert DEFAULT_CRON == ScheduleConfig().cron
+    check_cron(DEFAULT_CRON, ZoneInfo(ScheduleConfig().timezone), "default")
+    with pytest.raises(ConfigError, match="the hour field '25' is wrong"):
+        check_cron("30 25 * * *", ZoneInfo("UTC"), "x")
