@@ -148,6 +148,10 @@ def _validate_paths(config: Config, src: str) -> None:
             f"{src}: [site].dir {site} is a file, not a folder; each site build replaces "
             "that path, so give the site a folder of its own (e.g. data/site)"
         )
+    for key in ("[mail].outbox_dir", "[service].backup_dir"):  # sends retried, then failed
+        folder = config.path(_path_settings(config)[key])
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{src}: {key} {folder} is a file, not a folder")
     kept = {k: config.path(v) for k, v in _path_settings(config).items() if v and k != "[site].dir"}
     for name, path in (kept | {"the config file's folder": config.base_dir}).items():
         other = path.resolve()

@@ -134,3 +134,18 @@ def test_a_site_dir_that_cannot_be_written_is_one_line(tmp_path):
         "([site].dir must be a folder this user can create and write)"
     )
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("key", ["[mail].outbox_dir", "[service].backup_dir"])
+def test_a_folder_setting_naming_a_file_is_a_config_error(tmp_path, key):
+    """[mail].outbox_dir naming a file: every digest was retried four times (30 s of
+    backoff each) and then failed, for a setting that could never work."""
+    section, name = key.strip("[").split("].")
+    (tmp_path / "notes.txt").write_text("mine\n")
+    (tmp_path / "config.toml").write_text(f'[{section}]\n{name} = "notes.txt"\n')
+    result = _digest("send", "--dry-run", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        f"error: config.toml: {key} {tmp_path / 'notes.txt'} is a file, not a folder"
+    )
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
