@@ -71,7 +71,13 @@ def backup(
     except sqlite3.Error as exc:
         dst.close()
         target.unlink(missing_ok=True)
-        raise DigestError(f"backup failed: {exc}") from exc
+        hint = (
+            " (the folders of both must be writable: SQLite makes -wal and -shm files beside "
+            "the database)"
+            if "unable to open" in str(exc)
+            else ""
+        )
+        raise DigestError(f"backup of {source} to {target} failed: {exc}{hint}") from exc
     finally:
         src.close()
     dst.close()
