@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -68,18 +67,7 @@ def _site_environment():
 
     env.getattr = getattr_fast
     env.globals = dict(base.globals, author_list=author_list)
-    env.filters = dict(base.filters, bidi_isolate=bidi_isolate)
     return env
-
-
-_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
-
-
-def bidi_isolate(text: str) -> str:
-    """Text wrapped in FSI...PDI when it holds bidi controls, so an unclosed right-to-left
-    override in a paper's title stops before ' · arXiv digest' in the browser's tab title
-    (CSS isolates it everywhere else on the page)."""
-    return f"\u2068{text}\u2069" if _BIDI_CONTROLS.search(text) else text
 
 
 _AUTHOR_LINKS: dict[tuple[str, str | None, str], str] = {}
