@@ -113,3 +113,9 @@ def test_a_paper_page_without_authors_or_links_has_no_empty_lines_for_them(
     page = (Path(build_site(sample_db, config).dir) / "papers" / "bare-1.html").read_text()
     assert 'class="authors big"' not in page and 'class="actions"' not in page
     assert "<h1>Bare</h1>" in page
+
+
+def test_the_archive_atom_feed_text_has_no_bidi_override_or_xml_invalid_control():
+    from digest.site.feeds import _xml_text
+
+    assert _xml_text(f"Eve {RLO}evE\x00\x1b {ZWSP}x") == "Eve evE x"

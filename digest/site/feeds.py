@@ -15,6 +15,7 @@ from digest import links
 from digest.site import views
 from digest.site.gather import SiteData
 from digest.site.jobs import PageJob, depth_root, fingerprint
+from digest.textclean import strip_invisible
 
 FEED_DAYS = 7
 FEED_PER_DAY = 10
@@ -26,8 +27,9 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 def _xml_text(text: str) -> str:
     """Text an Atom document can hold: one paper with a stray control character in its title
-    (a JSON source can carry one) must not cost the whole site its feeds."""
-    return _NOT_XML.sub("", text)
+    (a JSON source can carry one) must not cost the whole site its feeds. Bidi overrides and
+    zero-width spaces go too, as on every page (render.visible)."""
+    return _NOT_XML.sub("", strip_invisible(text))
 
 
 def _absolute(site: dict, path: str, feed_path: str) -> str:
