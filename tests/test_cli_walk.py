@@ -149,3 +149,29 @@ def test_a_folder_setting_naming_a_file_is_a_config_error(tmp_path, key):
         f"error: config.toml: {key} {tmp_path / 'notes.txt'} is a file, not a folder"
     )
     assert (tmp_path / "notes.txt").read_text() == "mine\n"
+
+
+def test_send_refuses_an_issue_date_arxiv_has_not_announced(sample_db, tmp_path, capsys):
+    """`digest send --date 2027-01-05` (a typo of the year) sent every always-send
+    subscriber a real 'Nothing matched today · Tue 5 Jan' email and marked the issue done."""
+    from datetime import timedelta
+
+    from digest.config import load_config
+    from digest.pipeline import default_issue_date
+    from digest.subscribers import add_subscriber
+
+    add_subscriber(sample_db, "always@example.org", status="active", text="x", always_send=True)
+    config_path = tmp_path / "config.toml"
+    newest = default_issue_date(load_config(config_path))
+    later = newest + timedelta(days=400)
+    for args in (["--date", later.isoformat()], ["--date", later.isoformat(), "--dry-run"]):
+        code, out, err = run_cli_in_process(config_path, capsys, "send", *args)
+        assert code == 2 and out == ""
+        assert err.strip() == (
+            f"error: --date {later} is after arXiv's newest listing ({newest}, today in "
+            "New York): nothing is announced for it yet"
+        )
+    code, out, err = run_cli_in_process(config_path, capsys, "send", "--date", "0001-01-01")
+    assert code == 2 and "is before arXiv's first listing (1991-08-14)" in err
+    code, out, _ = run_cli_in_process(config_path, capsys, "deliveries", "list", "--json")
+    assert code == 0 and json.loads(out) == []

@@ -46,6 +46,26 @@ def _issue_date(value: str | None) -> date:
     return parse_date_option(value)  # type: ignore[return-value]
 
 
+ARXIV_BEGAN = date(1991, 8, 14)
+
+
+def _sendable_issue_date(value: str | None) -> date:
+    """An issue arXiv has announced by now: a later --date (a typo of the year) sent every
+    always-send subscriber a real 'Nothing matched today' email dated in the future."""
+    from digest.pipeline import default_issue_date
+
+    issue = _issue_date(value)
+    newest = default_issue_date(state.config)
+    if issue > newest:
+        raise UsageError(
+            f"--date {issue} is after arXiv's newest listing ({newest}, today in New York): "
+            "nothing is announced for it yet"
+        )
+    if issue < ARXIV_BEGAN:
+        raise UsageError(f"--date {issue} is before arXiv's first listing ({ARXIV_BEGAN})")
+    return issue
+
+
 def send(
     day: DateOption = None,
     dry_run: Annotated[
@@ -88,7 +108,7 @@ def send(
     if held:
         _send_held(as_json, ignore_complaints)
         return
-    issue = _issue_date(day)
+    issue = _sendable_issue_date(day)
 
     def print_progress(done: int, total: int) -> None:
         if done % 25 == 0 or done == total:
