@@ -69,7 +69,7 @@ def _address_problem(text: str) -> str | None:
     """What is wrong with `text` as a plain address, in a few words; None when nothing is."""
     shown = _display_name_address(text)
     if shown:
-        return f"give the address alone, {shown}; a name goes in the name field"
+        return f"give the address alone, {shown}, and the name separately"
     if not text:
         return "it is empty"
     if any(ch.isspace() for ch in text) or not text.isprintable():

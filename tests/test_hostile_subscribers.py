@@ -94,7 +94,7 @@ def test_a_10000_row_file_with_bad_rows_names_their_lines_and_changes_nothing(db
     assert dict(report.errors) == {
         502: "not a valid email address: 'not-an-address' (it needs exactly one @)",
         8002: "not a valid email address: 'Ann <ann@example.org>' (give the address "
-        "alone, ann@example.org; a name goes in the name field)",
+        "alone, ann@example.org, and the name separately)",
         10001: "not a valid email address: 'broken@' (a part is missing before or after the @)",
     }
     assert report.duplicates == [(7003, "case@example.net")]
