@@ -139,6 +139,8 @@ def show_progress() -> bool:
     return sys.stderr.isatty()
 
 
+ARXIV_BEGAN = date(1991, 8, 14)  # an issue date before it is a typo, not a past issue
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only.")]
 
 

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from digest.cli.common import (
+    ARXIV_BEGAN,
     JsonOption,
     console,
     err_console,
@@ -44,9 +45,6 @@ def _issue_date(value: str | None) -> date:
 
         return default_issue_date(state.config)
     return parse_date_option(value)  # type: ignore[return-value]
-
-
-ARXIV_BEGAN = date(1991, 8, 14)
 
 
 def _sendable_issue_date(value: str | None) -> date:

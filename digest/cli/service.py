@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from digest.cli.common import (
+    ARXIV_BEGAN,
     JsonOption,
     console,
     err_console,
@@ -26,7 +27,8 @@ def run(
     day: Annotated[
         str | None,
         typer.Option(
-            "--date", help="Issue date YYYY-MM-DD (default: today in \\[schedule].timezone)."
+            "--date",
+            help="Issue date YYYY-MM-DD (default: arXiv's newest listing, today in New York).",
         ),
     ] = None,
     force: Annotated[
@@ -51,9 +53,10 @@ def run(
         if (show_progress() and not as_json)
         else None
     )
-    report = run_daily(
-        state.db, state.config, parse_date_option(day), force=force, progress=progress
-    )
+    issue = parse_date_option(day)
+    if issue is not None and issue < ARXIV_BEGAN:
+        raise UsageError(f"--date {issue} is before arXiv's first listing ({ARXIV_BEGAN})")
+    report = run_daily(state.db, state.config, issue, force=force, progress=progress)
     if as_json:
         print_json(report.as_dict())
     else:
