@@ -5,6 +5,7 @@ Each error names the file, the key and what was expected (`ConfigError`, exit 2 
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime
 from pathlib import Path
@@ -123,6 +124,41 @@ def _validate_arxiv(arxiv: ArxivConfig, src: str) -> None:
             raise ConfigError(f"{src}: [arxiv].{key} must be an http(s) URL, got {url!r}")
 
 
+def _is_http_url(url: str) -> bool:
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    return url.startswith(("http://", "https://")) and bool(host) and not re.search(r"\s", url)
+
+
+def _validate_service(config: Config, src: str) -> None:
+    """Links in every email are built from these; a proxy list is matched address by address."""
+    if not _is_http_url(config.service.public_url):
+        raise ConfigError(
+            f"{src}: [service].public_url must be an http(s) URL like https://digest.example.org "
+            f"(links in emails point there), got {config.service.public_url!r}"
+        )
+    if config.site.base_url and not _is_http_url(config.site.base_url):
+        raise ConfigError(
+            f"{src}: [site].base_url must be empty or an http(s) URL like "
+            f"https://papers.example.org, got {config.site.base_url!r}"
+        )
+    for proxy in config.service.trusted_proxies:
+        try:
+            ipaddress.ip_address(proxy)
+        except ValueError as exc:
+            raise ConfigError(
+                f"{src}: [service].trusted_proxies: {proxy!r} is not an IP address (list each "
+                "proxy's address, e.g. 127.0.0.1; networks like 10.0.0.0/8 never match)"
+            ) from exc
+    if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", config.embedding.device):
+        raise ConfigError(
+            f"{src}: [embedding].device must be cpu, cuda, cuda:N or mps, "
+            f"got {config.embedding.device!r}"
+        )
+    ca_file = config.mail.smtp_ca_file
+    if config.mail.backend == "smtp" and ca_file and not config.path(ca_file).is_file():
+        raise ConfigError(f"{src}: [mail].smtp_ca_file {config.path(ca_file)}: no such file")
+
+
 def _path_settings(config: Config) -> dict[str, str]:
     return {
         "[database].path": config.database.path,
@@ -173,6 +209,7 @@ def validate(config: Config) -> None:
     _validate_paths(config, src)
     _validate_arxiv(config.arxiv, src)
     _validate_mail(config.mail, src)
+    _validate_service(config, src)
     ranking = config.ranking
     if not 1 <= ranking.default_max_papers <= ranking.max_papers_cap <= 50:
         raise ConfigError(

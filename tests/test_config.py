@@ -77,6 +77,18 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
         ("[service]\nport = 70000\n", "[service].port"),
         ("[mail]\ntracking = 'yes'\n", "[mail].tracking must be true or false"),
         ("[arxiv\n", "not valid TOML"),
+        # these loaded, then made broken links in every email, or never matched anything
+        ("[service]\npublic_url = 'ftp://x'\n", "[service].public_url must be an http(s) URL"),
+        ("[site]\nbase_url = 'papers.org'\n", "[site].base_url must be empty or an http(s)"),
+        (
+            "[service]\ntrusted_proxies = ['10.0.0.0/8']\n",
+            "[service].trusted_proxies: '10.0.0.0/8' is not an IP address",
+        ),
+        ("[embedding]\ndevice = 'gpu'\n", "[embedding].device must be cpu, cuda, cuda:N or mps"),
+        (
+            "[mail]\nbackend = 'smtp'\npostal_address = '1 Main St'\nsmtp_ca_file = 'no.pem'\n",
+            "[mail].smtp_ca_file",
+        ),
     ],
 )
 def test_bad_values_name_the_key(tmp_path, text, message):
