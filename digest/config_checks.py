@@ -85,6 +85,12 @@ def _validate_mail(mail: MailConfig, src: str) -> None:
     _choice(mail.smtp_security, ("starttls", "ssl", "none"), "[mail].smtp_security", src)
     if "@" not in mail.from_address:
         raise ConfigError(f"{src}: [mail].from_address must be an email address")
+    if mail.reply_to and not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", mail.reply_to):
+        raise ConfigError(  # it went into every Reply-To header as typed
+            f"{src}: [mail].reply_to must be empty or an email address, got {mail.reply_to!r}"
+        )
+    if not mail.from_name.isprintable():  # a line break in a header name
+        raise ConfigError(f"{src}: [mail].from_name must be one line of text")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\.[A-Za-z0-9._-]+", mail.list_id):
         raise ConfigError(  # it goes into the List-Id header as is: no spaces, CR/LF or <>
             f"{src}: [mail].list_id must look like daily.digest.example.org, got {mail.list_id!r}"

@@ -85,6 +85,8 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
             "[service].trusted_proxies: '10.0.0.0/8' is not an IP address",
         ),
         ("[embedding]\ndevice = 'gpu'\n", "[embedding].device must be cpu, cuda, cuda:N or mps"),
+        ("[mail]\nreply_to = 'nobody'\n", "[mail].reply_to must be empty or an email address"),
+        ('[mail]\nfrom_name = "a\\nBcc: x@y.org"\n', "[mail].from_name must be one line"),
         (
             "[mail]\nbackend = 'smtp'\npostal_address = '1 Main St'\nsmtp_ca_file = 'no.pem'\n",
             "[mail].smtp_ca_file",
