@@ -39,6 +39,10 @@ def backup(
     import time
 
     source = config.db_path
+    if source.is_dir():
+        raise UsageError(
+            f"database {source}: is a directory, not a database file ([database].path)"
+        )
     if not source.is_file():
         raise UsageError(
             f"no database at {source} to back up (point --config or [database].path at yours)"

@@ -256,6 +256,13 @@ def test_backup_to_a_place_that_cannot_hold_it_is_one_line(make_config, tmp_path
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"error: no database at {tmp_path / 'elsewhere' / 'd.db'}")
     assert not (tmp_path / "elsewhere").exists()
+    (tmp_path / "elsewhere" / "d.db").mkdir(parents=True)  # a folder where the file should be
+    result = digest_cli(config_path, "backup")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: database {tmp_path / 'elsewhere' / 'd.db'}: is a directory, not a database "
+        "file ([database].path)"
+    )
 
 
 def test_a_database_that_is_not_sqlite_or_is_damaged_is_one_line_and_left_alone(make_config):
