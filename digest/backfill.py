@@ -103,7 +103,8 @@ def import_jsonl(
     if path.is_dir():
         raise UsageError(f"{path}: is a directory, not a JSON Lines file")
     if not path.exists():  # a pipe (`digest import /dev/stdin`) is fine: it is streamed
-        raise UsageError(f"{path}: no such file")
+        hint = " (to read standard input, give /dev/stdin)" if str(path) == "-" else ""
+        raise UsageError(f"{path}: no such file{hint}")
     if batch_size < 1:
         raise UsageError("batch size must be at least 1")
     label = path.name

@@ -179,3 +179,23 @@ def test_send_refuses_an_issue_date_arxiv_has_not_announced(sample_db, tmp_path,
         )
     code, out, _ = run_cli_in_process(config_path, capsys, "deliveries", "list", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_import_names_how_to_read_standard_input(tmp_path):
+    """`digest import -` (the usual spelling of standard input) said only '-: no such file'."""
+    result = _digest("import", "-", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip() == "error: -: no such file (to read standard input, give /dev/stdin)"
+    )
+    piped = subprocess.run(
+        [sys.executable, "-m", "digest", "import", "/dev/stdin", "--json"],
+        input='{"id": "x-1", "title": "A title", "abstract": "An abstract."}\n',
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"},
+        timeout=120,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["counts"]["new"] == 1
