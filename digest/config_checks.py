@@ -249,8 +249,9 @@ def check_cron(cron: str, zone: ZoneInfo, shown: str) -> None:
             f"{shown} must have 5 fields (minute hour day month weekday), got {len(parts)}; "
             "e.g. '30 0 * * mon-fri'"
         )
-    # crontab reads 1-5 as mon-fri, APScheduler 3 as tue-sat: only names mean the same in both
-    if re.search(r"(?:^|[,-])\d", parts[4]):
+    # crontab reads 1-5 as mon-fri and */2 as sun,tue,..., APScheduler 3 as tue-sat and
+    # mon,wed,...: only names mean the same in both
+    if re.search(r"\d", parts[4]):
         raise ConfigError(
             f"{shown}: write the weekday field with names (mon-fri, sun), not {parts[4]!r}: "
             "the scheduler counts 0 as Monday where crontab counts it as Sunday"

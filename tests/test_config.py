@@ -74,6 +74,7 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path):
             "[schedule]\ncron = '30 0 * * 1-5'\n",
             "write the weekday field with names (mon-fri, sun), not '1-5'",
         ),
+        ("[schedule]\ncron = '30 0 * * */2'\n", "write the weekday field with names"),
         ("[service]\nport = 70000\n", "[service].port"),
         ("[mail]\ntracking = 'yes'\n", "[mail].tracking must be true or false"),
         ("[arxiv\n", "not valid TOML"),
