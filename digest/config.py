@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import os
-import re
 import tomllib
 import types
 import typing
@@ -21,14 +20,6 @@ MAX_INT = 2**31 - 1  # larger numbers are typos, and overflow SQLite pragmas and
 
 class ConfigError(ValueError):
     """A config problem; the message names the file and key."""
-
-
-_CATEGORY_RE = re.compile(r"[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?")
-
-
-def is_category(text: str) -> bool:
-    """An arXiv category (cs.AI, hep-th, cond-mat.str-el) or several joined with '+'."""
-    return all(_CATEGORY_RE.fullmatch(part) for part in text.split("+"))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.categories import feed_problem
 from digest.config import (
     BUNDLED_MODEL,
     ArxivConfig,
@@ -18,7 +19,6 @@ from digest.config import (
     ConfigError,
     MailConfig,
     ScheduleConfig,
-    is_category,
 )
 from digest.models import ANNOUNCE_TYPES
 
@@ -112,10 +112,11 @@ def _validate_arxiv(arxiv: ArxivConfig, src: str) -> None:
     if not arxiv.categories:
         raise ConfigError(f"{src}: [arxiv].categories must name at least one category")
     for category in arxiv.categories:
-        if not is_category(category):
+        problem = feed_problem(category)
+        if problem:
             raise ConfigError(
-                f"{src}: [arxiv].categories: {category!r} is not an arXiv category "
-                "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
+                f"{src}: [arxiv].categories: {problem} (several may be joined with '+': "
+                "cs.LG+stat.ML)"
             )
     if not arxiv.announce_types:
         raise ConfigError(f"{src}: [arxiv].announce_types must name at least one type")

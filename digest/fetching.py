@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from digest.config import Config, is_category
+from digest.categories import feed_problem
+from digest.config import Config
 from digest.errors import DigestError, UsageError
 from digest.ingest import fetch_daily
 from digest.models import IngestReport
@@ -22,10 +23,10 @@ def run_fetch(
     date_to: date | None = None,
 ) -> list[IngestReport]:
     for category in categories or ():
-        if not is_category(category):
+        problem = feed_problem(category)
+        if problem:
             raise UsageError(
-                f"--category {category!r} is not an arXiv category "
-                "(e.g. cs.AI, hep-th, or several joined with '+': cs.LG+stat.ML)"
+                f"--category: {problem} (several may be joined with '+': cs.LG+stat.ML)"
             )
     if source == "feed":
         if ids or date_from or date_to:

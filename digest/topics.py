@@ -6,11 +6,11 @@ naming the topic and the field. The store's read functions are re-exported here.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from digest.categories import category_problem
 from digest.errors import UsageError
 from digest.models import Topic, split_arxiv_id
 from digest.store import topics as store
@@ -23,7 +23,6 @@ from digest.store.topics import (  # noqa: F401  (re-exported: the one import ca
 
 TOPIC_KINDS = ("curated", "personal")
 MAX_NAME_LENGTH = 80
-_CATEGORY_RE = re.compile(r"^[a-z][a-z\-]*(?:\.[A-Za-z][A-Za-z\-]*)?$")
 
 
 class TopicProblem(ValueError):
@@ -74,34 +73,10 @@ def _clean_seeds(values: Iterable[str], topic: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-# arXiv's archives: subject classes written in capitals (cs.CL), in lower case
-# (cond-mat.str-el), or none at all (hep-th). A category matches papers exactly, so any other
-# spelling ('notacat', 'cs.cl') was stored and then matched no paper ever, silently.
-_UPPER_SUBJECTS = {"astro-ph", "cs", "econ", "eess", "math", "nlin", "q-bio", "q-fin", "stat"}
-_LOWER_SUBJECTS = {"cond-mat", "physics"}
-_NO_SUBJECTS = {"gr-qc", "hep-ex", "hep-lat", "hep-ph", "hep-th", "math-ph", "nucl-ex"}
-_NO_SUBJECTS |= {"nucl-th", "quant-ph"}
-
-
-def _category_problem(value: str) -> str | None:
-    archive, _, subject = value.partition(".")
-    if not _CATEGORY_RE.match(value) or archive not in (
-        _UPPER_SUBJECTS | _LOWER_SUBJECTS | _NO_SUBJECTS
-    ):
-        return f"category {value!r} is not an arXiv category like cs.AI, hep-th or cs"
-    if subject and archive in _NO_SUBJECTS:
-        return f"category {value!r}: {archive} has no subject classes (write {archive})"
-    if subject and archive in _UPPER_SUBJECTS and subject != subject.upper():
-        return f"category {value!r} is written {archive}.{subject.upper()} on arXiv"
-    if subject and archive in _LOWER_SUBJECTS and subject != subject.lower():
-        return f"category {value!r} is written {archive}.{subject.lower()} on arXiv"
-    return None
-
-
 def clean_categories(values: Iterable[str], topic: str) -> tuple[str, ...]:
     out: dict[str, None] = {}
     for value in _clean_words(values, topic, "categories"):
-        problem = _category_problem(value)
+        problem = category_problem(value)
         if problem:
             raise TopicProblem(topic, "categories", problem)
         out[value] = None

@@ -152,6 +152,10 @@ def test_repository_config_toml_is_valid():
         ("[database]\npath = '~no-such-user-here/d.db'\n", "[database].path '~no-such-user-here"),
         ("[arxiv]\napi_base_url = 'ftp://x/api'\n", "[arxiv].api_base_url must be an http"),
         ("[arxiv]\ncategories = ['cs.AI/../x']\n", "is not an arXiv category"),
+        ("[arxiv]\ncategories = ['cs.cl']\n", "'cs.cl' is written cs.CL on arXiv"),
+        ("[arxiv]\ncategories = ['notacat']\n", "'notacat' is not an arXiv category"),
+        ("[arxiv]\ncategories = ['cs.LG+stat.ml']\n", "'stat.ml' is written stat.ML"),
+        ("[arxiv]\ncategories = ['hep-th.QC']\n", "hep-th has no subject classes"),
     ],
 )
 def test_out_of_range_values_name_the_key(tmp_path, text, message):

@@ -165,13 +165,12 @@ def fetch(
 def _check_categories(categories: list[str]) -> None:
     """A misspelt --category (cs.ai, notacat) fetched a feed arXiv answers with no papers,
     read as 'no announcement today'; name it before any request, as topics do."""
-    from digest.topics import _category_problem  # the one list of arXiv's archives
+    from digest.categories import feed_problem
 
     for category in categories:
-        for part in category.split("+"):
-            problem = _category_problem(part.strip())
-            if problem:
-                raise UsageError(f"--category: {problem}")
+        problem = feed_problem(category)
+        if problem:
+            raise UsageError(f"--category: {problem}")
 
 
 def _count_lines(path: Path) -> int:
