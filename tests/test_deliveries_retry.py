@@ -549,13 +549,13 @@ def test_a_report_that_comes_while_a_retry_waits_stops_the_retry(sendgrid):
     db.conn.close()
 
 
-def test_a_requeued_row_reported_before_its_turn_is_not_sent_again(sendgrid):
+def test_a_requeued_row_reported_before_its_turn_is_not_sent_again(sendgrid, capsys):
     """Every try was refused (502), the row was requeued, and then SendGrid reported the
     first copy deferred (any event means it has it). The next send claims the row, sees the
     report before calling, and settles it instead of handing over a second copy."""
     from digest.webhooks import apply_events
 
-    stand_in, config, _ = sendgrid
+    stand_in, config, path = sendgrid
     db = open_db(config.db_path)
     subs = seed_subscribers(db, 1)
     tries = config.mail.send_retries + 1
@@ -565,7 +565,11 @@ def test_a_requeued_row_reported_before_its_turn_is_not_sent_again(sendgrid):
     assert requeue_store.requeue(db, [lost.id], "operator", "test") == [lost.id]
     assert apply_events(db, [_event(lost.id, "deferred", 2)]).applied == 1
     assert _row(db, subs[0]).state == "queued"  # a deferral alone does not settle it
-    report = send_issue(db, config, ISSUE, now=ON_TIME)
-    assert (report.reported, report.sent, _row(db, subs[0]).state) == (1, 0, "sent")
+    code, out, err = run_cli_in_process(
+        path, capsys, "send", "--date", ISSUE.isoformat(), "--force"
+    )
+    assert code == 0, err
+    assert "1 reported by the provider before a second try -> sent, not sent again" in out
+    assert "; sent 0," in out and _row(db, subs[0]).state == "sent"
     assert _delivered(stand_in, lost.id) == tries  # never handed over again
     db.conn.close()

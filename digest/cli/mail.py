@@ -164,6 +164,12 @@ def _print_send_report(report) -> None:
             else ""
         )
         + (
+            f", {report.reported} reported by the provider before a second try -> sent, "
+            "not sent again"
+            if report.reported
+            else ""
+        )
+        + (
             f"; {report.held} held for their local hour (next {report.next_send_at})"
             if report.held
             else ""
