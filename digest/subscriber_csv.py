@@ -57,6 +57,7 @@ class ImportReport:
 
     added: list[str] = field(default_factory=list)
     duplicates: list[tuple[int, str]] = field(default_factory=list)  # (line, address)
+    repeats: list[tuple[int, str, int]] = field(default_factory=list)  # (line, address, first)
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
     good_rows: int = 0
 
@@ -70,6 +71,7 @@ class ImportReport:
             "added": self.added,
             "good_rows": self.good_rows,
             "duplicates": [{"line": n, "email": e} for n, e in self.duplicates],
+            "repeats": [{"line": n, "email": e, "first_line": f} for n, e, f in self.repeats],
             "errors": [{"line": n, "error": e} for n, e in self.errors],
         }
 
@@ -204,7 +206,7 @@ def import_subscribers_csv(db, text: str) -> ImportReport:
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     headers = _header(next(reader, []))
     report = ImportReport()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # address -> the line that added it
     last_line = reader.line_num + skipped_lines
     try:
         with transaction(db):
@@ -216,14 +218,17 @@ def import_subscribers_csv(db, text: str) -> ImportReport:
                 try:
                     row = _row_cells(headers, cells)
                     address = normalise_email(row.get("email", ""))
-                    if address.lower() in seen or get_subscriber_by_email(db, address):
+                    if address.lower() in seen:  # the file names it twice
+                        report.repeats.append((line, address, seen[address.lower()]))
+                        continue
+                    if get_subscriber_by_email(db, address):
                         report.duplicates.append((line, address))
                         continue
                     _add_row(db, address, row)
                 except UsageError as exc:
                     report.errors.append((line, str(exc)))
                     continue
-                seen.add(address.lower())
+                seen[address.lower()] = line
                 report.added.append(address)
             report.good_rows = len(report.added)
             if report.errors:

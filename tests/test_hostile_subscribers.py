@@ -97,7 +97,7 @@ def test_a_10000_row_file_with_bad_rows_names_their_lines_and_changes_nothing(db
         "alone, ann@example.org, and the name separately)",
         10001: "not a valid email address: 'broken@' (a part is missing before or after the @)",
     }
-    assert report.duplicates == [(7003, "case@example.net")]
+    assert report.duplicates == [] and report.repeats == [(7003, "case@example.net", 7002)]
     assert report.good_rows == 9_996
     assert [(s.email, s.name) for s in list_subscribers(db)] == [("keep@example.org", "Kept")]
 

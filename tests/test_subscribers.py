@@ -288,7 +288,8 @@ def test_csv_import_with_bad_rows_lists_them_all_and_adds_nothing(db):
     text = CSV_WITH_BAD_ROWS + "gus@example.org,Gus,,daily,,10,no,\n"
     report = import_subscribers_csv(db, text)
     assert not report.imported and report.added == [] and report.good_rows == 2
-    assert report.duplicates == [(7, "ANN@example.org"), (9, "gus@example.org")]
+    assert report.duplicates == [(9, "gus@example.org")]
+    assert report.repeats == [(7, "ANN@example.org", 2)]  # named twice in the file
     errors = dict(report.errors)
     assert sorted(errors) == [3, 4, 5, 6]
     assert "bob@example" in errors[3]
@@ -443,8 +444,9 @@ def test_cli_import_and_export(cli_with_papers, tmp_path):
     code, out, err = cli("subscribers", "import", str(csv_path))
     assert code == 2  # a bad row: nothing is imported, and every problem is listed
     assert f"{csv_path}:3:" in err and "not-an-address" in err
-    assert f"{csv_path}:4: ann@example.org is already a subscriber" in err
-    assert "nothing imported: 1 bad row(s)" in err and "2 good, 1 already subscribed" in err
+    assert f"{csv_path}:4: ann@example.org repeats line 2 (skipped)" in err
+    assert "nothing imported: 1 bad row(s)" in err
+    assert "2 good, 0 already subscribed, 1 repeated in the file" in err
     assert json.loads(cli("subscribers", "list", "--json")[1]) == []
     csv_path.write_text(
         "email,name,topics\nann@example.org,Ann,LLM agents\n"
@@ -452,8 +454,11 @@ def test_cli_import_and_export(cli_with_papers, tmp_path):
         encoding="utf-8",
     )
     code, out, err = cli("subscribers", "import", str(csv_path))
-    assert code == 0 and "added 2, duplicates 1" in out
-    assert f"{csv_path}:3: ann@example.org is already a subscriber (skipped)" in err
+    assert code == 0 and "added 2, already subscribed 0, repeated in the file 1" in out
+    assert f"{csv_path}:3: ann@example.org repeats line 2 (skipped)" in err
+    code, out, err = cli("subscribers", "import", str(csv_path))  # the same file again
+    assert code == 0 and "added 0, already subscribed 3, repeated in the file 0" in out
+    assert f"{csv_path}:2: ann@example.org is already a subscriber (skipped)" in err
 
     code, out, _ = cli("subscribers", "export")
     assert code == 0
@@ -745,7 +750,7 @@ def test_cli_import_reads_standard_input_for_a_dash(cli_with_papers):
         text=True,
         timeout=60,
     )
-    assert done.returncode == 0 and "added 1, duplicates 0" in done.stdout, done.stderr
+    assert done.returncode == 0 and "added 1, already subscribed 0" in done.stdout, done.stderr
     code, out, _ = cli_with_papers("subscribers", "show", "ann@example.org", "--json")
     assert json.loads(out)["topics"] == ["LLM agents"]
 

@@ -302,14 +302,22 @@ def import_(
             err_console.print(
                 escape(f"{csv_path}:{line}: {address} is already a subscriber (skipped)")
             )
+        for line, address, first in report.repeats:
+            err_console.print(
+                escape(f"{csv_path}:{line}: {address} repeats line {first} (skipped)")
+            )
         for line, reason in report.errors:
             err_console.print(escape(f"{csv_path}:{line}: {reason}"))
         if report.imported:
-            console.print(f"added {len(report.added)}, duplicates {len(report.duplicates)}")
+            console.print(
+                f"added {len(report.added)}, already subscribed {len(report.duplicates)}, "
+                f"repeated in the file {len(report.repeats)}"
+            )
     if report.errors:
         raise UsageError(
             f"nothing imported: {len(report.errors)} bad row(s) in {csv_path} "
-            f"({report.good_rows} good, {len(report.duplicates)} already subscribed)"
+            f"({report.good_rows} good, {len(report.duplicates)} already subscribed, "
+            f"{len(report.repeats)} repeated in the file)"
         )
 
 
