@@ -157,9 +157,24 @@ def fetch(
     else:
         _print_reports(reports)
         if reports and all(r.status == "empty" for r in reports):
-            console.print("No announcement today (weekend or arXiv holiday): nothing to do.")
+            console.print(_no_announcement_line())
     if any(r.status == "failed" for r in reports):
         raise typer.Exit(1)
+
+
+def _no_announcement_line() -> str:
+    """An empty feed on a weekend is expected; on a weekday it is an arXiv holiday, or a
+    rebuild that is late, which fetching again later tells apart."""
+    from datetime import datetime
+
+    from digest.pipeline import ARXIV_ZONE
+
+    if datetime.now(ARXIV_ZONE).weekday() >= 5:
+        return "No announcement today (a weekend in New York): nothing to do."
+    return (
+        "No announcement in the feed: an arXiv holiday, or today's listing is late "
+        "(`digest fetch` again in an hour tells them apart)."
+    )
 
 
 def _check_categories(categories: list[str]) -> None:
