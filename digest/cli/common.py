@@ -17,13 +17,23 @@ from rich.markup import escape
 
 from digest.config import Config, load_config
 from digest.errors import DigestError, UsageError
+from digest.textclean import has_invisible, strip_invisible
+
+
+class _CleanConsole(Console):
+    """Every string it shows, printed or in a table cell, loses terminal escapes, other
+    controls and bidi overrides: paper text stored before the sources cleaned it (or an
+    address, a topic name) must not recolour, move or flip the operator's terminal."""
+
+    def render_str(self, text: str, **kwargs: Any):  # type: ignore[override]
+        return super().render_str(strip_invisible(text) if has_invisible(text) else text, **kwargs)
 
 
 def _console(stderr: bool) -> Console:
     """Wide, unwrapped output when piped (logs, cron mail); the terminal's width otherwise."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else 200
-    return Console(stderr=stderr, highlight=False, width=width, soft_wrap=not stream.isatty())
+    return _CleanConsole(stderr=stderr, highlight=False, width=width, soft_wrap=not stream.isatty())
 
 
 console = _console(stderr=False)
