@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -202,3 +204,11 @@ def smtp_server(make_config):
     yield start
     for controller in started:
         controller.stop()
+
+
+def digest_child(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """`python -m digest ARGS` in a child process (text output captured), without the
+    DIGEST_CONFIG of the environment the tests run in."""
+    env = {k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"}
+    command = [sys.executable, "-m", "digest", *args]
+    return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=120)

@@ -5,18 +5,12 @@ real `digest` command in a child process."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 from digest.store import open_db
 from digest.subscribers import add_subscriber
+from tests.conftest import digest_child
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07"  # clear the screen, retitle the terminal window
-
-
-def _digest(path, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "digest", "--config", str(path), *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 def test_an_old_rows_terminal_escapes_and_bidi_overrides_are_not_printed(make_config):
@@ -30,13 +24,15 @@ def test_an_old_rows_terminal_escapes_and_bidi_overrides_are_not_printed(make_co
     )
     db.conn.commit()
     db.conn.close()
-    shown = _digest(path, "subscribers", "show", "ann@example.org")
+    shown = digest_child("--config", str(path), "subscribers", "show", "ann@example.org")
     assert shown.returncode == 0, shown.stderr
     assert "Ann" in shown.stdout and "Lee" in shown.stdout
     assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
     assert "\u202e" not in shown.stdout
     # --json keeps the stored value, escaped as JSON does (a script sees what is stored)
     shown_json = json.loads(
-        _digest(path, "subscribers", "show", "ann@example.org", "--json").stdout
+        digest_child(
+            "--config", str(path), "subscribers", "show", "ann@example.org", "--json"
+        ).stdout
     )
     assert shown_json["name"] == f"Ann{ESCAPES} Lee\u202eevil"

@@ -10,19 +10,7 @@ import sys
 
 import pytest
 
-from tests.conftest import run_cli_in_process
-
-
-def _digest(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+from tests.conftest import digest_child, run_cli_in_process
 
 
 @pytest.mark.parametrize(
@@ -42,7 +30,7 @@ def _digest(*args: str, cwd) -> subprocess.CompletedProcess:
 def test_looking_in_the_wrong_directory_creates_no_database(tmp_path, command):
     """`digest site build`, `send --dry-run`, `deliveries list`, `preview` … run in the wrong
     directory made an empty database there (and an empty site), as if nothing were stored."""
-    result = _digest(*command, cwd=tmp_path)
+    result = digest_child(*command, cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == "", result.stdout
     assert result.stderr.startswith(f"error: no database at {tmp_path / 'data' / 'digest.db'}")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -89,7 +77,7 @@ def test_a_config_path_from_digest_config_is_named_as_such(tmp_path):
     )
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == "error: DIGEST_CONFIG=nope.toml: config file not found"
-    explicit = _digest("--config", "nope.toml", "status", cwd=tmp_path)
+    explicit = digest_child("--config", "nope.toml", "status", cwd=tmp_path)
     assert explicit.stderr.strip() == "error: nope.toml: config file not found"
 
 
@@ -97,14 +85,14 @@ def test_doctor_reports_a_broken_config_as_its_failed_check(tmp_path):
     """`doctor --json` on a broken config.toml printed nothing on stdout, so a monitor that
     parses it saw no JSON at all; the config check fails in the report's own format."""
     (tmp_path / "config.toml").write_text("[schedule]\ncron = '61 * * * *'\n")
-    result = _digest("doctor", "--json", cwd=tmp_path)
+    result = digest_child("doctor", "--json", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr == ""
     report = json.loads(result.stdout)
     assert report["ok"] is False
     [check] = report["checks"]
     assert check["name"] == "config" and check["status"] == "fail"
     assert "[schedule].cron '61 * * * *': the minute field '61' is wrong" in check["detail"]
-    text = _digest("doctor", cwd=tmp_path)
+    text = digest_child("doctor", cwd=tmp_path)
     assert text.returncode == 2
     assert text.stdout.startswith("fail config: ") and len(text.stdout.splitlines()) == 1
 
@@ -112,10 +100,10 @@ def test_doctor_reports_a_broken_config_as_its_failed_check(tmp_path):
 def test_a_site_dir_that_is_a_file_is_refused_and_the_file_kept(tmp_path):
     """[site].dir naming an existing file: `digest site build` replaced the file with a
     symlink to the new site (the operator's file was gone)."""
-    assert _digest("init", cwd=tmp_path).returncode == 0
+    assert digest_child("init", cwd=tmp_path).returncode == 0
     (tmp_path / "notes.txt").write_text("mine\n")
     (tmp_path / "config.toml").write_text('[site]\ndir = "notes.txt"\n')
-    result = _digest("site", "build", cwd=tmp_path)
+    result = digest_child("site", "build", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert f"[site].dir {tmp_path / 'notes.txt'} is a file, not a folder" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
@@ -125,9 +113,9 @@ def test_a_site_dir_that_is_a_file_is_refused_and_the_file_kept(tmp_path):
 
 def test_a_site_dir_that_cannot_be_written_is_one_line(tmp_path):
     """A [site].dir where folders cannot be made (here under /proc) was an 80-line traceback."""
-    assert _digest("init", cwd=tmp_path).returncode == 0
+    assert digest_child("init", cwd=tmp_path).returncode == 0
     (tmp_path / "config.toml").write_text('[site]\ndir = "/proc/digest-site"\n')
-    result = _digest("site", "build", cwd=tmp_path)
+    result = digest_child("site", "build", cwd=tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("error: site build: cannot write /proc/digest-site")
     assert result.stderr.strip().endswith(
@@ -143,7 +131,7 @@ def test_a_folder_setting_naming_a_file_is_a_config_error(tmp_path, key):
     section, name = key.strip("[").split("].")
     (tmp_path / "notes.txt").write_text("mine\n")
     (tmp_path / "config.toml").write_text(f'[{section}]\n{name} = "notes.txt"\n')
-    result = _digest("send", "--dry-run", cwd=tmp_path)
+    result = digest_child("send", "--dry-run", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.strip() == (
         f"error: config.toml: {key} {tmp_path / 'notes.txt'} is a file, not a folder"
@@ -183,7 +171,7 @@ def test_send_refuses_an_issue_date_arxiv_has_not_announced(sample_db, tmp_path,
 
 def test_import_names_how_to_read_standard_input(tmp_path):
     """`digest import -` (the usual spelling of standard input) said only '-: no such file'."""
-    result = _digest("import", "-", cwd=tmp_path)
+    result = digest_child("import", "-", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert (
         result.stderr.strip() == "error: -: no such file (to read standard input, give /dev/stdin)"

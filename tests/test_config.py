@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
 from digest.config import BUNDLED_MODEL, Config, ConfigError, load_config
+from tests.conftest import digest_child
 
 
 def test_defaults_without_any_file(tmp_path, monkeypatch):
@@ -183,34 +183,22 @@ def test_a_config_toml_directory_is_an_error_not_the_defaults(tmp_path, monkeypa
         load_config(tmp_path / "config.toml")
 
 
-def _digest(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
-
-
 def test_init_writes_the_config_where_config_points(tmp_path):
     """`digest --config ops/digest.toml init` used to fail with "config file not found"."""
-    first = _digest("--config", "ops/digest.toml", "init", cwd=tmp_path)
+    first = digest_child("--config", "ops/digest.toml", "init", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert "config: wrote ops/digest.toml" in first.stdout
     assert (tmp_path / "ops" / "data" / "digest.db").is_file()  # paths resolve against it
     assert not (tmp_path / "config.toml").exists()
-    again = _digest("--config", "ops/digest.toml", "init", cwd=tmp_path)
+    again = digest_child("--config", "ops/digest.toml", "init", cwd=tmp_path)
     assert again.returncode == 0 and "config: kept ops/digest.toml" in again.stdout
 
 
 def test_a_model_that_cannot_load_is_one_line(tmp_path):
     (tmp_path / "config.toml").write_text('[embedding]\nmodel = "no-such-org/no-such-model"\n')
     (tmp_path / "p.jsonl").write_text('{"id": "x-1", "title": "t", "abstract": "a"}\n')
-    assert _digest("import", "p.jsonl", cwd=tmp_path).returncode == 0
-    result = _digest("embed", cwd=tmp_path)
+    assert digest_child("import", "p.jsonl", cwd=tmp_path).returncode == 0
+    result = digest_child("embed", cwd=tmp_path)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("error: could not load embedding model 'no-such-org/")
     assert "not in the Hugging Face cache" in result.stderr
@@ -221,7 +209,7 @@ def test_looking_commands_in_the_wrong_place_create_no_database(tmp_path):
     """`digest status` in a directory without a database made an empty one there and said
     "nothing fetched yet", as if the operator's data were gone."""
     for command in (["status", "--json"], ["papers", "show", "2508.13167"]):
-        result = _digest(*command, cwd=tmp_path)
+        result = digest_child(*command, cwd=tmp_path)
         assert result.returncode == 2 and result.stdout == ""
         assert result.stderr.startswith(f"error: no database at {tmp_path / 'data' / 'digest.db'}")
     assert list(tmp_path.iterdir()) == []
@@ -231,9 +219,9 @@ def test_a_site_dir_holding_the_database_is_refused_before_a_build_deletes_it(tm
     """With [site].dir = "data", `digest site build` swapped the real data/ folder for the
     site's symlink and deleted it: the database, outbox and topics were gone."""
     (tmp_path / "config.toml").write_text('[site]\ndir = "data/site"\nsearch = false\n')
-    assert _digest("init", cwd=tmp_path).returncode == 0
+    assert digest_child("init", cwd=tmp_path).returncode == 0
     (tmp_path / "config.toml").write_text('[site]\ndir = "data"\nsearch = false\n')
-    result = _digest("site", "build", cwd=tmp_path)
+    result = digest_child("site", "build", cwd=tmp_path)
     assert result.returncode == 2 and "[site].dir" in result.stderr
     assert "overlaps [database].path" in result.stderr
     assert (tmp_path / "data" / "digest.db").is_file() and (tmp_path / "data").is_dir()
@@ -243,7 +231,7 @@ def test_a_site_dir_holding_the_database_is_refused_before_a_build_deletes_it(tm
 def test_init_names_a_topics_file_it_cannot_write(tmp_path):
     (tmp_path / "a-file").write_text("x")
     (tmp_path / "config.toml").write_text('[ranking]\ntopics_file = "a-file/topics.toml"\n')
-    result = _digest("init", cwd=tmp_path)
+    result = digest_child("init", cwd=tmp_path)
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith(f"error: {tmp_path / 'a-file' / 'topics.toml'}: cannot write")
     assert len(result.stderr.strip().splitlines()) == 1
@@ -252,13 +240,13 @@ def test_init_names_a_topics_file_it_cannot_write(tmp_path):
 def test_demo_refuses_a_database_with_real_subscribers(tmp_path):
     """Run in a production directory, the demo added its example.org subscribers to the real
     list (to be mailed by the next real run) and its sample papers to the archive."""
-    added = _digest("subscribers", "add", "reader@lab.test", cwd=tmp_path)
+    added = digest_child("subscribers", "add", "reader@lab.test", cwd=tmp_path)
     assert added.returncode == 0, added.stderr
-    result = _digest("demo", cwd=tmp_path)
+    result = digest_child("demo", cwd=tmp_path)
     assert result.returncode == 2 and "has 1 real subscriber(s)" in result.stderr
-    status = json.loads(_digest("status", "--json", cwd=tmp_path).stdout)
+    status = json.loads(digest_child("status", "--json", cwd=tmp_path).stdout)
     assert status["papers"] == 0 and status["ingest_runs"] == []
-    listed = _digest("subscribers", "list", "--json", cwd=tmp_path)
+    listed = digest_child("subscribers", "list", "--json", cwd=tmp_path)
     assert [s["email"] for s in json.loads(listed.stdout)] == ["reader@lab.test"]
 
 
@@ -313,7 +301,7 @@ def test_a_malformed_cron_stops_every_command_before_it_starts(tmp_path):
     `digest doctor` said the cron was wrong."""
     (tmp_path / "config.toml").write_text("[schedule]\ncron = '30 25 * * *'\n")
     for command in (["run"], ["status", "--json"], ["init"]):
-        result = _digest(*command, cwd=tmp_path)
+        result = digest_child(*command, cwd=tmp_path)
         assert result.returncode == 2 and result.stdout == "", (command, result.stdout)
         assert result.stderr.startswith("error: ")
         assert "config.toml: [schedule].cron '30 25 * * *': the hour field" in result.stderr

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
-
-def _digest(*args: str, cwd) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=120,
-    )
+from tests.conftest import digest_child
 
 
 def test_init_again_names_the_files_it_kept_and_changes_none(tmp_path):
     """A second `digest init` said "config: … (kept)" and nothing at all about the topics
     file it kept, so an operator could not tell whether their edits had survived."""
-    first = _digest("init", cwd=tmp_path)
+    first = digest_child("init", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     config, topics = tmp_path / "config.toml", tmp_path / "data" / "topics.toml"
     assert f"topics: wrote {topics}" in first.stdout
@@ -31,7 +18,7 @@ def test_init_again_names_the_files_it_kept_and_changes_none(tmp_path):
     config.write_text(config.read_text() + "\n# my edit\n")
     topics.write_text(topics.read_text() + "\n# my topics\n")
     before = (config.read_bytes(), topics.read_bytes())
-    again = _digest("init", cwd=tmp_path)
+    again = digest_child("init", cwd=tmp_path)
     assert again.returncode == 0 and again.stderr == "", again.stderr
     lines = again.stdout.splitlines()
     assert f"config: kept {config} (already there, left as it was)" in lines
@@ -43,7 +30,7 @@ def test_init_again_names_the_files_it_kept_and_changes_none(tmp_path):
 def test_init_json_reports_each_file_and_what_was_kept(tmp_path):
     (tmp_path / "config.toml").write_text('[ranking]\ntopics_file = "mine.toml"\n')
     (tmp_path / "mine.toml").write_text("# the operator's own topics\n")
-    result = _digest("init", "--json", cwd=tmp_path)
+    result = digest_child("init", "--json", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["config"] == {"path": str(tmp_path / "config.toml"), "action": "kept"}
