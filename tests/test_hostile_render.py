@@ -3,15 +3,12 @@ environment, for rows stored before the sources cleaned them, and in a real brow
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from markupsafe import Markup
 
 from digest.models import Paper, Subscriber
 from digest.render import environment, visible
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import skip_or_fail_without
+from tests.browser import launched_chromium
 from tests.test_emails import build, make_config, make_paper, make_plan
 
 RLO, ZWSP, ZWJ = "\u202e", "\u200b", "\u200d"
@@ -60,13 +57,8 @@ def test_finalize_keeps_markup_safe_and_leaves_other_values_alone():
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail_without("Debian chromium")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.mark.browser

@@ -12,14 +12,9 @@ import pytest
 from test_site_build import LONG_NAME, RTL_TITLE, XSS_TITLE, add_hostile_papers, fresh_archive
 
 from digest.site import build_site
+from tests.browser import launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-playwright = pytest.importorskip("playwright.sync_api")
-
-from tests.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.conftest import skip_or_fail_without  # noqa: E402
-
-ARGS = CHROMIUM_ARGS
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -45,12 +40,8 @@ def site(sample_db_path, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        skip_or_fail_without("Debian chromium")
-    with playwright.sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield instance
-        instance.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture
