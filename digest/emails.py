@@ -21,6 +21,19 @@ from markupsafe import Markup
 
 from digest import links
 from digest.config import Config
+from digest.email_text import (
+    TEXT_WIDTH,
+    abstract_snippet,
+    clip_words,
+    hang,
+    issue_long,
+    issue_short,
+    join_names,
+    plain_tex,
+    reader_why,
+    shorten_authors,
+    wrap_text,
+)
 from digest.errors import DigestError
 from digest.mime import (
     _one_line,
@@ -47,16 +60,10 @@ __all__ = [  # the MIME half lives in digest.mime; callers use digest.emails.*
 ]
 
 HTML_BUDGET_BYTES = 100_000  # Gmail clips messages whose HTML passes ~102 KB
-SNIPPET_MAX_CHARS = 350
 TRENDING_MAX = 3
 OTHER_SECTION = "More for you"  # picks with no topic (Pick.topic == "")
 # Keeps the body text out of the inbox preview after the preheader (zero-width filler).
 _PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 40)
-# \textbf{word} -> word: styling macros only (no nested braces); maths is left as written
-_TEX_STYLE = re.compile(
-    r"\\(?:textbf|textit|textsl|textsc|texttt|textrm|textsf|emph|underline)\{([^{}$]*)\}"
-)
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
 
 
 @dataclass(frozen=True)
@@ -70,98 +77,6 @@ class RenderedEmail:
     headers: dict[str, str] = field(default_factory=dict)  # List-* headers, per subscriber
     paper_ids: tuple[str, ...] = ()  # papers shown as cards, in order (trending excluded)
     truncated: int = 0  # cards left out of the HTML to stay under the size budget
-
-
-# ---------------------------------------------------------------- small pure text helpers
-def plain_tex(text: str) -> str:
-    """LaTeX text styling out of a title or abstract: '\\textbf{new} risk' -> 'new risk'."""
-    if "\\" not in text:
-        return text
-    return _TEX_STYLE.sub(r"\1", text)
-
-
-def shorten_authors(authors: Sequence[str], limit: int = 3) -> str:
-    """'A, B, C et al.' beyond `limit` names; 'Unknown authors' when there are none."""
-    names = [a for a in authors if a]
-    if not names:
-        return "Unknown authors"
-    if len(names) <= limit:
-        return ", ".join(names)
-    return ", ".join(names[:limit]) + " et al."
-
-
-def abstract_snippet(abstract: str, max_chars: int = SNIPPET_MAX_CHARS, sentences: int = 3) -> str:
-    """The first two or three whole sentences that fit in `max_chars`.
-
-    When only one whole sentence fits, the second is added cut at a word boundary with an
-    ellipsis (so the card still reads as two sentences' worth); a first sentence longer than
-    `max_chars` is cut the same way. Never cuts inside a word.
-    """
-    text = " ".join(abstract.split())
-    if not text:
-        return ""
-    parts = _SENTENCE_END.split(text)
-    chosen: list[str] = []
-    length = 0
-    for part in parts[:sentences]:
-        extra = len(part) + (1 if chosen else 0)
-        if length + extra > max_chars:
-            break
-        chosen.append(part)
-        length += extra
-    if len(chosen) == len(parts) or len(chosen) >= 2:
-        return " ".join(chosen)
-    room = max_chars - length - (1 if chosen else 0) - 1  # space before, ellipsis after
-    if chosen and room < 60:  # too little left for a useful partial sentence
-        return " ".join(chosen)
-    partial = _cut_at_word(parts[len(chosen)], room)
-    return " ".join([*chosen, partial + "…"]) if partial else " ".join(chosen)
-
-
-def _cut_at_word(text: str, limit: int) -> str:
-    """The longest prefix of `text` up to `limit` chars that ends at a word boundary."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit]
-    if not text[limit].isspace():
-        cut = cut.rsplit(" ", 1)[0] if " " in cut else ""
-    return cut.rstrip(" ,;:.-")
-
-
-def issue_short(day: date) -> str:
-    """'Tue 24 Sep' (used in the subject)."""
-    return f"{day:%a} {day.day} {day:%b}"
-
-
-def issue_long(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B} {day.year}"
-
-
-def _clip_words(text: str, max_chars: int) -> str:
-    if len(text) <= max_chars:
-        return text
-    return text[: max_chars - 1].rsplit(" ", 1)[0].rstrip(" ,;:·") + "…"
-
-
-def wrap_text(text: str, width: int = 70, indent: str = "   ") -> str:
-    """Greedy word wrap for the plain-text part (textwrap is 10x slower for this job)."""
-    lines: list[str] = []
-    line = ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}" if line else word
-    if line:
-        lines.append(line)
-    return "\n".join(indent + item for item in lines)
-
-
-def _join_names(names: Sequence[str]) -> str:
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " and " + names[-1]
 
 
 # ---------------------------------------------------------------- the view model
@@ -181,16 +96,24 @@ def _card(
         categories.insert(0, paper.primary_category)
     abs_url = links.arxiv_abs_url(paper.id) if paper.is_arxiv else None
     snippet = abstract_snippet(plain_tex(paper.abstract))
+    title = plain_tex(_one_line(paper.title)) or paper.id
+    authors = shorten_authors(paper.authors)
+    why = reader_why(pick.why, pick.topic) if pick else ""
+    meta = " · ".join([authors, " ".join(categories[:4])]) if categories else authors
     return {
         "number": number,
         "id": paper.id,
-        "title": plain_tex(_one_line(paper.title)) or paper.id,
+        "title": title,
         "title_url": abs_url or more_url,
-        "authors": shorten_authors(paper.authors),
+        "authors": authors,
         "categories": categories[:4],
         "snippet": snippet,
+        "why": why[:1].upper() + why[1:],
+        # the plain-text part, wrapped: numbered title, meta line, snippet, why-line
+        "title_text": hang(title, f"{number}. " if number else "- ", "   " if number else "  "),
+        "meta_text": hang(meta, "   ", "   ") if number else hang(authors, "  ", "  "),
         "snippet_wrapped": wrap_text(snippet),
-        "why": pick.why if pick else "",
+        "why_text": hang(why, "   Why: ", "        ") if why else "",
         "abs_url": abs_url,
         "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
         "more_url": more_url,
@@ -225,8 +148,8 @@ def _preheader(count: int, topics: Sequence[str], titles: Sequence[str], day: da
         return f"No new papers matched your topics on {issue_short(day)}."
     noun = "paper" if count == 1 else "papers"
     named = [name for name in topics if name != OTHER_SECTION]
-    where = f" in {_join_names(named[:3])}" if named else ""
-    return _clip_words(f"{count} new {noun}{where}: " + " · ".join(titles[:3]), 150)
+    where = f" in {join_names(named[:3])}" if named else ""
+    return clip_words(f"{count} new {noun}{where}: " + " · ".join(titles[:3]), 150)
 
 
 def digest_context(
@@ -263,12 +186,13 @@ def digest_context(
     subscribed_to = list(topic_names) or named_sections
     site_title = config.site.title
     host = urlsplit(archive).netloc or archive
-    what = _join_names(subscribed_to) if subscribed_to else "the daily digest"
+    what = join_names(subscribed_to) if subscribed_to else "the daily digest"
     if count:
-        topics_part = f" across {_join_names(named_sections)}" if named_sections else ""
+        topics_part = f" across {join_names(named_sections)}" if named_sections else ""
         lede = f"Picked from {plan.candidates} new listings{topics_part}".rstrip(".…") + "."
     else:
         lede = f"None of today's {plan.candidates} new listings matched your topics closely enough."
+    why_you_get_this = f"You get this because you subscribed to {what} on {site_title} ({host})."
     return {
         "subject": f"{headline} · {issue_short(day)}",
         "preheader": _preheader(count, section_names, [str(c["title"]) for c in cards], day),
@@ -285,7 +209,9 @@ def digest_context(
         "day_url": links.site_url(archive, links.day_path(day)),
         "preferences_url": links.preferences_url(public, token),
         "unsubscribe_url": links.unsubscribe_url(public, token),
-        "why_you_get_this": f"You get this because you subscribed to {what} on {site_title} ({host}).",
+        "why_you_get_this": why_you_get_this,
+        "why_you_get_this_text": wrap_text(why_you_get_this, TEXT_WIDTH, indent=""),
+        "lede_text": wrap_text(lede, TEXT_WIDTH, indent=""),
         "postal_address": _one_line(config.mail.postal_address),
         "paper_ids": tuple(str(c["id"]) for c in cards),
     }

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
-from digest.emails import build_digest_email
+from digest.emails import build_digest_email, confirmation_email
 from digest.models import DigestPlan, Paper, Pick, Subscriber
 from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import skip_or_fail_without
@@ -171,3 +171,28 @@ def test_digest_renders_cleanly_in_chromium(browser, tmp_path, scheme):
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, DOCS_IMG / shot.name)
     page.close()
+
+
+def confirmation_html(tmp_path: Path) -> Path:
+    config = Config(
+        mail=MailConfig(postal_address="arXiv digest, 1 Example Street, 12345 Springfield"),
+        service=ServiceConfig(public_url="https://digest.example.org"),
+    )
+    message = confirmation_email(config, "ada@example.com", "x" * 43)
+    body = message.get_body(("html",))
+    assert body is not None
+    path = tmp_path / "confirm.html"
+    path.write_text(body.get_content(), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+@pytest.mark.parametrize("width", [375, 600])
+def test_no_email_scrolls_sideways_on_a_phone_or_in_a_600px_pane(browser, tmp_path, width, scheme):
+    """A reader never scrolls sideways: the confirmation mail's bare link used to push a 375 px
+    screen to 513 px. Both the digest and the confirmation mail fit the width."""
+    for path in (render_sample(tmp_path), confirmation_html(tmp_path)):
+        page = browser.new_page(viewport={"width": width, "height": 800}, color_scheme=scheme)
+        page.goto(path.as_uri())
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, path.name
+        page.close()

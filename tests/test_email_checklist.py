@@ -1,0 +1,89 @@
+"""The digest as a subscriber reads it: the why-line in the reader's words and a plain-text
+part that reads on its own (wrapped lines, no TeX quotes), checked on the sent bytes."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+
+from digest.emails import build_digest_email, message_bytes, reader_why, to_mime
+from digest.models import DigestPlan, Pick
+from tests.test_emails import DAY, SUBSCRIBER, make_config, make_paper
+
+LONG_TITLE = (
+    "Diff-MSM: Differentiable MusculoSkeletal Model for Simultaneous Identification of "
+    "Human Muscle and Bone Parameters"
+)
+
+
+def sent(picks_and_papers, trending=()):
+    """The text and HTML parts as a mail client decodes them from the wire bytes."""
+    picks = tuple(pick for pick, _ in picks_and_papers)
+    papers = {paper.id: paper for _, paper in picks_and_papers}
+    plan = DigestPlan(subscriber_id=7, issue_date=DAY, picks=picks, candidates=86)
+    rendered = build_digest_email(make_config(), SUBSCRIBER, plan, papers, trending)
+    raw = message_bytes(to_mime(make_config(), SUBSCRIBER, rendered, "d_1"))
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    return text.replace("\r\n", "\n"), html.replace("\r\n", "\n")
+
+
+def ranked(i: int, topic: str, why: str, **fields):
+    paper = make_paper(i, **fields)
+    return Pick(paper_id=paper.id, score=0.5, topic=topic, why=why), paper
+
+
+def test_why_line_leaves_out_the_topic_heading_and_the_ranking_score():
+    """Under the 'Robotics' heading the card said 'Robotics: mentions “robot” (score 0.53)':
+    the topic twice and a number no reader can use."""
+    text, html = sent(
+        [
+            ranked(1, "Robotics", "Robotics: mentions “robot”, “navigation” (score 0.53)"),
+            ranked(2, "", "Picked for you: close to a paper you liked, “GPAI evals” (score 0.40)"),
+        ]
+    )
+    assert "(score" not in text and "(score" not in html
+    assert "Why: mentions “robot”, “navigation”\n" in text
+    assert ">Mentions “robot”, “navigation”</p>" in html
+    assert "Why: close to a paper you liked, “GPAI evals”" in text
+    assert ">Close to a paper you liked, “GPAI evals”</p>" in html
+
+
+def test_reader_why_keeps_a_line_it_does_not_recognise():
+    assert reader_why('Matches "graph neural"', "Graph learning") == 'Matches "graph neural"'
+    assert reader_why("Robotics: ", "Robotics") == "Robotics:"  # nothing after the head
+    assert reader_why("LLM agents: by Ann Lee (score 1.00)", "Robotics") == "LLM agents: by Ann Lee"
+
+
+def test_plain_text_lines_fit_78_columns_except_a_lone_link():
+    """Long titles, author lines, why-lines, the lede and the footer wrap with a hanging
+    indent; only a line ending in a URL may run longer (a URL cannot be broken)."""
+    long_why = "Robotics: mentions " + ", ".join(f"“keyword number {i}”" for i in range(8))
+    authors = tuple(f"Firstname{i} Very-Long-Surname{i}" for i in range(3))
+    text, _ = sent(
+        [
+            ranked(1, "Robotics", long_why + " (score 0.44)", title=LONG_TITLE, authors=authors),
+            ranked(2, "Robotics and a very long named topic about manipulation", "x: y"),
+        ],
+        trending=[make_paper(9, title=LONG_TITLE + " (trending)")],
+    )
+    too_long = [
+        line for line in text.splitlines() if len(line) > 78 and "://" not in line.split()[-1]
+    ]
+    assert too_long == []
+    assert "1. Diff-MSM: Differentiable MusculoSkeletal Model for Simultaneous\n" in text
+    assert "\n   Identification of Human Muscle and Bone Parameters\n" in text
+    assert "\n   Why: mentions “keyword number 0”" in text
+    assert "\n- Diff-MSM: Differentiable" in text and "\n  Identification of Human" in text
+    flat = " ".join(text.split())
+    assert LONG_TITLE in flat and "Firstname2 Very-Long-Surname2 · cs.LG stat.ML" in flat
+
+
+def test_tex_quotes_read_as_curly_quotes_in_both_parts():
+    """arXiv abstracts write ``quoted'' in TeX; readers saw the backticks."""
+    abstract = "In this case study, the ``simulation tool'' considered is PyChrono. It is f''(x)."
+    text, html = sent([ranked(1, "Robotics", "Robotics: x", abstract=abstract)])
+    assert "the “simulation tool” considered" in " ".join(text.split())
+    assert "the “simulation tool” considered" in html
+    assert "``" not in text and "f''(x)" in " ".join(text.split())  # a derivative stays
