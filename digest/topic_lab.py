@@ -18,7 +18,7 @@ from digest import rank
 from digest.config import Config
 from digest.errors import UsageError
 from digest.models import Topic
-from digest.planning import build_profile, load_pool
+from digest.planning import build_profile, load_pool, trending_signal
 from digest.store import ranking as rank_store
 from digest.store.feedback import normalise_paper_id
 from digest.store.papers import announcement_dates, existing_paper_ids
@@ -197,15 +197,29 @@ class TopicTestReport:
         return sum(d.passing for d in self.days)
 
 
-def histogram(scores: Sequence[float], bins: int = 10) -> list[tuple[float, float, int]]:
-    """(low, high, count) bins over the score range, for a terminal histogram."""
+def histogram(
+    scores: Sequence[float], threshold: float | None = None, bins: int = 10
+) -> list[tuple[float, float, int]]:
+    """(low, high, count) bins over the score range, for a terminal histogram.
+
+    A threshold inside the range falls on a bin edge, so every bin is wholly sent or wholly
+    not (a score equal to the threshold is sent, as in the planner).
+    """
     if not scores:
         return []
     values = np.asarray(scores, dtype=np.float64)
     low, high = float(values.min()), float(values.max())
-    if high - low < 1e-9:
-        return [(low, high, len(values))]
-    counts, edges = np.histogram(values, bins=bins, range=(low, high))
+    if threshold is None or not low <= threshold <= high:
+        if high - low < 1e-9:
+            return [(low, high, len(values))]
+        counts, edges = np.histogram(values, bins=bins, range=(low, high))
+        return [(float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts)]
+    step = max((high - low) / bins, 0.01)
+    below = int(np.ceil((threshold - low) / step - 1e-9))
+    above = max(1, int(np.floor((high - threshold) / step + 1e-9)) + 1)
+    edges = threshold + step * np.arange(-below, above + 1)
+    index = np.floor((values - threshold) / step + 1e-9).astype(np.int64) + below
+    counts = np.bincount(np.clip(index, 0, below + above - 1), minlength=below + above)
     return [(float(edges[i]), float(edges[i + 1]), int(c)) for i, c in enumerate(counts)]
 
 
@@ -236,21 +250,19 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
             continue
         semantic = rank.semantic_scores(pool, [profile])
         scored = rank.score_topic(pool, profile, semantic[0], config.ranking.default_threshold)
-        eligible = np.flatnonzero(scored.eligible)
-        passing = eligible[scored.score[eligible] >= threshold]
+        # as the planner scores it for a follower: plus the day's trending boost; the seeds
+        # themselves are never sent
+        boosted = scored.score + config.ranking.trending_weight * trending_signal(
+            db, config, pool, day
+        )
+        eligible = np.flatnonzero(scored.eligible & ~pool.id_mask(set(topic.seed_ids)))
+        passing = eligible[boosted[eligible] >= np.float32(threshold)]  # float32, as planned
         report.days.append(DayReplay(day, len(pool), len(passing)))
-        report.scores += [float(s) for s in scored.score[eligible]]
+        report.scores += [float(s) for s in boosted[eligible]]
         if not profile.is_semantic:  # as in `rank_topic`: papers matching nothing are not ranked
             eligible = eligible[scored.score[eligible] > 0]
         near += [
-            (
-                abs(float(scored.score[i]) - threshold),
-                pool.ids[i],
-                day,
-                pool,
-                int(i),
-                float(scored.score[i]),
-            )
+            (abs(float(boosted[i]) - threshold), pool.ids[i], day, pool, int(i), float(boosted[i]))
             for i in eligible
         ]
     near.sort(key=lambda item: (item[0], item[1]))
@@ -264,7 +276,7 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
                 pool.titles[i],
                 pick.score,
                 pick.why,
-                score >= threshold,
+                bool(np.float32(score) >= np.float32(threshold)),
                 day.isoformat(),
             )
         )

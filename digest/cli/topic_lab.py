@@ -126,7 +126,7 @@ def test(
     from digest.topic_lab import histogram, test_topic
 
     report = test_topic(stored_db(), state.config, name, days=days)
-    bins = histogram(report.scores)
+    bins = histogram(report.scores, report.threshold)
     if as_json:
         print_json(
             {
@@ -146,15 +146,31 @@ def test(
         console.print("no stored announcement days in that range")
         return
     for d in report.days:
-        console.print(f"  {d.day}  {d.passing:>3} of {d.candidates} papers would be sent")
-    console.print("score distribution (every candidate, all days):")
+        console.print(f"  {d.day}  {d.passing:>3} of {d.candidates} papers pass the threshold")
+    _print_histogram(bins, report.threshold)
+    if not report.borderline:
+        console.print("no paper matches this topic on these days")
+        return
+    console.print(_results_table(report.borderline, "borderline papers (nearest the threshold)"))
+
+
+def _print_histogram(bins: list[tuple[float, float, int]], threshold: float) -> None:
+    """Bars of █ for bins that pass the threshold, ░ for those that do not (plain text, so a
+    pipe or a log keeps the difference)."""
+    if not bins:
+        console.print("no candidate paper is eligible for this topic (check its categories)")
+        return
+    console.print("score distribution (every candidate, all days; █ passes, ░ does not):")
+    if threshold > bins[-1][1]:
+        console.print(f"  (threshold {threshold:+.2f} is above every score: none pass)")
     widest = max(c for _, _, c in bins) or 1
     for lo, hi, count in bins:
-        cut = " ◀ threshold" if lo <= report.threshold < hi else ""
-        console.print(
-            f"  {lo:+.2f} .. {hi:+.2f} │{'█' * round(30 * count / widest):<30}│ {count}{cut}"
-        )
-    console.print(_results_table(report.borderline, "borderline papers (nearest the threshold)"))
+        passes = lo >= threshold
+        bar = ("█" if passes else "░") * round(30 * count / widest)
+        cut = " ◀ threshold" if abs(lo - threshold) < 1e-9 else ""
+        console.print(f"  {lo:+.2f} .. {hi:+.2f} │{bar:<30}│ {count}{cut}")
+    if threshold < bins[0][0] - 1e-9:
+        console.print(f"  (threshold {threshold:+.2f} is below every score: all pass)")
 
 
 def trending_cmd(

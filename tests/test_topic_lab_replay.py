@@ -1,0 +1,115 @@
+"""`digest topics test` against what the planner really sends, and its histogram at the edges."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from typer.testing import CliRunner
+
+from digest import topic_lab
+from digest.cli import app
+from digest.models import Topic
+from digest.planning import plan_digest
+from digest.store.subscribers import get_subscriber_by_email
+from digest.subscribers import add_subscriber, record_feedback
+from digest.topic_lab import histogram
+from digest.topics import add_topic
+
+DAY = date(2025, 8, 20)
+AGENT_SEEDS = ("2508.13167", "2508.14040")  # both announced on DAY
+
+
+def _agents(db, threshold: float = 0.35) -> None:
+    add_topic(
+        db,
+        Topic(
+            name="Agents",
+            kind="curated",
+            description="autonomous agents built on large language models, tool use",
+            seed_ids=AGENT_SEEDS,
+            threshold=threshold,
+        ),
+    )
+
+
+def test_a_day_passes_exactly_what_a_follower_of_the_topic_is_sent(sample_db, sample_config):
+    """Seeds are never sent, and the planner adds the community's trending boost."""
+    _agents(sample_db)
+    before = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
+    just_under = [r for r in before.borderline if not r.passes and r.score > 0.35 - 0.03]
+    assert just_under, before.borderline
+    fan = add_subscriber(sample_db, "fan@example.org", status="active", text="cooking")
+    assert fan.id
+    for result in just_under:
+        record_feedback(sample_db, "fan@example.org", result.paper_id, "like")
+    add_subscriber(sample_db, "f@example.org", status="active", topics=["Agents"], max_papers=50)
+    follower = get_subscriber_by_email(sample_db, "f@example.org")
+    assert follower is not None
+    plan = plan_digest(sample_db, sample_config, follower, DAY)
+    sent = {p.paper_id for p in plan.picks}
+    report = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
+    day = next(d for d in report.days if d.day == DAY)
+    assert day.passing == len(sent) < 50
+    assert not sent & set(AGENT_SEEDS)
+    assert {r.paper_id for r in just_under} <= sent
+    for result in report.borderline:
+        if result.announced == DAY.isoformat():
+            assert result.passes == (result.paper_id in sent), result
+
+
+def test_histogram_puts_the_threshold_on_a_bin_edge():
+    scores = [0.1, 0.2, 0.3, 0.33, 0.35]
+    for threshold in (0.1, 0.27, 0.3, 0.35):
+        bins = histogram(scores, threshold, bins=5)
+        assert sum(c for _, _, c in bins) == len(scores)
+        assert any(abs(lo - threshold) < 1e-9 for lo, _, _ in bins), (threshold, bins)
+        passing = sum(c for lo, _, c in bins if lo >= threshold - 1e-9)
+        assert passing == sum(s >= threshold for s in scores), (threshold, bins)
+    outside = histogram(scores, -1.0, bins=5)
+    assert outside[0][0] == 0.1 and sum(c for _, _, c in outside) == 5
+
+
+def _bars(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "│" in line and " .. " in line]
+
+
+def _cli(make_config):
+    _, path = make_config()
+    runner = CliRunner()
+
+    def run(*args: str):
+        result = runner.invoke(app, ["--config", str(path), *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    return run
+
+
+def test_cli_edges_no_match_all_pass_and_threshold_at_the_top(
+    sample_db, sample_config, make_config
+):
+    cli = _cli(make_config)
+    add_topic(
+        sample_db,
+        Topic(name="Strings", kind="curated", description="string theory", categories=("hep-th",)),
+    )
+    code, out, err = cli("topics", "test", "Strings", "--days", "9999")
+    assert code == 0, (out, err)
+    assert "no candidate paper is eligible" in out and "no paper matches" in out
+    add_topic(sample_db, Topic(name="All", kind="curated", description="learning", threshold=-1.0))
+    code, out, _ = cli("topics", "test", "All", "--days", "9999")
+    assert code == 0 and "86 of 86 papers pass" in out and "all pass" in out
+    assert "░" not in "".join(_bars(out)) and "◀ threshold" not in out
+    report = topic_lab.test_topic(sample_db, sample_config, "All", days=None)
+    top = max(report.scores)
+    add_topic(
+        sample_db,
+        Topic(
+            name="Top", kind="curated", description="learning", threshold=round(top, 4) - 0.00005
+        ),
+    )
+    code, out, _ = cli("topics", "test", "Top", "--days", "9999")
+    lines = out.splitlines()
+    marked = [line for line in lines if "◀ threshold" in line]
+    assert code == 0 and len(marked) == 1 and "█" in marked[0], out
+    assert "1 of" in out or "2 of" in out
+    assert _bars(out) and all(len(line) <= 80 for line in _bars(out))
