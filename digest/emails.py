@@ -44,7 +44,7 @@ from digest.mime import (
 )
 from digest.models import DigestPlan, Paper, Pick, Subscriber
 from digest.paths import TEMPLATES_DIR
-from digest.render import render
+from digest.render import count_of, render
 
 __all__ = [  # the MIME half lives in digest.mime; callers use digest.emails.*
     "RenderedEmail",
@@ -152,6 +152,25 @@ def _preheader(count: int, topics: Sequence[str], titles: Sequence[str], day: da
     return clip_words(f"{count} new {noun}{where}: " + " · ".join(titles[:3]), 150)
 
 
+def _headline_and_lede(
+    count: int, candidates: int, named_sections: Sequence[str], weekly: bool
+) -> tuple[str, str]:
+    """'3 new papers for you' / 'Picked from 86 new listings across X and Y.', in the right
+    number ('1 new listing') and period ('this week' for weekly readers)."""
+    listings = count_of(candidates, "new listing")
+    if count:
+        headline = f"{count_of(count, 'new paper')} {'this week' if weekly else 'for you'}"
+        topics_part = f" across {join_names(named_sections)}" if named_sections else ""
+        return headline, f"Picked from {listings}{topics_part}".rstrip(".…") + "."
+    headline = f"Nothing matched {'this week' if weekly else 'today'}"
+    if not candidates:
+        return headline, f"arXiv listed no new papers {'this week' if weekly else 'today'}."
+    if candidates == 1:
+        return headline, "The one new listing did not match your topics closely enough."
+    which = "this week's" if weekly else "today's"
+    return headline, f"None of {which} {listings} matched your topics closely enough."
+
+
 def digest_context(
     config: Config,
     subscriber: Subscriber,
@@ -178,20 +197,14 @@ def digest_context(
         trending_cards.append(_card(paper, None, 0, token, public, archive))
     count = len(cards)
     day = plan.issue_date
-    period = "this week" if subscriber.frequency == "weekly" else "for you"
-    noun = "paper" if count == 1 else "papers"
-    headline = f"{count} new {noun} {period}" if count else "Nothing matched today"
     section_names = [str(s["name"]) for s in sections]
     named_sections = [n for n in section_names if n != OTHER_SECTION]
+    weekly = subscriber.frequency == "weekly"
+    headline, lede = _headline_and_lede(count, plan.candidates, named_sections, weekly)
     subscribed_to = list(topic_names) or named_sections
     site_title = config.site.title
     host = urlsplit(archive).netloc or archive
     what = join_names(subscribed_to) if subscribed_to else "the daily digest"
-    if count:
-        topics_part = f" across {join_names(named_sections)}" if named_sections else ""
-        lede = f"Picked from {plan.candidates} new listings{topics_part}".rstrip(".…") + "."
-    else:
-        lede = f"None of today's {plan.candidates} new listings matched your topics closely enough."
     why_you_get_this = f"You get this because you subscribed to {what} on {site_title} ({host})."
     return {
         "subject": f"{headline} · {issue_short(day)}",
@@ -204,7 +217,7 @@ def digest_context(
         "sections": sections,
         "trending": trending_cards,
         "truncated": 0,
-        "empty_message": "No new papers matched your topics today.",
+        "empty_message": f"No new papers matched your topics {'this week' if weekly else 'today'}.",
         "archive_url": links.site_url(archive, "index.html"),
         "day_url": links.site_url(archive, links.day_path(day)),
         "preferences_url": links.preferences_url(public, token),

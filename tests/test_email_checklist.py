@@ -3,6 +3,7 @@ part that reads on its own (wrapped lines, no TeX quotes), checked on the sent b
 
 from __future__ import annotations
 
+from dataclasses import replace
 from email import policy
 from email.parser import BytesParser
 
@@ -87,3 +88,27 @@ def test_tex_quotes_read_as_curly_quotes_in_both_parts():
     assert "the “simulation tool” considered" in " ".join(text.split())
     assert "the “simulation tool” considered" in html
     assert "``" not in text and "f''(x)" in " ".join(text.split())  # a derivative stays
+
+
+def plan_email(candidates: int, papers=(), frequency: str = "daily"):
+    picks = tuple(Pick(paper_id=p.id, score=0.5, topic="Robotics", why="x") for p in papers)
+    plan = DigestPlan(subscriber_id=7, issue_date=DAY, picks=picks, candidates=candidates)
+    reader = replace(SUBSCRIBER, frequency=frequency)
+    return build_digest_email(make_config(), reader, plan, {p.id: p for p in papers})
+
+
+def test_counts_in_the_lede_are_in_the_right_number():
+    """'Picked from 1 new listings' and 'None of today's 0 new listings matched' read wrong."""
+    assert "Picked from 1 new listing across Robotics." in plan_email(1, [make_paper(1)]).text
+    assert "Picked from 1,204 new listings across" in plan_email(1204, [make_paper(1)]).text
+    assert "The one new listing did not match your topics" in plan_email(1).text
+    assert "arXiv listed no new papers today." in plan_email(0).text
+    assert "None of today's 86 new listings matched" in plan_email(86).text
+
+
+def test_an_empty_weekly_issue_speaks_of_the_week():
+    weekly = plan_email(40, frequency="weekly")
+    assert weekly.subject.startswith("Nothing matched this week · ")
+    assert "None of this week's 40 new listings matched" in weekly.text
+    assert "No new papers matched your topics this week." in weekly.html
+    assert "today" not in weekly.text.split("\n--\n")[0]
