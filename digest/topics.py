@@ -130,6 +130,30 @@ def validate_topic(topic: Topic) -> Topic:
     return cleaned
 
 
+def unstored_seeds(db, seed_ids: Sequence[str]) -> list[str]:
+    """Seeds the archive does not hold (they would count for nothing); none while it holds no
+    paper at all, since a fresh install syncs its topics before its first fetch."""
+    from digest.store.papers import count_papers, existing_paper_ids
+
+    if not seed_ids or count_papers(db) == 0:
+        return []
+    found = existing_paper_ids(db, list(seed_ids))
+    return [seed for seed in seed_ids if seed not in found]
+
+
+def seed_problem(missing: Sequence[str]) -> str:
+    return (
+        f"seed {', '.join(repr(m) for m in missing)} is not a stored paper (check the id; "
+        f"to use an older paper, fetch it: digest fetch --source api --ids {','.join(missing)})"
+    )
+
+
+def _refuse_unstored_seeds(db, topic: Topic, seed_ids: Sequence[str]) -> None:
+    missing = unstored_seeds(db, seed_ids)
+    if missing:
+        raise UsageError(f"topic {topic.name!r}: {seed_problem(missing)}")
+
+
 def _checked(topic: Topic) -> Topic:
     try:
         return validate_topic(topic)
@@ -140,6 +164,7 @@ def _checked(topic: Topic) -> Topic:
 def add_topic(db, topic: Topic) -> Topic:
     """Validate and insert a topic (curated or personal); a name clash -> UsageError."""
     cleaned = _checked(topic)
+    _refuse_unstored_seeds(db, cleaned, cleaned.seed_ids)
     with transaction(db):
         return store.insert_topic(db, cleaned)
 
@@ -173,6 +198,9 @@ def update_topic(
         current = require_topic(db, name, kind=kind, owner_id=owner_id)
         values = {key: tuple(v) if isinstance(v, list | tuple) else v for key, v in changes.items()}
         cleaned = _checked(replace(current, **values))  # type: ignore[arg-type]
+        _refuse_unstored_seeds(
+            db, cleaned, [seed for seed in cleaned.seed_ids if seed not in current.seed_ids]
+        )
         if cleaned.name.lower() != current.name.lower():
             clash = store.get_topic(db, cleaned.name, kind=kind, owner_id=owner_id)
             if clash is not None:

@@ -17,7 +17,7 @@ from digest.errors import UsageError
 from digest.models import Topic
 from digest.store import topics as store
 from digest.store.db import transaction
-from digest.topics import TopicProblem, validate_topic
+from digest.topics import TopicProblem, seed_problem, unstored_seeds, validate_topic
 
 # File key -> Topic field.
 FILE_KEYS = {
@@ -81,6 +81,11 @@ def _display(path: Path) -> str:
 
 def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
     """Parse and validate the file's text; every problem is reported as `source:line: ...`."""
+    return [topic for topic, _ in _parse_located(text, source)]
+
+
+def _parse_located(text: str, source: str) -> list[tuple[Topic, int]]:
+    """The topics, each with the line of its `seeds` key (its table's line when it has none)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -96,7 +101,7 @@ def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         problems.append(f"{source}:1: 'topic' must be [[topic]] tables")
         tables = []
-    topics: list[Topic] = []
+    topics: list[tuple[Topic, int]] = []
     seen: dict[str, int] = {}
     for index, table in enumerate(tables):
         name = table.get("name")
@@ -136,7 +141,7 @@ def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
             problem("name", f"duplicate name (first defined on line {seen[topic.name.lower()]})")
             continue
         seen[topic.name.lower()] = locate.line(index, "name")
-        topics.append(topic)
+        topics.append((topic, locate.line(index, "seeds")))
     if problems:
         raise UsageError("\n".join(problems))
     return topics
@@ -144,6 +149,10 @@ def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
 
 def load_topics_file(path: str | Path) -> list[Topic]:
     """Read and validate a topics file; a missing file or any bad line -> UsageError."""
+    return [topic for topic, _ in _load_located(path)]
+
+
+def _load_located(path: str | Path) -> list[tuple[Topic, int]]:
     file_path = Path(path)
     shown = _display(file_path)
     try:
@@ -154,7 +163,7 @@ def load_topics_file(path: str | Path) -> list[Topic]:
         raise UsageError(f"{shown}: not UTF-8 text") from None
     except OSError as exc:
         raise UsageError(f"{shown}: cannot read the topics file ({exc.strerror or exc})") from None
-    return parse_topics_text(text, source=shown)
+    return _parse_located(text, source=shown)
 
 
 @dataclass
@@ -185,13 +194,28 @@ def _same(stored: Topic, wanted: Topic) -> bool:
     return stored == Topic(**{**wanted.__dict__, "id": stored.id})
 
 
+def _check_new_seeds(db, located: list[tuple[Topic, int]], source: str) -> None:
+    """A seed written into the file that the archive does not hold would silently count for
+    nothing (a typo, most often): refuse it. Seeds already stored with the topic stay allowed."""
+    problems = []
+    for topic, line in located:
+        stored = store.get_topic(db, topic.name, kind="curated")
+        known = set(stored.seed_ids) if stored is not None else set()
+        missing = unstored_seeds(db, [s for s in topic.seed_ids if s not in known])
+        if missing:
+            problems.append(f"{source}:{line}: topic {topic.name!r}: {seed_problem(missing)}")
+    if problems:
+        raise UsageError("\n".join(problems))
+
+
 def sync_topics(db, path: str | Path, *, prune: bool = False) -> SyncReport:
     """Upsert the file's curated topics in one transaction (ids, hence followers, are kept).
 
     Curated topics missing from the file are removed only with `prune`; else reported.
     A renamed topic is a removal plus an addition, so its followers are lost on prune.
     """
-    topics = load_topics_file(path)
+    located = _load_located(path)
+    topics = [topic for topic, _ in located]
     report = SyncReport(file=_display(Path(path)))
     if prune and not topics:
         raise UsageError(
@@ -199,6 +223,7 @@ def sync_topics(db, path: str | Path, *, prune: bool = False) -> SyncReport:
         )
     wanted = {t.name.lower() for t in topics}
     with transaction(db):
+        _check_new_seeds(db, located, report.file)
         for topic in topics:
             stored = store.get_topic(db, topic.name, kind="curated")
             if stored is None:
