@@ -7,6 +7,7 @@ Format: one `[[topic]]` table per topic with `name` and any of `description`, `k
 
 from __future__ import annotations
 
+import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ FILE_KEYS = {
 }
 _LIST_KEYS = ("keywords", "exclude", "seeds", "authors", "categories")
 _TABLE_RE = re.compile(r"^\s*\[\[\s*topic\s*\]\]\s*(?:#.*)?$")
+_SINGLE_TABLE_RE = re.compile(r"^\s*\[\s*topic\s*\]\s*(?:#.*)?$")
 _HEADER_RE = re.compile(r"^\s*\[")
 _KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*=")
 _TOML_LINE_RE = re.compile(r"at line (\d+)")
@@ -69,6 +71,32 @@ class _Locator:
         return self.table_lines[index]
 
 
+def _did_you_mean(key: str) -> str:
+    close = difflib.get_close_matches(key.lower(), FILE_KEYS, n=1, cutoff=0.6)
+    if close:
+        return f" (did you mean {close[0]!r}?)"
+    return f" (known: {', '.join(FILE_KEYS)})"
+
+
+def _top_level_line(text: str, key: str) -> int:
+    """The line that sets a top-level key or opens a table of that name (1 if not found)."""
+    pattern = re.compile(rf"^\s*(\[\[?\s*{re.escape(key)}\s*[\].]|{re.escape(key)}\s*=)")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if pattern.match(line):
+            return number
+    return 1
+
+
+def _refuse_single_brackets(text: str, source: str) -> None:
+    """`[topic]` (one bracket) is a TOML table, not an array entry; tomllib's own message for
+    it ('Cannot overwrite a value', at the next topic) does not say what to change."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _SINGLE_TABLE_RE.match(line):
+            raise UsageError(
+                f"{source}:{number}: write [[topic]] (two brackets) to start each topic, not [topic]"
+            )
+
+
 def _display(path: Path) -> str:
     """Relative to the working directory when inside it; from '/' (a service's default
     directory) that would read 'srv/digest/...', so absolute there."""
@@ -86,6 +114,7 @@ def parse_topics_text(text: str, source: str = "topics.toml") -> list[Topic]:
 
 def _parse_located(text: str, source: str) -> list[tuple[Topic, int]]:
     """The topics, each with the line of its `seeds` key (its table's line when it has none)."""
+    _refuse_single_brackets(text, source)
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -96,7 +125,10 @@ def _parse_located(text: str, source: str) -> list[tuple[Topic, int]]:
     problems: list[str] = []
     for key in raw:
         if key != "topic":
-            problems.append(f"{source}:1: unknown top-level key {key!r} (use [[topic]] tables)")
+            problems.append(
+                f"{source}:{_top_level_line(text, key)}: unknown top-level key {key!r} "
+                "(each topic is a [[topic]] table)"
+            )
     tables = raw.get("topic", [])
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         problems.append(f"{source}:1: 'topic' must be [[topic]] tables")
@@ -113,7 +145,7 @@ def _parse_located(text: str, source: str) -> list[tuple[Topic, int]]:
         bad = False
         for key, value in table.items():
             if key not in FILE_KEYS:
-                problem(key, f"unknown key {key!r} (known: {', '.join(FILE_KEYS)})")
+                problem(key, f"unknown key {key!r}{_did_you_mean(key)}")
                 bad = True
             elif key in _LIST_KEYS and not (
                 isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -142,7 +174,8 @@ def _parse_located(text: str, source: str) -> list[tuple[Topic, int]]:
             continue
         seen[topic.name.lower()] = locate.line(index, "name")
         topics.append((topic, locate.line(index, "seeds")))
-    if problems:
+    if problems:  # in file order
+        problems.sort(key=lambda text: int(text[len(source) + 1 :].split(":", 1)[0]))
         raise UsageError("\n".join(problems))
     return topics
 
