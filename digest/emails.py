@@ -38,6 +38,7 @@ from digest.errors import DigestError
 from digest.mime import (
     _one_line,
     build_transactional_email,
+    encoded_size,
     list_headers,
     message_bytes,
     to_mime,
@@ -59,7 +60,7 @@ __all__ = [  # the MIME half lives in digest.mime; callers use digest.emails.*
     "shorten_authors",
 ]
 
-HTML_BUDGET_BYTES = 100_000  # Gmail clips messages whose HTML passes ~102 KB
+HTML_BUDGET_BYTES = 100_000  # Gmail clips messages whose HTML passes ~102 KB (as sent, encoded)
 TRENDING_MAX = 3
 OTHER_SECTION = "More for you"  # picks with no topic (Pick.topic == "")
 # Keeps the body text out of the inbox preview after the preheader (zero-width filler).
@@ -255,9 +256,10 @@ def _render_html(context: dict[str, Any]) -> str:
 
 
 def _fit_html(context: dict[str, Any], budget: int) -> tuple[str, int]:
-    """Render the HTML part; drop trailing cards (linking to the archive) until it fits."""
+    """Render the HTML part; drop trailing cards (linking to the archive) until its encoded
+    size on the wire fits (the UTF-8 size let accented abstracts reach 133 KB as sent)."""
     html = _render_html(context)
-    size = len(html.encode("utf-8"))
+    size = encoded_size(html)
     sections = context["sections"]
     total = sum(len(s["cards"]) for s in sections)
     keep = total
@@ -270,7 +272,7 @@ def _fit_html(context: dict[str, Any], budget: int) -> tuple[str, int]:
             trimmed.append({"name": section["name"], "cards": section["cards"][:left]})
             left -= len(section["cards"])
         html = _render_html({**context, "sections": trimmed, "truncated": total - keep})
-        size = len(html.encode("utf-8"))
+        size = encoded_size(html)
     return html, total - keep
 
 

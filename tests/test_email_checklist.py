@@ -3,13 +3,15 @@ part that reads on its own (wrapped lines, no TeX quotes), checked on the sent b
 
 from __future__ import annotations
 
+import quopri
+import re
 from dataclasses import replace
 from email import policy
 from email.parser import BytesParser
 
-from digest.emails import build_digest_email, message_bytes, reader_why, to_mime
+from digest.emails import HTML_BUDGET_BYTES, build_digest_email, message_bytes, reader_why, to_mime
 from digest.models import DigestPlan, Pick
-from tests.test_emails import DAY, SUBSCRIBER, make_config, make_paper
+from tests.test_emails import DAY, SUBSCRIBER, TOKEN, make_config, make_paper
 
 LONG_TITLE = (
     "Diff-MSM: Differentiable MusculoSkeletal Model for Simultaneous Identification of "
@@ -112,3 +114,33 @@ def test_an_empty_weekly_issue_speaks_of_the_week():
     assert "None of this week's 40 new listings matched" in weekly.text
     assert "No new papers matched your topics this week." in weekly.html
     assert "today" not in weekly.text.split("\n--\n")[0]
+
+
+def html_part_on_the_wire(raw: bytes) -> bytes:
+    """The HTML part's encoded body exactly as sent (between its headers and the boundary)."""
+    boundary = re.search(rb'boundary="([^"]+)"', raw).group(1)  # type: ignore[union-attr]
+    part = next(p for p in raw.split(b"--" + boundary) if b"Content-Type: text/html" in p)
+    return part.split(b"\r\n\r\n", 1)[1]
+
+
+def test_html_part_stays_under_gmails_clip_size_as_sent_with_accented_abstracts():
+    """The budget counted UTF-8 bytes; quoted-printable makes each accented letter 6 bytes,
+    so 120 such papers went out at ~133 KB, past Gmail's ~102 KB clip: the footer with the
+    unsubscribe link and postal address sat behind '[Message clipped]'."""
+    abstract = "Ünïcödé résumé naïve façade — “quoted” α β γ δ ε. " * 30
+    papers = [
+        make_paper(i, abstract=abstract, title=f"Élan vital über Gödel {i}") for i in range(120)
+    ]
+    plan = DigestPlan(
+        subscriber_id=7,
+        issue_date=DAY,
+        picks=tuple(Pick(paper_id=p.id, score=0.5, topic="Robotics", why="x") for p in papers),
+        candidates=400,
+    )
+    rendered = build_digest_email(make_config(), SUBSCRIBER, plan, {p.id: p for p in papers})
+    raw = message_bytes(to_mime(make_config(), SUBSCRIBER, rendered, "d_1"))
+    on_the_wire = html_part_on_the_wire(raw)
+    assert 90_000 < len(on_the_wire) < HTML_BUDGET_BYTES
+    assert rendered.truncated > 0
+    html = quopri.decodestring(on_the_wire).decode("utf-8")
+    assert f"/u/{TOKEN}" in html and "Digest Ltd, 1 Example Street" in html
