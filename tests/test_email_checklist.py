@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import quopri
 import re
+import socket
 from dataclasses import replace
 from email import policy
 from email.parser import BytesParser
 
+import pytest
+
 from digest.emails import HTML_BUDGET_BYTES, build_digest_email, message_bytes, reader_why, to_mime
+from digest.mail.smtp import SmtpBackend
 from digest.models import DigestPlan, Pick
 from tests.test_emails import DAY, SUBSCRIBER, TOKEN, make_config, make_paper
 
@@ -144,3 +148,58 @@ def test_html_part_stays_under_gmails_clip_size_as_sent_with_accented_abstracts(
     assert rendered.truncated > 0
     html = quopri.decodestring(on_the_wire).decode("utf-8")
     assert f"/u/{TOKEN}" in html and "Digest Ltd, 1 Example Street" in html
+
+
+class RawDataHandler:
+    """An aiosmtpd handler that keeps each DATA payload byte for byte, as the server read it."""
+
+    def __init__(self) -> None:
+        self.payloads: list[bytes] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's name)
+        self.payloads.append(envelope.original_content)
+        return "250 OK"
+
+
+def test_smtp_data_has_crlf_only_short_lines_and_the_one_line_rfc8058_headers():
+    """On the SMTP wire itself (a real aiosmtpd on 127.0.0.1): no bare LF or CR, no line past
+    998, List-Unsubscribe on one line with the https URL, the one-click header, List-Id."""
+    controller_module = pytest.importorskip("aiosmtpd.controller")
+    handler = RawDataHandler()
+    with socket.socket() as probe:  # a free port (the Controller's ready check needs one)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = controller_module.Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        mail = replace(
+            make_config().mail,
+            backend="smtp",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_security="none",
+            smtp_timeout_seconds=5.0,
+        )
+        papers = [make_paper(i, title=LONG_TITLE, abstract="Ünïcödé " * 200) for i in range(12)]
+        picks = [ranked(i, "Robotics", "Robotics: x (score 0.5)")[0] for i in range(12)]
+        plan = DigestPlan(subscriber_id=7, issue_date=DAY, picks=tuple(picks), candidates=40)
+        rendered = build_digest_email(make_config(), SUBSCRIBER, plan, {p.id: p for p in papers})
+        backend = SmtpBackend(mail)
+        backend.send(to_mime(make_config(), SUBSCRIBER, rendered, "d_1"), "d_1")
+        backend.close()
+    finally:
+        controller.stop()
+    (raw,) = handler.payloads
+    assert raw.count(b"\n") == raw.count(b"\r\n") and raw.count(b"\r") == raw.count(b"\r\n")
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    assert f"\r\nList-Unsubscribe: <https://digest.example.org/u/{TOKEN}>\r\n" in head
+    assert "\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n" in head
+    assert "\r\nList-Id: <daily.digest.example.org>\r\n" in head
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert [p.get_content_type() for p in message.walk()] == [
+        "multipart/alternative",
+        "text/plain",
+        "text/html",
+    ]
+    assert str(message["Message-ID"]).endswith("@digest.example.org>")
