@@ -170,7 +170,9 @@ def try_topic(
     )
     since, until = recent_window(db, days)
     with rank.single_threaded_blas():
-        pool = load_pool(db, config, since, until)
+        # only the announcement kinds the planner sends ([arxiv].announce_types): a replaced
+        # old paper is stored but never sent, so it is not listed either
+        pool = load_pool(db, config, since, until, config.arxiv.announce_types)
         return rank_topic(db, config, topic, pool, limit)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import date
 
 from typer.testing import CliRunner
@@ -113,3 +114,16 @@ def test_cli_edges_no_match_all_pass_and_threshold_at_the_top(
     assert code == 0 and len(marked) == 1 and "█" in marked[0], out
     assert "1 of" in out or "2 of" in out
     assert _bars(out) and all(len(line) <= 80 for line in _bars(out))
+
+
+def test_try_lists_only_announcement_kinds_the_planner_sends(sample_db, sample_config):
+    """A replacement (an old paper revised) is stored but never sent: the lab must not show it."""
+    from digest.topic_lab import try_topic
+
+    ranked = try_topic(sample_db, sample_config, keywords=["learning"], limit=3)
+    replaced = ranked[0].paper_id
+    with sqlite3.connect(sample_config.db_path) as conn:
+        conn.execute("UPDATE papers SET announce_type = 'replace' WHERE id = ?", (replaced,))
+    again = try_topic(sample_db, sample_config, keywords=["learning"], limit=3)
+    assert replaced not in [r.paper_id for r in again]
+    assert again[0].paper_id == ranked[1].paper_id
