@@ -127,7 +127,7 @@ def rank_topic(
                 pick.paper_id,
                 pool.titles[i],
                 pick.score,
-                pick.why,
+                pick.why.removeprefix(f"{TRY_TOPIC_NAME}: "),  # the lab's topic has no name
                 bool(scored.score[i] >= scored.threshold),
                 row.get("announced"),
             )

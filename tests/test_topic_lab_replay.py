@@ -127,3 +127,10 @@ def test_try_lists_only_announcement_kinds_the_planner_sends(sample_db, sample_c
     again = try_topic(sample_db, sample_config, keywords=["learning"], limit=3)
     assert replaced not in [r.paper_id for r in again]
     assert again[0].paper_id == ranked[1].paper_id
+
+
+def test_try_why_lines_read_without_the_lab_topic_name(sample_db, sample_config):
+    from digest.topic_lab import try_topic
+
+    results = try_topic(sample_db, sample_config, keywords=["learning"], limit=3)
+    assert results and all(r.why.startswith("mentions “learning”") for r in results), results
