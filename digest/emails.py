@@ -205,8 +205,8 @@ def digest_context(
     subscribed_to = list(topic_names) or named_sections
     site_title = config.site.title
     host = urlsplit(archive).netloc or archive
-    what = join_names(subscribed_to) if subscribed_to else "the daily digest"
-    why_you_get_this = f"You get this because you subscribed to {what} on {site_title} ({host})."
+    what = f"{join_names(subscribed_to)} on " if subscribed_to else ""
+    why_you_get_this = f"You get this because you subscribed to {what}{site_title} ({host})."
     return {
         "subject": f"{headline} · {issue_short(day)}",
         "preheader": _preheader(count, section_names, [str(c["title"]) for c in cards], day),
@@ -218,7 +218,7 @@ def digest_context(
         "sections": sections,
         "trending": trending_cards,
         "truncated": 0,
-        "empty_message": f"No new papers matched your topics {'this week' if weekly else 'today'}.",
+        "period": "this week" if weekly else "today",  # of an empty issue's archive link
         "archive_url": links.site_url(archive, "index.html"),
         "day_url": links.site_url(archive, links.day_path(day)),
         "preferences_url": links.preferences_url(public, token),

@@ -116,8 +116,8 @@ def test_an_empty_weekly_issue_speaks_of_the_week():
     weekly = plan_email(40, frequency="weekly")
     assert weekly.subject.startswith("Nothing matched this week · ")
     assert "None of this week's 40 new listings matched" in weekly.text
-    assert "No new papers matched your topics this week." in weekly.html
-    assert "today" not in weekly.text.split("\n--\n")[0]
+    assert "or browse everything listed this week in <a" in weekly.html
+    assert "today" not in weekly.text.lower().split("\n--\n")[0]
 
 
 def html_part_on_the_wire(raw: bytes) -> bytes:
@@ -203,3 +203,11 @@ def test_smtp_data_has_crlf_only_short_lines_and_the_one_line_rfc8058_headers():
         "text/html",
     ]
     assert str(message["Message-ID"]).endswith("@digest.example.org>")
+
+
+def test_why_you_get_this_without_topic_names_names_the_list_once():
+    """It read 'subscribed to the daily digest on arXiv digest' when no topic was known."""
+    footer = " ".join(plan_email(86).text.split("\n--\n")[1].split())
+    assert "You get this because you subscribed to arXiv digest (archive.digest.example.org)." in (
+        footer
+    )

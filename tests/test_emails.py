@@ -182,8 +182,12 @@ def test_non_arxiv_paper_gets_no_arxiv_links():
 def test_empty_plan_renders_a_short_nothing_matched_email():
     rendered = build([])
     assert rendered.subject == "Nothing matched today · Thu 24 Sep"
-    assert "No new papers matched your topics today." in rendered.html
-    assert "No new papers matched your topics today." in rendered.text
+    for part in (rendered.html, rendered.text):  # said once, in the lede, not twice
+        assert part.count("None of today's 342 new listings matched your topics") == 1
+    assert rendered.html.count("No new papers matched") == 1  # the hidden preheader only
+    assert "No new papers matched" not in rendered.text
+    assert "or browse everything listed today in <a href=" in rendered.html
+    assert "Everything listed today: https://archive.digest.example.org/days/" in rendered.text
     assert rendered.paper_ids == ()
     assert f"/u/{TOKEN}" in rendered.html
     assert "https://archive.digest.example.org/days/2026-09-24.html" in rendered.text
