@@ -248,12 +248,13 @@ def edit(
 def remove(
     name: Annotated[str, typer.Argument(help="Name of the topic to delete.")],
     owner: OwnerOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Delete a topic; subscribers who followed it stop following it.
 
     A curated topic still in topics.toml comes back on the next sync: delete it there too."""
     from digest.store.topics import subscribers_following
-    from digest.topics import remove_topic, require_topic
+    from digest.topics import remove_topic, require_topic, topic_as_dict
 
     kind, owner_id = _scope(owner)
     followers = 0
@@ -261,6 +262,9 @@ def remove(
         found = require_topic(stored_db(), name, kind=kind)
         followers = len(subscribers_following(stored_db(), found.id or 0))
     topic = remove_topic(stored_db(), name, kind=kind, owner_id=owner_id)
+    if as_json:  # the topic as it was, and how many stopped following it
+        print_json(topic_as_dict(topic, followers=followers if kind == "curated" else None))
+        return
     lost = f" ({followers} subscriber(s) no longer follow it)" if followers else ""
     console.print(escape(f"removed {kind} topic {topic.name!r}{lost}"))
 

@@ -1,0 +1,26 @@
+"""`digest topics remove --json`: a script learns what went and how many followed it."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from digest.cli import app
+from digest.models import Topic
+from digest.subscribers import add_subscriber
+from digest.topics import add_topic, get_topic
+
+
+def test_remove_json_prints_the_removed_topic_and_its_followers(sample_db, make_config):
+    _, path = make_config()
+    add_topic(sample_db, Topic(name="Speech", kind="curated", keywords=("speech",)))
+    add_subscriber(sample_db, "a@example.org", status="active", topics=["Speech"])
+    result = CliRunner().invoke(
+        app, ["--config", str(path), "topics", "remove", "speech", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    removed = json.loads(result.stdout)
+    assert removed["name"] == "Speech" and removed["keywords"] == ["speech"]
+    assert removed["subscribers"] == 1
+    assert get_topic(sample_db, "Speech") is None
