@@ -134,3 +134,27 @@ def test_try_why_lines_read_without_the_lab_topic_name(sample_db, sample_config)
 
     results = try_topic(sample_db, sample_config, keywords=["learning"], limit=3)
     assert results and all(r.why.startswith("mentions “learning”") for r in results), results
+
+
+def test_weekly_announcement_days_window_and_total(sample_db, sample_config, make_config):
+    """Listings stored one day a week: --days counts calendar days back from the newest."""
+    with sqlite3.connect(sample_config.db_path) as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM papers ORDER BY id")]
+        for n, paper_id in enumerate(ids):
+            day = ("2025-08-06", "2025-08-13", "2025-08-20")[n % 3]
+            conn.execute("UPDATE papers SET first_announced = ? WHERE id = ?", (day, paper_id))
+            conn.execute(
+                "UPDATE listings SET announce_date = ? WHERE paper_id = ?", (day, paper_id)
+            )
+    add_topic(sample_db, Topic(name="Learn", kind="curated", keywords=("learning",)))
+    shown = {}
+    for days in (7, 8, 14, 15):
+        report = topic_lab.test_topic(sample_db, sample_config, "Learn", days)
+        shown[days] = [d.day.isoformat() for d in report.days]
+    assert shown[7] == ["2025-08-20"] and shown[8] == ["2025-08-13", "2025-08-20"]
+    assert shown[14] == shown[8] and shown[15] == ["2025-08-06", "2025-08-13", "2025-08-20"]
+    report = topic_lab.test_topic(sample_db, sample_config, "Learn", 15)
+    assert sum(d.candidates for d in report.days) == len(ids)
+    code, out, _ = _cli(make_config)("topics", "test", "Learn", "--days", "15")
+    total = next(line for line in out.splitlines() if line.strip().startswith("total"))
+    assert code == 0 and f"{report.total_passing} of {len(ids)} papers over 3 days" in total

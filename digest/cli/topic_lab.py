@@ -147,6 +147,12 @@ def test(
         return
     for d in report.days:
         console.print(f"  {d.day}  {d.passing:>3} of {d.candidates} papers pass the threshold")
+    if len(report.days) > 1:
+        total = sum(d.candidates for d in report.days)
+        console.print(
+            f"  {'total':<10}  {report.total_passing:>3} of {total} papers over "
+            f"{len(report.days)} days"
+        )
     _print_histogram(bins, report.threshold)
     if not report.borderline:
         console.print("no paper matches this topic on these days")
