@@ -136,12 +136,25 @@ def _is_http_url(url: str) -> bool:
     return url.startswith(("http://", "https://")) and bool(host) and not re.search(r"\s", url)
 
 
+def _https_or_loopback(url: str) -> bool:
+    """https, or http to this machine (a test or a local trial: no recipient can reach it)."""
+    host = url.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return url.startswith("https://") or host in ("localhost", "127.0.0.1", "[::1]")
+
+
 def _validate_service(config: Config, src: str) -> None:
     """Links in every email are built from these; a proxy list is matched address by address."""
     if not _is_http_url(config.service.public_url):
         raise ConfigError(
             f"{src}: [service].public_url must be an http(s) URL like https://digest.example.org "
             f"(links in emails point there), got {config.service.public_url!r}"
+        )
+    if config.mail.backend != "outbox" and not _https_or_loopback(config.service.public_url):
+        raise ConfigError(
+            f"{src}: [service].public_url must be https:// with the {config.mail.backend} "
+            "backend: Gmail and Yahoo honour one-click unsubscribe (RFC 8058) only over HTTPS, "
+            f"got {config.service.public_url!r}"
         )
     if config.site.base_url and not _is_http_url(config.site.base_url):
         raise ConfigError(

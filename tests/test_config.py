@@ -153,6 +153,16 @@ def test_repository_config_toml_is_valid():
         ("[arxiv]\napi_base_url = 'ftp://x/api'\n", "[arxiv].api_base_url must be an http"),
         ("[arxiv]\ncategories = ['cs.AI/../x']\n", "is not an arXiv category"),
         ("[arxiv]\ncategories = ['cs.cl']\n", "'cs.cl' is written cs.CL on arXiv"),
+        (
+            "[mail]\nbackend = 'smtp'\npostal_address = '1 Main St'\n"
+            "[service]\npublic_url = 'http://digest.example.org'\n",
+            "[service].public_url must be https:// with the smtp backend",
+        ),
+        (
+            "[mail]\nbackend = 'sendgrid'\npostal_address = '1 Main St'\n"
+            "[service]\npublic_url = 'http://localhost.example.org:8000'\n",
+            "must be https:// with the sendgrid backend",
+        ),
         ("[arxiv]\ncategories = ['notacat']\n", "'notacat' is not an arXiv category"),
         ("[arxiv]\ncategories = ['cs.LG+stat.ml']\n", "'stat.ml' is written stat.ML"),
         ("[arxiv]\ncategories = ['hep-th.QC']\n", "hep-th has no subject classes"),
@@ -321,3 +331,20 @@ def test_the_default_cron_passes_the_check_that_loads_skip_for_it():
     check_cron(DEFAULT_CRON, ZoneInfo(ScheduleConfig().timezone), "default")
     with pytest.raises(ConfigError, match="the hour field '25' is wrong"):
         check_cron("30 25 * * *", ZoneInfo("UTC"), "x")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://digest.example.org",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000/",
+        "http://[::1]:80",
+    ],
+)
+def test_a_real_backend_takes_https_or_this_machine_as_public_url(tmp_path, url):
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"[mail]\nbackend = 'smtp'\npostal_address = '1 Main St'\n[service]\npublic_url = '{url}'\n"
+    )
+    assert load_config(path).service.public_url == url
