@@ -73,13 +73,17 @@ def lab_topic(
         categories = clean_categories(categories, TRY_TOPIC_NAME)
     except TopicProblem as exc:
         raise UsageError(f"--category: {exc.detail}") from None
+    liked, disliked = _resolve_ids(db, like, "--like"), _resolve_ids(db, dislike, "--dislike")
+    both = [paper_id for paper_id in liked if paper_id in disliked]
+    if both:
+        raise UsageError(f"--like and --dislike both name {', '.join(both)}: choose one")
     topic = Topic(
         name=TRY_TOPIC_NAME,
         description=" ".join((text or "").split()),
         keywords=tuple(k.strip() for k in keywords if k.strip()),
         exclude=tuple(k.strip() for k in exclude if k.strip()),
-        seed_ids=_resolve_ids(db, like, "--like"),
-        dislike_ids=_resolve_ids(db, dislike, "--dislike"),
+        seed_ids=liked,
+        dislike_ids=disliked,
         authors=tuple(a.strip() for a in authors if a.strip()),
         categories=tuple(categories),
         threshold=threshold,
@@ -277,7 +281,7 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
                 paper_id,
                 pool.titles[i],
                 pick.score,
-                pick.why,
+                pick.why.removeprefix(f"{topic.name}: "),  # the report is about this topic
                 bool(np.float32(score) >= np.float32(threshold)),
                 day.isoformat(),
             )

@@ -158,3 +158,23 @@ def test_weekly_announcement_days_window_and_total(sample_db, sample_config, mak
     code, out, _ = _cli(make_config)("topics", "test", "Learn", "--days", "15")
     total = next(line for line in out.splitlines() if line.strip().startswith("total"))
     assert code == 0 and f"{report.total_passing} of {len(ids)} papers over 3 days" in total
+
+
+def test_the_same_paper_liked_and_disliked_is_a_usage_error(sample_db, sample_config):
+    import pytest
+
+    from digest.errors import UsageError
+    from digest.topic_lab import try_topic
+
+    with pytest.raises(UsageError, match="--like and --dislike both name 2508.13167"):
+        try_topic(sample_db, sample_config, like=["2508.13167"], dislike=["arXiv:2508.13167v1"])
+
+
+def test_borderline_rows_show_their_day_and_a_why_without_the_topic_name(
+    sample_db, sample_config, make_config
+):
+    _agents(sample_db)
+    report = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
+    assert report.borderline and not any(r.why.startswith("Agents:") for r in report.borderline)
+    code, out, _ = _cli(make_config)("topics", "test", "Agents", "--days", "9999")
+    assert code == 0 and "┃ day " in out and "│ 2025-08-20 │" in out

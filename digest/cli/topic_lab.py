@@ -24,12 +24,18 @@ IssueDate = Annotated[
 ]
 
 
-def _results_table(results, title: str) -> Table:
-    table = Table("rank", "score", "id", "title", "why", title=title, title_justify="left")
+def _results_table(results, title: str, by_day: bool = False) -> Table:
+    """Ranked papers; `by_day` (the borderline papers of past days) shows each one's day."""
+    first = "day" if by_day else "rank"
+    table = Table(first, "score", "id", "title", "why", title=title, title_justify="left")
     for r in results:
         mark = "" if r.passes else " [dim](below threshold)[/]"
         table.add_row(
-            str(r.rank), f"{r.score:.3f}", escape(r.paper_id), escape(r.title), escape(r.why) + mark
+            str(r.announced if by_day else r.rank),
+            f"{r.score:.3f}",
+            escape(r.paper_id),
+            escape(r.title),
+            escape(r.why) + mark,
         )
     return table
 
@@ -157,7 +163,9 @@ def test(
     if not report.borderline:
         console.print("no paper matches this topic on these days")
         return
-    console.print(_results_table(report.borderline, "borderline papers (nearest the threshold)"))
+    console.print(
+        _results_table(report.borderline, "borderline papers (nearest the threshold)", by_day=True)
+    )
 
 
 def _print_histogram(bins: list[tuple[float, float, int]], threshold: float) -> None:
