@@ -584,3 +584,16 @@ def test_confirmation_mail_says_how_long_its_link_works_in_english(days, said):
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert said in " ".join(text.split()) and said in html
+
+
+def test_feedback_links_say_what_they_do_and_meta_lines_share_one_separator():
+    """👍/👎 alone gave no words to a screen reader's link list or a text-only reader; the
+    trending block joined categories with ', ' where cards use ' · '."""
+    papers = [make_paper(0, categories=("cs.LG", "stat.ML"))]
+    trending = [make_paper(10, title="Trending paper", categories=("cs.AI", "cs.CL"))]
+    rendered = build(papers, trending)
+    assert re.search(r'<a [^>]*title="I like this"[^>]*>👍</a>', rendered.html)
+    assert re.search(r'<a [^>]*title="Not for me"[^>]*>👎</a>', rendered.html)
+    assert "👍 I like this: " in rendered.text and "👎 Not for me: " in rendered.text
+    assert "cs.LG · stat.ML" in rendered.html and "cs.AI · cs.CL" in rendered.html
+    assert "cs.AI, cs.CL" not in rendered.html
