@@ -83,6 +83,14 @@ def clean_categories(values: Iterable[str], topic: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def validate_topic(topic: Topic) -> Topic:
     """Return the cleaned topic, or raise TopicProblem naming the topic and the field."""
     name = one_line(topic.name or "")
@@ -104,7 +112,13 @@ def validate_topic(topic: Topic) -> Topic:
     threshold = topic.threshold
     if threshold is not None:
         if isinstance(threshold, bool) or not isinstance(threshold, int | float):
-            raise TopicProblem(label, "threshold", f"threshold must be a number, got {threshold!r}")
+            quoted = isinstance(threshold, str) and _is_number(threshold)
+            hint = (
+                f" (write threshold = {str(threshold).strip()}, without quotes)" if quoted else ""
+            )
+            raise TopicProblem(
+                label, "threshold", f"threshold must be a number, got {threshold!r}{hint}"
+            )
         if not -1.0 <= float(threshold) <= 1.0:
             raise TopicProblem(label, "threshold", "threshold must be between -1 and 1")
         threshold = float(threshold)

@@ -36,7 +36,7 @@ _TABLE_RE = re.compile(r"^\s*\[\[\s*topic\s*\]\]\s*(?:#.*)?$")
 _SINGLE_TABLE_RE = re.compile(r"^\s*\[\s*topic\s*\]\s*(?:#.*)?$")
 _HEADER_RE = re.compile(r"^\s*\[")
 _KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')\s*=")
-_TOML_LINE_RE = re.compile(r"at line (\d+)")
+_TOML_LINE_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)")
 
 
 @dataclass
@@ -87,6 +87,18 @@ def _top_level_line(text: str, key: str) -> int:
     return 1
 
 
+def _toml_problem(exc: tomllib.TOMLDecodeError, text: str, source: str) -> str:
+    """`file:line: not valid TOML: <what> (column N)`, with a hint for a key set twice."""
+    message = str(exc)
+    match = _TOML_LINE_RE.search(message)
+    line = match.group(1) if match else str(max(1, len(text.splitlines())))
+    what = _TOML_LINE_RE.sub("", message)
+    where = f" (column {match.group(2)})" if match else ""
+    if what.startswith("Cannot overwrite a value"):
+        what += ": a key is set twice in one [[topic]]"
+    return f"{source}:{line}: not valid TOML: {what}{where}"
+
+
 def _refuse_single_brackets(text: str, source: str) -> None:
     """`[topic]` (one bracket) is a TOML table, not an array entry; tomllib's own message for
     it ('Cannot overwrite a value', at the next topic) does not say what to change."""
@@ -118,9 +130,7 @@ def _parse_located(text: str, source: str) -> list[tuple[Topic, int]]:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        match = _TOML_LINE_RE.search(str(exc))
-        line = match.group(1) if match else str(max(1, len(text.splitlines())))
-        raise UsageError(f"{source}:{line}: not valid TOML: {exc}") from None
+        raise UsageError(_toml_problem(exc, text, source)) from None
     locate = _Locator.scan(text)
     problems: list[str] = []
     for key in raw:

@@ -52,3 +52,15 @@ def test_several_problems_are_listed_in_file_order():
     )
     lines = [line.split(":")[1] for line in _error(text).splitlines()]
     assert lines == sorted(lines, key=int) and len(lines) == 3
+
+
+def test_toml_errors_say_the_line_once_and_what_to_change():
+    assert _error(GOOD.replace('keywords = ["agent"]', 'keywords = ["agent"')) == (
+        "t.toml:6: not valid TOML: Unclosed array (column 1)"
+    )
+    twice = _error(GOOD.replace("threshold = 0.3", "threshold = 0.3\nthreshold = 0.4"))
+    assert twice.startswith("t.toml:10: not valid TOML: Cannot overwrite a value: a key is set")
+    assert _error(GOOD.replace("threshold = 0.3", 'threshold = "0.3"')) == (
+        "t.toml:9: topic 'Safety': threshold must be a number, got '0.3' "
+        "(write threshold = 0.3, without quotes)"
+    )
