@@ -13,8 +13,7 @@ import pytest
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
 from digest.emails import build_digest_email, confirmation_email
 from digest.models import DigestPlan, Paper, Pick, Subscriber
-from tests.browser import CHROMIUM, CHROMIUM_ARGS
-from tests.conftest import skip_or_fail_without
+from tests.browser import launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -122,13 +121,8 @@ def render_sample(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        skip_or_fail_without("Debian chromium")
-    with playwright_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
