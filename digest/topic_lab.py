@@ -215,6 +215,8 @@ def histogram(
         return []
     values = np.asarray(scores, dtype=np.float64)
     low, high = float(values.min()), float(values.max())
+    if threshold is not None:  # compared in float32, as the planner compares scores
+        threshold = float(np.float32(threshold))
     if threshold is None or not low <= threshold <= high:
         if high - low < 1e-9:
             return [(low, high, len(values))]

@@ -59,15 +59,17 @@ def test_a_day_passes_exactly_what_a_follower_of_the_topic_is_sent(sample_db, sa
 
 
 def test_histogram_puts_the_threshold_on_a_bin_edge():
-    scores = [0.1, 0.2, 0.3, 0.33, 0.35]
+    import numpy as np
+
+    scores = [float(np.float32(s)) for s in (0.1, 0.2, 0.3, 0.33, 0.35)]  # as the planner's
     for threshold in (0.1, 0.27, 0.3, 0.35):
         bins = histogram(scores, threshold, bins=5)
         assert sum(c for _, _, c in bins) == len(scores)
-        assert any(abs(lo - threshold) < 1e-9 for lo, _, _ in bins), (threshold, bins)
-        passing = sum(c for lo, _, c in bins if lo >= threshold - 1e-9)
-        assert passing == sum(s >= threshold for s in scores), (threshold, bins)
+        assert any(abs(lo - threshold) < 1e-6 for lo, _, _ in bins), (threshold, bins)
+        passing = sum(c for lo, _, c in bins if lo >= threshold - 1e-6)
+        assert passing == sum(s >= np.float32(threshold) for s in scores), (threshold, bins)
     outside = histogram(scores, -1.0, bins=5)
-    assert outside[0][0] == 0.1 and sum(c for _, _, c in outside) == 5
+    assert outside[0][0] == scores[0] and sum(c for _, _, c in outside) == 5
 
 
 def _bars(out: str) -> list[str]:
@@ -178,3 +180,39 @@ def test_borderline_rows_show_their_day_and_a_why_without_the_topic_name(
     assert report.borderline and not any(r.why.startswith("Agents:") for r in report.borderline)
     code, out, _ = _cli(make_config)("topics", "test", "Agents", "--days", "9999")
     assert code == 0 and "┃ day " in out and "│ 2025-08-20 │" in out
+
+
+def test_test_json_has_the_days_total_and_bins_split_at_the_threshold(sample_db, make_config):
+    import json
+
+    _agents(sample_db)
+    code, out, _ = _cli(make_config)("topics", "test", "Agents", "--days", "9999", "--json")
+    report = json.loads(out)
+    assert code == 0
+    assert report["total_passing"] == sum(d["passing"] for d in report["days"])
+    assert any(abs(b["low"] - 0.35) < 1e-6 for b in report["histogram"])
+    assert (
+        sum(b["count"] for b in report["histogram"] if b["low"] >= 0.35 - 1e-6)
+        == (report["total_passing"])
+    )
+
+
+def test_a_threshold_exactly_at_a_papers_score_passes_it_as_the_planner_does(
+    sample_db, sample_config
+):
+    from digest.topics import update_topic
+
+    _agents(sample_db)
+    first = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
+    edge = next(r for r in first.borderline if r.announced == DAY.isoformat())
+    exact = next(s for s in first.scores if abs(s - edge.score) < 1e-4)
+    update_topic(sample_db, "Agents", threshold=exact)
+    add_subscriber(sample_db, "f@example.org", status="active", topics=["Agents"], max_papers=50)
+    follower = get_subscriber_by_email(sample_db, "f@example.org")
+    assert follower is not None
+    sent = {p.paper_id for p in plan_digest(sample_db, sample_config, follower, DAY).picks}
+    report = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
+    assert edge.paper_id in sent
+    assert next(d for d in report.days if d.day == DAY).passing == len(sent)
+    bins = histogram(report.scores, report.threshold)
+    assert sum(c for lo, _, c in bins if lo >= report.threshold - 1e-6) == report.total_passing

@@ -142,6 +142,7 @@ def test(
                     {"day": d.day.isoformat(), "candidates": d.candidates, "passing": d.passing}
                     for d in report.days
                 ],
+                "total_passing": report.total_passing,
                 "histogram": [{"low": lo, "high": hi, "count": c} for lo, hi, c in bins],
                 "borderline": [dataclasses.asdict(r) for r in report.borderline],
             }
@@ -175,15 +176,15 @@ def _print_histogram(bins: list[tuple[float, float, int]], threshold: float) -> 
         console.print("no candidate paper is eligible for this topic (check its categories)")
         return
     console.print("score distribution (every candidate, all days; █ passes, ░ does not):")
-    if threshold > bins[-1][1]:
+    if threshold - 1e-6 > bins[-1][1]:
         console.print(f"  (threshold {threshold:+.2f} is above every score: none pass)")
     widest = max(c for _, _, c in bins) or 1
     for lo, hi, count in bins:
-        passes = lo >= threshold
+        passes = lo >= threshold - 1e-6  # the bins split at the float32 threshold
         bar = ("█" if passes else "░") * round(30 * count / widest)
-        cut = " ◀ threshold" if abs(lo - threshold) < 1e-9 else ""
+        cut = " ◀ threshold" if abs(lo - threshold) < 1e-6 else ""
         console.print(f"  {lo:+.2f} .. {hi:+.2f} │{bar:<30}│ {count}{cut}")
-    if threshold < bins[0][0] - 1e-9:
+    if threshold < bins[0][0] - 1e-6:
         console.print(f"  (threshold {threshold:+.2f} is below every score: all pass)")
 
 
