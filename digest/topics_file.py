@@ -199,7 +199,7 @@ def _load_located(path: str | Path) -> list[tuple[Topic, int]]:
     file_path = Path(path)
     shown = _display(file_path)
     try:
-        text = file_path.read_text(encoding="utf-8")
+        text = file_path.read_text(encoding="utf-8-sig")  # a BOM from a Windows editor
     except FileNotFoundError:
         raise UsageError(f"{shown}: topics file not found") from None
     except UnicodeDecodeError:

@@ -64,3 +64,14 @@ def test_toml_errors_say_the_line_once_and_what_to_change():
         "t.toml:9: topic 'Safety': threshold must be a number, got '0.3' "
         "(write threshold = 0.3, without quotes)"
     )
+
+
+def test_a_file_saved_with_a_bom_and_crlf_lines_loads(tmp_path):
+    from digest.topics_file import load_topics_file
+
+    path = tmp_path / "topics.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())
+    assert [t.name for t in load_topics_file(path)] == ["LLM agents", "Safety"]
+    path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("threshold", "treshold").encode())
+    with pytest.raises(UsageError, match=r"topics.toml:9: topic 'Safety': unknown key 'treshold'"):
+        load_topics_file(path)
