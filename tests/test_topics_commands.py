@@ -24,3 +24,19 @@ def test_remove_json_prints_the_removed_topic_and_its_followers(sample_db, make_
     assert removed["name"] == "Speech" and removed["keywords"] == ["speech"]
     assert removed["subscribers"] == 1
     assert get_topic(sample_db, "Speech") is None
+
+
+def test_list_keeps_one_topic_to_a_line_or_two_on_an_80_column_terminal(
+    sample_db, make_config, monkeypatch
+):
+    from digest.cli import common
+
+    _, path = make_config()
+    summary = "Autonomous agents built on large language models: tool use, web and computer use"
+    add_topic(sample_db, Topic(name="LLM agents", kind="curated", description=summary))
+    monkeypatch.setattr(common.console, "width", 80)  # what a terminal of 80 columns reports
+    result = CliRunner().invoke(app, ["--config", str(path), "topics", "list"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
+    assert 1 <= len(rows) <= 2 and all(len(line) <= 80 for line in result.stdout.splitlines())
+    assert "Autonomous" in rows[0]

@@ -83,7 +83,14 @@ def list_(
     if not rows:
         console.print("no topics yet: add one with `digest topics add` or `digest topics sync`")
         return
-    table = Table("name", "kind", "subscribers", "threshold", "description / keywords")
+    table = Table("name", "kind", "subscribers", "threshold")
+    # one line per topic on a narrow terminal: the summary is cut, `topics show` has it all
+    table.add_column(
+        "description / keywords",
+        no_wrap=True,
+        overflow="ellipsis",
+        max_width=max(16, console.width - 64),
+    )
     for row in rows:
         summary = row["description"] or ", ".join(row["keywords"] + row["authors"])
         table.add_row(
