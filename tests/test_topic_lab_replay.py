@@ -180,6 +180,10 @@ def test_borderline_rows_show_their_day_and_a_why_without_the_topic_name(
     assert report.borderline and not any(r.why.startswith("Agents:") for r in report.borderline)
     code, out, _ = _cli(make_config)("topics", "test", "Agents", "--days", "9999")
     assert code == 0 and "┃ day " in out and "│ 2025-08-20 │" in out
+    assert out.startswith("topic Agents, threshold 0.35\n")  # its own, not the default
+    add_topic(sample_db, Topic(name="Plain", kind="curated", keywords=("learning",)))
+    code, out, _ = _cli(make_config)("topics", "test", "Plain", "--days", "9999")
+    assert out.startswith("topic Plain, threshold 0.35 ([ranking].default_threshold)\n")
 
 
 def test_test_json_has_the_days_total_and_bins_split_at_the_threshold(sample_db, make_config):

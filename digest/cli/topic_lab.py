@@ -148,7 +148,11 @@ def test(
             }
         )
         return
-    console.print(f"topic [bold]{escape(report.topic.name)}[/], threshold {report.threshold:.2f}")
+    default = " ([ranking].default_threshold)" if report.topic.threshold is None else ""
+    console.print(
+        f"topic [bold]{escape(report.topic.name)}[/], threshold {report.threshold:.2f}"
+        + escape(default)
+    )
     if not report.days:
         console.print("no stored announcement days in that range")
         return
