@@ -8,6 +8,7 @@ Format: one `[[topic]]` table per topic with `name` and any of `description`, `k
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -160,7 +161,8 @@ def _parse_located(text: str, source: str) -> list[tuple[Topic, int]]:
             elif key in _LIST_KEYS and not (
                 isinstance(value, list) and all(isinstance(v, str) for v in value)
             ):
-                problem(key, f"{key} must be a list of strings")
+                hint = f" (write {key} = [{json.dumps(value)}])" if isinstance(value, str) else ""
+                problem(key, f"{key} must be a list of strings{hint}")
                 bad = True
             elif key in ("name", "description") and not isinstance(value, str):
                 problem(key, f"{key} must be a string")

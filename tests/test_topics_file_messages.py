@@ -75,3 +75,10 @@ def test_a_file_saved_with_a_bom_and_crlf_lines_loads(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("threshold", "treshold").encode())
     with pytest.raises(UsageError, match=r"topics.toml:9: topic 'Safety': unknown key 'treshold'"):
         load_topics_file(path)
+
+
+def test_a_single_string_where_a_list_belongs_shows_the_list_to_write():
+    assert _error(GOOD.replace('keywords = ["jailbreak"]', 'keywords = "jailbreak"')) == (
+        "t.toml:8: topic 'Safety': keywords must be a list of strings "
+        '(write keywords = ["jailbreak"])'
+    )
