@@ -23,7 +23,7 @@ from digest.store import ranking as rank_store
 from digest.store.feedback import normalise_paper_id
 from digest.store.papers import announcement_dates, existing_paper_ids
 from digest.store.topics import get_topic
-from digest.topics import TopicProblem, clean_categories, one_line
+from digest.topics import TopicProblem, clean_categories, one_line, resolve_author
 
 TRY_TOPIC_NAME = "Topic lab"
 
@@ -52,6 +52,14 @@ def _resolve_ids(db, raw_ids: Sequence[str], option: str) -> tuple[str, ...]:
             raise UsageError(f"{option} {text!r}: no stored paper with that id")
         resolved.append(text if text in found else normalise_paper_id(text))
     return tuple(dict.fromkeys(resolved))
+
+
+def _resolve_author(db, name: str) -> str:
+    """The archive's spelling; an author with no stored paper would only ever match nothing."""
+    try:
+        return resolve_author(db, name)
+    except UsageError as exc:
+        raise UsageError(f"--author: {exc}") from None
 
 
 def lab_topic(
@@ -84,7 +92,7 @@ def lab_topic(
         exclude=tuple(k.strip() for k in exclude if k.strip()),
         seed_ids=liked,
         dislike_ids=disliked,
-        authors=tuple(a.strip() for a in authors if a.strip()),
+        authors=tuple(_resolve_author(db, a) for a in authors if a.strip()),
         categories=tuple(categories),
         threshold=threshold,
     )

@@ -220,3 +220,18 @@ def test_a_threshold_exactly_at_a_papers_score_passes_it_as_the_planner_does(
     assert next(d for d in report.days if d.day == DAY).passing == len(sent)
     bins = histogram(report.scores, report.threshold)
     assert sum(c for lo, _, c in bins if lo >= report.threshold - 1e-6) == report.total_passing
+
+
+def test_try_an_author_with_no_stored_paper_is_named_not_an_empty_result(sample_db, sample_config):
+    import pytest
+
+    from digest.errors import UsageError
+    from digest.store.papers import get_paper
+    from digest.topic_lab import try_topic
+
+    with pytest.raises(UsageError, match="--author: no papers by 'Nobody At All'"):
+        try_topic(sample_db, sample_config, authors=["Nobody At All"])
+    paper = get_paper(sample_db, "2508.13167")
+    assert paper is not None
+    results = try_topic(sample_db, sample_config, authors=[paper.authors[0].upper()], limit=50)
+    assert "2508.13167" in [r.paper_id for r in results]
