@@ -262,7 +262,8 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
         if since is not None and day < since:
             continue
         pool = load_pool(db, config, day, day, config.arxiv.announce_types)
-        if not len(pool):
+        if not len(pool):  # e.g. only replacements that day: listed, nothing to send
+            report.days.append(DayReplay(day, 0, 0))
             continue
         semantic = rank.semantic_scores(pool, [profile])
         scored = rank.score_topic(pool, profile, semantic[0], config.ranking.default_threshold)

@@ -235,3 +235,14 @@ def test_try_an_author_with_no_stored_paper_is_named_not_an_empty_result(sample_
     assert paper is not None
     results = try_topic(sample_db, sample_config, authors=[paper.authors[0].upper()], limit=50)
     assert "2508.13167" in [r.paper_id for r in results]
+
+
+def test_a_day_with_only_replacements_is_listed_with_nothing_to_send(sample_db, sample_config):
+    with sqlite3.connect(sample_config.db_path) as conn:
+        conn.execute(
+            "UPDATE papers SET announce_type = 'replace' WHERE first_announced = '2026-09-24'"
+        )
+    add_topic(sample_db, Topic(name="Learn", kind="curated", keywords=("learning",)))
+    report = topic_lab.test_topic(sample_db, sample_config, "Learn", days=None)
+    last = report.days[-1]
+    assert (last.day.isoformat(), last.candidates, last.passing) == ("2026-09-24", 0, 0)
