@@ -67,9 +67,12 @@ def text_words(text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def keyword_pattern(keyword: str) -> re.Pattern[str]:
-    """Case-insensitive, whole words: "GAN" matches "a GAN-based" but not "organ"."""
-    words = [re.escape(w) for w in keyword.strip().split()]
-    return re.compile(r"(?<!\w)" + r"[\s\-]+".join(words) + r"(?!\w)", re.IGNORECASE)
+    """Case-insensitive, whole words, the last one also in its plural: "GAN" matches "a
+    GAN-based" and "GANs" but not "organ"; "robot arm" matches "robot arms"."""
+    words = keyword.strip().split()
+    plural = r"(?:e?s)?" if words and words[-1][-1].isalpha() else ""
+    body = r"[\s\-]+".join(re.escape(w) for w in words)
+    return re.compile(r"(?<!\w)" + body + plural + r"(?!\w)", re.IGNORECASE)
 
 
 def matched_keywords(text: str, keywords: Sequence[str]) -> tuple[str, ...]:
@@ -237,7 +240,8 @@ class CandidatePool:
         return docs
 
     def keyword_mask(self, keyword: str) -> np.ndarray:
-        """Papers mentioning the keyword (whole words, any case), cached per pool.
+        """Papers mentioning the keyword (whole words, any case, the last one also plural),
+        cached per pool.
 
         A word index narrows the search first: one word is a lookup; a phrase is checked
         with its pattern only on papers that contain all of its words.
@@ -248,7 +252,11 @@ class CandidatePool:
             words = keyword.lower().split()
             if all(_WORD_RE.fullmatch(w) for w in words) and words:
                 index = self._word_index()
-                docs = set.intersection(*(set(index.get(w, ())) for w in words))
+                *firsts, last = words
+                forms = (last, last + "s", last + "es") if last[-1].isalpha() else (last,)
+                found = [set(index.get(w, ())) for w in firsts]
+                found.append(set().union(*(index.get(form, ()) for form in forms)))
+                docs = set.intersection(*found)
                 if len(words) > 1:
                     docs = {i for i in docs if pattern.search(self.texts[i])}
                 mask = np.zeros(len(self.texts), dtype=bool)

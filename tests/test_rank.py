@@ -73,6 +73,20 @@ def test_keywords_match_whole_words_case_insensitively():
     assert rank.matched_keywords("C++ code", ["c++"]) == ("c++",)
 
 
+def test_a_keyword_also_matches_its_plural_in_the_pool_and_in_the_why(pool):
+    """'GAN' in a topic missed 'GANs' and 'LLM' missed 'LLMs': curators had to list both."""
+    assert rank.matched_keywords("Stable GANs", ["GAN"]) == ("GAN",)
+    assert rank.matched_keywords("robot arms in the lab", ["robot arm"]) == ("robot arm",)
+    assert rank.matched_keywords("biases", ["bias"]) == ("bias",)
+    assert rank.matched_keywords("surveyed", ["survey"]) == ()
+    topic = Topic(name="Nets", keywords=("adversarial net",))  # p2 says "adversarial nets"
+    picks = rank.rank_pool(
+        pool, [rank.TopicProfile(topic)], max_papers=10, default_threshold=0.3, diversity_lambda=1
+    )
+    assert [p.paper_id for p in picks] == ["p2"]
+    assert pool.keyword_mask("net").tolist() == [False, True, False, False]  # the word index
+
+
 def test_authors_match_through_normalisation():
     assert rank.matched_authors(["José Núñez", "B. Smith"], ["jose nunez"]) == ("jose nunez",)
     assert rank.matched_authors(["José Núñez"], ["Jose Nunes"]) == ()
