@@ -42,8 +42,14 @@ def load_model(model: str, device: str = "cpu"):
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+    except ImportError as exc:  # a broken or partial install: say what to install
+        raise DigestError(
+            f"could not load embedding model {model!r}: the embedding libraries are not "
+            f"installed ({exc}); install digest with its dependencies (`make install`)"
+        ) from exc
 
     transformers_logging.disable_progress_bar()  # ours is the only progress bar
 
