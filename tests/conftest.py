@@ -212,3 +212,19 @@ def digest_child(*args: str, cwd=None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "DIGEST_CONFIG"}
     command = [sys.executable, "-m", "digest", *args]
     return subprocess.run(command, capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+
+
+def cli_runner(config_path: Path):
+    """run(*args) -> (exit code, stdout, stderr) of `digest --config PATH ARGS` through
+    typer's CliRunner, in this process."""
+    from typer.testing import CliRunner
+
+    from digest.cli import app
+
+    runner = CliRunner()
+
+    def run(*args: str) -> tuple[int, str, str]:
+        result = runner.invoke(app, ["--config", str(config_path), *args])
+        return result.exit_code, result.stdout, result.stderr
+
+    return run

@@ -9,15 +9,14 @@ import textwrap
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from digest import topic_lab
-from digest.cli import app
 from digest.errors import UsageError
 from digest.models import Topic
 from digest.store.papers import load_all_vectors
 from digest.topic_lab import histogram, try_topic
 from digest.topics import add_topic
+from tests.conftest import cli_runner
 
 EVOVERILOG = "2508.13156"  # LLM-assisted Verilog generation
 VITAD = "2508.13257"  # debugging RTL code with LLMs
@@ -29,13 +28,7 @@ WHISPER = "2508.13376"  # long speech transcripts
 def cli(sample_db, sample_config, make_config):
     """Run the CLI against the sample database copy; returns (exit code, stdout, stderr)."""
     _, path = make_config()
-    runner = CliRunner()
-
-    def run(*args: str):
-        result = runner.invoke(app, ["--config", str(path), *args])
-        return result.exit_code, result.stdout, result.stderr
-
-    return run
+    return cli_runner(path)
 
 
 def test_like_ranks_neighbours_and_never_returns_the_liked_paper(sample_db, sample_config):

@@ -5,16 +5,14 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 
-from typer.testing import CliRunner
-
 from digest import topic_lab
-from digest.cli import app
 from digest.models import Topic
 from digest.planning import plan_digest
 from digest.store.subscribers import get_subscriber_by_email
 from digest.subscribers import add_subscriber, record_feedback
 from digest.topic_lab import histogram
 from digest.topics import add_topic
+from tests.conftest import cli_runner
 
 DAY = date(2025, 8, 20)
 AGENT_SEEDS = ("2508.13167", "2508.14040")  # both announced on DAY
@@ -78,13 +76,7 @@ def _bars(out: str) -> list[str]:
 
 def _cli(make_config):
     _, path = make_config()
-    runner = CliRunner()
-
-    def run(*args: str):
-        result = runner.invoke(app, ["--config", str(path), *args])
-        return result.exit_code, result.stdout, result.stderr
-
-    return run
+    return cli_runner(path)
 
 
 def test_cli_edges_no_match_all_pass_and_threshold_at_the_top(
