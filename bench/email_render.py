@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date
 
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
-from digest.emails import build_digest_email, message_bytes, to_mime
+from digest.mail.compose import build_digest_email, message_bytes, to_mime
 from digest.models import DigestPlan, Paper, Pick, Subscriber
 
 ABSTRACT = (

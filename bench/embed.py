@@ -22,10 +22,10 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest.config import Config  # noqa: E402
-from digest.embed import embed_missing, load_model, resolve_model_path  # noqa: E402
+from digest.embed.encoder import embed_missing, load_model, resolve_model_path  # noqa: E402
+from digest.ingest.arxiv_feed import parse_feed  # noqa: E402
 from digest.models import embedding_text  # noqa: E402
 from digest.paths import PROJECT_DIR, SAMPLES_DIR  # noqa: E402
-from digest.sources.arxiv_feed import parse_feed  # noqa: E402
 from digest.store import open_db  # noqa: E402
 from digest.store import papers as paper_store  # noqa: E402
 
@@ -39,7 +39,7 @@ def sample_papers(copies: int):
         / "tests/fixtures/arxiv/api/arxivpy-2026__q_testing_s0_m100_cfe7536492ca__http200.xml"
     )
     if api.exists():
-        from digest.sources.arxiv_api import parse_api_response
+        from digest.ingest.arxiv_api import parse_api_response
 
         papers += parse_api_response(api.read_bytes()).papers
     out = []

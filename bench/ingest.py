@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from digest.backfill import import_jsonl  # noqa: E402
-from digest.sources.arxiv_api import parse_api_response  # noqa: E402
-from digest.sources.jsonl import iter_jsonl  # noqa: E402
+from digest.ingest.arxiv_api import parse_api_response  # noqa: E402
+from digest.ingest.backfill import import_jsonl  # noqa: E402
+from digest.ingest.jsonl import iter_jsonl  # noqa: E402
 from digest.store.db import open_db  # noqa: E402
 
 EVAL = ROOT / "tests" / "fixtures" / "eval" / "papers_dev.jsonl"
@@ -164,9 +164,9 @@ def bench_xml(repeat: int) -> None:
         f"{entries / api_s:,.0f} entries/s"
     )
     try:
-        from digest.sources.arxiv_feed import parse_feed
+        from digest.ingest.arxiv_feed import parse_feed
     except ImportError:
-        print("Atom: digest.sources.arxiv_feed.parse_feed not available; skipped")
+        print("Atom: digest.ingest.arxiv_feed.parse_feed not available; skipped")
         return
     import feedparser
 

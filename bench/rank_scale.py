@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from digest import rank
 from digest.models import Topic
+from digest.rank import score as rank
 
 DIM = 384
 SUBJECTS = 60
@@ -153,7 +153,7 @@ def store_backed(pool, subscribers: int, seed: int = 0) -> tuple[float, object]:
     """plan_all over a real SQLite store holding the generated papers and subscribers."""
     from digest.config import Config
     from digest.models import Paper
-    from digest.planning import plan_all
+    from digest.rank.planning import plan_all
     from digest.store import open_db, transaction
     from digest.store.feedback import add_feedback
     from digest.store.papers import save_embeddings, upsert_papers

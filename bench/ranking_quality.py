@@ -59,8 +59,8 @@ def load_rows(path: Path) -> list[dict]:
 
 def build_db(path: Path, rows: list[dict], config):
     """Fresh store with every paper imported (digest's JSONL import) and embedded."""
-    from digest.backfill import import_jsonl
-    from digest.embed import embed_missing
+    from digest.embed.encoder import embed_missing
+    from digest.ingest.backfill import import_jsonl
     from digest.store import open_db
 
     db = open_db(path)
@@ -264,7 +264,7 @@ def main() -> None:
 
     from digest.config import Config
     from digest.store.papers import load_all_vectors
-    from digest.topic_lab import try_topic
+    from digest.topics.lab import try_topic
 
     rows = load_rows(args.data)
     group_of = {r["id"]: r["group"] for r in rows}

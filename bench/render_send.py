@@ -40,7 +40,7 @@ PAPERS_PER_DIGEST = 10
 
 
 def sample_papers() -> list[Paper]:
-    from digest.sources.arxiv_feed import parse_feed
+    from digest.ingest.arxiv_feed import parse_feed
 
     papers: dict[str, Paper] = {}
     for path in sorted(SAMPLES_DIR.glob("*.xml")):
@@ -87,7 +87,7 @@ def _init_worker(papers: list[Paper], config: Config) -> None:
 
 def render_one(n: int) -> bytes:
     """One finished digest as zlib-packed wire bytes (what send_issue keeps before queueing)."""
-    from digest import emails
+    from digest.mail import compose as emails
     from digest.mail.wire import to_wire
 
     subscriber = generated_subscriber(n)
@@ -113,8 +113,8 @@ def rss_mb(who: int) -> float:
 # ---------------------------------------------------------------- ledger path
 def ledger_path(count: int, papers: list[Paper], workdir: Path) -> tuple[float, float, dict]:
     """send_issue to the outbox for `count` generated subscribers with saved plans."""
-    from digest import planning
-    from digest.sending import send_issue
+    from digest.mail.sending import send_issue
+    from digest.rank import planning
     from digest.store import open_db, transaction
     from digest.store.papers import upsert_papers
     from digest.store.subscribers import insert_subscriber

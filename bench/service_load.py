@@ -33,7 +33,7 @@ from digest.config import parse_config
 from digest.models import Paper
 from digest.store import open_db, transaction
 from digest.store.papers import upsert_papers
-from digest.subscribers import add_subscriber
+from digest.subscribers.manage import add_subscriber
 
 HARD_CAP_SECONDS = 60.0
 

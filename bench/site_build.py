@@ -40,7 +40,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from digest.config import Config, parse_config  # noqa: E402
 from digest.models import Paper, Topic  # noqa: E402
 from digest.paths import SAMPLES_DIR  # noqa: E402
-from digest.site import build_site  # noqa: E402
+from digest.site.build import build_site  # noqa: E402
 from digest.store import open_db  # noqa: E402
 from digest.store import ranking as rank_store  # noqa: E402
 from digest.store.papers import get_papers, load_all_vectors, save_embeddings, upsert_papers  # noqa: E402
@@ -60,8 +60,8 @@ TOPICS = [
 
 def seed_recorded(workdir: Path) -> None:
     """Ingest and embed the two recorded samples once (the only model use, not measured)."""
-    from digest.embed import embed_missing
-    from digest.ingest import ingest_feed_file
+    from digest.embed.encoder import embed_missing
+    from digest.ingest.daily import ingest_feed_file
 
     if (workdir / "seed.db").exists():
         return

@@ -25,9 +25,9 @@ from digest.store import open_db, transaction
 from digest.store.papers import upsert_papers
 from digest.store.subscribers import list_subscribers
 from digest.store.topics import topics_by_subscriber, topics_for_subscriber
-from digest.subscriber_csv import import_subscribers_csv
-from digest.subscribers import add_subscriber
-from digest.topics import add_topic
+from digest.subscribers.import_export import import_subscribers_csv
+from digest.subscribers.manage import add_subscriber
+from digest.topics.catalog import add_topic
 
 N_SUBSCRIBERS = 10_000
 N_PAPERS = 1_000

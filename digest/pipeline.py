@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from digest.config import Config
 from digest.errors import DigestError, UsageError
-from digest.lease import Lease
+from digest.ops.lease import Lease
 from digest.store import service as service_store
 from digest.store import transaction, utcnow
 
@@ -119,7 +119,7 @@ def _counts_of(result: object) -> dict:
 
 # ------------------------------------------------------------------ the stages
 def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
-    from digest.ingest import fetch_daily
+    from digest.ingest.daily import fetch_daily
 
     reports = fetch_daily(db, config, expected_date=issue_date, progress=progress)
     statuses = [r.status for r in reports]
@@ -158,19 +158,19 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
 
 
 def _stage_embed(db, config: Config, issue_date: date, progress) -> dict:
-    from digest.embed import embed_missing
+    from digest.embed.encoder import embed_missing
 
     return _counts_of(embed_missing(db, config.embedding))
 
 
 def _stage_plan(db, config: Config, issue_date: date, progress) -> dict:
-    from digest.planning import plan_all
+    from digest.rank.planning import plan_all
 
     return _counts_of(plan_all(db, config, issue_date))
 
 
 def _stage_send(db, config: Config, issue_date: date, progress, force: bool = False) -> dict:
-    from digest.sending import send_issue
+    from digest.mail.sending import send_issue
 
     report = send_issue(db, config, issue_date, force=force)
     if report.stopped:  # the rest stays queued: not a finished stage, so a re-run resumes it
@@ -180,7 +180,7 @@ def _stage_send(db, config: Config, issue_date: date, progress, force: bool = Fa
 
 def _stage_site(db, config: Config, issue_date: date, progress) -> dict:
     try:
-        from digest.site import build_site
+        from digest.site.build import build_site
     except ImportError:
         return {"built": False, "reason": "site module not installed"}
     return _counts_of(build_site(db, config, full=False))

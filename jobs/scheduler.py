@@ -80,8 +80,8 @@ def run_daily_subprocess(config: Config) -> str:
 def send_held_in_process(config: Config) -> int:
     """The hourly job body: deliver held digests whose local hour has come; returns how many
     were sent. A daily run that holds the send lease makes this pass wait for the next hour."""
-    from digest.lease import LeaseHeld
-    from digest.send_times import send_held
+    from digest.mail.held import send_held
+    from digest.ops.lease import LeaseHeld
     from digest.store import open_db
 
     db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
@@ -225,7 +225,7 @@ def _with_retries(
 
 def run_scheduler(config: Config, *, in_process: bool = False) -> None:
     """Hold the scheduler lease and run until Ctrl-C or SIGTERM; LeaseHeld if one is running."""
-    from digest.lease import Lease
+    from digest.ops.lease import Lease
     from digest.store import open_db
 
     db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)

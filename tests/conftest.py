@@ -83,8 +83,8 @@ def make_config(tmp_path):
 @pytest.fixture(scope="session")
 def sample_db_path(tmp_path_factory) -> Path:
     """A database with both recorded sample feeds ingested and embedded (built once)."""
-    from digest.embed import embed_missing
-    from digest.ingest import ingest_feed_file
+    from digest.embed.encoder import embed_missing
+    from digest.ingest.daily import ingest_feed_file
     from digest.store import open_db
 
     path = tmp_path_factory.mktemp("sample") / "digest.db"

@@ -1,4 +1,4 @@
-"""Helpers shared by the delivery tests: real digest messages built by digest.emails from a few
+"""Helpers shared by the delivery tests: real digest messages built by digest.mail.compose from a few
 small papers, subscribers and saved plans in a real SQLite file, and a recording SMTP server.
 """
 
@@ -75,8 +75,8 @@ def subscriber(sid: int = 1, email_address: str = "ann@lab.test") -> Subscriber:
 
 
 def digest_message(config, sub: Subscriber | None = None, delivery_id: str = "d_test"):
-    """A real digest EmailMessage, rendered by digest.emails."""
-    from digest import emails
+    """A real digest EmailMessage, rendered by digest.mail.compose."""
+    from digest.mail import compose as emails
 
     sub = sub or subscriber()
     rendered = emails.build_digest_email(config, sub, plan_for(sub.id), {p.id: p for p in PAPERS})
@@ -132,7 +132,7 @@ def seed_subscribers(
         assert sub is not None
         subs.append(sub)
         if save_plans:
-            from digest import planning
+            from digest.rank import planning
 
             planning.save_plan(db, plan_for(sid, issue))
     return subs

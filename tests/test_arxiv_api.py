@@ -13,10 +13,9 @@ from hypothesis import strategies as st
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from digest.backfill import backfill_api
 from digest.config import ArxivConfig, Config
 from digest.errors import FetchError, ParseError, UsageError
-from digest.sources.arxiv_api import (
+from digest.ingest.arxiv_api import (
     ApiQueryError,
     category_search_query,
     parse_api_response,
@@ -24,7 +23,8 @@ from digest.sources.arxiv_api import (
     query_by_ids,
     validate_arxiv_id,
 )
-from digest.sources.http import PoliteFetcher
+from digest.ingest.backfill import backfill_api
+from digest.ingest.http import PoliteFetcher
 from digest.store.db import open_db
 from digest.store.papers import count_papers, get_paper, recent_ingest_runs
 
@@ -424,7 +424,7 @@ def test_backfill_usage_errors_start_no_run(cfg, fetcher, db):
 
 def test_run_fetch_refuses_a_category_that_is_not_one_before_any_request(arxiv, cfg, db):
     """`fetch -C ''` fetched the feed server's directory listing, `-C 'cs.AI?x=1'` another URL."""
-    from digest.fetching import run_fetch
+    from digest.ingest.fetching import run_fetch
 
     for bad in ("", "../atom", "cs.AI?x=1", "cs AI", "cs.AI#x", "cs.AI+"):
         with pytest.raises(UsageError, match="is not an arXiv category"):
@@ -435,7 +435,7 @@ def test_run_fetch_refuses_a_category_that_is_not_one_before_any_request(arxiv, 
 def test_api_backfill_splits_a_feed_style_joined_category(arxiv, cfg, db):
     from dataclasses import replace
 
-    from digest.fetching import run_fetch
+    from digest.ingest.fetching import run_fetch
 
     arxiv.add({"start": "0"}, with_total(body(PAGE_0), 10))
     joined = replace(cfg, arxiv=replace(cfg.arxiv, categories=("cs.SE+cs.AI", "cs.AI")))
@@ -464,7 +464,7 @@ def test_an_api_answer_that_is_not_atom_fails_that_category_only(arxiv, cfg, db)
     """A ParseError used to end `fetch --source api` at the first category, --json unprinted."""
     from dataclasses import replace
 
-    from digest.fetching import run_fetch
+    from digest.ingest.fetching import run_fetch
 
     arxiv.add(
         {"search_query": "cat:cs.SE AND submittedDate:[202201010000 TO 202201022359]"},

@@ -19,7 +19,7 @@ import dns.rcode
 import dns.resolver
 import dns.rrset
 
-from digest.ops import backup, doctor
+from digest.ops.backup import backup, doctor
 from digest.store import open_db, transaction
 
 
@@ -297,7 +297,7 @@ def test_status_warns_about_a_run_that_never_finished(make_config):
     """A killed `digest import` left its run 'running' for ever, with no word in the warnings."""
     from datetime import UTC, datetime, timedelta
 
-    from digest.status import collect_status
+    from digest.ops.status import collect_status
     from digest.store.papers import start_ingest_run
 
     config, _ = make_config()

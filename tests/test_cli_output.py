@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from digest.store import open_db
-from digest.subscribers import add_subscriber
+from digest.subscribers.manage import add_subscriber
 from tests.conftest import digest_child
 
 ESCAPES = "\x1b[2J\x1b]0;owned\x07"  # clear the screen, retitle the terminal window

@@ -163,7 +163,7 @@ def test_damage_found_after_opening_is_one_line_naming_the_file(
 def test_new_text_is_embedded_once(sample_db, sample_config):
     from dataclasses import replace
 
-    from digest.embed import embed_missing
+    from digest.embed.encoder import embed_missing
     from digest.store import papers as paper_store
 
     paper = paper_store.get_paper(sample_db, "2508.13167")

@@ -40,7 +40,7 @@ def test_looking_in_the_wrong_directory_creates_no_database(tmp_path, command):
 def test_preview_of_a_day_without_an_announcement_names_the_latest(sample_db, tmp_path, capsys):
     """`digest preview --date 2020-01-01` wrote a 'Nothing matched today' email for a day
     no announcement of which is stored; it names the latest stored one instead."""
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     add_subscriber(sample_db, "one@example.org", status="active", text="agents", max_papers=1)
     config_path = tmp_path / "config.toml"  # make_config's, naming sample_db's file
@@ -146,7 +146,7 @@ def test_send_refuses_an_issue_date_arxiv_has_not_announced(sample_db, tmp_path,
 
     from digest.config import load_config
     from digest.pipeline import default_issue_date
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     add_subscriber(sample_db, "always@example.org", status="active", text="x", always_send=True)
     config_path = tmp_path / "config.toml"

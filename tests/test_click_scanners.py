@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from digest import planning, trending
+from digest.rank import planning, trending
 from digest.store import ranking as rank_store
 from digest.store import transaction
 from digest.store.feedback import (
@@ -29,8 +29,8 @@ from digest.store.feedback import (
     feedback_for_subscriber,
     scanner_click_ids,
 )
-from digest.subscribers import add_subscriber
-from digest.web_server import ServerThread
+from digest.subscribers.manage import add_subscriber
+from digest.web.server import ServerThread
 from tests.conftest import run_cli_in_process
 
 DAY = date(2025, 8, 20)  # the sample feeds' announcement day

@@ -261,7 +261,7 @@ def test_demo_refuses_a_database_with_real_subscribers(tmp_path):
 
 
 def test_every_bounded_setting_is_named_when_out_of_range(tmp_path):
-    from digest.config_checks import _BOUNDS
+    from digest.config.checks import _BOUNDS
 
     for setting, low, _high, low_ok in _BOUNDS:
         section, key = setting.split(".")
@@ -325,7 +325,7 @@ def test_the_default_cron_passes_the_check_that_loads_skip_for_it():
     from zoneinfo import ZoneInfo
 
     from digest.config import ScheduleConfig
-    from digest.config_checks import DEFAULT_CRON, check_cron
+    from digest.config.checks import DEFAULT_CRON, check_cron
 
     assert DEFAULT_CRON == ScheduleConfig().cron
     check_cron(DEFAULT_CRON, ZoneInfo(ScheduleConfig().timezone), "default")

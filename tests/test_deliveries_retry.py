@@ -17,7 +17,7 @@ import pytest
 
 from digest.errors import DigestError
 from digest.mail.ledger import Delivery, RequeueCandidate, requeue_blocker
-from digest.sending import send_issue
+from digest.mail.sending import send_issue
 from digest.store import deliveries as ledger
 from digest.store import open_db
 from digest.store import requeues as requeue_store
@@ -221,9 +221,10 @@ def _delivered(stand_in, delivery_id: str) -> int:
 def test_a_credentials_refusal_is_requeued_but_a_timeout_is_not(sendgrid):
     """SendGrid: 401 mid-run means nothing was accepted (requeued); no answer after the
     request went out means SendGrid may have it (`unknown`, never requeued)."""
-    from digest.mail import get_backend
+    from digest.mail.delivery import deliver_queued
+    from digest.mail.registry import get_backend
+    from digest.mail.report import SendReport
     from digest.mail.requeue import requeue_not_sent
-    from digest.sending import SendReport, deliver_queued
     from tests.delivery_support import queue_messages
 
     stand_in, config, _ = sendgrid
@@ -390,7 +391,7 @@ def test_a_row_sendgrid_reported_by_webhook_is_never_requeued(sendgrid, capsys):
     not sent; yet SendGrid's event webhook then reports that very message deferred (any event
     means it was accepted; processed/delivered even settle it as sent, see the next test).
     Requeuing it sent a second copy; it stays failed."""
-    from digest.webhooks import apply_events
+    from digest.web.webhooks import apply_events
 
     stand_in, config, path = sendgrid
     db = open_db(config.db_path)
@@ -427,7 +428,7 @@ def test_the_providers_report_of_acceptance_makes_a_not_sent_or_requeued_row_sen
     sent" (every try answered 502 by a gateway) becomes `sent`, with the reader's last digest
     date, and so does a requeued row still waiting in the queue (the report came late), which
     the next send then leaves alone: no second copy."""
-    from digest.webhooks import apply_events
+    from digest.web.webhooks import apply_events
 
     stand_in, config, path = sendgrid
     db = open_db(config.db_path)
@@ -525,7 +526,7 @@ def test_a_report_that_comes_while_a_retry_waits_stops_the_retry(sendgrid):
     """A gateway answered 502, yet SendGrid took the message and its `processed` event came
     in while the sender waited to try again: the retry is not made (it would be a second
     copy); the row is settled `sent` by the report, and the next reader is sent as usual."""
-    from digest.webhooks import apply_events
+    from digest.web.webhooks import apply_events
 
     stand_in, config, _ = sendgrid
     db = open_db(config.db_path)
@@ -553,7 +554,7 @@ def test_a_requeued_row_reported_before_its_turn_is_not_sent_again(sendgrid, cap
     """Every try was refused (502), the row was requeued, and then SendGrid reported the
     first copy deferred (any event means it has it). The next send claims the row, sees the
     report before calling, and settles it instead of handing over a second copy."""
-    from digest.webhooks import apply_events
+    from digest.web.webhooks import apply_events
 
     stand_in, config, path = sendgrid
     db = open_db(config.db_path)

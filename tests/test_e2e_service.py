@@ -19,8 +19,8 @@ from aiosmtpd.controller import Controller
 
 from digest.models import Topic
 from digest.store import open_db
-from digest.topics import add_topic
-from digest.web_server import ServerThread
+from digest.topics.catalog import add_topic
+from digest.web.server import ServerThread
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ATOM = SAMPLES / "cs.AI-2025-08-20.atom.xml"
@@ -224,7 +224,7 @@ def test_no_announcement_ends_cleanly_and_sends_nothing(make_config, httpserver)
             },
         }
     )
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     db = open_db(config.db_path)
     add_subscriber(db, "a@example.org", status="active", always_send=True)

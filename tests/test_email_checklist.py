@@ -12,7 +12,13 @@ from email.parser import BytesParser
 
 import pytest
 
-from digest.emails import HTML_BUDGET_BYTES, build_digest_email, message_bytes, reader_why, to_mime
+from digest.mail.compose import (
+    HTML_BUDGET_BYTES,
+    build_digest_email,
+    message_bytes,
+    reader_why,
+    to_mime,
+)
 from digest.mail.smtp import SmtpBackend
 from digest.models import DigestPlan, Pick
 from tests.test_emails import DAY, SUBSCRIBER, TOKEN, make_config, make_paper

@@ -16,16 +16,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest import emails
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
-from digest.emails import (
+from digest.mail import compose as emails
+from digest.mail.compose import (
     abstract_snippet,
     build_digest_email,
     build_transactional_email,
     shorten_authors,
     to_mime,
 )
-from digest.mime import encoded_size
+from digest.mail.mime import encoded_size
 from digest.models import DigestPlan, Paper, Pick, Subscriber
 from digest.render import environment, render
 
@@ -460,7 +460,7 @@ def test_digest_preview_writes_html_text_and_eml(sample_db, sample_config, tmp_p
     from typer.testing import CliRunner
 
     from digest.cli import app
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     add_subscriber(
         sample_db,
@@ -531,7 +531,7 @@ def test_digest_preview_writes_html_text_and_eml(sample_db, sample_config, tmp_p
 
 @given(st.text(min_size=1, max_size=300).map(lambda t: " ".join(t.split())).filter(bool))
 def test_encoded_subject_round_trips_and_folds_under_78(text):
-    from digest.mime import encoded_words
+    from digest.mail.mime import encoded_words
 
     header = encoded_words("·" + text)  # force non-ASCII
     raw = ("Subject: " + header.replace("\n", "\r\n") + "\r\n\r\n").encode("ascii")

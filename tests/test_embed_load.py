@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from digest.embed import load_model
+from digest.embed.encoder import load_model
 from digest.errors import DigestError
 
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import ParseError
-from digest.sources.arxiv_feed import is_malformed, parse_feed
+from digest.ingest.arxiv_feed import is_malformed, parse_feed
 from tests.conftest import ATOM_SAMPLE, EMPTY_RSS, RSS_SAMPLE
 
 
@@ -179,7 +179,7 @@ def test_fuzz_entry_text(title, abstract):
 
 def test_hf_daily_papers_with_absurd_input_is_a_parse_error_or_clamped():
     """Deep nesting escaped as RecursionError; a 27-digit upvote count overflowed SQLite."""
-    from digest.sources.hf import MAX_UPVOTES, parse_hf_daily
+    from digest.ingest.hf import MAX_UPVOTES, parse_hf_daily
 
     with pytest.raises(ParseError, match="not JSON"):
         parse_hf_daily(b"[" * 100_000 + b"]" * 100_000)
@@ -192,7 +192,7 @@ def test_hf_daily_papers_with_absurd_input_is_a_parse_error_or_clamped():
 
 def test_an_absurd_version_skips_that_entry_not_the_whole_feed(tmp_path):
     """v99999999999999999999 overflowed SQLite's INTEGER: the whole listing failed to store."""
-    from digest.ingest import ingest_listing
+    from digest.ingest.daily import ingest_listing
     from digest.store import open_db
 
     raw = atom(
@@ -216,8 +216,8 @@ def test_ids_with_absurd_versions_or_non_ascii_digits_are_skipped_everywhere():
     import io
     import json
 
-    from digest.sources.hf import parse_hf_daily
-    from digest.sources.jsonl import iter_jsonl
+    from digest.ingest.hf import parse_hf_daily
+    from digest.ingest.jsonl import iter_jsonl
 
     lines = [
         {"id": i, "title": "t", "abstract": "a"}

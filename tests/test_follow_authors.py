@@ -8,11 +8,11 @@ from datetime import date
 
 import pytest
 
-from digest import planning
 from digest.errors import UsageError
-from digest.subscribers import add_subscriber
+from digest.rank import planning
+from digest.subscribers.manage import add_subscriber
 from digest.textclean import normalize_author
-from digest.topics import followed_authors, set_followed_authors
+from digest.topics.catalog import followed_authors, set_followed_authors
 
 DAY = date(2025, 8, 20)
 

@@ -9,10 +9,10 @@ from xml.sax.saxutils import escape
 import pytest
 
 from digest.config import Config
-from digest.ingest import fetch_daily
-from digest.sources.arxiv_api import parse_api_response
-from digest.sources.arxiv_feed import is_malformed, parse_feed
-from digest.sources.jsonl import parse_jsonl_record
+from digest.ingest.arxiv_api import parse_api_response
+from digest.ingest.arxiv_feed import is_malformed, parse_feed
+from digest.ingest.daily import fetch_daily
+from digest.ingest.jsonl import parse_jsonl_record
 from digest.store import open_db
 from digest.store import papers as paper_store
 from digest.textclean import clean_field, split_authors

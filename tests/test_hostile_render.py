@@ -34,7 +34,7 @@ def test_a_stored_name_with_a_bidi_override_reaches_no_header():
     from email import policy
     from email.parser import BytesParser
 
-    from digest.emails import build_digest_email, to_mime
+    from digest.mail.compose import build_digest_email, to_mime
 
     sneaky = Subscriber(
         id=8, email="eve@example.com", name=f"{RLO}evE\x00", status="active", manage_token="t" * 43
@@ -93,7 +93,7 @@ def test_a_paper_page_without_authors_or_links_has_no_empty_lines_for_them(
     from dataclasses import replace
     from pathlib import Path
 
-    from digest.site import build_site
+    from digest.site.build import build_site
     from digest.store.papers import upsert_papers
 
     upsert_papers(

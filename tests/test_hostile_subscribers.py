@@ -9,8 +9,8 @@ import pytest
 
 from digest.errors import UsageError
 from digest.store import open_db
-from digest.subscriber_csv import import_subscribers_csv
-from digest.subscribers import add_subscriber, clean_name, list_subscribers, normalise_email
+from digest.subscribers.import_export import import_subscribers_csv
+from digest.subscribers.manage import add_subscriber, clean_name, list_subscribers, normalise_email
 
 
 @pytest.fixture
@@ -121,7 +121,7 @@ def test_a_file_without_an_email_header_shows_what_its_first_row_has(db):
 
 
 def test_utf16_from_excel_is_read_and_a_legacy_code_page_is_refused_naming_the_line(db, tmp_path):
-    from digest.subscriber_csv import import_subscribers_file
+    from digest.subscribers.import_export import import_subscribers_file
 
     unicode_text = tmp_path / "unicode.txt"  # Excel's "Unicode text": UTF-16, tabs
     unicode_text.write_bytes("email\tname\r\nzoe@example.org\tZoë\r\n".encode("utf-16"))

@@ -14,7 +14,7 @@ from werkzeug import Request, Response
 
 from digest.config import ArxivConfig
 from digest.errors import FetchError
-from digest.sources.http import PoliteFetcher, parse_retry_after
+from digest.ingest.http import PoliteFetcher, parse_retry_after
 
 DELAY = 0.2
 # Server-side arrival gaps can be a little shorter than the client-side start gaps (the first

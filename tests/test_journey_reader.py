@@ -13,7 +13,7 @@ import pytest
 
 from digest.models import Paper
 from digest.store import open_db
-from digest.web_server import ServerThread
+from digest.web.server import ServerThread
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def served(make_config):
         source="test",
     )
     from digest.models import Topic
-    from digest.topics import add_topic
+    from digest.topics.catalog import add_topic
 
     add_topic(db, Topic(name="Graphs", kind="curated", description="graph learning"))
     with ServerThread(config) as base_url:
@@ -38,7 +38,7 @@ def served(make_config):
 
 
 def _active(db, address: str) -> str:
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     return add_subscriber(db, address, status="active").manage_token or ""
 
@@ -157,7 +157,7 @@ def test_a_sign_up_that_follows_nothing_is_told_no_digest_comes_until_it_does(se
 
 def test_a_missing_archive_page_says_so_in_words_and_links_back(make_config):
     """A mistyped paper address answered 'Not found' then 'Not Found', with no way on."""
-    from digest.site import build_site
+    from digest.site.build import build_site
 
     config, _ = make_config()
     db = open_db(config.db_path)

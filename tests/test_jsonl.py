@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.backfill import import_jsonl
 from digest.errors import UsageError
+from digest.ingest.backfill import import_jsonl
+from digest.ingest.jsonl import fast_clean, iter_jsonl, iter_jsonl_numbered
 from digest.models import Paper, SkippedRecord
-from digest.sources.jsonl import fast_clean, iter_jsonl, iter_jsonl_numbered
 from digest.store.db import open_db
 from digest.store.papers import count_papers, get_paper, paper_versions, recent_ingest_runs
 from digest.textclean import clean_field
@@ -425,7 +425,7 @@ def test_a_partial_record_updates_text_but_never_erases_stored_facts(db, tmp_pat
     """A plain line with only id/title/abstract set the stored version to NULL and emptied
     the authors and categories of a paper fetched from arXiv."""
     from digest.config import Config
-    from digest.ingest import ingest_feed_file
+    from digest.ingest.daily import ingest_feed_file
     from digest.store.papers import author_ids_for
     from tests.conftest import ATOM_SAMPLE
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest.lease import Lease, LeaseHeld
+from digest.ops.lease import Lease, LeaseHeld
 from digest.store import open_db, transaction
 from digest.store import service as service_store
 from jobs.scheduler import (

@@ -13,9 +13,9 @@ import time
 
 import pytest
 
-from digest.mail import get_backend
 from digest.mail.base import AmbiguousError, AuthError, PermanentError, TransientError
 from digest.mail.outbox import OutboxBackend
+from digest.mail.registry import get_backend
 from digest.mail.smtp import SmtpBackend
 from tests.delivery_support import (
     ISSUE,

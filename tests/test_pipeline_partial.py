@@ -53,7 +53,7 @@ def test_a_failed_feed_is_fetched_again_by_the_next_run(make_config, httpserver,
 def test_an_html_error_page_is_a_failed_feed_not_a_holiday(make_config, httpserver):
     """A proxy or maintenance page answering 200 text/html used to read as an empty channel:
     the day ended as "no announcement" (exit 0) and nothing was fetched again."""
-    from digest.ingest import fetch_daily, is_no_announcement
+    from digest.ingest.daily import fetch_daily, is_no_announcement
 
     config, _ = make_config(
         {
@@ -79,7 +79,7 @@ def test_an_html_error_page_is_a_failed_feed_not_a_holiday(make_config, httpserv
 
 
 def test_a_cut_short_feed_keeps_its_entries_and_is_fetched_again(make_config, httpserver):
-    from digest.ingest import fetch_daily
+    from digest.ingest.daily import fetch_daily
     from digest.store.papers import count_papers
 
     config, _ = make_config(
@@ -106,7 +106,7 @@ def test_a_cut_short_feed_keeps_its_entries_and_is_fetched_again(make_config, ht
 
 def test_a_category_named_twice_is_fetched_once(make_config, httpserver):
     """Both copies were fetched; the second then looked 'stale' next to the first."""
-    from digest.ingest import fetch_daily
+    from digest.ingest.daily import fetch_daily
 
     config, _ = make_config(
         {
@@ -126,7 +126,7 @@ def test_a_category_named_twice_is_fetched_once(make_config, httpserver):
 def test_a_feed_dated_in_the_future_is_refused_not_made_the_reference(make_config, httpserver):
     """Stored, its date became the one later fetches were compared with: every real listing
     after it was 'stale' (for ever, with 9999-12-31)."""
-    from digest.ingest import fetch_daily
+    from digest.ingest.daily import fetch_daily
     from digest.store.papers import count_papers
 
     config, _ = make_config(
@@ -149,7 +149,7 @@ def test_ctrl_c_while_storing_a_listing_marks_its_run_failed(tmp_path):
     """A KeyboardInterrupt during the store left the run row 'running' for ever."""
     import signal
 
-    from digest.ingest import ingest_listing
+    from digest.ingest.daily import ingest_listing
     from digest.models import Paper, ParsedListing
     from digest.store.papers import count_papers, recent_ingest_runs
 
@@ -369,8 +369,8 @@ def test_the_run_report_names_a_subscriber_that_could_not_be_planned(
     import numpy as np
 
     from digest.store.papers import get_paper, save_embeddings
-    from digest.subscribers import add_subscriber
-    from digest.topics import add_personal_topic
+    from digest.subscribers.manage import add_subscriber
+    from digest.topics.catalog import add_personal_topic
 
     config, _ = _feed_config(make_config, httpserver, sample_db_path)
     httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())

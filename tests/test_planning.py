@@ -11,14 +11,14 @@ from datetime import date
 
 import numpy as np
 
-from digest import planning
-from digest.embed import embed_missing
+from digest.embed.encoder import embed_missing
 from digest.models import Topic
+from digest.rank import planning
 from digest.store.feedback import add_feedback
 from digest.store.papers import get_paper, save_embeddings, upsert_papers
 from digest.store.subscribers import get_subscriber, set_last_digest_date
-from digest.subscribers import add_subscriber
-from digest.topics import add_personal_topic, add_topic
+from digest.subscribers.manage import add_subscriber
+from digest.topics.catalog import add_personal_topic, add_topic
 
 DAY = date(2025, 8, 20)  # a Wednesday
 PIANO = "2508.13161"  # "Piano: A Multi-Constraint Pin Assignment-Aware Floorplanner"

@@ -1,4 +1,4 @@
-"""Pure ranking functions (digest.rank): matching, thresholds, MMR, feedback model, why-lines.
+"""Pure ranking functions (digest.rank.score): matching, thresholds, MMR, feedback model, why-lines.
 
 Small hand-made vectors where the geometry must be exact; the real-model behaviour is tested
 in test_planning.py and test_topic_lab.py.
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from digest import rank
-from digest import rank_pool as rank_pool_module
 from digest.models import Topic
+from digest.rank import pool as rank_pool_module
+from digest.rank import score as rank
 
 
 def unit(*values: float) -> np.ndarray:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from digest.errors import DigestError, UsageError
 from digest.mail.ledger import STATES
 from digest.mail.pacing import Pacer, backoff_delay
-from digest.sending import send_issue
+from digest.mail.sending import send_issue
 from digest.store import deliveries as ledger
 from digest.store import open_db
 from digest.store.subscribers import get_subscriber, set_status
@@ -159,7 +159,7 @@ def test_rows_left_sending_become_unknown_and_are_never_resent(outbox_config):
     ids = queue_messages(db, config, subs)
     assert ledger.claim(db, ids[0], "outbox") == "claimed"  # then the process "died"
     for sub in subs:
-        from digest import planning
+        from digest.rank import planning
 
         planning.save_plan(db, plan_for(sub.id))
     report = send_issue(db, config, ISSUE, now=ON_TIME)
@@ -193,7 +193,7 @@ def test_a_row_left_sending_on_another_day_is_recovered_by_the_next_run(outbox_c
 def test_empty_plans_send_nothing_unless_always_send(outbox_config):
     from dataclasses import replace
 
-    from digest import planning
+    from digest.rank import planning
 
     config = outbox_config
     db = open_db(config.db_path)
@@ -375,7 +375,7 @@ def test_cli_send_list_resolve(smtp_server):
     subs = seed_subscribers(db, 2, save_plans=False)
     ids = queue_messages(db, config, subs)
     ledger.claim(db, ids[0], "smtp")  # a crashed run's in-flight row
-    from digest import planning
+    from digest.rank import planning
 
     for sub in subs:
         planning.save_plan(db, plan_for(sub.id))
@@ -401,7 +401,7 @@ def test_cli_send_list_resolve(smtp_server):
     )
     assert again.returncode == 0 and json.loads(again.stdout)["sent"] == 0
     imported = {line.split("|")[-1].strip() for line in again.stderr.splitlines()}
-    assert "digest.sending" in imported  # the send path ran ...
+    assert "digest.mail.sending" in imported  # the send path ran ...
     assert not {"torch", "sentence_transformers", "sklearn"} & imported  # ... and starts fast
     assert len(handler.messages) == 1
     bad = _digest(path, "deliveries", "resolve", ids[0], "--sent")

@@ -8,11 +8,12 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, timedelta
 
-from digest.send_times import local_send_moment, send_held, split_due
-from digest.sending import send_issue
+from digest.mail.held import send_held
+from digest.mail.send_times import local_send_moment, split_due
+from digest.mail.sending import send_issue
 from digest.store import deliveries as ledger
 from digest.store import open_db
-from digest.subscribers import update_subscriber
+from digest.subscribers.manage import update_subscriber
 from tests.conftest import run_cli_in_process
 from tests.delivery_support import ISSUE, queue_messages, seed_subscribers
 

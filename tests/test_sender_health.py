@@ -11,13 +11,13 @@ import pytest
 
 from digest.errors import DigestError
 from digest.mail.health import SendWindow, judge
-from digest.planning import save_plan
-from digest.send_times import send_held
-from digest.sending import send_issue
-from digest.status import collect_status
+from digest.mail.held import send_held
+from digest.mail.sending import send_issue
+from digest.ops.status import collect_status
+from digest.rank.planning import save_plan
 from digest.store import deliveries as ledger
 from digest.store import open_db
-from digest.webhooks import apply_events
+from digest.web.webhooks import apply_events
 from tests.delivery_support import ISSUE, plan_for, seed_subscribers
 
 ON_TIME = datetime(2025, 8, 20, 12, 0, tzinfo=UTC)

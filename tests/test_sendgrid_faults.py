@@ -15,12 +15,13 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest.errors import DigestError
-from digest.mail import get_backend
 from digest.mail.base import AmbiguousError, AuthError, PermanentError, TransientError
+from digest.mail.delivery import deliver_queued
 from digest.mail.pacing import RateLimitedError
+from digest.mail.registry import get_backend
+from digest.mail.report import SendReport
 from digest.mail.sendgrid import check_limits, mail_send_payload
 from digest.mail.wire import from_wire
-from digest.sending import SendReport, deliver_queued
 from digest.store import open_db
 from digest.store.deliveries import get_delivery, list_deliveries
 from tests.delivery_support import ISSUE, digest_message, queue_messages, seed_subscribers
@@ -416,7 +417,7 @@ def test_stored_message_is_sent_verbatim(sg_config, stand_in):
 def test_send_issue_without_api_key_fails_before_queueing(sg_config, stand_in, monkeypatch):
     from datetime import UTC, datetime
 
-    from digest.sending import send_issue
+    from digest.mail.sending import send_issue
 
     config = sg_config()
     monkeypatch.delenv("SENDGRID_API_KEY")
@@ -430,7 +431,7 @@ def test_send_issue_without_api_key_fails_before_queueing(sg_config, stand_in, m
 def test_send_issue_through_sendgrid_end_to_end(sg_config, stand_in):
     from datetime import UTC, datetime
 
-    from digest.sending import send_issue
+    from digest.mail.sending import send_issue
 
     config = sg_config()
     db = open_db(config.db_path)

@@ -11,9 +11,9 @@ import pytest
 
 from digest.models import Paper, Topic
 from digest.store import open_db, transaction
-from digest.subscribers import add_subscriber
-from digest.topics import add_topic, followed_authors
-from digest.web_server import ServerThread
+from digest.subscribers.manage import add_subscriber
+from digest.topics.catalog import add_topic, followed_authors
+from digest.web.server import ServerThread
 from tests.test_web import confirm_mail, confirm_path, status_of, subscribe, wait_for_messages
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_site_build import LONG_NAME, RTL_TITLE, XSS_TITLE, add_hostile_papers, fresh_archive
 
-from digest.site import build_site
+from digest.site.build import build_site
 from tests.browser import launched_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

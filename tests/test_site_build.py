@@ -16,9 +16,10 @@ import feedparser
 import pytest
 from typer.testing import CliRunner
 
-from digest import links
+from digest.mail import links
 from digest.models import Paper, Topic
-from digest.site import build_site, trees, write
+from digest.site import trees, write
+from digest.site.build import build_site
 from digest.store.papers import upsert_papers
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -33,11 +34,11 @@ TOPICS = [
 
 def prepare_archive(db, config) -> list:
     """Curated topics + their matches, subscribers with feedback, an XSS title, a non-arXiv paper."""
-    from digest.embed import embed_missing
-    from digest.planning import match_curated_topics
+    from digest.embed.encoder import embed_missing
+    from digest.rank.planning import match_curated_topics
     from digest.store.papers import announcement_dates
-    from digest.subscribers import add_subscriber, record_feedback
-    from digest.topics import add_topic
+    from digest.subscribers.manage import add_subscriber, record_feedback
+    from digest.topics.catalog import add_topic
 
     for name, keywords in TOPICS:
         add_topic(
@@ -106,8 +107,8 @@ RTL_TITLE = "Agents \u202eunclosed override"
 def add_hostile_papers(db, config) -> None:
     """Papers a careless JSON source could deliver: control characters (which XML cannot
     carry), a right-to-left override that is never closed, an unbreakable author name."""
-    from digest.embed import embed_missing
-    from digest.planning import match_curated_topics
+    from digest.embed.encoder import embed_missing
+    from digest.rank.planning import match_curated_topics
 
     def paper(number: int, title: str, authors: tuple[str, ...], abstract: str) -> Paper:
         return Paper(
@@ -406,7 +407,7 @@ def test_chart_axes_are_labelled_with_the_values_their_gridlines_sit_at(built):
 def test_every_topic_gets_its_own_page_whatever_its_name(sample_db_path, tmp_path):
     """'Index' would slugify onto the topics list page, and 'Agents 5' onto the page a second
     'Agents' got as 'agents-<id>': each topic must keep a page (and feed) of its own."""
-    from digest.topics import add_topic
+    from digest.topics.catalog import add_topic
 
     db, config, _people = fresh_archive(sample_db_path, tmp_path)
     last_id = db.execute("SELECT max(id) FROM topics").fetchone()[0]
@@ -516,7 +517,7 @@ def test_incremental_build_rerenders_only_what_a_new_day_changed(built_private):
         ],
         source="test",
     )
-    from digest.embed import embed_missing
+    from digest.embed.encoder import embed_missing
 
     embed_missing(db, config.embedding)
     third = build_site(db, config)
@@ -694,9 +695,9 @@ def test_a_liked_card_says_in_words_what_its_number_counts(built):
 def test_a_topic_with_one_match_and_a_week_with_one_listing_read_as_english(built_private):
     """'1 matched papers.' on a topic page and '1 listings over 1 announcement day.' on a
     week page: the numbers came with a fixed plural."""
-    from digest.embed import embed_missing
-    from digest.planning import match_curated_topics
-    from digest.topics import add_topic
+    from digest.embed.encoder import embed_missing
+    from digest.rank.planning import match_curated_topics
+    from digest.topics.catalog import add_topic
 
     db, config, _root, _report, _ = built_private
     day = date(2026, 10, 1)  # alone in ISO week 40

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from digest.config import parse_config
 from digest.models import Paper
-from digest.site import build_site
+from digest.site.build import build_site
 from digest.store import open_db
 from digest.store.papers import get_papers, upsert_papers
 from tests.test_site_build import fresh_archive
@@ -77,7 +77,7 @@ def edit_and_add_a_day(db) -> Paper:
 
 
 def test_incremental_builds_equal_a_full_rebuild_in_both_trees(sample_db_path, tmp_path):
-    from digest.embed import embed_missing
+    from digest.embed.encoder import embed_missing
 
     db, config, _ = fresh_archive(sample_db_path, tmp_path / "archive")
     build_site(db, config)  # tree a

@@ -73,7 +73,7 @@ def test_bundles_are_kept_then_dropped_when_search_is_turned_off(sample_db, samp
     again (both trees), and with search off no tree keeps a bundle."""
     from dataclasses import replace
 
-    from digest.site import build_site
+    from digest.site.build import build_site
 
     first = build_site(sample_db, sample_config)
     root = Path(first.dir).resolve().parent
@@ -94,7 +94,7 @@ def test_bundles_are_kept_then_dropped_when_search_is_turned_off(sample_db, samp
 def test_a_bundle_left_cut_short_is_indexed_again(sample_db, sample_config):
     """Sites built before the fix can hold a bundle whose entry file is empty (in both trees:
     they share it by hard link); the next build must not keep or link it as unchanged."""
-    from digest.site import build_site
+    from digest.site.build import build_site
 
     first = build_site(sample_db, sample_config)
     entry = sorted(Path(first.dir).glob("search/*/pagefind-entry.json"))[0]

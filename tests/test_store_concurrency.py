@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from digest.sources.arxiv_feed import parse_feed
+from digest.ingest.arxiv_feed import parse_feed
 from digest.store import open_db, transaction
 from digest.store import papers as paper_store
 from digest.store.service import eager_transaction

@@ -17,8 +17,8 @@ from digest.models import Paper, Topic
 from digest.store import feedback as feedback_store
 from digest.store import open_db
 from digest.store.papers import upsert_papers
-from digest.subscriber_csv import export_subscribers_csv, import_subscribers_csv
-from digest.subscribers import (
+from digest.subscribers.import_export import export_subscribers_csv, import_subscribers_csv
+from digest.subscribers.manage import (
     add_subscriber,
     get_subscriber,
     get_subscriber_by_email,
@@ -32,7 +32,7 @@ from digest.subscribers import (
     subscriber_details,
     update_subscriber,
 )
-from digest.topics import add_topic, list_topics, topics_for_subscriber
+from digest.topics.catalog import add_topic, list_topics, topics_for_subscriber
 from tests.conftest import run_cli_in_process
 
 PAPERS = [
@@ -474,7 +474,16 @@ def test_cli_remove_asks_first_as_a_real_process(cli_with_papers):
     assert cli("subscribers", "add", "ann@example.org")[0] == 0
     config_path = cli.config_path
     declined = subprocess.run(
-        ["digest", "--config", str(config_path), "subscribers", "remove", "ann@example.org"],
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "--config",
+            str(config_path),
+            "subscribers",
+            "remove",
+            "ann@example.org",
+        ],
         input="n\n",
         capture_output=True,
         text=True,
@@ -482,7 +491,16 @@ def test_cli_remove_asks_first_as_a_real_process(cli_with_papers):
     )
     assert declined.returncode == 1
     kept = subprocess.run(
-        ["digest", "--config", str(config_path), "subscribers", "list", "--json"],
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "--config",
+            str(config_path),
+            "subscribers",
+            "list",
+            "--json",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -744,7 +762,8 @@ def test_followed_authors_survive_an_export_and_import(db, tmp_path):
 
 def test_cli_import_reads_standard_input_for_a_dash(cli_with_papers):
     done = subprocess.run(
-        ["digest", "--config", str(cli_with_papers.config_path), "subscribers", "import", "-"],
+        [sys.executable, "-m", "digest", "--config", str(cli_with_papers.config_path)]
+        + ["subscribers", "import", "-"],
         input="email,name,topics\nann@example.org,Ann,LLM agents\n",
         capture_output=True,
         text=True,
@@ -756,7 +775,7 @@ def test_cli_import_reads_standard_input_for_a_dash(cli_with_papers):
 
 
 def test_a_file_the_csv_reader_cannot_read_is_one_usage_error(db, tmp_path):
-    from digest.subscriber_csv import import_subscribers_file
+    from digest.subscribers.import_export import import_subscribers_file
 
     path = tmp_path / "huge.csv"
     path.write_text('email,name\nann@example.org,"' + "x" * 200_000 + '"\n', encoding="utf-8")
@@ -773,7 +792,7 @@ def test_the_bulk_export_equals_show_for_everyone(db):
     add_subscriber(db, "cat@example.org")
     feedback_store.add_feedback(db, bob.id, "2508.13167", "like")
     feedback_store.add_feedback(db, bob.id, "2508.14040", "click")
-    from digest.subscriber_csv import export_subscribers
+    from digest.subscribers.import_export import export_subscribers
 
     assert export_subscribers(db) == [subscriber_details(db, s) for s in list_subscribers(db)]
     assert [r["email"] for r in export_subscribers(db, status="pending")] == [

@@ -10,12 +10,12 @@ import textwrap
 import numpy as np
 import pytest
 
-from digest import topic_lab
 from digest.errors import UsageError
 from digest.models import Topic
 from digest.store.papers import load_all_vectors
-from digest.topic_lab import histogram, try_topic
-from digest.topics import add_topic
+from digest.topics import lab as topic_lab
+from digest.topics.catalog import add_topic
+from digest.topics.lab import histogram, try_topic
 from tests.conftest import cli_runner
 
 EVOVERILOG = "2508.13156"  # LLM-assisted Verilog generation

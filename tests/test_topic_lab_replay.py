@@ -5,13 +5,13 @@ from __future__ import annotations
 import sqlite3
 from datetime import date
 
-from digest import topic_lab
 from digest.models import Topic
-from digest.planning import plan_digest
+from digest.rank.planning import plan_digest
 from digest.store.subscribers import get_subscriber_by_email
-from digest.subscribers import add_subscriber, record_feedback
-from digest.topic_lab import histogram
-from digest.topics import add_topic
+from digest.subscribers.manage import add_subscriber, record_feedback
+from digest.topics import lab as topic_lab
+from digest.topics.catalog import add_topic
+from digest.topics.lab import histogram
 from tests.conftest import cli_runner
 
 DAY = date(2025, 8, 20)
@@ -112,7 +112,7 @@ def test_cli_edges_no_match_all_pass_and_threshold_at_the_top(
 
 def test_try_lists_only_announcement_kinds_the_planner_sends(sample_db, sample_config):
     """A replacement (an old paper revised) is stored but never sent: the lab must not show it."""
-    from digest.topic_lab import try_topic
+    from digest.topics.lab import try_topic
 
     ranked = try_topic(sample_db, sample_config, keywords=["learning"], limit=3)
     replaced = ranked[0].paper_id
@@ -124,7 +124,7 @@ def test_try_lists_only_announcement_kinds_the_planner_sends(sample_db, sample_c
 
 
 def test_try_why_lines_read_without_the_lab_topic_name(sample_db, sample_config):
-    from digest.topic_lab import try_topic
+    from digest.topics.lab import try_topic
 
     results = try_topic(sample_db, sample_config, keywords=["learning"], limit=3)
     assert results and all(r.why.startswith("mentions “learning”") for r in results), results
@@ -158,7 +158,7 @@ def test_the_same_paper_liked_and_disliked_is_a_usage_error(sample_db, sample_co
     import pytest
 
     from digest.errors import UsageError
-    from digest.topic_lab import try_topic
+    from digest.topics.lab import try_topic
 
     with pytest.raises(UsageError, match="--like and --dislike both name 2508.13167"):
         try_topic(sample_db, sample_config, like=["2508.13167"], dislike=["arXiv:2508.13167v1"])
@@ -196,7 +196,7 @@ def test_test_json_has_the_days_total_and_bins_split_at_the_threshold(sample_db,
 def test_a_threshold_exactly_at_a_papers_score_passes_it_as_the_planner_does(
     sample_db, sample_config
 ):
-    from digest.topics import update_topic
+    from digest.topics.catalog import update_topic
 
     _agents(sample_db)
     first = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
@@ -219,7 +219,7 @@ def test_try_an_author_with_no_stored_paper_is_named_not_an_empty_result(sample_
 
     from digest.errors import UsageError
     from digest.store.papers import get_paper
-    from digest.topic_lab import try_topic
+    from digest.topics.lab import try_topic
 
     with pytest.raises(UsageError, match="--author: no papers by 'Nobody At All'"):
         try_topic(sample_db, sample_config, authors=["Nobody At All"])

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from digest.cli import app
 from digest.models import Topic
-from digest.subscribers import add_subscriber
-from digest.topics import add_topic, get_topic
+from digest.subscribers.manage import add_subscriber
+from digest.topics.catalog import add_topic, get_topic
 
 
 def test_remove_json_prints_the_removed_topic_and_its_followers(sample_db, make_config):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digest.errors import UsageError
-from digest.topics_file import parse_topics_text
+from digest.topics.toml_file import parse_topics_text
 
 GOOD = """\
 # curated topics
@@ -67,7 +67,7 @@ def test_toml_errors_say_the_line_once_and_what_to_change():
 
 
 def test_a_file_saved_with_a_bom_and_crlf_lines_loads(tmp_path):
-    from digest.topics_file import load_topics_file
+    from digest.topics.toml_file import load_topics_file
 
     path = tmp_path / "topics.toml"
     path.write_bytes(b"\xef\xbb\xbf" + GOOD.replace("\n", "\r\n").encode())

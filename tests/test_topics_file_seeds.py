@@ -11,8 +11,8 @@ import pytest
 from digest.errors import UsageError
 from digest.models import Topic
 from digest.store import open_db
-from digest.topics import add_topic, get_topic, update_topic
-from digest.topics_file import sync_topics
+from digest.topics.catalog import add_topic, get_topic, update_topic
+from digest.topics.toml_file import sync_topics
 
 STORED = "2508.13167"  # in the sample feeds
 TOPICS = """\

@@ -12,8 +12,8 @@ from digest.models import Topic
 from digest.paths import SAMPLES_DIR
 from digest.store import open_db
 from digest.store.topics import topics_by_subscriber
-from digest.subscribers import add_subscriber
-from digest.topics import (
+from digest.subscribers.manage import add_subscriber
+from digest.topics.catalog import (
     add_personal_topic,
     add_topic,
     get_topic,
@@ -23,7 +23,7 @@ from digest.topics import (
     topics_for_subscriber,
     update_topic,
 )
-from digest.topics_file import load_topics_file, parse_topics_text, sync_topics
+from digest.topics.toml_file import load_topics_file, parse_topics_text, sync_topics
 from tests.conftest import run_cli_in_process
 
 REPO_TOPICS = Path(__file__).resolve().parent.parent / "data" / "topics.toml"

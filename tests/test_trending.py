@@ -8,16 +8,16 @@ from datetime import date
 import pytest
 from typer.testing import CliRunner
 
-from digest import planning, trending
 from digest.cli import app
 from digest.config import ArxivConfig
 from digest.errors import ParseError, UsageError
+from digest.ingest.hf import fetch_hf_daily, parse_hf_daily
+from digest.ingest.http import PoliteFetcher
 from digest.models import Topic
-from digest.sources.hf import fetch_hf_daily, parse_hf_daily
-from digest.sources.http import PoliteFetcher
+from digest.rank import planning, trending
 from digest.store.feedback import add_feedback
-from digest.subscribers import add_subscriber
-from digest.topics import add_topic
+from digest.subscribers.manage import add_subscriber
+from digest.topics.catalog import add_topic
 from tests.conftest import run_cli_in_process
 
 DAY = date(2025, 8, 20)

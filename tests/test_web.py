@@ -15,7 +15,7 @@ import pytest
 
 from digest.models import Paper
 from digest.store import open_db, transaction
-from digest.web_server import ServerThread
+from digest.web.server import ServerThread
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def web(make_config):
     db = open_db(config.db_path)
     from digest.models import Topic
     from digest.store.papers import upsert_papers
-    from digest.topics import add_topic
+    from digest.topics.catalog import add_topic
 
     upsert_papers(
         db,
@@ -195,7 +195,7 @@ def test_bad_and_expired_confirm_tokens(web):
 
 
 def _active(db, address: str) -> str:
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     return add_subscriber(db, address, status="active").manage_token
 
@@ -474,7 +474,7 @@ def test_like_link_records_in_a_real_browser_without_a_click(web):
 
     from playwright.sync_api import sync_playwright
 
-    from digest.links import feedback_url
+    from digest.mail.links import feedback_url
     from tests.browser import CHROMIUM, CHROMIUM_ARGS
     from tests.conftest import skip_or_fail_without
 
@@ -518,8 +518,8 @@ def test_follow_an_author_from_the_served_archive_in_a_browser(make_config):
 
     from playwright.sync_api import sync_playwright
 
-    from digest.links import author_path
-    from digest.site import build_site
+    from digest.mail.links import author_path
+    from digest.site.build import build_site
     from digest.store.papers import upsert_papers
     from tests.browser import CHROMIUM, CHROMIUM_ARGS
     from tests.conftest import skip_or_fail_without
@@ -672,7 +672,7 @@ def test_saving_preferences_unchanged_keeps_every_own_topic(web):
     """Pressing Save without touching anything must not delete and re-create own topics: a
     sign-up text with a line break or double spaces, and a topic made elsewhere with only a
     name (and keywords), came back as different rows (the keywords lost)."""
-    from digest.topics import add_personal_topic
+    from digest.topics.catalog import add_personal_topic
 
     config, base_url, db = web
     subscribe(base_url, "kim@example.org", own_topic="graph  neural\nnetworks ")
@@ -740,7 +740,7 @@ def test_a_refused_preferences_form_keeps_what_was_typed(web):
 def test_a_refused_confirmation_mail_is_logged_without_the_address(smtp_server, caplog):
     """A real SMTP server that names the recipient in its 550 reply: the operator's log line
     says the mail was not sent, without the visitor's address."""
-    from digest.web_actions import confirmation_email, send_confirmation
+    from digest.web.actions import confirmation_email, send_confirmation
     from tests.delivery_support import RecordingHandler
 
     class Refusing(RecordingHandler):
@@ -775,8 +775,8 @@ def test_signing_up_again_after_unsubscribing_takes_the_new_forms_choices(web):
     """The old curated topics, own topics and followed authors were kept and the new form's
     ignored; a new sign-up starts afresh (feedback, the learned taste, stays)."""
     from digest.models import Topic
-    from digest.subscribers import add_subscriber
-    from digest.topics import add_topic, followed_authors
+    from digest.subscribers.manage import add_subscriber
+    from digest.topics.catalog import add_topic, followed_authors
 
     config, base_url, db = web
     add_topic(db, Topic(name="Optics", kind="curated", description="lenses and light"))
@@ -819,7 +819,7 @@ def test_signing_up_again_after_unsubscribing_takes_the_new_forms_choices(web):
 def test_preferences_say_in_words_whether_digests_are_coming(web):
     """Not the raw status column: an unsubscribed reader sees that nothing is sent and how
     to resume."""
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     config, base_url, db = web
     words = add_subscriber(db, "words@example.org", status="active", topics=["Graphs"])
@@ -835,7 +835,7 @@ def test_sign_ups_never_confirmed_are_forgotten_once_their_links_expire(web):
     """Anyone can type anyone's address: a sign-up nobody confirmed is personal data without
     consent, so it goes once every confirmation link for it has expired. Confirmed, still
     confirmable, and operator-added pending subscribers stay."""
-    from digest.subscribers import add_subscriber
+    from digest.subscribers.manage import add_subscriber
 
     config, base_url, db = web
     for address in ("stale@example.org", "fresh@example.org"):

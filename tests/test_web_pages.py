@@ -12,7 +12,7 @@ import pytest
 from digest.models import Paper, Topic
 from digest.paths import TEMPLATES_DIR
 from digest.store import open_db
-from digest.web_server import ServerThread
+from digest.web.server import ServerThread
 
 
 class _Elements(html.parser.HTMLParser):
@@ -72,8 +72,8 @@ def _serve(make_config, site: dict):
     config, _ = make_config({"service": {"subscribe_per_ip_per_minute": 100}, "site": site})
     db = open_db(config.db_path)
     from digest.store.papers import upsert_papers
-    from digest.subscribers import add_subscriber
-    from digest.topics import add_topic
+    from digest.subscribers.manage import add_subscriber
+    from digest.topics.catalog import add_topic
 
     upsert_papers(db, [Paper(id="2508.01234", title="A paper", abstract="Graphs.")], source="t")
     add_topic(db, Topic(name="Graphs", kind="curated", description="graph learning"))

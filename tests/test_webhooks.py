@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from digest.store import open_db
-from digest.subscribers import add_subscriber
-from digest.web_server import ServerThread
-from digest.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, load_public_key, verify_request
+from digest.subscribers.manage import add_subscriber
+from digest.web.server import ServerThread
+from digest.web.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, load_public_key, verify_request
 
 PATH = "/webhooks/sendgrid"
 

@@ -101,7 +101,7 @@ def send(
     Every subscriber gets at most one email per issue: running it again sends nothing new.
     Subscribers with a local send hour stay queued ("held") until that hour; `--held` sends them.
     """
-    from digest.sending import send_issue
+    from digest.mail.sending import send_issue
 
     if held:
         _send_held(as_json, ignore_complaints)
@@ -131,7 +131,7 @@ def send(
 
 
 def _send_held(as_json: bool, ignore_complaints: bool) -> None:
-    from digest.send_times import send_held
+    from digest.mail.held import send_held
 
     reports = send_held(stored_db(), state.config, ignore_complaints=ignore_complaints)
     if as_json:
@@ -282,7 +282,7 @@ def retry_command(
     issue = _issue_date(day)
     subscriber_id = None
     if email is not None:
-        from digest.subscribers import require_subscriber
+        from digest.subscribers.manage import require_subscriber
 
         subscriber_id = require_subscriber(stored_db(), email).id
     report = requeue_not_sent(stored_db(), issue, subscriber_id=subscriber_id, dry_run=dry_run)
@@ -307,7 +307,7 @@ def retry_command(
 def _send_hint(issue: date) -> str:
     from datetime import UTC, datetime
 
-    from digest.sending import hours_since_issue
+    from digest.mail.sending import hours_since_issue
 
     command = f"digest send --date {issue.isoformat()}"
     limit = state.config.mail.max_lateness_hours

@@ -30,8 +30,8 @@ def preview(
 
     Open the .html in a browser, or the .eml in a mail program, to see exactly what the subscriber would receive. Nothing is sent and the delivery ledger is not touched.
     """
-    from digest.email_preview import preview_digest
     from digest.errors import DigestError
+    from digest.mail.preview import preview_digest
 
     try:
         files = preview_digest(stored_db(), state.config, email, parse_date_option(day), out)

@@ -132,7 +132,7 @@ def serve(
     """Serve the web app (sign-up, confirm, preferences, unsubscribe, feedback, webhooks) and the static archive."""
     import logging
 
-    from digest.web_server import serve as serve_app
+    from digest.web.server import serve as serve_app
 
     _check_listen_address(host or state.config.service.host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -154,7 +154,7 @@ def backup(
 
     Safe while the service and a run are writing.
     """
-    from digest.ops import backup as make_backup
+    from digest.ops.backup import backup as make_backup
 
     if keep is not None and keep < 1:
         raise UsageError("--keep must be at least 1")
@@ -181,7 +181,7 @@ def doctor(as_json: JsonOption = False) -> None:
     """Check config, postal address, the From domain's SPF/DKIM/DMARC, the database, templates and the schedule. Exit 1 when a check fails."""
     from dataclasses import asdict
 
-    from digest.ops import doctor as run_doctor
+    from digest.ops.backup import doctor as run_doctor
 
     try:
         config = state.config

@@ -33,7 +33,7 @@ def build(
 
     Only pages whose inputs changed are re-rendered; the new site replaces the old one in one atomic swap.
     """
-    from digest.site import build_site
+    from digest.site.build import build_site
 
     progress = None
     if show_progress() and not as_json:
@@ -63,7 +63,7 @@ def build(
 @site_app.command("path")
 def path() -> None:
     """Print the path of the site's index.html (open it in a browser, or run `digest serve`)."""
-    from digest.site import site_dir
+    from digest.site.build import site_dir
 
     console.print(str(site_dir(state.config) / "index.html"))
 

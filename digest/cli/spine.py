@@ -99,7 +99,7 @@ def init(as_json: JsonOption = False) -> None:
 
     Safe to run again: files already there are named and kept as they were, never overwritten.
     """
-    from digest.setup import init_lines, init_project
+    from digest.ops.init import init_lines, init_project
 
     report = init_project(Path.cwd(), state)
     if as_json:
@@ -140,7 +140,7 @@ def fetch(
     as_json: JsonOption = False,
 ) -> None:
     """Fetch new papers from arXiv and store them. Politely: one request per 3 s."""
-    from digest.fetching import run_fetch
+    from digest.ingest.fetching import run_fetch
 
     _check_categories(category or [])
     reports = run_fetch(
@@ -180,7 +180,7 @@ def _no_announcement_line() -> str:
 def _check_categories(categories: list[str]) -> None:
     """A misspelt --category (cs.ai, notacat) fetched a feed arXiv answers with no papers,
     read as 'no announcement today'; name it before any request, as topics do."""
-    from digest.categories import feed_problem
+    from digest.ingest.categories import feed_problem
 
     for category in categories:
         problem = feed_problem(category)
@@ -208,7 +208,7 @@ def import_file(
     as_json: JsonOption = False,
 ) -> None:
     """Import papers from a JSON Lines file (streamed; bad lines are skipped and counted)."""
-    from digest.backfill import import_jsonl
+    from digest.ingest.backfill import import_jsonl
 
     total = _count_lines(file) if show_progress() and file.is_file() else None
     with progress_bar(f"importing {file.name}", total) as advance:
@@ -223,7 +223,7 @@ def import_file(
 
 def embed(as_json: JsonOption = False) -> None:
     """Embed every stored paper that has no vector for the configured model yet."""
-    from digest.embed import embed_missing
+    from digest.embed.encoder import embed_missing
 
     with progress_bar("embedding") as advance:
         report = embed_missing(state.db, state.config.embedding, progress=advance)
@@ -280,7 +280,7 @@ def papers_search(
     as_json: JsonOption = False,
 ) -> None:
     """Search stored papers by meaning (semantic search over the embeddings)."""
-    from digest.search import search_papers
+    from digest.embed.search import search_papers
 
     hits = search_papers(stored_db(), state.config, query, limit)
     if as_json:
@@ -295,7 +295,7 @@ def papers_search(
 
 def status(as_json: JsonOption = False) -> None:
     """Show the last runs, how much is stored, the model, and any warnings."""
-    from digest.status import collect_status
+    from digest.ops.status import collect_status
 
     info = collect_status(stored_db(), state.config)
     if as_json:
@@ -341,7 +341,7 @@ def status(as_json: JsonOption = False) -> None:
 
 def demo() -> None:
     """Run the whole product offline on the bundled sample feeds, in this directory."""
-    from digest.demo import run_demo
+    from digest.ops.demo import run_demo
 
     _refuse_a_real_list()
     for line in run_demo(state, progress_factory=progress_bar):
@@ -351,7 +351,7 @@ def demo() -> None:
 def _refuse_a_real_list() -> None:
     """The demo adds sample subscribers (example.org addresses) and papers: in a directory
     whose database has real subscribers they would join the real list and be mailed."""
-    from digest.demo import DEMO_SUBSCRIBERS
+    from digest.ops.demo import DEMO_SUBSCRIBERS
     from digest.store.subscribers import list_subscribers
 
     if not state.config.db_path.exists():

@@ -69,7 +69,7 @@ def add(
     ] = False,
 ) -> None:
     """Add an active subscriber (an operator action; web sign-ups use double opt-in)."""
-    from digest.subscribers import add_subscriber, subscriber_details
+    from digest.subscribers.manage import add_subscriber, subscriber_details
 
     db = state.db
     subscriber = add_subscriber(
@@ -112,7 +112,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """List subscribers with their status, schedule and topics."""
-    from digest.subscriber_csv import export_subscribers
+    from digest.subscribers.import_export import export_subscribers
 
     rows = export_subscribers(stored_db(), status=status)
     if as_json:
@@ -143,7 +143,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show one subscriber: settings, topics, personal topics and feedback counts."""
-    from digest.subscribers import require_subscriber, subscriber_details
+    from digest.subscribers.manage import require_subscriber, subscriber_details
 
     details = subscriber_details(stored_db(), require_subscriber(stored_db(), email))
     if as_json:
@@ -205,7 +205,7 @@ def edit(
 ) -> None:
     """Change a subscriber's status, topics or preferences (options not given stay as they are)."""
     from digest.errors import UsageError
-    from digest.subscribers import edit_subscriber, subscriber_details
+    from digest.subscribers.manage import edit_subscriber, subscriber_details
 
     given = {
         "name": name,
@@ -253,7 +253,7 @@ def remove(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Don't ask for confirmation.")] = False,
 ) -> None:
     """Delete a subscriber with their personal topics and feedback (to stop mail but keep the record, the subscriber can unsubscribe instead)."""
-    from digest.subscribers import remove_subscriber, require_subscriber
+    from digest.subscribers.manage import remove_subscriber, require_subscriber
 
     subscriber = require_subscriber(stored_db(), email)
     if subscriber.status in ("unsubscribed", "bounced", "complained"):
@@ -292,7 +292,7 @@ def import_(
 
     All or nothing: if any row is bad, every bad row is listed and nothing is added (exit code 2). Addresses already subscribed are skipped."""
     from digest.errors import UsageError
-    from digest.subscriber_csv import import_subscribers_file
+    from digest.subscribers.import_export import import_subscribers_file
 
     report = import_subscribers_file(state.db, csv_path, stdin=sys.stdin.buffer)
     if as_json:
@@ -333,7 +333,7 @@ def export(
 ) -> None:
     """Write all subscribers to stdout (CSV by default, re-importable with `import`)."""
     from digest.errors import UsageError
-    from digest.subscriber_csv import export_subscribers, export_subscribers_csv
+    from digest.subscribers.import_export import export_subscribers, export_subscribers_csv
 
     if as_json and as_csv:
         raise UsageError("choose one of --json and --csv")
@@ -355,7 +355,7 @@ def feedback_add(
 
     A later verdict replaces an earlier opposite one."""
     from digest.errors import UsageError
-    from digest.subscribers import record_feedback, require_subscriber
+    from digest.subscribers.manage import record_feedback, require_subscriber
 
     chosen = [kind for kind, on in (("like", like), ("dislike", dislike), ("click", click)) if on]
     if len(chosen) != 1:

@@ -89,7 +89,7 @@ def try_(
     as_json: JsonOption = False,
 ) -> None:
     """Rank stored papers now, exactly as a topic built from these options would."""
-    from digest.topic_lab import try_topic
+    from digest.topics.lab import try_topic
 
     results = try_topic(
         stored_db(),
@@ -129,7 +129,7 @@ def test(
     as_json: JsonOption = False,
 ) -> None:
     """Show what a saved topic would have sent each past day: counts, scores, borderline papers."""
-    from digest.topic_lab import histogram, test_topic
+    from digest.topics.lab import histogram, test_topic
 
     report = test_topic(stored_db(), state.config, name, days=days)
     bins = histogram(report.scores, report.threshold)
@@ -201,7 +201,7 @@ def trending_cmd(
 ) -> None:
     """Papers the community is interested in: likes, clicks, topic matches, HF upvotes."""
     from digest.errors import UsageError
-    from digest.trending import trending
+    from digest.rank.trending import trending
 
     if week and month:
         raise UsageError("choose one of --week and --month")
@@ -235,8 +235,8 @@ def picks(
     as_json: JsonOption = False,
 ) -> None:
     """Show a subscriber's planned picks for one issue, with the reason for each."""
-    from digest.planning import picks_for_email
-    from digest.subscribers import require_subscriber
+    from digest.rank.planning import picks_for_email
+    from digest.subscribers.manage import require_subscriber
 
     issue = parse_date_option(day)
     plan, titles = picks_for_email(stored_db(), email, issue)

@@ -31,7 +31,7 @@ def _scope(owner: str | None) -> tuple[str, int | None]:
     """(kind, owner_id) for an optional --owner address."""
     if owner is None:
         return "curated", None
-    from digest.subscribers import require_subscriber
+    from digest.subscribers.manage import require_subscriber
 
     return "personal", require_subscriber(stored_db(), owner).id
 
@@ -65,7 +65,7 @@ def list_(
     as_json: JsonOption = False,
 ) -> None:
     """List curated topics with how many subscribers follow each."""
-    from digest.topics import curated_topics_with_followers, list_topics, topic_as_dict
+    from digest.topics.catalog import curated_topics_with_followers, list_topics, topic_as_dict
 
     rows = [topic_as_dict(t, followers=n) for t, n in curated_topics_with_followers(stored_db())]
     if personal:
@@ -111,7 +111,7 @@ def show(
 ) -> None:
     """Show every field of one topic."""
     from digest.store.topics import subscribers_following
-    from digest.topics import require_topic, topic_as_dict
+    from digest.topics.catalog import require_topic, topic_as_dict
 
     kind, owner_id = _scope(owner)
     topic = require_topic(stored_db(), name, kind=kind, owner_id=owner_id)
@@ -192,7 +192,7 @@ def add(
 
     It needs at least a description, a keyword, a seed paper or an author. (Curated topics kept in topics.toml are better added there and synced.)"""
     from digest.models import Topic
-    from digest.topics import add_topic, topic_as_dict
+    from digest.topics.catalog import add_topic, topic_as_dict
 
     kind, owner_id = _scope(owner)
     values = _fields(description, keyword, exclude, seed, author, category, threshold)
@@ -232,7 +232,7 @@ def edit(
 
     A list option replaces the whole list (pass `--keyword ""` to clear the keywords); options not given stay as they are."""
     from digest.errors import UsageError
-    from digest.topics import topic_as_dict, update_topic
+    from digest.topics.catalog import topic_as_dict, update_topic
 
     if no_threshold and threshold is not None:
         raise UsageError("choose one of --threshold and --no-threshold")
@@ -261,7 +261,7 @@ def remove(
 
     A curated topic still in topics.toml comes back on the next sync: delete it there too."""
     from digest.store.topics import subscribers_following
-    from digest.topics import remove_topic, require_topic, topic_as_dict
+    from digest.topics.catalog import remove_topic, require_topic, topic_as_dict
 
     kind, owner_id = _scope(owner)
     followers = 0
@@ -294,7 +294,7 @@ def sync(
 
     Errors name the file, line and topic."""
     from digest.errors import UsageError
-    from digest.topics_file import sync_topics
+    from digest.topics.toml_file import sync_topics
 
     path = file if file is not None else state.config.path(state.config.ranking.topics_file)
     if file is None and not path.exists():  # say where the path came from

@@ -12,7 +12,6 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING
 
 from digest.config import Config
 from digest.errors import DigestError
@@ -20,13 +19,11 @@ from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentEr
 from digest.mail.health import window_from_ledger
 from digest.mail.ledger import NOT_SENT_PREFIX
 from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
+from digest.mail.report import SendReport
+from digest.mail.send_times import next_moment_utc, split_due
 from digest.mail.wire import from_wire
-from digest.send_times import next_moment_utc, split_due
 from digest.store import deliveries as ledger_store
 from digest.store import requeues as requeue_store
-
-if TYPE_CHECKING:
-    from digest.sending import SendReport
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 UNANSWERED_LIMIT = 3  # calls in a row that may or may not have been accepted: stop the run

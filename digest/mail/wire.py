@@ -20,7 +20,7 @@ def to_wire(message: EmailMessage) -> bytes:
     Our own messages (raw ASCII headers, pre-encoded parts) are written directly, byte for
     byte what the stdlib generator writes but several times faster; others use the generator.
     """
-    from digest.mime import fast_bytes
+    from digest.mail.mime import fast_bytes
 
     fast = fast_bytes(message)
     return fast if fast is not None else message.as_bytes(policy=WIRE_POLICY)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from digest import links
+from digest.mail import links
 from digest.site.gather import SiteData
 
 StateRow = tuple[str, str, str, int]  # (paper id, key, author ids ever, changed build)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
 
-from digest import links
+from digest.mail import links
 from digest.site import views
 from digest.site.gather import SiteData
 from digest.site.jobs import PageJob, depth_root, fingerprint

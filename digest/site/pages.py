@@ -9,7 +9,7 @@ import calendar
 from collections import Counter, defaultdict
 from datetime import date
 
-from digest import links
+from digest.mail import links
 from digest.site import views
 from digest.site.gather import SiteData
 from digest.site.jobs import PageJob, depth_root, fingerprint, render, template_job

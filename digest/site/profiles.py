@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import date
 
-from digest import links
+from digest.mail import links
 from digest.site import views
 from digest.site.gather import PaperEntry, SiteData
 from digest.site.jobs import PageJob, fingerprint, render

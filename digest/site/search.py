@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from digest import links
 from digest.errors import DigestError
+from digest.mail import links
 from digest.site.gather import PaperEntry, SiteData
 from digest.site.jobs import fingerprint, render
 from digest.site.pagefind_service import index_records

@@ -1,4 +1,4 @@
-"""Trending lists per day, week and month: from digest.trending when it exists, else a fallback.
+"""Trending lists per day, week and month: from `digest.rank.trending`, else a fallback.
 
 The fallback orders a period's papers by how many curated topics they matched, then by the
 best match score, then in listing order, so the site always has a sensible "top" list.
@@ -6,11 +6,11 @@ best match score, then in listing order, so the site always has a sensible "top"
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import chain, islice
 
+from digest.rank.trending import trending
 from digest.site.gather import SiteData
 
 
@@ -19,14 +19,6 @@ class Ranked:
     paper_id: str
     likes: int = 0  # public, aggregated counts only (never who liked what)
     matches: int = 0  # curated topics matched
-
-
-def _trending_function():
-    try:
-        module = importlib.import_module("digest.trending")
-    except ImportError:
-        return None
-    return getattr(module, "trending", None)
 
 
 def week_start(day: date) -> date:
@@ -65,14 +57,13 @@ def trending_list(
     `signal_days`: days with any reader feedback; periods without one skip the (costly)
     trending query, whose order would only come from topic matches anyway.
     """
-    function = _trending_function()
     quiet = signal_days is not None and not any(
         d.isoformat() in signal_days for d in period_days(data, period, anchor)
     )
-    if function is None or quiet:
+    if quiet:
         return _fallback(data, period, anchor, limit)
     found = []
-    for item in function(db, anchor, period=period, limit=limit):
+    for item in trending(db, anchor, period=period, limit=limit):
         paper_id = getattr(item, "paper_id", None) or getattr(item, "id", None)
         if paper_id not in data.papers:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
-from digest import links
+from digest.mail import links
 from digest.site.gather import PaperEntry, SiteData
 
 SNIPPET_CHARS = 320

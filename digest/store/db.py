@@ -9,15 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlite_utils
-from sqlite_utils import Migrations
 
-# Each store module registers its own migration set; they are applied in this order.
-_MIGRATION_SETS: list[Migrations] = []
-
-
-def register(migrations: Migrations) -> Migrations:
-    _MIGRATION_SETS.append(migrations)
-    return migrations
+from digest.store.migrations import MIGRATION_SETS
 
 
 @contextlib.contextmanager
@@ -84,10 +77,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 def apply_migrations(db) -> None:
-    # Importing the modules registers their sets (in import order).
-    from digest.store import schema  # noqa: F401
-
-    for migrations in _MIGRATION_SETS:
+    for migrations in MIGRATION_SETS:
         if migrations.pending(db):
             try:
                 migrations.apply(db)

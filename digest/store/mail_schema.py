@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from sqlite_utils import Migrations
 
-from digest.store.db import register
-
-migrations = register(Migrations("digest.mail"))
+migrations = Migrations("digest.mail")
 
 
 @migrations()

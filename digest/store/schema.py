@@ -1,18 +1,15 @@
 """Every table, as migration sets applied in order. Add a migration; never edit an applied one.
 
 Sets: `digest.core` (papers, ingest, embeddings), `digest.people` (subscribers, topics,
-feedback). Later stages add their own sets in their store modules (mail, service, site),
-imported at the bottom so the order is fixed.
+feedback). Later stages keep their own sets in `*_schema.py`; `migrations.py` fixes the order.
 """
 
 from __future__ import annotations
 
 from sqlite_utils import Migrations
 
-from digest.store.db import register
-
-core = register(Migrations("digest.core"))
-people = register(Migrations("digest.people"))
+core = Migrations("digest.core")
+people = Migrations("digest.people")
 
 
 @core()
@@ -176,13 +173,3 @@ def m002_lookup_indexes(db) -> None:
         CREATE INDEX subscriber_topics_topic ON subscriber_topics(topic_id);
         """
     )
-
-
-# Later stages register their sets by being imported here, after the two above, in this
-# order (rank, mail, service, site): the order migrations run in on a fresh database.
-# isort: off
-from digest.store import rank_schema  # noqa: E402,F401  (saved picks, topic matches)
-from digest.store import mail_schema  # noqa: E402,F401  (deliveries ledger)
-from digest.store import service_schema  # noqa: E402,F401  (tokens, consents, leases, webhooks)
-from digest.store import site_schema  # noqa: E402,F401  (site build state)
-# isort: on

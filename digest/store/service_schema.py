@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from sqlite_utils import Migrations
 
-from digest.store.db import register
-
-migrations = register(Migrations("digest.service"))
+migrations = Migrations("digest.service")
 
 
 @migrations()

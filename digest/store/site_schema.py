@@ -9,9 +9,7 @@ from __future__ import annotations
 
 from sqlite_utils import Migrations
 
-from digest.store.db import register
-
-migrations = register(Migrations("digest.site"))
+migrations = Migrations("digest.site")
 
 
 @migrations()

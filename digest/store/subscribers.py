@@ -1,6 +1,6 @@
-"""SQL for the subscribers table. Validation lives in `digest.subscribers`; this is storage only.
+"""SQL for the subscribers table. Validation lives in `digest.subscribers.manage`; this is storage only.
 
-Emails are stored normalised (see `digest.subscribers.normalise_email`) and looked up
+Emails are stored normalised (see `digest.subscribers.manage.normalise_email`) and looked up
 case-insensitively, so `Ann@x.org` and `ann@x.org` are the same subscriber.
 """
 

@@ -1,4 +1,4 @@
-"""SQL for topics and subscriber_topics. Validation lives in `digest.topics`; this is storage only.
+"""SQL for topics and subscriber_topics. Validation lives in `digest.topics.catalog`; this is storage only.
 
 A topic is unique by (kind, owner, name): curated names are global, personal names are per owner.
 """

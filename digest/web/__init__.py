@@ -1,0 +1,3 @@
+"""The web service (ASGI): sign-up, confirm, preferences, unsubscribe, feedback, SendGrid webhooks.
+`app.create_app` builds it; `server.serve` runs it under uvicorn; `actions` and `preferences` are what
+it does to the store, without HTTP; `webhooks` verifies and applies SendGrid's events."""
