@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "digest"
 # What every stage shares may sit at the top; everything else lives in its stage's package.
 TOP_LEVEL = {"config", "errors", "models", "paths", "pipeline", "render", "textclean"}
 STAGES = {"ingest", "embed", "topics", "subscribers", "rank", "mail", "web", "site", "store"}
-MAX_LINES = 450
+MAX_LINES = 420  # "about 400": split along a seam you can name
 
 
 def module_files(package: Path = PACKAGE) -> dict[str, Path]:

@@ -19,7 +19,8 @@ import dns.rcode
 import dns.resolver
 import dns.rrset
 
-from digest.ops.backup import backup, doctor
+from digest.ops.backup import backup
+from digest.ops.doctor import doctor
 from digest.store import open_db, transaction
 
 

@@ -9,8 +9,9 @@ import pytest
 
 from digest.errors import UsageError
 from digest.store import open_db
+from digest.subscribers.fields import clean_name, normalise_email
 from digest.subscribers.import_export import import_subscribers_csv
-from digest.subscribers.manage import add_subscriber, clean_name, list_subscribers, normalise_email
+from digest.subscribers.manage import add_subscriber, list_subscribers
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from digest.models import Paper, Topic
 from digest.store import feedback as feedback_store
 from digest.store import open_db
 from digest.store.papers import upsert_papers
+from digest.subscribers.fields import normalise_email, parse_weekday
 from digest.subscribers.import_export import export_subscribers_csv, import_subscribers_csv
 from digest.subscribers.manage import (
     add_subscriber,
@@ -24,8 +25,6 @@ from digest.subscribers.manage import (
     get_subscriber_by_email,
     get_subscriber_by_token,
     list_subscribers,
-    normalise_email,
-    parse_weekday,
     remove_subscriber,
     set_last_digest_date,
     set_status,

@@ -181,7 +181,7 @@ def doctor(as_json: JsonOption = False) -> None:
     """Check config, postal address, the From domain's SPF/DKIM/DMARC, the database, templates and the schedule. Exit 1 when a check fails."""
     from dataclasses import asdict
 
-    from digest.ops.backup import doctor as run_doctor
+    from digest.ops.doctor import doctor as run_doctor
 
     try:
         config = state.config

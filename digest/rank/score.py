@@ -1,5 +1,5 @@
-"""Ranking as pure functions over numpy arrays: topic scores, keyword/author matching, the
-per-subscriber feedback model, MMR diversity and the one-line "why" of every pick.
+"""Ranking as pure functions over numpy arrays: topic scores, keyword/author matching, choosing
+picks and the one-line "why" of every pick (the feedback model is `feedback`, MMR `diversity`).
 
 Nothing here touches the store: `digest.rank.planning` gathers vectors and texts, this module
 turns them into ordered `Pick`s. Scores live on one scale (roughly a cosine similarity):
@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.models import Pick, Topic
+from digest.rank.diversity import DUPLICATE_COSINE, REDUNDANCY_FLOOR, mmr_order  # noqa: F401
+from digest.rank.feedback import FEEDBACK_WEIGHT, FeedbackModel, train_feedback_model  # noqa: F401
 from digest.rank.likes import (  # noqa: F401  (re-exported)
     DISLIKE_WEIGHT,
     LIKE_BASE,
@@ -37,9 +39,6 @@ EXTRA_KEYWORD_BONUS = 0.05  # each further one
 MAX_KEYWORD_BONUS = 0.3
 AUTHOR_BONUS = 0.25  # a followed author wrote it
 STRUCTURAL_BASE = 0.3  # keyword/author-only topics: a match starts here
-FEEDBACK_WEIGHT = 0.15  # the learned model moves a score by at most this much
-DUPLICATE_COSINE = 0.95  # this close to an already chosen paper = the same paper
-REDUNDANCY_FLOOR = 0.5  # MMR: closeness below this is not redundancy (only near papers compete)
 MMR_POOL_FACTOR = 3  # MMR looks at this many times max_papers of the best candidates
 
 
@@ -194,94 +193,7 @@ def _score_topic(
 # ---------------------------------------------------------------- the feedback model
 
 
-@dataclass(frozen=True)
-class FeedbackModel:
-    """A linear model over embeddings learnt from one subscriber's likes and dislikes."""
-
-    weights: np.ndarray  # (d,)
-    bias: float
-    examples: int
-
-    def bonus(self, vectors: np.ndarray) -> np.ndarray:
-        """Score shift in [-FEEDBACK_WEIGHT, FEEDBACK_WEIGHT]."""
-        return FEEDBACK_WEIGHT * np.tanh(vectors @ self.weights + self.bias)
-
-
-def train_feedback_model(
-    positives: np.ndarray,
-    negatives: np.ndarray,
-    positive_weights: np.ndarray | None = None,
-    negative_weights: np.ndarray | None = None,
-    l2: float = 1.0,
-) -> FeedbackModel | None:
-    """Class-balanced ridge classifier (a least-squares linear SVM) solved in dual form.
-
-    With tens to hundreds of examples the dual is a tiny linear system: retraining from
-    scratch on every plan takes well under a millisecond, so "incremental" is simply always
-    fresh. Returns None unless both classes are present.
-    """
-    if len(positives) == 0 or len(negatives) == 0:
-        return None
-    x = np.vstack([positives, negatives]).astype(np.float64)
-    x = np.hstack([x, np.ones((len(x), 1))])  # intercept as a (lightly penalised) feature
-    y = np.concatenate([np.ones(len(positives)), -np.ones(len(negatives))])
-    pw = np.ones(len(positives)) if positive_weights is None else np.asarray(positive_weights)
-    nw = np.ones(len(negatives)) if negative_weights is None else np.asarray(negative_weights)
-    sample_weight = np.concatenate([pw / pw.sum(), nw / nw.sum()]) * len(x) / 2
-    kernel = x @ x.T
-    alpha = np.linalg.solve(kernel + l2 * np.diag(1.0 / sample_weight), y)
-    w = x.T @ alpha
-    return FeedbackModel(w[:-1].astype(np.float32), float(w[-1]), len(x))
-
-
 # ---------------------------------------------------------------- choosing and explaining
-
-
-def mmr_order(
-    candidates: np.ndarray,
-    scores: np.ndarray,
-    vectors: np.ndarray,
-    limit: int,
-    diversity_lambda: float,
-    penalty_vectors: np.ndarray | None = None,
-) -> list[int]:
-    """Maximal marginal relevance over `candidates` (indices, best first), dropping duplicates.
-
-    lambda = 1 is pure relevance; lower values trade relevance for variety. The redundancy
-    penalty uses `penalty_vectors` (the pool's centred vectors: raw cosines between any two ML
-    abstracts are high), counted only above REDUNDANCY_FLOOR and rescaled to [0, 1]: papers
-    that are merely on related subjects don't push each other out, close variants of one idea
-    do. A paper whose raw cosine to a chosen one reaches DUPLICATE_COSINE is dropped outright.
-    """
-    chosen: list[int] = []
-    remaining = np.asarray(candidates)
-    if not len(remaining) or limit <= 0:
-        return chosen
-    shortlist = vectors[remaining]
-    sims = shortlist @ shortlist.T
-    if penalty_vectors is None:
-        redundancy = sims
-    else:
-        centred = penalty_vectors[remaining]
-        redundancy = centred @ centred.T
-    redundancy = np.maximum(redundancy - REDUNDANCY_FLOOR, 0.0) / (1.0 - REDUNDANCY_FLOOR)
-    max_sim = np.full(len(remaining), -1.0, dtype=np.float32)
-    max_red = np.zeros(len(remaining), dtype=np.float32)
-    alive = np.ones(len(remaining), dtype=bool)
-    relevance = diversity_lambda * scores[remaining]
-    penalty = 1.0 - diversity_lambda
-    while len(chosen) < limit:
-        value = relevance - penalty * max_red
-        value[~alive] = -np.inf
-        best = int(np.argmax(value))  # first max = best score, then smaller id (input order)
-        if not alive[best]:
-            break
-        chosen.append(int(remaining[best]))
-        alive[best] = False
-        np.maximum(max_sim, sims[best], out=max_sim)
-        np.maximum(max_red, redundancy[best], out=max_red)
-        alive &= max_sim < DUPLICATE_COSINE
-    return chosen
 
 
 def quote(title: str, limit: int = 70) -> str:

@@ -19,13 +19,8 @@ from typing import IO
 from digest.errors import UsageError
 from digest.store import subscribers as store
 from digest.store.db import transaction
-from digest.subscribers.manage import (
-    DEFAULT_MAX_PAPERS,
-    add_subscriber,
-    details_from,
-    get_subscriber_by_email,
-    normalise_email,
-)
+from digest.subscribers.fields import DEFAULT_MAX_PAPERS, normalise_email
+from digest.subscribers.manage import add_subscriber, details_from, get_subscriber_by_email
 from digest.topics import catalog as topic_logic
 
 CSV_COLUMNS = (

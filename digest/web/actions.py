@@ -23,6 +23,7 @@ from digest.models import Subscriber
 from digest.store import service as service_store
 from digest.store.db import transaction
 from digest.store.service import eager_transaction
+from digest.subscribers import fields
 from digest.web.plumbing import RateLimited, over_limit
 
 log = logging.getLogger("digest.web")
@@ -103,7 +104,7 @@ def subscribe(
     if form.honeypot.strip():
         return None  # a bot filled the hidden field: same answer, nothing stored
     with blame("email"):
-        email = people.normalise_email(form.email)  # UsageError on a malformed address
+        email = fields.normalise_email(form.email)  # UsageError on a malformed address
     if form.frequency not in ("daily", "weekly"):
         raise FieldError("frequency", "frequency must be daily or weekly")
     with eager_transaction(db):  # its own transaction: the hit must count even when we refuse

@@ -9,6 +9,7 @@ from digest.config import Config
 from digest.models import Subscriber
 from digest.store import service as service_store
 from digest.store.service import eager_transaction
+from digest.subscribers import fields
 from digest.web.actions import FieldError, _one_line, blame, curated_topic_names, record_consent
 from digest.web.plumbing import whole_number
 
@@ -101,9 +102,9 @@ def update_preferences(
             "own_topics", f"an own topic can be 500 characters long: {too_long[0][:40]!r}…"
         )
     with blame("timezone"):  # checked here too, to show the error next to its field
-        people.check_timezone(timezone)
+        fields.check_timezone(timezone)
     with blame("max_papers"):
-        people.check_max_papers(max_papers)
+        fields.check_max_papers(max_papers)
     with eager_transaction(db):
         updated = people.update_subscriber(
             db,
