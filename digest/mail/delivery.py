@@ -175,14 +175,15 @@ def _deliver_one(
             )
             budget = config.mail.rate_limit_max_wait_seconds
             if waited_for_rate_limit + wait > budget:
-                _finish_not_sent(
+                outcome = _finish_not_sent(
                     db,
                     delivery_id,
                     report,
                     f"{exc}; waiting {wait:.0f}s more (after {waited_for_rate_limit:.0f}"
                     f"s) would pass [mail].rate_limit_max_wait_seconds = {budget:g}",
+                    backend,
                 )
-                return "outage"
+                return outcome if exc.per_message else "outage"  # one chat channel's limit
             report.rate_limited += 1
             waited_for_rate_limit += wait
             report.errors.append(f"{delivery_id}: {exc} (waiting {wait:.1f}s)")
@@ -192,7 +193,7 @@ def _deliver_one(
         except TransientError as exc:
             if retries >= config.mail.send_retries:
                 outcome = _finish_not_sent(
-                    db, delivery_id, report, f"gave up after {retries + 1} attempts: {exc}"
+                    db, delivery_id, report, f"gave up after {retries + 1} attempts: {exc}", backend
                 )
                 return outcome if exc.per_message else "outage"
             retries += 1
@@ -247,9 +248,18 @@ def _finish_failed(db, delivery_id: str, report: SendReport, error: str) -> str:
     return "failed"
 
 
-def _finish_not_sent(db, delivery_id: str, report: SendReport, why: str) -> str:
+def _finish_not_sent(
+    db, delivery_id: str, report: SendReport, why: str, backend: MailBackend | None = None
+) -> str:
     """Every attempt was refused or none was made: `failed` with `not_sent`, so `digest
-    deliveries retry` (or the next send of the issue, once) may put it back in the queue."""
+    deliveries retry` (or the next send of the issue, once) may put it back in the queue.
+    A chat issue split in parts of which some were posted is `unknown` instead: never again."""
+    partly_sent = getattr(backend, "partly_sent", None)
+    if partly_sent is not None and partly_sent(delivery_id):
+        ledger_store.mark_unknown(db, delivery_id, f"posted in part, then {why}")
+        report.unknown += 1
+        report.errors.append(f"{delivery_id}: unknown: posted in part, then {why}")
+        return "unknown"
     ledger_store.mark_not_sent(db, delivery_id, why)
     report.failed += 1
     report.errors.append(f"{delivery_id}: failed: {NOT_SENT_PREFIX}{why}")

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from digest.config import Config
 from digest.errors import DigestError, UsageError
 from digest.mail.base import MailBackend
+from digest.mail.chat_backend import with_chat
 from digest.mail.delivery import deliver_queued
 from digest.mail.health import check_reputation
 from digest.mail.ledger import new_delivery_id
@@ -32,6 +33,7 @@ from digest.mail.report import SendReport
 from digest.mail.requeue import requeue_not_sent
 from digest.mail.wire import to_wire
 from digest.store import deliveries as ledger_store
+from digest.store.channels import chat_channels_for
 from digest.store.deliveries import NewDelivery
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
@@ -106,6 +108,7 @@ def render_new(
         sid: [t.name for t in topics]
         for sid, topics in topics_by_subscriber(db, [s.id for s in todo]).items()
     }
+    channels = chat_channels_for(db, [s.id for s in todo])
     for subscriber in todo:
         plan = plans[subscriber.id]
         if plan is None:
@@ -132,7 +135,11 @@ def render_new(
                 topic_names=topic_names.get(subscriber.id, ()),
             )
             delivery_id = new_delivery_id()
-            message = emails.to_mime(config, subscriber, email_parts, delivery_id)
+            if subscriber.id in channels:  # a Slack/Discord channel gets the chat form
+                channel = channels[subscriber.id]
+                message = chat_form(config, subscriber, plan, papers, channel, delivery_id)
+            else:
+                message = emails.to_mime(config, subscriber, email_parts, delivery_id)
             raw = to_wire(message)
         except Exception as exc:
             raise DigestError(
@@ -144,6 +151,16 @@ def render_new(
         )
     report.rendered = len(rendered)
     return rendered
+
+
+def chat_form(config: Config, subscriber, plan, papers, channel: tuple[str, str], delivery_id: str):
+    """A chat channel's digest: the email's view model as Slack blocks or Discord embeds."""
+    from digest.mail.chat_backend import chat_message
+    from digest.mail.compose import digest_context
+
+    service, url = channel
+    context = digest_context(config, subscriber, plan, papers)
+    return chat_message(config, subscriber, context, service, url, delivery_id)
 
 
 def trending_papers(db, issue_date: date, limit: int = 6) -> list:
@@ -210,6 +227,7 @@ def send_issue(
         from digest.mail.registry import get_backend
 
         backend = get_backend(config)
+    backend = with_chat(backend)  # chat channels post to their webhooks (not with the outbox)
     report.backend = backend.name
     with Lease(db, config.db_path, "send", config.schedule.lease_minutes) as lease:
         started = time.perf_counter()

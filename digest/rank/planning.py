@@ -26,10 +26,13 @@ from digest.store import ranking as rank_store
 from digest.store.db import transaction
 from digest.store.deliveries import subscriber_ids_with_delivery
 from digest.store.feedback import feedback_for_subscriber
+from digest.store.library import library_paper_ids
 from digest.store.topics import list_topics, topics_for_subscriber
 
 FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
 LIKED_LABEL = ""  # picks that come from "papers you liked" carry no topic name
+LIBRARY_LABEL = "From your library"  # picks close to a paper of the imported library
+LIBRARY_SEEDS = 200  # the newest matched library papers the library topic is "like"
 PLAN_BATCH = 500  # subscribers ranked with one matrix product and saved in one transaction
 
 Progress = Callable[[int, int], None]
@@ -136,6 +139,11 @@ def gather_reader(
             dislike_ids=tuple(disliked[-200:]),
         )
         profiles.append(build_profile(db, config, you_liked, label=LIKED_LABEL))
+    library = library_paper_ids(db, subscriber.id)
+    if library:  # weighted like likes: the same Rocchio path, its own line in the why
+        newest = sorted(library, key=lambda pid: ("/" not in pid, pid), reverse=True)
+        mine = Topic(name="Your library", kind="library", seed_ids=tuple(newest[:LIBRARY_SEEDS]))
+        profiles.append(build_profile(db, config, mine, label=LIBRARY_LABEL))
     blocked = set(liked) | set(disliked)
     for profile in profiles:
         blocked |= set(profile.topic.seed_ids)

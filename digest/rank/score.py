@@ -210,6 +210,7 @@ def explain(
     authors: Sequence[str] = (),
     similar_title: str | None = None,
     from_feedback: bool = False,
+    in_library: bool = False,
 ) -> str:
     """The one line a reader sees under a pick."""
     reasons = []
@@ -217,7 +218,9 @@ def explain(
         reasons.append("mentions " + ", ".join(quote(k) for k in keywords))
     if authors:
         reasons.append("by " + ", ".join(authors))
-    if similar_title:
+    if similar_title and in_library:
+        reasons.append(f"close to {quote(similar_title)} in your library")
+    elif similar_title:
         phrase = "close to a paper you liked, " if from_feedback else "close to "
         reasons.append(phrase + quote(similar_title))
     head = topic_name or "Picked for you"
@@ -282,7 +285,8 @@ def make_pick(pool: CandidatePool, index: int, score: float, profile: TopicProfi
         if profile.liked_titles and (profile.query_vector is None or not (keywords or authors)):
             similar_title = profile.liked_titles[nearest]
     name = profile.name
-    why = explain(name, score, keywords, authors, similar_title, from_feedback=(name == ""))
+    library = topic.kind == "library"
+    why = explain(name, score, keywords, authors, similar_title, name == "", in_library=library)
     return Pick(
         paper_id=pool.ids[index],
         score=round(float(score), 4),

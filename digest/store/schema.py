@@ -173,3 +173,48 @@ def m002_lookup_indexes(db) -> None:
         CREATE INDEX subscriber_topics_topic ON subscriber_topics(topic_id);
         """
     )
+
+
+@people()
+def m003_libraries_feeds_channels(db) -> None:
+    # A subscriber's imported reference library (one per subscriber: a re-import replaces
+    # it), the private Atom feed's token (only its hash and the salt it is derived from), and
+    # a chat channel (Slack or Discord incoming webhook) that gets their digest instead of mail.
+    db.executescript(
+        """
+        CREATE TABLE libraries (
+            subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers(id) ON DELETE CASCADE,
+            file_name TEXT NOT NULL DEFAULT '',
+            format TEXT NOT NULL,              -- bibtex | ris | csl-json
+            entries INTEGER NOT NULL,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            source TEXT NOT NULL DEFAULT 'cli',  -- cli | web | demo
+            imported_at TEXT NOT NULL
+        );
+        CREATE TABLE library_entries (
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,         -- the entry's place in the file, from 1
+            ref TEXT NOT NULL DEFAULT '',      -- citation key or record number
+            title TEXT NOT NULL DEFAULT '',
+            arxiv_id TEXT,                     -- found in the entry (eprint, URL, DOI, note)
+            doi TEXT,
+            paper_id TEXT,                     -- the stored paper it matched
+            matched_by TEXT NOT NULL DEFAULT '',  -- arxiv | doi | title ('' when not matched)
+            status TEXT NOT NULL,              -- matched | fetched | pending | unmatched
+            PRIMARY KEY (subscriber_id, position)
+        );
+        CREATE INDEX library_entries_status ON library_entries(status);
+        CREATE TABLE feed_tokens (
+            subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers(id) ON DELETE CASCADE,
+            salt TEXT NOT NULL,                -- the token is HMAC(secret key, salt)
+            token_hash TEXT NOT NULL UNIQUE,   -- sha256 of the token, what a request is matched on
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE chat_channels (
+            subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers(id) ON DELETE CASCADE,
+            service TEXT NOT NULL,             -- slack | discord
+            webhook_url TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        """
+    )
