@@ -122,6 +122,7 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
     from digest.ingest.daily import fetch_daily
 
     reports = fetch_daily(db, config, expected_date=issue_date, progress=progress)
+    library = _fetch_library_papers(db, config)
     statuses = [r.status for r in reports]
     counts: dict[str, int | str] = {
         "feeds": len(reports),
@@ -133,6 +134,7 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
         "updated": sum(r.counts.updated for r in reports),
         "skipped": sum(r.counts.skipped for r in reports),
     }
+    counts.update(library)
     errors = [f"{r.label}: {r.error}" for r in reports if r.error]
     if not counts["ok"]:
         stored = service_store.papers_listed_on(db, issue_date.isoformat())
@@ -155,6 +157,17 @@ def _stage_fetch(db, config: Config, issue_date: date, progress) -> dict:
         )
         raise DigestError(f"{lead}: " + "; ".join(errors))
     raise _StageOutcome("stale", counts)
+
+
+def _fetch_library_papers(db, config: Config) -> dict:
+    """Papers that imported libraries name and the archive lacks, from the arXiv API; never
+    a reason for the fetch stage to fail (they stay pending for the next run)."""
+    from digest.subscribers.library import fetch_pending
+
+    try:  # spaced from the feeds' last request, which was just now
+        return fetch_pending(db, config, wait_first=config.arxiv.request_delay_seconds)
+    except Exception as exc:  # noqa: BLE001
+        return {"library_error": f"{type(exc).__name__}: {exc}"}
 
 
 def _stage_embed(db, config: Config, issue_date: date, progress) -> dict:

@@ -13,7 +13,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from digest.cli import mail, preview, service, site, spine, subscribers, topic_lab, topics
+from digest.cli import (
+    library,
+    mail,
+    preview,
+    service,
+    site,
+    spine,
+    subscribers,
+    topic_lab,
+    topics,
+)
 from digest.cli.common import database_problem, err_console, state
 from digest.config import ConfigError
 from digest.errors import DigestError, UsageError
@@ -53,7 +63,7 @@ def _main(
     state.config_shown = f"DIGEST_CONFIG={config}" if from_env else None
 
 
-for module in (spine, topics, topic_lab, subscribers, preview, mail, service, site):
+for module in (spine, topics, topic_lab, subscribers, library, preview, mail, service, site):
     module.register(app)
 
 

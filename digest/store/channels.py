@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from digest.models import Subscriber
 from digest.store.db import transaction, utcnow
-from digest.store.subscribers import subscriber_from_row
 
 # ---------------------------------------------------------------- feed tokens
 
@@ -20,36 +18,15 @@ def feed_salt(db, subscriber_id: int) -> str | None:
     return found[0] if found else None
 
 
-def save_feed_token(db, subscriber_id: int, salt: str, token_hash: str, replace: bool) -> str:
-    """Store a feed token's salt and hash; without `replace` an existing one is kept (two
-    pages opened at once agree). Returns the salt in force."""
+def new_feed_salt(db, subscriber_id: int, salt: str) -> None:
+    """A new salt: the feed's address changes and the old one stops working."""
     with transaction(db):
-        if replace:
-            db.execute(
-                "INSERT INTO feed_tokens (subscriber_id, salt, token_hash, created_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (subscriber_id) DO UPDATE SET"
-                " salt = excluded.salt, token_hash = excluded.token_hash,"
-                " created_at = excluded.created_at",
-                [subscriber_id, salt, token_hash, utcnow()],
-            )
-        else:
-            db.execute(
-                "INSERT INTO feed_tokens (subscriber_id, salt, token_hash, created_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (subscriber_id) DO NOTHING",
-                [subscriber_id, salt, token_hash, utcnow()],
-            )
-    return feed_salt(db, subscriber_id) or salt
-
-
-def subscriber_for_feed_hash(db, token_hash: str) -> Subscriber | None:
-    rows = list(
-        db.query(
-            "SELECT s.* FROM feed_tokens f JOIN subscribers s ON s.id = f.subscriber_id"
-            " WHERE f.token_hash = ?",
-            [token_hash],
+        db.execute(
+            "INSERT INTO feed_tokens (subscriber_id, salt, created_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (subscriber_id) DO UPDATE SET salt = excluded.salt,"
+            " created_at = excluded.created_at",
+            [subscriber_id, salt, utcnow()],
         )
-    )
-    return subscriber_from_row(rows[0]) if rows else None
 
 
 def recent_picks(db, subscriber_id: int, issues: int) -> list[dict]:

@@ -178,7 +178,8 @@ def m002_lookup_indexes(db) -> None:
 @people()
 def m003_libraries_feeds_channels(db) -> None:
     # A subscriber's imported reference library (one per subscriber: a re-import replaces
-    # it), the private Atom feed's token (only its hash and the salt it is derived from), and
+    # it), the salt of the private Atom feed's token (the token is derived, never stored; a
+    # new salt is a new feed address), and
     # a chat channel (Slack or Discord incoming webhook) that gets their digest instead of mail.
     db.executescript(
         """
@@ -206,8 +207,7 @@ def m003_libraries_feeds_channels(db) -> None:
         CREATE INDEX library_entries_status ON library_entries(status);
         CREATE TABLE feed_tokens (
             subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers(id) ON DELETE CASCADE,
-            salt TEXT NOT NULL,                -- the token is HMAC(secret key, salt)
-            token_hash TEXT NOT NULL UNIQUE,   -- sha256 of the token, what a request is matched on
+            salt TEXT NOT NULL,                -- the token is HMAC(secret key, id and salt)
             created_at TEXT NOT NULL
         );
         CREATE TABLE chat_channels (

@@ -226,12 +226,16 @@ def fetch_papers(
     return existing_paper_ids(db, list(arxiv_ids)), error, fetcher.requests_made - before
 
 
-def fetch_pending(db, config: Config, fetcher=None) -> dict[str, int | str]:
+def fetch_pending(
+    db, config: Config, fetcher=None, wait_first: float = 0.0
+) -> dict[str, int | str]:
     """The daily run's part: fetch the arXiv ids libraries named that the store still lacks
-    (uploads from the preferences page never wait on the API). Never raises for the API."""
+    (uploads from the preferences page never wait on the API). Never raises for the API.
+    `wait_first`: seconds since another client's last request to arXiv, to keep the spacing."""
     pending = library_store.pending_arxiv_ids(db)
     if not pending:
         return {"library_pending": 0}
+    time.sleep(max(wait_first, 0.0))
     found, error, requests = fetch_papers(db, config, pending, fetcher)
     if error is not None:  # they stay pending for the next run
         return {"library_pending": len(pending), "library_error": error}

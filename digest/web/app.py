@@ -48,6 +48,7 @@ from digest.web.plumbing import (
     read_form,
     warm_up,
 )
+from digest.web.reader_routes import library_view, reader_routes
 from digest.web.webhooks import load_public_key, sendgrid_endpoint
 
 log = logging.getLogger("digest.web")
@@ -255,6 +256,7 @@ def create_app(config: Config) -> Starlette:
             csrf=csrf_token(key, subscriber.manage_token or ""),
             action=f"/p/{subscriber.manage_token}",
             weekdays=preferences_actions.WEEKDAYS,
+            **library_view(dbs.get(), config, key, subscriber),
         )
 
     async def preferences(request: Request) -> Response:
@@ -371,6 +373,7 @@ def create_app(config: Config) -> Starlette:
         Route("/u/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/p/{token}", preferences, methods=["GET", "POST"]),
         Route("/f/{token}", feedback, methods=["GET", "POST"]),
+        *reader_routes(dbs, config, key, message, subscriber_for),
         *(Route(path, app_static, methods=["GET"]) for path in APP_FILES),
         Route("/webhooks/sendgrid", sendgrid_endpoint(dbs, config, webhook_key), methods=["POST"]),
         Mount("/", app=SiteFiles(site_dir)),
