@@ -163,7 +163,9 @@ def test_not_a_library_is_one_clear_message(raw, message):
 
 def test_a_50_mb_file_is_refused_before_it_is_read():
     raw = b"@misc{k, title={x}}\n" + b" " * (50 * 2**20)
-    with pytest.raises(UsageError, match=r"the file is 50\.0 MB; a library file can be at most 20 MB"):
+    with pytest.raises(
+        UsageError, match=r"the file is 50\.0 MB; a library file can be at most 20 MB"
+    ):
         parse_library(raw)
     assert MAX_LIBRARY_BYTES == 20 * 2**20
 

@@ -9,9 +9,9 @@ import xml.etree.ElementTree as ET
 from datetime import date
 
 import pytest
+from conftest import ARXIV_FIXTURES, run_cli_in_process
 from werkzeug import Request, Response
 
-from conftest import ARXIV_FIXTURES, run_cli_in_process
 from digest.paths import SAMPLES_DIR
 from digest.rank.planning import plan_digest
 from digest.store import library as library_store
@@ -85,14 +85,10 @@ def test_doi_matches_a_stored_papers_doi(sample_db, sample_config, reader):
     assert library_store.library_paper_ids(sample_db, reader.id) == [stored[0]["id"]]
 
 
-def test_missing_ids_are_fetched_in_one_batched_request(
-    sample_db, make_config, reader, httpserver
-):
+def test_missing_ids_are_fetched_in_one_batched_request(sample_db, make_config, reader, httpserver):
     api = ArxivLoopback(
         httpserver,
-        recorded_feed(
-            "arxivpy-2026__id_0808.05394_1707.08567", "arxivpy-2026__id_2104.12255v1"
-        ),
+        recorded_feed("arxivpy-2026__id_0808.05394_1707.08567", "arxivpy-2026__id_2104.12255v1"),
     )
     config, _ = make_config({"arxiv": {"api_base_url": api.url, "request_delay_seconds": 0.2}})
     bib = (
@@ -235,7 +231,9 @@ def test_cli_library_import_show_and_remove(sample_db, sample_config, reader, ca
     assert "not found: Artificial Intelligence: A Modern Approach" in out
     code, out, _ = run("subscribers", "library", "lin@example.org")
     assert code == 0 and "library.bib (bibtex, 10 entries" in out and "5 papers" in out
-    code, out, _ = run("subscribers", "library", "lin@example.org", str(bib), "--no-fetch", "--json")
+    code, out, _ = run(
+        "subscribers", "library", "lin@example.org", str(bib), "--no-fetch", "--json"
+    )
     assert code == 0 and '"match_rate": 0.5' in out
     code, _, err = run("subscribers", "library", "lin@example.org", str(config_path))
     assert code == 2 and "not a BibTeX (.bib), RIS (.ris) or CSL-JSON" in err

@@ -162,11 +162,10 @@ def discord_escape(text: str) -> str:
 
 
 def _discord_embed(name: str, card: dict[str, Any]) -> dict[str, Any]:
-    lines = [discord_escape(_cut(card["authors"], 300))]
+    # no abstract snippet: ten papers must fit Discord's 6,000 characters in one message
+    lines = [discord_escape(_cut(card["authors"], 150))]
     if card["why"]:
-        lines.append("*" + discord_escape(_cut(card["why"], 500)) + "*")
-    if card["snippet"]:
-        lines.append(discord_escape(_cut(card["snippet"], 700)))
+        lines.append("*" + discord_escape(_cut(card["why"], 300)) + "*")
     links = [f"[abstract]({card['abs_url'] or card['more_url']})"]
     if card["pdf_url"]:
         links.append(f"[PDF]({card['pdf_url']})")
