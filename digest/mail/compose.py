@@ -43,7 +43,7 @@ from digest.mail.text import (
     shorten_authors,
     wrap_text,
 )
-from digest.models import DigestPlan, Paper, Pick, Subscriber
+from digest.models import LIBRARY_TOPIC, DigestPlan, Paper, Pick, Subscriber
 from digest.paths import TEMPLATES_DIR
 from digest.render import count_of, render
 
@@ -186,7 +186,8 @@ def digest_context(
     count = len(cards)
     day = plan.issue_date
     section_names = [str(s["name"]) for s in sections]
-    named_sections = [n for n in section_names if n != OTHER_SECTION]
+    # "across LLM agents and Robotics", not "across From your library"
+    named_sections = [n for n in section_names if n not in (OTHER_SECTION, LIBRARY_TOPIC)]
     weekly = subscriber.frequency == "weekly"
     headline, lede = _headline_and_lede(count, plan.candidates, named_sections, weekly)
     subscribed_to = list(topic_names) or named_sections

@@ -29,6 +29,7 @@ DEMO_SUBSCRIBERS = (
     ),
     ("alan@example.org", "Alan", ("AI safety & alignment",), "", "2508.00875"),
 )
+DEMO_LIBRARY_READER = "lin@example.org"  # seeded from data/samples/library.bib
 
 
 def sample_feeds() -> list:
@@ -40,6 +41,7 @@ def run_demo(state, progress_factory: Callable) -> Iterator[str]:
     yield f"digest demo: working in {config.base_dir} (database {config.db_path})"
     yield from _ingest_and_embed(config, db, progress_factory)
     yield from _topics_and_subscribers(config, db)
+    yield from _library_reader(config, db)
     yield from _picks(config, db)
     yield from _send(config, db)
     yield from _site(config, db)
@@ -83,6 +85,24 @@ def _topics_and_subscribers(config, db) -> Iterator[str]:
                 + (f"; likes {liked}" if liked else "")
                 + ")"
             )
+
+
+def _library_reader(config, db) -> Iterator[str]:
+    """A reader who follows nothing but brought a (small, sample) BibTeX library."""
+    from digest.store.subscribers import get_subscriber_by_email
+    from digest.subscribers.library import import_library_file
+    from digest.subscribers.manage import add_subscriber
+
+    if get_subscriber_by_email(db, DEMO_LIBRARY_READER) is not None:
+        return
+    reader = add_subscriber(db, DEMO_LIBRARY_READER, name="Lin", status="active", topics=())
+    path = SAMPLES_DIR / "library.bib"
+    report = import_library_file(db, config, reader, path, source="demo", fetch=False)
+    yield (
+        f"added sample subscriber {DEMO_LIBRARY_READER} from the library {path.name}: "
+        f"{report.matched} of {report.entries} entries matched, {report.pending} left for the "
+        f"daily run to fetch from arXiv, {report.unmatched} not found"
+    )
 
 
 def _picks(config, db) -> Iterator[str]:

@@ -17,7 +17,7 @@ from datetime import date
 import numpy as np
 
 from digest.config import Config
-from digest.models import DigestPlan, Pick, Subscriber, Topic
+from digest.models import LIBRARY_TOPIC, DigestPlan, Pick, Subscriber, Topic
 from digest.rank import score as rank
 from digest.rank.due import candidate_window, due_subscribers
 from digest.rank.plans import load_plan, picks_for_email, save_plan  # noqa: F401  (planning API)
@@ -31,7 +31,7 @@ from digest.store.topics import list_topics, topics_for_subscriber
 
 FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
 LIKED_LABEL = ""  # picks that come from "papers you liked" carry no topic name
-LIBRARY_LABEL = "From your library"  # picks close to a paper of the imported library
+LIBRARY_LABEL = LIBRARY_TOPIC  # picks close to a paper of the imported library
 LIBRARY_SEEDS = 200  # the newest matched library papers the library topic is "like"
 PLAN_BATCH = 500  # subscribers ranked with one matrix product and saved in one transaction
 

@@ -47,10 +47,14 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
 
 
 def follows_nothing(db, subscriber_id: int) -> bool:
-    """No curated topic, own topic or followed author: no paper can qualify, no digest comes."""
+    """No curated topic, own topic, followed author or library: no paper can qualify, no
+    digest comes."""
     from digest.store import topics as topic_store
+    from digest.store.library import library_paper_ids
 
-    return not topic_store.topics_for_subscriber(db, subscriber_id)
+    if topic_store.topics_for_subscriber(db, subscriber_id):
+        return False
+    return not library_paper_ids(db, subscriber_id)
 
 
 def stored_settings(subscriber: Subscriber) -> dict[str, str]:
