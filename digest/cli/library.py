@@ -36,8 +36,7 @@ def library(
 ) -> None:
     """Import a subscriber's reference library: new papers close to it come "From your library".
 
-    Entries are matched by arXiv id, DOI, then title; arXiv ids the archive lacks are fetched
-    from the arXiv API (one request every 3 s). A new import replaces the last one."""
+    Entries are matched by arXiv id, DOI, then title; arXiv ids the archive lacks are fetched from the arXiv API (one request every 3 s). A new import replaces the last one."""
     from digest.errors import UsageError
     from digest.store import library as library_store
     from digest.subscribers.library import import_library_file
@@ -133,8 +132,7 @@ def channel(
 ) -> None:
     """Deliver a subscriber's digest to a Slack or Discord channel instead of email.
 
-    A lab adds a subscriber for its channel, follows a topic (`subscribers edit --topic`) and
-    gives the channel's webhook here; the ledger sends each issue at most once."""
+    A lab adds a subscriber for its channel with the topic it follows (`subscribers add lab@uni.edu --topic "LLM agents"`) and gives the channel's webhook here; each issue is posted at most once."""
     from digest.errors import UsageError
     from digest.subscribers.channels import channel_of, remove_channel, set_channel
 

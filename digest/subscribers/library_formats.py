@@ -15,6 +15,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from digest.errors import UsageError
 from digest.ingest.limits import arxiv_id_problem
@@ -289,11 +290,16 @@ def clean_title(raw: str) -> str:
     return squash_whitespace(_BRACES.sub("", text))
 
 
-def _latex_to_text(text: str) -> str:
+@lru_cache(maxsize=1)
+def _latex_converter():
     from pylatexenc.latex2text import LatexNodes2Text
 
+    return LatexNodes2Text(math_mode="text")
+
+
+def _latex_to_text(text: str) -> str:
     try:
-        return LatexNodes2Text(math_mode="text").latex_to_text(text)
+        return _latex_converter().latex_to_text(text)
     except Exception:  # noqa: BLE001  (pylatexenc raises many kinds on broken TeX)
         return decode_tex_accents(text).replace("$", "")
 
@@ -305,6 +311,7 @@ def title_key(title: str) -> str:
     """The matching key of a title: accents folded, case folded, TeX commands and punctuation
     gone, words joined by one space. Cheap: it runs over every stored title."""
     text = _latex_to_text(title) if _MATH_OR_COMMAND.search(title) else title
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    return " ".join(_WORD.findall(text))
+    if not text.isascii():  # most titles are: no accents to fold
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
+    return " ".join(_WORD.findall(text.casefold()))
