@@ -86,9 +86,7 @@ def pad(db, papers: list[dict], count: int) -> None:
     batch = []
     for n in range(count):
         p = papers[n % len(papers)]
-        batch.append(
-            Paper(id=f"3001.{n:05d}", title=f"{p['title']} ({n})", abstract=p["abstract"])
-        )
+        batch.append(Paper(id=f"3001.{n:05d}", title=f"{p['title']} ({n})", abstract=p["abstract"]))
         if len(batch) == 5000:
             upsert_papers(db, batch, source="bench")
             batch = []
@@ -143,7 +141,7 @@ def main() -> None:
             )
             runs.append((wall, cpu, base_wall, base_cpu, report))
         rows = db.execute("SELECT COUNT(*) FROM library_entries").fetchone()[0]
-        for n, (wall, cpu, base_wall, base_cpu, report) in enumerate(runs, start=1):
+        for n, (wall, cpu, base_wall, base_cpu, _) in enumerate(runs, start=1):
             kind = "import" if n == 1 else "re-import"
             print(
                 f"{kind:9} {wall:6.2f} s wall {cpu:6.2f} s CPU | baseline bibtexparser.parse_string "
