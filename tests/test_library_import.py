@@ -242,3 +242,42 @@ def test_cli_library_import_show_and_remove(sample_db, sample_config, reader, ca
     code, out, _ = run("subscribers", "library", "lin@example.org", "--remove")
     assert code == 0 and "removed lin@example.org" in out
     assert library_store.library_summary(sample_db, reader.id) is None
+
+
+def test_the_daily_run_fetches_what_an_upload_left_pending(make_config, httpserver, sample_db_path):
+    """An upload never waits on arXiv: the next daily run's fetch stage asks the API (after
+    the feeds, spaced), the embed stage embeds the paper and the library topic uses it."""
+    import shutil
+
+    from conftest import ATOM_SAMPLE
+    from digest.pipeline import run_daily
+    from digest.store import open_db
+    from digest.store.papers import load_vectors
+
+    api = ArxivLoopback(httpserver, recorded_feed("arxivpy-2026__id_2104.12255v1"))
+    httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "feed_base_url": httpserver.url_for("/").rstrip("/"),
+                "api_base_url": api.url,
+                "categories": ["cs.AI"],
+                "max_retries": 0,
+            },
+            "mail": {"max_lateness_hours": 1e9},
+        }
+    )
+    config.db_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(sample_db_path, config.db_path)
+    db = open_db(config.db_path)
+    reader = add_subscriber(db, "lin@example.org", status="active", topics=())
+    bib = b"@article{a, title={From the API}, eprint={2104.12255}, archivePrefix={arXiv}}"
+    report = import_library(db, config, reader, bib, "x.bib", source="web", fetch=False)
+    assert report.pending == 1 and api.requests == []
+    day = run_daily(db, config, ISSUE)
+    fetch = day.stages[0]
+    assert fetch.counts["library_fetched"] == 1 and api.requests[0]["id_list"] == "2104.12255"
+    assert library_store.library_paper_ids(db, reader.id) == ["2104.12255"]
+    found, _ = load_vectors(db, config.embedding.model, ["2104.12255"])
+    assert found == ["2104.12255"]  # embedded by the same run
+    db.conn.close()

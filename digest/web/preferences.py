@@ -180,12 +180,14 @@ def typed_form(form) -> dict:
 def export_data(db, subscriber: Subscriber) -> dict:
     """Everything we hold about this person, as JSON-able data."""
     from digest.store import feedback as feedback_store
+    from digest.store.library import library_entry_rows
     from digest.subscribers import manage as people
 
     return {
         "subscriber": people.subscriber_details(db, subscriber),
         "feedback": feedback_store.feedback_events(db, subscriber.id, limit=10_000),
         "consents": service_store.consents_for(db, subscriber.id),
+        "library": library_entry_rows(db, subscriber.id),
     }
 
 
