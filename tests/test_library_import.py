@@ -250,6 +250,7 @@ def test_the_daily_run_fetches_what_an_upload_left_pending(make_config, httpserv
     import shutil
 
     from conftest import ATOM_SAMPLE
+
     from digest.pipeline import run_daily
     from digest.store import open_db
     from digest.store.papers import load_vectors
