@@ -233,14 +233,17 @@ def test_demo_in_a_fresh_directory(tmp_path):
     out = proc.stdout
     assert "ingested cs.AI-2025-08-20.atom.xml: 86 papers" in out
     assert "ada@example.org:" in out and "why: " in out
-    assert "3 written to the outbox" in out
+    assert "4 written to the outbox" in out
+    # the reader seeded from the sample BibTeX library, and her picks' why-lines
+    assert "lin@example.org from the library library.bib: 5 of 10 entries matched" in out
+    assert "in your library (score" in out.split("lin@example.org:", 1)[1]
     index = tmp_path / "data" / "site" / "index.html"
     assert f"open the archive: {index}" in out and index.is_file()
     emails = list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))
-    assert len(emails) == 3
+    assert len(emails) == 4
     again = digest("demo", cwd=tmp_path, check=True).stdout
-    assert "0 written to the outbox, 3 already sent earlier" in again
-    assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 3
+    assert "0 written to the outbox, 4 already sent earlier" in again
+    assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 4
 
 
 def test_a_stale_run_says_why_and_when_to_retry(feed_config):

@@ -351,12 +351,12 @@ def demo() -> None:
 def _refuse_a_real_list() -> None:
     """The demo adds sample subscribers (example.org addresses) and papers: in a directory
     whose database has real subscribers they would join the real list and be mailed."""
-    from digest.ops.demo import DEMO_SUBSCRIBERS
+    from digest.ops.demo import DEMO_LIBRARY_READER, DEMO_SUBSCRIBERS
     from digest.store.subscribers import list_subscribers
 
     if not state.config.db_path.exists():
         return
-    samples = {email for email, *_ in DEMO_SUBSCRIBERS}
+    samples = {email for email, *_ in DEMO_SUBSCRIBERS} | {DEMO_LIBRARY_READER}
     real = [s for s in list_subscribers(state.db) if s.email not in samples]
     if real:
         raise UsageError(
