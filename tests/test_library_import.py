@@ -282,3 +282,30 @@ def test_the_daily_run_fetches_what_an_upload_left_pending(make_config, httpserv
     found, _ = load_vectors(db, config.embedding.model, ["2104.12255"])
     assert found == ["2104.12255"]  # embedded by the same run
     db.conn.close()
+
+
+def test_a_fetch_that_fails_half_way_keeps_what_it_got(sample_db, make_config, reader, httpserver):
+    answers = [recorded_feed("arxivpy-2026__id_2104.12255v1")]
+
+    def handle(request: Request) -> Response:
+        if answers:
+            return Response(answers.pop(), content_type="application/atom+xml")
+        return Response("busy", status=503)
+
+    httpserver.expect_request("/api/query").respond_with_handler(handle)
+    config, _ = make_config(
+        {
+            "arxiv": {
+                "api_base_url": httpserver.url_for("/api/query"),
+                "api_page_size": 1,
+                "max_retries": 0,
+            }
+        }
+    )
+    bib = (
+        "@article{a, title={First page}, eprint={2104.12255}, archivePrefix={arXiv}}\n"
+        "@article{b, title={Second page}, eprint={1707.08567}, archivePrefix={arXiv}}\n"
+    )
+    report = import_library(sample_db, config, reader, bib.encode(), "x.bib")
+    assert (report.fetched, report.pending) == (1, 1) and "HTTP 503" in (report.fetch_error or "")
+    assert library_store.pending_arxiv_ids(sample_db) == ["1707.08567"]

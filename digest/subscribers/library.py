@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from digest.config import Config
@@ -81,7 +81,9 @@ def match_entries(db, entries: Sequence[LibraryEntry]) -> list[EntryRow]:
             if e.doi and e.doi in by_doi:
                 found[e.position] = (by_doi[e.doi], "doi")
         left = [e for e in left if e.position not in found]
-    wanted = {e.position: key for e in left if len(key := title_key(e.title)) >= 12}
+    wanted = {
+        e.position: key for e in left if len(key := title_key(e.title)) >= MIN_TITLE_KEY_CHARS
+    }
     if wanted:
         by_title = _title_index(db, set(wanted.values()))
         for position, key in wanted.items():
@@ -132,8 +134,8 @@ def import_library(
         found, report.fetch_error, report.api_requests = fetch_papers(
             db, config, pending, fetcher, progress
         )
-        if report.fetch_error is None:
-            rows = [_settle(r, found) for r in rows]
+        # after a failure the ids not fetched stay pending: the next daily run asks again
+        rows = [_settle(r, found, final=report.fetch_error is None) for r in rows]
     library_store.replace_library(
         db, subscriber.id, file_name, parsed.format, len(parsed.skipped), source, rows
     )
@@ -160,21 +162,14 @@ def import_library_file(db, config: Config, subscriber: Subscriber, path: Path, 
     return import_library(db, config, subscriber, raw, path.name, **options)
 
 
-def _settle(row: EntryRow, found: set[str]) -> EntryRow:
+def _settle(row: EntryRow, found: set[str], final: bool) -> EntryRow:
+    """A pending entry after the API was asked: fetched, unmatched (the API does not know
+    it), or still pending when the API could not answer (`final` False)."""
     if row.status != "pending":
         return row
     if row.arxiv_id in found:
-        return EntryRow(
-            row.position,
-            row.ref,
-            row.title,
-            row.arxiv_id,
-            row.doi,
-            row.arxiv_id,
-            "arxiv",
-            "fetched",
-        )
-    return EntryRow(row.position, row.ref, row.title, row.arxiv_id, row.doi, None, "", "unmatched")
+        return replace(row, paper_id=row.arxiv_id, matched_by="arxiv", status="fetched")
+    return replace(row, status="unmatched") if final else row
 
 
 def _count(report: LibraryReport, rows: Sequence[EntryRow]) -> None:
