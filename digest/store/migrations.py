@@ -1,9 +1,17 @@
 """Every migration set, in the order they apply on a fresh database: the core and people sets,
-then each later stage's (rank, mail, service, site). Add a set at the end; never reorder."""
+then each later stage's (rank, mail, service, site, library). Add a set at the end; never
+reorder."""
 
 from __future__ import annotations
 
-from digest.store import mail_schema, rank_schema, schema, service_schema, site_schema
+from digest.store import (
+    library_schema,
+    mail_schema,
+    rank_schema,
+    schema,
+    service_schema,
+    site_schema,
+)
 
 MIGRATION_SETS = (
     schema.core,
@@ -12,4 +20,5 @@ MIGRATION_SETS = (
     mail_schema.migrations,
     service_schema.migrations,
     site_schema.migrations,
+    library_schema.migrations,
 )
