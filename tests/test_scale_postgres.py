@@ -91,7 +91,7 @@ def prepare_sqlite(config_path: Path) -> None:
     from digest.topics.toml_file import sync_topics
 
     config = load_config(str(config_path))
-    db = open_db(config.db_path)
+    db = open_db(config.db_target)
     sync_topics(db, PROJECT_DIR / "data" / "topics.toml")
     for email, topics, text in SUBSCRIBERS:
         add_subscriber(db, email, status="active", topics=topics, text=text)
@@ -124,12 +124,16 @@ def site_pages(folder: Path) -> dict[str, str]:
     for path in sorted(folder.rglob("*")):
         if path.is_file() and path.suffix in (".html", ".xml", ".json"):
             text = path.read_text(encoding="utf-8", errors="replace")
-            pages[str(path.relative_to(folder))] = re.sub(r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?", "-", text)
+            pages[str(path.relative_to(folder))] = re.sub(
+                r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?", "-", text
+            )
     return pages
 
 
 @pytest.mark.slow
-def test_the_day_with_two_workers_on_postgresql_sends_what_sqlite_sends(tmp_path, httpserver, pg_url):
+def test_the_day_with_two_workers_on_postgresql_sends_what_sqlite_sends(
+    tmp_path, httpserver, pg_url
+):
     from digest.config import load_config
     from digest.store import open_db
 
