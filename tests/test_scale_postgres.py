@@ -179,3 +179,33 @@ def test_the_day_with_two_workers_on_postgresql_sends_what_sqlite_sends(
     again = digest(pg, "run", "--date", DAY, "--json")  # everything done: nothing is resent
     assert again.returncode == 0
     assert {s["status"] for s in json.loads(again.stdout)["stages"]} == {"done-earlier"}
+
+
+@pytest.mark.slow
+def test_migrate_db_round_trip_of_the_demo_database(tmp_path, pg_url):
+    lite = write_config(tmp_path / "sqlite", "http://127.0.0.1:9/")
+    demo = digest(lite, "demo")
+    assert demo.returncode == 0, demo.stderr
+    copied = digest(lite, "migrate-db", "--to", pg_url, "--json")
+    assert copied.returncode == 0, copied.stdout + copied.stderr
+    report = json.loads(copied.stdout)
+    assert report["ok"] and {t["table"] for t in report["tables"]} >= {
+        "papers",
+        "deliveries",
+        "embeddings",
+    }
+    assert all(t["rows"] == t["target_rows"] and t["checksum_ok"] for t in report["tables"])
+    refused = digest(lite, "migrate-db", "--to", pg_url)  # the target holds rows now
+    assert refused.returncode == 1 and "not empty" in refused.stderr
+    pg = write_config(tmp_path / "pg", "http://127.0.0.1:9/", url=pg_url)
+    for args in (("picks", "ada@example.org", "--date", DAY), ("deliveries", "list", "--json")):
+        on_sqlite, on_pg = digest(lite, *args), digest(pg, *args)
+        assert on_sqlite.returncode == on_pg.returncode == 0, on_pg.stderr
+        assert on_pg.stdout == on_sqlite.stdout
+    status, status_pg = (json.loads(digest(c, "status", "--json").stdout) for c in (lite, pg))
+    for report in (status, status_pg):
+        report.pop("database", None)
+    assert status_pg.keys() == status.keys()
+    for key in status:
+        if key not in ("config", "paths", "database_bytes"):  # the SQLite file's size
+            assert status_pg[key] == status[key], key

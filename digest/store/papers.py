@@ -161,8 +161,12 @@ def _link_authors(db, paper_id: str, names: Sequence[str]) -> None:
     keyed = [(name, key) for name, key in keyed if key]
     if not keyed:
         return
+    # WHERE NOT EXISTS first: on PostgreSQL a conflicting INSERT still uses up an id, and
+    # author ids are in the archive's URLs (they must be the same on both backends)
     db.executemany(
-        "INSERT INTO authors (name, norm_name) VALUES (?, ?) ON CONFLICT DO NOTHING", keyed
+        "INSERT INTO authors (name, norm_name) SELECT ?, ? WHERE NOT EXISTS"
+        " (SELECT 1 FROM authors WHERE norm_name = ?) ON CONFLICT DO NOTHING",
+        [(name, key, key) for name, key in keyed],
     )
     keys = list(dict.fromkeys(key for _, key in keyed))
     marks = ",".join("?" for _ in keys)
