@@ -35,8 +35,8 @@ def test_killed_workers_never_send_a_digest_twice(tmp_path, pg_url):
     from digest.store import jobs as job_store
     from digest.store import open_db, transaction
     from digest.workers.fleet import ensure_queue
+    from digest.workers.names import task_name
     from digest.workers.sharding import send_job
-    from digest.workers.tasks import task_name
 
     handler = RecordingHandler()
     port = portpicker.pick_unused_port()

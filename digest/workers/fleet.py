@@ -12,7 +12,7 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.store import jobs as job_store
 from digest.store import transaction
-from digest.workers.tasks import task_name
+from digest.workers.names import task_name
 
 EMBED_BATCH = 256  # papers per embedding job
 PLAN_RANGE = 2000  # subscriber ids per planning job

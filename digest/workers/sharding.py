@@ -26,7 +26,7 @@ SEND_SHARD = 200  # ledger rows per send job
 
 def render_and_queue(db, config: Config, run: str, issue_date: date, id_range) -> dict:
     from digest.mail.sending import render_new
-    from digest.workers.tasks import task_name
+    from digest.workers.names import task_name
 
     report = SendReport(issue_date=issue_date, backend=config.mail.backend)
     rendered = render_new(db, config, issue_date, report, save_plans=False, id_range=id_range)

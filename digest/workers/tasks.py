@@ -14,9 +14,9 @@ from datetime import date
 import procrastinate
 
 from digest.config import Config
+from digest.workers.names import NAMESPACE
 
 tasks = procrastinate.Blueprint()
-NAMESPACE = "digest"
 RETRY = procrastinate.RetryStrategy(max_attempts=5, wait=2)
 STALLED_CHECK_CRON = "* * * * * */10"  # every 10 seconds: jobs of dead workers go back
 HEARTBEAT_SECONDS = float(os.environ.get("DIGEST_WORKER_HEARTBEAT_SECONDS", "10"))
@@ -46,10 +46,6 @@ def _db() -> Iterator:
         yield db
     finally:
         db.close()
-
-
-def task_name(name: str) -> str:
-    return f"{NAMESPACE}:{name}"
 
 
 @tasks.task(name="embed_batch", queue="embed", retry=RETRY)
