@@ -54,7 +54,7 @@ def replace_library(
             " source = excluded.source, imported_at = excluded.imported_at",
             [subscriber_id, file_name, fmt, len(rows), skipped, source, utcnow()],
         )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO library_entries (subscriber_id, position, ref, title, arxiv_id, doi,"
             " paper_id, matched_by, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
