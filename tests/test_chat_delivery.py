@@ -353,3 +353,43 @@ def test_cli_channel_sets_shows_hides_the_secret_and_removes(sample_db, sample_c
     )
     assert code == 0 and "back to email" in out
     assert channel_of(sample_db, "lab@uni.test")["service"] is None
+
+
+class RecordingMail:
+    """An email backend that keeps what it is handed (the chat rows must never reach it)."""
+
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    def send(self, message, delivery_id: str):
+        from digest.mail.base import SendResult
+
+        self.sent.append(str(message["To"]))
+        return SendResult(f"rec-{delivery_id}")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_held_chat_digest_goes_to_its_channel_when_its_hour_comes(world):
+    """A lab's channel with a local send hour: held by the day's send, posted by the hourly
+    pass of held digests (which wraps its backend the same way)."""
+    from datetime import UTC, datetime
+
+    from digest.mail.held import send_held
+    from digest.subscribers.manage import update_subscriber
+
+    db, config, slack, _ = world
+    lab = [s for s in _subscribers(db) if s.email == "lab@uni.test"][0]
+    update_subscriber(db, lab.id, send_hour=20)
+    morning = datetime(2025, 8, 20, 6, tzinfo=UTC)
+    mail = RecordingMail()
+    report = send_issue(db, config, ISSUE, backend=mail, now=morning)
+    assert report.held == 1 and slack.posts == []
+    assert sorted(mail.sent) == ["ann@uni.test"]  # the Discord one went to its webhook
+    mail = RecordingMail()
+    send_held(db, config, now=datetime(2025, 8, 20, 20, 30, tzinfo=UTC), backend=mail)
+    assert len(slack.posts) == 1 and mail.sent == []
+    assert states(db)["lab@uni.test"] == "sent"

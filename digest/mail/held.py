@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from digest.mail.chat_backend import with_chat
 from digest.mail.delivery import deliver_queued
 from digest.mail.health import check_reputation
 from digest.mail.registry import get_backend
@@ -36,6 +37,7 @@ def send_held(
     check_reputation(db, config, ignore=ignore_complaints)
     if backend is None:
         backend = get_backend(config)
+    backend = with_chat(backend)  # held chat digests go to their channels' webhooks
     reports = []
     with Lease(db, config.db_path, "send", config.schedule.lease_minutes):
         try:

@@ -236,7 +236,7 @@ def send_issue(
         from digest.mail.registry import get_backend
 
         backend = get_backend(config)
-    backend = with_chat(backend)  # chat channels post to their webhooks (not with the outbox)
+    backend = with_chat(backend)  # a backend given by the caller posts chat digests too
     report.backend = backend.name
     with Lease(db, config.db_path, "send", config.schedule.lease_minutes) as lease:
         started = time.perf_counter()

@@ -65,13 +65,14 @@ def send_job(
 
 
 def send_rows(db, config: Config, issue_date: date, delivery_ids: list[str]) -> dict:
+    from digest.mail.chat_backend import with_chat
     from digest.mail.delivery import deliver_queued
     from digest.mail.registry import get_backend
     from digest.workers.limits import FleetPacer, FleetWindow
 
     left = shard_store.recover_interrupted_rows(db, delivery_ids)
     report = SendReport(issue_date=issue_date, backend=config.mail.backend)
-    backend = get_backend(config)
+    backend = with_chat(get_backend(config))  # chat channels' rows go to their webhooks
     try:
         deliver_queued(
             db,
