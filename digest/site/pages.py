@@ -13,11 +13,10 @@ from digest.mail import links
 from digest.site import views
 from digest.site.gather import SiteData
 from digest.site.jobs import PageJob, depth_root, fingerprint, render, template_job
-from digest.site.trending_view import Ranked, week_start
+from digest.site.trending_view import Ranked, most_matched, week_start
 
-DAY_TRENDING = 10
+DAY_TRENDING = 50  # readers' signals mark at most this many papers of a day as trending
 PERIOD_TRENDING = 30
-TOPIC_CARDS_ON_DAY = 8
 TOPIC_CARD_DAYS = 10
 TOPIC_ROW_DAYS = 60  # older days are listed as links with counts (a topic page stays small)
 
@@ -32,35 +31,60 @@ def _base(site: dict, path: str, title: str, active: str) -> dict:
     }
 
 
-def _type_groups(data: SiteData, day: date) -> list[dict]:
-    grouped: dict[str, list[dict]] = defaultdict(list)
-    for paper_id, announce_type in data.listings.get(day, []):
-        if paper_id in data.papers:
-            grouped[announce_type].append(views.row(data, paper_id, announce_type))
-    order = ["new", "cross", "replace", "replace-cross"]
-    kinds = sorted(grouped, key=lambda k: (order.index(k) if k in order else 9, k))
-    return [{"label": views.TYPE_LABELS.get(k, k), "kind": k, "rows": grouped[k]} for k in kinds]
+KIND_ORDER = {"new": 0, "cross": 1, "replace": 2, "replace-cross": 2}
 
 
-def _topic_sections(data: SiteData, day: date, limit: int | None) -> list[dict]:
-    sections = []
+def day_papers(data: SiteData, day: date, trending: list[Ranked]) -> list[tuple[str, str]]:
+    """(paper id, announce type) of the day, each paper once: trending first (readers'
+    signals), then papers that matched a curated topic (most topics, best score), then the
+    rest in listing order (new, cross-lists, replacements)."""
+    listed: dict[str, str] = {}
+    for paper_id, kind in data.listings.get(day, []):
+        if paper_id in data.papers and paper_id not in listed:
+            listed[paper_id] = kind
+    first = [r.paper_id for r in trending if r.paper_id in listed]
+    summary = {
+        pid: (len({m.topic_id for m in ms}), max(m.score for m in ms))
+        for pid in listed
+        if (ms := [m for m in data.matches_by_paper.get(pid, ()) if m.day == day])
+    }
+    rest = [pid for pid in listed if pid not in set(first)]
+    order = {pid: i for i, pid in enumerate(rest)}
+    rest.sort(
+        key=lambda pid: (
+            -summary.get(pid, (0, 0.0))[0],
+            -summary.get(pid, (0, 0.0))[1],
+            KIND_ORDER.get(listed[pid], 3),
+            order[pid],
+        )
+    )
+    return [(pid, listed[pid]) for pid in first + rest]
+
+
+def _day_filters(data: SiteData, items: list[dict]) -> list[dict]:
+    """The no-JS filter above a day's list: all, trending, each kind, each matched topic."""
+    trending = sum(1 for item in items if item["trending"])
+    filters = [{"key": "all", "label": "All", "count": len(items), "topic": False}]
+    if trending:
+        filters.append({"key": "tr", "label": "▲ Trending", "count": trending, "topic": False})
+    kinds = Counter(item["kind"] for item in items)
+    for kind, label in (("new", "New"), ("cross", "Cross-list"), ("replaced", "Replaced")):
+        if kinds.get(kind):
+            filters.append(
+                {"key": f"k-{kind}", "label": label, "count": kinds[kind], "topic": False}
+            )
+    topics = Counter(t["id"] for item in items for t in item["topics"])
     for topic in data.topics:
-        matched = sorted(
-            data.matches_by_topic_day.get((topic.id, day), []), key=lambda m: (-m.score, m.paper_id)
-        )
-        if not matched:
-            continue
-        shown = matched if limit is None else matched[:limit]
-        sections.append(
-            {
-                "name": topic.name,
-                "url": links.topic_path(topic.slug),
-                "feed": f"topics/{topic.slug}.xml",
-                "total": len(matched),
-                "cards": [views.card(data, m.paper_id, day=day) for m in shown],
-            }
-        )
-    return sections
+        if topics.get(topic.id):
+            filters.append(
+                {
+                    "key": f"t{topic.id}",
+                    "label": topic.name,
+                    "count": topics[topic.id],
+                    "topic": True,
+                }
+            )
+    return filters
 
 
 def day_context(
@@ -68,6 +92,11 @@ def day_context(
 ) -> dict:
     listed = data.listings.get(day, [])
     counts = Counter(t for _, t in listed)
+    signals = {r.paper_id: r for r in trending}
+    items = [
+        views.day_item(data, pid, kind, day, signals.get(pid))
+        for pid, kind in day_papers(data, day, trending)
+    ]
     return _base(
         site,
         path,
@@ -85,9 +114,9 @@ def day_context(
             "cross": counts.get("cross", 0),
             "replace": counts.get("replace", 0) + counts.get("replace-cross", 0),
         },
-        "trending": [views.card(data, r.paper_id, day=day, likes=r.likes) for r in trending],
-        "topic_sections": _topic_sections(data, day, TOPIC_CARDS_ON_DAY if home else None),
-        "groups": [] if home else _type_groups(data, day),
+        "trending_count": sum(1 for item in items if item["trending"]),
+        "filters": _day_filters(data, items),
+        "papers": items,
         "topics": [{"id": t.id, "name": t.name} for t in data.topics],
     }
 
@@ -138,8 +167,8 @@ def day_jobs(
         )
         for day in data.days
     ]
-    if data.days:
-        latest = data.days[-1]
+    latest = data.latest_day
+    if latest is not None:
         jobs.append(
             _day_job(
                 data,
@@ -183,7 +212,9 @@ def _period_context(
             }
             for d in days
         ],
-        "trending": [views.card(data, r.paper_id, likes=r.likes) for r in trending],
+        "trending": [views.card(data, r.paper_id, signals=r) for r in trending],
+        # no reader signal in the period: its papers that matched the most topics, so labelled
+        "by_topics": not any(r.likes or r.clicks or r.upvotes for r in trending),
         "prev": prev,
         "next": nxt,
     }
@@ -209,7 +240,7 @@ def _period_job(
         path,
         title,
         [(d, len(data.listings.get(d, ()))) for d in days],
-        [(r.paper_id, r.likes, keys.get(r.paper_id)) for r in trending],
+        [(r, keys.get(r.paper_id)) for r in trending],
         prev,
         nxt,
     )
@@ -238,7 +269,9 @@ def period_jobs(
             link(weeks[i - 1]) if i > 0 else None,
             link(weeks[i + 1]) if i + 1 < len(weeks) else None,
         )
-        trending = trend("week", days[0], PERIOD_TRENDING)
+        trending = trend("week", days[0], PERIOD_TRENDING) or most_matched(
+            data, "week", days[0], PERIOD_TRENDING
+        )
         path, title = links.week_path(year, week), f"Week {week}, {year}"
         jobs.append(_period_job(data, site, salt, keys, path, title, days, trending, around))
     months = sorted({(d.year, d.month) for d in data.days})
@@ -252,7 +285,9 @@ def period_jobs(
             mlink(months[i - 1]) if i > 0 else None,
             mlink(months[i + 1]) if i + 1 < len(months) else None,
         )
-        trending = trend("month", days[0], PERIOD_TRENDING)
+        trending = trend("month", days[0], PERIOD_TRENDING) or most_matched(
+            data, "month", days[0], PERIOD_TRENDING
+        )
         path, title = links.month_path(year, month), f"{calendar.month_name[month]} {year}"
         jobs.append(_period_job(data, site, salt, keys, path, title, days, trending, around))
     return jobs
