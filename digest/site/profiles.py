@@ -76,7 +76,7 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
             "license_name": licence_name(paper.license),
             "doi": paper.doi,
             "journal_ref": paper.journal_ref,
-            "comments": paper.comments,
+            "comments": tex_html(paper.comments) if paper.comments else None,
         },
         "listed": [
             {

@@ -22,7 +22,8 @@
   if (!bundles.length || !input || !list) return;
   var path = function (b) { return new URL(b, root).pathname; };
   var ID = /^\s*(?:arxiv:\s*)?((?:\d{4}\.\d{4,5})|(?:[a-z][a-z.-]*\/\d{7}))(?:v\d+)?\s*$/i;
-  var MAX = 30;
+  var MAX = 30;  /* results shown */
+  var LOOK = 100;  /* results whose text is loaded to put exact matches first */
 
   function slug(id) { return id.replace(/_/g, "~").replace(/\//g, "_"); }
   function say(text) { status.textContent = text; }
@@ -94,6 +95,24 @@
     return li;
   }
 
+  /* Pagefind stems words ("Chang" finds "change"): the papers holding what was typed, as
+     typed, come first: in the title, then among the authors, then in the abstract */
+  function exactFirst(items, query) {
+    var phrase = query.replace(/"/g, "").replace(/\s+/g, " ").trim()
+      .replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    var whole = new RegExp("(^|[^\\p{L}\\p{N}])" + phrase + "($|[^\\p{L}\\p{N}])", "iu");
+    function rank(item) {
+      var meta = item.meta || {};
+      if (whole.test(meta.title || "")) return 0;
+      if (whole.test(meta.authors || "")) return 1;
+      if (whole.test((item.content || "").replace(/\s+/g, " "))) return 2;
+      return 3;
+    }
+    return items.map(function (item, i) { return { item: item, key: rank(item), i: i }; })
+      .sort(function (a, b) { return a.key - b.key || a.i - b.i; })
+      .map(function (x) { return x.item; });
+  }
+
   var pagefind = null;
   function engine() {
     if (pagefind) return pagefind;
@@ -122,12 +141,12 @@
       say("Searching…");
       engine().then(function (pf) { return pf.search(query); }).then(function (found) {
         if (ticket !== latest) return;
-        var shown = found.results.slice(0, MAX);
-        return Promise.all(shown.map(function (r) { return r.data(); })).then(function (items) {
+        var looked = found.results.slice(0, LOOK);
+        return Promise.all(looked.map(function (r) { return r.data(); })).then(function (items) {
           if (ticket !== latest) return;
           var words = query.toLowerCase().replace(/"/g, " ").split(/\s+/).filter(function (w) { return w.length > 1; });
           list.textContent = "";
-          items.forEach(function (item) { list.appendChild(card(item, words)); });
+          exactFirst(items, query).slice(0, MAX).forEach(function (item) { list.appendChild(card(item, words)); });
           var total = found.results.length;
           say(total ? (total > MAX ? "The best " + MAX + " of " + total + " papers" : total + (total === 1 ? " paper" : " papers")) + " for “" + query + "”"
                     : "No paper matches “" + query + "”.");
