@@ -73,7 +73,9 @@ def make_config_module(tmp_path_factory):
 def test_the_recorded_listings_are_read_as_days():
     listing = parse_listing_file(sample_listings()[0])
     assert listing.channel_date == date(2025, 10, 6) and len(listing.papers) == 164
-    assert all(p.announce_type == "new" and p.announced == listing.channel_date for p in listing.papers)
+    assert all(
+        p.announce_type == "new" and p.announced == listing.channel_date for p in listing.papers
+    )
     # ACM classes (I.2.7) are not arXiv categories: dropped, the paper kept
     categories = {c for p in listing.papers for c in p.categories}
     assert not any(re.fullmatch(r"[A-Z]\.\d.*", c) for c in categories)

@@ -47,7 +47,8 @@ def _issue_date(value: str | None) -> date:
         from digest.store.papers import latest_announcement_day
 
         newest = default_issue_date(state.config)
-        stored = latest_announcement_day(state.db)
+        # a wrong directory has no database: make none there (the command then says so)
+        stored = latest_announcement_day(state.db) if state.config.db_path.exists() else None
         return stored if stored is not None and stored <= newest else newest
     return parse_date_option(value)  # type: ignore[return-value]
 

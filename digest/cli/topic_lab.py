@@ -283,7 +283,7 @@ def picks(
         return
     console.print(
         f"{escape(email)}: issue {plan.issue_date}, {len(plan.picks)} picks "
-        f"from {plan.candidates} candidates"
+        f"from {plan.candidates} candidates (scores: this reader's ranking scores)"
     )
     if not plan.picks:
         console.print("  nothing cleared the thresholds for this issue")

@@ -47,8 +47,10 @@ def sample_feeds() -> list[Path]:
     return [SAMPLES_DIR / name for name in DEMO_FEEDS]
 
 
-def sample_listings() -> list[Path]:
-    return sorted(LISTINGS_DIR.glob("*.jsonl"))
+def sample_listings(days: int | None = None) -> list[Path]:
+    """The recorded week's files, oldest first; the last `days` of them when given."""
+    files = sorted(LISTINGS_DIR.glob("*.jsonl"))
+    return files[-days:] if days else files
 
 
 def cut_title(title: str, width: int = TITLE_WIDTH) -> str:
@@ -62,12 +64,12 @@ def cut_title(title: str, width: int = TITLE_WIDTH) -> str:
     return head.rstrip(" ,;:-") + "…"
 
 
-def run_demo(state, progress_factory: Callable) -> Iterator[str]:
+def run_demo(state, progress_factory: Callable, days: int | None = None) -> Iterator[str]:
     from digest.store.papers import latest_announcement_day, listed_days
 
     config, db = state.config, state.db
     yield f"digest demo: working in {config.base_dir} (database {config.db_path})"
-    yield from _ingest_and_embed(config, db, progress_factory)
+    yield from _ingest_and_embed(config, db, progress_factory, days)
     yield from _topics_and_subscribers(config, db)
     yield "\nplanning and sending every announcement day, oldest first (outbox only):"
     for day in listed_days(db):
@@ -80,7 +82,7 @@ def run_demo(state, progress_factory: Callable) -> Iterator[str]:
         yield from _how_to_look(config, db, latest)
 
 
-def _ingest_and_embed(config, db, progress_factory) -> Iterator[str]:
+def _ingest_and_embed(config, db, progress_factory, days: int | None) -> Iterator[str]:
     for path in sample_feeds():
         report = ingest_feed_file(db, config, path, label=path.name.split("-20")[0])
         c = report.counts
@@ -88,7 +90,7 @@ def _ingest_and_embed(config, db, progress_factory) -> Iterator[str]:
             f"ingested {path.name}: {c.fetched} papers ({c.new} new, {c.updated} updated, "
             f"{c.unchanged} unchanged, {c.skipped} skipped) for {report.channel_date}"
         )
-    for path in sample_listings():
+    for path in sample_listings(days):
         report = ingest_listing_file(db, config, path)
         c = report.counts
         yield (
@@ -144,25 +146,19 @@ def _plan_and_send(config, db, day: date) -> Iterator[str]:
     from digest.rank.planning import plan_all
 
     plan = plan_all(db, config, day)
-    line = f"  {day} ({day:%a}): "
+    line = f"  {day} {day:%a}: "
     if plan.kept_sent and not plan.planned:
-        line += f"{plan.kept_sent} issues planned and sent by an earlier run, kept as they were"
+        line += f"{plan.kept_sent} issues planned by an earlier run (kept)"
     else:
-        line += (
-            f"{plan.planned} subscribers planned, {plan.picks} picks, "
-            f"{plan.topic_matches} curated topic matches"
-        )
+        line += f"{plan.planned} planned, {plan.picks} picks, {plan.topic_matches} topic matches"
     if config.mail.backend != "outbox":
-        yield (
-            line
-            + f"; not sent ([mail].backend is {config.mail.backend}, the demo only uses the outbox)"
-        )
+        yield line + f"; not sent (the demo only uses the outbox, not {config.mail.backend})"
         return
     # The recorded days are in the past: --force past the stale-issue guard, outbox only.
     sent = send_issue(db, config, day, force=True)
     yield (
-        line + f"; emails: {sent.sent} written to the outbox, {sent.already_handled} already "
-        f"sent earlier, {sent.empty} with nothing to send"
+        line + f"; {sent.sent} emails written, {sent.already_handled} sent earlier, "
+        f"{sent.empty} with nothing to send"
     )
 
 
@@ -171,7 +167,10 @@ def _picks(db, day: date) -> Iterator[str]:
     from digest.store.papers import get_papers
     from digest.store.subscribers import list_subscribers
 
-    yield f"\nthe picks of {day}, the latest day (`digest picks EMAIL` shows them again):"
+    yield (
+        f"\nthe picks of {day}, the latest day, with each reader's ranking score "
+        "(`digest picks EMAIL` shows them again):"
+    )
     for subscriber in list_subscribers(db, status="active"):
         plan = load_plan(db, subscriber.id, day)
         if plan is None:
