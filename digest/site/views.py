@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from digest.mail import links
 from digest.site.gather import PaperEntry, SiteData
+from digest.site.jobs import depth_root
 from digest.site.texmath import clip_tex, tex_html
 
 SNIPPET_CHARS = 320
@@ -22,6 +23,17 @@ TYPE_LABELS = {
     "replace": "Replaced",
     "replace-cross": "Replaced cross-list",
 }
+
+
+def page_base(site: dict, path: str, title: str, active: str) -> dict:
+    """What every page's base template needs."""
+    return {
+        "site": site,
+        "root": depth_root(path),
+        "page_title": title,
+        "active": active,
+        "page_path": path,
+    }
 
 
 @lru_cache(maxsize=4096)
