@@ -196,3 +196,16 @@ def test_trending_cli_far_dates_and_bad_limits_exit_cleanly(sample_db, make_conf
         assert (code, json.loads(out), err) == (0, [], "")
     code, out, err = run_cli_in_process(path, capsys, "trending", "--limit", "0")
     assert code == 2 and out == "" and "--limit must be at least 1" in err
+
+
+def test_the_email_has_no_trending_section_until_a_reader_shows_interest(sample_db, sample_config):
+    """Papers that matched curated topics are not "Trending today": with no like or click
+    the issue's trending list is empty (the email leaves the section out)."""
+    from digest.mail.sending import trending_papers
+
+    add_topic(sample_db, Topic(name="Agents", kind="curated", keywords=("agent", "agents")))
+    assert planning.match_curated_topics(sample_db, sample_config, DAY) > 0
+    assert trending_papers(sample_db, DAY) == []
+    reader = add_subscriber(sample_db, "r@example.org", status="active")
+    add_feedback(sample_db, reader.id, "2508.13174", "like")
+    assert [p.id for p in trending_papers(sample_db, DAY)] == ["2508.13174"]
