@@ -1,5 +1,5 @@
 """Every command that defaults to "the latest day" means the same day: the newest
-announcement day that listed new or cross-listed papers (`store.papers.
+announcement day that listed new or cross-listed papers (`store.days.
 latest_announcement_day`). A later day of only replacements, or today's date, is not it."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from datetime import date
 from digest.ingest.daily import ingest_listing
 from digest.models import ParsedListing
 from digest.site.build import build_site
-from digest.store.papers import get_paper, latest_announcement_day, listed_days
+from digest.store.days import latest_announcement_day, listed_days
+from digest.store.papers import get_paper
 from digest.subscribers.manage import add_subscriber
 from tests.conftest import run_cli_in_process
 

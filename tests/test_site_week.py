@@ -20,7 +20,8 @@ from digest.ingest.listing_file import ingest_listing_file, parse_listing_file
 from digest.ops.demo import sample_feeds, sample_listings
 from digest.site.build import build_site
 from digest.store import open_db
-from digest.store.papers import get_paper, latest_announcement_day
+from digest.store.days import latest_announcement_day
+from digest.store.papers import get_paper
 from tests.browser import launched_chromium
 
 # what must never reach a page: TeX commands the email already cleans, and $…$ maths

@@ -44,7 +44,7 @@ def _issue_date(value: str | None) -> date:
     site call the latest day), else arXiv's newest listing date (today in New York)."""
     if value is None:
         from digest.pipeline import default_issue_date
-        from digest.store.papers import latest_announcement_day
+        from digest.store.days import latest_announcement_day
 
         newest = default_issue_date(state.config)
         # a wrong directory has no database: make none there (the command then says so)

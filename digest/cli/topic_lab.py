@@ -28,7 +28,7 @@ IssueDate = Annotated[
 
 def _latest_day() -> date | None:
     """The day "latest" means in every command: the newest announcement day with papers."""
-    from digest.store.papers import latest_announcement_day
+    from digest.store.days import latest_announcement_day
 
     return latest_announcement_day(stored_db())
 

@@ -25,7 +25,7 @@ class PreviewFiles:
 
 def latest_issue_date(db) -> date:
     """The latest announcement day with papers: what every command means by "the latest day"."""
-    from digest.store.papers import latest_announcement_day
+    from digest.store.days import latest_announcement_day
 
     day = latest_announcement_day(db)
     if day is None:

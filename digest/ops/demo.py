@@ -65,7 +65,7 @@ def cut_title(title: str, width: int = TITLE_WIDTH) -> str:
 
 
 def run_demo(state, progress_factory: Callable, days: int | None = None) -> Iterator[str]:
-    from digest.store.papers import latest_announcement_day, listed_days
+    from digest.store.days import latest_announcement_day, listed_days
 
     config, db = state.config, state.db
     yield f"digest demo: working in {config.base_dir} (database {config.db_path})"

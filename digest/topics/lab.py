@@ -20,8 +20,9 @@ from digest.models import Topic
 from digest.rank import score as rank
 from digest.rank.planning import build_profile, load_pool, trending_signal
 from digest.store import ranking as rank_store
+from digest.store.days import latest_announcement_day
 from digest.store.feedback import normalise_paper_id
-from digest.store.papers import announcement_dates, existing_paper_ids, latest_announcement_day
+from digest.store.papers import announcement_dates, existing_paper_ids
 from digest.store.topics import get_topic
 from digest.topics.catalog import TopicProblem, clean_categories, one_line, resolve_author
 
