@@ -1,6 +1,6 @@
 """Library import: a GENERATED 2,000-entry BibTeX library against the real week of listings.
 
-Run: python bench/library_import.py [--listings ../shared/fixtures/arxiv/listings] [--repeat 3]
+Run: python bench/library_import.py [--listings data/samples/listings] [--repeat 3] [--pad N]
 
 The store holds the recorded week (1,202 papers, 2025-10-06 … 10). The library is GENERATED
 from it: every paper of the week once, written the ways exporters write them (Zotero eprint,
@@ -31,7 +31,7 @@ from digest.store.db import open_db  # noqa: E402
 from digest.subscribers.library import import_library  # noqa: E402
 from digest.subscribers.manage import add_subscriber  # noqa: E402
 
-LISTINGS = ROOT.parent / "shared" / "fixtures" / "arxiv" / "listings"
+LISTINGS = ROOT / "data" / "samples" / "listings"  # the recorded real week
 ACCENTS = {"é": r"\'{e}", "ü": r"\"{u}", "ö": r"\"{o}", "á": r"\'{a}", "è": r"\`{e}"}
 
 
