@@ -132,7 +132,7 @@ def test_a_render_error_stops_the_run_before_anything_is_sent(outbox_config):
     config = outbox_config
     db = open_db(config.db_path)
     subs = seed_subscribers(db, 3)
-    db.execute("UPDATE subscribers SET manage_token = NULL WHERE id = ?", [subs[2].id])
+    db.execute("UPDATE subscribers SET manage_selector = NULL WHERE id = ?", [subs[2].id])
     with pytest.raises(DigestError, match=f"subscriber {subs[2].id} failed.*nothing was sent"):
         send_issue(db, config, ISSUE, now=ON_TIME)
     assert ledger.list_deliveries(db) == []

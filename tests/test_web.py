@@ -677,7 +677,10 @@ def test_saving_preferences_unchanged_keeps_every_own_topic(web):
     config, base_url, db = web
     subscribe(base_url, "kim@example.org", own_topic="graph  neural\nnetworks ")
     httpx.post(base_url + confirm_path(wait_for_messages(config, 1)[0]))
-    owner = db.execute("SELECT id, manage_token FROM subscribers").fetchone()
+    from digest.store.subscribers import list_subscribers
+
+    [kim] = list_subscribers(db)
+    owner = (kim.id, kim.manage_token)
     add_personal_topic(db, owner[0], name="Sheaves", keywords=["sheaf", "topos"])
     before = db.execute(
         "SELECT id, name, keywords_json FROM topics WHERE owner_id = ?", [owner[0]]

@@ -7,23 +7,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
 from digest.errors import UsageError
-from digest.store import service
+from digest.store import service, tokens
 
 log = logging.getLogger("digest.web")
 
@@ -130,21 +129,9 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
 
 # ------------------------------------------------------------------ secret key and CSRF
 def load_secret_key(config: Config) -> bytes:
-    """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir."""
-    env = os.environ.get("DIGEST_SECRET_KEY")
-    if env:
-        return env.encode("utf-8")
-    path = Path(config.db_path).parent / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode("utf-8")
+    """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir
+    (the key manage tokens are derived with, too: digest/store/tokens.py)."""
+    return tokens.secret_key(config.db_path)
 
 
 def csrf_token(key: bytes, manage_token: str) -> str:
@@ -220,6 +207,19 @@ def warm_up() -> None:
             environment().get_template(name)
 
 
+class _ArchiveFiles(StaticFiles):
+    """StaticFiles whose folder-without-slash redirect is relative: Starlette builds an absolute
+    URL from the request's Host header, so `GET //evil.com/x` with `Host: evil.com` was sent
+    to another site. `topics` -> `topics/` stays on whatever host the reader used."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        response = await super().get_response(path, scope)
+        if isinstance(response, RedirectResponse):  # only ever the folder case
+            folder = scope["path"].rsplit("/", 1)[-1]
+            return RedirectResponse(quote(folder, safe="") + "/", status_code=307)
+        return response
+
+
 class SiteFiles:
     """The static archive, served once it has been built (404 until then)."""
 
@@ -229,11 +229,13 @@ class SiteFiles:
 
     async def __call__(self, scope, receive, send):
         if self.files is None and self.directory.is_dir():
-            self.files = StaticFiles(directory=str(self.directory), html=True)
+            self.files = _ArchiveFiles(directory=str(self.directory), html=True)
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(405, "This address only answers GET.", {"allow": "GET, HEAD"})
         if self.files is None:
             raise HTTPException(
                 404, "Nothing here yet: the archive has not been built (`digest site build`)."
             )
+        if any(part in (".", "..") for part in scope["path"].split("/")):
+            raise HTTPException(404)  # no page of the archive has a dot segment in its address
         await self.files(scope, receive, send)
