@@ -136,7 +136,7 @@ def _check_templates(config: Config, report: DoctorReport) -> None:
         except jinja2.TemplateError as exc:
             broken.append(f"{name}: {exc}")
     try:
-        from digest.web.actions import confirmation_email
+        from digest.mail.notices import confirmation_email
 
         confirmation_email(config, "doctor@example.org", "x" * 43)
     except Exception as exc:  # any failure here means sign-ups break

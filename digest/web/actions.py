@@ -13,11 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import getaddresses
 
 from digest.config import Config
 from digest.errors import UsageError
-from digest.mail.compose import confirmation_email  # noqa: F401  (ops.py and web.py use it here)
+from digest.mail.notices import confirmation_email, preferences_link_email
 from digest.models import Subscriber
 from digest.store import service as service_store
 from digest.store.db import transaction
@@ -29,6 +28,7 @@ log = logging.getLogger("digest.web")
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 RESEND_STATUSES = ("pending", "unsubscribed")  # a new sign-up re-sends the confirmation
+LINK_STATUSES = ("active", "paused", "unsubscribed")  # may be sent their preferences link
 
 
 def token_format_ok(token: str) -> bool:
@@ -119,9 +119,7 @@ def subscribe(
         _dry_run(db, choices)  # every form gets the same checks and work: no tell-tale
         existing = people.get_subscriber_by_email(db, email)
         if existing is not None and existing.status not in RESEND_STATUSES:
-            detail = f"already {existing.status}: nothing sent"  # active, bounced, complained
-            record_consent(db, config, existing.id, "subscribe", "web", ip, detail)
-            return None
+            return _already_subscribed(db, config, existing, ip)
         # a new address gets a bare pending row; the choices wait with the token (confirm)
         subscriber = existing or people.add_subscriber(db, email, status="pending", source="web")
         token = secrets.token_urlsafe(32)
@@ -130,7 +128,23 @@ def subscribe(
         )
         detail = "new" if existing is None else "re-sent confirmation"
         record_consent(db, config, subscriber.id, "subscribe", "web", ip, detail)
-    return confirmation_email(config, subscriber.email, token)
+    return confirmation_email(config, subscriber.email, token, choices)
+
+
+def _already_subscribed(db, config: Config, existing: Subscriber, ip: str | None):
+    """A subscribed address used the sign-up form: it gets its preferences link, and nothing
+    else changes until someone opens it (the form's choices are not applied). Bounced and
+    complained addresses get nothing: we never mail them."""
+    mailable = existing.status in LINK_STATUSES and existing.manage_token
+    detail = f"already {existing.status}: " + (
+        "preferences link sent" if mailable else "nothing sent"
+    )
+    record_consent(db, config, existing.id, "subscribe", "web", ip, detail)
+    if not mailable:
+        return None
+    return preferences_link_email(
+        config, existing.email, existing.manage_token or "", signed_up_again=True
+    )
 
 
 def _choices(db, form: SignupForm) -> dict:
@@ -217,25 +231,6 @@ def _dry_add(db, choices: dict) -> None:
         pass
 
 
-def send_confirmation(config: Config, message: EmailMessage) -> None:
-    """Send through the configured backend; failures are logged without the address."""
-    from digest.mail.registry import get_backend
-
-    try:
-        backend = get_backend(config)
-        try:
-            backend.send(message, "confirm-" + secrets.token_hex(8))
-        finally:
-            backend.close()
-    except Exception as exc:  # the visitor already has their answer; the operator gets a line
-        text = str(exc)
-        for header in message.get_all("To", []):  # servers quote the recipient in refusals
-            for _, address in getaddresses([str(header)]):
-                if address:
-                    text = re.sub(re.escape(address), "<recipient>", text, flags=re.I)
-        log.warning("confirmation mail not sent: %s: %s", type(exc).__name__, text)
-
-
 def find_confirm_token(db, token: str) -> dict | None:
     """The usable token's row, or None (unknown, used or expired)."""
     if not token_format_ok(token):
@@ -244,6 +239,15 @@ def find_confirm_token(db, token: str) -> dict | None:
     if row is None or not service_store.confirm_token_usable(row):
         return None
     return row
+
+
+def confirm_token_address(db, token: str) -> str | None:
+    """The address a usable confirmation link would confirm (shown on its page), else None."""
+    from digest.store import subscribers as subscriber_store
+
+    row = find_confirm_token(db, token)
+    subscriber = subscriber_store.get_subscriber(db, row["subscriber_id"]) if row else None
+    return subscriber.email if subscriber is not None else None
 
 
 def already_confirmed(db, token: str) -> bool:

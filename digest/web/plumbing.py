@@ -151,7 +151,23 @@ def _opaque(key: bytes, kind: str, value: str) -> str:
 
 # ------------------------------------------------------------------ rate limits
 def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> bool:
-    """Count one hit for (kind, value); True when over `limit` per minute/day.
+    """Count one hit for (kind, value); True when over `limit` per minute/day."""
+    return _recent_hits(db, _opaque(key, kind, value), per, hit=True) > limit
+
+
+def token_misses_over(db, key: bytes, ip: str, limit: int) -> bool:
+    """Has this client had `limit` wrong token links in the last minute? (Counts nothing.)"""
+    return _recent_hits(db, _opaque(key, "token-miss", ip), "minute", hit=False) >= limit
+
+
+def count_token_miss(db, key: bytes, ip: str) -> None:
+    """One more wrong token link from this client (its own write transaction)."""
+    with service.eager_transaction(db):
+        _recent_hits(db, _opaque(key, "token-miss", ip), "minute", hit=True)
+
+
+def _recent_hits(db, opaque: str, per: str, *, hit: bool) -> float:
+    """Hits in the last minute/day, counting one more first when `hit`.
 
     A sliding-window estimate: this window's hits plus the previous window's, weighted by how
     much of it still lies within the last minute/day, so a burst across a boundary still counts.
@@ -159,14 +175,14 @@ def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> b
     now = datetime.now(UTC)
     span = timedelta(minutes=1) if per == "minute" else timedelta(days=1)
     shape = "%Y-%m-%dT%H:%M" if per == "minute" else "%Y-%m-%d"
-    opaque = _opaque(key, kind, value)
-    count = service.hit_rate_limit(db, opaque, now.strftime(shape))
+    window = now.strftime(shape)
+    count = (service.hit_rate_limit if hit else service.rate_count)(db, opaque, window)
     previous = service.rate_count(db, opaque, (now - span).strftime(shape))
-    start = datetime.strptime(now.strftime(shape), shape).replace(tzinfo=UTC)
+    start = datetime.strptime(window, shape).replace(tzinfo=UTC)
     remaining = 1 - (now - start) / span
-    if count == 1 and per == "day":
-        service.prune_rate_limits(db, (now - 2 * span).strftime(shape))
-    return count + previous * remaining > limit
+    if hit and count == 1:  # a new window: the ones of two days ago can go
+        service.prune_rate_limits(db, (now - timedelta(days=2)).strftime("%Y-%m-%d"))
+    return count + previous * remaining
 
 
 class RateLimited(Exception):
@@ -197,13 +213,14 @@ class Databases:
 def warm_up() -> None:
     """Import and compile now what the first requests would otherwise wait for."""
     import digest.mail.compose  # noqa: F401  (css-inline, the mail templates)
+    import digest.mail.notices  # noqa: F401
     import digest.store.feedback  # noqa: F401
     import digest.subscribers.manage  # noqa: F401
     import digest.topics.catalog  # noqa: F401
     from digest.render import environment
 
     for name in environment().list_templates():
-        if name.startswith("web/") or name.startswith("email/confirm"):
+        if name.startswith("web/") or name.startswith("email/notice"):
             environment().get_template(name)
 
 
