@@ -146,3 +146,38 @@ def test_the_folder_redirect_never_sends_a_reader_to_the_request_host(make_confi
         followed = httpx.get(f"{base_url}/topics", follow_redirects=True)
         assert followed.status_code == 200 and "topics" in followed.text
         assert str(followed.url) == f"{base_url}/topics/"
+
+
+# ------------------------------------------------------------------ guessing token links
+def test_a_client_guessing_token_links_is_stopped_and_then_learns_nothing(make_config):
+    """/u, /p and /f answered unlimited guesses. Now wrong links count per client: past
+    [service].token_misses_per_ip_per_minute every token link from that client is a 429 for
+    the minute, a right one too (or the answer would tell a hit). Another client, here a
+    second address behind the trusted proxy, is not affected."""
+    import secrets
+
+    from digest.subscribers.manage import add_subscriber
+
+    config, _ = make_config({"service": {"trusted_proxies": ["127.0.0.1"]}})  # 10 a minute
+    db = open_db(config.db_path)
+    token = add_subscriber(db, "kept@example.org", status="active").manage_token
+    guesser = {"x-forwarded-for": "203.0.113.7"}
+    reader = {"x-forwarded-for": "198.51.100.2"}
+    with ServerThread(config) as base_url:
+        answers = []
+        for n in range(40):
+            guess = secrets.token_urlsafe(36)
+            path = (f"/p/{guess}", f"/u/{guess}", f"/f/{guess}?paper=2508.01234&kind=like")
+            answers.append(httpx.get(base_url + path[n % 3], headers=guesser).status_code)
+        assert answers[:3] == [404, 404, 404]
+        assert 429 in answers
+        first = answers.index(429)
+        assert set(answers[first:]) == {429}  # once stopped, stopped for the minute
+        stopped = httpx.get(f"{base_url}/p/{token}", headers=guesser)
+        assert stopped.status_code == 429 and stopped.headers["retry-after"] == "60"
+        assert "kept@example.org" not in stopped.text
+        assert httpx.post(f"{base_url}/u/{token}", headers=guesser).status_code == 429
+        fine = httpx.get(f"{base_url}/p/{token}", headers=reader)
+        assert fine.status_code == 200 and "kept@example.org" in fine.text
+    assert db.execute("SELECT status FROM subscribers").fetchone() == ("active",)
+    db.conn.close()

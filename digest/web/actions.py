@@ -155,8 +155,19 @@ def _choices(db, form: SignupForm) -> dict:
         "frequency": form.frequency,
         "topics": topics,
         "own_topic": _one_line(form.own_topic)[:500],
-        "authors": form.authors[:5],
+        "authors": [_archive_spelling(db, name) for name in form.authors[:5]],
     }
+
+
+def _archive_spelling(db, author: str) -> str:
+    """A followed author as the archive spells them (the confirmation mail names them so);
+    one the archive does not know stays as typed, and the dry run refuses it by its field."""
+    from digest.topics.catalog import resolve_author
+
+    try:
+        return resolve_author(db, author)
+    except UsageError:
+        return author
 
 
 def _apply_choices(db, subscriber_id: int, choices: dict) -> None:
