@@ -181,3 +181,78 @@ def test_a_client_guessing_token_links_is_stopped_and_then_learns_nothing(make_c
         assert fine.status_code == 200 and "kept@example.org" in fine.text
     assert db.execute("SELECT status FROM subscribers").fetchone() == ("active",)
     db.conn.close()
+
+
+# ------------------------------------------------------------------ a full disk under the outbox
+FULL_DISK_SCRIPT = """
+set -e
+mount -t tmpfs -o size=100k tmpfs "$OUTBOX"
+set +e
+"$PYTHON" -m digest --config "$CONFIG" send --date 2025-08-20 --force
+echo "exit=$?"
+echo "files:"; find "$OUTBOX" -type f -printf '%f\\n'
+"""
+
+
+def test_a_full_disk_under_the_outbox_names_the_path_keeps_the_rest_queued_and_no_temp_files(
+    make_config, tmp_path
+):
+    """A full disk mid-send printed only `No space left on device` and left
+    `.index.html.<hex>.tmp` (and half-written `.eml` temp files) behind. Now the line names the
+    file it could not write, says how many stay queued, and no temp file is left; the next
+    send, with room again, sends exactly the rest. A real full disk: a 100 KB tmpfs mounted
+    over the outbox inside a user and mount namespace (skipped where those are not allowed)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from digest.store.deliveries import count_by_state
+    from tests.delivery_support import ISSUE, seed_subscribers
+
+    if shutil.which("unshare") is None:
+        pytest.skip("no unshare(1) here to mount a small file system")
+    probe = subprocess.run(["unshare", "-rm", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"user+mount namespaces not allowed here: {probe.stderr.decode().strip()}")
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    config, config_path = make_config(
+        {"mail": {"outbox_dir": str(outbox), "rate_per_second": 1000.0, "retry_base_seconds": 0.01}}
+    )
+    db = open_db(config.db_path)
+    seed_subscribers(db, 20)  # ~22 KB each as .eml + .html: the disk fills after a few
+    db.conn.close()
+    env = {**os.environ, "OUTBOX": str(outbox), "CONFIG": str(config_path)}
+    env["PYTHON"] = sys.executable
+    run = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", FULL_DISK_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert "exit=1" in run.stdout, run.stdout + run.stderr
+    written = run.stdout.split("files:", 1)[1].split()
+    assert written and not [name for name in written if name.endswith(".tmp")], written
+    said = " ".join((run.stdout + run.stderr).split())
+    assert f"cannot write {outbox}/{ISSUE.isoformat()}/" in said
+    assert "No space left on device" in said
+    sent = len([name for name in written if name.endswith(".eml")])
+    assert f"{20 - sent - 1} stay queued" in said
+
+    db = open_db(config.db_path)  # the ledger agrees: nothing lost, nothing sent twice
+    states = count_by_state(db, ISSUE)
+    assert (states["sent"], states["failed"], states["queued"]) == (sent, 1, 20 - sent - 1)
+    db.conn.close()
+    again = subprocess.run(  # room again (the tmpfs is gone with its namespace)
+        [sys.executable, "-m", "digest", "--config", str(config_path), "send"]
+        + ["--date", ISSUE.isoformat(), "--force"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"sent {20 - sent}," in again.stdout
+    assert len(list((outbox / ISSUE.isoformat()).glob("*.eml"))) == 20 - sent
