@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, date, datetime
@@ -596,10 +597,10 @@ def test_feedback_links_say_what_they_do_and_meta_lines_share_one_separator():
     papers = [make_paper(0, categories=("cs.LG", "stat.ML"))]
     trending = [make_paper(10, title="Trending paper", categories=("cs.AI", "cs.CL"))]
     rendered = build(papers, trending)
-    anchors = dict(
-        (text, href)
+    anchors = {  # each link's words as a reader sees them (kept on one line by &nbsp;)
+        html.unescape(text).replace("\xa0", " "): href
         for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', rendered.html)
-    )
+    }
     assert "kind=like" in anchors["👍 More like this"]
     assert "kind=dislike" in anchors["👎 Less like this"]
     assert "/papers/" in anchors["Similar papers"] and "/f/" not in anchors["Similar papers"]
