@@ -20,6 +20,8 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
+from digest.errors import DigestError
+
 SELECTOR_CHARS = 16  # 12 random bytes, base64url: finds the row, proves nothing
 MAC_CHARS = 32  # 24 bytes of HMAC-SHA256: what a guess has to hit
 TOKEN_CHARS = SELECTOR_CHARS + MAC_CHARS
@@ -67,7 +69,16 @@ def _key_file(path: Path) -> bytes:
 def database_key(db) -> bytes:
     """The secret key of an open SQLite database (the file's folder decides); read again
     only when the key file changes."""
-    row = db.conn.execute("PRAGMA database_list").fetchone()
+    try:
+        row = db.conn.execute("PRAGMA database_list").fetchone()
+    except Exception as exc:  # not SQLite: a server database has no folder to keep a key in
+        env = os.environ.get("DIGEST_SECRET_KEY")
+        if not env:
+            raise DigestError(
+                "set DIGEST_SECRET_KEY (the same on every machine): with a database server, "
+                "manage links are made with it"
+            ) from exc
+        return env.encode("utf-8")
     db_file = row[2] if row else ""
     stamp: tuple[int, int] | None = None
     if db_file:
