@@ -25,6 +25,7 @@ install-test: install
 	@echo "==> the test tools (pip install -e '.[test]') and headless Chromium"
 	$(PY) -m pip install --progress-bar on -e ".[test]"
 	bash scripts/install-browser
+	bash scripts/install-postgres
 
 demo: install
 	@echo "==> digest demo: recorded arXiv listings ranked, mailed to the outbox, and the archive built"

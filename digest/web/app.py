@@ -51,7 +51,7 @@ def create_app(config: Config) -> Starlette:
     """The web app for this config (migrates the database once, at creation)."""
     from digest.store import open_db
 
-    open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
+    open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
     warm_up()
     public_key_text = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
     webhook_key = load_public_key(public_key_text) if public_key_text else None
