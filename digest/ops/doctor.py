@@ -97,6 +97,13 @@ def _check_secrets(config: Config, report: DoctorReport) -> None:
     keep = "; keep it, and apart from database backups: every emailed link is made with it"
     if secret("DIGEST_SECRET_KEY"):
         report.add("secret key", "ok", "DIGEST_SECRET_KEY from the environment" + keep)
+    elif config.on_postgres:
+        report.add(
+            "secret key",
+            "fail",
+            "DIGEST_SECRET_KEY is not set: with PostgreSQL every machine needs the same one "
+            "(manage links in emails and the web forms are made with it)",
+        )
     elif key_file.exists():
         mode = key_file.stat().st_mode & 0o777
         status = "ok" if mode & 0o077 == 0 else "warn"

@@ -194,8 +194,10 @@ def m003_manage_tokens_not_at_rest(db) -> None:
     if not rows:
         return
     key = tokens.database_key(db) if any(token for _, token in rows) else b""
-    was = db.execute("PRAGMA secure_delete").fetchone()[0]
-    db.execute("PRAGMA secure_delete = ON")
+    sqlite = getattr(db, "dialect", "sqlite") == "sqlite"
+    was = db.execute("PRAGMA secure_delete").fetchone()[0] if sqlite else 0
+    if sqlite:
+        db.execute("PRAGMA secure_delete = ON")
     for subscriber_id, token in rows:
         db.execute(
             "UPDATE subscribers SET manage_selector = ?, legacy_token_hash = ?,"
@@ -206,4 +208,5 @@ def m003_manage_tokens_not_at_rest(db) -> None:
                 subscriber_id,
             ],
         )
-    db.execute(f"PRAGMA secure_delete = {int(was)}")
+    if sqlite:
+        db.execute(f"PRAGMA secure_delete = {int(was)}")

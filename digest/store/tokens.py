@@ -67,19 +67,18 @@ def _key_file(path: Path) -> bytes:
 
 
 def database_key(db) -> bytes:
-    """The secret key of an open SQLite database (the file's folder decides); read again
-    only when the key file changes."""
-    try:
-        row = db.conn.execute("PRAGMA database_list").fetchone()
-    except Exception as exc:  # not SQLite: a server database has no folder to keep a key in
+    """The secret key of an open database, cached: for SQLite, the key beside its file (read
+    again only when the file changes); for a server database, DIGEST_SECRET_KEY, which every
+    machine of the fleet must share (there is no folder to keep a key file in)."""
+    if getattr(db, "dialect", "sqlite") != "sqlite":
         env = os.environ.get("DIGEST_SECRET_KEY")
         if not env:
             raise DigestError(
-                "set DIGEST_SECRET_KEY (the same on every machine): with a database server, "
-                "manage links are made with it"
-            ) from exc
+                "set DIGEST_SECRET_KEY, the same on every machine: with a database server, "
+                "manage links (and the web forms) are made with it"
+            )
         return env.encode("utf-8")
-    db_file = row[2] if row else ""
+    db_file = _sqlite_file(db)
     stamp: tuple[int, int] | None = None
     if db_file:
         try:
@@ -88,6 +87,15 @@ def database_key(db) -> bytes:
         except FileNotFoundError:
             pass
     return _cached_key(db_file, os.environ.get("DIGEST_SECRET_KEY", ""), stamp)
+
+
+def _sqlite_file(db) -> str:
+    """The main database file of a SQLite connection ("" in memory)."""
+    location = getattr(db, "location", None)
+    if location is not None:
+        return location() or ""
+    row = db.conn.execute("PRAGMA database_list").fetchone()  # a bare sqlite-utils Database
+    return row[2] if row else ""
 
 
 @lru_cache(maxsize=64)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
-from digest.errors import UsageError
+from digest.errors import DigestError, UsageError
 from digest.store import service, tokens
 
 log = logging.getLogger("digest.web")
@@ -130,7 +131,13 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
 # ------------------------------------------------------------------ secret key and CSRF
 def load_secret_key(config: Config) -> bytes:
     """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir
-    (the key manage tokens are derived with, too: digest/store/tokens.py)."""
+    (the key manage tokens are derived with, too: digest/store/tokens.py). On PostgreSQL the
+    fleet shares one key, so it must come from the environment (DigestError otherwise)."""
+    if config.on_postgres and not os.environ.get("DIGEST_SECRET_KEY"):
+        raise DigestError(
+            "set DIGEST_SECRET_KEY, the same on every machine: with a database server, "
+            "manage links and the web forms are made with it"
+        )
     return tokens.secret_key(config.db_path)
 
 
