@@ -28,7 +28,7 @@ install-test: install
 	bash scripts/install-postgres
 
 demo: install
-	@echo "==> digest demo: recorded arXiv listings ranked, mailed to the outbox, and the archive built"
+	@echo "==> digest demo: a recorded week of arXiv ranked, mailed to the outbox, and the archive built"
 	$(VENV)/bin/digest demo
 
 test: install-test
