@@ -121,7 +121,7 @@ class IngestCounts:
 
 
 LIBRARY_TOPIC = "From your library"  # the picks close to a subscriber's imported library
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "complained")
 FREQUENCIES = ("daily", "weekly")
 FEEDBACK_KINDS = ("like", "dislike", "click")
 

@@ -9,8 +9,6 @@ lacks are not fetched during the request: the next daily run fetches them.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -24,11 +22,10 @@ from digest.models import Subscriber
 from digest.store import library as library_store
 from digest.subscribers.library_formats import MAX_LIBRARY_BYTES
 from digest.web import feed as feeds
-from digest.web.plumbing import csrf_ok, read_capped
+from digest.web.context import WebContext
+from digest.web.plumbing import RateLimited, csrf_ok, read_capped
 
 FORM_OVERHEAD_BYTES = 64 * 1024  # the multipart headers and the other fields around the file
-MessagePage = Callable[..., Response]
-SubscriberFor = Callable[[str], Awaitable[Subscriber | None]]
 
 
 def library_view(db, config: Config, key: bytes, subscriber: Subscriber) -> dict:
@@ -42,10 +39,9 @@ def library_view(db, config: Config, key: bytes, subscriber: Subscriber) -> dict
     }
 
 
-def reader_routes(
-    dbs, config: Config, key: bytes, message: MessagePage, subscriber_for: SubscriberFor
-) -> list[Route]:
+def reader_routes(ctx: WebContext) -> list[Route]:
     """The feed and the library form, for `digest.web.app.create_app`."""
+    dbs, config, key, message = ctx.dbs, ctx.config, ctx.key, ctx.message
 
     async def feed(request: Request) -> Response:
         token = request.path_params["token"]
@@ -57,7 +53,10 @@ def reader_routes(
 
     async def library(request: Request) -> Response:
         token = request.path_params["token"]
-        subscriber = await subscriber_for(token)
+        try:
+            subscriber = await ctx.subscriber_for(request, token)
+        except RateLimited:
+            return message("Too many requests", "Please wait a little and try again.", 429)
         if subscriber is None:
             return message("Link not found", "This link is not valid (any more).", 404)
         back = f"{links.preferences_url('', token)}#library"
