@@ -17,9 +17,7 @@ DAY = date(2025, 8, 20)
 
 
 def _subscriber(db, email: str) -> int:
-    return subscriber_store.insert_subscriber(
-        db, {"email": email, "status": "active", "manage_token": email}
-    )
+    return subscriber_store.insert_subscriber(db, {"email": email, "status": "active"})
 
 
 def _papers(db) -> None:
