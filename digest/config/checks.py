@@ -188,7 +188,9 @@ def _validate_embedding_backend(config: Config, src: str) -> None:
             f"got {embedding.backend!r}"
         )
     bundled = (BUNDLED_MODEL, BUNDLED_MODEL + "-int8")
-    if embedding.backend == "onnx" and (embedding.model not in bundled or embedding.device != "cpu"):
+    if embedding.backend == "onnx" and (
+        embedding.model not in bundled or embedding.device != "cpu"
+    ):
         raise ConfigError(
             f"{src}: [embedding].backend = 'onnx' runs the bundled model on the cpu device only "
             f"({' or '.join(bundled)})"

@@ -139,7 +139,11 @@ def _build(model: str, staging: Path) -> tuple[bool, float, str | None]:
         min_cosine = verify(staging)
     threshold = MIN_COSINE[variant_of(model)]
     if min_cosine < threshold:
-        return False, min_cosine, f"vectors differ from torch (cosine {min_cosine:.5f} < {threshold})"
+        return (
+            False,
+            min_cosine,
+            f"vectors differ from torch (cosine {min_cosine:.5f} < {threshold})",
+        )
     return True, min_cosine, None
 
 

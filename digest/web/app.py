@@ -63,6 +63,9 @@ def create_app(config: Config) -> Starlette:
 
     open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
     warm_up()
+    preferences_actions.preload_encoder(
+        config
+    )  # the first preferences save embeds without waiting for it
     dbs = Databases(config)
     key = load_secret_key(config)
     public_key_text = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
