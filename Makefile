@@ -17,6 +17,7 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install --quiet --retries 1 "$(TORCH_CPU)" --extra-index-url $(TORCH_INDEX)
 	$(PY) -m pip install --quiet -e .
+	-$(PY) -m digest embed --prepare  # the bundled model's ONNX export, built once and checked
 
 install-test: install
 	$(PY) -m pip install --quiet -e ".[test]"
