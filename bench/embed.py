@@ -20,7 +20,9 @@ and the mean over --seeds).
 
 --papers N generates N papers from the same week, re-using its abstracts under new ids (with a
 suffix, so each text is new to the cache), imports them into a fresh store and runs
-`digest embed` as a subprocess: papers/s over the whole run, CPU seconds, peak RSS.
+`digest embed` as a subprocess, SIGKILLs it half-way (--kill-at 0.5; 0 = let it run) and runs
+it again: papers/s over the whole job, CPU seconds, peak RSS, and whether every paper ended
+with exactly one vector.
 """
 
 from __future__ import annotations
@@ -203,6 +205,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--papers", type=int, default=0)
+    parser.add_argument(
+        "--kill-at", type=float, default=0.5, help="with --papers: SIGKILL at this share, 0 never"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--texts-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -210,7 +215,7 @@ def main() -> None:
         worker(args.worker, args.texts_file)
         return
     if args.papers:
-        bulk(args.papers)
+        bulk(args.papers, args.kill_at)
         return
     compare(args)
 
@@ -291,8 +296,12 @@ def quality(variants: list[str], seeds: int) -> None:
         print(f"{variant:<8} {each[0]:.3f}  {statistics.mean(each):.3f}")
 
 
-def bulk(count: int) -> None:
-    """`digest embed` over `count` generated papers in a fresh store: sustained rate and RSS."""
+def bulk(count: int, kill_at: float) -> None:
+    """`digest embed` over `count` generated papers in a fresh store: SIGKILLed once `kill_at`
+    of them are stored (0: never), rerun to the end; then every paper must have exactly one
+    vector and the rerun must have encoded only what the killed run had not committed."""
+    import sqlite3
+
     rows = generated_rows(count)
     with tempfile.TemporaryDirectory() as tmp:
         jsonl = Path(tmp) / "papers.jsonl"
@@ -303,21 +312,54 @@ def bulk(count: int) -> None:
         subprocess.run([*digest, "import", str(jsonl)], check=True, capture_output=True)
         print(
             f"{count} papers generated from the real week ({len(week_rows())} papers in "
-            f"{LISTINGS.relative_to(ROOT)}; abstracts re-used under new ids), imported"
+            f"{LISTINGS.relative_to(ROOT)}; its abstracts re-used under new ids), imported; "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
+        db = sqlite3.connect(Path(tmp) / "digest.db", timeout=60)
+        stored = "SELECT COUNT(*), COUNT(DISTINCT content_hash) FROM embeddings WHERE model = ?"
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
+        kept = 0
+        if kill_at:
+            embedder = subprocess.Popen([*digest, "embed"], stderr=subprocess.DEVNULL)
+            while db.execute(stored, [BUNDLED]).fetchone()[0] < kill_at * count:
+                if embedder.poll() is not None:
+                    sys.exit("digest embed ended before it could be killed")
+                time.sleep(0.5)
+            embedder.kill()  # SIGKILL: no handler, no cleanup
+            embedder.wait()
+            kept = db.execute(stored, [BUNDLED]).fetchone()[0]
+            print(f"SIGKILL after {time.perf_counter() - started:.0f} s: {kept} vectors kept")
         proc = subprocess.run(
             [*digest, "embed", "--json"], check=True, capture_output=True, text=True
         )
         wall = time.perf_counter() - started
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         report = json.loads(proc.stdout)
+        final = db.execute(stored, [BUNDLED]).fetchone()
+        papers_with_vector = db.execute(
+            "SELECT COUNT(*) FROM papers p JOIN embeddings e ON e.model = ? "
+            "AND e.content_hash = p.content_hash",
+            [BUNDLED],
+        ).fetchone()[0]
+        db.close()
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    if kill_at:
+        print(
+            f"rerun: {report['embedded']} embedded, {report['stored']} stored "
+            f"({kept} + {report['embedded']} = {kept + report['embedded']} of {count})"
+        )
+    once = final == (count, count) and papers_with_vector == count
+    once = once and kept + report["embedded"] == count == kept + report["stored"]
     print(
-        f"digest embed: {report['embedded']} embedded on {report['backend']} in {wall:.1f} s wall, "
-        f"{cpu:.1f} s CPU: {report['embedded'] / wall:.1f} papers/s sustained "
-        f"(peak RSS {after.ru_maxrss / 1024:.0f} MB, load average {os.getloadavg()[0]:.1f})"
+        f"every paper embedded exactly once: {'yes' if once else 'NO'} "
+        f"({final[0]} vectors, {final[1]} distinct texts, {papers_with_vector} papers with one)"
+    )
+    print(
+        f"digest embed ({report['backend']}): {count} papers in {wall:.0f} s wall, {cpu:.0f} s "
+        f"CPU: {count / wall:.1f} papers/s sustained, {count / cpu:.1f} per CPU second; "
+        f"peak RSS {after.ru_maxrss / 1024:.0f} MB (largest child); load average "
+        f"{os.getloadavg()[0]:.1f} at end"
     )
 
 
