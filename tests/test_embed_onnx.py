@@ -134,3 +134,24 @@ def test_prepare_reports_the_checked_export(tmp_path):
     assert report["min_cosine"] >= 0.9999
     assert (Path(report["directory"]) / "model.onnx").is_file()
     assert not (tmp_path / "data").exists()  # preparing touches no database
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("backend = 'gpu'", "[embedding].backend must be auto, onnx or sentence-transformers"),
+        ("model = 'some/model'\nbackend = 'onnx'", "runs the bundled model on the cpu device only"),
+        (
+            "model = 'bundled:all-MiniLM-L6-v2-int8'\nbackend = 'sentence-transformers'",
+            "runs on ONNX Runtime on the cpu only",
+        ),
+    ],
+)
+def test_backend_settings_that_cannot_work_are_named(tmp_path, section, message):
+    from digest.config import ConfigError, load_config
+
+    path = tmp_path / "config.toml"
+    path.write_text(f"[embedding]\n{section}\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert message in str(caught.value) and str(path) in str(caught.value)
