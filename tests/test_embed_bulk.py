@@ -60,7 +60,7 @@ def vectors_per_model(db) -> tuple[int, int]:
 @pytest.mark.slow
 def test_sigkill_mid_embed_then_a_rerun_embeds_every_paper_exactly_once(make_config, tmp_path):
     total = 1500  # bench/embed.py --papers 20000 runs the same on the full 20k
-    config, config_path = make_config({"embedding": {"batch_size": 8}})  # pages of 256
+    config, config_path = make_config({"embedding": {"batch_size": 8}})  # pages of 64
     jsonl = tmp_path / "papers.jsonl"
     write_generated_papers(jsonl, total)
     run_digest(config_path, "import", str(jsonl))

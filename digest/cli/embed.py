@@ -16,7 +16,6 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     TextColumn,
-    TimeRemainingColumn,
 )
 from rich.text import Text
 
@@ -25,20 +24,29 @@ from digest.cli.common import JsonOption, console, err_console, print_json, show
 LOG_EVERY_SECONDS = 60.0  # off a terminal (cron, nohup, a log file): one status line a minute
 
 
-class RateColumn(ProgressColumn):
+def _rate_and_eta(done: float, total: float | None, elapsed: float | None) -> tuple[str, str]:
+    """Papers/s since the start (a long run's steady rate) and the time left at that rate."""
+    if not done or not elapsed or total is None:
+        return "", "?"
+    rate = done / elapsed
+    left = max(total - done, 0) / rate
+    eta = (
+        f"{left / 86400:.1f} days"
+        if left >= 86400
+        else time.strftime("%H:%M:%S", time.gmtime(left))
+    )
+    return f"{rate:,.1f} papers/s", eta
+
+
+class RateAndEtaColumn(ProgressColumn):
     def render(self, task) -> Text:
-        speed = task.finished_speed or task.speed
-        return Text("" if speed is None else f"{speed:,.0f} papers/s")
+        rate, eta = _rate_and_eta(task.completed, task.total, task.elapsed)
+        return Text(f"{rate}  {eta} left" if rate else "")
 
 
 def _status_line(done: int, total: int, started: float) -> str:
-    elapsed = max(time.monotonic() - started, 1e-9)
-    rate = done / elapsed
-    left = (total - done) / rate if rate > 0 else float("inf")
-    eta = "?" if left == float("inf") else time.strftime("%H:%M:%S", time.gmtime(left))
-    if left >= 86400:
-        eta = f"{left / 86400:.1f} days"
-    return f"embedded {done:,} of {total:,} papers ({rate:,.1f} papers/s, about {eta} left)"
+    rate, eta = _rate_and_eta(done, total, time.monotonic() - started)
+    return f"embedded {done:,} of {total:,} papers ({rate or 'starting'}, about {eta} left)"
 
 
 @contextmanager
@@ -60,10 +68,9 @@ def embed_progress() -> Iterator:
         TextColumn("embedding"),
         BarColumn(),
         MofNCompleteColumn(),
-        RateColumn(),
-        TimeRemainingColumn(),
+        RateAndEtaColumn(),
     ]
-    with Progress(*columns, console=err_console, transient=True, speed_estimate_period=60) as bar:
+    with Progress(*columns, console=err_console, transient=True) as bar:
         task = bar.add_task("embedding", total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 

@@ -20,7 +20,7 @@ from digest.store import papers as paper_store
 from digest.store.vector_dims import stored_dim
 
 ProgressCallback = Callable[[int, int], None]  # (texts done, texts to do)
-PAGE_BATCHES = 32  # a page is this many encoder batches: 2,048 texts at batch_size 64
+PAGE_BATCHES = 8  # a page is this many encoder batches: 512 texts at batch_size 64
 
 
 @dataclass(frozen=True)
