@@ -148,10 +148,10 @@ def digest_embed_runner(rows: list[dict], config):
         import_jsonl(db, jsonl)
         return db
 
-    pending = [prepared_db()]
+    pending: list = []  # the first store is made by the untimed warm-up, not in "load"
 
     def run():
-        db = pending.pop()
+        db = pending.pop() if pending else prepared_db()
         embed_missing(db, config)
         db.conn.close()
         pending.append(prepared_db())  # the next round's store, prepared outside the timing
