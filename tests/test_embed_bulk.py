@@ -141,3 +141,28 @@ def test_storing_a_vector_twice_keeps_the_first(week_db):
         "SELECT vector FROM embeddings WHERE model = 'm' AND content_hash = ?", [hashes[0]]
     ).fetchone()[0]
     assert np.frombuffer(blob, dtype=np.float32)[0] == 1.0
+
+
+def test_the_bulk_embedding_sql_runs_on_both_backends(any_db):
+    """Keyset pages, the per-batch look-up and the conflict-free insert, on SQLite and
+    PostgreSQL alike (the scale-out workers run embed_papers on PostgreSQL)."""
+    from digest.models import Paper
+
+    papers = [
+        Paper(id=f"p{n:02d}", title=f"Title {n}", abstract=f"Abstract {n}.") for n in range(7)
+    ]
+    papers.append(Paper(id="twin", title="Title 3", abstract="Abstract 3."))  # same text as p03
+    paper_store.upsert_papers(any_db, papers, source="test")
+    assert embedding_store.count_missing(any_db, "m") == 7
+    first = embedding_store.missing_page(any_db, "m", None, 3)
+    assert [row[0] for row in first] == ["p00", "p01", "p02"]
+    after = embedding_store.missing_page(any_db, "m", first[-1][0], 10)
+    assert [row[0] for row in after] == ["p03", "p04", "p05", "p06", "twin"]
+    missing, found = embedding_store.missing_for_papers(any_db, "m", ["p03", "twin", "nope"])
+    assert found == 2 and len(missing) == 1  # one text for the twins; "nope" is not stored
+    hashes = [row[1] for row in first]
+    vectors = np.eye(3, 4, dtype=np.float32)
+    assert embedding_store.store_vectors(any_db, "m", hashes, vectors) == 3
+    assert embedding_store.store_vectors(any_db, "m", hashes, vectors) == 0
+    assert embedding_store.count_missing(any_db, "m") == 4
+    assert [row[0] for row in embedding_store.missing_page(any_db, "m", None, 10)][0] == "p03"

@@ -60,12 +60,18 @@ def missing_for_papers(
 
 
 def store_vectors(db, model: str, hashes: Sequence[str], vectors: np.ndarray) -> int:
-    """Store one vector per content hash in one transaction; a hash that already has a vector
-    for `model` (another worker got there first) keeps it. Returns the rows actually added."""
+    """Store one vector per (distinct) content hash in one transaction; a hash that already has
+    a vector for `model` (another worker got there first) keeps it. Returns how many were new
+    (counted inside the transaction, before the insert)."""
     vectors = np.asarray(vectors, dtype=np.float32)
     now = utcnow()
     with transaction(db):
-        cursor = db.conn.executemany(
+        marks = ",".join("?" for _ in hashes)
+        already = db.execute(
+            f"SELECT COUNT(*) FROM embeddings WHERE model = ? AND content_hash IN ({marks})",  # noqa: S608
+            [model, *hashes],
+        ).fetchone()[0]
+        db.executemany(
             "INSERT INTO embeddings (model, content_hash, dim, vector, created_at) "
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model, content_hash) DO NOTHING",
             [
@@ -73,4 +79,4 @@ def store_vectors(db, model: str, hashes: Sequence[str], vectors: np.ndarray) ->
                 for h, v in zip(hashes, vectors, strict=True)
             ],
         )
-        return max(cursor.rowcount, 0)
+    return len(hashes) - int(already)
