@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -155,3 +156,32 @@ def test_backend_settings_that_cannot_work_are_named(tmp_path, section, message)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     assert message in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_damaged_cached_export_falls_back_and_prepare_rebuilds_it(tmp_path, monkeypatch, caplog):
+    """The cache passed its check once, then model.onnx was cut short (a full disk, a bad copy):
+    embedding falls back with a warning, and `digest embed --prepare` builds it again."""
+    from digest.embed import backends
+
+    good = export.export_dir(BUNDLED_MODEL)
+    monkeypatch.setenv("DIGEST_CACHE_DIR", str(tmp_path / "cache"))
+    damaged = export.export_dir(BUNDLED_MODEL)
+    shutil.copytree(good, damaged)
+    (damaged / "model.onnx").write_bytes((good / "model.onnx").read_bytes()[:4096])
+    backends._encoder_for.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="digest.embed"):
+            assert get_encoder(EmbeddingConfig()).backend == "sentence-transformers"
+        assert "embedding with sentence-transformers instead" in caplog.text
+    finally:
+        backends._encoder_for.cache_clear()
+    proc = subprocess.run(
+        [sys.executable, "-m", "digest", "embed", "--prepare", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["built"] is True and report["verified"] is True
+    assert export.loads(damaged)

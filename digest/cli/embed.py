@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -134,8 +135,8 @@ def _prepare(as_json: bool) -> None:
             console.print(message)
         return
     report = export.prepare(embedding.model)
-    if not report.verified:  # a cached failure: try once more, now that someone asks
-        report = export.prepare(embedding.model, force=True)
+    if not report.verified or not export.loads(Path(report.directory)):
+        report = export.prepare(embedding.model, force=True)  # a cached failure or damage
     if as_json:
         print_json(asdict(report))
     elif report.verified:

@@ -8,7 +8,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict
 from functools import lru_cache
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -59,13 +58,17 @@ def _onnx_encoder(model: str) -> TextEncoder | None:
     from digest.embed import export
     from digest.embed.onnx_backend import OnnxEncoder
 
-    manifest = export.read_manifest(export.export_dir(model))
-    if manifest is None:
-        log.info("preparing the ONNX export of %s (once, about 20 s)", model)
-        manifest = asdict(export.prepare(model))
-    if manifest.get("verified"):
-        return OnnxEncoder(Path(manifest["directory"]))
-    reason = manifest.get("reason") or "not verified"
+    try:
+        directory = export.export_dir(model)
+        manifest = export.read_manifest(directory)
+        if manifest is None:
+            log.info("preparing the ONNX export of %s (once, about 20 s)", model)
+            manifest = asdict(export.prepare(model))
+        if manifest.get("verified"):
+            return OnnxEncoder(directory)
+        reason = manifest.get("reason") or "not verified"
+    except Exception as exc:  # a partial install, a damaged cache: fall back, never stop
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
     if model == BUNDLED_INT8:
         raise DigestError(f"the int8 export of the bundled model cannot be used: {reason}")
     log.warning(

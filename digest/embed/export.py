@@ -93,7 +93,10 @@ def prepare(model: str, force: bool = False) -> ExportReport:
     with FileLock(str(directory) + ".lock"):
         manifest = read_manifest(directory)
         if manifest is not None and not force:
-            return ExportReport(**{**manifest, "built": False, "seconds": 0.0})
+            # the folder it is in now (a cache can be moved or copied), not where it was built
+            return ExportReport(
+                **{**manifest, "directory": str(directory), "built": False, "seconds": 0.0}
+            )
         started = time.perf_counter()
         staging = Path(tempfile.mkdtemp(prefix=".building-", dir=directory.parent))
         try:
@@ -128,11 +131,12 @@ def _build(model: str, staging: Path) -> tuple[bool, float, str | None]:
     }
     (staging / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
     shutil.copyfile(source / TOKENIZER_FILE, staging / TOKENIZER_FILE)
+    if variant_of(model) == "int8":  # quantised from the checked fp32 export
+        fp32 = prepare(BUNDLED_KEYS[0])
+        if not fp32.verified:
+            raise DigestError(f"the fp32 export is not usable ({fp32.reason})")
     with _quiet():
         if variant_of(model) == "int8":
-            fp32 = prepare(BUNDLED_KEYS[0])
-            if not fp32.verified:
-                raise DigestError(f"the fp32 export is not usable ({fp32.reason})")
             _quantize(Path(fp32.directory) / MODEL_FILE, staging / MODEL_FILE)
         else:
             _export_fused(source, staging / MODEL_FILE)
@@ -147,6 +151,15 @@ def _build(model: str, staging: Path) -> tuple[bool, float, str | None]:
     return True, min_cosine, None
 
 
+def loads(directory: Path) -> bool:
+    """Whether the cached export still opens (a cache can be damaged after it was checked)."""
+    try:
+        OnnxEncoder(directory)
+    except Exception:
+        return False
+    return True
+
+
 def verify(directory: Path) -> float:
     """The lowest cosine between this export's vectors and sentence-transformers' (torch) on
     VERIFY_TEXTS, batched so that padding and the 256-token cut are both exercised."""
@@ -157,6 +170,7 @@ def verify(directory: Path) -> float:
         convert_to_numpy=True,
         show_progress_bar=False,
     )
+    load_model.cache_clear()  # torch's copy is not needed once the export is checked
     ours = OnnxEncoder(directory).encode(VERIFY_TEXTS, batch_size=4)
     return float(np.min(np.sum(np.asarray(reference, dtype=np.float32) * ours, axis=1)))
 
