@@ -185,3 +185,29 @@ def test_a_damaged_cached_export_falls_back_and_prepare_rebuilds_it(tmp_path, mo
     report = json.loads(proc.stdout)
     assert report["built"] is True and report["verified"] is True
     assert export.loads(damaged)
+
+
+@pytest.mark.slow
+def test_the_demo_embeds_on_onnx_without_torch_and_stores_the_torch_vectors(
+    tmp_path, torch_encoder
+):
+    """`make demo` runs `digest demo`: it must embed through ONNX Runtime (torch is never
+    imported) and every vector it stores must be the one sentence-transformers gives."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "digest", "demo"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "onnxruntime" in imported
+    assert not {m for m in imported if m.split(".")[0] in ("torch", "sentence_transformers")}
+    db = open_db(tmp_path / "data" / "digest.db")
+    ids, stored = paper_store.load_all_vectors(db, BUNDLED_MODEL)
+    papers = paper_store.get_papers(db, ids)
+    db.close()
+    assert len(ids) >= 50
+    texts = [embedding_text(papers[i].title, papers[i].abstract) for i in ids]
+    reference = torch_encoder.encode(texts, batch_size=32)
+    assert np.sum(stored * reference, axis=1).min() >= 0.9999
