@@ -166,3 +166,12 @@ def test_the_bulk_embedding_sql_runs_on_both_backends(any_db):
     assert embedding_store.store_vectors(any_db, "m", hashes, vectors) == 0
     assert embedding_store.count_missing(any_db, "m") == 4
     assert [row[0] for row in embedding_store.missing_page(any_db, "m", None, 10)][0] == "p03"
+
+
+def test_progress_shows_the_steady_rate_and_the_time_left():
+    from digest.cli.embed import _rate_and_eta
+
+    assert _rate_and_eta(100, 1000, 10.0) == ("10.0 papers/s", "00:01:30")
+    assert _rate_and_eta(500, 3_000_000, 10.0) == ("50.0 papers/s", "16:39:50")
+    assert _rate_and_eta(500, 6_000_000, 10.0) == ("50.0 papers/s", "1.4 days")
+    assert _rate_and_eta(0, 1000, 10.0) == ("", "?")  # nothing done yet: no guess
