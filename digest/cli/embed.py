@@ -89,8 +89,7 @@ def embed(
 ) -> None:
     """Embed every stored paper that has no vector for the configured model yet.
 
-    Streams in pages and commits each one: stop it any time (Ctrl-C) and run it again to
-    continue; nothing is embedded twice.
+    Streams in pages and commits each one: stop it any time (Ctrl-C) and run it again to continue; nothing is embedded twice.
     """
     if prepare:
         _prepare(as_json)
