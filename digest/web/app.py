@@ -63,13 +63,11 @@ def create_app(config: Config) -> Starlette:
 
     open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
     warm_up()
-    preferences_actions.preload_encoder(
-        config
-    )  # the first preferences save embeds without waiting for it
     dbs = Databases(config)
     key = load_secret_key(config)
     public_key_text = os.environ.get("SENDGRID_WEBHOOK_PUBLIC_KEY")
     webhook_key = load_public_key(public_key_text) if public_key_text else None
+    preferences_actions.preload_encoder(config)  # once the settings are known to be good
     site_dir = config.path(config.site.dir)
     # One thread sends confirmation mails in order, off the request path (and off keep-alive
     # connections, which a BackgroundTask would hold until the mail is out).

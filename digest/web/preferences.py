@@ -167,7 +167,9 @@ def preload_encoder(config: Config) -> None:
         except Exception:
             log.warning("could not load the embedding model at start-up", exc_info=True)
 
-    threading.Thread(target=load, name="digest-embedding-preload", daemon=True).start()
+    # Not a daemon: a process that exits while onnxruntime is still loading would abort
+    # ("terminate called without an active exception"); exit waits for the load instead.
+    threading.Thread(target=load, name="digest-embedding-preload", daemon=False).start()
 
 
 def save_form(db, config: Config, subscriber: Subscriber, form, ip: str | None) -> Subscriber:
