@@ -213,7 +213,6 @@ def store_backed(pool, subscribers: int, seed: int = 0) -> tuple[float, object]:
                         "frequency": "daily",
                         "max_papers": prng.choice([5, 10, 10, 20]),
                         "created_at": "2026-01-01",
-                        "manage_token": f"t{s}",
                         "source": "import",
                     },
                 )

@@ -135,7 +135,6 @@ def ledger_path(count: int, papers: list[Paper], workdir: Path) -> tuple[float, 
                     "email": sub.email,
                     "name": sub.name,
                     "status": "active",
-                    "manage_token": sub.manage_token,
                 },
             )
             planning.save_plan(db, replace(generated_plan(n, papers), subscriber_id=sid))

@@ -120,7 +120,7 @@ class IngestCounts:
         )
 
 
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "complained")
 FREQUENCIES = ("daily", "weekly")
 FEEDBACK_KINDS = ("like", "dislike", "click")
 

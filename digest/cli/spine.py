@@ -291,6 +291,14 @@ def status(as_json: JsonOption = False) -> None:
     )
     if info.get("subscribers") is not None:
         console.print(f"subscribers {info['subscribers']}")
+    from datetime import UTC, datetime
+
+    from digest.ops.status import day_lines
+
+    console.print()
+    for line in day_lines(info["day"], datetime.now(UTC)):
+        console.print(line, markup=False, highlight=False)
+    console.print()
     table = Table(
         "run",
         "source",

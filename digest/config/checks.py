@@ -58,6 +58,7 @@ _BOUNDS: tuple[tuple[str, float, float | None, bool], ...] = (
     ("service.confirm_token_days", 1, 3650, True),
     ("service.subscribe_per_ip_per_minute", 1, None, True),
     ("service.confirm_mails_per_address_per_day", 1, None, True),
+    ("service.token_misses_per_ip_per_minute", 1, None, True),
     ("service.backup_keep", 1, None, True),
     ("schedule.misfire_grace_hours", 0, None, False),
     ("schedule.lease_minutes", 0, None, False),

@@ -108,6 +108,7 @@ class ServiceConfig:
     confirm_on_get: bool = False  # true: the confirm link confirms on GET (scanners may click it)
     subscribe_per_ip_per_minute: int = 5
     confirm_mails_per_address_per_day: int = 3
+    token_misses_per_ip_per_minute: int = 10  # wrong /u /p /f links before HTTP 429
     consent_text_version: str = "v1"  # bump when the sign-up wording changes
     backup_dir: str = "data/backups"
     backup_keep: int = 14

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -55,7 +54,6 @@ __all__ = [  # the MIME half lives in digest.mail.mime; callers use digest.mail.
     "message_bytes",
     "list_headers",
     "build_transactional_email",
-    "confirmation_email",
     "abstract_snippet",
     "shorten_authors",
 ]
@@ -293,23 +291,4 @@ def build_digest_email(
         headers=list_headers(config, subscriber),
         paper_ids=context["paper_ids"],
         truncated=truncated,
-    )
-
-
-def confirmation_email(config: Config, to_address: str, token: str) -> EmailMessage:
-    """The sign-up confirmation mail: only our own words and the link, nothing the visitor
-    typed (no list headers: it is not a digest)."""
-    context = {
-        "confirm_url": links.confirm_url(config.service.public_url, token),
-        "site_title": config.site.title,
-        "days": config.service.confirm_token_days,
-        "postal_address": config.mail.postal_address,
-    }
-    subject = f"Confirm your subscription to {config.site.title}"
-    return build_transactional_email(
-        config,
-        to_address,
-        subject,
-        render("email/confirm.txt.j2", **context),
-        render("email/confirm.html.j2", **context),
     )

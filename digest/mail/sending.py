@@ -247,6 +247,7 @@ def send_issue(
             )
         finally:
             backend.close()  # the outbox writes its index pages here
+            report.errors += getattr(backend, "index_problems", [])
             outbox_dir = getattr(backend, "outbox_dir", None)
             if outbox_dir is not None:
                 index = outbox_dir / issue_date.isoformat() / "index.html"

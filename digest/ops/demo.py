@@ -202,5 +202,8 @@ def _how_to_look(config, db, day: date) -> Iterator[str]:
     outbox = config.path(config.mail.outbox_dir)
     yield f"\nsee {email}'s email of {day} in a browser: {files.html}"
     yield f"  (made by `digest preview {email}`; any subscriber, any --date)"
-    yield f"every email sent, as .eml files: {outbox / day.isoformat() / 'index.html'}"
+    yield (
+        f"every email sent (View in a browser, or the .eml): "
+        f"{outbox / day.isoformat() / 'index.html'}"
+    )
     yield "serve the archive and the sign-up pages: digest serve, then http://127.0.0.1:8000"

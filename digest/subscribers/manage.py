@@ -7,7 +7,6 @@ The read functions are re-exported from `digest.store.subscribers` so callers ne
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 from digest.errors import UsageError
@@ -78,7 +77,6 @@ def add_subscriber(
         "send_hour": check_send_hour(send_hour),
         "max_papers": check_max_papers(max_papers),
         "always_send": int(bool(always_send)),
-        "manage_token": secrets.token_urlsafe(24),
         "source": source,
         "created_at": created_at or utcnow(),
         "confirmed_at": confirmed_at or (utcnow() if status == "active" else None),

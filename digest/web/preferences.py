@@ -221,6 +221,30 @@ def export_data(db, subscriber: Subscriber) -> dict:
     }
 
 
+STATUS_CHANGES = {  # the button -> (the statuses it applies to, the status it sets)
+    "pause": (("active",), "paused"),
+    "resume": (("paused",), "active"),
+    "unsubscribe": (("active", "paused", "pending"), "unsubscribed"),
+}
+
+
+def change_status(
+    db, config: Config, subscriber: Subscriber, change: str, ip: str | None
+) -> Subscriber:
+    """Pause, resume or unsubscribe from the preferences page, with a consent row. A button
+    pressed twice (or on a stale page) changes nothing; bounced and complained stay so."""
+    from digest.store import subscribers as subscriber_store
+
+    applies_to, target = STATUS_CHANGES[change]
+    with eager_transaction(db):
+        current = subscriber_store.get_subscriber(db, subscriber.id)
+        if current is None or current.status not in applies_to:
+            return current or subscriber
+        updated = subscriber_store.set_status(db, subscriber.id, target)
+        record_consent(db, config, subscriber.id, change, "web", ip)
+    return updated
+
+
 def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None) -> None:
     """Erase the person; the consent log keeps an anonymous 'delete' row as evidence."""
     from digest.store import subscribers as subscriber_store
