@@ -328,7 +328,16 @@ def test_embed_json_names_the_stored_dimension_without_loading_the_model(make_co
     db.conn.close()
     proc = digest("--config", str(path), "embed", "--json", check=True)
     report = json.loads(proc.stdout)
-    assert report == {"model": "no-such-org/no-such-model", "embedded": 0, "cached": 1, "dim": 7}
+    assert report == {
+        "model": "no-such-org/no-such-model",
+        "embedded": 0,
+        "cached": 1,
+        "dim": 7,
+        "backend": None,  # nothing to encode: no model loaded
+        "stored": 0,
+        "unknown": 0,
+        "seconds": 0.0,
+    }
     text = digest("--config", str(path), "embed", check=True).stdout
     assert text.strip() == (
         "embedded 0 papers (1 already had vectors) with no-such-org/no-such-model, 7 dimensions"

@@ -1,4 +1,4 @@
-"""CLI commands for the spine: init, fetch, import, embed, papers, status, demo."""
+"""CLI commands for the spine: init, fetch, import, papers, status, demo (embed: embed.py)."""
 
 from __future__ import annotations
 
@@ -221,25 +221,6 @@ def import_file(
         raise typer.Exit(2)
 
 
-def embed(as_json: JsonOption = False) -> None:
-    """Embed every stored paper that has no vector for the configured model yet."""
-    from digest.embed.encoder import embed_missing
-
-    with progress_bar("embedding") as advance:
-        report = embed_missing(state.db, state.config.embedding, progress=advance)
-    if as_json:
-        shown = asdict(report)
-        if report.dim is None:  # a null without a reason reads like a bug
-            shown["dim_note"] = "no vectors stored for this model yet: no papers to embed"
-        print_json(shown)
-        return
-    size = f", {report.dim} dimensions" if report.dim else ""
-    console.print(
-        f"embedded {report.embedded} papers ({report.cached} already had vectors) "
-        f"with {report.model}{size}"
-    )
-
-
 @papers_app.command("show")
 def papers_show(
     paper_id: Annotated[str, typer.Argument(help="arXiv id (or imported id).")],
@@ -390,6 +371,8 @@ def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(fetch)
     app.command("import")(import_file)
+    from digest.cli.embed import embed
+
     app.command()(embed)
     app.add_typer(papers_app, name="papers")
     app.command()(status)

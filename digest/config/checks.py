@@ -176,9 +176,34 @@ def _validate_service(config: Config, src: str) -> None:
             f"{src}: [embedding].device must be cpu, cuda, cuda:N or mps, "
             f"got {config.embedding.device!r}"
         )
+    _validate_embedding_backend(config, src)
     ca_file = config.mail.smtp_ca_file
     if config.mail.backend == "smtp" and ca_file and not config.path(ca_file).is_file():
         raise ConfigError(f"{src}: [mail].smtp_ca_file {config.path(ca_file)}: no such file")
+
+
+def _validate_embedding_backend(config: Config, src: str) -> None:
+    embedding = config.embedding
+    if embedding.backend not in ("auto", "onnx", "sentence-transformers"):
+        raise ConfigError(
+            f"{src}: [embedding].backend must be auto, onnx or sentence-transformers, "
+            f"got {embedding.backend!r}"
+        )
+    bundled = (BUNDLED_MODEL, BUNDLED_MODEL + "-int8")
+    if embedding.backend == "onnx" and (
+        embedding.model not in bundled or embedding.device != "cpu"
+    ):
+        raise ConfigError(
+            f"{src}: [embedding].backend = 'onnx' runs the bundled model on the cpu device only "
+            f"({' or '.join(bundled)})"
+        )
+    if embedding.model == bundled[1] and (
+        embedding.backend == "sentence-transformers" or embedding.device != "cpu"
+    ):
+        raise ConfigError(
+            f"{src}: [embedding].model {bundled[1]!r} runs on ONNX Runtime on the cpu only: "
+            "set backend to auto or onnx and device to cpu"
+        )
 
 
 def _path_settings(config: Config) -> dict[str, str]:

@@ -41,6 +41,8 @@ class EmbeddingConfig:
     model: str = BUNDLED_MODEL  # or any sentence-transformers model name / local path
     batch_size: int = 64
     device: str = "cpu"
+    # auto: the bundled model on ONNX Runtime (CPU), anything else on sentence-transformers
+    backend: str = "auto"  # auto | onnx | sentence-transformers
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Called by digest/web.py in a worker thread; each write is one transaction with a
 
 from __future__ import annotations
 
+import logging
+
 from digest.config import Config
 from digest.models import Subscriber
 from digest.store import service as service_store
@@ -13,6 +15,7 @@ from digest.subscribers import fields
 from digest.web.actions import FieldError, _one_line, blame, curated_topic_names, record_consent
 from digest.web.plumbing import whole_number
 
+log = logging.getLogger("digest.web")
 MAX_OWN_TOPICS = 10
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_VALUES = frozenset([*WEEKDAYS, *"0123456"])
@@ -133,7 +136,40 @@ def update_preferences(
             with blame("authors"):
                 topic_logic.set_followed_authors(db, subscriber.id, authors)
         record_consent(db, config, subscriber.id, "preferences", "web", ip)
+        added = [text for text in dict.fromkeys(wanted) if text not in kept]
+    embed_descriptions(db, config, added)
     return updated
+
+
+def embed_descriptions(db, config: Config, texts: list[str]) -> None:
+    """Embed new own topics as they are saved (tens of ms: the encoder stays loaded between
+    requests), so previews and the next digest find the vector cached. A failure only leaves
+    the work to the daily run; the saved preferences stand."""
+    from digest.rank.planning import text_vector
+
+    for text in texts:
+        try:
+            text_vector(db, config, text)
+        except Exception:  # the model is an optimisation here, never a reason to lose a save
+            log.warning("could not embed an own topic now; the daily run will", exc_info=True)
+
+
+def preload_encoder(config: Config) -> None:
+    """Load the embedding model in the background at start-up, once per process, so the first
+    preferences save does not wait for it."""
+    import threading
+
+    from digest.embed.encoder import get_encoder
+
+    def load() -> None:
+        try:
+            get_encoder(config.embedding)
+        except Exception:
+            log.warning("could not load the embedding model at start-up", exc_info=True)
+
+    # Not a daemon: a process that exits while onnxruntime is still loading would abort
+    # ("terminate called without an active exception"); exit waits for the load instead.
+    threading.Thread(target=load, name="digest-embedding-preload", daemon=False).start()
 
 
 def save_form(db, config: Config, subscriber: Subscriber, form, ip: str | None) -> Subscriber:
