@@ -120,6 +120,29 @@ class IngestCounts:
         )
 
 
+# Languages a reader can have their TL;DR lines in (code -> name used in the model's prompt).
+LANGUAGES = {
+    "en": "English",
+    "zh": "Simplified Chinese",
+    "zh-TW": "Traditional Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "fa": "Persian",
+    "hi": "Hindi",
+    "vi": "Vietnamese",
+    "id": "Indonesian",
+}
 SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
 FREQUENCIES = ("daily", "weekly")
 FEEDBACK_KINDS = ("like", "dislike", "click")

@@ -1,0 +1,40 @@
+"""The extractive TL;DR (pure): the abstract's sentence closest to what a reader follows.
+
+Inputs are vectors only: the paper's sentence vectors (from the embedding cache, computed once
+per paper for everyone) and the reader's interest vectors (the description of the topic that
+matched, the liked/seed papers it is close to). Sentences too short to stand alone are never
+chosen; with no usable interest the first substantial sentence leads, as an abstract's does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from digest.summaries.sentences import cut, is_candidate
+
+
+def best_sentence_index(
+    sentences: Sequence[str], sentence_vectors: np.ndarray, interest_vectors: np.ndarray | None
+) -> int | None:
+    """Index of the sentence most similar to any interest vector (cosine; vectors are unit
+    length), or of the first candidate sentence when there is no interest; None if no sentence."""
+    candidates = [i for i, sentence in enumerate(sentences) if is_candidate(sentence)]
+    if not candidates:
+        return 0 if sentences else None
+    if interest_vectors is None or not len(interest_vectors) or not len(sentence_vectors):
+        return candidates[0]
+    interests = np.atleast_2d(interest_vectors).astype(np.float32)
+    if interests.shape[1] != sentence_vectors.shape[1]:
+        return candidates[0]
+    similarity = sentence_vectors[candidates] @ interests.T  # (candidates, interests)
+    return candidates[int(np.argmax(similarity.max(axis=1)))]
+
+
+def extractive_lead(
+    sentences: Sequence[str], sentence_vectors: np.ndarray, interest_vectors: np.ndarray | None
+) -> str:
+    """The lead line itself ("" for an empty abstract), cut to fit a card."""
+    index = best_sentence_index(sentences, sentence_vectors, interest_vectors)
+    return "" if index is None else cut(sentences[index])
