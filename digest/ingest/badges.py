@@ -77,12 +77,14 @@ def extract_links(text: str) -> list[CodeLink]:
     found: list[CodeLink] = []
     seen: set[str] = set()
     text = (text or "").replace("\\_", "_")  # LaTeX: \href{…}{github.com/a/b\_c}
+    previous_end = 0
     for match in _URL_RE.finditer(text):
         url = _clean_url(match.group(0))
         key = url.lower().rstrip("/").removeprefix("https://").removeprefix("http://")
         if key in seen or "." not in (urlsplit(url).hostname or ""):
             continue
-        before = text[max(0, match.start() - 60) : match.start()]
+        before = text[max(previous_end, match.start() - 60) : match.start()]
+        previous_end = match.end()  # words before an earlier link are not about this one
         kind = _link_kind(url, before)
         if kind is not None:
             seen.add(key)
