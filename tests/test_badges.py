@@ -213,3 +213,26 @@ def test_the_topics_file_takes_venues_and_has_code_and_names_a_bad_value():
         parse_topics_text(
             '[[topic]]\nname = "V"\nkeywords = ["v"]\nvenues = "CVPR"\n', "topics.toml"
         )
+
+
+def test_the_archive_shows_badges_on_day_cards_and_the_paper_page(sample_db, sample_config):
+    from dataclasses import replace
+    from pathlib import Path
+
+    from digest.ingest.badging import save_from
+    from digest.site.build import build_site
+    from digest.store.papers import get_paper
+
+    stored = get_paper(sample_db, "2609.26811")
+    save_from(
+        sample_db,
+        [replace(stored, comments='NeurIPS 2026 Oral. Code: https://github.com/x/drift"><b>')],
+    )
+    config = replace(sample_config, site=replace(sample_config.site, search=False))
+    report = build_site(sample_db, config)
+    page = (Path(report.dir) / "papers/2609.26811.html").read_text()
+    day = (Path(report.dir) / "days/2026-09-24.html").read_text()
+    for html in (page, day):
+        assert '<span class="badge badge-venue">NeurIPS 2026 Oral</span>' in html
+        assert '<a class="badge badge-github" href="https://github.com/x/drift"' in html
+        assert "<b>" not in html.split("badge-github", 1)[1][:200]

@@ -1,6 +1,6 @@
 """The TL;DR line and the code/venue badges of an email card, as plain values (pure).
 
-Kept apart from `compose` so the card's other fields and these can change independently; the
+`badge_items` is shared with the archive site's cards and paper pages. Kept apart from `compose` so the card's other fields and these can change independently; the
 markup is in templates/email/_tldr_badges.html.j2 (HTML) and digest.txt.j2 (text).
 """
 
@@ -16,6 +16,20 @@ LEAD_LABELS = {"llm": "TL;DR", "extractive": "Matched you"}
 MAX_BADGE_LINKS = 3
 
 
+def badge_items(badges: Badges | None) -> list[dict[str, str | None]]:
+    """The venue (no link) then up to three code/project links, for email and site cards."""
+    if badges is None:
+        return []
+    items: list[dict[str, str | None]] = []
+    if badges.venue:
+        items.append({"kind": "venue", "label": badges.venue, "url": None})
+    items.extend(
+        {"kind": link.kind, "label": link.label, "url": link.url}
+        for link in badges.links[:MAX_BADGE_LINKS]
+    )
+    return items
+
+
 def card_extras(
     paper_id: str,
     leads: Mapping[str, tuple[str, str]],
@@ -24,15 +38,7 @@ def card_extras(
 ) -> dict[str, Any]:
     """`tldr`, `tldr_label`, `tldr_text` (wrapped) and `badges` (venue and links) of one card."""
     lead, source = leads.get(paper_id, ("", ""))
-    found = badges.get(paper_id)
-    items: list[dict[str, str | None]] = []
-    if found is not None and found.venue:
-        items.append({"kind": "venue", "label": found.venue, "url": None})
-    if found is not None:
-        items.extend(
-            {"kind": link.kind, "label": link.label, "url": link.url}
-            for link in found.links[:MAX_BADGE_LINKS]
-        )
+    items = badge_items(badges.get(paper_id))
     label = LEAD_LABELS.get(source, "")
     indent = "   " if numbered else "  "
     badge_line = " · ".join(

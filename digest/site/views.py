@@ -9,6 +9,7 @@ from datetime import date
 from functools import lru_cache
 
 from digest.mail import links
+from digest.mail.card_extras import badge_items
 from digest.site.gather import PaperEntry, SiteData
 
 SNIPPET_CHARS = 320
@@ -76,6 +77,7 @@ def card(data: SiteData, paper_id: str, *, day: date | None = None, likes: int =
         "likes": likes,
         "abs_url": links.arxiv_abs_url(paper.id) if paper.is_arxiv else None,
         "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
+        "badges": badge_items(data.badges.get(paper.id)),
     }
 
 
