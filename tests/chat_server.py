@@ -40,6 +40,7 @@ class ChatServer:
         self.requests: list[dict] = []
         self.lock = threading.Lock()
         self.default: tuple = ("ok", DEFAULT)
+        self.latency = 0.0  # seconds every reply takes (a model's generation time, for benches)
 
     def reply(self, *steps: tuple) -> None:
         with self.lock:
@@ -64,6 +65,8 @@ def _handler(server: ChatServer):
                 )
             step = server.next_step()
             kind = step[0]
+            if server.latency:
+                time.sleep(server.latency)
             if kind == "hang":
                 time.sleep(step[1])
                 return

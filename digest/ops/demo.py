@@ -14,6 +14,7 @@ from datetime import date
 from digest.embed.encoder import embed_missing
 from digest.ingest.daily import ingest_feed_file
 from digest.paths import PROJECT_DIR, SAMPLES_DIR
+from digest.summaries.demo_reader import summary_line
 
 DEMO_ISSUE = date(2025, 8, 20)  # the day of the 86-paper recorded cs.AI feed
 
@@ -61,6 +62,7 @@ def _ingest_and_embed(config, db, progress_factory) -> Iterator[str]:
 def _topics_and_subscribers(config, db) -> Iterator[str]:
     from digest.store.subscribers import get_subscriber_by_email
     from digest.subscribers.manage import add_subscriber, record_feedback
+    from digest.summaries.demo_reader import add_demo_reader
     from digest.topics.toml_file import sync_topics
 
     topics_file = config.path(config.ranking.topics_file)
@@ -83,6 +85,7 @@ def _topics_and_subscribers(config, db) -> Iterator[str]:
                 + (f"; likes {liked}" if liked else "")
                 + ")"
             )
+    yield from add_demo_reader(db)  # reads her TL;DR lines in German
 
 
 def _picks(config, db) -> Iterator[str]:
@@ -108,11 +111,13 @@ def _picks(config, db) -> Iterator[str]:
 
 def _send(config, db) -> Iterator[str]:
     from digest.mail.sending import send_issue
+    from digest.summaries.stage import summarise_issue
 
     # The sample day is in the past: --force past the stale-issue guard, outbox only.
     if config.mail.backend != "outbox":
         yield f"\nnot sending: the demo only writes to the outbox ([mail].backend is {config.mail.backend})"
         return
+    yield "\n" + summary_line(summarise_issue(db, config, DEMO_ISSUE))
     report = send_issue(db, config, DEMO_ISSUE, force=True)
     yield (
         f"\nemails for {DEMO_ISSUE}: {report.sent} written to the outbox, "

@@ -1,0 +1,37 @@
+"""The demo's reader who takes her TL;DR lines in another language (German). The demo stays
+offline, so with the default extractive backend her lines are the abstract sentence that matched
+her; with `[summaries].backend = "openai"` they would be written in German."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+DEMO_READER = ("lena@example.org", "Lena", ("LLM agents", "Retrieval & RAG"), "de")
+
+
+def add_demo_reader(db) -> Iterator[str]:
+    """Adds her once (a re-run of the demo changes nothing)."""
+    from digest.models import LANGUAGES
+    from digest.store.subscribers import get_subscriber_by_email
+    from digest.subscribers.manage import add_subscriber, update_subscriber
+
+    email, name, topics, language = DEMO_READER
+    if get_subscriber_by_email(db, email) is not None:
+        return
+    added = add_subscriber(db, email, name=name, status="active", topics=topics)
+    update_subscriber(db, added.id, language=language)
+    yield (
+        f"added sample subscriber {email} ({', '.join(topics)}; "
+        f"TL;DR lines in {LANGUAGES[language]})"
+    )
+
+
+def summary_line(report) -> str:
+    """One line for the demo's output: what the summaries step made."""
+    made = f"{report.extractive_leads} extractive"
+    if report.backend == "openai":
+        made += (
+            f", {report.llm_leads} from {report.llm_new} new and {report.llm_cache_hits} "
+            f"cached TL;DRs, {report.llm_failed + report.llm_over_budget} fell back"
+        )
+    return f"lead lines for {report.cards} cards of {report.subscribers} readers: {made}"
