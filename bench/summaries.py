@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import random
 import sys
 import tempfile
@@ -29,11 +30,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest.config import Config, MailConfig, SummariesConfig  # noqa: E402
 from digest.embed.encoder import embed_missing  # noqa: E402
-from digest.ingest.backfill import import_jsonl  # noqa: E402
+from digest.ingest.badging import record_badges  # noqa: E402
+from digest.models import Paper  # noqa: E402
 from digest.paths import PROJECT_DIR  # noqa: E402
 from digest.rank.planning import plan_all  # noqa: E402
 from digest.store import open_db  # noqa: E402
 from digest.store import topics as topic_store  # noqa: E402
+from digest.store.papers import upsert_papers  # noqa: E402
 from digest.subscribers.manage import add_subscriber, update_subscriber  # noqa: E402
 from digest.summaries.stage import summarise_issue  # noqa: E402
 from digest.topics.toml_file import sync_topics  # noqa: E402
@@ -56,17 +59,52 @@ def line(label: str, wall: float, cpu: float, base_wall: float, extra: str = "")
     )
 
 
+def listed_papers(path: Path) -> list[Paper]:
+    """One listing file as a day's feed gives it: each paper announced that day (the plain
+    JSONL import leaves the listing day unknown, and ranking reads papers by listing day)."""
+    papers = []
+    for text in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(text)
+        day = date.fromisoformat(row["published"])
+        papers.append(
+            Paper(
+                id=row["id"],
+                title=" ".join(row["title"].split()),
+                abstract=row["abstract"],
+                authors=tuple(row["authors"]),
+                categories=tuple(row["categories"]),
+                primary_category=row["categories"][0],
+                version=1,
+                announce_type="new",
+                announced=day,
+                comments=row.get("comments"),
+            )
+        )
+    return papers
+
+
 def build(directory: Path, subscribers: int) -> tuple[Config, object]:
     config = Config(base_dir=directory, mail=MailConfig(outbox_dir=str(directory / "outbox")))
+    fresh = not config.db_path.exists()
     db = open_db(config.db_path)
-    # topics first: their seed papers are from another week, accepted while no paper is stored
-    sync_topics(db, PROJECT_DIR / "data" / "topics.toml")
-    for path in sorted(LISTINGS.glob("*.jsonl")):
-        import_jsonl(db, path)
+    if fresh:
+        # topics first: their seeds are papers of another week, accepted while none is stored
+        sync_topics(db, PROJECT_DIR / "data" / "topics.toml")
+        for path in sorted(LISTINGS.glob("*.jsonl")):
+            papers = listed_papers(path)
+            upsert_papers(db, papers, source="feed")
+            record_badges(db, papers)
     embedded, wall, cpu = timed(lambda: embed_missing(db, config.embedding))
     print(f"embedded {embedded.embedded} papers in {wall:.1f} s wall, {cpu:.1f} s CPU")
     names = [t.name for t in topic_store.list_topics(db, kind="curated")]
     rng = random.Random(19)
+    db.execute("DELETE FROM summaries")  # every run measures the cache from empty
+    db.execute("DELETE FROM digest_leads")
+    db.execute("DELETE FROM embeddings WHERE content_hash LIKE 's:%'")
+    db.execute("DELETE FROM deliveries")
+    db.execute("DELETE FROM picks")
+    db.execute("DELETE FROM plans")
+    db.execute("DELETE FROM subscribers")
     for i in range(subscribers):
         sub = add_subscriber(
             db, f"reader{i}@example.org", status="active", topics=rng.sample(names, 2)
@@ -82,9 +120,12 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.05)
     parser.add_argument("--tight-seconds", type=float, default=2.0)
     parser.add_argument("--outbox", type=Path, default=None)
+    parser.add_argument("--work", type=Path, default=None, help="keep the database here")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        config, db = build(Path(tmp), args.subscribers)
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        config, db = build(work, args.subscribers)
         planned, base_wall, base_cpu = timed(lambda: plan_all(db, config, DAY))
         print(f"planned {planned.planned} readers, {planned.picks} picks for {DAY}")
         line("baseline: planning the day", base_wall, base_cpu, base_wall)

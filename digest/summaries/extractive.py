@@ -8,11 +8,16 @@ chosen; with no usable interest the first substantial sentence leads, as an abst
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from digest.summaries.sentences import cut, is_candidate
+
+# A sentence that leans on the one before it ("It operates in two stages…") reads badly alone.
+_LEANS_BACK = re.compile(r"^(It|Its|This|These|Those|They|Their|Such|Both|Here|Then)\b")
+LEANS_BACK_PENALTY = 0.08
 
 
 def best_sentence_index(
@@ -28,8 +33,11 @@ def best_sentence_index(
     interests = np.atleast_2d(interest_vectors).astype(np.float32)
     if interests.shape[1] != sentence_vectors.shape[1]:
         return candidates[0]
-    similarity = sentence_vectors[candidates] @ interests.T  # (candidates, interests)
-    return candidates[int(np.argmax(similarity.max(axis=1)))]
+    similarity = (sentence_vectors[candidates] @ interests.T).max(axis=1)  # best interest each
+    similarity -= LEANS_BACK_PENALTY * np.array(
+        [bool(_LEANS_BACK.match(sentences[i])) for i in candidates], dtype=np.float32
+    )
+    return candidates[int(np.argmax(similarity))]
 
 
 def extractive_lead(
