@@ -114,6 +114,18 @@ def build(directory: Path, subscribers: int) -> tuple[Config, object]:
     return config, db
 
 
+def first_sentence_share(db) -> float:
+    """How often the chosen line is simply the abstract's opening (background, usually)."""
+    from digest.mail.text import plain_tex
+    from digest.store.papers import get_papers
+    from digest.summaries.sentences import split_sentences
+
+    rows = db.execute("SELECT paper_id, lead FROM digest_leads").fetchall()
+    papers = get_papers(db, sorted({pid for pid, _ in rows}))
+    firsts = {pid: split_sentences(plain_tex(p.abstract))[:1] for pid, p in papers.items()}
+    return sum(1 for pid, lead in rows if [lead] == firsts.get(pid)) / max(len(rows), 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=200)
@@ -129,6 +141,10 @@ def main() -> None:
         planned, base_wall, base_cpu = timed(lambda: plan_all(db, config, DAY))
         print(f"planned {planned.planned} readers, {planned.picks} picks for {DAY}")
         line("baseline: planning the day", base_wall, base_cpu, base_wall)
+        from digest.embed.encoder import load_model
+
+        _, wall, cpu = timed(lambda: load_model(config.embedding.model))
+        line("loading the model (once a process)", wall, cpu, base_wall)
         first, wall, cpu = timed(lambda: summarise_issue(db, config, DAY))
         line(
             "extractive, first run",
@@ -138,6 +154,7 @@ def main() -> None:
             f"  {first.cards} cards, {first.papers} papers, "
             f"{first.sentences_embedded} sentences embedded",
         )
+        print(f"{'':34} {first_sentence_share(db):.0%} of the lead lines are the abstract's first")
         again, wall, cpu = timed(lambda: summarise_issue(db, config, DAY))
         line(
             "extractive, re-run",

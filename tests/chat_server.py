@@ -97,6 +97,7 @@ def chat_server():
     state = ChatServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
     httpd.daemon_threads = True
+    httpd.handle_error = lambda request, address: None  # a client that gave up: not news
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:

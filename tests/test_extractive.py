@@ -48,3 +48,12 @@ def test_a_sentence_leaning_on_the_one_before_loses_a_near_tie():
     assert best_sentence_index(sentences, vectors, np.array([[1.0, 0.0]], np.float32)) == 0
     far = np.array([[0.2, 0.98], [1.0, 0.0]], dtype=np.float32)  # no near tie: it still wins
     assert best_sentence_index(sentences, far, np.array([[1.0, 0.0]], np.float32)) == 1
+
+
+def test_the_sentence_about_this_papers_work_wins_a_near_tie_with_background():
+    sentences = [
+        "Large language models excel at many language tasks today.",
+        "We propose an agent that asks clarifying questions first.",
+    ]
+    vectors = np.array([[1.0, 0.0], [0.97, 0.24]], dtype=np.float32)
+    assert best_sentence_index(sentences, vectors, np.array([[1.0, 0.0]], np.float32)) == 1

@@ -18,6 +18,11 @@ from digest.summaries.sentences import cut, is_candidate
 # A sentence that leans on the one before it ("It operates in two stages…") reads badly alone.
 _LEANS_BACK = re.compile(r"^(It|Its|This|These|Those|They|Their|Such|Both|Here|Then)\b")
 LEANS_BACK_PENALTY = 0.08
+# Abstracts open with background ("Large language models (LLMs) excel at…"), which is often
+# what sits closest to a topic's words; the sentence saying what *this* paper does is the
+# better lead, so it gets a small edge (a near tie only).
+_OWN_WORK = re.compile(r"\b(we|our|this (paper|work|study|article))\b", re.I)
+OWN_WORK_BONUS = 0.06
 
 
 def best_sentence_index(
@@ -36,6 +41,9 @@ def best_sentence_index(
     similarity = (sentence_vectors[candidates] @ interests.T).max(axis=1)  # best interest each
     similarity -= LEANS_BACK_PENALTY * np.array(
         [bool(_LEANS_BACK.match(sentences[i])) for i in candidates], dtype=np.float32
+    )
+    similarity += OWN_WORK_BONUS * np.array(
+        [bool(_OWN_WORK.search(sentences[i])) for i in candidates], dtype=np.float32
     )
     return candidates[int(np.argmax(similarity))]
 
