@@ -229,6 +229,12 @@ def validate(config: Config) -> None:
     src = config.source
     if not config.database.path.strip():
         raise ConfigError(f"{src}: [database].path must not be empty")
+    url = config.database_url
+    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError(
+            f"{src}: [database].url (or DIGEST_DATABASE_URL) {url.split('@')[-1]!r} is neither "
+            "sqlite:///PATH nor postgresql://user@host/db"
+        )
     if not config.embedding.model.strip():
         raise ConfigError(f"{src}: [embedding].model must not be empty (default {BUNDLED_MODEL})")
     _validate_bounds(config, src)
