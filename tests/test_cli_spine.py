@@ -233,11 +233,12 @@ def test_demo_in_a_fresh_directory(tmp_path):
     out = proc.stdout
     assert "ingested cs.AI-2025-08-20.atom.xml: 86 papers" in out
     assert "ada@example.org:" in out and "why: " in out
-    assert "3 written to the outbox" in out
+    assert "4 written to the outbox" in out  # the three readers, and Lena who reads German
+    assert "TL;DR lines in German" in out and "lead lines for " in out
     index = tmp_path / "data" / "site" / "index.html"
     assert f"open the archive: {index}" in out and index.is_file()
     emails = list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))
-    assert len(emails) == 3
+    assert len(emails) == 4
     again = digest("demo", cwd=tmp_path, check=True).stdout
     assert "0 written to the outbox, 3 already sent earlier" in again
     assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 3
