@@ -236,8 +236,8 @@ def test_feeds_down_still_embeds_and_builds_the_site_but_plans_and_sends_nothing
     httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
     back = run_daily(db, config, date(2025, 8, 20))
     # embed and site ran while the feed was down; they run again after the fetch that worked
-    assert [s.status for s in back.stages] == ["ok"] * 5
-    assert "due" in back.stages[2].counts and "sent" in back.stages[3].counts
+    assert [s.status for s in back.stages] == ["ok"] * 6
+    assert "due" in back.stages[2].counts and "sent" in back.stages[4].counts
 
 
 def test_a_failed_site_build_leaves_the_sent_issue_and_says_so(
@@ -253,8 +253,8 @@ def test_a_failed_site_build_leaves_the_sent_issue_and_says_so(
     assert [s.status for s in report.stages] == ["ok", "ok", "ok", "ok", "ok", "failed"]
     assert report.status == "failed" and "site failed (" in report.summary
     again = run_daily(db, config, date(2025, 8, 20))  # only the site is tried again
-    assert [s.status for s in again.stages[:4]] == ["done-earlier"] * 4
-    assert again.stages[4].status == "failed"
+    assert [s.status for s in again.stages[:5]] == ["done-earlier"] * 5
+    assert again.stages[5].status == "failed"
 
 
 def test_an_interrupted_run_is_recorded_as_failed_not_left_running(
@@ -319,7 +319,7 @@ def test_a_plain_run_after_a_killed_force_run_finishes_its_redo(
     assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 4
     assert resumed.forced  # the send is still the forced one the operator asked for
     done = run_daily(db, config, date(2025, 8, 20))
-    assert [s.status for s in done.stages] == ["done-earlier"] * 5
+    assert [s.status for s in done.stages] == ["done-earlier"] * 6
 
 
 @pytest.mark.parametrize(
