@@ -233,6 +233,6 @@ def test_the_archive_shows_badges_on_day_cards_and_the_paper_page(sample_db, sam
     page = (Path(report.dir) / "papers/2609.26811.html").read_text()
     day = (Path(report.dir) / "days/2026-09-24.html").read_text()
     for html in (page, day):
-        assert '<span class="badge badge-venue">NeurIPS 2026 Oral</span>' in html
-        assert '<a class="badge badge-github" href="https://github.com/x/drift"' in html
-        assert "<b>" not in html.split("badge-github", 1)[1][:200]
+        assert '<span class="cv cv-venue">NeurIPS 2026 Oral</span>' in html
+        assert '<a class="cv cv-github" href="https://github.com/x/drift"' in html
+        assert "<b>" not in html.split("cv-github", 1)[1][:200]

@@ -26,12 +26,8 @@ def add_demo_reader(db) -> Iterator[str]:
     )
 
 
-def summary_line(report) -> str:
-    """One line for the demo's output: what the summaries step made."""
-    made = f"{report.extractive_leads} extractive"
+def lead_count(report) -> str:
+    """A few words for the demo's line of a day: the lead lines the summaries step made."""
     if report.backend == "openai":
-        made += (
-            f", {report.llm_leads} from {report.llm_new} new and {report.llm_cache_hits} "
-            f"cached TL;DRs, {report.llm_failed + report.llm_over_budget} fell back"
-        )
-    return f"lead lines for {report.cards} cards of {report.subscribers} readers: {made}"
+        return f"{report.llm_leads} TL;DR and {report.extractive_leads} extractive lead lines"
+    return f"{report.extractive_leads} lead lines"
