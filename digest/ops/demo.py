@@ -158,7 +158,8 @@ def _plan_and_send(config, db, day: date) -> Iterator[str]:
         yield line + f"; not sent (the demo only uses the outbox, not {config.mail.backend})"
         return
     # The recorded days are in the past: --force past the stale-issue guard, outbox only.
-    line += f"; {lead_count(summarise_issue(db, config, day))}"
+    if leads := lead_count(summarise_issue(db, config, day)):
+        line += f"; {leads}"
     sent = send_issue(db, config, day, force=True)
     yield (
         line + f"; {sent.sent} emails written, {sent.already_handled} sent earlier, "

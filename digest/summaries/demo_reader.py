@@ -27,7 +27,10 @@ def add_demo_reader(db) -> Iterator[str]:
 
 
 def lead_count(report) -> str:
-    """A few words for the demo's line of a day: the lead lines the summaries step made."""
+    """A few words for the demo's line of a day: the lead lines the summaries step made ("" when
+    every email of the day went out earlier)."""
+    if not report.cards:
+        return ""
     if report.backend == "openai":
         return f"{report.llm_leads} TL;DR and {report.extractive_leads} extractive lead lines"
     return f"{report.extractive_leads} lead lines"
