@@ -353,10 +353,11 @@ def _refuse_a_real_list() -> None:
     whose database has real subscribers they would join the real list and be mailed."""
     from digest.ops.demo import DEMO_SUBSCRIBERS
     from digest.store.subscribers import list_subscribers
+    from digest.summaries.demo_reader import DEMO_READER
 
     if not state.config.db_path.exists():
         return
-    samples = {email for email, *_ in DEMO_SUBSCRIBERS}
+    samples = {email for email, *_ in DEMO_SUBSCRIBERS} | {DEMO_READER[0]}
     real = [s for s in list_subscribers(state.db) if s.email not in samples]
     if real:
         raise UsageError(

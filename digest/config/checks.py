@@ -62,6 +62,12 @@ _BOUNDS: tuple[tuple[str, float, float | None, bool], ...] = (
     ("service.backup_keep", 1, None, True),
     ("schedule.misfire_grace_hours", 0, None, False),
     ("schedule.lease_minutes", 0, None, False),
+    ("summaries.max_papers_per_run", 0, None, True),
+    ("summaries.max_seconds_per_run", 0, 86400, True),
+    ("summaries.concurrency", 1, 64, True),
+    ("summaries.timeout_seconds", 0, 600, False),
+    ("summaries.max_retries", 0, 10, True),
+    ("summaries.max_chars", 40, 4000, True),
 )
 
 
@@ -270,6 +276,21 @@ def validate(config: Config) -> None:
             f"{src}: [ranking].default_max_papers must be between 1 and max_papers_cap (<= 50)"
         )
     _validate_schedule(config, src)
+    _validate_summaries(config, src)
+
+
+def _validate_summaries(config: Config, src: str) -> None:
+    summaries = config.summaries
+    _choice(summaries.backend, ("extractive", "openai"), "[summaries].backend", src)
+    if summaries.backend != "openai":
+        return
+    if not summaries.model.strip():
+        raise ConfigError(f"{src}: [summaries].model must name the model when backend = openai")
+    if not _is_http_url(summaries.base_url):
+        raise ConfigError(
+            f"{src}: [summaries].base_url must be the endpoint's http(s) URL when backend = "
+            f"openai (e.g. http://127.0.0.1:11434/v1), got {summaries.base_url!r}"
+        )
 
 
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")

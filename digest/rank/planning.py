@@ -26,6 +26,7 @@ from digest.store import ranking as rank_store
 from digest.store.db import transaction
 from digest.store.deliveries import subscriber_ids_with_delivery
 from digest.store.feedback import feedback_for_subscriber
+from digest.store.summaries import badges_for
 from digest.store.topics import list_topics, topics_for_subscriber
 
 FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
@@ -59,6 +60,7 @@ def load_pool(
         [r["authors"] for r in kept],
         [r["categories"] for r in kept],
         vectors,
+        badges=badges_for(db, ids),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 from digest.config import Config
-from digest.models import Subscriber
+from digest.models import LANGUAGES, Subscriber
 from digest.store import service as service_store
 from digest.store.service import eager_transaction
 from digest.subscribers import fields
@@ -38,6 +38,7 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
             "own_topics": typed["own_topics"],
             "authors": typed["authors"],
             "settings": typed["settings"],
+            "languages": LANGUAGES,
         }
     curated = topic_store.topics_for_subscriber(db, subscriber.id)
     own = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
@@ -46,6 +47,7 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
         "own_topics": "\n".join(own_topic_line(t) for t in own if not is_author_follow(t)),
         "authors": "\n".join(followed_authors(db, subscriber.id)),
         "settings": stored_settings(subscriber),
+        "languages": LANGUAGES,
     }
 
 
@@ -65,6 +67,7 @@ def stored_settings(subscriber: Subscriber) -> dict[str, str]:
         "max_papers": str(subscriber.max_papers),
         "timezone": subscriber.timezone,
         "send_hour": "" if subscriber.send_hour is None else str(subscriber.send_hour),
+        "language": subscriber.language,
     }
 
 
@@ -82,6 +85,7 @@ def update_preferences(
     ip: str | None,
     send_hour: int | None = None,
     authors: list[str] | None = None,
+    language: str | None = None,
 ) -> Subscriber:
     """Apply the preferences form in one transaction (UsageError names a bad value).
     `authors` None leaves followed authors as they are."""
@@ -108,6 +112,8 @@ def update_preferences(
         fields.check_timezone(timezone)
     with blame("max_papers"):
         fields.check_max_papers(max_papers)
+    with blame("language"):
+        language = fields.check_language(language or subscriber.language)
     with eager_transaction(db):
         updated = people.update_subscriber(
             db,
@@ -117,6 +123,7 @@ def update_preferences(
             max_papers=max_papers,
             timezone=timezone,
             send_hour=send_hour,
+            language=language,
         )
         with blame("topics"):
             topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
@@ -193,6 +200,7 @@ def save_form(db, config: Config, subscriber: Subscriber, form, ip: str | None) 
         send_hour=send_hour,
         authors=str(form.get("authors", "")).splitlines(),
         ip=ip,
+        language=str(form.get("language", "")) or None,
     )
 
 
@@ -204,7 +212,7 @@ def typed_form(form) -> dict:
         "authors": str(form.get("authors", "")),
         "settings": {
             name: str(form.get(name, ""))
-            for name in ("frequency", "weekday", "max_papers", "timezone", "send_hour")
+            for name in ("frequency", "weekday", "max_papers", "timezone", "send_hour", "language")
         },
     }
 
