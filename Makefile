@@ -20,6 +20,8 @@ install: $(PY)
 	@bash scripts/install-torch $(PY) $(TORCH_VERSION)
 	@echo "==> step 2 of 2: digest and the libraries it uses (pip install -e .)"
 	$(PY) -m pip install --progress-bar on -e .
+	@echo "==> the bundled model's ONNX export (built once, checked against the torch vectors)"
+	-$(PY) -m digest embed --prepare
 
 install-test: install
 	@echo "==> the test tools (pip install -e '.[test]') and headless Chromium"

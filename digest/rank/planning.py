@@ -27,6 +27,7 @@ from digest.store.db import transaction
 from digest.store.deliveries import subscriber_ids_with_delivery
 from digest.store.feedback import feedback_for_subscriber
 from digest.store.library import library_paper_ids
+from digest.store.summaries import badges_for
 from digest.store.topics import list_topics, topics_for_subscriber
 
 FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
@@ -62,6 +63,7 @@ def load_pool(
         [r["authors"] for r in kept],
         [r["categories"] for r in kept],
         vectors,
+        badges=badges_for(db, ids),
     )
 
 

@@ -1,6 +1,6 @@
 """Every migration set, in the order they apply on a fresh database: the core and people sets,
-then each later stage's (rank, mail, service, site, library). Add a set at the end; never
-reorder."""
+then each later stage's (rank, mail, service, site, summaries, library). Add a set at the end;
+never reorder."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from digest.store import (
     schema,
     service_schema,
     site_schema,
+    summaries_schema,
 )
 
 MIGRATION_SETS = (
@@ -20,5 +21,6 @@ MIGRATION_SETS = (
     mail_schema.migrations,
     service_schema.migrations,
     site_schema.migrations,
+    summaries_schema.migrations,
     library_schema.migrations,
 )

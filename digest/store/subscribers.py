@@ -22,6 +22,7 @@ UPDATABLE_COLUMNS = (
     "send_hour",
     "max_papers",
     "always_send",
+    "language",
 )
 
 
@@ -47,6 +48,7 @@ def subscriber_from_row(row: dict, key: bytes) -> Subscriber:
         confirmed_at=row["confirmed_at"],
         unsubscribed_at=row["unsubscribed_at"],
         last_digest_date=date.fromisoformat(last) if last else None,
+        language=row.get("language") or "en",
     )
 
 

@@ -66,6 +66,7 @@ def create_app(config: Config) -> Starlette:
         mailer=ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-confirm-mail"),
     )
     dbs, key, site_dir, page, message = ctx.dbs, ctx.key, ctx.site_dir, ctx.page, ctx.message
+    preferences_actions.preload_encoder(config)  # once the settings are known to be good
 
     # ------------------------------------------------------------ home and sign-up
     async def home(request: Request) -> Response:
