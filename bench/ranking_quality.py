@@ -12,7 +12,7 @@ computed in the same run on the same vectors.
         [--abstract-chars 800]
 
 The embedded database is cached under bench/out/, keyed by the data file, the model and the
-code that decides what gets embedded (digest/embed.py, digest/models.py), so re-runs skip the
+code that decides what gets embedded (digest/embed/, digest/models.py), so re-runs skip the
 model. `--seeds N` repeats the protocol with random.Random(0..N-1) and prints the mean over
 seeds next to the official Random(0) figure (seeds move P@10 by about 0.03). `--model` measures
 another embedding model exactly as `[embedding].model` would set it (default: the configured
@@ -50,6 +50,8 @@ DEFAULT_DATA = ROOT / "tests" / "fixtures" / "eval" / "papers_dev.jsonl"
 TRIALS_PER_GROUP = 20
 LIKES_PER_TRIAL = 5
 TOP = 10
+# the code that decides what gets stored and embedded (the cache key of the embedded store)
+EMBEDDING_CODE = ("digest/embed/*.py", "digest/models.py", "digest/ingest/backfill.py")
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -81,8 +83,9 @@ def cached_db(data: Path, rows: list[dict], config, workdir: Path):
 
     digest = hashlib.sha256(data.read_bytes())
     digest.update(config.embedding.model.encode())
-    for part in ("digest/embed.py", "digest/models.py", "digest/backfill.py"):
-        digest.update((ROOT / part).read_bytes())
+    for part in EMBEDDING_CODE:
+        for path in sorted(ROOT.glob(part)):
+            digest.update(path.read_bytes())
     cache = ROOT / "bench" / "out" / f"ranking_quality-{digest.hexdigest()[:16]}.db"
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
