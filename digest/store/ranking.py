@@ -206,10 +206,65 @@ def replace_topic_matches(
         for day in announce_dates:
             db.execute("DELETE FROM topic_matches WHERE announce_date = ?", [day.isoformat()])
         db.conn.executemany(
-            "INSERT OR REPLACE INTO topic_matches (topic_id, paper_id, announce_date, score) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO topic_matches (topic_id, paper_id, announce_date, score) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (topic_id, paper_id) DO UPDATE SET "
+            "announce_date = excluded.announce_date, score = excluded.score",
             list(rows),
         )
+
+
+def record_topic_match_days(db, counts: dict[date, int], signature: str) -> None:
+    """Note that these days' matches are computed for `signature` (with how many matches)."""
+    now = utcnow()
+    with transaction(db):
+        db.conn.executemany(
+            "INSERT INTO topic_match_days (announce_date, signature, matches, computed_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (announce_date) DO UPDATE SET "
+            "signature = excluded.signature, matches = excluded.matches, "
+            "computed_at = excluded.computed_at",
+            [(day.isoformat(), signature, n, now) for day, n in counts.items()],
+        )
+
+
+def topic_match_signatures(db) -> dict[date, str]:
+    """announce day -> the signature its stored matches were computed with."""
+    rows = db.execute("SELECT announce_date, signature FROM topic_match_days").fetchall()
+    return {date.fromisoformat(r[0]): r[1] for r in rows}
+
+
+def topic_match_count(db, topic_id: int, since: date, until: date) -> int:
+    """How many papers announced in [since, until] are stored as matching the topic."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM topic_matches WHERE topic_id = ? AND announce_date BETWEEN ? AND ?",
+        [topic_id, since.isoformat(), until.isoformat()],
+    ).fetchone()
+    return int(row[0])
+
+
+def earlier_days(
+    db, before: date, announce_types: Sequence[str] | None, min_papers: int
+) -> tuple[date, int] | None:
+    """The latest day D < `before` such that papers announced in [D, before) number at least
+    `min_papers` (or the first stored day when fewer exist), with that count; None if none."""
+    clauses, params = ["first_announced < ?"], [before.isoformat()]
+    if announce_types:
+        marks = ",".join("?" for _ in announce_types)
+        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
+        params += list(announce_types)
+    rows = db.execute(
+        "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
+        f"WHERE {' AND '.join(clauses)} GROUP BY first_announced ORDER BY first_announced DESC",
+        params,
+    )
+    total, first = 0, None
+    for day, count in rows:
+        if not day:
+            continue
+        total += int(count)
+        first = date.fromisoformat(day)
+        if total >= min_papers:
+            break
+    return (first, total) if first is not None else None
 
 
 def topic_matches_between(db, since: date, until: date) -> list[tuple[int, str, str, float]]:

@@ -1,0 +1,166 @@
+"""The words of a topic description as evidence: its salient terms and phrases, the variants of
+them a paper may use, and the abstract sentence that says the most about them.
+
+Pure functions over strings (no numpy, no store). `digest.rank.describe` turns these terms into
+scores over a candidate pool; the why-line names the words a paper actually used ("mentions
+“grasping”, “motion planning”"); `best_sentence` picks the abstract sentence richest in a
+topic's terms, for a why-line or a one-sentence summary of what a reader follows.
+
+Terms are compared by their Snowball stem, so "robot", "robots", "robotic" and "robotics" are
+one term, as are "grasp" and "grasping"; words that say nothing about a subject (English stop
+words, a few words every research abstract uses) are never terms.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer  # PyStemmer: the Snowball stemmers in C
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+# A word: letters/digits, inner hyphens or apostrophes kept ("sim-to-real" is split later).
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+# Where a description's phrases end: list separators and the words that join list items.
+_PHRASE_BREAK = re.compile(r"[,;:.()\[\]/]|\s(?:and|or|as well as|including|such as)\s", re.I)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
+# scikit-learn's English stop words, less the few that name subjects ("computer vision").
+_STOP = ENGLISH_STOP_WORDS - {"computer", "system", "systems", "interest", "fire", "bill"}
+# Words every abstract uses: as topic terms they would match nearly any paper.
+_GENERIC = frozenset(
+    "paper papers study studies approach approaches method methods work works using use used "
+    "based new novel propose proposed present presents show shows result results including "
+    "various different also apart general topics topic plain words".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    return Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The Snowball stem of one lower-cased word ("robotics" -> "robot")."""
+    return str(_stemmer().stemWord(word))
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased words of a text; hyphenated compounds are split into their parts."""
+    out: list[str] = []
+    for token in _WORD_RE.findall(text.lower().replace("-", " ")):
+        out.append(token.replace("’", "'"))
+    return out
+
+
+def is_content_word(word: str) -> bool:
+    return len(word) > 1 and not word.isdigit() and word not in _STOP and word not in _GENERIC
+
+
+@dataclass(frozen=True)
+class Term:
+    """One salient word of a description (by stem) or a phrase of two adjacent ones."""
+
+    stems: tuple[str, ...]  # one stem, or two for a phrase
+    label: str  # as the description writes it ("motion planning")
+    weight: float = 1.0  # curator-named keywords count double
+
+    @property
+    def is_phrase(self) -> bool:
+        return len(self.stems) > 1
+
+
+def description_terms(text: str, keywords: Sequence[str] = ()) -> tuple[Term, ...]:
+    """The salient words and two-word phrases of a description, then of each keyword.
+
+    Phrases never cross a list separator ("grasping, locomotion" gives no phrase); a word or
+    phrase that is already there is not repeated. Keywords count double: a curator named them.
+    """
+    found: dict[tuple[str, ...], Term] = {}
+
+    def add(stems: tuple[str, ...], label: str, weight: float) -> None:
+        if stems not in found or found[stems].weight < weight:
+            found[stems] = Term(stems, label, weight)
+
+    for source, weight in ((text, 1.0), *((k, 2.0) for k in keywords)):
+        for phrase in _PHRASE_BREAK.split(f" {source} "):
+            tokens = words(phrase)
+            for word in tokens:
+                if is_content_word(word):
+                    add((stem(word),), word, weight)
+            for first, second in zip(tokens, tokens[1:], strict=False):
+                if is_content_word(first) and is_content_word(second):
+                    add((stem(first), stem(second)), f"{first} {second}", weight)
+    return tuple(found.values())
+
+
+def description_facets(text: str) -> tuple[str, ...]:
+    """The description's list items, each with its lead-in, as texts to embed on their own.
+
+    "Robotics: grasping, locomotion and motion planning" gives "Robotics: grasping",
+    "Robotics: locomotion", "Robotics: motion planning": a paper about grasping alone is
+    close to its facet even when the whole list dilutes it. A description that is no list
+    gives no facets.
+    """
+    head, colon, rest = text.partition(":")
+    if not colon:
+        head, rest = "", text
+    items = [" ".join(p.split()) for p in _PHRASE_BREAK.split(f" {rest} ")]
+    items = [item.strip(" .") for item in items if len(words(item))]
+    if len(items) < 2:
+        return ()
+    lead = " ".join(head.split())
+    return tuple(dict.fromkeys(f"{lead}: {item}" if lead else item for item in items))
+
+
+def variants_of(word_stem: str, vocabulary: Iterable[str]) -> list[str]:
+    """The words of `vocabulary` whose stem is `word_stem` (its close variants)."""
+    return [w for w in vocabulary if stem(w) == word_stem]
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of an abstract (whitespace collapsed)."""
+    flat = " ".join(text.split())
+    return [s for s in _SENTENCE_END.split(flat) if s]
+
+
+def matched_terms(text: str, terms: Sequence[Term]) -> list[tuple[Term, str]]:
+    """The terms a text uses, each with the words it used for it ("grasping" for `grasp`),
+    phrases first and best first; a word already named in a matched phrase is not repeated."""
+    tokens = words(text)
+    stems_seen = [stem(w) for w in tokens]
+    surface: dict[tuple[str, ...], str] = {}
+    for i, s in enumerate(stems_seen):
+        surface.setdefault((s,), tokens[i])
+        if i + 1 < len(tokens):
+            surface.setdefault((s, stems_seen[i + 1]), f"{tokens[i]} {tokens[i + 1]}")
+    hits = [(t, surface[t.stems]) for t in terms if t.stems in surface]
+    hits.sort(key=lambda hit: (-hit[0].is_phrase, -hit[0].weight))
+    named: set[str] = set()
+    out = []
+    for term, said in hits:
+        if not term.is_phrase and term.stems[0] in named:
+            continue
+        named.update(term.stems)
+        out.append((term, said))
+    return out
+
+
+def best_sentence(
+    text: str, weights: Mapping[tuple[str, ...], float], terms: Sequence[Term]
+) -> str | None:
+    """The sentence of `text` that uses the most of the given terms (summed `weights`, a term
+    keyed by its stems; phrases count once more than their words), or None when none uses any.
+
+    The TL;DR line can use it as "the abstract sentence closest to what a subscriber follows":
+    pass the followed topic's `description_terms` and weights such as their idf.
+    """
+    best: tuple[float, int, str] | None = None
+    for position, sentence in enumerate(sentences(text)):
+        found = matched_terms(sentence, terms)
+        score = sum(weights.get(term.stems, 1.0) * term.weight for term, _ in found)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, -position, sentence)
+    return best[2] if best else None
