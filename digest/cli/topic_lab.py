@@ -29,7 +29,7 @@ def _results_table(results, title: str, by_day: bool = False) -> Table:
     first = "day" if by_day else "rank"
     table = Table(first, "score", "id", "title", "why", title=title, title_justify="left")
     for r in results:
-        mark = "" if r.passes else " [dim](below threshold)[/]"
+        mark = "" if r.passes else " [dim](not sent)[/]"
         table.add_row(
             str(r.announced if by_day else r.rank),
             f"{r.score:.3f}",
@@ -143,6 +143,11 @@ def test(
                     for d in report.days
                 ],
                 "total_passing": report.total_passing,
+                "per_day": round(report.per_day, 2),
+                "per_day_at": {
+                    f"{t:.2f}": round(report.per_day_at(t), 2)
+                    for t in _nearby_thresholds(report.threshold)
+                },
                 "histogram": [{"low": lo, "high": hi, "count": c} for lo, hi, c in bins],
                 "borderline": [dataclasses.asdict(r) for r in report.borderline],
             }
@@ -164,6 +169,17 @@ def test(
             f"  {'total':<10}  {report.total_passing:>3} of {total} papers over "
             f"{len(report.days)} days"
         )
+    listed = sum(1 for d in report.days if d.candidates)
+    if listed:
+        others = ", ".join(
+            f"{report.per_day_at(t):.1f} at {t:.2f}"
+            for t in _nearby_thresholds(report.threshold)
+            if abs(t - report.threshold) > 1e-9
+        )
+        console.print(
+            f"  expected: {report.per_day:.1f} papers a day at threshold {report.threshold:.2f} "
+            f"({others})"
+        )
     _print_histogram(bins, report.threshold)
     if not report.borderline:
         console.print("no paper matches this topic on these days")
@@ -173,13 +189,21 @@ def test(
     )
 
 
+def _nearby_thresholds(threshold: float) -> list[float]:
+    """The threshold and its neighbours a curator might try instead (0.05 apart)."""
+    return [round(threshold + step, 2) for step in (-0.1, -0.05, 0.0, 0.05, 0.1)]
+
+
 def _print_histogram(bins: list[tuple[float, float, int]], threshold: float) -> None:
     """Bars of █ for bins that pass the threshold, ░ for those that do not (plain text, so a
     pipe or a log keeps the difference)."""
     if not bins:
         console.print("no candidate paper is eligible for this topic (check its categories)")
         return
-    console.print("score distribution (every candidate, all days; █ passes, ░ does not):")
+    console.print(
+        "score distribution (every candidate, all days; █ at or above the threshold, where a "
+        "paper passes with its own evidence for the topic; ░ below):"
+    )
     if threshold - 1e-6 > bins[-1][1]:
         console.print(f"  (threshold {threshold:+.2f} is above every score: none pass)")
     widest = max(c for _, _, c in bins) or 1

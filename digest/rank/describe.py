@@ -37,10 +37,12 @@ from digest.rank.pool import CandidatePool
 
 CAL_BASE = 0.2  # calibrated score of a paper at its day's mean
 CAL_SCALE = 0.05  # per standard deviation: 0.35 (the default threshold) is z = 3
-LEXICAL_WEIGHT = 0.5  # the words' z-score, relative to the meaning's
+LEXICAL_WEIGHT = 0.25  # the words' z-score, relative to the meaning's (see docs/ranking.md)
 TITLE_BONUS = 1.0  # a term in the title counts this much more
 EVIDENCE_Z = 1.5  # each kind of evidence must reach this on its own for a paper to pass
-MIN_CALIBRATION = 100  # papers a day's statistics are computed from (earlier days fill in)
+CALIBRATION_DAYS = 7  # a day's statistics come from the week of listings ending on it
+MIN_CALIBRATION = 200  # papers; a quieter week reaches further back
+SALIENT_SHARE = 0.05  # a salient term is used by at most this share of the window's papers
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,10 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
         ref_semantic = _semantic(ref, query)
         ref_present, ref_titled = term_presence(ref, query.terms)
     out = np.zeros((3, n))  # fused z, semantic z, lexical z
-    for members, extra in calibration_groups(pool):
-        sem = semantic[members]
-        hits, in_title = present[:, members], titled[:, members]
+    salient = np.zeros(n, dtype=bool)
+    for members, window, extra in calibration_groups(pool):
+        sem = semantic[window]
+        hits, in_title = present[:, window], titled[:, window]
         if len(extra) and ref is not None:
             sem = np.concatenate([sem, ref_semantic[extra]])
             hits = np.hstack([hits, ref_present[:, extra]])
@@ -103,10 +106,12 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
         lexical = idf @ (hits + TITLE_BONUS * in_title)
         sem_z, lex_z = _z(sem), _z(lexical)
         fused = _z(sem_z + LEXICAL_WEIGHT * lex_z)
-        k = len(members)
-        out[:, members] = fused[:k], sem_z[:k], lex_z[:k]
+        at = np.searchsorted(window, members)  # the members' places in the window
+        out[:, members] = fused[at], sem_z[at], lex_z[at]
+        rare = df <= SALIENT_SHARE * total
+        salient[members] = present[rare][:, members].any(axis=0)
     score = (CAL_BASE + CAL_SCALE * out[0]).astype(np.float32)
-    evidence = (out[1] >= EVIDENCE_Z) & (out[2] >= EVIDENCE_Z)
+    evidence = (out[1] >= EVIDENCE_Z) & (out[2] >= EVIDENCE_Z) & salient
     return TextMatch(score, out[1], out[2], evidence)
 
 
@@ -125,32 +130,52 @@ def _z(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / sd
 
 
-def calibration_groups(pool: CandidatePool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(pool indices of one announcement day, reference indices completing it) per day."""
+def calibration_groups(pool: CandidatePool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per announcement day of the pool: (its papers, the pool papers of its calibration
+    window, the reference papers of that window), all as sorted index arrays.
+
+    A day's window is the CALIBRATION_DAYS calendar days ending on it, reaching further back
+    when that holds fewer than MIN_CALIBRATION papers (`set_reference` says how far). It
+    depends only on the stored papers, never on the span of the pool.
+    """
     cached = pool._masks.get(("days",))
     if cached is not None:
         return cached
     n = len(pool)
     none = np.zeros(0, dtype=np.intp)
-    if pool.days is None:
-        groups = [(np.arange(n), none)] if n else []
-    else:
-        by_day: dict[str, list[int]] = {}
-        for i, day in enumerate(pool.days):
-            by_day.setdefault(day, []).append(i)
-        extends = pool._masks.get(("extends",), {})
-        groups = [
-            (np.array(members, dtype=np.intp), np.asarray(extends.get(day, none), dtype=np.intp))
-            for day, members in sorted(by_day.items())
-        ]
+    if pool.days is None or not n:
+        groups = [(np.arange(n), np.arange(n), none)] if n else []
+        pool._masks[("days",)] = groups
+        return groups
+    days = np.array(pool.days, dtype=object)
+    starts = pool._masks.get(("window_start",), {})
+    ref_days = np.array(pool.reference.days or [], dtype=object) if pool.reference else None
+    groups = []
+    for day in sorted(set(pool.days)):
+        low = starts.get(day, _days_before(day, CALIBRATION_DAYS - 1))
+        members = np.flatnonzero(days == day)
+        window = np.flatnonzero((days >= low) & (days <= day))
+        extra = none
+        if ref_days is not None and len(ref_days):
+            extra = np.flatnonzero((ref_days >= low) & (ref_days <= day))
+        groups.append((members, window, extra))
     pool._masks[("days",)] = groups
     return groups
 
 
-def set_reference(pool: CandidatePool, reference: CandidatePool, extends: dict) -> None:
-    """Attach earlier papers that complete small days: `extends[day]` = reference indices."""
+def _days_before(day: str, count: int) -> str:
+    from datetime import date, timedelta
+
+    if not day:
+        return day
+    return (date.fromisoformat(day) - timedelta(days=count)).isoformat()
+
+
+def set_reference(pool: CandidatePool, reference: CandidatePool, starts: dict[str, str]) -> None:
+    """Attach the stored papers announced before the pool that fall in its days' calibration
+    windows; `starts[day]` = the first day of that day's window (ISO)."""
     pool.reference = reference
-    pool._masks[("extends",)] = {day: np.asarray(ix, dtype=np.intp) for day, ix in extends.items()}
+    pool._masks[("window_start",)] = dict(starts)
     pool._masks.pop(("days",), None)
 
 

@@ -16,7 +16,12 @@ import numpy as np
 from digest.config import Config
 from digest.models import Topic
 from digest.rank import score as rank
-from digest.rank.describe import MIN_CALIBRATION, DescriptionQuery, set_reference
+from digest.rank.describe import (
+    CALIBRATION_DAYS,
+    MIN_CALIBRATION,
+    DescriptionQuery,
+    set_reference,
+)
 from digest.rank.evidence import description_facets
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
@@ -58,35 +63,35 @@ def _pool_of(db, config: Config, rows: list[dict]) -> rank.CandidatePool:
 def attach_reference(
     db, config: Config, pool: rank.CandidatePool, announce_types: Sequence[str] | None
 ) -> None:
-    """Complete each day of fewer than MIN_CALIBRATION papers with the stored days before it
-    (whole days, nearest first), so its description scores are standardised on enough papers
-    and are the same whatever window the pool spans."""
-    counts: dict[str, int] = {}
-    for day in pool.days or ():
-        counts[day] = counts.get(day, 0) + 1
-    windows: dict[str, tuple[date, date]] = {}
-    for day, count in counts.items():
-        if count >= MIN_CALIBRATION or not day:
-            continue
-        start = rank_store.earlier_days(
-            db, date.fromisoformat(day), announce_types, MIN_CALIBRATION - count
-        )
-        if start is not None:
-            windows[day] = (start[0], date.fromisoformat(day) - timedelta(days=1))
-    if not windows:
+    """Find each pool day's calibration window (the CALIBRATION_DAYS ending on it, longer when
+    that holds fewer than MIN_CALIBRATION stored papers) and load the stored papers of those
+    windows that precede the pool, so a description scores a paper the same whatever window
+    the pool spans."""
+    days = sorted({d for d in pool.days or () if d})
+    if not days:
         return
-    since = min(w[0] for w in windows.values())
-    until = max(w[1] for w in windows.values())
-    reference = _pool_of(db, config, rank_store.candidate_rows(db, since, until, announce_types))
-    extends = {
-        day: [
-            i
-            for i, ref_day in enumerate(reference.days or ())
-            if lo.isoformat() <= ref_day <= hi.isoformat()
-        ]
-        for day, (lo, hi) in windows.items()
-    }
-    set_reference(pool, reference, extends)
+    first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
+    span = timedelta(days=CALIBRATION_DAYS - 1)
+    counts = rank_store.announced_counts(db, first - span, last, announce_types)
+    starts: dict[str, str] = {}
+    for day in days:
+        end = date.fromisoformat(day)
+        low = (end - span).isoformat()
+        if sum(n for d, n in counts.items() if low <= d <= day) < MIN_CALIBRATION:
+            found = rank_store.earlier_days(
+                db, end + timedelta(days=1), announce_types, MIN_CALIBRATION
+            )
+            if found is not None:
+                low = min(low, found[0].isoformat())
+        starts[day] = low
+    earliest = min(starts.values())
+    if earliest < days[0]:
+        rows = rank_store.candidate_rows(
+            db, date.fromisoformat(earliest), first - timedelta(days=1), announce_types
+        )
+        set_reference(pool, _pool_of(db, config, rows), starts)
+    else:
+        set_reference(pool, _pool_of(db, config, []), starts)
 
 
 def text_vector(db, config: Config, text: str) -> np.ndarray:

@@ -207,9 +207,11 @@ def _plan_everyone(
             report.hf_papers = refresh_hf(db, config, issue_date)
         except DigestError as exc:
             report.errors.append(f"hf: {exc}")
-    from digest.rank.matching import match_curated_topics
+    from digest.rank.matching import refresh_topic_matches
 
-    report.topic_matches = match_curated_topics(db, config, issue_date)
+    # every stored day whose matches are missing or stale (topics changed), this one included
+    refresh_topic_matches(db, config, progress=None)
+    report.topic_matches = rank_store.topic_matches_on(db, issue_date)
     subscribers = due_subscribers(db, issue_date)
     report.due = len(subscribers)
     windows: dict[tuple[date, date], list[Subscriber]] = {}

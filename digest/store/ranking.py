@@ -232,6 +232,14 @@ def topic_match_signatures(db) -> dict[date, str]:
     return {date.fromisoformat(r[0]): r[1] for r in rows}
 
 
+def topic_matches_on(db, day: date) -> int:
+    """How many curated-topic matches are stored for papers announced on `day`."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM topic_matches WHERE announce_date = ?", [day.isoformat()]
+    ).fetchone()
+    return int(row[0])
+
+
 def topic_match_count(db, topic_id: int, since: date, until: date) -> int:
     """How many papers announced in [since, until] are stored as matching the topic."""
     row = db.execute(
@@ -239,6 +247,29 @@ def topic_match_count(db, topic_id: int, since: date, until: date) -> int:
         [topic_id, since.isoformat(), until.isoformat()],
     ).fetchone()
     return int(row[0])
+
+
+def announced_counts(
+    db, since: date, until: date, announce_types: Sequence[str] | None
+) -> dict[str, int]:
+    """ISO day -> papers first announced that day, for days in [since, until]."""
+    clauses, params = (
+        ["first_announced >= ?", "first_announced <= ?"],
+        [
+            since.isoformat(),
+            until.isoformat(),
+        ],
+    )
+    if announce_types:
+        marks = ",".join("?" for _ in announce_types)
+        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
+        params += list(announce_types)
+    rows = db.execute(
+        "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
+        f"WHERE {' AND '.join(clauses)} GROUP BY first_announced",
+        params,
+    )
+    return {r[0]: int(r[1]) for r in rows}
 
 
 def earlier_days(
