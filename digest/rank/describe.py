@@ -108,7 +108,7 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
         fused = _z(sem_z + LEXICAL_WEIGHT * lex_z)
         at = np.searchsorted(window, members)  # the members' places in the window
         out[:, members] = fused[at], sem_z[at], lex_z[at]
-        rare = df <= SALIENT_SHARE * total
+        rare = (df <= SALIENT_SHARE * total) | (weights > 1.0)  # a curator's keyword is salient
         salient[members] = present[rare][:, members].any(axis=0)
     score = (CAL_BASE + CAL_SCALE * out[0]).astype(np.float32)
     evidence = (out[1] >= EVIDENCE_Z) & (out[2] >= EVIDENCE_Z) & salient
@@ -134,9 +134,9 @@ def calibration_groups(pool: CandidatePool) -> list[tuple[np.ndarray, np.ndarray
     """Per announcement day of the pool: (its papers, the pool papers of its calibration
     window, the reference papers of that window), all as sorted index arrays.
 
-    A day's window is the CALIBRATION_DAYS calendar days ending on it, reaching further back
-    when that holds fewer than MIN_CALIBRATION papers (`set_reference` says how far). It
-    depends only on the stored papers, never on the span of the pool.
+    A day's window is the CALIBRATION_DAYS calendar days ending on it, or, when that holds
+    fewer than MIN_CALIBRATION papers, the nearest stored days around it, earlier ones first
+    (`set_reference` says which). It depends on the stored papers, never on the pool's span.
     """
     cached = pool._masks.get(("days",))
     if cached is not None:
@@ -148,16 +148,16 @@ def calibration_groups(pool: CandidatePool) -> list[tuple[np.ndarray, np.ndarray
         pool._masks[("days",)] = groups
         return groups
     days = np.array(pool.days, dtype=object)
-    starts = pool._masks.get(("window_start",), {})
+    windows = pool._masks.get(("windows",), {})
     ref_days = np.array(pool.reference.days or [], dtype=object) if pool.reference else None
     groups = []
     for day in sorted(set(pool.days)):
-        low = starts.get(day, _days_before(day, CALIBRATION_DAYS - 1))
+        low, high = windows.get(day, (_days_before(day, CALIBRATION_DAYS - 1), day))
         members = np.flatnonzero(days == day)
-        window = np.flatnonzero((days >= low) & (days <= day))
+        window = np.flatnonzero((days >= low) & (days <= high))
         extra = none
         if ref_days is not None and len(ref_days):
-            extra = np.flatnonzero((ref_days >= low) & (ref_days <= day))
+            extra = np.flatnonzero((ref_days >= low) & (ref_days <= high))
         groups.append((members, window, extra))
     pool._masks[("days",)] = groups
     return groups
@@ -171,11 +171,13 @@ def _days_before(day: str, count: int) -> str:
     return (date.fromisoformat(day) - timedelta(days=count)).isoformat()
 
 
-def set_reference(pool: CandidatePool, reference: CandidatePool, starts: dict[str, str]) -> None:
-    """Attach the stored papers announced before the pool that fall in its days' calibration
-    windows; `starts[day]` = the first day of that day's window (ISO)."""
+def set_reference(
+    pool: CandidatePool, reference: CandidatePool, windows: dict[str, tuple[str, str]]
+) -> None:
+    """Attach the stored papers outside the pool that fall in its days' calibration windows;
+    `windows[day]` = (first day, last day) of that day's window, ISO."""
     pool.reference = reference
-    pool._masks[("window_start",)] = dict(starts)
+    pool._masks[("windows",)] = dict(windows)
     pool._masks.pop(("days",), None)
 
 

@@ -63,35 +63,39 @@ def _pool_of(db, config: Config, rows: list[dict]) -> rank.CandidatePool:
 def attach_reference(
     db, config: Config, pool: rank.CandidatePool, announce_types: Sequence[str] | None
 ) -> None:
-    """Find each pool day's calibration window (the CALIBRATION_DAYS ending on it, longer when
-    that holds fewer than MIN_CALIBRATION stored papers) and load the stored papers of those
-    windows that precede the pool, so a description scores a paper the same whatever window
-    the pool spans."""
+    """Find each pool day's calibration window (the CALIBRATION_DAYS ending on it; when that
+    holds fewer than MIN_CALIBRATION stored papers, the nearest stored days around it, earlier
+    ones first) and load the stored papers of those windows that lie outside the pool, so a
+    description scores a paper the same whatever span the pool covers."""
     days = sorted({d for d in pool.days or () if d})
     if not days:
         return
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
     span = timedelta(days=CALIBRATION_DAYS - 1)
     counts = rank_store.announced_counts(db, first - span, last, announce_types)
-    starts: dict[str, str] = {}
+    windows: dict[str, tuple[str, str]] = {}
     for day in days:
-        end = date.fromisoformat(day)
-        low = (end - span).isoformat()
+        low = (date.fromisoformat(day) - span).isoformat()
+        windows[day] = (low, day)
         if sum(n for d, n in counts.items() if low <= d <= day) < MIN_CALIBRATION:
-            found = rank_store.earlier_days(
-                db, end + timedelta(days=1), announce_types, MIN_CALIBRATION
+            near = rank_store.nearest_days(
+                db, date.fromisoformat(day), announce_types, MIN_CALIBRATION
             )
-            if found is not None:
-                low = min(low, found[0].isoformat())
-        starts[day] = low
-    earliest = min(starts.values())
+            windows[day] = (min(low, near[0].isoformat()), near[1].isoformat())
+    rows: list[dict] = []
+    earliest = min(w[0] for w in windows.values())
+    latest = max(w[1] for w in windows.values())
     if earliest < days[0]:
-        rows = rank_store.candidate_rows(
-            db, date.fromisoformat(earliest), first - timedelta(days=1), announce_types
-        )
-        set_reference(pool, _pool_of(db, config, rows), starts)
-    else:
-        set_reference(pool, _pool_of(db, config, []), starts)
+        before = first - timedelta(days=1)
+        rows += rank_store.candidate_rows(db, date.fromisoformat(earliest), before, announce_types)
+    if latest > days[-1]:
+        after = last + timedelta(days=1)
+        rows += rank_store.candidate_rows(db, after, date.fromisoformat(latest), announce_types)
+    try:
+        reference = _pool_of(db, config, rows)
+    except ValueError:  # a stored vector of another size: calibrate on the pool's own days
+        reference = _pool_of(db, config, [])
+    set_reference(pool, reference, windows)
 
 
 def text_vector(db, config: Config, text: str) -> np.ndarray:

@@ -25,6 +25,7 @@ from digest.rank.gather import (  # noqa: F401  (planning API)
     load_pool,
     text_vector,
 )
+from digest.rank.matching import match_curated_topics, refresh_topic_matches  # noqa: F401
 from digest.rank.plans import load_plan, picks_for_email, save_plan  # noqa: F401  (planning API)
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
@@ -207,8 +208,6 @@ def _plan_everyone(
             report.hf_papers = refresh_hf(db, config, issue_date)
         except DigestError as exc:
             report.errors.append(f"hf: {exc}")
-    from digest.rank.matching import refresh_topic_matches
-
     # every stored day whose matches are missing or stale (topics changed), this one included
     refresh_topic_matches(db, config, progress=None)
     report.topic_matches = rank_store.topic_matches_on(db, issue_date)

@@ -272,30 +272,34 @@ def announced_counts(
     return {r[0]: int(r[1]) for r in rows}
 
 
-def earlier_days(
-    db, before: date, announce_types: Sequence[str] | None, min_papers: int
-) -> tuple[date, int] | None:
-    """The latest day D < `before` such that papers announced in [D, before) number at least
-    `min_papers` (or the first stored day when fewer exist), with that count; None if none."""
-    clauses, params = ["first_announced < ?"], [before.isoformat()]
+def nearest_days(
+    db, day: date, announce_types: Sequence[str] | None, min_papers: int
+) -> tuple[date, date]:
+    """The shortest run of stored announcement days around `day` -- the days before it first,
+    nearest first, then the days after it -- whose papers number at least `min_papers` (or all
+    stored days when fewer exist): (first day, last day) of that run."""
+    clauses, params = ["first_announced IS NOT NULL"], []
     if announce_types:
         marks = ",".join("?" for _ in announce_types)
         clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
         params += list(announce_types)
     rows = db.execute(
         "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
-        f"WHERE {' AND '.join(clauses)} GROUP BY first_announced ORDER BY first_announced DESC",
+        f"WHERE {' AND '.join(clauses)} GROUP BY first_announced ORDER BY first_announced",
         params,
-    )
-    total, first = 0, None
-    for day, count in rows:
-        if not day:
-            continue
-        total += int(count)
-        first = date.fromisoformat(day)
+    ).fetchall()
+    counts = [(date.fromisoformat(d), int(n)) for d, n in rows if d]
+    total = sum(n for d, n in counts if d == day)
+    low = high = day
+    for d, n in reversed([c for c in counts if c[0] < day]):
         if total >= min_papers:
             break
-    return (first, total) if first is not None else None
+        total, low = total + n, d
+    for d, n in [c for c in counts if c[0] > day]:
+        if total >= min_papers:
+            break
+        total, high = total + n, d
+    return low, high
 
 
 def topic_matches_between(db, since: date, until: date) -> list[tuple[int, str, str, float]]:
