@@ -189,11 +189,11 @@ def main() -> None:
     wall0, cpu0 = time.perf_counter(), cpu_seconds()
 
     from digest.config import Config
+    from digest.models import Topic
     from digest.rank.matching import refresh_topic_matches
     from digest.store import ranking as rank_store
     from digest.store.papers import load_all_vectors
     from digest.topics.catalog import add_topic
-    from digest.models import Topic
     from digest.topics.lab import try_topic
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -285,7 +285,9 @@ def main() -> None:
     )
     print(f"run: {wall:.1f} s wall, {cpu:.1f} s CPU (this process)")
     if not args.no_liked:
-        print("\nliked papers (bench/ranking_quality.py, same code base; must not drop below 0.390):")
+        print(
+            "\nliked papers (bench/ranking_quality.py, same code base; must not drop below 0.390):"
+        )
         for line in liked_papers_figure():
             print("  " + line)
     print(json.dumps({"p10": mean[0], "f1": mean[5], "spill": spill(ours_pass)}))

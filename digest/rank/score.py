@@ -74,7 +74,7 @@ class TopicProfile:
 
     @property
     def is_semantic(self) -> bool:
-        return self.query_vector is not None or self.has_likes
+        return self.query_vector is not None or self.description is not None or self.has_likes
 
 
 def check_dimensions(profile: TopicProfile, dim: int) -> None:
