@@ -41,6 +41,7 @@ LEXICAL_WEIGHT = 0.25  # the words' z-score, relative to the meaning's (see docs
 TITLE_BONUS = 1.0  # a term in the title counts this much more
 EVIDENCE_Z = 1.5  # each kind of evidence must reach this on its own for a paper to pass
 CALIBRATION_DAYS = 7  # a day's statistics come from the week of listings ending on it
+BACKGROUND = True
 MIN_CALIBRATION = 200  # papers; a quieter week reaches further back
 SALIENT_SHARE = 0.05  # a salient term is used by at most this share of the window's papers
 
@@ -105,11 +106,15 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
         idf = np.log1p((total - df + 0.5) / (df + 0.5)) * weights
         lexical = idf @ (hits + TITLE_BONUS * in_title)
         sem_z, lex_z = _z(sem), _z(lexical)
-        fused = _z(sem_z + LEXICAL_WEIGHT * lex_z)
+        rare = (df <= SALIENT_SHARE * total) | (weights > 1.0)  # a curator's keyword is salient
+        has_salient = hits[rare].any(axis=0)
+        evident = (sem_z >= EVIDENCE_Z) & (lex_z >= EVIDENCE_Z) & has_salient
+        # standardised against the window's papers WITHOUT evidence for the topic (its
+        # background): a topic that is a tenth of this week is not squeezed by its own papers
+        fused = _z(sem_z + LEXICAL_WEIGHT * lex_z, background=BACKGROUND and ~evident)
         at = np.searchsorted(window, members)  # the members' places in the window
         out[:, members] = fused[at], sem_z[at], lex_z[at]
-        rare = (df <= SALIENT_SHARE * total) | (weights > 1.0)  # a curator's keyword is salient
-        salient[members] = present[rare][:, members].any(axis=0)
+        salient[members] = has_salient[at]
     score = (CAL_BASE + CAL_SCALE * out[0]).astype(np.float32)
     evidence = (out[1] >= EVIDENCE_Z) & (out[2] >= EVIDENCE_Z) & salient
     return TextMatch(score, out[1], out[2], evidence)
@@ -121,13 +126,18 @@ def _semantic(pool: CandidatePool, query: DescriptionQuery) -> np.ndarray:
     return (query.vectors.astype(np.float32) @ pool.vectors.T).mean(axis=0).astype(np.float64)
 
 
-def _z(values: np.ndarray) -> np.ndarray:
-    if len(values) < 2:
+def _z(values: np.ndarray, background=None) -> np.ndarray:
+    """Standard scores; with a `background` mask, mean and spread come from those values only
+    (all of them when fewer than two are background)."""
+    sample = values
+    if background is not None and int(np.count_nonzero(background)) >= 2:
+        sample = values[background]
+    if len(sample) < 2:
         return np.zeros_like(values, dtype=np.float64)
-    sd = float(values.std())
+    sd = float(sample.std())
     if sd < 1e-9:
         return np.zeros_like(values, dtype=np.float64)
-    return (values - values.mean()) / sd
+    return (values - sample.mean()) / sd
 
 
 def calibration_groups(pool: CandidatePool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -214,8 +224,9 @@ def _joined(pool: CandidatePool, name: str, texts: Sequence[str]) -> tuple[str, 
     key = ("joined", name)
     if key not in pool._masks:
         lowered = [t.lower() for t in texts]
-        starts = np.cumsum([0] + [len(t) + 1 for t in lowered[:-1]]) if lowered else []
-        pool._masks[key] = ("\n".join(lowered), np.asarray(starts, dtype=np.int64))
+        lengths = [0] + [len(t) + 1 for t in lowered[:-1]]
+        starts = np.cumsum(lengths, dtype=np.int64) if lowered else np.zeros(0, np.int64)
+        pool._masks[key] = ("\n".join(lowered), starts)
     return pool._masks[key]
 
 

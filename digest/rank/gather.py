@@ -128,8 +128,11 @@ def build_profile(
     if topic.description.strip():
         query = text_vector(db, config, topic.description)
         facets = [text_vector(db, config, f) for f in description_facets(topic.description)]
+        # seed (and lab-liked/disliked) papers are one more view of the topic's meaning, so a
+        # described topic is calibrated and held to the evidence rule whatever its seeds
+        examples = _examples(liked if found else None, disliked)
         description = DescriptionQuery.build(
-            topic.description, np.vstack([query, *facets]), topic.keywords
+            topic.description, np.vstack([query, *facets, *examples]), topic.keywords
         )
     return rank.TopicProfile(
         topic=topic,
@@ -144,3 +147,14 @@ def build_profile(
         ),
         label=label,
     )
+
+
+def _examples(liked: np.ndarray | None, disliked: np.ndarray | None) -> list[np.ndarray]:
+    """The seed papers as one unit vector (their mean, disliked papers pushed away at
+    DISLIKE_WEIGHT), or nothing."""
+    if liked is None or not len(liked):
+        return []
+    example = np.asarray(liked, dtype=np.float32).mean(axis=0)
+    if disliked is not None and len(disliked):
+        example = example - rank.DISLIKE_WEIGHT * np.asarray(disliked).mean(axis=0)
+    return [rank.normalize_rows(example)]

@@ -121,7 +121,8 @@ def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np
     if described:
         queries = np.vstack([v for _, v in described]).astype(np.float32)
         rows[[i for i, _ in described]] = queries @ pool.vectors.T
-    liked = [(i, p) for i, p in enumerate(unique) if p.has_likes]
+    # a described topic's seed papers are part of its description query (`gather`)
+    liked = [(i, p) for i, p in enumerate(unique) if p.has_likes and p.description is None]
     if liked:
         queries = np.vstack(
             [
@@ -212,8 +213,6 @@ def _score_topic(
     if profile.description is not None:
         text = text_match(pool, profile.description)
         evidence = text.evidence | matched  # a followed author is evidence enough
-        if profile.has_likes:  # where the seed papers score higher, they decided
-            evidence |= semantic > text.score + 1e-6
     return TopicScores(profile, score, eligible, threshold, evidence)
 
 
