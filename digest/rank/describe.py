@@ -32,7 +32,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from digest.rank.evidence import Term, description_terms, stem
+from digest.rank.evidence import (
+    Term,
+    description_terms,
+    is_content_word,
+    matched_terms,
+    stem,
+    words,
+)
 from digest.rank.pool import CandidatePool
 
 CAL_BASE = 0.2  # calibrated score of a paper at its day's mean
@@ -189,6 +196,43 @@ def set_reference(
     pool.reference = reference
     pool._masks[("windows",)] = dict(windows)
     pool._masks.pop(("days",), None)
+
+
+def evidence_words(
+    pool: CandidatePool,
+    index: int,
+    query: DescriptionQuery,
+    keywords: Sequence[str] = (),
+    limit: int = 3,
+) -> tuple[str, ...]:
+    """What a why-line names for one paper: the curator's keywords it uses (as the curator
+    wrote them), then the description's terms in the paper's own words, rarest first; common
+    terms only when no rare one is there."""
+    said = [k for k in keywords if pool.keyword_mask(k)[index]]
+    present, _ = term_presence(pool, query.terms)
+    share = present.sum(axis=1) / max(len(pool), 1)
+    rarity = {
+        t.stems: float(np.log1p((1.0 - f) / max(f, 1.0 / max(len(pool), 1))))
+        for t, f in zip(query.terms, share, strict=True)
+    }
+    salient = {
+        t.stems
+        for t, f in zip(query.terms, share, strict=True)
+        if f <= SALIENT_SHARE or t.weight > 1
+    }
+    found = matched_terms(pool.texts[index], query.terms, rarity)
+    rare = [w for t, w in found if t.stems in salient]
+    common = [w for t, w in found if t.stems not in salient]
+    for phrase in rare or common:
+        if not any(_overlaps(phrase, k) for k in said):
+            said.append(phrase)
+    return tuple(said[:limit])
+
+
+def _overlaps(first: str, second: str) -> bool:
+    """They share a word ("LLM-agents" and "LLM agent"; "real transfer" and "sim-to-real")."""
+    a, b = ({stem(w) for w in words(x) if is_content_word(w)} for x in (first, second))
+    return bool(a & b)
 
 
 # ---------------------------------------------------------------- terms in a pool

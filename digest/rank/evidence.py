@@ -126,26 +126,40 @@ def sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(flat) if s]
 
 
-def matched_terms(text: str, terms: Sequence[Term]) -> list[tuple[Term, str]]:
-    """The terms a text uses, each with the words it used for it ("grasping" for `grasp`),
-    phrases first and best first; a word already named in a matched phrase is not repeated."""
-    tokens = words(text)
-    stems_seen = [stem(w) for w in tokens]
+def matched_terms(
+    text: str, terms: Sequence[Term], weights: Mapping[tuple[str, ...], float] | None = None
+) -> list[tuple[Term, str]]:
+    """The terms a text uses, each with the words it used for it, as written there
+    ("Multi-Agent" for `multi agent`, "grasping" for `grasp`); the most telling first (by
+    `weights`, e.g. how rare each term is, times the term's own weight), a phrase before its
+    words. A word already named in a chosen phrase, or a phrase sharing a word with one, is
+    not repeated."""
+    spans = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(text.replace("’", "'"))]
+    flat = [(stem(w.lower()), start, end) for w, start, end in spans]
     surface: dict[tuple[str, ...], str] = {}
-    for i, s in enumerate(stems_seen):
-        surface.setdefault((s,), tokens[i])
-        if i + 1 < len(tokens):
-            surface.setdefault((s, stems_seen[i + 1]), f"{tokens[i]} {tokens[i + 1]}")
+    for i, (s, start, end) in enumerate(flat):
+        surface.setdefault((s,), _as_in_a_sentence(text[start:end]))
+        if i + 1 < len(flat) and re.fullmatch(r"[\s\-]+", text[end : flat[i + 1][1]]):
+            pair = (s, flat[i + 1][0])
+            words_said = " ".join(text[start : flat[i + 1][2]].split())
+            surface.setdefault(pair, _as_in_a_sentence(words_said))
     hits = [(t, surface[t.stems]) for t in terms if t.stems in surface]
-    hits.sort(key=lambda hit: (-hit[0].is_phrase, -hit[0].weight))
+    weights = weights or {}
+    hits.sort(key=lambda hit: (-hit[0].is_phrase, -weights.get(hit[0].stems, 1.0) * hit[0].weight))
     named: set[str] = set()
     out = []
     for term, said in hits:
-        if not term.is_phrase and term.stems[0] in named:
+        if named & set(term.stems):
             continue
         named.update(term.stems)
         out.append((term, said))
     return out
+
+
+def _as_in_a_sentence(words_said: str) -> str:
+    """Title-case words lower-cased ("Robotic Manipulation" -> "robotic manipulation");
+    acronyms and mixed case ("LLM", "GraphRAG") kept."""
+    return re.sub(r"\b[A-Z][a-z]+\b", lambda m: m.group(0).lower(), words_said)
 
 
 def best_sentence(

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.models import Pick, Topic
-from digest.rank.describe import DescriptionQuery, text_match
+from digest.rank.describe import DescriptionQuery, evidence_words, text_match
 from digest.rank.diversity import DUPLICATE_COSINE, REDUNDANCY_FLOOR, mmr_order  # noqa: F401
-from digest.rank.evidence import matched_terms
 from digest.rank.feedback import FEEDBACK_WEIGHT, FeedbackModel, train_feedback_model  # noqa: F401
 from digest.rank.likes import (  # noqa: F401  (re-exported)
     DISLIKE_WEIGHT,
@@ -305,9 +304,10 @@ def choose(
 def make_pick(pool: CandidatePool, index: int, score: float, profile: TopicProfile) -> Pick:
     """Explain one chosen paper: keywords and authors it matched, the liked paper it is near."""
     topic = profile.topic
-    if profile.description is not None:  # the words of the paper that are the topic's terms
-        said = [words for _, words in matched_terms(pool.texts[index], profile.description.terms)]
-        keywords = tuple(said[:MAX_TERMS_SHOWN])
+    if profile.description is not None:  # the paper's own words for the topic's terms
+        keywords = evidence_words(
+            pool, index, profile.description, topic.keywords, limit=MAX_TERMS_SHOWN
+        )
     else:
         keywords = tuple(k for k in topic.keywords if pool.keyword_mask(k)[index])
     authors = tuple(a for a in topic.authors if normalize_author(a) in pool.author_keys(index))
