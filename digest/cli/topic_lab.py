@@ -24,12 +24,17 @@ IssueDate = Annotated[
 ]
 
 
-def _results_table(results, title: str, by_day: bool = False) -> Table:
-    """Ranked papers; `by_day` (the borderline papers of past days) shows each one's day."""
+def _results_table(results, title: str, threshold: float, by_day: bool = False) -> Table:
+    """Ranked papers; `by_day` (the borderline papers of past days) shows each one's day. A
+    paper that reaches the threshold without its own evidence for the topic says so."""
     first = "day" if by_day else "rank"
     table = Table(first, "score", "id", "title", "why", title=title, title_justify="left")
     for r in results:
-        mark = "" if r.passes else " [dim](not sent)[/]"
+        mark = ""
+        if not r.passes:
+            held = r.score >= threshold - 5e-4  # as shown, rounded to 3 places
+            mark = " [dim](not sent: too little evidence of its own)[/]" if held else ""
+            mark = mark or " [dim](below threshold)[/]"
         table.add_row(
             str(r.announced if by_day else r.rank),
             f"{r.score:.3f}",
@@ -118,7 +123,8 @@ def try_(
     if not results:
         console.print("no stored paper matches this topic (or none are stored yet)")
         return
-    console.print(_results_table(results, "topic lab"))
+    shown = state.config.ranking.default_threshold if threshold is None else threshold
+    console.print(_results_table(results, "topic lab", shown))
 
 
 def test(
@@ -185,7 +191,12 @@ def test(
         console.print("no paper matches this topic on these days")
         return
     console.print(
-        _results_table(report.borderline, "borderline papers (nearest the threshold)", by_day=True)
+        _results_table(
+            report.borderline,
+            "borderline papers (nearest the threshold)",
+            report.threshold,
+            by_day=True,
+        )
     )
 
 

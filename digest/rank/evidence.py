@@ -25,6 +25,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 # Where a description's phrases end: list separators and the words that join list items.
 _PHRASE_BREAK = re.compile(r"[,;:.()\[\]/]|\s(?:and|or|as well as|including|such as)\s", re.I)
+_BETWEEN = re.compile(r"[\s\-]+")  # what may separate the two words of a phrase
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
 # scikit-learn's English stop words, less the few that name subjects ("computer vision").
 _STOP = ENGLISH_STOP_WORDS - {"computer", "system", "systems", "interest", "fire", "bill"}
@@ -139,7 +140,7 @@ def matched_terms(
     surface: dict[tuple[str, ...], str] = {}
     for i, (s, start, end) in enumerate(flat):
         surface.setdefault((s,), _as_in_a_sentence(text[start:end]))
-        if i + 1 < len(flat) and re.fullmatch(r"[\s\-]+", text[end : flat[i + 1][1]]):
+        if i + 1 < len(flat) and _BETWEEN.fullmatch(text, end, flat[i + 1][1]):
             pair = (s, flat[i + 1][0])
             words_said = " ".join(text[start : flat[i + 1][2]].split())
             surface.setdefault(pair, _as_in_a_sentence(words_said))
