@@ -119,6 +119,8 @@ def test_embedding_a_day_stores_its_matches_and_topics_test_counts_what_the_site
             weekly = [int(p["label"].rsplit(": ", 1)[1]) for p in charted[topic.name]]
             assert sum(weekly) == report["total_passing"]
     assert total > 0  # the demo's topics do find papers in a real week
+    code, out, _ = run("topics", "test", site.topics[0].name, "--days", "30")
+    assert code == 0 and "papers a day at threshold 0.35 (" in out  # what a curator expects
 
 
 def test_a_papers_score_and_verdict_are_the_same_in_the_week_and_on_its_day(week):
