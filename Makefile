@@ -21,6 +21,7 @@ install: $(PY)
 install-test: install
 	$(PY) -m pip install --quiet -e ".[test]"
 	bash scripts/install-browser
+	bash scripts/install-postgres
 
 demo: install
 	$(VENV)/bin/digest demo

@@ -257,6 +257,11 @@ def _stage_loop(db, config, issue_date, force, progress, lease, report, done) ->
         "send": lambda d, c, i, p: _stage_send(d, c, i, p, force=force),
         "site": _stage_site,
     }
+    if config.on_postgres:  # the fleet's workers do these stages, in shares, as jobs
+        from digest.workers.fleet import FLEET_STAGES
+
+        stage_functions |= FLEET_STAGES
+        stage_functions["send"] = lambda d, c, i, p: FLEET_STAGES["send"](d, c, i, p, force=force)
     broken: dict[str, str] = {}  # stage -> why later stages that need it cannot run
     for stage in STAGES:
         if stage in done:

@@ -1,7 +1,10 @@
 """The one long-lived scheduler process: runs the daily run at the configured cron time.
 
 APScheduler 3.x (pinned <4) BlockingScheduler, an explicit ZoneInfo, misfire grace of hours,
-coalesce and max_instances=1. A file lock + DB lease make a second scheduler refuse to start.
+coalesce and max_instances=1. On SQLite a file lock + DB lease make a second scheduler refuse
+to start. On PostgreSQL any number may run, on any machines: one leads (it holds the
+scheduler's advisory lock), the others wait and one takes over within TAKEOVER_SECONDS of the
+leader's death, running the day it missed (the run continues where the dead one stopped).
 A run missed while the scheduler was down (within the grace period) runs once at start-up.
 Never start this inside web workers: `digest schedule` is its own process.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,6 +31,7 @@ HELD_JOB_ID = "held-deliveries"
 HELD_MINUTE = 2  # each hour at :02, digests held for a subscriber's local hour go out
 SCHEDULER_LEASE = "scheduler"
 HEARTBEAT_SECONDS = 60
+TAKEOVER_SECONDS = 10  # how often a waiting scheduler tries to take the lead (PostgreSQL)
 RETRY_JOB_ID = "daily-run-retry"
 RETRY_AFTER = timedelta(minutes=30)
 # A run that ended like this is tried again after RETRY_AFTER while within the misfire grace:
@@ -46,7 +51,7 @@ def run_daily_in_process(config: Config) -> str:
     from digest.pipeline import run_daily
     from digest.store import open_db
 
-    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    db = open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         report = run_daily(db, config)
         log.info("run %s for %s: %s", report.run_id, report.issue_date, report.status)
@@ -84,7 +89,7 @@ def send_held_in_process(config: Config) -> int:
     from digest.ops.lease import LeaseHeld
     from digest.store import open_db
 
-    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    db = open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         sent = sum(report.sent for report in send_held(db, config))
         if sent:
@@ -107,7 +112,7 @@ def _already_ran(config: Config, moment: datetime) -> bool:
     from digest.store.service import run_finished_for
 
     day = default_issue_date(config, moment).isoformat()
-    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    db = open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
         return run_finished_for(db, day)
     finally:
@@ -223,19 +228,39 @@ def _with_retries(
     return attempt
 
 
+def _take_the_lead(lease, *, wait: bool) -> None:
+    """Acquire the scheduler lease; with `wait`, keep trying until the leader is gone."""
+    from digest.ops.lease import LeaseHeld
+
+    told = False
+    while True:
+        try:
+            lease.acquire()
+            log.info("this scheduler leads (%s)", lease.holder)
+            return
+        except LeaseHeld as exc:
+            if not wait:
+                raise
+            if not told:
+                log.info("another scheduler leads; waiting to take over: %s", exc)
+                told = True
+        time.sleep(TAKEOVER_SECONDS)
+
+
 def run_scheduler(config: Config, *, in_process: bool = False) -> None:
     """Hold the scheduler lease and run until Ctrl-C or SIGTERM; LeaseHeld if one is running."""
     from digest.ops.lease import Lease
     from digest.store import open_db
 
-    db = open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms)
+    db = open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms)
     lease = Lease(db, config.db_path, SCHEDULER_LEASE, minutes=5)
+    restore = _stop_on_sigterm()
     try:
-        lease.acquire()
+        _take_the_lead(lease, wait=config.on_postgres)
     except BaseException:
+        restore()
         db.conn.close()
         raise
-    restore = _stop_on_sigterm()
     try:
         job = (
             (lambda: run_daily_in_process(config))

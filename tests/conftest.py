@@ -228,3 +228,50 @@ def cli_runner(config_path: Path):
         return result.exit_code, result.stdout, result.stderr
 
     return run
+
+
+# ------------------------------------------------------------------ PostgreSQL
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL 15 server for the session (tests/pg_server.py), stopped at the end."""
+    from tests import pg_server as pg
+
+    if not pg.available():
+        skip_or_fail_without(f"PostgreSQL 15 ({pg.PG_BIN}; `make test` installs postgresql-15)")
+    server = pg.start_server()
+    try:
+        yield server
+    finally:
+        from digest.store.postgres import close_pools
+
+        close_pools()
+        server.stop()
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a new empty database on the session's server, dropped after the test."""
+    from tests import pg_server as pg
+
+    url = pg.fresh_database(pg_server)
+    yield url
+    pg.drop_database(pg_server, url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_target(request, tmp_path):
+    """What open_db opens, once per backend: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield tmp_path / "digest.db"
+        return
+    yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def any_db(backend_target):
+    """An open, migrated database of each backend in turn."""
+    from digest.store import open_db
+
+    db = open_db(backend_target)
+    yield db
+    db.close()

@@ -6,17 +6,17 @@ Exit codes: 0 ok (including "no announcement today"), 1 operational failure, 2 u
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from digest.cli import mail, preview, service, site, spine, subscribers, topic_lab, topics
+from digest.cli import mail, preview, scale, service, site, spine, subscribers, topic_lab, topics
 from digest.cli.common import database_problem, err_console, state
 from digest.config import ConfigError
 from digest.errors import DigestError, UsageError
+from digest.store.db import database_errors
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -53,7 +53,7 @@ def _main(
     state.config_shown = f"DIGEST_CONFIG={config}" if from_env else None
 
 
-for module in (spine, topics, topic_lab, subscribers, preview, mail, service, site):
+for module in (spine, topics, topic_lab, subscribers, preview, mail, service, site, scale):
     module.register(app)
 
 
@@ -78,7 +78,7 @@ def main() -> None:
     except DigestError as exc:
         err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
         sys.exit(1)
-    except sqlite3.DatabaseError as exc:  # damage found after opening, a read-only file, ...
+    except database_errors() as exc:  # damage found after opening, a read-only file, ...
         err_console.print(f"[bold red]error:[/] {escape(_database_line(exc))}", highlight=False)
         sys.exit(1)
     except OSError as exc:  # a folder that cannot be written, a full disk, ...: no traceback
@@ -100,7 +100,7 @@ def main() -> None:
         raise
 
 
-def _database_line(exc: sqlite3.DatabaseError) -> str:
+def _database_line(exc: BaseException) -> str:
     """Name the database file when the config that names it loaded."""
     if state._config is None:
         return f"database: {exc}"

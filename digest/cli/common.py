@@ -57,14 +57,27 @@ class CliState:
     def db(self):
         if self._db is None:
             from digest.store import open_db
+            from digest.store.db import database_errors
 
             path = self.config.db_path
             try:
-                _refuse_a_foreign_database(path)
-                self._db = open_db(path, busy_timeout_ms=self.config.database.busy_timeout_ms)
-            except (sqlite3.DatabaseError, OSError) as exc:
+                if not self.config.on_postgres:
+                    _refuse_a_foreign_database(path)
+                self._db = open_db(
+                    self.config.db_target, busy_timeout_ms=self.config.database.busy_timeout_ms
+                )
+            except (*database_errors(), OSError) as exc:
+                if self.config.on_postgres:
+                    raise DigestError(f"database {_shown_url(self.config)}: {exc}") from exc
                 raise DigestError(database_problem(path, exc)) from exc
         return self._db
+
+
+def _shown_url(config: Config) -> str:
+    """The PostgreSQL URL without its password, for messages."""
+    scheme, _, rest = config.database_url.partition("://")
+    user, at, host = rest.rpartition("@")
+    return f"{scheme}://{user.split(':')[0]}{at}{host}"
 
 
 def _refuse_a_foreign_database(path: Path) -> None:
@@ -112,7 +125,7 @@ def stored_db():
     """The database for commands that only look: a missing file is an error naming where it
     was looked for (a wrong directory or --config), not a new empty database there."""
     path = state.config.db_path
-    if not path.exists():
+    if not state.config.on_postgres and not path.exists():
         raise UsageError(
             f"no database at {path} (run `digest init` to create one, or point --config or "
             "[database].path at yours)"

@@ -94,7 +94,9 @@ def schedule(
 ) -> None:
     """Run the scheduler (one long-lived process) that starts `digest run` at \\[schedule].cron.
 
-    Refuses to start when another scheduler holds the lock. Stop it with Ctrl-C.
+    On SQLite it refuses to start when another scheduler holds the lock.
+    On PostgreSQL run one on several machines: one leads, the others wait and take over.
+    Ctrl-C stops it.
     """
     import logging
 
@@ -128,6 +130,14 @@ def serve(
         str | None, typer.Option(help="Address to listen on (default \\[service].host, 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default \\[service].port, 8000).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Web processes (several share DIGEST_SECRET_KEY; meant for PostgreSQL).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the web app (sign-up, confirm, preferences, unsubscribe, feedback, webhooks) and the static archive."""
     import logging
@@ -136,7 +146,7 @@ def serve(
 
     _check_listen_address(host or state.config.service.host, port)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    serve_app(state.config, host, port)
+    serve_app(state.config, host, port, workers=workers)
 
 
 def backup(

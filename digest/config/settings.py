@@ -19,6 +19,7 @@ class ConfigError(ValueError):
 class DatabaseConfig:
     path: str = "data/digest.db"
     busy_timeout_ms: int = 30000
+    url: str = ""  # postgresql://user@host/db for a fleet (docs/scale.md); empty: the file above
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,21 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.path(self.database.path)
+
+    @property
+    def database_url(self) -> str:
+        """$DIGEST_DATABASE_URL, else [database].url, else the SQLite file as sqlite:///PATH."""
+        url = os.environ.get("DIGEST_DATABASE_URL") or self.database.url
+        return url.strip() or f"sqlite:///{self.db_path}"
+
+    @property
+    def on_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    @property
+    def db_target(self) -> str | Path:
+        """What `open_db` opens: the PostgreSQL URL, or the SQLite file's path."""
+        return self.database_url if self.on_postgres else self.db_path
 
     def with_overrides(self, **sections: object) -> Config:
         return replace(self, **sections)  # type: ignore[arg-type]

@@ -38,10 +38,16 @@ def deliver_queued(
     progress: ProgressCallback | None = None,
     *,
     now: datetime | None = None,
+    only: set[str] | None = None,
+    pacer=None,
+    window=None,
 ) -> None:
     """Send every queued row of the issue whose time has come (subscribers with a local send
-    hour later than `now` stay queued: "held"), one at a time, each claimed before its call."""
+    hour later than `now` stay queued: "held"), one at a time, each claimed before its call.
+    `only`: just these rows (a worker's shard); `pacer`/`window`: the fleet's shared limits."""
     rows = ledger_store.queued_send_times(db, issue_date)
+    if only is not None:
+        rows = [row for row in rows if row[0] in only]
     queued, held = split_due(issue_date, rows, now or datetime.now(UTC))
     report.held, report.next_send_at = len(held), next_moment_utc(held)
     if not queued:
@@ -58,7 +64,7 @@ def deliver_queued(
                 "(run `digest send` again when the server is back)"
             ) from exc
     with _sigterm_as_exit():
-        _deliver_rows(db, config, backend, queued, report, progress)
+        _deliver_rows(db, config, backend, queued, report, progress, pacer, window)
 
 
 @contextlib.contextmanager
@@ -91,10 +97,12 @@ def _deliver_rows(
     queued: list[str],
     report: SendReport,
     progress: ProgressCallback | None,
+    pacer=None,
+    window=None,
 ) -> None:
     """The loop: one row at a time, paced, stopping on an outage or too many failures."""
-    pacer = Pacer(config.mail.rate_per_second)
-    window = window_from_ledger(db, config)
+    pacer = pacer or Pacer(config.mail.rate_per_second)
+    window = window or window_from_ledger(db, config)
     consecutive_errors = unanswered = 0
     for done, delivery_id in enumerate(queued, start=1):
         report.window = window.blocked() if window.limited else None

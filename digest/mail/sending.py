@@ -80,9 +80,16 @@ class _Rendered:
 
 
 def render_new(
-    db, config: Config, issue_date: date, report: SendReport, *, save_plans: bool
+    db,
+    config: Config,
+    issue_date: date,
+    report: SendReport,
+    *,
+    save_plans: bool,
+    id_range: tuple[int, int] | None = None,
 ) -> list[_Rendered]:
-    """Plan and render the email of every due subscriber who has no ledger row yet.
+    """Plan and render the email of every due subscriber who has no ledger row yet (those
+    with ids in `id_range` only, for a worker's shard).
 
     Any rendering error stops here with DigestError, before a single row is queued.
     """
@@ -92,6 +99,8 @@ def render_new(
     from digest.store.topics import topics_by_subscriber
 
     due = planning.due_subscribers(db, issue_date)
+    if id_range is not None:
+        due = [s for s in due if id_range[0] <= s.id <= id_range[1]]
     report.due = len(due)
     have_row = ledger_store.subscriber_ids_with_delivery(db, issue_date)
     todo = [s for s in due if s.id not in have_row]

@@ -1,8 +1,11 @@
-"""One holder at a time for the daily run (and for the scheduler): a file lock plus a DB lease.
+"""One holder at a time for the daily run (and for the scheduler): a lock plus a DB lease.
 
-The file lock (next to the database) stops a second process on this machine at once; the lease
-row in the database says who holds it and until when, so a crashed holder's lease can be taken
-over when it expires or when its process is gone from this host.
+On SQLite the lock is a file lock next to the database: it stops a second process on this
+machine at once. On PostgreSQL it is a session advisory lock held on a connection of its own,
+so it works across machines, and the server drops it the moment its holder dies (its
+connection closes; TCP keepalives find a machine that vanished within a minute). The lease row
+says who holds it and until when; on SQLite a crashed holder's lease is taken over when it
+expires or when its process is gone from this host.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,7 +62,8 @@ class Lease:
         self.minutes = minutes
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
         self.db_path = Path(db_path)
-        self._file_lock = FileLock(f"{db_path}.{name}.lock", timeout=0)
+        self.location = db.location() or str(db_path)
+        self._file_lock = _machine_lock(db, db_path, name)
         self.held = False
         self._stop_beat: threading.Event | None = None
         self._beat: threading.Thread | None = None
@@ -76,10 +79,16 @@ class Lease:
                 f"another {self.name} is already running on this machine "
                 f"(lock file {self._file_lock.lock_file}); not starting a second one"
             ) from exc
+        except _Taken as exc:
+            holding = service_store.get_lease(self.db, self.name) or {}
+            raise LeaseHeld(
+                f"another {self.name} holds the lease ({holding.get('holder', 'unknown')}, "
+                f"since {holding.get('acquired_at', '?')}); not starting a second one"
+            ) from exc
         try:
             with transaction(self.db):
                 current = service_store.get_lease(self.db, self.name)
-                if current is not None:
+                if current is not None and not self._file_lock.proves_holder_dead:
                     expires = datetime.fromisoformat(current["expires_at"])
                     if expires > datetime.now(UTC) and not _holder_is_dead(current["holder"]):
                         raise LeaseHeld(
@@ -109,7 +118,7 @@ class Lease:
         def beat() -> None:
             from digest.store import open_db
 
-            db = open_db(self.db_path, migrate=False)
+            db = open_db(self.location, migrate=False)
             try:
                 while not stop.wait(interval):
                     try:
@@ -117,7 +126,7 @@ class Lease:
                             renewed = service_store.renew_lease(
                                 db, self.name, self.holder, self._expiry()
                             )
-                    except sqlite3.Error:
+                    except db.errors:
                         continue  # try again next beat; the lease is still far from expiry
                     if not renewed:
                         return
@@ -147,3 +156,46 @@ class Lease:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+class _Taken(Exception):
+    """The advisory lock is held by another session."""
+
+
+class _FileLock(FileLock):
+    proves_holder_dead = False  # a free file lock says nothing of other machines
+
+
+class _AdvisoryLock:
+    """A PostgreSQL session advisory lock on a connection of its own: free again as soon as
+    its holder's connection ends, wherever that holder ran."""
+
+    proves_holder_dead = True  # a free lock means the last holder is gone
+
+    def __init__(self, url: str, name: str) -> None:
+        self.url, self.name = url, name
+        self.lock_file = f"advisory lock {name!r}"
+        self._db = None
+
+    def acquire(self) -> None:
+        from digest.store import open_db
+        from digest.store.service import try_session_lock
+
+        db = open_db(self.url, migrate=False)
+        if not try_session_lock(db, f"lease:{self.name}"):
+            db.close()
+            raise _Taken(self.name)
+        self._db = db
+
+    def release(self) -> None:
+        if self._db is not None:
+            db, self._db = self._db, None
+            db.conn.close()  # ends the session: the lock goes with it (the pool resets it)
+
+
+def _machine_lock(db, db_path: str | Path, name: str) -> _FileLock | _AdvisoryLock:
+    """The lock that keeps a second holder out: across machines on PostgreSQL."""
+    location = db.location()
+    if location and location.startswith(("postgresql://", "postgres://")):
+        return _AdvisoryLock(location, name)
+    return _FileLock(f"{db_path}.{name}.lock", timeout=0)

@@ -3,7 +3,7 @@
 One function decides what passes a curated topic on a day (`day_matches`): the site's topic
 pages, the stats and `digest topics test` all read its answer, so their counts agree. The
 stored matches of a day carry a signature of the curated topics they were computed with;
-`refresh_topic_matches` (run after embedding, after `digest topics sync` and when planning)
+`refresh_topic_matches` (run by the pipeline after embedding, and when planning)
 recomputes only the days whose signature is not the current one.
 
 A paper passes a topic on the topic's own score (`digest.rank.describe` for descriptions):

@@ -189,17 +189,34 @@ class PlanReport:
 
 
 def plan_all(
-    db, config: Config, issue_date: date, progress: Progress | None = None, save: bool = True
+    db,
+    config: Config,
+    issue_date: date,
+    progress: Progress | None = None,
+    save: bool = True,
+    id_range: tuple[int, int] | None = None,
 ) -> PlanReport:
-    """Plan every due subscriber's issue; one failing subscriber is reported and skipped."""
+    """Plan every due subscriber's issue; one failing subscriber is reported and skipped.
+    `id_range`: only subscribers with ids in it (a worker's share; the topic matches and
+    Hugging Face signal are then left to the caller, who does them once)."""
     with rank.single_threaded_blas():
-        return _plan_everyone(db, config, issue_date, progress, save)
+        return _plan_everyone(db, config, issue_date, progress, save, id_range)
 
 
 def _plan_everyone(
-    db, config: Config, issue_date: date, progress: Progress | None, save: bool
+    db, config: Config, issue_date: date, progress: Progress | None, save: bool, id_range=None
 ) -> PlanReport:
     report = PlanReport(issue_date)
+    if id_range is None:
+        _shared_signals(db, config, issue_date, report)
+    subscribers = due_subscribers(db, issue_date)
+    if id_range is not None:
+        subscribers = [s for s in subscribers if id_range[0] <= s.id <= id_range[1]]
+    return _plan_subscribers(db, config, issue_date, progress, save, report, subscribers)
+
+
+def _shared_signals(db, config: Config, issue_date: date, report: PlanReport) -> None:
+    """What every plan of the day shares: Hugging Face upvotes, curated topic matches."""
     if config.ranking.hf_enabled:  # optional community signal; its failure never stops planning
         from digest.errors import DigestError
         from digest.rank.trending import refresh_hf
@@ -211,7 +228,9 @@ def _plan_everyone(
     # every stored day whose matches are missing or stale (topics changed), this one included
     refresh_topic_matches(db, config, progress=None)
     report.topic_matches = rank_store.topic_matches_on(db, issue_date)
-    subscribers = due_subscribers(db, issue_date)
+
+
+def _plan_subscribers(db, config, issue_date, progress, save, report, subscribers) -> PlanReport:
     report.due = len(subscribers)
     windows: dict[tuple[date, date], list[Subscriber]] = {}
     for sub in subscribers:

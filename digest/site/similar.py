@@ -210,7 +210,7 @@ class SimilarUpdate:
         self.db, self.model, self.full, self.build_id = db, model, full, build_id
         self.process = self.reader = None
         self.forked = False
-        path = _database_file(db)
+        path = db.location()
         if full or not path or "fork" not in multiprocessing.get_all_start_methods():
             return
         context = multiprocessing.get_context("fork")
@@ -254,10 +254,3 @@ def _update_in_child(writer, path: str, model: str, build_id: int) -> None:
         writer.send("")
     except BaseException as exc:  # reported to the parent, which raises it
         writer.send(str(exc) or exc.__class__.__name__)
-
-
-def _database_file(db) -> str | None:
-    for _seq, name, file in db.execute("PRAGMA database_list").fetchall():
-        if name == "main" and file:
-            return file
-    return None

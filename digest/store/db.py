@@ -1,59 +1,43 @@
-"""Opening the database and applying every migration set, in a fixed order."""
+"""Opening the database (SQLite file or PostgreSQL URL) and applying every migration set."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sqlite_utils
-
 from digest.store.migrations import MIGRATION_SETS
+from digest.store.sqlite_backend import SqliteDatabase
+from digest.store.tx import commit_or_roll_back, transaction
 
-
-@contextlib.contextmanager
-def transaction(db) -> Iterator[None]:
-    """A write transaction that takes the write lock up front (BEGIN IMMEDIATE).
-
-    Deferred transactions that read then write can fail at once with "database is locked"
-    when another process writes; IMMEDIATE waits for the busy timeout instead. Nested use
-    becomes a savepoint.
-    """
-    conn = db.conn
-    if conn.in_transaction:
-        with db.atomic():
-            yield
-        return
-    conn.execute("BEGIN IMMEDIATE")
-    with commit_or_roll_back(conn):
-        yield
-
-
-@contextlib.contextmanager
-def commit_or_roll_back(conn) -> Iterator[None]:
-    """End the transaction `conn` has begun: COMMIT after the block, ROLLBACK if it raised.
-
-    A failed COMMIT (deferred foreign key, full disk) can leave the transaction open; every
-    later write on this connection would then nest in it and be lost, so it is rolled back.
-    """
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+__all__ = ["commit_or_roll_back", "open_db", "transaction", "utcnow"]
 
 
 def utcnow() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def open_db(path: str | Path, *, busy_timeout_ms: int = 30000, migrate: bool = True):
-    """Open (creating if needed) the SQLite file with WAL, a busy timeout and foreign keys."""
-    path = Path(path)
+def is_postgres_url(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
+
+
+def sqlite_path(target: str | Path) -> Path:
+    """A plain path, or a `sqlite:///relative` / `sqlite:////absolute` URL, as a path."""
+    text = str(target)
+    return Path(text[len("sqlite:///") :]) if text.startswith("sqlite:///") else Path(text)
+
+
+def open_db(target: str | Path, *, busy_timeout_ms: int = 30000, migrate: bool = True):
+    """Open the database `target` names, migrated to the current schema (unless migrate=False).
+
+    A path or `sqlite:///path`: the SQLite file (created if needed) with WAL, a busy timeout
+    and foreign keys. `postgresql://user@host/db`: a connection from this process's pool.
+    """
+    if is_postgres_url(target):
+        from digest.store.postgres import open_postgres
+
+        return open_postgres(str(target), migrate=migrate)
+    path = sqlite_path(target)
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(
@@ -64,10 +48,20 @@ def open_db(path: str | Path, *, busy_timeout_ms: int = 30000, migrate: bool = T
     conn.execute("PRAGMA synchronous = FULL")
     if str(path) != ":memory:":
         _enable_wal(conn)
-    db = sqlite_utils.Database(conn)
+    db = SqliteDatabase(conn)
     if migrate:
         apply_migrations(db)
     return db
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The exception types a database failure can raise, on either backend (for the CLI)."""
+    errors: tuple[type[BaseException], ...] = (sqlite3.DatabaseError,)
+    try:
+        import psycopg
+    except ImportError:
+        return errors
+    return (*errors, psycopg.Error)
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:

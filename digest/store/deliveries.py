@@ -65,9 +65,9 @@ def queue_deliveries(db, new: Iterable[NewDelivery]) -> int:
     with transaction(db):
         for item in new:
             cursor = db.execute(
-                "INSERT OR IGNORE INTO deliveries (id, subscriber_id, issue_date, state, subject,"
+                "INSERT INTO deliveries (id, subscriber_id, issue_date, state, subject,"
                 " size_bytes, message, created_at, updated_at)"
-                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     item.id,
                     item.subscriber_id,
@@ -115,13 +115,11 @@ def claim(db, delivery_id: str, backend: str) -> str:
     """
     now = utcnow()
     with transaction(db):
-        rows = list(
-            db.query(
-                "SELECT d.state, s.status FROM deliveries d LEFT JOIN subscribers s"
-                " ON s.id = d.subscriber_id WHERE d.id = ?",
-                [delivery_id],
-            )
+        sql = (
+            "SELECT d.state, s.status FROM deliveries d LEFT JOIN subscribers s"  # noqa: S608
+            " ON s.id = d.subscriber_id WHERE d.id = ?" + db.skip_locked("d")
         )
+        rows = list(db.query(sql, [delivery_id]))
         if not rows or rows[0]["state"] != "queued":
             return "taken"
         status = rows[0]["status"]
@@ -180,8 +178,8 @@ def roll_back_interrupted(db) -> None:
     """End a write transaction an interrupt (Ctrl-C, SIGTERM) cut short between its BEGIN and
     its end, so the row's next move commits instead of nesting in it and being lost at exit.
     The delivery loop holds no transaction of its own: any open one is such a leftover."""
-    if db.conn.in_transaction:
-        db.conn.execute("ROLLBACK")
+    if db.in_transaction:
+        db.execute("ROLLBACK")
 
 
 def mark_sent(db, delivery_id: str, provider_message_id: str) -> bool:

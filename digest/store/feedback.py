@@ -202,7 +202,7 @@ _BURSTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def _click_data_version(db) -> tuple[int, int]:
     """Changes when anything was written since: by another connection (SQLite's data_version)
     or by this one (its total_changes)."""
-    return db.execute("PRAGMA data_version").fetchone()[0], db.conn.total_changes
+    return db.data_version()
 
 
 def _everyones_bursts(db, version: tuple[int, int], email: list | None) -> np.ndarray:
@@ -210,7 +210,7 @@ def _everyones_bursts(db, version: tuple[int, int], email: list | None) -> np.nd
     read every email click, else they are read here. Cached until the database changes (not
     inside a transaction: one rolled back would leave its clicks' verdicts behind)."""
     cached = _BURSTS.get(db)
-    settled = not db.conn.in_transaction
+    settled = not db.in_transaction
     if settled and cached is not None and cached[0] == version:
         return cached[1]
     if email is None:

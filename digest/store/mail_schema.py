@@ -73,3 +73,17 @@ def m003_not_sent_and_requeues(db) -> None:
             AND error NOT LIKE '%[resolved as failed]';
         """
     )
+
+
+@migrations()
+def m004_send_pacing(db) -> None:
+    # The fleet's shared send pace: every sender (worker processes on any machine) takes its
+    # next slot from this row, so [mail].rate_per_second holds for all of them together.
+    db.executescript(
+        """
+        CREATE TABLE send_pacing (
+            name TEXT PRIMARY KEY,             -- 'mail'
+            next_at REAL NOT NULL              -- epoch seconds when the next slot starts
+        );
+        """
+    )

@@ -109,13 +109,15 @@ def _update_paper(db, paper: Paper, source: str, now: str) -> None:
         f"UPDATE papers SET {', '.join(sets)}, updated_at = ?, "  # noqa: S608
         "first_announced = COALESCE(first_announced, ?), "
         "announce_type = COALESCE(announce_type, ?), "
-        "last_announced = MAX(COALESCE(last_announced, ''), COALESCE(?, '')) "
+        "last_announced = CASE WHEN COALESCE(?, '') > COALESCE(last_announced, '')"
+        " THEN COALESCE(?, '') ELSE COALESCE(last_announced, '') END "
         "WHERE id = ?",
         [
             *values.values(),
             now,
             _iso(paper.announced),
             paper.announce_type,
+            _iso(paper.announced),
             _iso(paper.announced),
             paper.id,
         ],
@@ -141,14 +143,14 @@ def _iso(day: date | None) -> str | None:
 def _record_version_and_listing(db, paper: Paper, source: str, now: str) -> None:
     if paper.version is not None:
         db.execute(
-            "INSERT OR IGNORE INTO paper_versions (paper_id, version, first_seen, source) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO paper_versions (paper_id, version, first_seen, source) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [paper.id, paper.version, now, source],
         )
     if paper.announced and paper.announce_type:
         db.execute(
-            "INSERT OR IGNORE INTO listings (paper_id, announce_date, announce_type, version) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO listings (paper_id, announce_date, announce_type, version) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [paper.id, paper.announced.isoformat(), paper.announce_type, paper.version],
         )
 
@@ -159,12 +161,19 @@ def _link_authors(db, paper_id: str, names: Sequence[str]) -> None:
     keyed = [(name, key) for name, key in keyed if key]
     if not keyed:
         return
-    db.conn.executemany("INSERT OR IGNORE INTO authors (name, norm_name) VALUES (?, ?)", keyed)
+    # WHERE NOT EXISTS first: on PostgreSQL a conflicting INSERT still uses up an id, and
+    # author ids are in the archive's URLs (they must be the same on both backends)
+    db.executemany(
+        "INSERT INTO authors (name, norm_name) SELECT ?, ? WHERE NOT EXISTS"
+        " (SELECT 1 FROM authors WHERE norm_name = ?) ON CONFLICT DO NOTHING",
+        [(name, key, key) for name, key in keyed],
+    )
     keys = list(dict.fromkeys(key for _, key in keyed))
     marks = ",".join("?" for _ in keys)
     ids = dict(db.execute(f"SELECT norm_name, id FROM authors WHERE norm_name IN ({marks})", keys))  # noqa: S608
-    db.conn.executemany(
-        "INSERT OR REPLACE INTO paper_authors (paper_id, author_id, position) VALUES (?, ?, ?)",
+    db.executemany(
+        "INSERT INTO paper_authors (paper_id, author_id, position) VALUES (?, ?, ?)"
+        " ON CONFLICT (paper_id, position) DO UPDATE SET author_id = excluded.author_id",
         [(paper_id, ids[key], position) for position, (_, key) in enumerate(keyed)],
     )
 
@@ -250,10 +259,11 @@ def start_ingest_run(db, source: str, category: str | None, url: str | None) -> 
     with transaction(db):
         cursor = db.execute(
             "INSERT INTO ingest_runs (source, category, url, started_at, status) "
-            "VALUES (?, ?, ?, ?, 'running')",
+            "VALUES (?, ?, ?, ?, 'running') RETURNING id",
             [source, category, url, utcnow()],
         )
-    return cursor.lastrowid
+        run_id = int(cursor.fetchone()[0])
+    return run_id
 
 
 def finish_ingest_run(
@@ -326,9 +336,10 @@ def save_embeddings(db, model: str, hashes: Sequence[str], vectors: np.ndarray) 
     now = utcnow()
     vectors = np.asarray(vectors, dtype=np.float32)
     with transaction(db):
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO embeddings (model, content_hash, dim, vector, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+        db.executemany(
+            "INSERT INTO embeddings (model, content_hash, dim, vector, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (model, content_hash) DO UPDATE SET"
+            " dim = excluded.dim, vector = excluded.vector, created_at = excluded.created_at",
             [
                 (model, h, vectors.shape[1], v.tobytes(), now)
                 for h, v in zip(hashes, vectors, strict=True)
@@ -380,3 +391,14 @@ def author_display_name(db, norm_name: str) -> str | None:
     """The stored display name of the author with this identity key, or None."""
     row = db.execute("SELECT name FROM authors WHERE norm_name = ?", [norm_name]).fetchone()
     return str(row[0]) if row else None
+
+
+def paper_ids_missing_embeddings(db, model: str) -> list[str]:
+    """Ids of stored papers whose text has no vector for `model`, in id order."""
+    rows = db.execute(
+        "SELECT p.id FROM papers p LEFT JOIN embeddings e"
+        " ON e.model = ? AND e.content_hash = p.content_hash"
+        " WHERE e.content_hash IS NULL ORDER BY p.id",
+        [model],
+    ).fetchall()
+    return [row[0] for row in rows]

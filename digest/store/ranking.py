@@ -121,8 +121,11 @@ def replace_plan(
             "DELETE FROM picks WHERE subscriber_id = ? AND issue_date = ?", [subscriber_id, day]
         )
         db.execute(
-            "INSERT OR REPLACE INTO plans (subscriber_id, issue_date, candidates, picked, "
-            "window_start, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO plans (subscriber_id, issue_date, candidates, picked, "
+            "window_start, created_at) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (subscriber_id, issue_date) DO UPDATE SET"
+            " candidates = excluded.candidates, picked = excluded.picked,"
+            " window_start = excluded.window_start, created_at = excluded.created_at",
             [
                 subscriber_id,
                 day,
@@ -132,7 +135,7 @@ def replace_plan(
                 now,
             ],
         )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO picks (subscriber_id, issue_date, paper_id, rank, score, topic, why, "
             "why_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -175,10 +178,7 @@ def plan_rows(db, subscriber_id: int, issue_date: date) -> tuple[dict, list[dict
 
 def plan_is_sent(db, subscriber_id: int, issue_date: date) -> bool:
     """True when the mail ledger says this issue's email is sending or sent (then it is frozen)."""
-    exists = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'"
-    ).fetchone()
-    if not exists:
+    if not db.table_exists("deliveries"):
         return False
     row = db.execute(
         "SELECT 1 FROM deliveries WHERE subscriber_id = ? AND issue_date = ? "
@@ -205,10 +205,10 @@ def replace_topic_matches(
     with transaction(db):
         for day in announce_dates:
             db.execute("DELETE FROM topic_matches WHERE announce_date = ?", [day.isoformat()])
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO topic_matches (topic_id, paper_id, announce_date, score) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (topic_id, paper_id) DO UPDATE SET "
-            "announce_date = excluded.announce_date, score = excluded.score",
+            "VALUES (?, ?, ?, ?) ON CONFLICT (topic_id, paper_id) DO UPDATE SET"
+            " announce_date = excluded.announce_date, score = excluded.score",
             list(rows),
         )
 
@@ -217,7 +217,7 @@ def record_topic_match_days(db, counts: dict[date, int], signature: str) -> None
     """Note that these days' matches are computed for `signature` (with how many matches)."""
     now = utcnow()
     with transaction(db):
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO topic_match_days (announce_date, signature, matches, computed_at) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (announce_date) DO UPDATE SET "
             "signature = excluded.signature, matches = excluded.matches, "
@@ -357,9 +357,10 @@ def save_hf_papers(db, day: date, items: Sequence[tuple[str, int, str]]) -> int:
     """Store (paper id, upvotes, title) listed on `day`; re-fetching updates the counts."""
     now = utcnow()
     with transaction(db):
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO hf_papers (paper_id, day, upvotes, title, fetched_at) "
-            "VALUES (?, ?, ?, ?, ?)",
+        db.executemany(
+            "INSERT INTO hf_papers (paper_id, day, upvotes, title, fetched_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (paper_id, day) DO UPDATE SET"
+            " upvotes = excluded.upvotes, title = excluded.title, fetched_at = excluded.fetched_at",
             [(pid, day.isoformat(), int(up), title, now) for pid, up, title in items],
         )
     return len(items)

@@ -8,13 +8,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import random
-import sqlite3
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from digest.store.db import commit_or_roll_back, transaction, utcnow
+from digest.store.db import transaction, utcnow
 
 
 @contextlib.contextmanager
@@ -25,28 +22,7 @@ def eager_transaction(db, timeout_s: float = 30.0) -> Iterator[None]:
     and again to a run that commits and begins its next batch at once; polling finds the gap.
     Nested use becomes a savepoint, exactly like `digest.store.transaction`.
     """
-    conn = db.conn
-    if conn.in_transaction:
-        with transaction(db):
-            yield
-        return
-    deadline = time.monotonic() + timeout_s
-    previous = conn.execute("PRAGMA busy_timeout").fetchone()[0]
-    conn.execute("PRAGMA busy_timeout = 0")
-    try:
-        while True:
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.001 + random.random() * 0.002)
-    finally:
-        conn.execute(f"PRAGMA busy_timeout = {int(previous)}")
-    with commit_or_roll_back(conn):
+    with transaction(db, eager_timeout_s=timeout_s):
         yield
 
 
@@ -192,8 +168,9 @@ def record_webhook_event(
 ) -> bool:
     """Insert the event once; False when it was already recorded (a replay)."""
     cursor = db.execute(
-        "INSERT OR IGNORE INTO webhook_events (sg_event_id, dedupe_key, event, delivery_id,"
-        " subscriber_id, outcome, event_at, received_at) VALUES (?, ?, ?, ?, ?, '', ?, ?)",
+        "INSERT INTO webhook_events (sg_event_id, dedupe_key, event, delivery_id,"
+        " subscriber_id, outcome, event_at, received_at) VALUES (?, ?, ?, ?, ?, '', ?, ?)"
+        " ON CONFLICT DO NOTHING",
         [sg_event_id, dedupe_key, event, delivery_id, subscriber_id, event_at, utcnow()],
     )
     return cursor.rowcount == 1
@@ -211,10 +188,10 @@ def count_webhook_events(db) -> int:
 def start_run(db, issue_date: str, forced: bool, holder: str) -> int:
     cursor = db.execute(
         "INSERT INTO runs (issue_date, started_at, status, forced, holder)"
-        " VALUES (?, ?, 'running', ?, ?)",
+        " VALUES (?, ?, 'running', ?, ?) RETURNING id",
         [issue_date, utcnow(), int(forced), holder],
     )
-    return int(cursor.lastrowid)
+    return int(cursor.fetchone()[0])
 
 
 def finish_run(db, run_id: int, status: str, error: str | None = None) -> None:
@@ -255,8 +232,12 @@ def record_stage(
     error: str | None,
 ) -> None:
     db.execute(
-        "INSERT OR REPLACE INTO run_stages (run_id, stage, issue_date, status, started_at,"
-        " finished_at, duration_s, counts_json, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO run_stages (run_id, stage, issue_date, status, started_at,"
+        " finished_at, duration_s, counts_json, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (run_id, stage) DO UPDATE SET issue_date = excluded.issue_date,"
+        " status = excluded.status, started_at = excluded.started_at,"
+        " finished_at = excluded.finished_at, duration_s = excluded.duration_s,"
+        " counts_json = excluded.counts_json, error = excluded.error",
         [
             run_id,
             stage,
@@ -288,7 +269,7 @@ def recent_runs(db, limit: int = 5) -> list[dict]:
 
 def last_successful_ingest(db) -> dict | None:
     """The newest feed ingest that brought papers (for the stale-feed warning)."""
-    if not db["ingest_runs"].exists():
+    if not db.table_exists("ingest_runs"):
         return None
     rows = list(
         db.query(
@@ -322,6 +303,12 @@ def renew_lease(db, name: str, holder: str, expires_at: datetime) -> bool:
     return cursor.rowcount == 1
 
 
+def try_session_lock(db, name: str) -> bool:
+    """PostgreSQL only: take the session advisory lock `name` if it is free (kept until the
+    connection ends or `pg_advisory_unlock`)."""
+    return bool(db.execute("SELECT pg_try_advisory_lock(hashtext(?))", [name]).fetchone()[0])
+
+
 def release_lease(db, name: str, holder: str) -> None:
     db.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [name, holder])
 
@@ -331,7 +318,7 @@ def hit_rate_limit(db, key: str, window_start: str) -> int:
     """Count one hit in (key, window); returns the count including this hit."""
     db.execute(
         "INSERT INTO rate_limits (key, window_start, count) VALUES (?, ?, 1)"
-        " ON CONFLICT(key, window_start) DO UPDATE SET count = count + 1",
+        " ON CONFLICT(key, window_start) DO UPDATE SET count = rate_limits.count + 1",
         [key, window_start],
     )
     row = db.execute(
@@ -361,8 +348,9 @@ def rate_count(db, key: str, window_start: str) -> int:
 def count_reputation_events(db, since: str) -> dict[str, int]:
     """Complaints and hard bounces reported by the provider since `since` (ISO UTC)."""
     row = db.execute(
-        "SELECT SUM(event = 'spamreport' OR outcome = 'complained'),"
-        " SUM(event = 'bounce' AND outcome != 'soft-bounce' AND outcome != 'complained')"
+        "SELECT SUM(CASE WHEN event = 'spamreport' OR outcome = 'complained' THEN 1 END),"
+        " SUM(CASE WHEN event = 'bounce' AND outcome != 'soft-bounce'"
+        " AND outcome != 'complained' THEN 1 END)"
         " FROM webhook_events WHERE received_at >= ?",
         [since],
     ).fetchone()

@@ -19,10 +19,7 @@ PAPER_COLUMNS = (
 
 
 def _table_exists(db, name: str) -> bool:
-    row = db.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [name]
-    ).fetchone()
-    return row is not None
+    return db.table_exists(name)
 
 
 # ---------------------------------------------------------------- archive reads
@@ -112,7 +109,7 @@ def replace_page_fingerprints(db, fingerprints: dict[str, str]) -> None:
     """Remember what the site on disk was built from (one transaction)."""
     with transaction(db):
         db.execute("DELETE FROM site_pages")
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO site_pages (path, fingerprint) VALUES (?, ?)", fingerprints.items()
         )
 
@@ -157,7 +154,7 @@ def similar_lists(db, model: str, paper_ids: Iterable[str]) -> dict[str, list[tu
 def similar_heads(db, model: str, k: int) -> dict[str, tuple[str | None, float | None]]:
     """paper id -> (content hash its list was computed for, its k-th best score or None)."""
     rows = db.execute(
-        "SELECT paper_id, content_hash, MAX(CASE WHEN rank = ? THEN score END) "
+        "SELECT paper_id, MAX(content_hash), MAX(CASE WHEN rank = ? THEN score END) "
         "FROM site_similar WHERE model = ? GROUP BY paper_id",
         [k - 1, model],
     )
@@ -207,10 +204,10 @@ def save_similar_papers(
         if replace_all:
             db.execute("DELETE FROM site_similar")
         else:
-            db.conn.executemany(
+            db.executemany(
                 "DELETE FROM site_similar WHERE paper_id = ?", [(p,) for p in neighbours]
             )
-        db.conn.executemany(
+        db.executemany(
             "INSERT INTO site_similar "
             "(paper_id, rank, similar_id, score, model, changed_build, content_hash) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -239,9 +236,10 @@ def paper_state(db) -> dict[str, tuple[str, str, int]]:
 def save_paper_state(db, rows: list[tuple[str, str, str, int]]) -> None:
     """Upsert (paper id, key, author ids, changed build) rows (only the ones that changed)."""
     with transaction(db):
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO site_paper_state (paper_id, key, author_ids, changed_build) "
-            "VALUES (?, ?, ?, ?)",
+        db.executemany(
+            "INSERT INTO site_paper_state (paper_id, key, author_ids, changed_build) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (paper_id) DO UPDATE SET key = excluded.key,"
+            " author_ids = excluded.author_ids, changed_build = excluded.changed_build",
             rows,
         )
 
@@ -249,9 +247,11 @@ def save_paper_state(db, rows: list[tuple[str, str, str, int]]) -> None:
 def start_build(db, *, full: bool) -> int:
     with transaction(db):
         cursor = db.execute(
-            "INSERT INTO site_builds (started_at, full) VALUES (?, ?)", [utcnow(), int(full)]
+            "INSERT INTO site_builds (started_at, full) VALUES (?, ?) RETURNING id",
+            [utcnow(), int(full)],
         )
-    return int(cursor.lastrowid)
+        build_id = int(cursor.fetchone()[0])
+    return build_id
 
 
 def finish_build(db, build_id: int, *, rendered: int, reused: int, seconds: float) -> None:
@@ -358,9 +358,10 @@ def save_tree_fingerprints(
         if not before:
             db.execute("DELETE FROM site_tree_pages WHERE tree = ?", [tree])
         gone = [(tree, p) for p in before if p not in after]
-        db.conn.executemany("DELETE FROM site_tree_pages WHERE tree = ? AND path = ?", gone)
-        db.conn.executemany(
-            "INSERT OR REPLACE INTO site_tree_pages (tree, path, fingerprint) VALUES (?, ?, ?)",
+        db.executemany("DELETE FROM site_tree_pages WHERE tree = ? AND path = ?", gone)
+        db.executemany(
+            "INSERT INTO site_tree_pages (tree, path, fingerprint) VALUES (?, ?, ?)"
+            " ON CONFLICT (tree, path) DO UPDATE SET fingerprint = excluded.fingerprint",
             [(tree, p, f) for p, f in after.items() if before.get(p) != f],
         )
         db.execute(

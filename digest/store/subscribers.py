@@ -58,10 +58,10 @@ def insert_subscriber(db, values: dict) -> int:
     cols = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     cursor = db.execute(
-        f"INSERT INTO subscribers ({cols}) VALUES ({marks})",  # noqa: S608 (column names are ours)
+        f"INSERT INTO subscribers ({cols}) VALUES ({marks}) RETURNING id",  # noqa: S608 (our names)
         list(values.values()),
     )
-    return int(cursor.lastrowid)
+    return int(cursor.fetchone()[0])
 
 
 def get_subscriber(db, subscriber_id: int) -> Subscriber | None:

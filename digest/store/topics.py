@@ -56,10 +56,10 @@ def insert_topic(db, topic: Topic) -> Topic:
     cols = ", ".join(values)
     marks = ", ".join("?" for _ in values)
     cursor = db.execute(
-        f"INSERT INTO topics ({cols}) VALUES ({marks})",  # noqa: S608 (column names are ours)
+        f"INSERT INTO topics ({cols}) VALUES ({marks}) RETURNING id",  # noqa: S608 (our names)
         list(values.values()),
     )
-    found = get_topic_by_id(db, int(cursor.lastrowid))
+    found = get_topic_by_id(db, int(cursor.fetchone()[0]))
     assert found is not None
     return found
 
@@ -142,7 +142,7 @@ def topics_for_subscriber(db, subscriber_id: int) -> list[Topic]:
             WHERE st.subscriber_id = ?
             UNION
             SELECT * FROM topics WHERE owner_id = ? AND kind = 'personal'
-        )
+        ) AS followed
         ORDER BY CASE kind WHEN 'curated' THEN 0 ELSE 1 END, name COLLATE NOCASE, id
         """,
         [subscriber_id, subscriber_id],
@@ -170,7 +170,8 @@ def set_followed_topic_ids(db, subscriber_id: int, topic_ids: Sequence[int]) -> 
 
 def follow_topic(db, subscriber_id: int, topic_id: int) -> None:
     db.execute(
-        "INSERT OR IGNORE INTO subscriber_topics (subscriber_id, topic_id) VALUES (?, ?)",
+        "INSERT INTO subscriber_topics (subscriber_id, topic_id) VALUES (?, ?)"
+        " ON CONFLICT DO NOTHING",
         [subscriber_id, topic_id],
     )
 

@@ -61,7 +61,7 @@ def create_app(config: Config) -> Starlette:
     """The web app for this config (migrates the database once, at creation)."""
     from digest.store import open_db
 
-    open_db(config.db_path, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
+    open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms).conn.close()
     warm_up()
     dbs = Databases(config)
     key = load_secret_key(config)

@@ -199,7 +199,7 @@ class Databases:
             from digest.store import open_db
 
             db = open_db(
-                self.config.db_path,
+                self.config.db_target,
                 busy_timeout_ms=self.config.database.busy_timeout_ms,
                 migrate=False,
             )

@@ -10,21 +10,40 @@ from digest.config import Config
 from digest.web.app import create_app
 
 
-def serve(config: Config, host: str | None = None, port: int | None = None) -> None:
+def serve(
+    config: Config, host: str | None = None, port: int | None = None, workers: int = 1
+) -> None:
     """Run the app with uvicorn until interrupted (no access log: ours never shows tokens).
 
     uvicorn's own proxy-header handling is off: X-Forwarded-For is believed only from
-    [service].trusted_proxies, in `client_ip`."""
+    [service].trusted_proxies, in `client_ip`. With workers > 1, uvicorn starts that many
+    processes, each building the app from the same config file (`app_from_environment`)."""
+    import os
+
     import uvicorn
 
-    uvicorn.run(
-        create_app(config),
-        host=host or config.service.host,
-        port=port or config.service.port,
-        access_log=False,
-        log_level="info",
-        proxy_headers=False,
-    )
+    options: dict = {
+        "host": host or config.service.host,
+        "port": port or config.service.port,
+        "access_log": False,
+        "log_level": "info",
+        "proxy_headers": False,
+    }
+    if workers <= 1:
+        uvicorn.run(create_app(config), **options)
+        return
+    if config.source and config.source != "(embedded defaults)":
+        os.environ["DIGEST_CONFIG"] = config.source
+    uvicorn.run("digest.web.server:app_from_environment", factory=True, workers=workers, **options)
+
+
+def app_from_environment():
+    """The app for one of several web processes: the config named by $DIGEST_CONFIG."""
+    import os
+
+    from digest.config import load_config
+
+    return create_app(load_config(os.environ.get("DIGEST_CONFIG")))
 
 
 class ServerThread:
