@@ -67,8 +67,8 @@ def test_the_why_line_names_the_right_topic(sample_db, sample_config):
     picks = {p.paper_id: p for p in plan_for(sample_db, sample_config, sub).picks}
     assert picks[PIANO].topic == "Chip layout"
     assert picks[SPEECH].topic == "Speech"
-    # the why names the paper's own words for the topic, the phrase before its word
-    assert picks[SPEECH].why.startswith("Speech: mentions “speech translation”")
+    # the why names the curator's keyword first, then the paper's own words for the topic
+    assert picks[SPEECH].why.startswith("Speech: mentions “speech”")
     assert "matches the topic description" not in picks[PIANO].why
 
 

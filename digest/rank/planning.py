@@ -134,8 +134,8 @@ def rank_reader(
     model = feedback_model(db, config, reader, pool)
     if model is not None:
         extra += model.bonus(pool.vectors)
-    if trending is not None:
-        extra += config.ranking.trending_weight * trending
+    # the community's interest orders what passes, it never lifts a paper over a threshold
+    boost = None if trending is None else config.ranking.trending_weight * trending
     blocked_ids = reader.blocked_ids | picked_before
     blocked = pool.id_mask(blocked_ids)
     max_papers = min(max(reader.subscriber.max_papers, 1), config.ranking.max_papers_cap)
@@ -147,6 +147,7 @@ def rank_reader(
         diversity_lambda=config.ranking.diversity_lambda,
         semantic=semantic,
         extra=extra,
+        boost=boost,
         blocked=blocked,
     )
 

@@ -259,10 +259,14 @@ def best_topics(
     topic_scores: Sequence[TopicScores],
     extra: np.ndarray | None = None,
     blocked: np.ndarray | None = None,
+    boost: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per paper: (total score, index of the topic it is best for, passes that topic's threshold).
 
-    `extra` (feedback model + trending) adds to every topic's score; `blocked` papers
+    `extra` (the reader's feedback model) adds to every topic's score; `boost` (the
+    community's interest) is added to the total that orders papers but never lifts one over a
+    threshold, so what passes a topic is the same in the email, `topics test` and the
+    archive; `blocked` papers
     (already sent, liked, seeds) never pass.
     """
     n = len(pool)
@@ -282,6 +286,8 @@ def best_topics(
     key = np.where(passing, scores, np.where(eligible, scores - 10.0, -np.inf))
     best = np.argmax(key, axis=0)
     total = scores[best, np.arange(n)]
+    if boost is not None:
+        total = total + boost
     passed = passing[best, np.arange(n)]
     if blocked is not None:
         passed &= ~blocked
@@ -341,6 +347,7 @@ def rank_pool(
     semantic: np.ndarray | None = None,
     extra: np.ndarray | None = None,
     blocked: np.ndarray | None = None,
+    boost: np.ndarray | None = None,
 ) -> list[Pick]:
     """The whole choice for one reader: score every topic, pick, diversify, explain."""
     if not len(pool) or not profiles:
@@ -356,6 +363,6 @@ def rank_pool(
     if seeds:
         is_seed = pool.id_mask(seeds)
         blocked = is_seed if blocked is None else (blocked | is_seed)
-    total, best, passed = best_topics(pool, topic_scores, extra, blocked)
+    total, best, passed = best_topics(pool, topic_scores, extra, blocked, boost)
     chosen = choose(pool, total, passed, max_papers, diversity_lambda)
     return [make_pick(pool, i, float(total[i]), profiles[int(best[i])]) for i in chosen]
