@@ -19,7 +19,9 @@ narrow. A paper's score depends only on the topic, the paper and its day: a week
 day's pool and the replay of one day give it the same number.
 
 A paper has **its own evidence** for the topic when both halves, each on its own, stand at
-least EVIDENCE_Z above its day: it is close in meaning *and* uses the topic's words. Only such
+least EVIDENCE_Z above its day and it uses a salient term (one used by at most SALIENT_SHARE
+of the window's papers, or the description's rarest one, or a curator's keyword): it is close
+in meaning *and* uses the topic's telling words. Only such
 papers pass. A paper that is merely "AI-ish" is near every AI description but uses none of
 their salient words, so it no longer spills into every topic.
 """
@@ -113,7 +115,7 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
         idf = np.log1p((total - df + 0.5) / (df + 0.5)) * weights
         lexical = idf @ (hits + TITLE_BONUS * in_title)
         sem_z, lex_z = _z(sem), _z(lexical)
-        rare = (df <= SALIENT_SHARE * total) | (weights > 1.0)  # a curator's keyword is salient
+        rare = (df <= salient_cut(df, total)) | (weights > 1.0)  # a curator's keyword is salient
         has_salient = hits[rare].any(axis=0)
         evident = (sem_z >= EVIDENCE_Z) & (lex_z >= EVIDENCE_Z) & has_salient
         # standardised against the window's papers WITHOUT evidence for the topic (its
@@ -125,6 +127,14 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
     score = (CAL_BASE + CAL_SCALE * out[0]).astype(np.float32)
     evidence = (out[1] >= EVIDENCE_Z) & (out[2] >= EVIDENCE_Z) & salient
     return TextMatch(score, out[1], out[2], evidence)
+
+
+def salient_cut(df: np.ndarray, total: int) -> float:
+    """Most papers a salient term may be used by: SALIENT_SHARE of them, or as many as use the
+    description's rarest term when none is that rare ("agents" alone, on a day of agents)."""
+    used = df[df > 0]
+    rarest = float(used.min()) if len(used) else 0.0
+    return max(SALIENT_SHARE * total, rarest)
 
 
 def _semantic(pool: CandidatePool, query: DescriptionQuery) -> np.ndarray:
@@ -215,11 +225,9 @@ def evidence_words(
         t.stems: float(np.log1p((1.0 - f) / max(f, 1.0 / max(len(pool), 1))))
         for t, f in zip(query.terms, share, strict=True)
     }
-    salient = {
-        t.stems
-        for t, f in zip(query.terms, share, strict=True)
-        if f <= SALIENT_SHARE or t.weight > 1
-    }
+    used = present.sum(axis=1)
+    cut = salient_cut(used, max(len(pool), 1))
+    salient = {t.stems for t, n in zip(query.terms, used, strict=True) if n <= cut or t.weight > 1}
     found = matched_terms(pool.texts[index], query.terms, rarity)
     rare = [w for t, w in found if t.stems in salient]
     common = [w for t, w in found if t.stems not in salient]
