@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import Stemmer  # PyStemmer: the Snowball stemmers in C
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 # A word: letters/digits, inner hyphens or apostrophes kept ("sim-to-real" is split later).
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
@@ -27,8 +26,25 @@ _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 _PHRASE_BREAK = re.compile(r"[,;:.()\[\]/]|\s(?:and|or|as well as|including|such as)\s", re.I)
 _BETWEEN = re.compile(r"[\s\-]+")  # what may separate the two words of a phrase
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'$\\])")
-# scikit-learn's English stop words, less the few that name subjects ("computer vision").
-_STOP = ENGLISH_STOP_WORDS - {"computer", "system", "systems", "interest", "fire", "bill"}
+# English function words (importing scikit-learn's list would load scikit-learn in commands
+# that never rank, such as `digest send`).
+_STOP = frozenset(
+    """a about above across after again against all almost alone along already also although
+    always am among an and another any anyhow anyone anything anyway anywhere are around as at
+    be became because become becomes been before being below beside besides between beyond both
+    but by can cannot could did do does doing done down due during each either else elsewhere
+    enough etc even ever every everything except few for from further had has have having he
+    hence her here hers herself him himself his how however i ie if in indeed into is it its
+    itself just least less many may me might more moreover most mostly much must my myself
+    namely neither never nevertheless next no nobody none nor not nothing now of off often on
+    once one only onto or other others otherwise our ours ourselves out over own per perhaps
+    rather re same several she should since so some something sometimes still such than that
+    the their theirs them themselves then thence there thereby therefore these they this those
+    though through throughout thus to together too toward towards under until up upon us very
+    via was we well were what whatever when whence whenever where whereas whether which while
+    who whoever whole whom whose why will with within without would yet you your yours
+    yourself yourselves""".split()
+)
 # Words every abstract uses: as topic terms they would match nearly any paper.
 _GENERIC = frozenset(
     "paper papers study studies approach approaches method methods work works using use used "
