@@ -8,15 +8,17 @@ is the share of the top 10 from the liked papers' group. The three reference met
 computed in the same run on the same vectors.
 
     python bench/ranking_quality.py [--data tests/fixtures/eval/papers_dev.jsonl] [--seeds 5]
-        [--model bundled:all-MiniLM-L6-v2 | NAME | /path/to/sentence-transformers-model]
-        [--abstract-chars 800]
+        [--model bundled:all-MiniLM-L6-v2 | bundled:all-MiniLM-L6-v2-int8 | NAME | /path/to/model]
+        [--backend auto | onnx | sentence-transformers] [--abstract-chars 800]
 
 The embedded database is cached under bench/out/, keyed by the data file, the model and the
 code that decides what gets embedded (digest/embed/, digest/models.py), so re-runs skip the
 model. `--seeds N` repeats the protocol with random.Random(0..N-1) and prints the mean over
 seeds next to the official Random(0) figure (seeds move P@10 by about 0.03). `--model` measures
 another embedding model exactly as `[embedding].model` would set it (default: the configured
-default, the bundled MiniLM); the references then use that model's vectors too.
+default, the bundled MiniLM); the references then use that model's vectors too. The bundled
+model runs on ONNX Runtime by default; `--backend sentence-transformers` runs the same weights
+on torch, and `--model bundled:all-MiniLM-L6-v2-int8` is its int8 variant (ONNX only).
 
 Under the references come checks that are not methods: random order (the floor) and abstract
 length, alone and added to the centred cosine. On papers_dev.jsonl three groups have only long
@@ -50,8 +52,6 @@ DEFAULT_DATA = ROOT / "tests" / "fixtures" / "eval" / "papers_dev.jsonl"
 TRIALS_PER_GROUP = 20
 LIKES_PER_TRIAL = 5
 TOP = 10
-# the code that decides what gets stored and embedded (the cache key of the embedded store)
-EMBEDDING_CODE = ("digest/embed/*.py", "digest/models.py", "digest/ingest/backfill.py")
 
 
 def load_rows(path: Path) -> list[dict]:
@@ -82,10 +82,10 @@ def cached_db(data: Path, rows: list[dict], config, workdir: Path):
     from digest.store import open_db
 
     digest = hashlib.sha256(data.read_bytes())
-    digest.update(config.embedding.model.encode())
-    for part in EMBEDDING_CODE:
-        for path in sorted(ROOT.glob(part)):
-            digest.update(path.read_bytes())
+    digest.update(f"{config.embedding.model}|{config.embedding.backend}".encode())
+    parts = [*sorted((ROOT / "digest" / "embed").glob("*.py")), ROOT / "digest" / "models.py"]
+    for part in [*parts, ROOT / "digest" / "ingest" / "backfill.py"]:
+        digest.update(part.read_bytes())
     cache = ROOT / "bench" / "out" / f"ranking_quality-{digest.hexdigest()[:16]}.db"
     if not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
@@ -254,6 +254,12 @@ def main() -> None:
         help="embedding model as [embedding].model takes it (default: the configured default)",
     )
     parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=["auto", "onnx", "sentence-transformers"],
+        help="embedding backend as [embedding].backend takes it (auto: ONNX for the bundled model)",
+    )
+    parser.add_argument(
         "--abstract-chars",
         type=int,
         default=None,
@@ -265,25 +271,42 @@ def main() -> None:
     if args.abstract_chars:
         args.data = cut_abstracts(args.data, args.abstract_chars)
 
+    rows = load_rows(args.data)
+    results, timings, model = evaluate(args.data, rows, args.model, args.backend, args.seeds)
+    report(rows, results, timings, f"{model} ({args.backend})")
+
+
+def digest_precision(model: str | None, backend: str = "auto", seeds: int = 1) -> list[float]:
+    """P@10 of digest's ranker over the dev set, one figure per seed (bench/embed.py uses it)."""
+    rows = load_rows(DEFAULT_DATA)
+    results, _, _ = evaluate(DEFAULT_DATA, rows, model, backend, seeds, references=False)
+    return [statistics.mean(v for g in r[OURS].values() for v in g) for r in results]
+
+
+OURS = "digest (topics try --like)"
+
+
+def evaluate(data: Path, rows: list[dict], model, backend: str, seeds: int, references=True):
+    """results[seed][method][group] -> P@10 per trial, try_topic timings, the model key."""
     from digest.config import Config
     from digest.store.papers import load_all_vectors
     from digest.topics.lab import try_topic
 
-    rows = load_rows(args.data)
     group_of = {r["id"]: r["group"] for r in rows}
-    ours = "digest (topics try --like)"
-    # results[seed][method][group] -> P@10 per trial
+    ours = OURS
     results: list[dict[str, dict[str, list[float]]]] = []
     timings: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(base_dir=Path(tmp))
-        if args.model:
-            config = replace(config, embedding=replace(config.embedding, model=args.model))
-        db = cached_db(args.data, rows, config, Path(tmp))
+        embedding = replace(config.embedding, model=model or config.embedding.model)
+        config = replace(config, embedding=replace(embedding, backend=backend))
+        db = cached_db(data, rows, config, Path(tmp))
         ids, vectors = load_all_vectors(db, config.embedding.model)
-        methods = {ours: None, **reference_rankers(rows, ids, vectors)}
-        methods.update(artifact_checks(rows, ids, vectors, seed=0))
-        for seed in range(max(args.seeds, 1)):
+        methods: dict = {ours: None}
+        if references:
+            methods.update(reference_rankers(rows, ids, vectors))
+            methods.update(artifact_checks(rows, ids, vectors, seed=0))
+        for seed in range(max(seeds, 1)):
             per_seed: dict[str, dict[str, list[float]]] = {m: {} for m in methods}
             for group, liked in make_trials(rows, seed):
                 start = time.perf_counter()
@@ -297,13 +320,17 @@ def main() -> None:
                         )
             results.append(per_seed)
         db.conn.close()
+    return results, timings, config.embedding.model
 
+
+def report(rows: list[dict], results, timings: list[float], model: str) -> None:
+    ours = OURS
     groups = sorted(results[0][ours])
     trials = sum(len(v) for v in results[0][ours].values())
     print(
         f"ranking quality: {len(rows)} papers, {len(groups)} groups, {trials} trials "
         f"({TRIALS_PER_GROUP} per group, {LIKES_PER_TRIAL} liked papers each), P@{TOP}, "
-        f"random.Random(0), model {config.embedding.model}"
+        f"random.Random(0), model {model}"
     )
     seeds_note = f"  mean of {len(results)} seeds" if len(results) > 1 else ""
     header = f"{'method':<30} {'P@10':>6}  " + "  ".join(f"{g:>5}" for g in groups) + seeds_note

@@ -120,7 +120,30 @@ class IngestCounts:
         )
 
 
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained")
+# Languages a reader can have their TL;DR lines in (code -> name used in the model's prompt).
+LANGUAGES = {
+    "en": "English",
+    "zh": "Simplified Chinese",
+    "zh-TW": "Traditional Chinese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "de": "German",
+    "fr": "French",
+    "es": "Spanish",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pl": "Polish",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "tr": "Turkish",
+    "ar": "Arabic",
+    "fa": "Persian",
+    "hi": "Hindi",
+    "vi": "Vietnamese",
+    "id": "Indonesian",
+}
+SUBSCRIBER_STATUSES = ("pending", "active", "paused", "unsubscribed", "bounced", "complained")
 FREQUENCIES = ("daily", "weekly")
 FEEDBACK_KINDS = ("like", "dislike", "click")
 
@@ -143,6 +166,7 @@ class Subscriber:
     confirmed_at: str | None = None
     unsubscribed_at: str | None = None
     last_digest_date: date | None = None
+    language: str = "en"  # the language of the TL;DR lines (the rest of the email stays English)
 
 
 @dataclass(frozen=True)
@@ -161,6 +185,47 @@ class Topic:
     threshold: float | None = None
     id: int | None = None
     owner_id: int | None = None
+    venues: tuple[str, ...] = ()  # only papers with one of these venues ("NeurIPS", "ICLR")
+    has_code: bool = False  # only papers that link their code
+
+
+CODE_LINK_LABELS = {
+    "github": "GitHub",
+    "gitlab": "GitLab",
+    "hf": "Hugging Face",
+    "code": "Code",
+    "project": "Project page",
+}
+CODE_KINDS = frozenset({"github", "gitlab", "hf", "code"})  # what `has_code = true` asks for
+
+
+@dataclass(frozen=True)
+class CodeLink:
+    """A link to a paper's code, model or project page, as its comments or abstract give it."""
+
+    kind: str  # github | gitlab | hf | code | project
+    url: str
+
+    @property
+    def label(self) -> str:
+        return CODE_LINK_LABELS.get(self.kind, "Link")
+
+
+@dataclass(frozen=True)
+class Badges:
+    """Code links and venue of one paper, extracted at ingest (`digest.ingest.badges`)."""
+
+    links: tuple[CodeLink, ...] = ()
+    venue: str | None = None  # as shown: "NeurIPS 2025 Spotlight", "TMLR", "Accepted at DAI 2025"
+    venue_key: str | None = None  # what topics filter on: "NeurIPS", "TMLR", "DAI"
+
+    @property
+    def has_code(self) -> bool:
+        return any(link.kind in CODE_KINDS for link in self.links)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.links and not self.venue
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""run_daily(): the whole day once: fetch -> embed -> plan -> send -> site.
+"""run_daily(): the whole day once: fetch -> embed -> plan -> summarise -> send -> site.
 
 Each stage is idempotent and checkpointed in `run_stages`: a stage that finished ok for this
 issue date is skipped on a re-run (unless forced), so a run that crashed continues where it
@@ -23,11 +23,12 @@ from digest.ops.lease import Lease
 from digest.store import service as service_store
 from digest.store import transaction, utcnow
 
-STAGES = ("fetch", "embed", "plan", "send", "site")
+STAGES = ("fetch", "embed", "plan", "summarise", "send", "site")
 # What each stage needs to have worked in this run (or earlier): planning without today's
 # listing or its vectors would send a wrong issue; embedding what is stored and building the
 # archive are safe whatever else failed.
-NEEDS = {"plan": ("fetch", "embed"), "send": ("plan",)}
+# Sending does not need the summaries: a card without its lead line shows the abstract's start.
+NEEDS = {"plan": ("fetch", "embed"), "summarise": ("plan",), "send": ("plan",)}
 RUN_LEASE = "daily-run"
 MAX_ERRORS_SHOWN = 5
 
@@ -174,6 +175,12 @@ def _stage_plan(db, config: Config, issue_date: date, progress) -> dict:
     return _counts_of(plan_all(db, config, issue_date))
 
 
+def _stage_summarise(db, config: Config, issue_date: date, progress) -> dict:
+    from digest.summaries.stage import summarise_issue
+
+    return _counts_of(summarise_issue(db, config, issue_date, progress))
+
+
 def _stage_send(db, config: Config, issue_date: date, progress, force: bool = False) -> dict:
     from digest.mail.sending import send_issue
 
@@ -254,6 +261,7 @@ def _stage_loop(db, config, issue_date, force, progress, lease, report, done) ->
         "fetch": _stage_fetch,
         "embed": _stage_embed,
         "plan": _stage_plan,
+        "summarise": _stage_summarise,
         "send": lambda d, c, i, p: _stage_send(d, c, i, p, force=force),
         "site": _stage_site,
     }

@@ -249,10 +249,13 @@ def pg_server():
 
 
 @pytest.fixture
-def pg_url(pg_server):
-    """The URL of a new empty database on the session's server, dropped after the test."""
+def pg_url(pg_server, monkeypatch):
+    """The URL of a new empty database on the session's server, dropped after the test. A
+    fleet shares DIGEST_SECRET_KEY (manage links are made with it): the test's processes too."""
     from tests import pg_server as pg
 
+    if not os.environ.get("DIGEST_SECRET_KEY"):
+        monkeypatch.setenv("DIGEST_SECRET_KEY", "tests-fleet-key-" + "0" * 48)
     url = pg.fresh_database(pg_server)
     yield url
     pg.drop_database(pg_server, url)

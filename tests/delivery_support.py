@@ -124,7 +124,6 @@ def seed_subscribers(
                 "email": f"reader{i:03d}@{domain}",
                 "name": f"Reader {i}",
                 "status": "active",
-                "manage_token": secrets.token_urlsafe(24),
                 "confirmed_at": "2025-08-01T00:00:00",
             },
         )

@@ -238,7 +238,10 @@ def test_demo_in_a_fresh_directory(tmp_path):
     out = proc.stdout
     assert "ingested cs.AI-2025-08-20.atom.xml: 86 papers" in out
     assert "ingested listings/2025-10-10.jsonl: 278 papers" in out
-    assert "2025-08-20 Wed: 2 planned" in out and "2025-10-10 Fri: 3 planned" in out
+    # the three readers and Lena, who reads her lead lines in German (offline: extractive)
+    assert "2025-08-20 Wed: 3 planned" in out and "2025-10-10 Fri: 4 planned" in out
+    assert "lena@example.org (LLM agents, Retrieval & RAG; TL;DR lines in German)" in out
+    assert "; 40 lead lines; 4 emails written" in out
     assert "added sample subscriber grace@example.org (weekly, Fridays" in out
     assert "the picks of 2025-10-10, the latest day" in out
     assert "ada@example.org:" in out and "why: " in out
@@ -248,17 +251,17 @@ def test_demo_in_a_fresh_directory(tmp_path):
     preview = tmp_path / "data" / "outbox" / "preview" / "2025-10-10-subscriber-1.html"
     assert f"see ada@example.org's email of 2025-10-10 in a browser: {preview}" in out
     assert preview.is_file() and "digest preview ada@example.org" in out
-    assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 2
-    assert len(list((tmp_path / "data" / "outbox" / "2025-10-10").glob("*.eml"))) == 3
+    assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 3
+    assert len(list((tmp_path / "data" / "outbox" / "2025-10-10").glob("*.eml"))) == 4
     titles = [line for line in out.splitlines() if re.match(r"\s+\d+\. ", line)]
     assert titles and all(len(line) <= 6 + 88 for line in titles)  # cut at a word, with "…"
     again = digest("demo", "--days", "1", cwd=tmp_path, check=True).stdout
     assert (
-        "2025-10-10 Fri: 3 issues planned by an earlier run (kept); 0 emails written, "
-        "3 sent earlier" in again
+        "2025-10-10 Fri: 4 issues planned by an earlier run (kept); 0 emails written, "
+        "4 sent earlier" in again
     )
     assert not re.search(r"\b0 picks", again)
-    assert len(list((tmp_path / "data" / "outbox" / "2025-10-10").glob("*.eml"))) == 3
+    assert len(list((tmp_path / "data" / "outbox" / "2025-10-10").glob("*.eml"))) == 4
 
 
 def test_demo_titles_are_cut_at_a_word():
@@ -328,7 +331,16 @@ def test_embed_json_names_the_stored_dimension_without_loading_the_model(make_co
     db.conn.close()
     proc = digest("--config", str(path), "embed", "--json", check=True)
     report = json.loads(proc.stdout)
-    assert report == {"model": "no-such-org/no-such-model", "embedded": 0, "cached": 1, "dim": 7}
+    assert report == {
+        "model": "no-such-org/no-such-model",
+        "embedded": 0,
+        "cached": 1,
+        "dim": 7,
+        "backend": None,  # nothing to encode: no model loaded
+        "stored": 0,
+        "unknown": 0,
+        "seconds": 0.0,
+    }
     text = digest("--config", str(path), "embed", check=True).stdout
     assert text.strip() == (
         "embedded 0 papers (1 already had vectors) with no-such-org/no-such-model, 7 dimensions"

@@ -267,6 +267,7 @@ def test_a_failed_run_resumes_where_it_stopped(make_config, httpserver, sample_d
         ("fetch", "ok"),
         ("embed", "failed"),
         ("plan", "skipped"),
+        ("summarise", "skipped"),
         ("send", "skipped"),
         ("site", "ok"),
     ]
@@ -276,7 +277,7 @@ def test_a_failed_run_resumes_where_it_stopped(make_config, httpserver, sample_d
     assert resumed.returncode == 0, resumed.stderr
     stages = [(s["stage"], s["status"]) for s in json.loads(resumed.stdout)["stages"]]
     assert stages[:2] == [("fetch", "done-earlier"), ("embed", "ok")]
-    assert [s for _, s in stages[2:]] == ["ok", "ok", "ok"]
+    assert [s for _, s in stages[2:]] == ["ok", "ok", "ok", "ok"]
     assert len(httpserver.log) == 1  # the feed was fetched once across both runs
     status = digest_cli(config_path, "status", "--json")
     assert status.returncode == 0, status.stderr

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
-from digest.mail.compose import build_digest_email, confirmation_email
+from digest.mail.compose import build_digest_email
+from digest.mail.notices import confirmation_email
 from digest.models import DigestPlan, Paper, Pick, Subscriber
 from tests.browser import launched_chromium
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import UTC, date, datetime
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from digest.config import Config, MailConfig, ServiceConfig, SiteConfig
 from digest.mail import compose as emails
+from digest.mail import notices
 from digest.mail.compose import (
     abstract_snippet,
     build_digest_email,
@@ -580,20 +582,31 @@ def test_confirmation_mail_says_how_long_its_link_works_in_english(days, said):
 
     base = make_config()
     config = replace(base, service=replace(base.service, confirm_token_days=days))
-    message = emails.confirmation_email(config, EMAIL, TOKEN)
+    message = notices.confirmation_email(config, EMAIL, TOKEN)
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert said in " ".join(text.split()) and said in html
 
 
 def test_feedback_links_say_what_they_do_and_meta_lines_share_one_separator():
-    """👍/👎 alone gave no words to a screen reader's link list or a text-only reader; the
-    trending block joined categories with ', ' where cards use ' · '."""
+    """👍/👎 alone gave no words in the HTML part (only a title attribute, which a phone never
+    shows), and "More like this" named the link to the archive page while 👍 meant "more like
+    this" too. Now each says one thing, in both parts: the archive page is "Similar papers",
+    and the thumbs carry their words. The trending block joined categories with ', ' where
+    cards use ' · '."""
     papers = [make_paper(0, categories=("cs.LG", "stat.ML"))]
     trending = [make_paper(10, title="Trending paper", categories=("cs.AI", "cs.CL"))]
     rendered = build(papers, trending)
-    assert re.search(r'<a [^>]*title="I like this"[^>]*>👍</a>', rendered.html)
-    assert re.search(r'<a [^>]*title="Not for me"[^>]*>👎</a>', rendered.html)
-    assert "👍 I like this: " in rendered.text and "👎 Not for me: " in rendered.text
+    anchors = {  # each link's words as a reader sees them (kept on one line by &nbsp;)
+        html.unescape(text).replace("\xa0", " "): href
+        for href, text in re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', rendered.html)
+    }
+    assert "kind=like" in anchors["👍 More like this"]
+    assert "kind=dislike" in anchors["👎 Less like this"]
+    assert "/papers/" in anchors["Similar papers"] and "/f/" not in anchors["Similar papers"]
+    assert [text for text in anchors if "More like this" in text] == ["👍 More like this"]
+    assert re.search(r"👍 More like this: \S*kind=like", rendered.text)
+    assert re.search(r"👎 Less like this: \S*kind=dislike", rendered.text)
+    assert re.search(r"Similar papers: \S*/papers/", rendered.text)
     assert "cs.LG · stat.ML" in rendered.html and "cs.AI · cs.CL" in rendered.html
     assert "cs.AI, cs.CL" not in rendered.html

@@ -292,3 +292,31 @@ def test_a_body_that_does_not_decode_is_retried_then_named(server):
     with hostile_fetcher() as fetcher:
         with pytest.raises(FetchError, match=r"2 attempt\(s\): unreadable response \(Decoding"):
             fetcher.get(server.url_for("/atom/gz"))
+
+
+def test_a_name_that_does_not_resolve_fails_at_once_naming_the_host():
+    """Offline, `digest fetch` retried a DNS failure six times with backoff: two silent
+    minutes for three feeds. A name that does not resolve is named at once, and the next
+    feed on that host fails without another lookup. (A 503 is still retried:
+    test_persistent_503_gives_up_with_the_url_and_cause.) RFC 6761: .invalid never resolves."""
+    rec = Recorder()
+    with make_fetcher(rec, retries=5, delay=0.0) as fetcher:
+        with pytest.raises(FetchError) as caught:
+            fetcher.get("http://feeds.digest-test.invalid/atom/cs.AI")
+        with pytest.raises(FetchError) as again:
+            fetcher.get("http://feeds.digest-test.invalid/atom/cs.LG")
+    said = str(caught.value)
+    assert "cannot reach feeds.digest-test.invalid" in said and "does not resolve" in said
+    assert fetcher.requests_made == 1 and rec.sleeps == []  # no retry, no backoff
+    assert str(again.value) == said
+
+
+def test_fetch_offline_says_which_host_it_cannot_reach(make_config, capsys):
+    from tests.conftest import run_cli_in_process
+
+    _, config_path = make_config({"arxiv": {"feed_base_url": "https://rss.digest-test.invalid"}})
+    code, out, err = run_cli_in_process(config_path, capsys, "fetch")
+    said = " ".join((out + err).split())
+    assert code == 1
+    assert said.count("cannot reach rss.digest-test.invalid: its name does not resolve") == 3
+    assert "attempt" not in said  # one try, not six

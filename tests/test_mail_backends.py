@@ -43,8 +43,9 @@ def test_outbox_writes_eml_files_and_an_escaped_index(make_config):
 
     day_dir = config.path(config.mail.outbox_dir) / ISSUE.isoformat()
     files = sorted(p.name for p in day_dir.iterdir())
-    assert files == ["d_0001.eml", "d_0002.eml", "d_0003.eml", "index.html"]  # no temp files
-    assert [r.provider_message_id for r in results] == [str(day_dir / f) for f in files[:3]]
+    messages = [f"d_{sid:04d}.{ext}" for sid in (1, 2, 3) for ext in ("eml", "html")]
+    assert files == [*messages, "index.html"]  # each HTML part to view, and no temp files
+    assert [r.provider_message_id for r in results] == [str(day_dir / f) for f in files[:6:2]]
     message = parse((day_dir / "d_0002.eml").read_bytes())
     assert_digest_mime(message)
     assert str(message["X-Digest-Delivery"]) == "d_0002"

@@ -37,7 +37,14 @@ def test_a_failed_feed_is_fetched_again_by_the_next_run(make_config, httpserver,
     fetch = first.stages[0]
     assert fetch.stage == "fetch" and fetch.status == "partial"
     assert "cs.CL" in fetch.counts["errors"]
-    assert [s.stage for s in first.stages] == ["fetch", "embed", "plan", "send", "site"]
+    assert [s.stage for s in first.stages] == [
+        "fetch",
+        "embed",
+        "plan",
+        "summarise",
+        "send",
+        "site",
+    ]
 
     httpserver.clear()
     httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
@@ -215,12 +222,13 @@ def test_feeds_down_still_embeds_and_builds_the_site_but_plans_and_sends_nothing
         "fetch": "failed",
         "embed": "ok",
         "plan": "skipped",
+        "summarise": "skipped",
         "send": "skipped",
         "site": "ok",
     }
     assert down.status == "failed"
     assert down.summary.startswith(f"run {down.run_id} for 2025-08-20: failed: fetch failed (")
-    assert down.summary.endswith("skipped plan, send")
+    assert down.summary.endswith("skipped plan, summarise, send")
     assert db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 0
     assert "Traceback" not in json.dumps(down.as_dict())  # one clear line; the store keeps it
 
@@ -228,8 +236,8 @@ def test_feeds_down_still_embeds_and_builds_the_site_but_plans_and_sends_nothing
     httpserver.expect_request("/atom/cs.AI").respond_with_data(ATOM_SAMPLE.read_bytes())
     back = run_daily(db, config, date(2025, 8, 20))
     # embed and site ran while the feed was down; they run again after the fetch that worked
-    assert [s.status for s in back.stages] == ["ok"] * 5
-    assert "due" in back.stages[2].counts and "sent" in back.stages[3].counts
+    assert [s.status for s in back.stages] == ["ok"] * 6
+    assert "due" in back.stages[2].counts and "sent" in back.stages[4].counts
 
 
 def test_a_failed_site_build_leaves_the_sent_issue_and_says_so(
@@ -242,11 +250,11 @@ def test_a_failed_site_build_leaves_the_sent_issue_and_says_so(
     db = open_db(config.db_path)
 
     report = run_daily(db, config, date(2025, 8, 20))
-    assert [s.status for s in report.stages] == ["ok", "ok", "ok", "ok", "failed"]
+    assert [s.status for s in report.stages] == ["ok", "ok", "ok", "ok", "ok", "failed"]
     assert report.status == "failed" and "site failed (" in report.summary
     again = run_daily(db, config, date(2025, 8, 20))  # only the site is tried again
-    assert [s.status for s in again.stages[:4]] == ["done-earlier"] * 4
-    assert again.stages[4].status == "failed"
+    assert [s.status for s in again.stages[:5]] == ["done-earlier"] * 5
+    assert again.stages[5].status == "failed"
 
 
 def test_an_interrupted_run_is_recorded_as_failed_not_left_running(
@@ -265,7 +273,7 @@ def test_an_interrupted_run_is_recorded_as_failed_not_left_running(
     row = db.execute("SELECT status, error FROM runs ORDER BY id DESC LIMIT 1").fetchone()
     assert row == ("failed", "interrupted: KeyboardInterrupt")
     resumed = run_daily(db, config, date(2025, 8, 20))
-    assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 3
+    assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 4
 
 
 def test_one_feed_down_on_a_quiet_day_is_not_reported_as_every_feed_failing(
@@ -308,10 +316,10 @@ def test_a_plain_run_after_a_killed_force_run_finishes_its_redo(
     with pytest.raises(KeyboardInterrupt):  # e.g. a new subscriber: redo the day
         run_daily(db, config, date(2025, 8, 20), force=True, progress=ctrl_c_before_planning)
     resumed = run_daily(db, config, date(2025, 8, 20))
-    assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 3
+    assert [s.status for s in resumed.stages] == ["done-earlier"] * 2 + ["ok"] * 4
     assert resumed.forced  # the send is still the forced one the operator asked for
     done = run_daily(db, config, date(2025, 8, 20))
-    assert [s.status for s in done.stages] == ["done-earlier"] * 5
+    assert [s.status for s in done.stages] == ["done-earlier"] * 6
 
 
 @pytest.mark.parametrize(

@@ -124,6 +124,6 @@ def test_the_other_scheduler_takes_over_and_the_day_runs_once(tmp_path, httpserv
         "SELECT stage, COUNT(*) FROM run_stages WHERE issue_date = ? AND status = 'ok' GROUP BY stage",
         [today],
     ).fetchall()
-    assert dict(done) == {"fetch": 1, "embed": 1, "plan": 1, "send": 1, "site": 1}
+    assert dict(done) == {"fetch": 1, "embed": 1, "plan": 1, "summarise": 1, "send": 1, "site": 1}
     assert "waiting to take over" in second.stderr.read()
     db.close()

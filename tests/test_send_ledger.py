@@ -85,6 +85,29 @@ def test_outbox_send_twice_sends_once(outbox_config):
     assert ledger.load_message(db, rows[0].id) is None  # the body is dropped once sent
 
 
+def test_the_outbox_index_links_each_digest_as_a_page_and_as_its_eml(outbox_config):
+    """The outbox index linked only .eml files, so the designed HTML email could not be seen
+    in a browser. Each digest now has its HTML part beside it as .html, linked as "View"."""
+    import re
+
+    config = outbox_config
+    db = open_db(config.db_path)
+    seed_subscribers(db, 2)
+    send_issue(db, config, ISSUE, now=ON_TIME)
+    day_dir = config.path(config.mail.outbox_dir) / ISSUE.isoformat()
+    index = (day_dir / "index.html").read_text(encoding="utf-8")
+    rows = re.findall(r'<a href="([^"]+\.html)">View</a> · <a href="([^"]+\.eml)">', index)
+    assert len(rows) == 2 and sorted(e for _, e in rows) == sorted(
+        p.name for p in day_dir.glob("*.eml")
+    )
+    for page, eml in rows:
+        assert page == eml.replace(".eml", ".html")
+        html_part = parse((day_dir / eml).read_bytes()).get_body(("html",)).get_content()
+        shown = (day_dir / page).read_text(encoding="utf-8")
+        assert shown == html_part.replace("\r\n", "\n")
+    assert not list(day_dir.glob(".*"))  # no temp file left
+
+
 def test_smtp_end_to_end_and_rerun(smtp_server):
     config, _, handler = smtp_server()
     db = open_db(config.db_path)
@@ -132,7 +155,7 @@ def test_a_render_error_stops_the_run_before_anything_is_sent(outbox_config):
     config = outbox_config
     db = open_db(config.db_path)
     subs = seed_subscribers(db, 3)
-    db.execute("UPDATE subscribers SET manage_token = NULL WHERE id = ?", [subs[2].id])
+    db.execute("UPDATE subscribers SET manage_selector = NULL WHERE id = ?", [subs[2].id])
     with pytest.raises(DigestError, match=f"subscriber {subs[2].id} failed.*nothing was sent"):
         send_issue(db, config, ISSUE, now=ON_TIME)
     assert ledger.list_deliveries(db) == []

@@ -41,7 +41,7 @@ def run(
     ] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Run the whole day once: fetch, embed, rank, send, build the site.
+    """Run the whole day once: fetch, embed, rank, summarise, send, build the site.
 
     Re-running continues where a crashed run stopped. A second concurrent run refuses to start (exit 1).
     No announcement today is not an error (exit 0, nothing sent).

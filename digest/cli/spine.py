@@ -1,4 +1,4 @@
-"""CLI commands for the spine: init, fetch, import, embed, papers, status, demo."""
+"""CLI commands for the spine: init, fetch, import, papers, status, demo (embed: embed.py)."""
 
 from __future__ import annotations
 
@@ -221,25 +221,6 @@ def import_file(
         raise typer.Exit(2)
 
 
-def embed(as_json: JsonOption = False) -> None:
-    """Embed every stored paper that has no vector for the configured model yet."""
-    from digest.embed.encoder import embed_missing
-
-    with progress_bar("embedding") as advance:
-        report = embed_missing(state.db, state.config.embedding, progress=advance)
-    if as_json:
-        shown = asdict(report)
-        if report.dim is None:  # a null without a reason reads like a bug
-            shown["dim_note"] = "no vectors stored for this model yet: no papers to embed"
-        print_json(shown)
-        return
-    size = f", {report.dim} dimensions" if report.dim else ""
-    console.print(
-        f"embedded {report.embedded} papers ({report.cached} already had vectors) "
-        f"with {report.model}{size}"
-    )
-
-
 @papers_app.command("show")
 def papers_show(
     paper_id: Annotated[str, typer.Argument(help="arXiv id (or imported id).")],
@@ -310,6 +291,14 @@ def status(as_json: JsonOption = False) -> None:
     )
     if info.get("subscribers") is not None:
         console.print(f"subscribers {info['subscribers']}")
+    from datetime import UTC, datetime
+
+    from digest.ops.status import day_lines
+
+    console.print()
+    for line in day_lines(info["day"], datetime.now(UTC)):
+        console.print(line, markup=False, highlight=False)
+    console.print()
     table = Table(
         "run",
         "source",
@@ -364,10 +353,11 @@ def _refuse_a_real_list() -> None:
     whose database has real subscribers they would join the real list and be mailed."""
     from digest.ops.demo import DEMO_SUBSCRIBERS
     from digest.store.subscribers import list_subscribers
+    from digest.summaries.demo_reader import DEMO_READER
 
     if not state.config.db_path.exists():
         return
-    samples = {email for email, *_ in DEMO_SUBSCRIBERS}
+    samples = {email for email, *_ in DEMO_SUBSCRIBERS} | {DEMO_READER[0]}
     real = [s for s in list_subscribers(state.db) if s.email not in samples]
     if real:
         raise UsageError(
@@ -382,6 +372,8 @@ def register(app: typer.Typer) -> None:
     app.command()(init)
     app.command()(fetch)
     app.command("import")(import_file)
+    from digest.cli.embed import embed
+
     app.command()(embed)
     app.add_typer(papers_app, name="papers")
     app.command()(status)

@@ -201,6 +201,13 @@ def edit(
         bool | None,
         typer.Option("--always-send/--no-always-send", help="Send even when nothing matched."),
     ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            help="Language of the TL;DR lines (en, zh, zh-TW, ja, ko, de, fr, es, …); the rest "
+            "of the email stays English."
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the subscriber as JSON.")] = False,
 ) -> None:
     """Change a subscriber's status, topics or preferences (options not given stay as they are)."""
@@ -215,6 +222,7 @@ def edit(
         "max_papers": max_papers,
         "send_hour": send_hour,
         "always_send": always_send,
+        "language": language,
     }
     changes: dict[str, object] = {key: value for key, value in given.items() if value is not None}
     if no_send_hour:  # a send hour set once could not be taken back from the command line

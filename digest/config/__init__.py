@@ -15,6 +15,7 @@ from digest.config.settings import (
     ScheduleConfig,
     ServiceConfig,
     SiteConfig,
+    SummariesConfig,
     secret,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "ScheduleConfig",
     "ServiceConfig",
     "SiteConfig",
+    "SummariesConfig",
     "find_config_path",
     "load_config",
     "parse_config",

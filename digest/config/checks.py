@@ -58,9 +58,16 @@ _BOUNDS: tuple[tuple[str, float, float | None, bool], ...] = (
     ("service.confirm_token_days", 1, 3650, True),
     ("service.subscribe_per_ip_per_minute", 1, None, True),
     ("service.confirm_mails_per_address_per_day", 1, None, True),
+    ("service.token_misses_per_ip_per_minute", 1, None, True),
     ("service.backup_keep", 1, None, True),
     ("schedule.misfire_grace_hours", 0, None, False),
     ("schedule.lease_minutes", 0, None, False),
+    ("summaries.max_papers_per_run", 0, None, True),
+    ("summaries.max_seconds_per_run", 0, 86400, True),
+    ("summaries.concurrency", 1, 64, True),
+    ("summaries.timeout_seconds", 0, 600, False),
+    ("summaries.max_retries", 0, 10, True),
+    ("summaries.max_chars", 40, 4000, True),
 )
 
 
@@ -175,9 +182,34 @@ def _validate_service(config: Config, src: str) -> None:
             f"{src}: [embedding].device must be cpu, cuda, cuda:N or mps, "
             f"got {config.embedding.device!r}"
         )
+    _validate_embedding_backend(config, src)
     ca_file = config.mail.smtp_ca_file
     if config.mail.backend == "smtp" and ca_file and not config.path(ca_file).is_file():
         raise ConfigError(f"{src}: [mail].smtp_ca_file {config.path(ca_file)}: no such file")
+
+
+def _validate_embedding_backend(config: Config, src: str) -> None:
+    embedding = config.embedding
+    if embedding.backend not in ("auto", "onnx", "sentence-transformers"):
+        raise ConfigError(
+            f"{src}: [embedding].backend must be auto, onnx or sentence-transformers, "
+            f"got {embedding.backend!r}"
+        )
+    bundled = (BUNDLED_MODEL, BUNDLED_MODEL + "-int8")
+    if embedding.backend == "onnx" and (
+        embedding.model not in bundled or embedding.device != "cpu"
+    ):
+        raise ConfigError(
+            f"{src}: [embedding].backend = 'onnx' runs the bundled model on the cpu device only "
+            f"({' or '.join(bundled)})"
+        )
+    if embedding.model == bundled[1] and (
+        embedding.backend == "sentence-transformers" or embedding.device != "cpu"
+    ):
+        raise ConfigError(
+            f"{src}: [embedding].model {bundled[1]!r} runs on ONNX Runtime on the cpu only: "
+            "set backend to auto or onnx and device to cpu"
+        )
 
 
 def _path_settings(config: Config) -> dict[str, str]:
@@ -244,6 +276,21 @@ def validate(config: Config) -> None:
             f"{src}: [ranking].default_max_papers must be between 1 and max_papers_cap (<= 50)"
         )
     _validate_schedule(config, src)
+    _validate_summaries(config, src)
+
+
+def _validate_summaries(config: Config, src: str) -> None:
+    summaries = config.summaries
+    _choice(summaries.backend, ("extractive", "openai"), "[summaries].backend", src)
+    if summaries.backend != "openai":
+        return
+    if not summaries.model.strip():
+        raise ConfigError(f"{src}: [summaries].model must name the model when backend = openai")
+    if not _is_http_url(summaries.base_url):
+        raise ConfigError(
+            f"{src}: [summaries].base_url must be the endpoint's http(s) URL when backend = "
+            f"openai (e.g. http://127.0.0.1:11434/v1), got {summaries.base_url!r}"
+        )
 
 
 CRON_FIELDS = ("minute", "hour", "day", "month", "day_of_week")

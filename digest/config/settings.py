@@ -41,6 +41,8 @@ class EmbeddingConfig:
     model: str = BUNDLED_MODEL  # or any sentence-transformers model name / local path
     batch_size: int = 64
     device: str = "cpu"
+    # auto: the bundled model on ONNX Runtime (CPU), anything else on sentence-transformers
+    backend: str = "auto"  # auto | onnx | sentence-transformers
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class ServiceConfig:
     confirm_on_get: bool = False  # true: the confirm link confirms on GET (scanners may click it)
     subscribe_per_ip_per_minute: int = 5
     confirm_mails_per_address_per_day: int = 3
+    token_misses_per_ip_per_minute: int = 10  # wrong /u /p /f links before HTTP 429
     consent_text_version: str = "v1"  # bump when the sign-up wording changes
     backup_dir: str = "data/backups"
     backup_keep: int = 14
@@ -120,6 +123,24 @@ class ScheduleConfig:
 
 
 @dataclass(frozen=True)
+class SummariesConfig:
+    """The TL;DR line on each card. `extractive` (offline): the abstract's sentence closest to
+    what the reader follows. `openai`: any OpenAI-compatible chat-completions endpoint (a local
+    Ollama, llama.cpp or vLLM server, or a hosted API; key from env DIGEST_LLM_API_KEY)."""
+
+    backend: str = "extractive"  # extractive | openai
+    model: str = ""  # e.g. "llama3.1:8b" (Ollama) or "gpt-4o-mini"
+    base_url: str = ""  # e.g. "http://127.0.0.1:11434/v1": /chat/completions is appended
+    prompt_version: str = "v1"  # part of the cache key: change it when you change the prompt
+    max_papers_per_run: int = 300  # new TL;DRs one run may ask for (the rest: extractive)
+    max_seconds_per_run: float = 300.0  # the day's run never waits longer than this on them
+    concurrency: int = 4  # requests in flight at once
+    timeout_seconds: float = 30.0  # one request, connect to last byte
+    max_retries: int = 3  # after a 429 or 5xx (Retry-After honoured, within the run budget)
+    max_chars: int = 400  # a TL;DR longer than this is cut at a word
+
+
+@dataclass(frozen=True)
 class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     arxiv: ArxivConfig = field(default_factory=ArxivConfig)
@@ -129,6 +150,7 @@ class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     service: ServiceConfig = field(default_factory=ServiceConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    summaries: SummariesConfig = field(default_factory=SummariesConfig)
     base_dir: Path = field(default_factory=Path.cwd)  # relative paths resolve against this
     source: str = "(embedded defaults)"
 

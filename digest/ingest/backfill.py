@@ -22,6 +22,7 @@ from digest.ingest.arxiv_api import (
     query_by_ids,
     validate_arxiv_id,
 )
+from digest.ingest.badging import record_badges
 from digest.ingest.http import PoliteFetcher
 from digest.ingest.jsonl import iter_jsonl_numbered
 from digest.models import IngestCounts, IngestReport, Paper, SkippedRecord
@@ -47,7 +48,9 @@ class _RunTally:
             self.skipped.append(record)
 
     def store(self, db, papers: Iterable[Paper], source: str) -> None:
+        papers = list(papers)
         self.counts = self.counts + upsert_papers(db, papers, source=source)
+        record_badges(db, papers)
 
     def final_counts(self) -> IngestCounts:
         return IngestCounts(

@@ -14,6 +14,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import DigestError, FetchError, ParseError
 from digest.ingest.arxiv_feed import DOCUMENT_REF, feed_url, is_malformed, parse_feed
+from digest.ingest.badging import record_badges
 from digest.models import IngestCounts, IngestReport, Paper, ParsedListing
 from digest.store import papers as paper_store
 
@@ -52,6 +53,7 @@ def ingest_listing(
     papers, _filtered = select_papers(listing, announce_types, known)
     try:
         counts = paper_store.upsert_papers(db, papers, source=source)
+        record_badges(db, papers)
     except BaseException as exc:  # Ctrl-C too: the run row must not stay 'running'
         cause = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         with contextlib.suppress(Exception):  # if the database is what failed, keep its error

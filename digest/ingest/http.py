@@ -8,6 +8,7 @@ through one `PoliteFetcher`, so the spacing holds across feeds, API pages and re
 from __future__ import annotations
 
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -31,6 +32,16 @@ class _TooSlow(Exception):
 
 class _TooLarge(Exception):
     """The body passed the size limit: not a feed, and not worth the memory."""
+
+
+def _unresolved_name(exc: BaseException) -> socket.gaierror | None:
+    """The name-resolution failure behind a connection error, if that is what it was."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _describe(exc: BaseException) -> str:
@@ -105,6 +116,7 @@ class PoliteFetcher:
         self._jitter = jitter
         self._lock = threading.Lock()
         self._last_start: float | None = None
+        self._unresolved: dict[str, str] = {}  # host -> why its name did not resolve
         self.requests_made = 0
         self._client = httpx.Client(
             headers={"User-Agent": cfg.user_agent},
@@ -148,6 +160,9 @@ class PoliteFetcher:
         except (httpx.InvalidURL, httpx.UnsupportedProtocol, ValueError) as exc:
             raise FetchError(f"GET {url} failed: not a usable http(s) URL ({exc})") from exc
         full_url = str(request.url)
+        host = request.url.host
+        if host in self._unresolved:  # one lookup per run: the next feed would fare no better
+            raise FetchError(self._unresolved[host])
         attempts = self.max_retries + 1
         cause = "no attempt made"
         for attempt in range(attempts):
@@ -163,6 +178,14 @@ class PoliteFetcher:
             except (_TooLarge, httpx.TooManyRedirects, httpx.UnsupportedProtocol) as exc:
                 raise FetchError(f"GET {full_url} failed: {_describe(exc)}") from exc
             except httpx.TransportError as exc:
+                unresolved = _unresolved_name(exc)
+                if unresolved is not None:  # no network or no DNS: retrying will not help
+                    why = unresolved.strerror or str(unresolved)
+                    self._unresolved[host] = (
+                        f"cannot reach {host}: its name does not resolve ({why}); is this "
+                        "machine offline, or its DNS down?"
+                    )
+                    raise FetchError(self._unresolved[host]) from exc
                 cause = f"connection failed ({_describe(exc)})"
             except httpx.HTTPError as exc:  # e.g. a body that does not decode (bad gzip)
                 cause = f"unreadable response ({_describe(exc)})"

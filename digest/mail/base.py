@@ -29,11 +29,17 @@ class TransientError(MailError):
     """
 
     def __init__(
-        self, message: str, retry_after: float | None = None, *, per_message: bool = False
+        self,
+        message: str,
+        retry_after: float | None = None,
+        *,
+        per_message: bool = False,
+        retry: bool = True,
     ):
         super().__init__(message)
         self.retry_after = retry_after
         self.per_message = per_message
+        self.retry = retry  # False: seconds will not mend it (a full disk); stop at once
 
 
 class AmbiguousError(MailError):

@@ -8,9 +8,8 @@ message with the headers mailbox providers expect (RFC 8058 one-click unsubscrib
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from email.message import EmailMessage
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +20,7 @@ from markupsafe import Markup
 from digest.config import Config
 from digest.errors import DigestError
 from digest.mail import links
+from digest.mail.card_extras import card_extras
 from digest.mail.mime import (
     RenderedEmail,
     _one_line,
@@ -43,7 +43,7 @@ from digest.mail.text import (
     shorten_authors,
     wrap_text,
 )
-from digest.models import DigestPlan, Paper, Pick, Subscriber
+from digest.models import Badges, DigestPlan, Paper, Pick, Subscriber
 from digest.paths import TEMPLATES_DIR
 from digest.render import count_of, render
 
@@ -55,11 +55,11 @@ __all__ = [  # the MIME half lives in digest.mail.mime; callers use digest.mail.
     "message_bytes",
     "list_headers",
     "build_transactional_email",
-    "confirmation_email",
     "abstract_snippet",
     "shorten_authors",
 ]
 
+CardInputs = tuple[Mapping[str, tuple[str, str]], Mapping[str, Badges]]  # (leads, badges)
 HTML_BUDGET_BYTES = 100_000  # Gmail clips messages whose HTML passes ~102 KB (as sent, encoded)
 TRENDING_MAX = 3
 OTHER_SECTION = "More for you"  # picks with no topic (Pick.topic == "")
@@ -75,7 +75,13 @@ def _urls(config: Config) -> tuple[str, str]:
 
 
 def _card(
-    paper: Paper, pick: Pick | None, number: int, token: str, public: str, archive: str
+    paper: Paper,
+    pick: Pick | None,
+    number: int,
+    token: str,
+    public: str,
+    archive: str,
+    extras: CardInputs = ({}, {}),
 ) -> dict[str, Any]:
     more_url = links.site_url(archive, links.paper_path(paper.id))
     categories = list(paper.categories)
@@ -107,11 +113,17 @@ def _card(
         "more_url": more_url,
         "like_url": links.feedback_url(public, token, paper.id, "like"),
         "dislike_url": links.feedback_url(public, token, paper.id, "dislike"),
+        **card_extras(paper.id, *extras, numbered=bool(number)),
     }
 
 
 def _sections(
-    plan: DigestPlan, papers: dict[str, Paper], token: str, public: str, archive: str
+    plan: DigestPlan,
+    papers: dict[str, Paper],
+    token: str,
+    public: str,
+    archive: str,
+    extras: CardInputs = ({}, {}),
 ) -> list[dict[str, Any]]:
     """Picks grouped by topic; sections in the order their best pick ranks."""
     grouped: dict[str, list[tuple[Pick, Paper]]] = {}
@@ -126,7 +138,7 @@ def _sections(
         cards = []
         for pick, paper in pairs:
             number += 1
-            cards.append(_card(paper, pick, number, token, public, archive))
+            cards.append(_card(paper, pick, number, token, public, archive, extras))
         sections.append({"name": name, "cards": cards})
     return sections
 
@@ -166,15 +178,17 @@ def digest_context(
     papers: dict[str, Paper],
     trending: Iterable[Paper] = (),
     topic_names: Sequence[str] = (),
+    extras: CardInputs = ({}, {}),
 ) -> dict[str, Any]:
-    """Everything the two templates show, as plain values (no markup, no I/O)."""
+    """Everything the two templates show, as plain values (no markup, no I/O). `extras` are
+    the issue's lead lines of this reader and the papers' badges (`digest.mail.card_extras`)."""
     token = subscriber.manage_token
     if not token:
         raise DigestError(
             f"subscriber {subscriber.id} has no manage token; cannot build personal links"
         )
     public, archive = _urls(config)
-    sections = _sections(plan, papers, token, public, archive)
+    sections = _sections(plan, papers, token, public, archive, extras)
     cards = [card for section in sections for card in section["cards"]]
     shown = {card["id"] for card in cards}
     trending_cards: list[dict[str, Any]] = []
@@ -182,7 +196,7 @@ def digest_context(
         if paper.id in shown or len(trending_cards) >= TRENDING_MAX:
             continue
         shown.add(paper.id)
-        trending_cards.append(_card(paper, None, 0, token, public, archive))
+        trending_cards.append(_card(paper, None, 0, token, public, archive, ({}, extras[1])))
     count = len(cards)
     day = plan.issue_date
     section_names = [str(s["name"]) for s in sections]
@@ -273,16 +287,20 @@ def build_digest_email(
     *,
     topic_names: Sequence[str] = (),
     html_budget: int = HTML_BUDGET_BYTES,
+    leads: Mapping[str, tuple[str, str]] | None = None,
+    badges: Mapping[str, Badges] | None = None,
 ) -> RenderedEmail:
     """Render one subscriber's digest (pure: no database, no network).
 
     `papers` must hold every picked paper (missing ones are skipped); `trending` adds up to
     three papers not already picked; `topic_names` (optional) names what the subscriber
-    follows in the footer. `now` is accepted for symmetry with the sender and not shown:
+    follows in the footer; `leads` (paper id -> (line, source)) and `badges` add each card's
+    TL;DR line and code/venue badges. `now` is accepted for symmetry with the sender and not shown:
     the same plan always renders the same email.
     """
     del now
-    context = digest_context(config, subscriber, plan, papers, trending, topic_names)
+    extras = (leads or {}, badges or {})
+    context = digest_context(config, subscriber, plan, papers, trending, topic_names, extras)
     html, truncated = _fit_html(context, html_budget)
     text = render("email/digest.txt.j2", **context)
     return RenderedEmail(
@@ -293,23 +311,4 @@ def build_digest_email(
         headers=list_headers(config, subscriber),
         paper_ids=context["paper_ids"],
         truncated=truncated,
-    )
-
-
-def confirmation_email(config: Config, to_address: str, token: str) -> EmailMessage:
-    """The sign-up confirmation mail: only our own words and the link, nothing the visitor
-    typed (no list headers: it is not a digest)."""
-    context = {
-        "confirm_url": links.confirm_url(config.service.public_url, token),
-        "site_title": config.site.title,
-        "days": config.service.confirm_token_days,
-        "postal_address": config.mail.postal_address,
-    }
-    subject = f"Confirm your subscription to {config.site.title}"
-    return build_transactional_email(
-        config,
-        to_address,
-        subject,
-        render("email/confirm.txt.j2", **context),
-        render("email/confirm.html.j2", **context),
     )

@@ -122,9 +122,11 @@ def _deliver_rows(
             # the next message would fare no better: keep it queued rather than lose it (or
             # leave one more `unknown` for the operator to look up at the provider)
             why = "is not taking messages" if outcome == "outage" else "is not answering"
+            who = "the outbox" if backend.name == "outbox" else "the provider"
             report.stopped = (
-                f"the provider {why} ({report.errors[-1]}); "
+                f"{who} {why} ({report.errors[-1]}); "
                 f"{len(queued) - done} stay queued for the next `digest send`"
+                + (", with the one just refused" if outcome == "outage" else "")
             )
             return
         if consecutive_errors >= config.mail.max_consecutive_errors:
@@ -198,10 +200,9 @@ def _deliver_one(
             pacer.pause(wait)
             continue
         except TransientError as exc:
-            if retries >= config.mail.send_retries:
-                outcome = _finish_not_sent(
-                    db, delivery_id, report, f"gave up after {retries + 1} attempts: {exc}"
-                )
+            if retries >= config.mail.send_retries or not exc.retry:
+                tries = f"gave up after {retries + 1} attempts: " if exc.retry else ""
+                outcome = _finish_not_sent(db, delivery_id, report, f"{tries}{exc}")
                 return outcome if exc.per_message else "outage"
             retries += 1
             report.retries += 1

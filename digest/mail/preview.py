@@ -75,9 +75,18 @@ def preview_digest(
     papers = get_papers(db, [pick.paper_id for pick in plan.picks])
     topic_names = [topic.name for topic in topics_for_subscriber(db, subscriber.id)]
     from digest.mail.sending import trending_papers
+    from digest.store import summaries as summary_store
 
+    trending = trending_papers(db, day)
     rendered = build_digest_email(
-        config, subscriber, plan, papers, trending_papers(db, day), topic_names=topic_names
+        config,
+        subscriber,
+        plan,
+        papers,
+        trending,
+        topic_names=topic_names,
+        leads=summary_store.leads_for(db, subscriber.id, day),  # as the day's run made them
+        badges=summary_store.badges_for(db, [*papers, *(p.id for p in trending)]),
     )
     stem = f"{day.isoformat()}-subscriber-{subscriber.id}"
     message = to_mime(config, subscriber, rendered, delivery_id=f"preview-{stem}")

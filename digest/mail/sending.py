@@ -95,6 +95,7 @@ def render_new(
     """
     from digest.mail import compose as emails
     from digest.rank import planning
+    from digest.store import summaries as summary_store
     from digest.store.papers import get_papers
     from digest.store.topics import topics_by_subscriber
 
@@ -111,6 +112,9 @@ def render_new(
     rendered: list[_Rendered] = []
     known_papers: dict = {}  # papers are shared between digests: read each once
     trending_today = trending_papers(db, issue_date)
+    shown_ids = {p.paper_id for plan in plans.values() if plan for p in plan.picks}
+    badge_checked = {*shown_ids, *(p.id for p in trending_today)}
+    issue_badges = summary_store.badges_for(db, list(badge_checked))
     topic_names = {
         sid: [t.name for t in topics]
         for sid, topics in topics_by_subscriber(db, [s.id for s in todo]).items()
@@ -132,6 +136,9 @@ def render_new(
             if missing:
                 known_papers.update(get_papers(db, missing))
             papers = {pid: known_papers[pid] for pid in wanted if pid in known_papers}
+            if unchecked := [pid for pid in wanted if pid not in badge_checked]:  # planned here
+                issue_badges.update(summary_store.badges_for(db, unchecked))
+                badge_checked.update(unchecked)
             email_parts = emails.build_digest_email(
                 config,
                 subscriber,
@@ -139,6 +146,8 @@ def render_new(
                 papers,
                 trending_today,
                 topic_names=topic_names.get(subscriber.id, ()),
+                leads=summary_store.leads_for(db, subscriber.id, issue_date),
+                badges=issue_badges,
             )
             delivery_id = new_delivery_id()
             message = emails.to_mime(config, subscriber, email_parts, delivery_id)
@@ -247,6 +256,7 @@ def send_issue(
             )
         finally:
             backend.close()  # the outbox writes its index pages here
+            report.errors += getattr(backend, "index_problems", [])
             outbox_dir = getattr(backend, "outbox_dir", None)
             if outbox_dir is not None:
                 index = outbox_dir / issue_date.isoformat() / "index.html"

@@ -19,6 +19,7 @@ from digest.embed.encoder import embed_missing
 from digest.ingest.daily import ingest_feed_file
 from digest.ingest.listing_file import ingest_listing_file
 from digest.paths import PROJECT_DIR, SAMPLES_DIR
+from digest.summaries.demo_reader import add_demo_reader, lead_count
 
 # The recorded cs.AI Atom feed of 2025-08-20 (86 papers) exercises the feed parser; the real
 # week (2025-10-06 … 10, 1,202 papers) makes the days. The 4-item RSS recording in the samples
@@ -139,11 +140,13 @@ def _topics_and_subscribers(config, db) -> Iterator[str]:
             + (f"; likes {liked}" if liked else "")
             + ")"
         )
+    yield from add_demo_reader(db)  # reads her TL;DR lines in German
 
 
 def _plan_and_send(config, db, day: date) -> Iterator[str]:
     from digest.mail.sending import send_issue
     from digest.rank.planning import plan_all
+    from digest.summaries.stage import summarise_issue
 
     plan = plan_all(db, config, day)
     line = f"  {day} {day:%a}: "
@@ -155,6 +158,8 @@ def _plan_and_send(config, db, day: date) -> Iterator[str]:
         yield line + f"; not sent (the demo only uses the outbox, not {config.mail.backend})"
         return
     # The recorded days are in the past: --force past the stale-issue guard, outbox only.
+    if leads := lead_count(summarise_issue(db, config, day)):
+        line += f"; {leads}"
     sent = send_issue(db, config, day, force=True)
     yield (
         line + f"; {sent.sent} emails written, {sent.already_handled} sent earlier, "
@@ -202,5 +207,8 @@ def _how_to_look(config, db, day: date) -> Iterator[str]:
     outbox = config.path(config.mail.outbox_dir)
     yield f"\nsee {email}'s email of {day} in a browser: {files.html}"
     yield f"  (made by `digest preview {email}`; any subscriber, any --date)"
-    yield f"every email sent, as .eml files: {outbox / day.isoformat() / 'index.html'}"
+    yield (
+        f"every email sent (View in a browser, or the .eml): "
+        f"{outbox / day.isoformat() / 'index.html'}"
+    )
     yield "serve the archive and the sign-up pages: digest serve, then http://127.0.0.1:8000"

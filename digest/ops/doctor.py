@@ -94,14 +94,24 @@ def _check_secrets(config: Config, report: DoctorReport) -> None:
             "SENDGRID_WEBHOOK_PUBLIC_KEY not set: bounces and complaints will not be applied",
         )
     key_file = config.db_path.parent / "secret.key"
+    keep = "; keep it, and apart from database backups: every emailed link is made with it"
     if secret("DIGEST_SECRET_KEY"):
-        report.add("secret key", "ok", "DIGEST_SECRET_KEY from the environment")
+        report.add("secret key", "ok", "DIGEST_SECRET_KEY from the environment" + keep)
+    elif config.on_postgres:
+        report.add(
+            "secret key",
+            "fail",
+            "DIGEST_SECRET_KEY is not set: with PostgreSQL every machine needs the same one "
+            "(manage links in emails and the web forms are made with it)",
+        )
     elif key_file.exists():
         mode = key_file.stat().st_mode & 0o777
         status = "ok" if mode & 0o077 == 0 else "warn"
-        report.add("secret key", status, f"{key_file} (mode {mode:o})")
+        report.add("secret key", status, f"{key_file} (mode {mode:o}){keep}")
     else:
-        report.add("secret key", "ok", f"will be generated at {key_file} on first `serve`")
+        report.add(
+            "secret key", "ok", f"will be generated at {key_file} when the first link is made"
+        )
 
 
 def _check_database(config: Config, report: DoctorReport) -> None:
@@ -136,7 +146,7 @@ def _check_templates(config: Config, report: DoctorReport) -> None:
         except jinja2.TemplateError as exc:
             broken.append(f"{name}: {exc}")
     try:
-        from digest.web.actions import confirmation_email
+        from digest.mail.notices import confirmation_email
 
         confirmation_email(config, "doctor@example.org", "x" * 43)
     except Exception as exc:  # any failure here means sign-ups break

@@ -25,6 +25,7 @@ from digest.rank.describe import (
 from digest.rank.evidence import description_facets
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
+from digest.store.summaries import badges_for
 
 
 def load_pool(
@@ -57,6 +58,7 @@ def _pool_of(db, config: Config, rows: list[dict]) -> rank.CandidatePool:
         [r["categories"] for r in kept],
         vectors,
         days=days,
+        badges=badges_for(db, ids),
     )
 
 

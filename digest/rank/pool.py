@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
 
 import numpy as np
 
+from digest.models import Badges
 from digest.textclean import normalize_author
 
 
@@ -168,6 +169,7 @@ class CandidatePool:
     _word_sets: list[frozenset[str]] | None = field(default=None, repr=False)
     _df: Counter[str] | None = field(default=None, repr=False)
     _posting_cache: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    badges: Mapping[str, Badges] = field(default_factory=dict, repr=False)  # papers with any
 
     @classmethod
     def build(
@@ -180,6 +182,7 @@ class CandidatePool:
         vectors: np.ndarray,
         reference_mean: np.ndarray | None = None,
         days: Sequence[str] | None = None,
+        badges: Mapping[str, Badges] | None = None,
     ) -> CandidatePool:
         vectors = np.asarray(vectors, dtype=np.float32)
         if len(ids) == 0:
@@ -200,6 +203,7 @@ class CandidatePool:
             mean=mean,
             centered=normalize_rows(vectors - mean),
             days=list(days) if days is not None else None,
+            badges=dict(badges or {}),
         )
 
     def __len__(self) -> int:
@@ -323,6 +327,25 @@ class CandidatePool:
                 (
                     any(c in wanted_set or c.split(".")[0] in wanted_set for c in cats)
                     for cats in self.categories
+                ),
+                dtype=bool,
+                count=len(self.ids),
+            )
+        return self._masks[key]
+
+    def badge_mask(self, venues: Sequence[str], has_code: bool) -> np.ndarray:
+        """Papers whose venue is one of `venues` (any case; all when empty) and, with
+        `has_code`, that link their code: a topic's `venues = [...]` / `has_code = true`."""
+        key = ("badges", tuple(sorted(v.lower() for v in venues)), has_code)
+        if key not in self._masks:
+            wanted = set(key[1])
+            found = [self.badges.get(pid) for pid in self.ids]
+            self._masks[key] = np.fromiter(
+                (
+                    b is not None
+                    and (not wanted or (b.venue_key or "").lower() in wanted)
+                    and (not has_code or b.has_code)
+                    for b in found
                 ),
                 dtype=bool,
                 count=len(self.ids),

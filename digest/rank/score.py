@@ -207,6 +207,8 @@ def _score_topic(
         eligible &= pool.category_mask(topic.categories)
     for keyword in topic.exclude:
         eligible &= ~pool.keyword_mask(keyword)
+    if topic.venues or topic.has_code:
+        eligible &= pool.badge_mask(topic.venues, topic.has_code)
     threshold = default_threshold if topic.threshold is None else float(topic.threshold)
     evidence = None
     if profile.description is not None:

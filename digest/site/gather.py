@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property, lru_cache
 
+from digest.models import Badges
 from digest.store import site as site_store
+from digest.store.summaries import badges_for
 
 
 @dataclass(slots=True)
@@ -69,6 +71,7 @@ class SiteData:
     topics: list[TopicEntry]
     matches_by_paper: dict[str, list[Match]]
     matches_by_topic: dict[int, list[Match]]
+    badges: dict[str, Badges] = field(default_factory=dict)  # code/venue, papers with any
 
     @cached_property
     def matches_by_topic_day(self) -> dict[tuple[int, date], list[Match]]:
@@ -239,4 +242,5 @@ def gather(db) -> SiteData:
         topics=topics,
         matches_by_paper=dict(by_paper),
         matches_by_topic=dict(by_topic),
+        badges=badges_for(db, list(papers)),
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from digest.mail import links
+from digest.mail.card_extras import badge_items
 from digest.site import views
 from digest.site.gather import PaperEntry, SiteData
 from digest.site.jobs import PageJob, fingerprint, render
@@ -77,6 +78,7 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
             "doi": paper.doi,
             "journal_ref": paper.journal_ref,
             "comments": tex_html(paper.comments) if paper.comments else None,
+            "code_venue": badge_items(data.badges.get(paper.id)),
         },
         "listed": [
             {

@@ -11,6 +11,7 @@ from functools import lru_cache
 from markupsafe import Markup
 
 from digest.mail import links
+from digest.mail.card_extras import badge_items
 from digest.site.gather import PaperEntry, SiteData
 from digest.site.jobs import depth_root
 from digest.site.texmath import clip_tex, tex_html
@@ -98,6 +99,7 @@ def card(data: SiteData, paper_id: str, *, day: date | None = None, signals=None
         "upvotes": getattr(signals, "upvotes", 0),
         "abs_url": links.arxiv_abs_url(paper.id) if paper.is_arxiv else None,
         "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
+        "code_venue": badge_items(data.badges.get(paper.id)),
     }
 
 
@@ -131,6 +133,7 @@ def day_item(data: SiteData, paper_id: str, announce_type: str, day: date, signa
         "snippet": clip(paper.abstract, DAY_SNIPPET_CHARS),
         "kind": kind,
         "kind_label": TYPE_LABELS.get(announce_type, announce_type),
+        "code_venue": badge_items(data.badges.get(paper.id)),
         "topics": topics,
         "likes": likes,
         "clicks": clicks,

@@ -15,7 +15,7 @@ TABLE_ORDER = (
     "topic_matches", "topic_match_days", "hf_papers", "deliveries", "delivery_requeues",
     "confirm_tokens", "consents", "webhook_events", "runs", "run_stages", "leases", "rate_limits", "site_pages",
     "site_similar", "site_builds", "site_tree_pages", "site_trees", "site_paper_state",
-    "send_pacing",
+    "send_pacing", "paper_badges", "summaries", "digest_leads",
 )  # fmt: skip
 
 

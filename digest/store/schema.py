@@ -173,3 +173,40 @@ def m002_lookup_indexes(db) -> None:
         CREATE INDEX subscriber_topics_topic ON subscriber_topics(topic_id);
         """
     )
+
+
+@people()
+def m003_manage_tokens_not_at_rest(db) -> None:
+    # Manage links no longer rest in the database (a backup reader could unsubscribe, export or
+    # delete anyone): each row gets a random selector, and its token is the selector plus an
+    # HMAC under the secret key (digest/store/tokens.py). Tokens already sent in emails become
+    # a keyed hash, so those links keep working; the plain column is emptied, and with
+    # secure_delete the freed bytes are zeroed rather than left in the file.
+    from digest.store import tokens
+
+    db.execute("ALTER TABLE subscribers ADD COLUMN manage_selector TEXT")
+    db.execute("ALTER TABLE subscribers ADD COLUMN legacy_token_hash TEXT")
+    db.execute("CREATE UNIQUE INDEX subscribers_manage_selector ON subscribers(manage_selector)")
+    db.execute(
+        "CREATE UNIQUE INDEX subscribers_legacy_token_hash ON subscribers(legacy_token_hash)"
+    )
+    rows = db.execute("SELECT id, manage_token FROM subscribers").fetchall()
+    if not rows:
+        return
+    key = tokens.database_key(db) if any(token for _, token in rows) else b""
+    sqlite = getattr(db, "dialect", "sqlite") == "sqlite"
+    was = db.execute("PRAGMA secure_delete").fetchone()[0] if sqlite else 0
+    if sqlite:
+        db.execute("PRAGMA secure_delete = ON")
+    for subscriber_id, token in rows:
+        db.execute(
+            "UPDATE subscribers SET manage_selector = ?, legacy_token_hash = ?,"
+            " manage_token = NULL WHERE id = ?",
+            [
+                tokens.new_selector(),
+                tokens.legacy_token_hash(key, token) if token else None,
+                subscriber_id,
+            ],
+        )
+    if sqlite:
+        db.execute(f"PRAGMA secure_delete = {int(was)}")

@@ -10,6 +10,7 @@ from datetime import date
 
 from digest.errors import UsageError
 from digest.models import SUBSCRIBER_STATUSES, Subscriber
+from digest.store import tokens
 from digest.store.db import utcnow
 
 # Columns `update_subscriber_row` may change (status has its own function, with timestamps).
@@ -21,11 +22,15 @@ UPDATABLE_COLUMNS = (
     "send_hour",
     "max_papers",
     "always_send",
+    "language",
 )
 
 
-def subscriber_from_row(row: dict) -> Subscriber:
+def subscriber_from_row(row: dict, key: bytes) -> Subscriber:
+    """A row as a Subscriber, its manage token derived with the database's secret `key` (the
+    row holds only the token's selector: digest/store/tokens.py)."""
     last = row["last_digest_date"]
+    selector = row.get("manage_selector")
     return Subscriber(
         id=row["id"],
         email=row["email"],
@@ -37,23 +42,27 @@ def subscriber_from_row(row: dict) -> Subscriber:
         send_hour=row["send_hour"],
         max_papers=row["max_papers"],
         always_send=bool(row["always_send"]),
-        manage_token=row["manage_token"],
+        manage_token=tokens.manage_token(key, selector) if selector else None,
         source=row["source"],
         created_at=row["created_at"],
         confirmed_at=row["confirmed_at"],
         unsubscribed_at=row["unsubscribed_at"],
         last_digest_date=date.fromisoformat(last) if last else None,
+        language=row.get("language") or "en",
     )
 
 
 def _one(db, sql: str, params: list) -> Subscriber | None:
     rows = list(db.query(sql, params))
-    return subscriber_from_row(rows[0]) if rows else None
+    return subscriber_from_row(rows[0], tokens.database_key(db)) if rows else None
 
 
 def insert_subscriber(db, values: dict) -> int:
-    """Insert one already-validated subscriber row; returns its id."""
-    values = {**values}
+    """Insert one already-validated subscriber row (a fresh manage-token selector is added);
+    returns its id."""
+    if "manage_token" in values:
+        raise UsageError("manage tokens are derived, never stored: leave manage_token out")
+    values = {"manage_selector": tokens.new_selector(), **values}
     values.setdefault("created_at", utcnow())
     cols = ", ".join(values)
     marks = ", ".join("?" for _ in values)
@@ -74,9 +83,16 @@ def get_subscriber_by_email(db, email: str) -> Subscriber | None:
 
 
 def get_subscriber_by_token(db, token: str) -> Subscriber | None:
+    """Whose manage token this is: a current token by its selector once its MAC checks out, an
+    older one (in emails sent before selectors) by its keyed hash. None for anything else."""
     if not token:
         return None
-    return _one(db, "SELECT * FROM subscribers WHERE manage_token = ?", [token])
+    key = tokens.database_key(db)
+    selector = tokens.selector_of(key, token)
+    if selector is not None:
+        return _one(db, "SELECT * FROM subscribers WHERE manage_selector = ?", [selector])
+    hashed = tokens.legacy_token_hash(key, token)
+    return _one(db, "SELECT * FROM subscribers WHERE legacy_token_hash = ?", [hashed])
 
 
 def list_subscribers(db, status: str | None = None) -> list[Subscriber]:
@@ -89,7 +105,8 @@ def list_subscribers(db, status: str | None = None) -> list[Subscriber]:
         rows = db.query("SELECT * FROM subscribers ORDER BY id")
     else:
         rows = db.query("SELECT * FROM subscribers WHERE status = ? ORDER BY id", [status])
-    return [subscriber_from_row(row) for row in rows]
+    key = tokens.database_key(db)
+    return [subscriber_from_row(row, key) for row in rows]
 
 
 def count_subscribers_by_status(db) -> dict[str, int]:

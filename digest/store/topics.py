@@ -26,6 +26,8 @@ def topic_from_row(row: dict) -> Topic:
         authors=tuple(json.loads(row["authors_json"])),
         categories=tuple(json.loads(row["categories_json"])),
         threshold=row["threshold"],
+        venues=tuple(json.loads(row.get("venues_json") or "[]")),
+        has_code=bool(row.get("has_code")),
     )
 
 
@@ -42,6 +44,8 @@ def _topic_values(topic: Topic) -> dict:
         "authors_json": json.dumps(list(topic.authors), ensure_ascii=False),
         "categories_json": json.dumps(list(topic.categories), ensure_ascii=False),
         "threshold": topic.threshold,
+        "venues_json": json.dumps(list(topic.venues), ensure_ascii=False),
+        "has_code": int(topic.has_code),
     }
 
 

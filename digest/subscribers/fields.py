@@ -181,3 +181,15 @@ def check_send_hour(value: int | None) -> int | None:
     if not 0 <= hour <= 23:
         raise UsageError(f"send hour must be between 0 and 23, got {hour}")
     return hour
+
+
+def check_language(value: str) -> str:
+    """A TL;DR language code from LANGUAGES (any case: 'ZH-tw' -> 'zh-TW')."""
+    from digest.models import LANGUAGES
+
+    text = str(value or "").strip().replace("_", "-")
+    by_lower = {code.lower(): code for code in LANGUAGES}
+    if text.lower() not in by_lower:
+        known = ", ".join(f"{code} ({name})" for code, name in LANGUAGES.items())
+        raise UsageError(f"unknown language {value!r}; choose one of: {known}")
+    return by_lower[text.lower()]

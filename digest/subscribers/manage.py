@@ -7,7 +7,6 @@ The read functions are re-exported from `digest.store.subscribers` so callers ne
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Sequence
 
 from digest.errors import UsageError
@@ -26,6 +25,7 @@ from digest.store.subscribers import (  # noqa: F401  (re-exported: the one impo
 from digest.subscribers.fields import (
     DEFAULT_MAX_PAPERS,
     check_frequency,
+    check_language,
     check_max_papers,
     check_schedule,
     check_send_hour,
@@ -78,7 +78,6 @@ def add_subscriber(
         "send_hour": check_send_hour(send_hour),
         "max_papers": check_max_papers(max_papers),
         "always_send": int(bool(always_send)),
-        "manage_token": secrets.token_urlsafe(24),
         "source": source,
         "created_at": created_at or utcnow(),
         "confirmed_at": confirmed_at or (utcnow() if status == "active" else None),
@@ -101,7 +100,8 @@ def add_subscriber(
 
 
 def update_subscriber(db, subscriber_id: int, **changes: object) -> Subscriber:
-    """Change preferences: frequency, weekday, timezone, max_papers, always_send, name, send_hour.
+    """Change preferences: frequency, weekday, timezone, max_papers, always_send, name, send_hour,
+    language (of the TL;DR lines).
 
     The result is checked as a whole (switching to weekly needs a weekday; daily clears it).
     """
@@ -141,6 +141,8 @@ def update_subscriber(db, subscriber_id: int, **changes: object) -> Subscriber:
             row["name"] = clean_name(str(changes["name"] or ""))
         if "send_hour" in changes:
             row["send_hour"] = check_send_hour(changes["send_hour"])  # type: ignore[arg-type]
+        if "language" in changes:
+            row["language"] = check_language(str(changes["language"]))
         store.update_subscriber_row(db, subscriber_id, row)
     found = store.get_subscriber(db, subscriber_id)
     assert found is not None
@@ -237,6 +239,7 @@ def subscriber_public_fields(subscriber: Subscriber) -> dict:
         "timezone": subscriber.timezone,
         "send_hour": subscriber.send_hour,
         "max_papers": subscriber.max_papers,
+        "language": subscriber.language,
         "always_send": subscriber.always_send,
         "source": subscriber.source,
         "created_at": subscriber.created_at,

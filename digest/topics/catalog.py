@@ -20,6 +20,7 @@ from digest.store.topics import (  # noqa: F401  (re-exported: the one import ca
     list_topics,
     topics_for_subscriber,
 )
+from digest.topics.badge_filters import BadgeFilterProblem, check_has_code, clean_venues
 
 TOPIC_KINDS = ("curated", "personal")
 MAX_NAME_LENGTH = 80
@@ -135,6 +136,12 @@ def validate_topic(topic: Topic) -> Topic:
         categories=clean_categories(topic.categories, label),
         threshold=threshold,
     )
+    try:  # the badge filters: venues = ["NeurIPS"], has_code = true
+        cleaned = replace(
+            cleaned, venues=clean_venues(topic.venues), has_code=check_has_code(topic.has_code)
+        )
+    except BadgeFilterProblem as exc:
+        raise TopicProblem(label, exc.field, exc.detail) from None
     if not (cleaned.description or cleaned.keywords or cleaned.seed_ids or cleaned.authors):
         raise TopicProblem(
             label,
@@ -204,6 +211,8 @@ def update_topic(
         "authors",
         "categories",
         "threshold",
+        "venues",
+        "has_code",
     }
     unknown = set(changes) - allowed
     if unknown:
@@ -311,6 +320,8 @@ def topic_as_dict(topic: Topic, followers: int | None = None) -> dict:
         "authors": list(topic.authors),
         "categories": list(topic.categories),
         "threshold": topic.threshold,
+        "venues": list(topic.venues),
+        "has_code": topic.has_code,
     }
     if topic.owner_id is not None:
         out["owner_id"] = topic.owner_id

@@ -1,7 +1,7 @@
 """The curated topics file (`data/topics.toml`): parse with line-precise errors, then sync.
 
 Format: one `[[topic]]` table per topic with `name` and any of `description`, `keywords`,
-`exclude`, `seeds`, `authors`, `categories`, `threshold`. Errors read
+`exclude`, `seeds`, `authors`, `categories`, `threshold`, `venues`, `has_code`. Errors read
 `data/topics.toml:14: topic 'LLM agents': threshold must be between -1 and 1`.
 """
 
@@ -31,8 +31,10 @@ FILE_KEYS = {
     "authors": "authors",
     "categories": "categories",
     "threshold": "threshold",
+    "venues": "venues",  # only papers from these venues (code/venue badges)
+    "has_code": "has_code",  # only papers that link their code
 }
-_LIST_KEYS = ("keywords", "exclude", "seeds", "authors", "categories")
+_LIST_KEYS = ("keywords", "exclude", "seeds", "authors", "categories", "venues")
 _TABLE_RE = re.compile(r"^\s*\[\[\s*topic\s*\]\]\s*(?:#.*)?$")
 _SINGLE_TABLE_RE = re.compile(r"^\s*\[\s*topic\s*\]\s*(?:#.*)?$")
 _HEADER_RE = re.compile(r"^\s*\[")

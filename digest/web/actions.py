@@ -6,7 +6,6 @@ work (sending the confirmation mail) happens outside any transaction.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import re
 import secrets
@@ -14,11 +13,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import getaddresses
 
 from digest.config import Config
 from digest.errors import UsageError
-from digest.mail.compose import confirmation_email  # noqa: F401  (ops.py and web.py use it here)
+from digest.mail.notices import confirmation_email, preferences_link_email
 from digest.models import Subscriber
 from digest.store import service as service_store
 from digest.store.db import transaction
@@ -30,6 +28,7 @@ log = logging.getLogger("digest.web")
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 RESEND_STATUSES = ("pending", "unsubscribed")  # a new sign-up re-sends the confirmation
+LINK_STATUSES = ("active", "paused", "unsubscribed")  # may be sent their preferences link
 
 
 def token_format_ok(token: str) -> bool:
@@ -120,9 +119,7 @@ def subscribe(
         _dry_run(db, choices)  # every form gets the same checks and work: no tell-tale
         existing = people.get_subscriber_by_email(db, email)
         if existing is not None and existing.status not in RESEND_STATUSES:
-            detail = f"already {existing.status}: nothing sent"  # active, bounced, complained
-            record_consent(db, config, existing.id, "subscribe", "web", ip, detail)
-            return None
+            return _already_subscribed(db, config, existing, ip)
         # a new address gets a bare pending row; the choices wait with the token (confirm)
         subscriber = existing or people.add_subscriber(db, email, status="pending", source="web")
         token = secrets.token_urlsafe(32)
@@ -131,7 +128,23 @@ def subscribe(
         )
         detail = "new" if existing is None else "re-sent confirmation"
         record_consent(db, config, subscriber.id, "subscribe", "web", ip, detail)
-    return confirmation_email(config, subscriber.email, token)
+    return confirmation_email(config, subscriber.email, token, choices)
+
+
+def _already_subscribed(db, config: Config, existing: Subscriber, ip: str | None):
+    """A subscribed address used the sign-up form: it gets its preferences link, and nothing
+    else changes until someone opens it (the form's choices are not applied). Bounced and
+    complained addresses get nothing: we never mail them."""
+    mailable = existing.status in LINK_STATUSES and existing.manage_token
+    detail = f"already {existing.status}: " + (
+        "preferences link sent" if mailable else "nothing sent"
+    )
+    record_consent(db, config, existing.id, "subscribe", "web", ip, detail)
+    if not mailable:
+        return None
+    return preferences_link_email(
+        config, existing.email, existing.manage_token or "", signed_up_again=True
+    )
 
 
 def _choices(db, form: SignupForm) -> dict:
@@ -142,8 +155,19 @@ def _choices(db, form: SignupForm) -> dict:
         "frequency": form.frequency,
         "topics": topics,
         "own_topic": _one_line(form.own_topic)[:500],
-        "authors": form.authors[:5],
+        "authors": [_archive_spelling(db, name) for name in form.authors[:5]],
     }
+
+
+def _archive_spelling(db, author: str) -> str:
+    """A followed author as the archive spells them (the confirmation mail names them so);
+    one the archive does not know stays as typed, and the dry run refuses it by its field."""
+    from digest.topics.catalog import resolve_author
+
+    try:
+        return resolve_author(db, author)
+    except UsageError:
+        return author
 
 
 def _apply_choices(db, subscriber_id: int, choices: dict) -> None:
@@ -218,25 +242,6 @@ def _dry_add(db, choices: dict) -> None:
         pass
 
 
-def send_confirmation(config: Config, message: EmailMessage) -> None:
-    """Send through the configured backend; failures are logged without the address."""
-    from digest.mail.registry import get_backend
-
-    try:
-        backend = get_backend(config)
-        try:
-            backend.send(message, "confirm-" + secrets.token_hex(8))
-        finally:
-            backend.close()
-    except Exception as exc:  # the visitor already has their answer; the operator gets a line
-        text = str(exc)
-        for header in message.get_all("To", []):  # servers quote the recipient in refusals
-            for _, address in getaddresses([str(header)]):
-                if address:
-                    text = re.sub(re.escape(address), "<recipient>", text, flags=re.I)
-        log.warning("confirmation mail not sent: %s: %s", type(exc).__name__, text)
-
-
 def find_confirm_token(db, token: str) -> dict | None:
     """The usable token's row, or None (unknown, used or expired)."""
     if not token_format_ok(token):
@@ -245,6 +250,15 @@ def find_confirm_token(db, token: str) -> dict | None:
     if row is None or not service_store.confirm_token_usable(row):
         return None
     return row
+
+
+def confirm_token_address(db, token: str) -> str | None:
+    """The address a usable confirmation link would confirm (shown on its page), else None."""
+    from digest.store import subscribers as subscriber_store
+
+    row = find_confirm_token(db, token)
+    subscriber = subscriber_store.get_subscriber(db, row["subscriber_id"]) if row else None
+    return subscriber.email if subscriber is not None else None
 
 
 def already_confirmed(db, token: str) -> bool:
@@ -281,15 +295,13 @@ def confirm(db, config: Config, token: str, ip: str | None) -> Subscriber | None
 
 # ------------------------------------------------------------------ token-link pages
 def subscriber_for_token(db, token: str) -> Subscriber | None:
-    """The subscriber whose manage token this is (shape-checked, compared in constant time)."""
+    """The subscriber whose manage token this is (shape-checked; the store checks the MAC in
+    constant time, or finds a token from before by its keyed hash)."""
     from digest.store import subscribers as subscriber_store
 
     if not token_format_ok(token):
         return None
-    found = subscriber_store.get_subscriber_by_token(db, token)
-    if found is None or not hmac.compare_digest(found.manage_token or "", token):
-        return None
-    return found
+    return subscriber_store.get_subscriber_by_token(db, token)
 
 
 def unsubscribe(db, config: Config, subscriber: Subscriber, source: str, ip: str | None) -> None:

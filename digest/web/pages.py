@@ -17,9 +17,14 @@ from digest.render import render
 # Served by the app under /app/ (the CSP allows only same-origin scripts and styles from
 # files); not under /static/, which is the built archive's.
 FEEDBACK_SCRIPT_PATH = "/app/feedback.js"
+TIMEZONE_SCRIPT_PATH = "/app/timezone.js"
 APP_FILES: dict[str, tuple[Path, str]] = {
     FEEDBACK_SCRIPT_PATH: (
         TEMPLATES_DIR / "web" / "static" / "feedback.js",
+        "text/javascript; charset=utf-8",
+    ),
+    TIMEZONE_SCRIPT_PATH: (
+        TEMPLATES_DIR / "web" / "static" / "timezone.js",
         "text/javascript; charset=utf-8",
     ),
     "/app/site.css": (TEMPLATES_DIR / "site" / "static" / "site.css", "text/css; charset=utf-8"),
@@ -76,4 +81,5 @@ def error_page(config: Config, site_dir: Path) -> str:
         text="Please try again in a little while.",
         link=None,
         link_text="",
+        address="",
     )

@@ -8,22 +8,22 @@ import hashlib
 import hmac
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from digest.config import Config
-from digest.errors import UsageError
-from digest.store import service
+from digest.errors import DigestError, UsageError
+from digest.store import service, tokens
 
 log = logging.getLogger("digest.web")
 
@@ -130,21 +130,15 @@ async def read_capped(request: Request, limit: int) -> bytes | None:
 
 # ------------------------------------------------------------------ secret key and CSRF
 def load_secret_key(config: Config) -> bytes:
-    """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir."""
-    env = os.environ.get("DIGEST_SECRET_KEY")
-    if env:
-        return env.encode("utf-8")
-    path = Path(config.db_path).parent / "secret.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
-    return path.read_text().strip().encode("utf-8")
+    """DIGEST_SECRET_KEY from the environment, else a generated 0600 key file in the data dir
+    (the key manage tokens are derived with, too: digest/store/tokens.py). On PostgreSQL the
+    fleet shares one key, so it must come from the environment (DigestError otherwise)."""
+    if config.on_postgres and not os.environ.get("DIGEST_SECRET_KEY"):
+        raise DigestError(
+            "set DIGEST_SECRET_KEY, the same on every machine: with a database server, "
+            "manage links and the web forms are made with it"
+        )
+    return tokens.secret_key(config.db_path)
 
 
 def csrf_token(key: bytes, manage_token: str) -> str:
@@ -164,7 +158,23 @@ def _opaque(key: bytes, kind: str, value: str) -> str:
 
 # ------------------------------------------------------------------ rate limits
 def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> bool:
-    """Count one hit for (kind, value); True when over `limit` per minute/day.
+    """Count one hit for (kind, value); True when over `limit` per minute/day."""
+    return _recent_hits(db, _opaque(key, kind, value), per, hit=True) > limit
+
+
+def token_misses_over(db, key: bytes, ip: str, limit: int) -> bool:
+    """Has this client had `limit` wrong token links in the last minute? (Counts nothing.)"""
+    return _recent_hits(db, _opaque(key, "token-miss", ip), "minute", hit=False) >= limit
+
+
+def count_token_miss(db, key: bytes, ip: str) -> None:
+    """One more wrong token link from this client (its own write transaction)."""
+    with service.eager_transaction(db):
+        _recent_hits(db, _opaque(key, "token-miss", ip), "minute", hit=True)
+
+
+def _recent_hits(db, opaque: str, per: str, *, hit: bool) -> float:
+    """Hits in the last minute/day, counting one more first when `hit`.
 
     A sliding-window estimate: this window's hits plus the previous window's, weighted by how
     much of it still lies within the last minute/day, so a burst across a boundary still counts.
@@ -172,14 +182,14 @@ def over_limit(db, key: bytes, kind: str, value: str, limit: int, per: str) -> b
     now = datetime.now(UTC)
     span = timedelta(minutes=1) if per == "minute" else timedelta(days=1)
     shape = "%Y-%m-%dT%H:%M" if per == "minute" else "%Y-%m-%d"
-    opaque = _opaque(key, kind, value)
-    count = service.hit_rate_limit(db, opaque, now.strftime(shape))
+    window = now.strftime(shape)
+    count = (service.hit_rate_limit if hit else service.rate_count)(db, opaque, window)
     previous = service.rate_count(db, opaque, (now - span).strftime(shape))
-    start = datetime.strptime(now.strftime(shape), shape).replace(tzinfo=UTC)
+    start = datetime.strptime(window, shape).replace(tzinfo=UTC)
     remaining = 1 - (now - start) / span
-    if count == 1 and per == "day":
-        service.prune_rate_limits(db, (now - 2 * span).strftime(shape))
-    return count + previous * remaining > limit
+    if hit and count == 1:  # a new window: the ones of two days ago can go
+        service.prune_rate_limits(db, (now - timedelta(days=2)).strftime("%Y-%m-%d"))
+    return count + previous * remaining
 
 
 class RateLimited(Exception):
@@ -210,14 +220,28 @@ class Databases:
 def warm_up() -> None:
     """Import and compile now what the first requests would otherwise wait for."""
     import digest.mail.compose  # noqa: F401  (css-inline, the mail templates)
+    import digest.mail.notices  # noqa: F401
     import digest.store.feedback  # noqa: F401
     import digest.subscribers.manage  # noqa: F401
     import digest.topics.catalog  # noqa: F401
     from digest.render import environment
 
     for name in environment().list_templates():
-        if name.startswith("web/") or name.startswith("email/confirm"):
+        if name.startswith("web/") or name.startswith("email/notice"):
             environment().get_template(name)
+
+
+class _ArchiveFiles(StaticFiles):
+    """StaticFiles whose folder-without-slash redirect is relative: Starlette builds an absolute
+    URL from the request's Host header, so `GET //evil.com/x` with `Host: evil.com` was sent
+    to another site. `topics` -> `topics/` stays on whatever host the reader used."""
+
+    async def get_response(self, path: str, scope) -> Response:
+        response = await super().get_response(path, scope)
+        if isinstance(response, RedirectResponse):  # only ever the folder case
+            folder = scope["path"].rsplit("/", 1)[-1]
+            return RedirectResponse(quote(folder, safe="") + "/", status_code=307)
+        return response
 
 
 class SiteFiles:
@@ -229,11 +253,13 @@ class SiteFiles:
 
     async def __call__(self, scope, receive, send):
         if self.files is None and self.directory.is_dir():
-            self.files = StaticFiles(directory=str(self.directory), html=True)
+            self.files = _ArchiveFiles(directory=str(self.directory), html=True)
         if scope["method"] not in ("GET", "HEAD"):
             raise HTTPException(405, "This address only answers GET.", {"allow": "GET, HEAD"})
         if self.files is None:
             raise HTTPException(
                 404, "Nothing here yet: the archive has not been built (`digest site build`)."
             )
+        if any(part in (".", "..") for part in scope["path"].split("/")):
+            raise HTTPException(404)  # no page of the archive has a dot segment in its address
         await self.files(scope, receive, send)

@@ -5,14 +5,17 @@ Called by digest/web.py in a worker thread; each write is one transaction with a
 
 from __future__ import annotations
 
+import logging
+
 from digest.config import Config
-from digest.models import Subscriber
+from digest.models import LANGUAGES, Subscriber
 from digest.store import service as service_store
 from digest.store.service import eager_transaction
 from digest.subscribers import fields
 from digest.web.actions import FieldError, _one_line, blame, curated_topic_names, record_consent
 from digest.web.plumbing import whole_number
 
+log = logging.getLogger("digest.web")
 MAX_OWN_TOPICS = 10
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 WEEKDAY_VALUES = frozenset([*WEEKDAYS, *"0123456"])
@@ -35,6 +38,7 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
             "own_topics": typed["own_topics"],
             "authors": typed["authors"],
             "settings": typed["settings"],
+            "languages": LANGUAGES,
         }
     curated = topic_store.topics_for_subscriber(db, subscriber.id)
     own = topic_store.list_topics(db, kind="personal", owner_id=subscriber.id)
@@ -43,6 +47,7 @@ def preferences_view(db, subscriber: Subscriber, typed: dict | None = None) -> d
         "own_topics": "\n".join(own_topic_line(t) for t in own if not is_author_follow(t)),
         "authors": "\n".join(followed_authors(db, subscriber.id)),
         "settings": stored_settings(subscriber),
+        "languages": LANGUAGES,
     }
 
 
@@ -62,6 +67,7 @@ def stored_settings(subscriber: Subscriber) -> dict[str, str]:
         "max_papers": str(subscriber.max_papers),
         "timezone": subscriber.timezone,
         "send_hour": "" if subscriber.send_hour is None else str(subscriber.send_hour),
+        "language": subscriber.language,
     }
 
 
@@ -79,6 +85,7 @@ def update_preferences(
     ip: str | None,
     send_hour: int | None = None,
     authors: list[str] | None = None,
+    language: str | None = None,
 ) -> Subscriber:
     """Apply the preferences form in one transaction (UsageError names a bad value).
     `authors` None leaves followed authors as they are."""
@@ -105,6 +112,8 @@ def update_preferences(
         fields.check_timezone(timezone)
     with blame("max_papers"):
         fields.check_max_papers(max_papers)
+    with blame("language"):
+        language = fields.check_language(language or subscriber.language)
     with eager_transaction(db):
         updated = people.update_subscriber(
             db,
@@ -114,6 +123,7 @@ def update_preferences(
             max_papers=max_papers,
             timezone=timezone,
             send_hour=send_hour,
+            language=language,
         )
         with blame("topics"):
             topic_logic.set_subscriber_topics(db, subscriber.id, curated_topic_names(db, topics))
@@ -133,7 +143,40 @@ def update_preferences(
             with blame("authors"):
                 topic_logic.set_followed_authors(db, subscriber.id, authors)
         record_consent(db, config, subscriber.id, "preferences", "web", ip)
+        added = [text for text in dict.fromkeys(wanted) if text not in kept]
+    embed_descriptions(db, config, added)
     return updated
+
+
+def embed_descriptions(db, config: Config, texts: list[str]) -> None:
+    """Embed new own topics as they are saved (tens of ms: the encoder stays loaded between
+    requests), so previews and the next digest find the vector cached. A failure only leaves
+    the work to the daily run; the saved preferences stand."""
+    from digest.rank.planning import text_vector
+
+    for text in texts:
+        try:
+            text_vector(db, config, text)
+        except Exception:  # the model is an optimisation here, never a reason to lose a save
+            log.warning("could not embed an own topic now; the daily run will", exc_info=True)
+
+
+def preload_encoder(config: Config) -> None:
+    """Load the embedding model in the background at start-up, once per process, so the first
+    preferences save does not wait for it."""
+    import threading
+
+    from digest.embed.encoder import get_encoder
+
+    def load() -> None:
+        try:
+            get_encoder(config.embedding)
+        except Exception:
+            log.warning("could not load the embedding model at start-up", exc_info=True)
+
+    # Not a daemon: a process that exits while onnxruntime is still loading would abort
+    # ("terminate called without an active exception"); exit waits for the load instead.
+    threading.Thread(target=load, name="digest-embedding-preload", daemon=False).start()
 
 
 def save_form(db, config: Config, subscriber: Subscriber, form, ip: str | None) -> Subscriber:
@@ -157,6 +200,7 @@ def save_form(db, config: Config, subscriber: Subscriber, form, ip: str | None) 
         send_hour=send_hour,
         authors=str(form.get("authors", "")).splitlines(),
         ip=ip,
+        language=str(form.get("language", "")) or None,
     )
 
 
@@ -168,7 +212,7 @@ def typed_form(form) -> dict:
         "authors": str(form.get("authors", "")),
         "settings": {
             name: str(form.get(name, ""))
-            for name in ("frequency", "weekday", "max_papers", "timezone", "send_hour")
+            for name in ("frequency", "weekday", "max_papers", "timezone", "send_hour", "language")
         },
     }
 
@@ -183,6 +227,30 @@ def export_data(db, subscriber: Subscriber) -> dict:
         "feedback": feedback_store.feedback_events(db, subscriber.id, limit=10_000),
         "consents": service_store.consents_for(db, subscriber.id),
     }
+
+
+STATUS_CHANGES = {  # the button -> (the statuses it applies to, the status it sets)
+    "pause": (("active",), "paused"),
+    "resume": (("paused",), "active"),
+    "unsubscribe": (("active", "paused", "pending"), "unsubscribed"),
+}
+
+
+def change_status(
+    db, config: Config, subscriber: Subscriber, change: str, ip: str | None
+) -> Subscriber:
+    """Pause, resume or unsubscribe from the preferences page, with a consent row. A button
+    pressed twice (or on a stale page) changes nothing; bounced and complained stay so."""
+    from digest.store import subscribers as subscriber_store
+
+    applies_to, target = STATUS_CHANGES[change]
+    with eager_transaction(db):
+        current = subscriber_store.get_subscriber(db, subscriber.id)
+        if current is None or current.status not in applies_to:
+            return current or subscriber
+        updated = subscriber_store.set_status(db, subscriber.id, target)
+        record_consent(db, config, subscriber.id, change, "web", ip)
+    return updated
 
 
 def delete_subscriber(db, config: Config, subscriber: Subscriber, ip: str | None) -> None:

@@ -209,7 +209,7 @@ def _apply_one(db, event: dict, consent_text_version: str) -> str:
         if target and subscriber_id is not None:
             current = subscriber_store.get_subscriber(db, subscriber_id)
             if current is not None and (
-                current.status in ("active", "pending") or target == "complained"
+                current.status in ("active", "paused", "pending") or target == "complained"
             ):
                 subscriber_store.set_status(db, subscriber_id, target)
                 service_store.add_consent(
