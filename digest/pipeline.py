@@ -173,8 +173,13 @@ def _fetch_library_papers(db, config: Config) -> dict:
 
 def _stage_embed(db, config: Config, issue_date: date, progress) -> dict:
     from digest.embed.encoder import embed_missing
+    from digest.rank.matching import refresh_topic_matches
 
-    return _counts_of(embed_missing(db, config.embedding))
+    counts = _counts_of(embed_missing(db, config.embedding))
+    # every listed day gets its curated-topic matches, whether or not anyone is mailed today
+    matched = refresh_topic_matches(db, config)
+    counts.update(topic_days=matched.days, topic_matches=matched.matches)
+    return counts
 
 
 def _stage_plan(db, config: Config, issue_date: date, progress) -> dict:

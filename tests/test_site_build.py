@@ -46,8 +46,7 @@ def prepare_archive(db, config) -> list:
             Topic(
                 name=name,
                 kind="curated",
-                description=f"Papers on {name.lower()}.",
-                keywords=keywords,
+                keywords=keywords,  # keyword topics: every paper naming one matches
             ),
         )
     upsert_papers(

@@ -25,6 +25,9 @@ def _agents(db, threshold: float = 0.35) -> None:
             name="Agents",
             kind="curated",
             description="autonomous agents built on large language models, tool use",
+            # this cs.AI day is full of agents: only the words a curator names stay rare enough
+            # to count as a paper's own evidence (docs/ranking.md)
+            keywords=("LLM agent", "agentic", "multi-agent", "tool use"),
             seed_ids=AGENT_SEEDS,
             threshold=threshold,
         ),
@@ -32,10 +35,11 @@ def _agents(db, threshold: float = 0.35) -> None:
 
 
 def test_a_day_passes_exactly_what_a_follower_of_the_topic_is_sent(sample_db, sample_config):
-    """Seeds are never sent, and the planner adds the community's trending boost."""
-    _agents(sample_db)
+    """Seeds are never sent; the community's interest orders a follower's picks but never lifts
+    a paper over the threshold, so `topics test` counts exactly what a follower gets."""
+    _agents(sample_db, threshold=0.3)
     before = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
-    just_under = [r for r in before.borderline if not r.passes and r.score > 0.35 - 0.03]
+    just_under = [r for r in before.borderline if not r.passes and r.score > 0.3 - 0.03]
     assert just_under, before.borderline
     fan = add_subscriber(sample_db, "fan@example.org", status="active", text="cooking")
     assert fan.id
@@ -48,9 +52,9 @@ def test_a_day_passes_exactly_what_a_follower_of_the_topic_is_sent(sample_db, sa
     sent = {p.paper_id for p in plan.picks}
     report = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
     day = next(d for d in report.days if d.day == DAY)
-    assert day.passing == len(sent) < 50
+    assert 0 < day.passing == len(sent) < 50
     assert not sent & set(AGENT_SEEDS)
-    assert {r.paper_id for r in just_under} <= sent
+    assert not {r.paper_id for r in just_under} & sent  # liked by others, still under the line
     for result in report.borderline:
         if result.announced == DAY.isoformat():
             assert result.passes == (result.paper_id in sent), result
@@ -90,7 +94,8 @@ def test_cli_edges_no_match_all_pass_and_threshold_at_the_top(
     code, out, err = cli("topics", "test", "Strings", "--days", "9999")
     assert code == 0, (out, err)
     assert "no candidate paper is eligible" in out and "no paper matches" in out
-    add_topic(sample_db, Topic(name="All", kind="curated", description="learning", threshold=-1.0))
+    # keyword topics: no calibration, no evidence rule, so a threshold of -1 passes everything
+    add_topic(sample_db, Topic(name="All", kind="curated", keywords=("learning",), threshold=-1.0))
     code, out, _ = cli("topics", "test", "All", "--days", "9999")
     assert code == 0 and "86 of 86 papers pass" in out and "all pass" in out
     assert "░" not in "".join(_bars(out)) and "◀ threshold" not in out
@@ -99,7 +104,7 @@ def test_cli_edges_no_match_all_pass_and_threshold_at_the_top(
     add_topic(
         sample_db,
         Topic(
-            name="Top", kind="curated", description="learning", threshold=round(top, 4) - 0.00005
+            name="Top", kind="curated", keywords=("learning",), threshold=round(top, 4) - 0.00005
         ),
     )
     code, out, _ = cli("topics", "test", "Top", "--days", "9999")
@@ -181,16 +186,15 @@ def test_borderline_rows_show_their_day_and_a_why_without_the_topic_name(
 def test_test_json_has_the_days_total_and_bins_split_at_the_threshold(sample_db, make_config):
     import json
 
-    _agents(sample_db)
+    _agents(sample_db, threshold=0.3)
     code, out, _ = _cli(make_config)("topics", "test", "Agents", "--days", "9999", "--json")
     report = json.loads(out)
     assert code == 0
     assert report["total_passing"] == sum(d["passing"] for d in report["days"])
-    assert any(abs(b["low"] - 0.35) < 1e-6 for b in report["histogram"])
-    assert (
-        sum(b["count"] for b in report["histogram"] if b["low"] >= 0.35 - 1e-6)
-        == (report["total_passing"])
-    )
+    assert any(abs(b["low"] - 0.3) < 1e-6 for b in report["histogram"])
+    at_or_above = sum(b["count"] for b in report["histogram"] if b["low"] >= 0.3 - 1e-6)
+    # a paper at or above the threshold passes only with its own evidence for the topic
+    assert 0 < report["total_passing"] <= at_or_above
 
 
 def test_a_threshold_exactly_at_a_papers_score_passes_it_as_the_planner_does(
@@ -199,9 +203,14 @@ def test_a_threshold_exactly_at_a_papers_score_passes_it_as_the_planner_does(
     from digest.topics.catalog import update_topic
 
     _agents(sample_db)
-    first = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None)
-    edge = next(r for r in first.borderline if r.announced == DAY.isoformat())
-    exact = next(s for s in first.scores if abs(s - edge.score) < 1e-4)
+    first = topic_lab.test_topic(sample_db, sample_config, "Agents", days=None, borderline=40)
+    evident = [s for s, e in zip(first.scores, first.evidence, strict=True) if e]
+    edge = next(
+        r
+        for r in first.borderline
+        if r.announced == DAY.isoformat() and any(abs(s - r.score) < 1e-4 for s in evident)
+    )
+    exact = next(s for s in evident if abs(s - edge.score) < 1e-4)
     update_topic(sample_db, "Agents", threshold=exact)
     add_subscriber(sample_db, "f@example.org", status="active", topics=["Agents"], max_papers=50)
     follower = get_subscriber_by_email(sample_db, "f@example.org")
@@ -211,7 +220,12 @@ def test_a_threshold_exactly_at_a_papers_score_passes_it_as_the_planner_does(
     assert edge.paper_id in sent
     assert next(d for d in report.days if d.day == DAY).passing == len(sent)
     bins = histogram(report.scores, report.threshold)
-    assert sum(c for lo, _, c in bins if lo >= report.threshold - 1e-6) == report.total_passing
+    at_or_above = sum(c for lo, _, c in bins if lo >= report.threshold - 1e-6)
+    assert report.total_passing == sum(
+        e and s >= report.threshold - 1e-7
+        for s, e in zip(report.scores, report.evidence, strict=True)
+    )
+    assert report.total_passing <= at_or_above
 
 
 def test_try_an_author_with_no_stored_paper_is_named_not_an_empty_result(sample_db, sample_config):

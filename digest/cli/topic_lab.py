@@ -33,12 +33,17 @@ def _latest_day() -> date | None:
     return latest_announcement_day(stored_db())
 
 
-def _results_table(results, title: str, by_day: bool = False) -> Table:
-    """Ranked papers; `by_day` (the borderline papers of past days) shows each one's day."""
+def _results_table(results, title: str, threshold: float, by_day: bool = False) -> Table:
+    """Ranked papers; `by_day` (the borderline papers of past days) shows each one's day. A
+    paper that reaches the threshold without its own evidence for the topic says so."""
     first = "day" if by_day else "rank"
     table = Table(first, "score", "id", "title", "why", title=title, title_justify="left")
     for r in results:
-        mark = "" if r.passes else " [dim](below threshold)[/]"
+        mark = ""
+        if not r.passes:
+            held = r.score >= threshold - 5e-4  # as shown, rounded to 3 places
+            mark = " [dim](not sent: too little evidence of its own)[/]" if held else ""
+            mark = mark or " [dim](below threshold)[/]"
         table.add_row(
             str(r.announced if by_day else r.rank),
             f"{r.score:.3f}",
@@ -127,7 +132,8 @@ def try_(
     if not results:
         console.print("no stored paper matches this topic (or none are stored yet)")
         return
-    console.print(_results_table(results, "topic lab"))
+    shown = state.config.ranking.default_threshold if threshold is None else threshold
+    console.print(_results_table(results, "topic lab", shown))
 
 
 def test(
@@ -152,6 +158,11 @@ def test(
                     for d in report.days
                 ],
                 "total_passing": report.total_passing,
+                "per_day": round(report.per_day, 2),
+                "per_day_at": {
+                    f"{t:.2f}": round(report.per_day_at(t), 2)
+                    for t in _nearby_thresholds(report.threshold)
+                },
                 "histogram": [{"low": lo, "high": hi, "count": c} for lo, hi, c in bins],
                 "borderline": [dataclasses.asdict(r) for r in report.borderline],
             }
@@ -173,13 +184,34 @@ def test(
             f"  {'total':<10}  {report.total_passing:>3} of {total} papers over "
             f"{len(report.days)} days"
         )
+    listed = sum(1 for d in report.days if d.candidates)
+    if listed:
+        others = ", ".join(
+            f"{report.per_day_at(t):.1f} at {t:.2f}"
+            for t in _nearby_thresholds(report.threshold)
+            if abs(t - report.threshold) > 1e-9
+        )
+        console.print(
+            f"  expected: {report.per_day:.1f} papers a day at threshold {report.threshold:.2f} "
+            f"({others})"
+        )
     _print_histogram(bins, report.threshold)
     if not report.borderline:
         console.print("no paper matches this topic on these days")
         return
     console.print(
-        _results_table(report.borderline, "borderline papers (nearest the threshold)", by_day=True)
+        _results_table(
+            report.borderline,
+            "borderline papers (nearest the threshold)",
+            report.threshold,
+            by_day=True,
+        )
     )
+
+
+def _nearby_thresholds(threshold: float) -> list[float]:
+    """The threshold and its neighbours a curator might try instead (0.05 apart)."""
+    return [round(threshold + step, 2) for step in (-0.1, -0.05, 0.0, 0.05, 0.1)]
 
 
 def _print_histogram(bins: list[tuple[float, float, int]], threshold: float) -> None:
@@ -188,7 +220,10 @@ def _print_histogram(bins: list[tuple[float, float, int]], threshold: float) -> 
     if not bins:
         console.print("no candidate paper is eligible for this topic (check its categories)")
         return
-    console.print("score distribution (every candidate, all days; █ passes, ░ does not):")
+    console.print(
+        "score distribution (every candidate, all days; █ at or above the threshold, where a "
+        "paper passes with its own evidence for the topic; ░ below):"
+    )
     if threshold - 1e-6 > bins[-1][1]:
         console.print(f"  (threshold {threshold:+.2f} is above every score: none pass)")
     widest = max(c for _, _, c in bins) or 1

@@ -8,9 +8,8 @@ in a group is one matrix product.
 
 from __future__ import annotations
 
-import hashlib
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,6 +19,13 @@ from digest.config import Config
 from digest.models import LIBRARY_TOPIC, DigestPlan, Pick, Subscriber, Topic
 from digest.rank import score as rank
 from digest.rank.due import candidate_window, due_subscribers
+from digest.rank.gather import (  # noqa: F401  (planning API)
+    attach_reference,
+    build_profile,
+    load_pool,
+    text_vector,
+)
+from digest.rank.matching import match_curated_topics, refresh_topic_matches  # noqa: F401
 from digest.rank.plans import load_plan, picks_for_email, save_plan  # noqa: F401  (planning API)
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
@@ -27,8 +33,7 @@ from digest.store.db import transaction
 from digest.store.deliveries import subscriber_ids_with_delivery
 from digest.store.feedback import feedback_for_subscriber
 from digest.store.library import library_paper_ids
-from digest.store.summaries import badges_for
-from digest.store.topics import list_topics, topics_for_subscriber
+from digest.store.topics import topics_for_subscriber
 
 FEEDBACK_NEGATIVES = 50  # random pool papers used as soft negatives for the feedback model
 LIKED_LABEL = ""  # picks that come from "papers you liked" carry no topic name
@@ -40,72 +45,6 @@ Progress = Callable[[int, int], None]
 
 
 # ---------------------------------------------------------------- building blocks
-
-
-def load_pool(
-    db,
-    config: Config,
-    since: date | None,
-    until: date | None,
-    announce_types: Sequence[str] | None = None,
-) -> rank.CandidatePool:
-    """Stored papers announced in [since, until] that have a vector (all when both None)."""
-    rows = rank_store.candidate_rows(db, since, until, announce_types)
-    ids, vectors = paper_store.load_vectors(db, config.embedding.model, [r["id"] for r in rows])
-    by_id = {r["id"]: r for r in rows}
-    kept = [by_id[i] for i in ids]
-    if not kept:
-        vectors = np.zeros((0, 384), dtype=np.float32)
-    return rank.CandidatePool.build(
-        ids,
-        [r["title"] for r in kept],
-        [r["abstract"] for r in kept],
-        [r["authors"] for r in kept],
-        [r["categories"] for r in kept],
-        vectors,
-        badges=badges_for(db, ids),
-    )
-
-
-def text_vector(db, config: Config, text: str) -> np.ndarray:
-    """Embedding of a topic's description, cached in the embeddings table by its text hash."""
-    key = "q:" + hashlib.sha256(text.strip().encode()).hexdigest()[:30]
-    cached = rank_store.cached_text_vector(db, config.embedding.model, key)
-    if cached is not None:
-        return cached
-    from digest.embed.encoder import encode_query  # loads the model only when a new text needs it
-
-    vector = encode_query(text.strip(), config.embedding)
-    paper_store.save_embeddings(db, config.embedding.model, [key], vector[None, :])
-    return vector
-
-
-def build_profile(
-    db, config: Config, topic: Topic, extra_liked: Sequence[str] = (), label: str | None = None
-) -> rank.TopicProfile:
-    """A topic with its vectors: description embedding, seed/liked and disliked papers."""
-    liked_ids = list(dict.fromkeys([*topic.seed_ids, *extra_liked]))
-    model = config.embedding.model
-    found, liked = paper_store.load_vectors(db, model, liked_ids) if liked_ids else ([], None)
-    titles = rank_store.paper_text_rows(db, found) if found else {}
-    _, disliked = (
-        paper_store.load_vectors(db, model, list(topic.dislike_ids))
-        if topic.dislike_ids
-        else ([], None)
-    )
-    query = text_vector(db, config, topic.description) if topic.description.strip() else None
-    return rank.TopicProfile(
-        topic=topic,
-        query_vector=query,
-        liked_ids=tuple(found),
-        liked_titles=tuple(titles[i]["title"] for i in found),
-        liked_vectors=liked if found else None,
-        disliked_vectors=disliked if disliked is not None and len(disliked) else None,
-        liked_words=tuple(
-            rank.text_words(f"{titles[i]['title']}\n{titles[i]['abstract']}") for i in found
-        ),
-        label=label,
-    )
 
 
 @dataclass
@@ -203,8 +142,8 @@ def rank_reader(
     model = feedback_model(db, config, reader, pool)
     if model is not None:
         extra += model.bonus(pool.vectors)
-    if trending is not None:
-        extra += config.ranking.trending_weight * trending
+    # the community's interest orders what passes, it never lifts a paper over a threshold
+    boost = None if trending is None else config.ranking.trending_weight * trending
     blocked_ids = reader.blocked_ids | picked_before
     blocked = pool.id_mask(blocked_ids)
     max_papers = min(max(reader.subscriber.max_papers, 1), config.ranking.max_papers_cap)
@@ -216,6 +155,7 @@ def rank_reader(
         diversity_lambda=config.ranking.diversity_lambda,
         semantic=semantic,
         extra=extra,
+        boost=boost,
         blocked=blocked,
     )
 
@@ -294,7 +234,9 @@ def _shared_signals(db, config: Config, issue_date: date, report: PlanReport) ->
             report.hf_papers = refresh_hf(db, config, issue_date)
         except DigestError as exc:
             report.errors.append(f"hf: {exc}")
-    report.topic_matches = match_curated_topics(db, config, issue_date)
+    # every stored day whose matches are missing or stale (topics changed), this one included
+    refresh_topic_matches(db, config, progress=None)
+    report.topic_matches = rank_store.topic_matches_on(db, issue_date)
 
 
 def _plan_subscribers(db, config, issue_date, progress, save, report, subscribers) -> PlanReport:
@@ -397,23 +339,3 @@ def _count(report: PlanReport, plan: DigestPlan) -> None:
     report.picks += len(plan.picks)
     report.with_picks += bool(plan.picks)
     report.empty += not plan.picks
-
-
-def match_curated_topics(db, config: Config, issue_date: date) -> int:
-    """Store which curated topics each paper of the day's listing matched (for the archive)."""
-    pool = load_pool(db, config, issue_date, issue_date, config.arxiv.announce_types)
-    topics = list_topics(db, kind="curated")
-    rows: list[tuple[int, str, str, float]] = []
-    if len(pool) and topics:
-        profiles = [build_profile(db, config, t) for t in topics]
-        semantic = rank.semantic_scores(pool, profiles)
-        for i, profile in enumerate(profiles):
-            scored = rank.score_topic(pool, profile, semantic[i], config.ranking.default_threshold)
-            hits = np.flatnonzero(scored.eligible & (scored.score >= scored.threshold))
-            topic_id = int(profile.topic.id or 0)
-            rows += [
-                (topic_id, pool.ids[j], issue_date.isoformat(), round(float(scored.score[j]), 4))
-                for j in hits
-            ]
-    rank_store.replace_topic_matches(db, [issue_date], rows)
-    return len(rows)

@@ -154,6 +154,12 @@ class CandidatePool:
     vectors: np.ndarray  # (n, d) unit rows
     mean: np.ndarray  # the pool's common direction, removed before liked-paper similarity
     centered: np.ndarray  # (n, d) unit rows of vectors - mean
+    # announcement day of each paper (ISO text); None = one undated pool. Description topics
+    # are calibrated per day, so a paper scores the same in a day's pool and in a week's.
+    days: list[str] | None = None
+    # papers announced before a small day, never candidates: they make its calibration
+    # sample big enough (see `digest.rank.describe`)
+    reference: CandidatePool | None = None
     _masks: dict = field(default_factory=dict, repr=False)
     _author_keys: list[frozenset[str]] | None = field(default=None, repr=False)
     _words: dict[str, list[int]] | None = field(default=None, repr=False)
@@ -175,6 +181,7 @@ class CandidatePool:
         categories: Sequence[Sequence[str]],
         vectors: np.ndarray,
         reference_mean: np.ndarray | None = None,
+        days: Sequence[str] | None = None,
         badges: Mapping[str, Badges] | None = None,
     ) -> CandidatePool:
         vectors = np.asarray(vectors, dtype=np.float32)
@@ -195,6 +202,7 @@ class CandidatePool:
             vectors=vectors,
             mean=mean,
             centered=normalize_rows(vectors - mean),
+            days=list(days) if days is not None else None,
             badges=dict(badges or {}),
         )
 

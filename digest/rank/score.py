@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.models import Pick, Topic
+from digest.rank.describe import DescriptionQuery, evidence_words, text_match
 from digest.rank.diversity import DUPLICATE_COSINE, REDUNDANCY_FLOOR, mmr_order  # noqa: F401
 from digest.rank.feedback import FEEDBACK_WEIGHT, FeedbackModel, train_feedback_model  # noqa: F401
 from digest.rank.likes import (  # noqa: F401  (re-exported)
@@ -40,6 +41,7 @@ MAX_KEYWORD_BONUS = 0.3
 AUTHOR_BONUS = 0.25  # a followed author wrote it
 STRUCTURAL_BASE = 0.3  # keyword/author-only topics: a match starts here
 MMR_POOL_FACTOR = 3  # MMR looks at this many times max_papers of the best candidates
+MAX_TERMS_SHOWN = 3  # a why-line names at most this many of a description's terms
 
 
 # ---------------------------------------------------------------- topics as vectors
@@ -51,6 +53,9 @@ class TopicProfile:
 
     topic: Topic
     query_vector: np.ndarray | None = None  # embedding of the description, unit length
+    # the description's terms and vectors: calibrated scores (`digest.rank.describe`);
+    # without it a query_vector scores as a plain cosine
+    description: DescriptionQuery | None = None
     liked_ids: tuple[str, ...] = ()
     liked_titles: tuple[str, ...] = ()
     liked_vectors: np.ndarray | None = None  # (k, d)
@@ -68,7 +73,7 @@ class TopicProfile:
 
     @property
     def is_semantic(self) -> bool:
-        return self.query_vector is not None or self.has_likes
+        return self.query_vector is not None or self.description is not None or self.has_likes
 
 
 def check_dimensions(profile: TopicProfile, dim: int) -> None:
@@ -104,11 +109,19 @@ def semantic_scores(pool: CandidatePool, profiles: Sequence[TopicProfile]) -> np
             unique.append(profile)
         row_of.append(first[id(profile)])
     rows = np.full((len(unique), len(pool)), np.nan, dtype=np.float32)
-    described = [(i, p.query_vector) for i, p in enumerate(unique) if p.query_vector is not None]
+    for i, profile in enumerate(unique):
+        if profile.description is not None:
+            rows[i] = text_match(pool, profile.description).score
+    described = [
+        (i, p.query_vector)
+        for i, p in enumerate(unique)
+        if p.query_vector is not None and p.description is None
+    ]
     if described:
         queries = np.vstack([v for _, v in described]).astype(np.float32)
         rows[[i for i, _ in described]] = queries @ pool.vectors.T
-    liked = [(i, p) for i, p in enumerate(unique) if p.has_likes]
+    # a described topic's seed papers are part of its description query (`gather`)
+    liked = [(i, p) for i, p in enumerate(unique) if p.has_likes and p.description is None]
     if liked:
         queries = np.vstack(
             [
@@ -132,6 +145,13 @@ class TopicScores:
     score: np.ndarray  # (n,)
     eligible: np.ndarray  # (n,) bool: category filter passed, no exclude keyword
     threshold: float
+    evidence: np.ndarray | None = None  # (n,) bool: its own evidence for the topic; None = all
+
+    @property
+    def passes(self) -> np.ndarray:
+        """Eligible, with its own evidence, and at or above the threshold (float32)."""
+        passing = self.eligible & (self.score >= np.float32(self.threshold))
+        return passing if self.evidence is None else passing & self.evidence
 
 
 def score_topic(
@@ -163,7 +183,8 @@ def _score_topic(
         np.array(semantic, dtype=np.float32) if semantic_topic else np.zeros(n, dtype=np.float32)
     )
     matched = np.zeros(n, dtype=bool)
-    if topic.keywords:
+    described = profile.description is not None  # its keywords are evidence terms, no bonus
+    if topic.keywords and not described:
         hits = np.zeros(n, dtype=np.int32)
         for keyword in topic.keywords:
             hits += pool.keyword_mask(keyword)
@@ -189,7 +210,11 @@ def _score_topic(
     if topic.venues or topic.has_code:
         eligible &= pool.badge_mask(topic.venues, topic.has_code)
     threshold = default_threshold if topic.threshold is None else float(topic.threshold)
-    return TopicScores(profile, score, eligible, threshold)
+    evidence = None
+    if profile.description is not None:
+        text = text_match(pool, profile.description)
+        evidence = text.evidence | matched  # a followed author is evidence enough
+    return TopicScores(profile, score, eligible, threshold, evidence)
 
 
 # ---------------------------------------------------------------- the feedback model
@@ -226,7 +251,11 @@ def explain(
         phrase = "close to a paper you liked, " if from_feedback else "close to "
         reasons.append(phrase + quote(similar_title))
     head = topic_name or "Picked for you"
-    body = "; ".join(reasons) if reasons else "matches the topic description"
+    body = (
+        "; ".join(reasons)
+        if reasons
+        else "close in meaning only: it uses none of the topic's words"
+    )
     return f"{head}: {body} (score {score:.2f})"
 
 
@@ -235,10 +264,14 @@ def best_topics(
     topic_scores: Sequence[TopicScores],
     extra: np.ndarray | None = None,
     blocked: np.ndarray | None = None,
+    boost: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per paper: (total score, index of the topic it is best for, passes that topic's threshold).
 
-    `extra` (feedback model + trending) adds to every topic's score; `blocked` papers
+    `extra` (the reader's feedback model) adds to every topic's score; `boost` (the
+    community's interest) is added to the total that orders papers but never lifts one over a
+    threshold, so what passes a topic is the same in the email, `topics test` and the
+    archive; `blocked` papers
     (already sent, liked, seeds) never pass.
     """
     n = len(pool)
@@ -248,13 +281,18 @@ def best_topics(
     if extra is not None:
         scores = scores + extra
     eligible = np.vstack([ts.eligible for ts in topic_scores])
+    evidence = np.vstack(
+        [np.ones(n, bool) if ts.evidence is None else ts.evidence for ts in topic_scores]
+    )
     thresholds = np.array([ts.threshold for ts in topic_scores], dtype=np.float32)[:, None]
     margin = np.where(eligible, scores - thresholds, -np.inf)
-    passing = margin >= 0
+    passing = (margin >= 0) & evidence
     # Prefer a topic the paper passes, then the highest score; ties go to the earlier topic.
     key = np.where(passing, scores, np.where(eligible, scores - 10.0, -np.inf))
     best = np.argmax(key, axis=0)
     total = scores[best, np.arange(n)]
+    if boost is not None:
+        total = total + boost
     passed = passing[best, np.arange(n)]
     if blocked is not None:
         passed &= ~blocked
@@ -277,7 +315,12 @@ def choose(
 def make_pick(pool: CandidatePool, index: int, score: float, profile: TopicProfile) -> Pick:
     """Explain one chosen paper: keywords and authors it matched, the liked paper it is near."""
     topic = profile.topic
-    keywords = tuple(k for k in topic.keywords if pool.keyword_mask(k)[index])
+    if profile.description is not None:  # the paper's own words for the topic's terms
+        keywords = evidence_words(
+            pool, index, profile.description, topic.keywords, limit=MAX_TERMS_SHOWN
+        )
+    else:
+        keywords = tuple(k for k in topic.keywords if pool.keyword_mask(k)[index])
     authors = tuple(a for a in topic.authors if normalize_author(a) in pool.author_keys(index))
     similar_id = similar_title = None
     if profile.has_likes:
@@ -310,6 +353,7 @@ def rank_pool(
     semantic: np.ndarray | None = None,
     extra: np.ndarray | None = None,
     blocked: np.ndarray | None = None,
+    boost: np.ndarray | None = None,
 ) -> list[Pick]:
     """The whole choice for one reader: score every topic, pick, diversify, explain."""
     if not len(pool) or not profiles:
@@ -325,6 +369,6 @@ def rank_pool(
     if seeds:
         is_seed = pool.id_mask(seeds)
         blocked = is_seed if blocked is None else (blocked | is_seed)
-    total, best, passed = best_topics(pool, topic_scores, extra, blocked)
+    total, best, passed = best_topics(pool, topic_scores, extra, blocked, boost)
     chosen = choose(pool, total, passed, max_papers, diversity_lambda)
     return [make_pick(pool, i, float(total[i]), profiles[int(best[i])]) for i in chosen]

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 TABLE_ORDER = (
     "papers", "listings", "paper_versions", "authors", "paper_authors", "ingest_runs",
     "embeddings", "subscribers", "topics", "subscriber_topics", "feedback", "plans", "picks",
-    "topic_matches", "hf_papers", "deliveries", "delivery_requeues", "confirm_tokens",
-    "consents", "webhook_events", "runs", "run_stages", "leases", "rate_limits", "site_pages",
+    "topic_matches", "topic_match_days", "hf_papers", "deliveries", "delivery_requeues",
+    "confirm_tokens", "consents", "webhook_events", "runs", "run_stages", "leases", "rate_limits", "site_pages",
     "site_similar", "site_builds", "site_tree_pages", "site_trees", "site_paper_state",
     "send_pacing", "paper_badges", "summaries", "digest_leads",
 )  # fmt: skip

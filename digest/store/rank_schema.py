@@ -59,3 +59,21 @@ def m001_plans_picks_matches(db) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_topic_match_days(db) -> None:
+    # Which announcement days have their curated-topic matches computed, and for which
+    # version of the curated topics (a signature of their definitions, the model and the
+    # scoring): a day whose signature differs is matched again. A day with no match at all
+    # is recorded too, so "computed, nothing matched" differs from "never computed".
+    db.executescript(
+        """
+        CREATE TABLE topic_match_days (
+            announce_date TEXT PRIMARY KEY,    -- YYYY-MM-DD
+            signature TEXT NOT NULL,
+            matches INTEGER NOT NULL,
+            computed_at TEXT NOT NULL
+        );
+        """
+    )

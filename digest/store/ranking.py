@@ -213,6 +213,95 @@ def replace_topic_matches(
         )
 
 
+def record_topic_match_days(db, counts: dict[date, int], signature: str) -> None:
+    """Note that these days' matches are computed for `signature` (with how many matches)."""
+    now = utcnow()
+    with transaction(db):
+        db.executemany(
+            "INSERT INTO topic_match_days (announce_date, signature, matches, computed_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (announce_date) DO UPDATE SET "
+            "signature = excluded.signature, matches = excluded.matches, "
+            "computed_at = excluded.computed_at",
+            [(day.isoformat(), signature, n, now) for day, n in counts.items()],
+        )
+
+
+def topic_match_signatures(db) -> dict[date, str]:
+    """announce day -> the signature its stored matches were computed with."""
+    rows = db.execute("SELECT announce_date, signature FROM topic_match_days").fetchall()
+    return {date.fromisoformat(r[0]): r[1] for r in rows}
+
+
+def topic_matches_on(db, day: date) -> int:
+    """How many curated-topic matches are stored for papers announced on `day`."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM topic_matches WHERE announce_date = ?", [day.isoformat()]
+    ).fetchone()
+    return int(row[0])
+
+
+def topic_match_count(db, topic_id: int, since: date, until: date) -> int:
+    """How many papers announced in [since, until] are stored as matching the topic."""
+    row = db.execute(
+        "SELECT COUNT(*) FROM topic_matches WHERE topic_id = ? AND announce_date BETWEEN ? AND ?",
+        [topic_id, since.isoformat(), until.isoformat()],
+    ).fetchone()
+    return int(row[0])
+
+
+def announced_counts(
+    db, since: date, until: date, announce_types: Sequence[str] | None
+) -> dict[str, int]:
+    """ISO day -> papers first announced that day, for days in [since, until]."""
+    clauses, params = (
+        ["first_announced >= ?", "first_announced <= ?"],
+        [
+            since.isoformat(),
+            until.isoformat(),
+        ],
+    )
+    if announce_types:
+        marks = ",".join("?" for _ in announce_types)
+        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
+        params += list(announce_types)
+    rows = db.execute(
+        "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
+        f"WHERE {' AND '.join(clauses)} GROUP BY first_announced",
+        params,
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def nearest_days(
+    db, day: date, announce_types: Sequence[str] | None, min_papers: int
+) -> tuple[date, date]:
+    """The shortest run of stored announcement days around `day` -- the days before it first,
+    nearest first, then the days after it -- whose papers number at least `min_papers` (or all
+    stored days when fewer exist): (first day, last day) of that run."""
+    clauses, params = ["first_announced IS NOT NULL"], []
+    if announce_types:
+        marks = ",".join("?" for _ in announce_types)
+        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
+        params += list(announce_types)
+    rows = db.execute(
+        "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
+        f"WHERE {' AND '.join(clauses)} GROUP BY first_announced ORDER BY first_announced",
+        params,
+    ).fetchall()
+    counts = [(date.fromisoformat(d), int(n)) for d, n in rows if d]
+    total = sum(n for d, n in counts if d == day)
+    low = high = day
+    for d, n in reversed([c for c in counts if c[0] < day]):
+        if total >= min_papers:
+            break
+        total, low = total + n, d
+    for d, n in [c for c in counts if c[0] > day]:
+        if total >= min_papers:
+            break
+        total, high = total + n, d
+    return low, high
+
+
 def topic_matches_between(db, since: date, until: date) -> list[tuple[int, str, str, float]]:
     return db.execute(
         "SELECT topic_id, paper_id, announce_date, score FROM topic_matches "

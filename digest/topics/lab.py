@@ -18,7 +18,8 @@ from digest.config import Config
 from digest.errors import UsageError
 from digest.models import Topic
 from digest.rank import score as rank
-from digest.rank.planning import build_profile, load_pool, trending_signal
+from digest.rank.matching import day_matches, passing_indices
+from digest.rank.planning import build_profile, load_pool
 from digest.store import ranking as rank_store
 from digest.store.days import latest_announcement_day
 from digest.store.feedback import normalise_paper_id
@@ -141,7 +142,7 @@ def rank_topic(
                 pool.titles[i],
                 pick.score,
                 pick.why.removeprefix(f"{TRY_TOPIC_NAME}: "),  # the lab's topic has no name
-                bool(scored.score[i] >= scored.threshold),
+                bool(scored.passes[i]),
                 row.get("announced"),
             )
         )
@@ -205,11 +206,29 @@ class TopicTestReport:
     threshold: float
     days: list[DayReplay] = field(default_factory=list)
     scores: list[float] = field(default_factory=list)  # every candidate's score, all days
+    evidence: list[bool] = field(default_factory=list)  # ... and whether it has its own evidence
     borderline: list[TrialResult] = field(default_factory=list)  # nearest the threshold
 
     @property
     def total_passing(self) -> int:
         return sum(d.passing for d in self.days)
+
+    @property
+    def per_day(self) -> float:
+        """Papers passing per announcement day (days with candidates), on average."""
+        listed = [d for d in self.days if d.candidates]
+        return self.total_passing / len(listed) if listed else 0.0
+
+    def per_day_at(self, threshold: float) -> float:
+        """What `per_day` would be at another threshold (the same evidence rule)."""
+        listed = sum(1 for d in self.days if d.candidates)
+        if not listed:
+            return 0.0
+        cut = np.float32(threshold)
+        found = sum(
+            1 for s, e in zip(self.scores, self.evidence, strict=True) if e and np.float32(s) >= cut
+        )
+        return found / listed
 
 
 def histogram(
@@ -258,34 +277,39 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
     )
     report = TopicTestReport(topic, threshold)
     since, _ = recent_window(db, days)
-    near: list[tuple[float, str, date, rank.CandidatePool, int, float]] = []
+    near: list[tuple[float, str, date, rank.CandidatePool, int, float, bool]] = []
     for day in announcement_dates(db):
         if since is not None and day < since:
             continue
-        pool = load_pool(db, config, day, day, config.arxiv.announce_types)
-        if not len(pool):  # e.g. only replacements that day: listed, nothing to send
+        # the very function the archive's topic pages are stored from: the same counts
+        pool, scored_list = day_matches(db, config, day, [profile])
+        if not scored_list:  # e.g. only replacements that day: listed, nothing to send
             report.days.append(DayReplay(day, 0, 0))
             continue
-        semantic = rank.semantic_scores(pool, [profile])
-        scored = rank.score_topic(pool, profile, semantic[0], config.ranking.default_threshold)
-        # as the planner scores it for a follower: plus the day's trending boost; the seeds
-        # themselves are never sent
-        boosted = scored.score + config.ranking.trending_weight * trending_signal(
-            db, config, pool, day
-        )
-        eligible = np.flatnonzero(scored.eligible & ~pool.id_mask(set(topic.seed_ids)))
-        passing = eligible[boosted[eligible] >= np.float32(threshold)]  # float32, as planned
+        scored = scored_list[0]
+        passing = passing_indices(pool, scored)
         report.days.append(DayReplay(day, len(pool), len(passing)))
-        report.scores += [float(s) for s in boosted[eligible]]
+        eligible = np.flatnonzero(scored.eligible & ~pool.id_mask(set(topic.seed_ids)))
+        evidence = np.ones(len(pool), bool) if scored.evidence is None else scored.evidence
+        report.scores += [float(s) for s in scored.score[eligible]]
+        report.evidence += [bool(e) for e in evidence[eligible]]
         if not profile.is_semantic:  # as in `rank_topic`: papers matching nothing are not ranked
             eligible = eligible[scored.score[eligible] > 0]
         near += [
-            (abs(float(boosted[i]) - threshold), pool.ids[i], day, pool, int(i), float(boosted[i]))
+            (
+                abs(float(scored.score[i]) - threshold),
+                pool.ids[i],
+                day,
+                pool,
+                int(i),
+                float(scored.score[i]),
+                bool(scored.passes[i]),
+            )
             for i in eligible
         ]
     near.sort(key=lambda item: (item[0], item[1]))
     chosen = sorted(near[:borderline], key=lambda item: (-item[5], item[1]))
-    for n, (_, paper_id, day, pool, i, score) in enumerate(chosen, start=1):
+    for n, (_, paper_id, day, pool, i, score, passes) in enumerate(chosen, start=1):
         pick = rank.make_pick(pool, i, score, profile)
         report.borderline.append(
             TrialResult(
@@ -294,7 +318,7 @@ def _replay(db, config: Config, name: str, days: int | None, borderline: int) ->
                 pool.titles[i],
                 pick.score,
                 pick.why.removeprefix(f"{topic.name}: "),  # the report is about this topic
-                bool(np.float32(score) >= np.float32(threshold)),
+                passes,
                 day.isoformat(),
             )
         )
