@@ -159,6 +159,7 @@ def fleet_send(
             for i in range(0, len(leftover), SEND_SHARD)
         ]
         _defer_and_wait(db, "send", more, tag, progress)
+    write_outbox_index(config, issue_date)
     after = ledger_store.count_by_state(db, issue_date)
     counts = {state: after[state] - before.get(state, 0) for state in after}
     return {
@@ -167,6 +168,17 @@ def fleet_send(
         **{f"new_{k}": v for k, v in counts.items() if v},
         "still_queued": after["queued"],
     }
+
+
+def write_outbox_index(config: Config, issue_date: date) -> None:
+    """The outbox's index page of the issue, once, after every send job wrote its files."""
+    if config.mail.backend != "outbox":
+        return
+    from digest.mail.outbox import write_index
+
+    day_dir = config.path(config.mail.outbox_dir) / issue_date.isoformat()
+    if day_dir.is_dir():
+        write_index(day_dir)
 
 
 FLEET_STAGES: dict[str, Callable[..., dict]] = {

@@ -82,13 +82,18 @@ def render_shard(run: str, issue_date: str, first_id: int, last_id: int) -> dict
         )
 
 
-@tasks.task(name="send_shard", queue="send", retry=RETRY)
-def send_shard(run: str, issue_date: str, delivery_ids: list[str]) -> dict:
-    """Send these ledger rows at most once each (claimed with FOR UPDATE SKIP LOCKED)."""
+@tasks.task(name="send_shard", queue="send", retry=RETRY, pass_context=True)
+def send_shard(
+    context: procrastinate.JobContext, run: str, issue_date: str, delivery_ids: list[str]
+) -> dict:
+    """Send these ledger rows at most once each (claimed with FOR UPDATE SKIP LOCKED), each
+    claim marked with this job's id."""
     from digest.workers.sharding import send_rows
 
+    job_id = context.job.id
+    assert job_id is not None  # a job being run has its row
     with _db() as db:
-        return send_rows(db, _config(), date.fromisoformat(issue_date), delivery_ids)
+        return send_rows(db, _config(), date.fromisoformat(issue_date), delivery_ids, job_id)
 
 
 @tasks.periodic(cron=STALLED_CHECK_CRON)
