@@ -35,9 +35,20 @@ def sample_feeds() -> list:
     return sorted(SAMPLES_DIR.glob("*.xml"))
 
 
+def _on_workers(config) -> dict | None:
+    """On PostgreSQL the demo's embed, plan, send and site steps are the workers' jobs, as in
+    `digest run` (start `digest worker` first); None on SQLite: all in this process."""
+    if not config.on_postgres:
+        return None
+    from digest.workers.stages import FLEET_STAGES
+
+    return FLEET_STAGES
+
+
 def run_demo(state, progress_factory: Callable) -> Iterator[str]:
     config, db = state.config, state.db
-    yield f"digest demo: working in {config.base_dir} (database {config.db_path})"
+    where = "PostgreSQL, steps run by `digest worker`" if config.on_postgres else config.db_path
+    yield f"digest demo: working in {config.base_dir} (database {where})"
     yield from _ingest_and_embed(config, db, progress_factory)
     yield from _topics_and_subscribers(config, db)
     yield from _picks(config, db)
@@ -53,6 +64,11 @@ def _ingest_and_embed(config, db, progress_factory) -> Iterator[str]:
             f"ingested {path.name}: {c.fetched} papers ({c.new} new, {c.updated} updated, "
             f"{c.unchanged} unchanged, {c.skipped} skipped) for {report.channel_date}"
         )
+    fleet = _on_workers(config)
+    if fleet:
+        counts = fleet["embed"](db, config, DEMO_ISSUE, None)
+        yield f"embedded {counts['papers']} papers in {counts['jobs']} worker jobs"
+        return
     with progress_factory("embedding") as advance:
         embedded = embed_missing(db, config.embedding, progress=advance)
     yield f"embedded {embedded.embedded} papers ({embedded.cached} were cached) with {embedded.model}"
@@ -90,11 +106,16 @@ def _picks(config, db) -> Iterator[str]:
     from digest.store.papers import get_papers
     from digest.store.subscribers import list_subscribers
 
-    report = plan_all(db, config, DEMO_ISSUE)
-    yield (
-        f"ranked {DEMO_ISSUE}: {report.planned} subscribers planned, {report.picks} picks, "
-        f"{report.topic_matches} curated topic matches"
-    )
+    fleet = _on_workers(config)
+    if fleet:
+        counts = fleet["plan"](db, config, DEMO_ISSUE, None)
+        yield f"ranked {DEMO_ISSUE}: {counts['due']} subscribers planned in {counts['jobs']} worker jobs"
+    else:
+        report = plan_all(db, config, DEMO_ISSUE)
+        yield (
+            f"ranked {DEMO_ISSUE}: {report.planned} subscribers planned, {report.picks} picks, "
+            f"{report.topic_matches} curated topic matches"
+        )
     for subscriber in list_subscribers(db, status="active"):
         plan = load_plan(db, subscriber.id, DEMO_ISSUE)
         if plan is None:
@@ -113,6 +134,11 @@ def _send(config, db) -> Iterator[str]:
     if config.mail.backend != "outbox":
         yield f"\nnot sending: the demo only writes to the outbox ([mail].backend is {config.mail.backend})"
         return
+    fleet = _on_workers(config)
+    if fleet:
+        counts = fleet["send"](db, config, DEMO_ISSUE, None, force=True)
+        yield f"\nemails for {DEMO_ISSUE}: {counts.get('new_sent', 0)} written to the outbox by the workers"
+        return
     report = send_issue(db, config, DEMO_ISSUE, force=True)
     yield (
         f"\nemails for {DEMO_ISSUE}: {report.sent} written to the outbox, "
@@ -128,10 +154,19 @@ def _send(config, db) -> Iterator[str]:
 def _site(config, db) -> Iterator[str]:
     from digest.site.build import build_site
 
-    report = build_site(db, config)
-    yield (
-        f"\narchive site: {report.pages} pages ({report.rendered} rendered, {report.reused} "
-        f"reused), {report.papers} papers, {report.authors} authors"
-    )
-    yield f"open the archive: {report.index_path}"
+    fleet = _on_workers(config)
+    if fleet:
+        counts = fleet["site"](db, config, DEMO_ISSUE, None)
+        yield (
+            f"\narchive site: {counts['pages']} pages ({counts['rendered']} rendered, "
+            f"{counts['pages_on_workers']} of them by the workers), {counts['papers']} papers"
+        )
+        yield f"open the archive: {counts['index_path']}"
+    else:
+        report = build_site(db, config)
+        yield (
+            f"\narchive site: {report.pages} pages ({report.rendered} rendered, {report.reused} "
+            f"reused), {report.papers} papers, {report.authors} authors"
+        )
+        yield f"open the archive: {report.index_path}"
     yield "serve it with the subscription app: digest serve"

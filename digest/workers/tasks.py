@@ -96,6 +96,20 @@ def send_shard(
         return send_rows(db, _config(), date.fromisoformat(issue_date), delivery_ids, job_id)
 
 
+@tasks.task(name="site_pages", queue="site", retry=RETRY)
+def site_pages(
+    run: str, root: str, paper_ids: list[str] | None = None, author_ids: list[int] | None = None
+) -> dict:
+    """Render a range of the archive's paper (or author) pages into the build tree at `root`."""
+    from pathlib import Path
+
+    from digest.site.shares import render_share
+
+    with _db() as db:
+        written = render_share(db, _config(), run, Path(root), paper_ids or [], author_ids or [])
+    return {"written": written}
+
+
 @tasks.periodic(cron=STALLED_CHECK_CRON)
 @tasks.task(name="retry_stalled", queue="maintenance", pass_context=True)
 async def retry_stalled(context: procrastinate.JobContext, timestamp: int) -> int:
