@@ -576,6 +576,7 @@ def main() -> None:
     if args.child:
         child_main(*args.child)
         return
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the server and cleans up
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     work = Path(tempfile.mkdtemp(prefix="digest-scale-out-"))
@@ -585,6 +586,10 @@ def main() -> None:
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def run_all(args, work: Path, server: Server) -> None:
