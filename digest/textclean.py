@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# \'e  \"{o}  \`a  \^o  \~n  \c{c}  \v{s}  \u{a}  \H{o}  \k{a}  \.{z}  \={a}  \r{a}
+# \'e  \"{o}  \`a  \^o  \~n  \c{c}  \v{s}  \u{a}  \H{o}  \k{a}  \.{z}  \={a}  \r{a}  \d{o}  \b{a}
 _ACCENTS = {
     "'": "\u0301",
     "`": "\u0300",
@@ -20,9 +20,11 @@ _ACCENTS = {
     "c": "\u0327",
     "k": "\u0328",
     "r": "\u030a",
+    "d": "\u0323",  # dot below: Tolúl\d{o}pé -> Tolúlọpé
+    "b": "\u0331",  # macron below
 }
 _ACCENT_RE = re.compile(
-    r"""\\(?P<cmd>['`^"~=.]|[uvHckr](?=[{\s]))\s*(?:\{\s*(?P<braced>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))"""
+    r"""\\(?P<cmd>['`^"~=.]|[uvHckrdb](?=[{\s]))\s*(?:\{\s*(?P<braced>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))"""
 )
 _LETTERS = {
     r"\o": "ø",

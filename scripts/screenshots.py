@@ -1,8 +1,8 @@
 """Screenshots for the README, taken from what `digest demo` made (real recorded papers).
 
-Usage: run `digest demo` and `digest preview ada@example.org --date 2025-08-20 --out DIR`
-in a directory, then: python scripts/screenshots.py DEMO_DIR PREVIEW_HTML
-Writes docs/img/readme-email.png, readme-home.png, readme-paper.png.
+Usage: run `digest demo` in a directory (it writes ada's latest email as a preview, the path is
+in its last lines), then: python scripts/screenshots.py DEMO_DIR PREVIEW_HTML
+Writes docs/img/readme-email.png, readme-home.png, readme-paper.png, readme-search.png.
 """
 
 from __future__ import annotations
@@ -36,12 +36,23 @@ def main(demo_dir: Path, preview_html: Path) -> None:
         page = browser.new_page(viewport={"width": 1200, "height": 1100})
         page.goto(f"{base}/index.html")
         page.screenshot(path=str(OUT / "readme-home.png"))
-        page.goto(f"{base}/papers/2508.13167.html")
+        page.goto(f"{base}/papers/2510.06870.html")  # maths in its title and abstract
         page.screenshot(path=str(OUT / "readme-paper.png"))
+        page.goto(f"{base}/search.html?q=robot+manipulation")
+        page.wait_for_selector("#search-list li")
+        page.screenshot(path=str(OUT / "readme-search.png"))
         browser.close()
     server.shutdown()
     print(
-        "\n".join(str(OUT / n) for n in ("readme-email.png", "readme-home.png", "readme-paper.png"))
+        "\n".join(
+            str(OUT / n)
+            for n in (
+                "readme-email.png",
+                "readme-home.png",
+                "readme-paper.png",
+                "readme-search.png",
+            )
+        )
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -229,18 +230,48 @@ def test_argument_not_utf8_is_one_line(tmp_path):
 
 
 def test_demo_in_a_fresh_directory(tmp_path):
-    proc = digest("demo", cwd=tmp_path, check=True)
+    """The demo on the recorded feed and the last day of the real week (`--days 1`: the whole
+    week embeds 1,288 papers, too long for a test; the README gives its time): every day is
+    planned and sent in order, the home page is the latest real day, the last lines say where
+    to look, and a re-run neither resends nor claims "0 picks" before listing some."""
+    proc = digest("demo", "--days", "1", cwd=tmp_path, check=True)
     out = proc.stdout
     assert "ingested cs.AI-2025-08-20.atom.xml: 86 papers" in out
+    assert "ingested listings/2025-10-10.jsonl: 278 papers" in out
+    assert "2025-08-20 Wed: 2 planned" in out and "2025-10-10 Fri: 3 planned" in out
+    assert "added sample subscriber grace@example.org (weekly, Fridays" in out
+    assert "the picks of 2025-10-10, the latest day" in out
     assert "ada@example.org:" in out and "why: " in out
-    assert "3 written to the outbox" in out
     index = tmp_path / "data" / "site" / "index.html"
     assert f"open the archive: {index}" in out and index.is_file()
-    emails = list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))
-    assert len(emails) == 3
-    again = digest("demo", cwd=tmp_path, check=True).stdout
-    assert "0 written to the outbox, 3 already sent earlier" in again
-    assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 3
+    assert "Daily papers · Oct 10, 2025" in index.read_text(encoding="utf-8")
+    preview = tmp_path / "data" / "outbox" / "preview" / "2025-10-10-subscriber-1.html"
+    assert f"see ada@example.org's email of 2025-10-10 in a browser: {preview}" in out
+    assert preview.is_file() and "digest preview ada@example.org" in out
+    assert len(list((tmp_path / "data" / "outbox" / "2025-08-20").glob("*.eml"))) == 2
+    assert len(list((tmp_path / "data" / "outbox" / "2025-10-10").glob("*.eml"))) == 3
+    titles = [line for line in out.splitlines() if re.match(r"\s+\d+\. ", line)]
+    assert titles and all(len(line) <= 6 + 88 for line in titles)  # cut at a word, with "…"
+    again = digest("demo", "--days", "1", cwd=tmp_path, check=True).stdout
+    assert (
+        "2025-10-10 Fri: 3 issues planned by an earlier run (kept); 0 emails written, "
+        "3 sent earlier" in again
+    )
+    assert not re.search(r"\b0 picks", again)
+    assert len(list((tmp_path / "data" / "outbox" / "2025-10-10").glob("*.eml"))) == 3
+
+
+def test_demo_titles_are_cut_at_a_word():
+    from digest.ops.demo import cut_title
+
+    title = (
+        "Enabling Personalized Long-term Interactions in LLM-based Agents through "
+        "Persistent Memory and User Profiles"
+    )
+    cut = cut_title(title)
+    assert cut.endswith("…") and len(cut) <= 88
+    assert title.startswith(cut[:-1]) and title[len(cut) - 1] == " "
+    assert cut_title("Short title") == "Short title"
 
 
 def test_a_stale_run_says_why_and_when_to_retry(feed_config):

@@ -231,7 +231,15 @@ def test_picks_command_shows_reasons(sample_db, sample_config, make_config):
     planning.save_plan(sample_db, plan_for(sample_db, sample_config, sub))
     _, path = make_config()
     runner = CliRunner()
-    shown = runner.invoke(app, ["--config", str(path), "picks", " READER@example.org"])
+    # the default day is the latest announcement day (2026-09-24 in the samples), as in every
+    # command: not planned for this reader, so it says which issue is and how to see it
+    latest = runner.invoke(app, ["--config", str(path), "picks", "reader@example.org"])
+    assert latest.exit_code == 0, latest.output
+    assert "no planned issue for reader@example.org on 2026-09-24" in latest.stdout
+    assert "digest picks reader@example.org --date 2025-08-20" in latest.stdout
+    shown = runner.invoke(
+        app, ["--config", str(path), "picks", " READER@example.org", "--date", "2025-08-20"]
+    )
     assert shown.exit_code == 0, shown.output
     assert "Speech: mentions “speech”" in shown.stdout and "issue 2025-08-20" in shown.stdout
     assert "reader@example.org: issue" in shown.stdout  # the stored address, not as typed

@@ -78,7 +78,9 @@ def test_fetch_hf_daily_against_a_loopback_server(httpserver):
     assert parse_hf_daily(raw)[0].upvotes == 7
 
 
-def test_trending_orders_by_likes_clicks_matches_and_upvotes(sample_db, sample_config, httpserver):
+def test_trending_orders_by_likes_clicks_and_upvotes_never_topic_matches(
+    sample_db, sample_config, httpserver
+):
     a = add_subscriber(sample_db, "a@example.org", status="active")
     b = add_subscriber(sample_db, "b@example.org", status="active")
     for sub in (a, b):
@@ -93,8 +95,10 @@ def test_trending_orders_by_likes_clicks_matches_and_upvotes(sample_db, sample_c
     top = trending.trending(sample_db, DAY, period="day", limit=5)
     assert top[0].paper_id == "2508.13161" and top[0].likes == 2
     speech = next(t for t in top if t.paper_id == "2508.13358")
-    assert speech.clicks == 2 and speech.matches == 1
+    assert speech.clicks == 2 and speech.score == 2.0  # its topic match adds nothing
     assert "2508.13174" not in [t.paper_id for t in top]  # only a dislike: not trending
+    # papers that only matched curated topics are not trending: nobody read them
+    assert {t.paper_id for t in top} == {"2508.13161", "2508.13358"}
     assert trending.trending(sample_db, date(2025, 8, 21), period="day") == []
     week = trending.trending(sample_db, date(2025, 8, 24), period="week")
     assert week[0].paper_id == "2508.13161"
@@ -126,7 +130,8 @@ def test_trending_cli_json(sample_db, make_config):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert rows[0]["paper_id"] == "2508.13161" and rows[0]["likes"] == 1
-    assert {"score", "clicks", "matches", "hf_upvotes"} <= set(rows[0])
+    assert {"score", "likes", "clicks", "hf_upvotes"} <= set(rows[0])
+    assert "matches" not in rows[0]  # topic overlap is not a trending signal
 
 
 def test_period_bounds():
@@ -191,3 +196,16 @@ def test_trending_cli_far_dates_and_bad_limits_exit_cleanly(sample_db, make_conf
         assert (code, json.loads(out), err) == (0, [], "")
     code, out, err = run_cli_in_process(path, capsys, "trending", "--limit", "0")
     assert code == 2 and out == "" and "--limit must be at least 1" in err
+
+
+def test_the_email_has_no_trending_section_until_a_reader_shows_interest(sample_db, sample_config):
+    """Papers that matched curated topics are not "Trending today": with no like or click
+    the issue's trending list is empty (the email leaves the section out)."""
+    from digest.mail.sending import trending_papers
+
+    add_topic(sample_db, Topic(name="Agents", kind="curated", keywords=("agent", "agents")))
+    assert planning.match_curated_topics(sample_db, sample_config, DAY) > 0
+    assert trending_papers(sample_db, DAY) == []
+    reader = add_subscriber(sample_db, "r@example.org", status="active")
+    add_feedback(sample_db, reader.id, "2508.13174", "like")
+    assert [p.id for p in trending_papers(sample_db, DAY)] == ["2508.13174"]

@@ -34,16 +34,22 @@ DateOption = Annotated[
     typer.Option(
         "--date",
         "-d",
-        help="Issue date, YYYY-MM-DD (default: arXiv's newest listing, today in New York).",
+        help="Issue date, YYYY-MM-DD (default: the latest announcement day stored).",
     ),
 ]
 
 
 def _issue_date(value: str | None) -> date:
+    """--date, else the latest announcement day with papers (what `preview`, `picks` and the
+    site call the latest day), else arXiv's newest listing date (today in New York)."""
     if value is None:
         from digest.pipeline import default_issue_date
+        from digest.store.days import latest_announcement_day
 
-        return default_issue_date(state.config)
+        newest = default_issue_date(state.config)
+        # a wrong directory has no database: make none there (the command then says so)
+        stored = latest_announcement_day(state.db) if state.config.db_path.exists() else None
+        return stored if stored is not None and stored <= newest else newest
     return parse_date_option(value)  # type: ignore[return-value]
 
 

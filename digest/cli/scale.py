@@ -30,8 +30,9 @@ def worker(
 ) -> None:
     """Run the day's jobs (embedding, planning, rendering and sending) on PostgreSQL.
 
-    Start any number, on any machines, against the same [database].url; `digest run` splits its
-    stages into jobs for them and waits. Ctrl-C or SIGTERM stops it after the job under way.
+    Start any number, on any machines, against the same \\[database].url.
+    `digest run` splits its stages into jobs for them and waits for them.
+    Ctrl-C or SIGTERM stops it after the job under way.
     """
     import logging
 
@@ -52,8 +53,8 @@ def migrate_db(
 ) -> None:
     """Copy this SQLite database into an empty PostgreSQL database, then check it.
 
-    Every table is copied in batches; row counts and a checksum per table are compared at the
-    end (exit 1 if any differs). The SQLite file is only read; a target holding rows is refused.
+    Every table is copied in batches, then row counts and a checksum per table are compared.
+    Exit 1 if any differs. The SQLite file is only read; a target holding rows is refused.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 

@@ -94,8 +94,9 @@ def schedule(
 ) -> None:
     """Run the scheduler (one long-lived process) that starts `digest run` at \\[schedule].cron.
 
-    On SQLite it refuses to start when another scheduler holds the lock. On PostgreSQL run one
-    on several machines: one leads, the others wait and take over when it dies. Ctrl-C stops it.
+    On SQLite it refuses to start when another scheduler holds the lock.
+    On PostgreSQL run one on several machines: one leads, the others wait and take over.
+    Ctrl-C stops it.
     """
     import logging
 

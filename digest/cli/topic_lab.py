@@ -16,12 +16,21 @@ from digest.cli.topics import topics_app
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON only.")]
 TrendingDate = Annotated[
     str | None,
-    typer.Option("--date", help="Day to look at, YYYY-MM-DD (default: today)."),
+    typer.Option(
+        "--date", help="Day to look at, YYYY-MM-DD (default: the latest announcement day)."
+    ),
 ]
 IssueDate = Annotated[
     str | None,
-    typer.Option("--date", help="Issue date, YYYY-MM-DD (default: the latest planned issue)."),
+    typer.Option("--date", help="Issue date, YYYY-MM-DD (default: the latest announcement day)."),
 ]
+
+
+def _latest_day() -> date | None:
+    """The day "latest" means in every command: the newest announcement day with papers."""
+    from digest.store.days import latest_announcement_day
+
+    return latest_announcement_day(stored_db())
 
 
 def _results_table(results, title: str, by_day: bool = False) -> Table:
@@ -199,29 +208,32 @@ def trending_cmd(
     limit: Annotated[int, typer.Option("--limit", help="How many papers to show.")] = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """Papers the community is interested in: likes, clicks, topic matches, HF upvotes."""
+    """Papers readers are interested in: likes and clicks (one person once), HF upvotes."""
     from digest.errors import UsageError
     from digest.rank.trending import trending
 
     if week and month:
         raise UsageError("choose one of --week and --month")
     period = "week" if week else "month" if month else "day"
-    items = trending(
-        stored_db(), parse_date_option(day) or date.today(), period=period, limit=limit
-    )
+    when = parse_date_option(day) or _latest_day() or date.today()
+    items = trending(stored_db(), when, period=period, limit=limit)
     if as_json:
         print_json([dataclasses.asdict(t) for t in items])
         return
     if not items:
-        console.print(f"nothing trending for that {period} yet")
+        console.print(
+            f"nothing is trending for the {period} of {when} yet: no reader has liked or "
+            "clicked one of its papers"
+        )
         return
-    table = Table("score", "likes", "clicks", "topics", "HF", "id", "title")
+    table = Table(
+        "score", "likes", "clicks", "HF upvotes", "id", "title", title=f"{period} of {when}"
+    )
     for t in items:
         table.add_row(
             f"{t.score:.1f}",
             str(t.likes),
             str(t.clicks),
-            str(t.matches),
             str(t.hf_upvotes),
             escape(t.paper_id),
             escape(t.title),
@@ -238,9 +250,10 @@ def picks(
     from digest.rank.planning import picks_for_email
     from digest.subscribers.manage import require_subscriber
 
-    issue = parse_date_option(day)
-    plan, titles = picks_for_email(stored_db(), email, issue)
-    email = require_subscriber(stored_db(), email).email  # as stored, not as typed
+    issue = parse_date_option(day) or _latest_day()
+    plan, titles = picks_for_email(stored_db(), email, issue) if issue else (None, {})
+    subscriber = require_subscriber(stored_db(), email)
+    email = subscriber.email  # as stored, not as typed
     if as_json:
         print_json(
             None
@@ -257,15 +270,20 @@ def picks(
         )
         return
     if plan is None:
+        from digest.store.ranking import latest_plan_date
+
         when = f" on {issue}" if issue else " yet"
-        console.print(
-            f"no planned issue for {escape(email)}{when} (`digest run` plans each issue; "
-            "`digest preview` shows what one would hold)"
+        last = latest_plan_date(stored_db(), subscriber.id)
+        hint = (
+            f"their latest planned issue is {last}: `digest picks {email} --date {last}`"
+            if last and last != issue
+            else "`digest run` plans each issue; `digest preview` shows what one would hold"
         )
+        console.print(f"no planned issue for {escape(email)}{when} ({escape(hint)})")
         return
     console.print(
         f"{escape(email)}: issue {plan.issue_date}, {len(plan.picks)} picks "
-        f"from {plan.candidates} candidates"
+        f"from {plan.candidates} candidates (scores: this reader's ranking scores)"
     )
     if not plan.picks:
         console.print("  nothing cleared the thresholds for this issue")

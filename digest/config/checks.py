@@ -6,6 +6,7 @@ Each error names the file, the key and what was expected (`ConfigError`, exit 2 
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -223,8 +224,9 @@ def validate(config: Config) -> None:
     src = config.source
     if not config.database.path.strip():
         raise ConfigError(f"{src}: [database].path must not be empty")
-    url = config.database_url
-    if not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+    # the URL as given: the SQLite default is built from [database].path, checked below
+    url = (os.environ.get("DIGEST_DATABASE_URL") or config.database.url).strip()
+    if url and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError(
             f"{src}: [database].url (or DIGEST_DATABASE_URL) {url.split('@')[-1]!r} is neither "
             "sqlite:///PATH nor postgresql://user@host/db"

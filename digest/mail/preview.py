@@ -24,14 +24,15 @@ class PreviewFiles:
 
 
 def latest_issue_date(db) -> date:
-    from digest.store.papers import announcement_dates
+    """The latest announcement day with papers: what every command means by "the latest day"."""
+    from digest.store.days import latest_announcement_day
 
-    days = announcement_dates(db)
-    if not days:
+    day = latest_announcement_day(db)
+    if day is None:
         raise UsageError(
             "no announcements in the database yet: run `digest fetch` first (or pass --date)"
         )
-    return days[-1]
+    return day
 
 
 def _plan(db, config: Config, subscriber, issue_date: date):

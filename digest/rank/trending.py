@@ -1,9 +1,10 @@
 """Trending papers: what the community is interested in, per day, week or month.
 
-Signals: likes and clicks across all subscribers (each person counts once per paper; clicks
-are those `feedback.counted_clicks` keeps, so a mail scanner's are left out, as they are for
-the personal model), how many curated topics matched the paper, and optionally Hugging Face
-Daily Papers upvotes.
+Signals, all from people: likes and clicks across all subscribers (each person counts once per
+paper; clicks are those `feedback.counted_clicks` keeps, so a mail scanner's are left out, as
+they are for the personal model), and optionally Hugging Face Daily Papers upvotes. How many
+curated topics matched a paper is not a signal: that is the archive's own opinion, and it put
+papers nobody had read at the top. No signal, no trending list.
 A week is the ISO week (Monday to Sunday) containing the day; a month is its calendar month.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from digest.config import Config
@@ -23,7 +24,6 @@ PERIODS = ("day", "week", "month")
 LIKE_WEIGHT = 3.0
 CLICK_WEIGHT = 1.0
 DISLIKE_WEIGHT = 1.0
-MATCH_WEIGHT = 1.0
 UPVOTE_WEIGHT = 2.0  # times log2(1 + upvotes)
 
 
@@ -33,7 +33,6 @@ class TrendingPaper:
     score: float
     likes: int = 0
     clicks: int = 0
-    matches: int = 0  # curated topics it matched
     hf_upvotes: int = 0
     title: str = ""
 
@@ -53,12 +52,11 @@ def period_bounds(day: date, period: str) -> tuple[date, date]:
     raise UsageError(f"unknown trending period {period!r} (use one of {', '.join(PERIODS)})")
 
 
-def _score(likes: int, clicks: int, dislikes: int, matches: int, upvotes: int) -> float:
+def _score(likes: int, clicks: int, dislikes: int, upvotes: int) -> float:
     return (
         LIKE_WEIGHT * likes
         + CLICK_WEIGHT * clicks
         - DISLIKE_WEIGHT * dislikes
-        + MATCH_WEIGHT * matches
         + UPVOTE_WEIGHT * math.log2(1 + max(upvotes, 0))
     )
 
@@ -75,30 +73,18 @@ def trending(db, day: date, period: str = "day", limit: int = 20) -> list[Trendi
     if not paper_ids:
         return []
     feedback = feedback_counts(db, paper_ids)
-    matches = rank_store.topic_match_counts(db, since, until)
     upvotes = rank_store.hf_upvotes(db, paper_ids)
-    titles = rank_store.paper_text_rows(db, paper_ids)
     found = []
     for pid in paper_ids:
         counts = feedback.get(pid, {})
         likes, clicks = counts.get("like", 0), counts.get("click", 0)
-        score = _score(
-            likes, clicks, counts.get("dislike", 0), matches.get(pid, 0), upvotes.get(pid, 0)
-        )
+        score = _score(likes, clicks, counts.get("dislike", 0), upvotes.get(pid, 0))
         if score > 0:
-            found.append(
-                TrendingPaper(
-                    pid,
-                    round(score, 3),
-                    likes,
-                    clicks,
-                    matches.get(pid, 0),
-                    upvotes.get(pid, 0),
-                    titles.get(pid, {}).get("title", ""),
-                )
-            )
+            found.append(TrendingPaper(pid, round(score, 3), likes, clicks, upvotes.get(pid, 0)))
     found.sort(key=lambda t: (-t.score, t.paper_id))
-    return found[:limit]
+    found = found[:limit]
+    titles = rank_store.paper_text_rows(db, [t.paper_id for t in found])
+    return [replace(t, title=titles.get(t.paper_id, {}).get("title", "")) for t in found]
 
 
 def interest_counts(db, paper_ids: Sequence[str], day: date) -> dict[str, float]:
@@ -106,7 +92,6 @@ def interest_counts(db, paper_ids: Sequence[str], day: date) -> dict[str, float]
     if not paper_ids:
         return {}
     feedback = feedback_counts(db, paper_ids)
-    matches = rank_store.topic_match_counts(db, day - timedelta(days=30), day)
     upvotes = rank_store.hf_upvotes(db, paper_ids)
     out = {}
     for pid in paper_ids:
@@ -115,7 +100,6 @@ def interest_counts(db, paper_ids: Sequence[str], day: date) -> dict[str, float]
             counts.get("like", 0),
             counts.get("click", 0),
             counts.get("dislike", 0),
-            matches.get(pid, 0),
             upvotes.get(pid, 0),
         )
         if score > 0:

@@ -18,7 +18,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import DigestError
 from digest.paths import PACKAGE_DIR, TEMPLATES_DIR
-from digest.site import affected, feeds, pages, profiles, search, trees, write
+from digest.site import affected, day_pages, feeds, pages, profiles, search, trees, write
 from digest.site.gather import SiteData, gather
 from digest.site.jobs import PageJob
 from digest.site.pagefind_service import bundle_is_whole
@@ -125,7 +125,7 @@ def plan_pages(
     stored = site_store.paper_state(db)
     changes = affected.paper_changes(stored, keys, data, build_id, tree_build)
     jobs = [
-        *pages.day_jobs(db, data, site, salt, trend, keys),
+        *day_pages.day_jobs(db, data, site, salt, trend, keys),
         *pages.period_jobs(data, site, salt, trend, keys),
         pages.archive_job(data, site, salt),
         *pages.topic_jobs(data, site, salt, keys),

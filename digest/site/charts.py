@@ -6,7 +6,7 @@ Pure functions: counts in, rectangles/polylines out. No JavaScript, no CDN.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from digest.site.gather import SiteData
 from digest.site.trending_view import week_start
@@ -127,9 +127,31 @@ def papers_per_day(data: SiteData, days: int = 90) -> dict:
     }
 
 
+def calendar_weeks(days: list[date]) -> list[date]:
+    """Every ISO week's Monday from the first announcement day's week to the last one's."""
+    if not days:
+        return []
+    first, last = week_start(days[0]), week_start(days[-1])
+    return [first + timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
+def _segments(points: list[dict | None]) -> list[list[dict]]:
+    """Runs of consecutive points: a week without any announcement day breaks the line."""
+    runs: list[list[dict]] = [[]]
+    for point in points:
+        if point is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append(point)
+    return [run for run in runs if run]
+
+
 def matches_per_topic(data: SiteData) -> dict:
-    """One line per curated topic: matched papers per week."""
-    weeks = sorted({week_start(d) for d in data.days})
+    """One line per curated topic: matched papers per calendar week. Weeks the archive has
+    no announcement day for are gaps in the line (not a zero, not a line across them)."""
+    weeks = calendar_weeks(data.days)
+    listed = {week_start(d) for d in data.days}
     counts: dict[int, Counter[date]] = defaultdict(Counter)
     for topic_id, matches in data.matches_by_topic.items():
         for match in matches:
@@ -140,29 +162,31 @@ def matches_per_topic(data: SiteData) -> dict:
     top = _nice_max(max((n for t in topics for n in counts[t.id].values()), default=1))
     plot_w, plot_h = WIDTH - PAD_LEFT - 8, HEIGHT - PAD_TOP - PAD_BOTTOM
     step = plot_w / max(1, len(weeks) - 1)
+    xs = [PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2) for i in range(len(weeks))]
     lines = []
     for s, topic in enumerate(topics):
-        points = []
-        for i, monday in enumerate(weeks):
-            x = PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2)
-            y = PAD_TOP + plot_h - plot_h * counts[topic.id][monday] / top
+        points: list[dict | None] = []
+        for x, monday in zip(xs, weeks, strict=True):
+            if monday not in listed:
+                points.append(None)
+                continue
+            n = counts[topic.id][monday]
             points.append(
                 {
                     "x": round(x, 1),
-                    "y": round(y, 1),
-                    "label": f"{topic.name}, week of {monday.isoformat()}: "
-                    f"{counts[topic.id][monday]}",
+                    "y": round(PAD_TOP + plot_h - plot_h * n / top, 1),
+                    "label": f"{topic.name}, week of {monday.isoformat()}: {n}",
                 }
             )
+        runs = _segments(points)
         lines.append(
             {
                 "name": topic.name,
                 "series": s,
-                "points": points,
-                "path": " ".join(f"{p['x']},{p['y']}" for p in points),
+                "points": [p for run in runs for p in run],
+                "paths": [" ".join(f"{p['x']},{p['y']}" for p in run) for run in runs],
             }
         )
-    xs = [PAD_LEFT + (i * step if len(weeks) > 1 else plot_w / 2) for i in range(len(weeks))]
     labels = date_labels(weeks, xs, len(weeks) // 6)
     return {
         "width": WIDTH,
@@ -175,6 +199,7 @@ def matches_per_topic(data: SiteData) -> dict:
         "right": WIDTH - 8,
         "legend": [{"name": t.name, "series": i} for i, t in enumerate(topics)],
         "span": span_text(weeks),
+        "gaps": len(weeks) - len(listed),
         "empty": not lines,
     }
 

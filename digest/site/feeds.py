@@ -15,6 +15,8 @@ from digest.mail import links
 from digest.site import views
 from digest.site.gather import SiteData
 from digest.site.jobs import PageJob, depth_root, fingerprint
+from digest.site.texmath import tex_plain
+from digest.site.trending_view import top_papers
 from digest.textclean import strip_invisible
 
 FEED_DAYS = 7
@@ -46,11 +48,11 @@ def _entry(
     page = _absolute(site, links.paper_path(paper_id), feed_path)
     return {
         "id": links.arxiv_abs_url(paper_id) if paper.is_arxiv else f"urn:digest:paper:{paper_id}",
-        "title": _xml_text(paper.title),
+        "title": _xml_text(tex_plain(paper.title)),
         "link": page
         if page.startswith("http") or not paper.is_arxiv
         else links.arxiv_abs_url(paper_id),
-        "summary": _xml_text(paper.abstract),
+        "summary": _xml_text(tex_plain(paper.abstract)),
         "authors": [n for n in map(_xml_text, paper.author_names[:20]) if n.strip()],
         "categories": [t for t in map(_xml_text, topics or paper.categories[:4]) if t.strip()],
         "day": day.isoformat(),
@@ -94,7 +96,7 @@ def feed_jobs(data: SiteData, site: dict, salt: str, trend) -> list[PageJob]:
     by_id = data.topics_by_id
     entries: list[dict] = []
     for day in reversed(data.days[-FEED_DAYS:]):
-        chosen = [r.paper_id for r in trend("day", day, FEED_PER_DAY)]
+        chosen = [r.paper_id for r in top_papers(trend, data, "day", day, FEED_PER_DAY)]
         for topic_id, matches in data.matches_by_topic.items():
             chosen += [m.paper_id for m in matches if m.day == day and topic_id in by_id]
         for paper_id in dict.fromkeys(chosen):

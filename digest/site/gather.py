@@ -87,6 +87,14 @@ class SiteData:
         }
 
     @cached_property
+    def latest_day(self) -> date | None:
+        """The home page's day, as every command means "the latest day": the newest
+        announcement day that listed new or cross-listed papers (store.days.
+        latest_announcement_day; a day of only replacements is not it)."""
+        listed = [day for day in self.days if self.new_listed.get(day)]
+        return listed[-1] if listed else (self.days[-1] if self.days else None)
+
+    @cached_property
     def match_summary(self) -> dict[str, tuple[int, float]]:
         """paper id -> (curated topics matched, best score), for papers with any match."""
         return {

@@ -6,159 +6,19 @@ Each function returns PageJobs; contexts are plain dicts (see views.py) so they 
 from __future__ import annotations
 
 import calendar
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date
 
 from digest.mail import links
 from digest.site import views
 from digest.site.gather import SiteData
-from digest.site.jobs import PageJob, depth_root, fingerprint, render, template_job
-from digest.site.trending_view import Ranked, week_start
+from digest.site.jobs import PageJob, fingerprint, render, template_job
+from digest.site.trending_view import Ranked, most_matched, week_start
+from digest.site.views import page_base as _base
 
-DAY_TRENDING = 10
 PERIOD_TRENDING = 30
-TOPIC_CARDS_ON_DAY = 8
 TOPIC_CARD_DAYS = 10
 TOPIC_ROW_DAYS = 60  # older days are listed as links with counts (a topic page stays small)
-
-
-def _base(site: dict, path: str, title: str, active: str) -> dict:
-    return {
-        "site": site,
-        "root": depth_root(path),
-        "page_title": title,
-        "active": active,
-        "page_path": path,
-    }
-
-
-def _type_groups(data: SiteData, day: date) -> list[dict]:
-    grouped: dict[str, list[dict]] = defaultdict(list)
-    for paper_id, announce_type in data.listings.get(day, []):
-        if paper_id in data.papers:
-            grouped[announce_type].append(views.row(data, paper_id, announce_type))
-    order = ["new", "cross", "replace", "replace-cross"]
-    kinds = sorted(grouped, key=lambda k: (order.index(k) if k in order else 9, k))
-    return [{"label": views.TYPE_LABELS.get(k, k), "kind": k, "rows": grouped[k]} for k in kinds]
-
-
-def _topic_sections(data: SiteData, day: date, limit: int | None) -> list[dict]:
-    sections = []
-    for topic in data.topics:
-        matched = sorted(
-            data.matches_by_topic_day.get((topic.id, day), []), key=lambda m: (-m.score, m.paper_id)
-        )
-        if not matched:
-            continue
-        shown = matched if limit is None else matched[:limit]
-        sections.append(
-            {
-                "name": topic.name,
-                "url": links.topic_path(topic.slug),
-                "feed": f"topics/{topic.slug}.xml",
-                "total": len(matched),
-                "cards": [views.card(data, m.paper_id, day=day) for m in shown],
-            }
-        )
-    return sections
-
-
-def day_context(
-    data: SiteData, site: dict, day: date, trending: list[Ranked], path: str, *, home: bool
-) -> dict:
-    listed = data.listings.get(day, [])
-    counts = Counter(t for _, t in listed)
-    return _base(
-        site,
-        path,
-        site["title"] if home else f"Papers of {views.day_label(day)}",
-        "home" if home else "archive",
-    ) | {
-        "home": home,
-        "day_iso": day.isoformat(),
-        "day_label": views.day_label(day),
-        "day_url": links.day_path(day),
-        "nav": views.nav_for_day(data, day),
-        "counts": {
-            "total": len(listed),
-            "new": counts.get("new", 0),
-            "cross": counts.get("cross", 0),
-            "replace": counts.get("replace", 0) + counts.get("replace-cross", 0),
-        },
-        "trending": [views.card(data, r.paper_id, day=day, likes=r.likes) for r in trending],
-        "topic_sections": _topic_sections(data, day, TOPIC_CARDS_ON_DAY if home else None),
-        "groups": [] if home else _type_groups(data, day),
-        "topics": [{"id": t.id, "name": t.name} for t in data.topics],
-    }
-
-
-def _day_job(
-    data: SiteData,
-    site: dict,
-    salt: str,
-    day: date,
-    trending: list[Ranked],
-    path: str,
-    keys: dict[str, str],
-    *,
-    home: bool,
-) -> PageJob:
-    """Fingerprinted from compact inputs (listing, matches, neighbours' days); the context is
-    only built when the page must be rendered."""
-    listed = [(pid, kind, keys.get(pid)) for pid, kind in data.listings.get(day, [])]
-    matched = [
-        (t.id, m.paper_id, m.score)
-        for t in data.topics
-        for m in data.matches_by_topic_day.get((t.id, day), [])
-    ]
-    key = fingerprint(
-        salt, "day", path, home, day, views.nav_for_day(data, day), listed, matched, trending
-    )
-    template = "site/home.html.j2" if home else "site/day.html.j2"
-    return PageJob(
-        path,
-        key,
-        lambda: render(template, **day_context(data, site, day, trending, path, home=home)),
-    )
-
-
-def day_jobs(
-    db, data: SiteData, site: dict, salt: str, trend, keys: dict[str, str]
-) -> list[PageJob]:
-    jobs = [
-        _day_job(
-            data,
-            site,
-            salt,
-            day,
-            trend("day", day, DAY_TRENDING),
-            links.day_path(day),
-            keys,
-            home=False,
-        )
-        for day in data.days
-    ]
-    if data.days:
-        latest = data.days[-1]
-        jobs.append(
-            _day_job(
-                data,
-                site,
-                salt,
-                latest,
-                trend("day", latest, DAY_TRENDING),
-                "index.html",
-                keys,
-                home=True,
-            )
-        )
-        return jobs
-    context = _base(site, "index.html", site["title"], "home") | {
-        "home": True,
-        "empty": True,
-        "topics": [],
-    }
-    return [template_job(salt, "index.html", "site/home.html.j2", context)]
 
 
 def _period_context(
@@ -183,7 +43,9 @@ def _period_context(
             }
             for d in days
         ],
-        "trending": [views.card(data, r.paper_id, likes=r.likes) for r in trending],
+        "trending": [views.card(data, r.paper_id, signals=r) for r in trending],
+        # no reader signal in the period: its papers that matched the most topics, so labelled
+        "by_topics": not any(r.likes or r.clicks or r.upvotes for r in trending),
         "prev": prev,
         "next": nxt,
     }
@@ -209,7 +71,7 @@ def _period_job(
         path,
         title,
         [(d, len(data.listings.get(d, ()))) for d in days],
-        [(r.paper_id, r.likes, keys.get(r.paper_id)) for r in trending],
+        [(r, keys.get(r.paper_id)) for r in trending],
         prev,
         nxt,
     )
@@ -238,7 +100,9 @@ def period_jobs(
             link(weeks[i - 1]) if i > 0 else None,
             link(weeks[i + 1]) if i + 1 < len(weeks) else None,
         )
-        trending = trend("week", days[0], PERIOD_TRENDING)
+        trending = trend("week", days[0], PERIOD_TRENDING) or most_matched(
+            data, "week", days[0], PERIOD_TRENDING
+        )
         path, title = links.week_path(year, week), f"Week {week}, {year}"
         jobs.append(_period_job(data, site, salt, keys, path, title, days, trending, around))
     months = sorted({(d.year, d.month) for d in data.days})
@@ -252,7 +116,9 @@ def period_jobs(
             mlink(months[i - 1]) if i > 0 else None,
             mlink(months[i + 1]) if i + 1 < len(months) else None,
         )
-        trending = trend("month", days[0], PERIOD_TRENDING)
+        trending = trend("month", days[0], PERIOD_TRENDING) or most_matched(
+            data, "month", days[0], PERIOD_TRENDING
+        )
         path, title = links.month_path(year, month), f"{calendar.month_name[month]} {year}"
         jobs.append(_period_job(data, site, salt, keys, path, title, days, trending, around))
     return jobs

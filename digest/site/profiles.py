@@ -7,6 +7,7 @@ the inputs (not from a full context) and the context is only built when a page m
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable
 from datetime import date
@@ -15,9 +16,11 @@ from digest.mail import links
 from digest.site import views
 from digest.site.gather import PaperEntry, SiteData
 from digest.site.jobs import PageJob, fingerprint, render
+from digest.site.texmath import clip_tex, tex_html, tex_plain
 
 Neighbours = dict[str, list[tuple[str, float]]]
 COLLABORATORS_SHOWN = 24
+_CC_RE = re.compile(r"creativecommons\.org/licenses/([a-z-]+)/(\d\.\d)")
 WORKS_DETAILED = 60  # newest works with abstracts; older ones as a title list
 
 
@@ -49,13 +52,13 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
     return {
         "site": site,
         "root": "../",
-        "page_title": paper.title,
+        "page_title": tex_plain(paper.title),
         "active": "",
         "page_path": path,
         "paper": {
             "id": paper.id,
-            "title": paper.title,
-            "abstract": paper.abstract,
+            "title": tex_html(paper.title),
+            "abstract": tex_html(paper.abstract),
             "authors": views.author_links(paper, None),
             "categories": paper.categories,
             "primary": paper.primary_category,
@@ -70,9 +73,10 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
             "published": (paper.published or "")[:10],
             "updated": (paper.updated or "")[:10],
             "license": paper.license,
+            "license_name": licence_name(paper.license),
             "doi": paper.doi,
             "journal_ref": paper.journal_ref,
-            "comments": paper.comments,
+            "comments": tex_html(paper.comments) if paper.comments else None,
         },
         "listed": [
             {
@@ -82,7 +86,11 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
             }
             for d, t in sorted(listed.items())
         ],
-        "versions": [{"version": v, "seen": seen} for v, seen in paper.versions],
+        "versions": [
+            {"version": v, "seen": views.day_label(date.fromisoformat(seen)) if seen else ""}
+            for v, seen in paper.versions
+        ],
+        "meta": paper_meta(paper, site),
         "matched": [
             {
                 "name": by_id[m.topic_id].name,
@@ -97,6 +105,37 @@ def paper_context(data: SiteData, site: dict, paper: PaperEntry, similar: Neighb
             views.row(data, pid) | {"score": f"{score:.2f}"}
             for pid, score in _similar_entries(data, similar, paper.id)
         ],
+    }
+
+
+def licence_name(url: str | None) -> str | None:
+    """'http://creativecommons.org/licenses/by/4.0/' -> 'CC BY 4.0' (arXiv's licences by name)."""
+    if not url:
+        return None
+    found = _CC_RE.search(url)
+    if found:
+        return f"CC {found.group(1).upper()} {found.group(2)}"
+    if "publicdomain/zero" in url:
+        return "CC0 1.0"
+    if "arxiv.org/licenses/nonexclusive-distrib" in url:
+        return "arXiv non-exclusive licence to distribute"
+    return url
+
+
+def paper_meta(paper: PaperEntry, site: dict) -> dict:
+    """What <head> says about a paper: description, Open Graph, canonical link (with a
+    [site].base_url) and Google Scholar's citation_* tags."""
+    base = (site.get("base_url") or "").rstrip("/")
+    day = paper.first_announced
+    published = (paper.published or "")[:10] or (day.isoformat() if day else "")
+    return {
+        "title": tex_plain(paper.title),
+        "description": tex_plain(clip_tex(paper.abstract, 300)),
+        "canonical": f"{base}/{links.paper_path(paper.id)}" if base else None,
+        "authors": paper.author_names,
+        "date": published.replace("-", "/"),
+        "arxiv_id": paper.id if paper.is_arxiv else None,
+        "doi": paper.doi,
     }
 
 
@@ -173,7 +212,7 @@ def author_context(data: SiteData, site: dict, author_id: int) -> dict:
         ],
         "more_works": [
             {
-                "title": p.title,
+                "title": tex_html(p.title),
                 "url": links.paper_path(p.id),
                 "day": views.day_label(p.first_announced),
             }
@@ -181,13 +220,13 @@ def author_context(data: SiteData, site: dict, author_id: int) -> dict:
         ],
         "works": [
             {
-                "title": p.title,
+                "title": tex_html(p.title),
                 "url": links.paper_path(p.id),
                 "year": p.first_announced.year if p.first_announced else (p.published or "")[:4],
                 "source": "arXiv" if p.is_arxiv else "other source",
                 "category": p.primary_category or (p.categories[0] if p.categories else ""),
                 "day": views.day_label(p.first_announced),
-                "authors": views.author_links(p, 8),
+                "authors": views.author_links(p, 8, keep=author_id),
                 "more_authors": max(0, len(p.author_names) - 8),
                 "snippet": views.clip(p.abstract, 240),
             }

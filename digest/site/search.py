@@ -2,7 +2,7 @@
 
 Papers are grouped into bundles (one per past month, one per ISO week of the latest month), so
 a new day re-indexes only its week; the search page merges all bundles. Each bundle is indexed
-from tiny pages (title, authors, abstract) handed to the `pagefind` binary from the wheel over
+from tiny pages (abstract, title, authors; TeX as readable text) handed to the `pagefind` binary from the wheel over
 its service pipe (no source files on disk).
 """
 
@@ -16,9 +16,11 @@ from pathlib import Path
 
 from digest.errors import DigestError
 from digest.mail import links
+from digest.site import views
 from digest.site.gather import PaperEntry, SiteData
 from digest.site.jobs import fingerprint, render
 from digest.site.pagefind_service import index_records
+from digest.site.texmath import tex_plain
 
 SEARCH_DIR = "search"
 
@@ -44,7 +46,7 @@ def plan_bundles(data: SiteData, salt: str) -> dict[str, tuple[str, list[str]]]:
     for name, ids in sorted(groups.items()):
         ids.sort()
         text = "".join(  # what a search record shows: text, authors, day
-            f"{pid!r}{p.content_hash}{p.author_names}{p.first_announced}\n"
+            f"{pid!r}{p.content_hash}{p.author_names}{p.first_announced}{p.categories[:3]}\n"
             for pid, p in zip(ids, map(papers.__getitem__, ids), strict=True)
         )
         plans[name] = (fingerprint(salt, "search", text), ids)
@@ -62,8 +64,11 @@ def _records(data: SiteData, ids: list[str]) -> Iterator[tuple[str, str]]:
         paper = data.papers[paper_id]
         html = render(
             "site/search_record.html.j2",
-            paper=paper,
-            day=paper.first_announced.isoformat() if paper.first_announced else "",
+            title=tex_plain(paper.title),
+            abstract=tex_plain(paper.abstract),
+            authors=", ".join(paper.author_names),
+            categories=" ".join(paper.categories[:3]),
+            day=views.day_label(paper.first_announced) if paper.first_announced else "",
         )
         yield "/" + links.paper_path(paper_id), html
 

@@ -1,7 +1,8 @@
-"""Trending lists per day, week and month: from `digest.rank.trending`, else a fallback.
+"""Trending lists per day, week and month (`digest.rank.trending`: readers' likes and clicks,
+Hugging Face upvotes), and, labelled as such, the papers that matched the most curated topics.
 
-The fallback orders a period's papers by how many curated topics they matched, then by the
-best match score, then in listing order, so the site always has a sensible "top" list.
+Topic matches never make a paper "trending": with no reader signal a period has no trending list
+and the pages say so. `most_matched` is the archive's own selection (feeds, period pages).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from digest.site.gather import SiteData
 class Ranked:
     paper_id: str
     likes: int = 0  # public, aggregated counts only (never who liked what)
-    matches: int = 0  # curated topics matched
+    clicks: int = 0
+    upvotes: int = 0  # Hugging Face Daily Papers, when that source is on
+    matches: int = 0  # curated topics matched (most_matched only)
 
 
 def week_start(day: date) -> date:
@@ -35,7 +38,9 @@ def period_days(data: SiteData, period: str, anchor: date) -> list[date]:
     return [d for d in data.days if (d.year, d.month) == (anchor.year, anchor.month)]
 
 
-def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ranked]:
+def most_matched(data: SiteData, period: str, anchor: date, limit: int) -> list[Ranked]:
+    """The period's papers by how many curated topics they matched (then best score, then
+    listing order); papers without a match follow in listing order."""
     days = period_days(data, period, anchor)
     order = dict.fromkeys(chain.from_iterable(data.new_listed.get(day, ()) for day in days))
     summary = data.match_summary
@@ -46,35 +51,31 @@ def _fallback(data: SiteData, period: str, anchor: date, limit: int) -> list[Ran
     ranked = [pid for _, pid in matched[:limit]]
     if len(ranked) < limit:
         ranked += islice((pid for pid in order if pid not in summary), limit - len(ranked))
-    return [Ranked(pid, 0, summary.get(pid, (0, 0.0))[0]) for pid in ranked]
+    return [Ranked(pid, matches=summary.get(pid, (0, 0.0))[0]) for pid in ranked]
 
 
 def trending_list(
     db, data: SiteData, period: str, anchor: date, limit: int, signal_days: set[str] | None = None
 ) -> list[Ranked]:
-    """The top papers of the period containing `anchor`, best first.
+    """The period's papers readers showed interest in, most first; empty when nobody did.
 
-    `signal_days`: days with any reader feedback; periods without one skip the (costly)
-    trending query, whose order would only come from topic matches anyway.
+    `signal_days`: days with any reader feedback or upvotes; periods without one skip the query.
     """
     quiet = signal_days is not None and not any(
         d.isoformat() in signal_days for d in period_days(data, period, anchor)
     )
     if quiet:
-        return _fallback(data, period, anchor, limit)
-    found = []
-    for item in trending(db, anchor, period=period, limit=limit):
-        paper_id = getattr(item, "paper_id", None) or getattr(item, "id", None)
-        if paper_id not in data.papers:
-            continue
-        found.append(
-            Ranked(
-                paper_id,
-                int(getattr(item, "likes", 0) or 0),
-                int(getattr(item, "matches", 0) or getattr(item, "topic_matches", 0) or 0),
-            )
-        )
-    if len(found) < limit:  # fill up with the fallback order (topic matches, listing order)
-        have = {r.paper_id for r in found}
-        found += [r for r in _fallback(data, period, anchor, limit) if r.paper_id not in have]
+        return []
+    return [
+        Ranked(item.paper_id, item.likes, item.clicks, item.hf_upvotes)
+        for item in trending(db, anchor, period=period, limit=limit)
+        if item.paper_id in data.papers
+    ]
+
+
+def top_papers(trend, data: SiteData, period: str, anchor: date, limit: int) -> list[Ranked]:
+    """Trending papers first, then the most matched (what a feed of the period carries)."""
+    found = list(trend(period, anchor, limit))
+    have = {r.paper_id for r in found}
+    found += [r for r in most_matched(data, period, anchor, limit) if r.paper_id not in have]
     return found[:limit]

@@ -8,8 +8,12 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
+from markupsafe import Markup
+
 from digest.mail import links
 from digest.site.gather import PaperEntry, SiteData
+from digest.site.jobs import depth_root
+from digest.site.texmath import clip_tex, tex_html
 
 SNIPPET_CHARS = 320
 CARD_AUTHORS = 6
@@ -19,6 +23,17 @@ TYPE_LABELS = {
     "replace": "Replaced",
     "replace-cross": "Replaced cross-list",
 }
+
+
+def page_base(site: dict, path: str, title: str, active: str) -> dict:
+    """What every page's base template needs."""
+    return {
+        "site": site,
+        "root": depth_root(path),
+        "page_title": title,
+        "active": active,
+        "page_path": path,
+    }
 
 
 @lru_cache(maxsize=4096)
@@ -32,19 +47,24 @@ def days_range(days: list[date]) -> str:
     return first if first == last else f"{first} – {last}"
 
 
-def clip(text: str, limit: int = SNIPPET_CHARS) -> str:
-    """Cut at a word boundary; keeps $...$ TeX as text (it stays legible)."""
-    if len(text) <= limit:
-        return text
-    cut = text[:limit].rsplit(" ", 1)[0].rstrip(",.;:")
-    return cut + "…"
+def clip(text: str, limit: int = SNIPPET_CHARS) -> Markup:
+    """The start of an abstract as HTML: cut at a word (never inside a formula) with '…',
+    its maths as MathML and its TeX styling as typography."""
+    return tex_html(clip_tex(text, limit))
 
 
-def author_links(paper: PaperEntry, limit: int | None = CARD_AUTHORS) -> list[dict]:
+def author_links(
+    paper: PaperEntry, limit: int | None = CARD_AUTHORS, keep: int | None = None
+) -> list[dict]:
+    """The first `limit` authors as links; `keep` (the author whose page this is) is always
+    among them, last in place of the limit-th, never hidden in "+N more"."""
     people = list(zip(paper.author_ids, paper.author_names, strict=False))
     if not people:
         return [{"name": name, "url": None} for name in paper.author_names[:limit]]
     shown = people if limit is None else people[:limit]
+    if keep is not None and limit and all(aid != keep for aid, _ in shown):
+        kept = [person for person in people if person[0] == keep]
+        shown = shown[: limit - 1] + kept[:1] if kept else shown
     return [{"name": name, "url": links.author_path(aid)} for aid, name in shown]
 
 
@@ -58,14 +78,14 @@ def topic_chips(data: SiteData, paper_id: str, day: date | None = None) -> list[
     return list(seen.values())
 
 
-def card(data: SiteData, paper_id: str, *, day: date | None = None, likes: int = 0) -> dict:
+def card(data: SiteData, paper_id: str, *, day: date | None = None, signals=None) -> dict:
     """What a paper card shows: title, authors, categories, snippet, why (topics), links."""
     paper = data.papers[paper_id]
     shown_day = day or paper.first_announced
     return {
         "id": paper.id,
         "url": links.paper_path(paper.id),
-        "title": paper.title,
+        "title": tex_html(paper.title),
         "authors": author_links(paper),
         "more_authors": max(0, len(paper.author_names) - CARD_AUTHORS),
         "n_authors": len(paper.author_names),
@@ -73,10 +93,59 @@ def card(data: SiteData, paper_id: str, *, day: date | None = None, likes: int =
         "snippet": clip(paper.abstract),
         "day": day_label(shown_day),
         "topics": topic_chips(data, paper_id, day),
-        "likes": likes,
+        "likes": getattr(signals, "likes", 0),
+        "clicks": getattr(signals, "clicks", 0),
+        "upvotes": getattr(signals, "upvotes", 0),
         "abs_url": links.arxiv_abs_url(paper.id) if paper.is_arxiv else None,
         "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
     }
+
+
+DAY_SNIPPET_CHARS = 220
+DAY_AUTHORS = 4
+KINDS = {"new": "new", "cross": "cross", "replace": "replaced", "replace-cross": "replaced"}
+
+
+def day_item(data: SiteData, paper_id: str, announce_type: str, day: date, signals=None) -> dict:
+    """A paper in its day's list, shown once: kind, topics matched that day and readers'
+    signals as badges; `classes` are the filter keys it answers to (k-new, t12, tr)."""
+    paper = data.papers[paper_id]
+    kind = KINDS.get(announce_type, "")
+    topics = [
+        {"id": t.id, "name": t.name, "url": links.topic_path(t.slug)}
+        for t in (data.topics_by_id[i] for i in _topic_ids(data, paper_id, day))
+    ]
+    likes = getattr(signals, "likes", 0)
+    clicks = getattr(signals, "clicks", 0)
+    upvotes = getattr(signals, "upvotes", 0)
+    trending = bool(likes or clicks or upvotes)
+    keys = [f"k-{kind}"] if kind else []
+    keys += [f"t{t['id']}" for t in topics] + (["tr"] if trending else [])
+    return {
+        "id": paper.id,
+        "url": links.paper_path(paper.id),
+        "title": tex_html(paper.title),
+        "authors": author_links(paper, DAY_AUTHORS),
+        "more_authors": max(0, len(paper.author_names) - DAY_AUTHORS),
+        "categories": paper.categories[:3],
+        "snippet": clip(paper.abstract, DAY_SNIPPET_CHARS),
+        "kind": kind,
+        "kind_label": TYPE_LABELS.get(announce_type, announce_type),
+        "topics": topics,
+        "likes": likes,
+        "clicks": clicks,
+        "upvotes": upvotes,
+        "trending": trending,
+        "classes": " ".join(keys),
+        "abs_url": links.arxiv_abs_url(paper.id) if paper.is_arxiv else None,
+        "pdf_url": links.arxiv_pdf_url(paper.id) if paper.is_arxiv else None,
+    }
+
+
+def _topic_ids(data: SiteData, paper_id: str, day: date) -> list[int]:
+    by_id = data.topics_by_id
+    found = {m.topic_id for m in data.matches_by_paper.get(paper_id, ()) if m.day == day}
+    return [t.id for t in data.topics if t.id in found and t.id in by_id]
 
 
 def row(data: SiteData, paper_id: str, announce_type: str | None = None) -> dict:
@@ -85,7 +154,7 @@ def row(data: SiteData, paper_id: str, announce_type: str | None = None) -> dict
     return {
         "id": paper.id,
         "url": links.paper_path(paper.id),
-        "title": paper.title,
+        "title": tex_html(paper.title),
         "authors": author_links(paper, 3),
         "more_authors": max(0, len(paper.author_names) - 3),
         "category": paper.primary_category or (paper.categories[0] if paper.categories else ""),

@@ -20,6 +20,7 @@ from digest.models import Topic
 from digest.rank import score as rank
 from digest.rank.planning import build_profile, load_pool, trending_signal
 from digest.store import ranking as rank_store
+from digest.store.days import latest_announcement_day
 from digest.store.feedback import normalise_paper_id
 from digest.store.papers import announcement_dates, existing_paper_ids
 from digest.store.topics import get_topic
@@ -108,9 +109,9 @@ def recent_window(db, days: int | None) -> tuple[date | None, date | None]:
     if days < 1:
         raise UsageError("--days must be at least 1")
     dates = announcement_dates(db)
-    if not dates:
+    newest = latest_announcement_day(db)  # the day every command calls "the latest"
+    if not dates or newest is None:
         return None, None
-    newest = dates[-1]
     if days > (newest - dates[0]).days:  # reaches past the oldest day: that is all of them
         return dates[0], newest
     return newest - timedelta(days=days - 1), newest
