@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import toml_text
 
 DAY = "2025-08-20"
+DEMO = ("demo", "--days", "1")  # the recorded feed's day and the week's last (a Friday: the
+# weekly reader's issue too); the whole week only adds embedding time
 SUBSCRIBERS = (
     ("ada@example.org", ("LLM agents", "Reasoning & planning"), ""),
     ("grace@example.org", ("Robotics & embodied AI",), "robots that learn from demonstrations"),
@@ -106,7 +108,7 @@ def _replace_split(text: str, value: str, replacement: str) -> str:
 
 
 def normalised_outbox(folder: Path, delivery_ids: dict[str, str]) -> dict[str, str]:
-    """email file text per subscriber, with Message-ID, Date, the MIME boundary, delivery ids
+    """email file text per issue and subscriber, with Message-ID, Date, the MIME boundary, delivery ids
     and the subscriber's manage token (random per subscriber) blanked."""
     found = {}
     for path in sorted(folder.rglob("*.eml")):
@@ -119,7 +121,7 @@ def normalised_outbox(folder: Path, delivery_ids: dict[str, str]) -> dict[str, s
         if token:  # a random token per subscriber
             text = _replace_split(text, token.group(1), "<manage token>")
         to = re.search(r"(?m)^To: (.*)$", text)
-        found[to.group(1) if to else path.name] = text
+        found[f"{path.parent.name} {to.group(1) if to else path.name}"] = text  # day, reader
     return found
 
 
@@ -160,17 +162,20 @@ def test_the_demo_on_postgresql_with_two_workers_makes_what_sqlite_makes(tmp_pat
 
     lite = write_config(tmp_path / "sqlite", "http://127.0.0.1:9/")
     pg = write_config(tmp_path / "pg", "http://127.0.0.1:9/", url=pg_url)
-    ran = digest(lite, "demo")
+    ran = digest(lite, *DEMO)
     assert ran.returncode == 0, ran.stderr
     workers = start_workers(pg, 2)
     try:
-        ran_pg = digest(pg, "demo")
-        again = digest(pg, "demo")  # safe to run again: nothing is sent twice
+        ran_pg = digest(pg, *DEMO)
+        again = digest(pg, *DEMO)  # safe to run again: nothing is sent twice
     finally:
         stop_workers(workers)
     assert ran_pg.returncode == 0, ran_pg.stdout + ran_pg.stderr
-    assert "3 written to the outbox by the workers" in ran_pg.stdout
-    assert again.returncode == 0 and "0 written to the outbox" in again.stdout, again.stdout
+    written = [int(n) for n in re.findall(r"(\d+) emails written by the workers", ran_pg.stdout)]
+    assert sum(written) >= 3, ran_pg.stdout
+    assert again.returncode == 0, again.stdout + again.stderr
+    rewritten = re.findall(r"(\d+) emails written by the workers", again.stdout)
+    assert rewritten and set(rewritten) == {"0"}, again.stdout
 
     lite_db, pg_db = open_db(tmp_path / "sqlite" / "data" / "digest.db"), open_db(pg_url)
     try:
@@ -182,7 +187,7 @@ def test_the_demo_on_postgresql_with_two_workers_makes_what_sqlite_makes(tmp_pat
     finally:
         lite_db.close()
         pg_db.close()
-    assert len(emails) == 3 and sorted(emails_pg) == sorted(emails)
+    assert len(emails) == sum(written) and sorted(emails_pg) == sorted(emails)
     for to in emails:
         assert emails_pg[to] == emails[to], to
     pages = site_pages(tmp_path / "sqlite" / "data" / "site")
@@ -195,7 +200,7 @@ def test_the_demo_on_postgresql_with_two_workers_makes_what_sqlite_makes(tmp_pat
 @pytest.mark.slow
 def test_migrate_db_round_trip_of_the_demo_database(tmp_path, pg_url):
     lite = write_config(tmp_path / "sqlite", "http://127.0.0.1:9/")
-    demo = digest(lite, "demo")
+    demo = digest(lite, *DEMO)
     assert demo.returncode == 0, demo.stderr
     copied = digest(lite, "migrate-db", "--to", pg_url, "--json")
     assert copied.returncode == 0, copied.stdout + copied.stderr
