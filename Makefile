@@ -41,7 +41,7 @@ lint:
 	$(VENV)/bin/ruff format --check digest tests bench
 	$(VENV)/bin/mypy
 
-bench: install
+bench: install-test
 	for script in bench/*.py; do $(PY) $$script || exit 1; done
 
 clean:

@@ -279,7 +279,7 @@ def _stage_loop(db, config, issue_date, force, progress, lease, report, done) ->
         "site": _stage_site,
     }
     if config.on_postgres:  # the fleet's workers do these stages, in shares, as jobs
-        from digest.workers.fleet import FLEET_STAGES
+        from digest.workers.stages import FLEET_STAGES
 
         stage_functions |= FLEET_STAGES
         stage_functions["send"] = lambda d, c, i, p: FLEET_STAGES["send"](d, c, i, p, force=force)

@@ -83,15 +83,22 @@ def run_daily_subprocess(config: Config) -> str:
 
 
 def send_held_in_process(config: Config) -> int:
-    """The hourly job body: deliver held digests whose local hour has come; returns how many
-    were sent. A daily run that holds the send lease makes this pass wait for the next hour."""
+    """The hourly job body (the leading scheduler's only): deliver held digests whose local
+    hour has come; returns how many were sent. On PostgreSQL they go to the workers as send
+    jobs. A daily run that holds the send lease makes this pass wait for the next hour."""
     from digest.mail.held import send_held
     from digest.ops.lease import LeaseHeld
     from digest.store import open_db
 
     db = open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms)
     try:
-        sent = sum(report.sent for report in send_held(db, config))
+        if config.on_postgres:
+            from digest.workers.held import fleet_send_held
+
+            reports = fleet_send_held(db, config)
+        else:
+            reports = send_held(db, config)
+        sent = sum(report.sent for report in reports)
         if sent:
             log.info("sent %s held digests", sent)
         return sent

@@ -54,8 +54,10 @@ def available() -> bool:
     return (PG_BIN / "initdb").exists() and (PG_BIN / "pg_ctl").exists()
 
 
-def start_server() -> PgServer:
-    """initdb + pg_ctl start on a free port; the caller stops it (atexit does too)."""
+def start_server(durable: bool = False) -> PgServer:
+    """initdb + pg_ctl start on a free port; the caller stops it (atexit does too). The tests'
+    server skips fsync (nothing in it must survive a crash); `durable` keeps PostgreSQL's
+    defaults (fsync, synchronous commit), as a deployment would, for the benches."""
     import portpicker
 
     root = Path(tempfile.mkdtemp(prefix="digest-pg-"))
@@ -75,10 +77,9 @@ def start_server() -> PgServer:
         capture_output=True,
         timeout=120,
     )
-    options = (
-        f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-    )
+    options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c max_connections=200"
+    if not durable:
+        options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     started = subprocess.run(
         [
             *as_user,

@@ -31,6 +31,21 @@ def start_scheduler(config_path) -> subprocess.Popen:
     )
 
 
+def read_lines(process: subprocess.Popen) -> list[str]:
+    """The process's stderr lines as they come (a thread reads the pipe)."""
+    import threading
+
+    lines: list[str] = []
+
+    def read() -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            lines.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
+
+
 def wait_until(check, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -81,11 +96,15 @@ def test_the_other_scheduler_takes_over_and_the_day_runs_once(tmp_path, httpserv
         )
         assert f":{first.pid}:" in holder[0]
         second = start_scheduler(config_path)
+        said = read_lines(second)
         wait_until(
             lambda: db.execute("SELECT 1 FROM runs WHERE status = 'running'").fetchone(),
             180,
             "the leader's run",
         )
+        # the other one must have tried and be waiting before the leader dies (under load
+        # its start can take longer than the run takes to begin)
+        wait_until(lambda: "waiting to take over" in "".join(said), 180, "the other to wait")
         os.killpg(first.pid, signal.SIGKILL)  # the leader's machine dies mid-run
         first.wait()
         killed_at = time.monotonic()
@@ -125,5 +144,4 @@ def test_the_other_scheduler_takes_over_and_the_day_runs_once(tmp_path, httpserv
         [today],
     ).fetchall()
     assert dict(done) == {"fetch": 1, "embed": 1, "plan": 1, "summarise": 1, "send": 1, "site": 1}
-    assert "waiting to take over" in second.stderr.read()
     db.close()

@@ -153,6 +153,29 @@ def test_the_ledger_moves_forward_only_and_keeps_queue_order(any_db):
     assert sent_to.last_digest_date == DAY
 
 
+def test_a_workers_share_of_the_ledger_and_who_claimed_what(any_db):
+    """The reads a worker's job narrows to its share, the claimer recorded on a claim, and the
+    recovery of interrupted claims (a job's own only; nothing a running job holds here)."""
+    from digest.store import shards as shard_store
+
+    ids = [subscriber(any_db, f"s{i}@x.org") for i in range(4)]
+    new = [
+        delivery_store.NewDelivery(f"d{i}", sid, DAY, "Subject", b"x") for i, sid in enumerate(ids)
+    ]
+    delivery_store.queue_deliveries(any_db, new)
+    share = (ids[1], ids[2])
+    assert [s.id for s in subscriber_store.list_subscribers(any_db, "active", share)] == ids[1:3]
+    assert delivery_store.subscriber_ids_with_delivery(any_db, DAY, share) == set(ids[1:3])
+    only = [r[0] for r in delivery_store.queued_send_times(any_db, DAY, only=["d3", "d1"])]
+    assert only == ["d1", "d3"]
+    assert delivery_store.claim(any_db, "d1", "outbox", "job:7") == "claimed"
+    assert delivery_store.claim(any_db, "d2", "outbox", "job:8") == "claimed"
+    assert shard_store.recover_interrupted_rows(any_db, "job:7") == ["d1"]  # job 8's stays
+    assert delivery_store.get_delivery(any_db, "d2").state == "sending"
+    assert delivery_store.recover_interrupted(any_db, DAY) == ["d2"]  # no job runs here
+    assert any_db.size_bytes() > 0
+
+
 def test_service_tables(any_db):
     with transaction(any_db):
         run_id = service_store.start_run(any_db, "2025-08-20", False, "me")

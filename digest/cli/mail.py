@@ -137,9 +137,17 @@ def send(
 
 
 def _send_held(as_json: bool, ignore_complaints: bool) -> None:
-    from digest.mail.held import send_held
+    if state.config.on_postgres:  # the workers send them, under the fleet's limits
+        from digest.workers.held import fleet_send_held
 
-    reports = send_held(stored_db(), state.config, ignore_complaints=ignore_complaints)
+        progress = (lambda line: err_console.print(line)) if show_progress() else None
+        reports = fleet_send_held(
+            stored_db(), state.config, progress=progress, ignore_complaints=ignore_complaints
+        )
+    else:
+        from digest.mail.held import send_held
+
+        reports = send_held(stored_db(), state.config, ignore_complaints=ignore_complaints)
     if as_json:
         print_json([report.as_dict() for report in reports])
     elif not reports:

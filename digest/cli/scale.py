@@ -24,7 +24,7 @@ def worker(
         typer.Option(
             "--queue",
             "-q",
-            help="Only jobs of this queue (repeatable): embed, plan, send, maintenance.",
+            help="Only jobs of this queue (repeatable): embed, plan, send, site, maintenance.",
         ),
     ] = None,
 ) -> None:

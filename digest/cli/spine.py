@@ -355,16 +355,20 @@ def _refuse_a_real_list() -> None:
     from digest.store.subscribers import list_subscribers
     from digest.summaries.demo_reader import DEMO_READER
 
-    if not state.config.db_path.exists():
+    if not state.config.on_postgres and not state.config.db_path.exists():
         return
     samples = {email for email, *_ in DEMO_SUBSCRIBERS} | {DEMO_READER[0], DEMO_LIBRARY_READER}
     real = [s for s in list_subscribers(state.db) if s.email not in samples]
     if real:
         raise UsageError(
-            f"{state.config.db_path} has {len(real)} real subscriber(s): the demo would add its "
+            f"{_database_name()} has {len(real)} real subscriber(s): the demo would add its "
             "sample subscribers and papers to them; run it in an empty directory "
             "(mkdir digest-demo && cd digest-demo && digest demo)"
         )
+
+
+def _database_name() -> str:
+    return "the PostgreSQL database" if state.config.on_postgres else str(state.config.db_path)
 
 
 def register(app: typer.Typer) -> None:

@@ -41,13 +41,13 @@ def deliver_queued(
     only: set[str] | None = None,
     pacer=None,
     window=None,
+    claimer: str | None = None,
 ) -> None:
     """Send every queued row of the issue whose time has come (subscribers with a local send
     hour later than `now` stay queued: "held"), one at a time, each claimed before its call.
-    `only`: just these rows (a worker's shard); `pacer`/`window`: the fleet's shared limits."""
-    rows = ledger_store.queued_send_times(db, issue_date)
-    if only is not None:
-        rows = [row for row in rows if row[0] in only]
+    `only`: just these rows (a worker's shard); `pacer`/`window`: the fleet's shared limits;
+    `claimer`: who claims the rows (a send job, a lease holder), recorded on each."""
+    rows = ledger_store.queued_send_times(db, issue_date, only)
     queued, held = split_due(issue_date, rows, now or datetime.now(UTC))
     report.held, report.next_send_at = len(held), next_moment_utc(held)
     if not queued:
@@ -64,7 +64,7 @@ def deliver_queued(
                 "(run `digest send` again when the server is back)"
             ) from exc
     with _sigterm_as_exit():
-        _deliver_rows(db, config, backend, queued, report, progress, pacer, window)
+        _deliver_rows(db, config, backend, queued, report, progress, pacer, window, claimer)
 
 
 @contextlib.contextmanager
@@ -99,6 +99,7 @@ def _deliver_rows(
     progress: ProgressCallback | None,
     pacer=None,
     window=None,
+    claimer: str | None = None,
 ) -> None:
     """The loop: one row at a time, paced, stopping on an outage or too many failures."""
     pacer = pacer or Pacer(config.mail.rate_per_second)
@@ -109,7 +110,7 @@ def _deliver_rows(
         if report.window is not None:  # the rest wait for the next pass, still queued
             report.held += len(queued) - done + 1
             return
-        outcome = _deliver_one(db, config, backend, delivery_id, report, pacer)
+        outcome = _deliver_one(db, config, backend, delivery_id, report, pacer, claimer)
         if outcome == "sent" and window.limited:
             window.record()
         consecutive_errors = (
@@ -139,13 +140,19 @@ def _deliver_rows(
 
 
 def _deliver_one(
-    db, config: Config, backend: MailBackend, delivery_id: str, report: SendReport, pacer: Pacer
+    db,
+    config: Config,
+    backend: MailBackend,
+    delivery_id: str,
+    report: SendReport,
+    pacer: Pacer,
+    claimer: str | None = None,
 ) -> str:
     """Claim, send, finish one row. Returns the row's outcome, "taken", "reported" (the
     provider had reported it: settled without a call), or "outage" (it failed because the
     provider is unavailable: stop the run rather than fail the rows after it)."""
     pacer.wait()  # before the claim: an interrupt while pacing leaves the row queued
-    claimed = ledger_store.claim(db, delivery_id, backend.name)
+    claimed = ledger_store.claim(db, delivery_id, backend.name, claimer)
     if claimed == "skipped":
         report.skipped += 1
         return "skipped"

@@ -39,13 +39,14 @@ def send_held(
         backend = get_backend(config)
     backend = with_chat(backend)  # held chat digests go to their channels' webhooks
     reports = []
-    with Lease(db, config.db_path, "send", config.schedule.lease_minutes):
+    with Lease(db, config.db_path, "send", config.schedule.lease_minutes) as lease:
         try:
             for day in issues:
                 report = SendReport(issue_date=day, backend=backend.name)
-                # under the send lease no other sender runs: a `sending` row is a dead pass's
+                # under the send lease no other process sends by itself: a `sending` row is a
+                # dead pass's, unless a worker's send job is sending it now (PostgreSQL)
                 report.recovered_unknown = len(ledger_store.recover_interrupted(db, day))
-                deliver_queued(db, config, backend, day, report, now=now)
+                deliver_queued(db, config, backend, day, report, now=now, claimer=lease.holder)
                 report.ledger = ledger_store.count_by_state(db, day)
                 reports.append(report)
         finally:

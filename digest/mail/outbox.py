@@ -63,6 +63,9 @@ class OutboxBackend:
     """Writes messages to disk instead of sending them; the provider id is the file's path."""
 
     name = "outbox"
+    # A send job of a fleet writes no index (each would read every other job's files: work
+    # that grows with the square of the issue); the stage writes it once at the end.
+    write_indexes = True
 
     def __init__(self, outbox_dir: Path):
         self.outbox_dir = Path(outbox_dir)
@@ -111,6 +114,9 @@ class OutboxBackend:
         """Rebuild the index page of every folder written to. One that cannot be written is
         noted in `index_problems` (the messages themselves are written already)."""
         self.index_problems = []
+        if not self.write_indexes:
+            self._written.clear()
+            return
         for day_dir, known in sorted(self._written.items()):
             try:
                 write_index(day_dir, known)

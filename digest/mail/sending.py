@@ -101,11 +101,9 @@ def render_new(
     from digest.store.papers import get_papers
     from digest.store.topics import topics_by_subscriber
 
-    due = planning.due_subscribers(db, issue_date)
-    if id_range is not None:
-        due = [s for s in due if id_range[0] <= s.id <= id_range[1]]
+    due = planning.due_subscribers(db, issue_date, id_range)
     report.due = len(due)
-    have_row = ledger_store.subscriber_ids_with_delivery(db, issue_date)
+    have_row = ledger_store.subscriber_ids_with_delivery(db, issue_date, id_range)
     todo = [s for s in due if s.id not in have_row]
     plans = {s.id: planning.load_plan(db, s.id, issue_date) for s in todo}
     if save_plans and any(plan is None for plan in plans.values()):
@@ -250,8 +248,9 @@ def send_issue(
     with Lease(db, config.db_path, "send", config.schedule.lease_minutes) as lease:
         started = time.perf_counter()
         try:
-            # under the send lease no other sender runs: every `sending` row, of any issue,
-            # was left by a dead process (a killed run of another day stayed so for ever)
+            # under the send lease no other process sends by itself: every `sending` row, of
+            # any issue, was left by a dead one (a killed run of another day stayed so for
+            # ever), except those of send jobs workers are running now (PostgreSQL)
             report.recovered_unknown = len(ledger_store.recover_interrupted(db))
             # the rows an outage or an interrupt left "not sent" go out with the rest, once
             report.requeued = len(requeue_not_sent(db, issue_date, by="auto").requeued)
@@ -271,6 +270,7 @@ def send_issue(
                 report,
                 _renewing(lease, config.schedule.lease_minutes, progress),
                 now=now,
+                claimer=lease.holder,
             )
         finally:
             backend.close()  # the outbox writes its index pages here

@@ -66,11 +66,22 @@ def cut_title(title: str, width: int = TITLE_WIDTH) -> str:
     return head.rstrip(" ,;:-") + "…"
 
 
+def _on_workers(config) -> dict | None:
+    """On PostgreSQL the demo's embed, plan, send and site steps are the workers' jobs, as in
+    `digest run` (start `digest worker` first); None on SQLite: all in this process."""
+    if not config.on_postgres:
+        return None
+    from digest.workers.stages import FLEET_STAGES
+
+    return FLEET_STAGES
+
+
 def run_demo(state, progress_factory: Callable, days: int | None = None) -> Iterator[str]:
     from digest.store.days import latest_announcement_day, listed_days
 
     config, db = state.config, state.db
-    yield f"digest demo: working in {config.base_dir} (database {config.db_path})"
+    where = "PostgreSQL, steps run by `digest worker`" if config.on_postgres else config.db_path
+    yield f"digest demo: working in {config.base_dir} (database {where})"
     yield from _ingest_and_embed(config, db, progress_factory, days)
     yield from _topics_and_subscribers(config, db)
     yield from _library_reader(config, db)
@@ -100,6 +111,11 @@ def _ingest_and_embed(config, db, progress_factory, days: int | None) -> Iterato
             f"ingested listings/{path.name}: {c.fetched} papers ({c.new} new, {c.unchanged} "
             f"unchanged, {c.skipped} skipped) for {report.channel_date}"
         )
+    fleet = _on_workers(config)
+    if fleet:
+        counts = fleet["embed"](db, config, None, None)
+        yield f"embedded {counts['papers']} papers in {counts['jobs']} worker jobs"
+        return
     with progress_factory("embedding") as advance:
         embedded = embed_missing(db, config.embedding, progress=advance)
     yield f"embedded {embedded.embedded} papers ({embedded.cached} were cached) with {embedded.model}"
@@ -168,6 +184,10 @@ def _plan_and_send(config, db, day: date) -> Iterator[str]:
     from digest.rank.planning import plan_all
     from digest.summaries.stage import summarise_issue
 
+    fleet = _on_workers(config)
+    if fleet:
+        yield from _plan_and_send_on_workers(fleet, config, db, day)
+        return
     plan = plan_all(db, config, day)
     line = f"  {day} {day:%a}: "
     if plan.kept_sent and not plan.planned:
@@ -185,6 +205,16 @@ def _plan_and_send(config, db, day: date) -> Iterator[str]:
         line + f"; {sent.sent} emails written, {sent.already_handled} sent earlier, "
         f"{sent.empty} with nothing to send"
     )
+
+
+def _plan_and_send_on_workers(fleet: dict, config, db, day: date) -> Iterator[str]:
+    planned = fleet["plan"](db, config, day, None)
+    line = f"  {day} {day:%a}: {planned['due']} planned in {planned['jobs']} worker jobs"
+    if config.mail.backend != "outbox":
+        yield line + f"; not sent (the demo only uses the outbox, not {config.mail.backend})"
+        return
+    sent = fleet["send"](db, config, day, None, force=True)
+    yield line + f"; {sent.get('new_sent', 0)} emails written by the workers"
 
 
 def _picks(db, day: date) -> Iterator[str]:
@@ -210,6 +240,15 @@ def _picks(db, day: date) -> Iterator[str]:
 def _site(config, db) -> Iterator[str]:
     from digest.site.build import build_site
 
+    fleet = _on_workers(config)
+    if fleet:
+        counts = fleet["site"](db, config, None, None)
+        yield (
+            f"\narchive site: {counts['pages']} pages ({counts['rendered']} rendered, "
+            f"{counts['pages_on_workers']} of them by the workers), {counts['papers']} papers"
+        )
+        yield f"open the archive: {counts['index_path']}"
+        return
     report = build_site(db, config)
     yield (
         f"\narchive site: {report.pages} pages ({report.rendered} rendered, {report.reused} "

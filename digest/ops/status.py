@@ -22,8 +22,8 @@ def collect_status(db, config: Config, now: datetime | None = None) -> dict:
     runs = [_shown_run(run) for run in paper_store.recent_ingest_runs(db, limit=10)]
     info: dict = {
         "config": config.source,
-        "database": str(config.db_path),
-        "database_bytes": _db_bytes(config),
+        "database": _database_shown(config),
+        "database_bytes": db.size_bytes(),
         "model": config.embedding.model,
         "papers": paper_store.count_papers(db),
         "embeddings": paper_store.count_embedded_papers(db, config.embedding.model),
@@ -92,13 +92,19 @@ def _shown_run(run: dict) -> dict:
     return shown
 
 
-def _db_bytes(config: Config) -> int:
-    total = 0
-    for suffix in ("", "-wal", "-shm"):
-        path = config.db_path.with_name(config.db_path.name + suffix)
-        if path.exists():
-            total += path.stat().st_size
-    return total
+def _database_shown(config: Config) -> str:
+    """The SQLite file, or the PostgreSQL URL without its password."""
+    if not config.on_postgres:
+        return str(config.db_path)
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(config.database_url)
+    if parts.password is None:
+        return config.database_url
+    host = parts.hostname or ""
+    user = f"{parts.username}:***@" if parts.username else ":***@"
+    netloc = user + host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _latest_per_input(runs: list[dict]) -> list[dict]:

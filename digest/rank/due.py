@@ -49,11 +49,13 @@ def _joined_on(subscriber: Subscriber) -> date | None:
         return None
 
 
-def due_subscribers(db, issue_date: date) -> list[Subscriber]:
+def due_subscribers(
+    db, issue_date: date, id_range: tuple[int, int] | None = None
+) -> list[Subscriber]:
     """Active subscribers who get an issue on this date (weekly ones on their weekday, or on
-    the first issue after it when that day had none for them)."""
+    the first issue after it when that day had none for them); `id_range`: a worker's share."""
     due = []
-    for sub in list_subscribers(db, status="active"):
+    for sub in list_subscribers(db, status="active", id_range=id_range):
         previous = None
         if sub.frequency == "weekly" and _their_latest_weekday(sub, issue_date) != issue_date:
             last = sub.last_digest_date

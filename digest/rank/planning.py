@@ -218,9 +218,7 @@ def _plan_everyone(
     report = PlanReport(issue_date)
     if id_range is None:
         _shared_signals(db, config, issue_date, report)
-    subscribers = due_subscribers(db, issue_date)
-    if id_range is not None:
-        subscribers = [s for s in subscribers if id_range[0] <= s.id <= id_range[1]]
+    subscribers = due_subscribers(db, issue_date, id_range)
     return _plan_subscribers(db, config, issue_date, progress, save, report, subscribers)
 
 

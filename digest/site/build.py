@@ -209,11 +209,18 @@ def _long_lived_heap() -> Iterator[None]:
 
 
 def build_site(
-    db, config: Config, *, full: bool = False, progress: Progress | None = None
+    db,
+    config: Config,
+    *,
+    full: bool = False,
+    progress: Progress | None = None,
+    page_jobs: Callable | None = None,
 ) -> SiteReport:
-    """Render the archive from the store into config.site.dir (incremental unless `full`)."""
+    """Render the archive from the store into config.site.dir (incremental unless `full`).
+    `page_jobs(pending, root, data)`: hands pages to other processes (the workers on
+    PostgreSQL; digest/workers/site_jobs.py); it returns the pages left to render here."""
     with _one_build_at_a_time(site_dir(config)), _long_lived_heap():
-        return _build_site(db, config, full=full, progress=progress)
+        return _build_site(db, config, full=full, progress=progress, page_jobs=page_jobs)
 
 
 @contextlib.contextmanager
@@ -238,7 +245,9 @@ def _one_build_at_a_time(target: Path) -> Iterator[None]:
         lock.release()
 
 
-def _build_site(db, config: Config, *, full: bool, progress: Progress | None) -> SiteReport:
+def _build_site(
+    db, config: Config, *, full: bool, progress: Progress | None, page_jobs=None
+) -> SiteReport:
     started = time.perf_counter()
     target = site_dir(config)
     report = SiteReport(dir=str(target), index_path=str(target / "index.html"), full=full)
@@ -302,12 +311,16 @@ def _build_site(db, config: Config, *, full: bool, progress: Progress | None) ->
         pending: list[PageJob] = [job for job in changed if job.path not in linked]
         report.reused = len(jobs) + len(plan.kept) - len(pending)
         mark("link")
+        remote = page_jobs(pending, root, data) if page_jobs else None
+        local = remote.local if remote else pending
         workers = max(1, min(os.cpu_count() or 1, 4))
         gc.freeze()
-        pool = write.render_pool(pending, workers)  # fork before any thread starts
+        pool = write.render_pool(local, workers)  # fork before any thread starts
         cleaner = trees.remove_in_background(place, trash)
         tick("pages", 0, len(pending))
-        write.render_jobs(pending, root, pool, workers)
+        write.render_jobs(local, root, pool, workers)
+        if remote:
+            remote.wait()
         report.rendered = len(pending)
         tick("pages", len(pending), len(pending))
         trees.sync_static(STATIC_SOURCE, root)

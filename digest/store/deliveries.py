@@ -4,6 +4,7 @@ from in its WHERE clause, so a row can never go backwards, even with two senders
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -11,6 +12,7 @@ from datetime import date
 from digest.errors import UsageError
 from digest.mail.ledger import NOT_SENT_PREFIX, STATES, Delivery, allowed_from
 from digest.store.db import transaction, utcnow
+from digest.store.jobs import running_send_claimers
 from digest.store.subscribers import advance_last_digest_date
 
 DELIVERY_COLUMNS = (
@@ -107,8 +109,9 @@ def _move(
     return cursor.rowcount == 1
 
 
-def claim(db, delivery_id: str, backend: str) -> str:
-    """queued -> sending, committed before the provider is called.
+def claim(db, delivery_id: str, backend: str, claimer: str | None = None) -> str:
+    """queued -> sending, committed before the provider is called; `claimer` says who sends
+    it ("job:<id>" or a lease holder), so an interrupted claim is recovered by the right one.
 
     Re-checks the subscriber in the same transaction: one who is no longer active moves the
     row to `skipped` instead. Returns "claimed", "skipped" or "taken" (not queued any more).
@@ -135,9 +138,8 @@ def claim(db, delivery_id: str, backend: str) -> str:
                 },
             )
             return "skipped"
-        moved = _move(
-            db, delivery_id, "sending", {"backend": backend, "sending_at": now, "attempts": 1}
-        )
+        sets = {"backend": backend, "sending_at": now, "attempts": 1, "claimed_by": claimer}
+        moved = _move(db, delivery_id, "sending", sets)
         return "claimed" if moved else "taken"
 
 
@@ -253,14 +255,16 @@ def mark_unknown(db, delivery_id: str, error: str) -> bool:
 
 
 def recover_interrupted(db, issue_date: date | None = None) -> list[str]:
-    """Rows left in `sending` by a crashed run become `unknown`. Returns their ids."""
-    where = "state = 'sending'"
-    params: list[object] = []
+    """Rows left in `sending` by a crashed run become `unknown`, except those of send jobs a
+    worker is running now (PostgreSQL: they are in flight). Returns their ids."""
+    where, params = "state = 'sending'", []
     if issue_date is not None:
         where += " AND issue_date = ?"
         params.append(issue_date.isoformat())
     with transaction(db):
-        ids = [row["id"] for row in db.query(f"SELECT id FROM deliveries WHERE {where}", params)]  # noqa: S608
+        rows = list(db.query(f"SELECT id, claimed_by FROM deliveries WHERE {where}", params))  # noqa: S608
+        running = running_send_claimers(db)  # read after: a job that claimed one is 'doing'
+        ids = [row["id"] for row in rows if row["claimed_by"] not in running]
         for delivery_id in ids:
             _move(
                 db,
@@ -328,14 +332,17 @@ def list_deliveries(
     return [delivery_from_row(row) for row in db.query(sql, params)]
 
 
-def subscriber_ids_with_delivery(db, issue_date: date) -> set[int]:
-    """Subscribers who already have a row (any state) for this issue: never rendered again."""
-    return {
-        row["subscriber_id"]
-        for row in db.query(
-            "SELECT subscriber_id FROM deliveries WHERE issue_date = ?", [issue_date.isoformat()]
-        )
-    }
+def subscriber_ids_with_delivery(
+    db, issue_date: date, id_range: tuple[int, int] | None = None
+) -> set[int]:
+    """Subscribers who already have a row (any state) for this issue: never rendered again
+    (those with ids in `id_range` only, when given)."""
+    sql = "SELECT subscriber_id FROM deliveries WHERE issue_date = ?"
+    params: list[object] = [issue_date.isoformat()]
+    if id_range is not None:
+        sql += " AND subscriber_id BETWEEN ? AND ?"
+        params += list(id_range)
+    return {row["subscriber_id"] for row in db.query(sql, params)}
 
 
 def count_by_state(db, issue_date: date | None = None) -> dict[str, int]:
@@ -349,17 +356,23 @@ def count_by_state(db, issue_date: date | None = None) -> dict[str, int]:
     return counts
 
 
-def queued_send_times(db, issue_date: date) -> list[tuple[str, str, int | None]]:
-    """Queued rows of one issue, in queue order, with their subscriber's time zone and local
-    send hour: (delivery id, timezone, send_hour or None)."""
+def queued_send_times(
+    db, issue_date: date, only: Iterable[str] | None = None
+) -> list[tuple[str, str, int | None]]:
+    """Queued rows of one issue (of `only` among them: a send job's share), in queue order,
+    with their subscriber's time zone and local send hour: (id, timezone, send_hour or None)."""
+    sql = (
+        "SELECT d.id, s.timezone, s.send_hour FROM deliveries d "
+        "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
+        "WHERE d.issue_date = ? AND d.state = 'queued'"
+    )
+    params: list[object] = [issue_date.isoformat()]
+    if only is not None:
+        sql += " AND d.id IN (SELECT value FROM json_each(?))"
+        params.append(json.dumps(sorted(only)))
     return [
         (row["id"], row["timezone"] or "UTC", row["send_hour"])
-        for row in db.query(
-            "SELECT d.id, s.timezone, s.send_hour FROM deliveries d "
-            "LEFT JOIN subscribers s ON s.id = d.subscriber_id "
-            "WHERE d.issue_date = ? AND d.state = 'queued' ORDER BY d.rowid",
-            [issue_date.isoformat()],
-        )
+        for row in db.query(sql + " ORDER BY d.rowid", params)
     ]
 
 

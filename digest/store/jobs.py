@@ -64,3 +64,19 @@ def queue_schema_installed(db) -> bool:
 def install_queue_schema(db, schema_sql: str) -> None:
     """Run Procrastinate's schema script as it is (no placeholders in it: sent raw)."""
     db.raw.execute(schema_sql)
+
+
+def job_claimer(job_id: int) -> str:
+    """What a send job writes in `deliveries.claimed_by` when it claims a row."""
+    return f"job:{job_id}"
+
+
+def running_send_claimers(db) -> set[str]:
+    """`claimed_by` of the send jobs a worker is running now ("job:<id>"); none where the
+    queue is not installed (SQLite, or PostgreSQL before the first `digest worker`)."""
+    if not queue_schema_installed(db):
+        return set()
+    rows = db.execute(
+        "SELECT id FROM procrastinate_jobs WHERE status = 'doing' AND queue_name = 'send'"
+    ).fetchall()
+    return {job_claimer(row[0]) for row in rows}

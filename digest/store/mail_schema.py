@@ -87,3 +87,11 @@ def m004_send_pacing(db) -> None:
         );
         """
     )
+
+
+@migrations()
+def m005_claimed_by(db) -> None:
+    # Who claimed a row (`queued -> sending`): "job:<id>" for a worker's send job, the send
+    # lease's holder for a process sending by itself. A retried job turns exactly its own
+    # interrupted rows `unknown`; a pass that recovers rows spares those of a job still running.
+    db.execute("ALTER TABLE deliveries ADD COLUMN claimed_by TEXT")

@@ -176,6 +176,11 @@ class PostgresDatabase:
         row = self.execute("SELECT pg_snapshot_xmax(pg_current_snapshot())::text").fetchone()
         return (int(row[0]) if row else 0), 0
 
+    def size_bytes(self) -> int:
+        """The whole database on the server (tables, indexes, the job queue)."""
+        row = self.execute("SELECT pg_database_size(current_database())").fetchone()
+        return int(row[0]) if row else 0
+
     def location(self) -> str:
         """What another process opens to reach the same data: the URL."""
         return self.url

@@ -1,8 +1,6 @@
-"""SQL for a worker's share of the ledger: the rows of one send job."""
+"""SQL for a worker's share of the ledger: the rows one send job claimed."""
 
 from __future__ import annotations
-
-import json
 
 from digest.store.deliveries import _move
 from digest.store.tx import transaction
@@ -13,14 +11,14 @@ INTERRUPTED = (
 )
 
 
-def recover_interrupted_rows(db, delivery_ids: list[str]) -> list[str]:
-    """This job's rows left `sending` by an earlier attempt of it (its worker died): they
-    become `unknown`, never sent again. Returns their ids."""
+def recover_interrupted_rows(db, claimer: str) -> list[str]:
+    """The rows an earlier attempt of this job claimed and left `sending` (its worker died
+    mid-call): they become `unknown`, never sent again. Returns their ids. Only this job's
+    own claims: a row another job is sending right now is not touched."""
     with transaction(db):
         rows = db.execute(
-            "SELECT id FROM deliveries WHERE state = 'sending'"
-            " AND id IN (SELECT value FROM json_each(?))",
-            [json.dumps(delivery_ids)],
+            "SELECT id FROM deliveries WHERE state = 'sending' AND claimed_by = ? ORDER BY id",
+            [claimer],
         ).fetchall()
         found = [row[0] for row in rows]
         for delivery_id in found:

@@ -2,11 +2,12 @@
 
 Everything a store module may call on `db` besides SQL itself is here and in `postgres.py`
 under the same names: executemany, in_transaction, begin_write, table_exists, data_version,
-serialize (one writer at a time for a named job) and close.
+serialize (one writer at a time for a named job), size_bytes and close.
 """
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import time
@@ -79,6 +80,19 @@ class SqliteDatabase(sqlite_utils.Database):
             if name == "main" and file:
                 return file
         return None
+
+    def size_bytes(self) -> int:
+        """The database file with its write-ahead log (0 in memory)."""
+        location = self.location()
+        if location is None:
+            return 0
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.stat(location + suffix).st_size
+            except OSError:
+                pass
+        return total
 
     def close(self) -> None:
         self.conn.close()

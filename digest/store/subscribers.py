@@ -95,18 +95,26 @@ def get_subscriber_by_token(db, token: str) -> Subscriber | None:
     return _one(db, "SELECT * FROM subscribers WHERE legacy_token_hash = ?", [hashed])
 
 
-def list_subscribers(db, status: str | None = None) -> list[Subscriber]:
-    """All subscribers (or those with one status), oldest first."""
+def list_subscribers(
+    db, status: str | None = None, id_range: tuple[int, int] | None = None
+) -> list[Subscriber]:
+    """All subscribers (or those with one status; with ids in `id_range`, a worker's share),
+    oldest first."""
     if status is not None and status not in SUBSCRIBER_STATUSES:
         raise UsageError(
             f"unknown subscriber status {status!r} (known: {', '.join(SUBSCRIBER_STATUSES)})"
         )
-    if status is None:
-        rows = db.query("SELECT * FROM subscribers ORDER BY id")
-    else:
-        rows = db.query("SELECT * FROM subscribers WHERE status = ? ORDER BY id", [status])
+    where: list[str] = ["1 = 1"]
+    params: list[object] = []
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if id_range is not None:
+        where.append("id BETWEEN ? AND ?")
+        params += list(id_range)
+    sql = f"SELECT * FROM subscribers WHERE {' AND '.join(where)} ORDER BY id"  # noqa: S608
     key = tokens.database_key(db)
-    return [subscriber_from_row(row, key) for row in rows]
+    return [subscriber_from_row(row, key) for row in db.query(sql, params)]
 
 
 def count_subscribers_by_status(db) -> dict[str, int]:

@@ -35,7 +35,7 @@ def ensure_queue(db) -> None:
             job_store.install_queue_schema(db, SchemaManager.get_schema())
 
 
-def _run_tag(db, stage: str) -> str:
+def run_tag(db, stage: str) -> str:
     row = db.execute("SELECT MAX(id) FROM runs").fetchone()
     return f"{row[0] or 0}:{stage}:{time.time_ns()}"
 
@@ -76,7 +76,7 @@ def fleet_embed(db, config: Config, issue_date: date, progress: Progress) -> dic
 
     ensure_queue(db)
     ids = paper_store.paper_ids_missing_embeddings(db, config.embedding.model)
-    tag = _run_tag(db, "embed")
+    tag = run_tag(db, "embed")
     jobs = [
         job_store.JobToDefer(
             "embed", task_name("embed_batch"), {"run": tag, "paper_ids": ids[i : i + EMBED_BATCH]}
@@ -103,7 +103,7 @@ def fleet_plan(db, config: Config, issue_date: date, progress: Progress) -> dict
     report = PlanReport(issue_date)
     _shared_signals(db, config, issue_date, report)  # once, before the shares
     due = [s.id for s in due_subscribers(db, issue_date)]
-    tag = _run_tag(db, "plan")
+    tag = run_tag(db, "plan")
     day = issue_date.isoformat()
     jobs = [
         job_store.JobToDefer(
@@ -139,7 +139,7 @@ def fleet_send(
     requeued = len(requeue_not_sent(db, issue_date, by="auto").requeued)
     have_row = ledger_store.subscriber_ids_with_delivery(db, issue_date)
     todo = [s.id for s in due_subscribers(db, issue_date) if s.id not in have_row]
-    tag = _run_tag(db, "send")
+    tag = run_tag(db, "send")
     day = issue_date.isoformat()
     jobs = [
         job_store.JobToDefer(
@@ -159,6 +159,7 @@ def fleet_send(
             for i in range(0, len(leftover), SEND_SHARD)
         ]
         _defer_and_wait(db, "send", more, tag, progress)
+    write_outbox_index(config, issue_date)
     after = ledger_store.count_by_state(db, issue_date)
     counts = {state: after[state] - before.get(state, 0) for state in after}
     return {
@@ -169,8 +170,12 @@ def fleet_send(
     }
 
 
-FLEET_STAGES: dict[str, Callable[..., dict]] = {
-    "embed": fleet_embed,
-    "plan": fleet_plan,
-    "send": fleet_send,
-}
+def write_outbox_index(config: Config, issue_date: date) -> None:
+    """The outbox's index page of the issue, once, after every send job wrote its files."""
+    if config.mail.backend != "outbox":
+        return
+    from digest.mail.outbox import write_index
+
+    day_dir = config.path(config.mail.outbox_dir) / issue_date.isoformat()
+    if day_dir.is_dir():
+        write_index(day_dir)

@@ -7,7 +7,7 @@ import logging
 from digest.config import Config
 from digest.errors import UsageError
 
-QUEUES = ("embed", "plan", "send", "maintenance")
+QUEUES = ("embed", "plan", "send", "site", "maintenance")
 
 
 def run_worker(

@@ -64,15 +64,22 @@ def send_job(
     )
 
 
-def send_rows(db, config: Config, issue_date: date, delivery_ids: list[str]) -> dict:
+def send_rows(db, config: Config, issue_date: date, delivery_ids: list[str], job_id: int) -> dict:
+    """Send the rows of one send job; first, the rows an earlier attempt of this same job
+    claimed and never finished (its worker died mid-call) become `unknown`."""
     from digest.mail.chat_backend import with_chat
     from digest.mail.delivery import deliver_queued
+    from digest.mail.outbox import OutboxBackend
     from digest.mail.registry import get_backend
     from digest.workers.limits import FleetPacer, FleetWindow
 
-    left = shard_store.recover_interrupted_rows(db, delivery_ids)
+    claimer = job_store.job_claimer(job_id)
+    left = shard_store.recover_interrupted_rows(db, claimer)
     report = SendReport(issue_date=issue_date, backend=config.mail.backend)
-    backend = with_chat(get_backend(config))  # chat channels' rows go to their webhooks
+    backend = get_backend(config)
+    if isinstance(backend, OutboxBackend):
+        backend.write_indexes = False  # the stage writes the day's index once, at its end
+    backend = with_chat(backend)  # chat channels' rows go to their webhooks
     try:
         deliver_queued(
             db,
@@ -83,6 +90,7 @@ def send_rows(db, config: Config, issue_date: date, delivery_ids: list[str]) -> 
             only=set(delivery_ids),
             pacer=FleetPacer(db, config.mail.rate_per_second),
             window=FleetWindow(db, config),
+            claimer=claimer,
         )
     finally:
         backend.close()

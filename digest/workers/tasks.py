@@ -82,13 +82,32 @@ def render_shard(run: str, issue_date: str, first_id: int, last_id: int) -> dict
         )
 
 
-@tasks.task(name="send_shard", queue="send", retry=RETRY)
-def send_shard(run: str, issue_date: str, delivery_ids: list[str]) -> dict:
-    """Send these ledger rows at most once each (claimed with FOR UPDATE SKIP LOCKED)."""
+@tasks.task(name="send_shard", queue="send", retry=RETRY, pass_context=True)
+def send_shard(
+    context: procrastinate.JobContext, run: str, issue_date: str, delivery_ids: list[str]
+) -> dict:
+    """Send these ledger rows at most once each (claimed with FOR UPDATE SKIP LOCKED), each
+    claim marked with this job's id."""
     from digest.workers.sharding import send_rows
 
+    job_id = context.job.id
+    assert job_id is not None  # a job being run has its row
     with _db() as db:
-        return send_rows(db, _config(), date.fromisoformat(issue_date), delivery_ids)
+        return send_rows(db, _config(), date.fromisoformat(issue_date), delivery_ids, job_id)
+
+
+@tasks.task(name="site_pages", queue="site", retry=RETRY)
+def site_pages(
+    run: str, root: str, paper_ids: list[str] | None = None, author_ids: list[int] | None = None
+) -> dict:
+    """Render a range of the archive's paper (or author) pages into the build tree at `root`."""
+    from pathlib import Path
+
+    from digest.site.shares import render_share
+
+    with _db() as db:
+        written = render_share(db, _config(), run, Path(root), paper_ids or [], author_ids or [])
+    return {"written": written}
 
 
 @tasks.periodic(cron=STALLED_CHECK_CRON)
