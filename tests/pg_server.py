@@ -65,7 +65,11 @@ def start_server(durable: bool = False) -> PgServer:
     if os.getuid() == 0:
         owner = pwd.getpwnam("postgres")
         os.chown(root, owner.pw_uid, owner.pw_gid)
-        as_user = ["runuser", "-u", "postgres", "--"]
+        # runuser lives in /usr/sbin, which a plain user's PATH (CI's is /usr/bin:/bin) lacks
+        runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+        if runuser is None:
+            raise RuntimeError("runuser not found: the tests run PostgreSQL as 'postgres' with it")
+        as_user = [runuser, "-u", "postgres", "--"]
     port = portpicker.pick_unused_port()
     server = PgServer(root, port, as_user)
     atexit.register(server.stop)

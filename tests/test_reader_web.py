@@ -27,7 +27,7 @@ def site(sample_db, sample_config):
     from digest.web.plumbing import csrf_token, load_secret_key
 
     reader = add_subscriber(
-        sample_db, "lin@example.org", status="active", text="large language model agents"
+        sample_db, "lin@example.org", status="active", text="reinforcement learning"
     )
     for day in ISSUES:
         plan_all(sample_db, sample_config, day)
@@ -119,7 +119,7 @@ def test_private_feed_lists_picks_newest_issue_first_with_the_why(site):
     first = parsed.entries[0]
     assert first.published.startswith(picks[0][0])  # the newest issue first
     assert first.link.startswith("https://arxiv.org/abs/")
-    assert "large language model agents:" in first.summary  # the topic and why it was picked
+    assert "reinforcement learning:" in first.summary  # the topic and why it was picked
     # a new address ends the old one
     old = answer.url
     answer = httpx.post(
