@@ -187,7 +187,9 @@ def test_the_demo_on_postgresql_with_two_workers_makes_what_sqlite_makes(tmp_pat
     finally:
         lite_db.close()
         pg_db.close()
-    assert len(emails) == sum(written) and sorted(emails_pg) == sorted(emails)
+    assert sorted(emails_pg) == sorted(emails)
+    issues = [key for key in emails if not key.startswith("preview ")]  # the demo's preview too
+    assert len(issues) == sum(written), ran_pg.stdout
     for to in emails:
         assert emails_pg[to] == emails[to], to
     pages = site_pages(tmp_path / "sqlite" / "data" / "site")

@@ -213,6 +213,10 @@ def _plan_and_send_on_workers(fleet: dict, config, db, day: date) -> Iterator[st
     if config.mail.backend != "outbox":
         yield line + f"; not sent (the demo only uses the outbox, not {config.mail.backend})"
         return
+    from digest.summaries.stage import summarise_issue
+
+    if leads := lead_count(summarise_issue(db, config, day)):  # on the leader, as `digest run`
+        line += f"; {leads}"
     sent = fleet["send"](db, config, day, None, force=True)
     yield line + f"; {sent.get('new_sent', 0)} emails written by the workers"
 

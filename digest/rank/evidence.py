@@ -153,13 +153,20 @@ def matched_terms(
     not repeated."""
     spans = [(m.group(0), m.start(), m.end()) for m in _WORD_RE.finditer(text.replace("’", "'"))]
     flat = [(stem(w.lower()), start, end) for w, start, end in spans]
+    wanted = {t.stems for t in terms}  # only these are looked at (a 200-word abstract, 5 terms)
     surface: dict[tuple[str, ...], str] = {}
     for i, (s, start, end) in enumerate(flat):
-        surface.setdefault((s,), _as_in_a_sentence(text[start:end]))
-        if i + 1 < len(flat) and _BETWEEN.fullmatch(text, end, flat[i + 1][1]):
+        if (s,) in wanted and (s,) not in surface:
+            surface[(s,)] = _as_in_a_sentence(text[start:end])
+        if i + 1 < len(flat):
             pair = (s, flat[i + 1][0])
-            words_said = " ".join(text[start : flat[i + 1][2]].split())
-            surface.setdefault(pair, _as_in_a_sentence(words_said))
+            if (
+                pair in wanted
+                and pair not in surface
+                and _BETWEEN.fullmatch(text, end, flat[i + 1][1])
+            ):
+                words_said = " ".join(text[start : flat[i + 1][2]].split())
+                surface[pair] = _as_in_a_sentence(words_said)
     hits = [(t, surface[t.stems]) for t in terms if t.stems in surface]
     weights = weights or {}
     hits.sort(key=lambda hit: (-hit[0].is_phrase, -weights.get(hit[0].stems, 1.0) * hit[0].weight))
