@@ -113,7 +113,7 @@ def store_listing_day(db, path: Path) -> None:
 
 def topic_set(papers: dict[str, dict]) -> tuple[dict[str, str], dict[str, set[str]], list[str]]:
     """(category -> description, category -> relevant paper ids, categories without one)."""
-    from digest.ingest.categories import category_problem
+    from digest.config.categories import category_problem
 
     spec = tomllib.loads(CATEGORIES.read_text(encoding="utf-8"))
     aliases, descriptions = spec["aliases"], spec["descriptions"]

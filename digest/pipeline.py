@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 
 from digest.config import Config
 from digest.errors import DigestError, UsageError
-from digest.ops.lease import Lease
 from digest.store import service as service_store
 from digest.store import transaction, utcnow
+from digest.store.lease import Lease
 
 STAGES = ("fetch", "embed", "plan", "summarise", "send", "site")
 # What each stage needs to have worked in this run (or earlier): planning without today's

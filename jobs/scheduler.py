@@ -87,7 +87,7 @@ def send_held_in_process(config: Config) -> int:
     hour has come; returns how many were sent. On PostgreSQL they go to the workers as send
     jobs. A daily run that holds the send lease makes this pass wait for the next hour."""
     from digest.mail.held import send_held
-    from digest.ops.lease import LeaseHeld
+    from digest.store.lease import LeaseHeld
     from digest.store import open_db
 
     db = open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms)
@@ -237,7 +237,7 @@ def _with_retries(
 
 def _take_the_lead(lease, *, wait: bool) -> None:
     """Acquire the scheduler lease; with `wait`, keep trying until the leader is gone."""
-    from digest.ops.lease import LeaseHeld
+    from digest.store.lease import LeaseHeld
 
     told = False
     while True:
@@ -256,7 +256,7 @@ def _take_the_lead(lease, *, wait: bool) -> None:
 
 def run_scheduler(config: Config, *, in_process: bool = False) -> None:
     """Hold the scheduler lease and run until Ctrl-C or SIGTERM; LeaseHeld if one is running."""
-    from digest.ops.lease import Lease
+    from digest.store.lease import Lease
     from digest.store import open_db
 
     db = open_db(config.db_target, busy_timeout_ms=config.database.busy_timeout_ms)

@@ -156,9 +156,9 @@ class RecordingHandler:
 
 def queue_messages(db, config, subs, issue: date = ISSUE) -> list[str]:
     """Render and queue one real digest per subscriber (what send_issue does before sending)."""
-    from digest.mail.ledger import new_delivery_id
     from digest.mail.wire import to_wire
     from digest.store.deliveries import NewDelivery, queue_deliveries
+    from digest.store.ledger import new_delivery_id
 
     ids, new = [], []
     for sub in subs:

@@ -21,7 +21,7 @@ from digest.paths import PROJECT_DIR
 from digest.rank.planning import plan_all
 from digest.rank.plans import save_plan
 from digest.store import deliveries as ledger_store
-from digest.subscribers.channels import channel_of, set_channel
+from digest.subscribers.channels import channel_of, set_channel, webhook_service
 from digest.subscribers.manage import add_subscriber
 
 ISSUE = date(2025, 8, 20)
@@ -319,8 +319,8 @@ def test_discord_splits_at_10_embeds_or_6000_characters_and_escapes_markdown():
 
 
 def test_webhook_urls_are_checked():
-    assert chat.webhook_service("https://hooks.slack.com/services/T/B/X") == "slack"
-    assert chat.webhook_service("https://discord.com/api/webhooks/1/abc") == "discord"
+    assert webhook_service("https://hooks.slack.com/services/T/B/X") == "slack"
+    assert webhook_service("https://discord.com/api/webhooks/1/abc") == "discord"
     for bad in (
         "http://hooks.slack.com/services/T/B/X",
         "https://evil.example/services/T/B/X",
@@ -328,9 +328,9 @@ def test_webhook_urls_are_checked():
         "mailto:x@y.z",
     ):
         with pytest.raises(UsageError):
-            chat.webhook_service(bad)
+            webhook_service(bad)
     with pytest.raises(UsageError):  # loopback only when a test allows it
-        chat.webhook_service("http://127.0.0.1:9/services/T/B/X")
+        webhook_service("http://127.0.0.1:9/services/T/B/X")
 
 
 def test_cli_channel_sets_shows_hides_the_secret_and_removes(sample_db, sample_config, capsys):

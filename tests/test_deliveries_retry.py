@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 import pytest
 
 from digest.errors import DigestError
-from digest.mail.ledger import Delivery, RequeueCandidate, requeue_blocker
 from digest.mail.sending import send_issue
 from digest.store import deliveries as ledger
 from digest.store import open_db
 from digest.store import requeues as requeue_store
+from digest.store.ledger import Delivery, RequeueCandidate, requeue_blocker
 from digest.store.requeues import requeue_history
 from digest.store.subscribers import get_subscriber, set_status
 from tests.conftest import run_cli_in_process

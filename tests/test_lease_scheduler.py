@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest.ops.lease import Lease, LeaseHeld
 from digest.store import open_db, transaction
 from digest.store import service as service_store
+from digest.store.lease import Lease, LeaseHeld
 from jobs.scheduler import (
     DAILY_JOB_ID,
     HELD_JOB_ID,

@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.errors import DigestError, UsageError
-from digest.mail.ledger import STATES
 from digest.mail.pacing import Pacer, backoff_delay
 from digest.mail.sending import send_issue
 from digest.store import deliveries as ledger
 from digest.store import open_db
+from digest.store.ledger import STATES
 from digest.store.subscribers import get_subscriber, set_status
 from tests.delivery_support import (
     ISSUE,

@@ -180,7 +180,7 @@ def _no_announcement_line() -> str:
 def _check_categories(categories: list[str]) -> None:
     """A misspelt --category (cs.ai, notacat) fetched a feed arXiv answers with no papers,
     read as 'no announcement today'; name it before any request, as topics do."""
-    from digest.ingest.categories import feed_problem
+    from digest.config.categories import feed_problem
 
     for category in categories:
         problem = feed_problem(category)

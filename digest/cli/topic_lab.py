@@ -282,12 +282,12 @@ def picks(
     as_json: JsonOption = False,
 ) -> None:
     """Show a subscriber's planned picks for one issue, with the reason for each."""
-    from digest.rank.planning import picks_for_email
+    from digest.rank.planning import picks_of
     from digest.subscribers.manage import require_subscriber
 
     issue = parse_date_option(day) or _latest_day()
-    plan, titles = picks_for_email(stored_db(), email, issue) if issue else (None, {})
     subscriber = require_subscriber(stored_db(), email)
+    plan, titles = picks_of(stored_db(), subscriber.id, issue) if issue else (None, {})
     email = subscriber.email  # as stored, not as typed
     if as_json:
         print_json(

@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.config.categories import feed_problem
 from digest.config.settings import (
     BUNDLED_MODEL,
     ArxivConfig,
@@ -20,7 +21,6 @@ from digest.config.settings import (
     MailConfig,
     ScheduleConfig,
 )
-from digest.ingest.categories import feed_problem
 from digest.models import ANNOUNCE_TYPES
 
 

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import date
 
 from digest.config import Config
+from digest.config.categories import feed_problem
 from digest.errors import DigestError, UsageError
-from digest.ingest.categories import feed_problem
 from digest.ingest.daily import fetch_daily
 from digest.models import IngestReport
 

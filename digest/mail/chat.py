@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from digest.errors import UsageError
 
@@ -28,30 +27,6 @@ DISCORD_MAX_DESCRIPTION_CHARS = 4096
 DISCORD_MAX_CONTENT_CHARS = 2000
 DISCORD_MAX_FOOTER_CHARS = 2048
 DISCORD_COLOR = 0xB31B1B  # arXiv red
-
-_SLACK_HOSTS = ("hooks.slack.com", "hooks.slack-gov.com")
-_DISCORD_HOSTS = ("discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com")
-
-
-def webhook_service(url: str, allow_http: bool = False) -> str:
-    """slack | discord for an incoming-webhook URL; UsageError naming what is wrong.
-
-    Only the services' own webhook hosts are accepted (a digest must not be posted to any
-    address a form was given); `allow_http` lets tests use loopback servers."""
-    parts = urlsplit(url.strip())
-    host = (parts.hostname or "").lower()
-    if allow_http and parts.scheme in ("http", "https") and host in ("127.0.0.1", "localhost"):
-        return "discord" if "/api/webhooks/" in parts.path else "slack"
-    if parts.scheme != "https":
-        raise UsageError(f"a webhook URL starts with https://, got {url[:60]!r}")
-    if host in _SLACK_HOSTS and parts.path.startswith("/services/"):
-        return "slack"
-    if host in _DISCORD_HOSTS and parts.path.startswith("/api/webhooks/"):
-        return "discord"
-    raise UsageError(
-        "not a Slack or Discord incoming-webhook URL (expected https://hooks.slack.com/"
-        "services/… or https://discord.com/api/webhooks/…)"
-    )
 
 
 def chat_payloads(service: str, context: dict[str, Any]) -> list[dict[str, Any]]:

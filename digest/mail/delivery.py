@@ -17,13 +17,13 @@ from digest.config import Config
 from digest.errors import DigestError
 from digest.mail.base import AmbiguousError, AuthError, MailBackend, PermanentError, TransientError
 from digest.mail.health import window_from_ledger
-from digest.mail.ledger import NOT_SENT_PREFIX
 from digest.mail.pacing import Pacer, RateLimitedError, backoff_delay
 from digest.mail.report import SendReport
 from digest.mail.send_times import next_moment_utc, split_due
 from digest.mail.wire import from_wire
 from digest.store import deliveries as ledger_store
 from digest.store import requeues as requeue_store
+from digest.store.ledger import NOT_SENT_PREFIX
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 UNANSWERED_LIMIT = 3  # calls in a row that may or may not have been accepted: stop the run

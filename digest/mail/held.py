@@ -14,8 +14,8 @@ from digest.mail.registry import get_backend
 from digest.mail.report import SendReport
 from digest.mail.send_times import held_window_start
 from digest.mail.sending import check_sender, hours_since_issue
-from digest.ops.lease import Lease
 from digest.store import deliveries as ledger_store
+from digest.store.lease import Lease
 
 
 def send_held(

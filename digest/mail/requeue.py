@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from digest.mail.ledger import Delivery, requeue_blocker
 from digest.store import requeues as requeue_store
+from digest.store.ledger import Delivery, requeue_blocker
 
 OPERATOR_REASON = "requeued by the operator (digest deliveries retry)"
 AUTO_REASON = "requeued automatically by the next send of the issue"

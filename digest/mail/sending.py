@@ -28,13 +28,13 @@ from digest.mail.base import MailBackend
 from digest.mail.chat_backend import with_chat
 from digest.mail.delivery import deliver_queued
 from digest.mail.health import check_reputation
-from digest.mail.ledger import new_delivery_id
 from digest.mail.report import SendReport
 from digest.mail.requeue import requeue_not_sent
 from digest.mail.wire import to_wire
 from digest.store import deliveries as ledger_store
 from digest.store.channels import chat_channels_for
 from digest.store.deliveries import NewDelivery
+from digest.store.ledger import new_delivery_id
 
 ProgressCallback = Callable[[int, int], None]  # (done, total)
 PLACEHOLDER_SENDER_DOMAINS = ("example.org", "example.com", "example.net")
@@ -219,7 +219,7 @@ def send_issue(
     ignore_complaints: bool = False,
 ) -> SendReport:
     """Deliver the `issue_date` digest to every due subscriber, at most once each."""
-    from digest.ops.lease import Lease
+    from digest.store.lease import Lease
 
     now = now or datetime.now(UTC)
     if not dry_run and not force:

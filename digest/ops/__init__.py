@@ -1,2 +1,3 @@
 """Operations: `init` (a working folder), `demo` (the whole product offline), `status`, `backup`
-and `doctor` (the pre-flight check), and `lease` (one holder at a time for the daily run)."""
+and `doctor` (the pre-flight check), `migrate_db` (SQLite to PostgreSQL). The daily run's lease
+is `digest.store.lease`."""

@@ -26,7 +26,7 @@ from digest.rank.gather import (  # noqa: F401  (planning API)
     text_vector,
 )
 from digest.rank.matching import match_curated_topics, refresh_topic_matches  # noqa: F401
-from digest.rank.plans import load_plan, picks_for_email, save_plan  # noqa: F401  (planning API)
+from digest.rank.plans import load_plan, picks_of, save_plan  # noqa: F401  (planning API)
 from digest.store import papers as paper_store
 from digest.store import ranking as rank_store
 from digest.store.db import transaction

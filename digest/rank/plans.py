@@ -60,15 +60,12 @@ def load_plan(db, subscriber_id: int, issue_date: date) -> DigestPlan | None:
     return DigestPlan(subscriber_id, issue_date, picks, header["candidates"], start)
 
 
-def picks_for_email(
-    db, email: str, issue_date: date | None = None
+def picks_of(
+    db, subscriber_id: int, issue_date: date | None = None
 ) -> tuple[DigestPlan | None, dict[str, str]]:
     """A subscriber's stored plan (the latest when no date is given) and the picked titles."""
-    from digest.subscribers.manage import require_subscriber
-
-    subscriber = require_subscriber(db, email)
-    day = issue_date or rank_store.latest_plan_date(db, subscriber.id)
-    plan = load_plan(db, subscriber.id, day) if day else None
+    day = issue_date or rank_store.latest_plan_date(db, subscriber_id)
+    plan = load_plan(db, subscriber_id, day) if day else None
     if plan is None:
         return None, {}
     rows = rank_store.paper_text_rows(db, [p.paper_id for p in plan.picks])

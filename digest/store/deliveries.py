@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from digest.errors import UsageError
-from digest.mail.ledger import NOT_SENT_PREFIX, STATES, Delivery, allowed_from
 from digest.store.db import transaction, utcnow
 from digest.store.jobs import running_send_claimers
+from digest.store.ledger import NOT_SENT_PREFIX, STATES, Delivery, allowed_from
 from digest.store.subscribers import advance_last_digest_date
 
 DELIVERY_COLUMNS = (

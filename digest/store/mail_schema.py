@@ -10,7 +10,7 @@ migrations = Migrations("digest.mail")
 @migrations()
 def m001_deliveries(db) -> None:
     # The at-most-once ledger: one row per (subscriber, issue). `state` only moves forward
-    # (see digest/mail/ledger.py); every UPDATE names the state it moves from.
+    # (see digest/store/ledger.py); every UPDATE names the state it moves from.
     db.executescript(
         """
         CREATE TABLE deliveries (

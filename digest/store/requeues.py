@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from digest.mail.ledger import RequeueCandidate, allowed_from
 from digest.store.db import transaction, utcnow
 from digest.store.deliveries import DELIVERY_COLUMNS, DELIVERY_FROM, delivery_from_row
+from digest.store.ledger import RequeueCandidate, allowed_from
 from digest.store.subscribers import advance_last_digest_date
 
 # Another row of the same subscriber and issue that the provider has, may have, or is being

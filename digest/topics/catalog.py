@@ -10,8 +10,8 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from digest.config.categories import category_problem
 from digest.errors import UsageError
-from digest.ingest.categories import category_problem
 from digest.models import Topic, split_arxiv_id
 from digest.store import topics as store
 from digest.store.db import transaction

@@ -32,7 +32,7 @@ def fleet_send_held(
     from digest.mail.health import check_reputation
     from digest.mail.send_times import held_window_start, next_moment_utc, split_due
     from digest.mail.sending import check_sender, hours_since_issue
-    from digest.ops.lease import Lease
+    from digest.store.lease import Lease
 
     now = now or datetime.now(UTC)
     limit = config.mail.max_lateness_hours
