@@ -164,7 +164,6 @@ def add_generated_subscribers(db, count: int, seed: int = 16) -> None:
                     "email": f"reader{n:06d}@bench.invalid",
                     "name": f"Reader {n}",
                     "status": "active",
-                    "manage_token": secrets.token_urlsafe(24),
                     "confirmed_at": "2025-10-01T00:00:00",
                 },
             )
@@ -579,6 +578,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, _interrupt)  # `kill PID` stops the server and cleans up
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # with a database server, manage links are made with a key every machine shares
+    os.environ.setdefault("DIGEST_SECRET_KEY", secrets.token_hex(32))
     work = Path(tempfile.mkdtemp(prefix="digest-scale-out-"))
     server = Server(args.pg_url)
     try:
