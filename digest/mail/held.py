@@ -18,19 +18,24 @@ from digest.store import deliveries as ledger_store
 from digest.store.lease import Lease
 
 
+def held_issues(db, config, now: datetime) -> list:
+    """The recent issues that still have queued (held) rows and are not yet too late to send."""
+    limit = config.mail.max_lateness_hours
+    start = held_window_start(now.date(), limit)
+    return [
+        day
+        for day in ledger_store.issue_dates_with_queued(db, start)
+        if hours_since_issue(config, day, now) <= limit
+    ]
+
+
 def send_held(
     db, config, *, now: datetime | None = None, backend=None, ignore_complaints: bool = False
 ) -> list:
     """Deliver held digests whose local hour has come, for every recent issue that still has
     queued rows. Plans and renders nothing. Returns one SendReport per issue looked at."""
     now = now or datetime.now(UTC)
-    limit = config.mail.max_lateness_hours
-    start = held_window_start(now.date(), limit)
-    issues = [
-        day
-        for day in ledger_store.issue_dates_with_queued(db, start)
-        if hours_since_issue(config, day, now) <= limit
-    ]
+    issues = held_issues(db, config, now)
     if not issues:
         return []
     check_sender(config)

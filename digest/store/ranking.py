@@ -20,6 +20,16 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:
 # ---------------------------------------------------------------- candidates
 
 
+def _add_announce_types(
+    clauses: list[str], params: list, announce_types: Sequence[str] | None
+) -> None:
+    """Only papers of these announcement kinds (and those whose kind is unknown)."""
+    if announce_types:
+        marks = ",".join("?" for _ in announce_types)
+        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
+        params += list(announce_types)
+
+
 def candidate_rows(
     db, since: date | None, until: date | None, announce_types: Sequence[str] | None = None
 ) -> list[dict]:
@@ -31,10 +41,7 @@ def candidate_rows(
     if until:
         clauses.append("first_announced <= ?")
         params.append(until.isoformat())
-    if announce_types:
-        marks = ",".join("?" for _ in announce_types)
-        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
-        params += list(announce_types)
+    _add_announce_types(clauses, params, announce_types)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     sql = (
         "SELECT id, title, abstract, authors_json, categories_json, first_announced "  # noqa: S608
@@ -260,10 +267,7 @@ def announced_counts(
             until.isoformat(),
         ],
     )
-    if announce_types:
-        marks = ",".join("?" for _ in announce_types)
-        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
-        params += list(announce_types)
+    _add_announce_types(clauses, params, announce_types)
     rows = db.execute(
         "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
         f"WHERE {' AND '.join(clauses)} GROUP BY first_announced",
@@ -278,11 +282,9 @@ def nearest_days(
     """The shortest run of stored announcement days around `day` -- the days before it first,
     nearest first, then the days after it -- whose papers number at least `min_papers` (or all
     stored days when fewer exist): (first day, last day) of that run."""
-    clauses, params = ["first_announced IS NOT NULL"], []
-    if announce_types:
-        marks = ",".join("?" for _ in announce_types)
-        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
-        params += list(announce_types)
+    clauses: list[str] = ["first_announced IS NOT NULL"]
+    params: list = []
+    _add_announce_types(clauses, params, announce_types)
     rows = db.execute(
         "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
         f"WHERE {' AND '.join(clauses)} GROUP BY first_announced ORDER BY first_announced",

@@ -30,18 +30,13 @@ def fleet_send_held(
     """Send the held digests whose hour has come as jobs, wait for them; one report per issue
     that still had queued rows (counts read from the ledger before and after)."""
     from digest.mail.health import check_reputation
-    from digest.mail.send_times import held_window_start, next_moment_utc, split_due
-    from digest.mail.sending import check_sender, hours_since_issue
+    from digest.mail.held import held_issues
+    from digest.mail.send_times import next_moment_utc, split_due
+    from digest.mail.sending import check_sender
     from digest.store.lease import Lease
 
     now = now or datetime.now(UTC)
-    limit = config.mail.max_lateness_hours
-    start = held_window_start(now.date(), limit)
-    issues = [
-        day
-        for day in ledger_store.issue_dates_with_queued(db, start)
-        if hours_since_issue(config, day, now) <= limit
-    ]
+    issues = held_issues(db, config, now)
     if not issues:
         return []
     check_sender(config)
