@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digest.rank.evidence import (
+    SAYS_NOTHING,
     Term,
     description_terms,
     is_content_word,
@@ -228,7 +229,11 @@ def evidence_words(
     used = present.sum(axis=1)
     cut = salient_cut(used, max(len(pool), 1))
     salient = {t.stems for t, n in zip(query.terms, used, strict=True) if n <= cut or t.weight > 1}
-    found = matched_terms(pool.texts[index], query.terms, rarity)
+    found = [
+        (t, w)
+        for t, w in matched_terms(pool.texts[index], query.terms, rarity)
+        if not set(words(t.label)) <= SAYS_NOTHING
+    ]
     rare = [w for t, w in found if t.stems in salient]
     common = [w for t, w in found if t.stems not in salient]
     for phrase in rare or common:

@@ -53,6 +53,12 @@ _GENERIC = frozenset(
 )
 
 
+# Verbs that join a description's nouns ("agents built on language models"): they count as
+# evidence like any description word, but a why-line saying a paper "mentions built" tells
+# the reader nothing, so why-lines leave them out.
+SAYS_NOTHING = frozenset("build builds built building make makes made making".split())
+
+
 @lru_cache(maxsize=1)
 def _stemmer():
     return Stemmer.Stemmer("english")
