@@ -543,12 +543,13 @@ def test_ctrl_c_during_a_rate_limit_wait_is_not_sent_rather_than_unknown(
     subs = seed_subscribers(db, 2)
     stand_in.script = ["429-slow"]
     command = [sys.executable, "-m", "digest", "--config", str(tmp_path / "config.toml")]
-    proc = subprocess.Popen(
+    proc = subprocess.Popen(  # SIGINT as a terminal has it, even when pytest runs in `&`
         [*command, "send", "--date", ISSUE.isoformat(), "--force"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "SENDGRID_API_KEY": API_KEY},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
     )
     deadline = time.monotonic() + 60
 
