@@ -16,6 +16,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,3 +127,14 @@ def drop_database(server: PgServer, url: str) -> None:
     close_pools()
     name = url.rsplit("/", 1)[1]
     server.psql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def wait_until(check, seconds: float, what: str, every: float = 0.1):
+    """What `check()` returns once it is truthy; AssertionError naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}")

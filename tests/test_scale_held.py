@@ -7,28 +7,18 @@ is in flight: recovering it as `unknown` would be wrong). Nothing arrives twice.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.delivery_support import queue_messages, seed_subscribers
+from tests.pg_server import wait_until
 from tests.test_scale_kill import SlowReplyHandler
 from tests.test_scale_postgres import digest, start_workers, stop_workers, write_config
 
 DUE_ZONE = ("Etc/GMT-14", 0)  # 00:00 at UTC+14 on the issue day: always passed by now
 LATER_ZONE = ("Etc/GMT+12", 23)  # 23:00 at UTC-12 on the issue day: tomorrow, in UTC
-
-
-def wait_until(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow

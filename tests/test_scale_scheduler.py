@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import ATOM_SAMPLE, toml_text
+from tests.pg_server import wait_until
 from tests.test_scale_postgres import prepare_sqlite, start_workers, stop_workers
 
 
@@ -44,16 +45,6 @@ def read_lines(process: subprocess.Popen) -> list[str]:
 
     threading.Thread(target=read, daemon=True).start()
     return lines
-
-
-def wait_until(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow

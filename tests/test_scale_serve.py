@@ -12,24 +12,14 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 
 import pytest
 
+from tests.pg_server import wait_until
 from tests.test_scale_postgres import write_config
 
 SECRET = "shared-secret-of-the-web-fleet-" + "x" * 16
-
-
-def wait_until(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def web_processes(server: subprocess.Popen, port: int) -> list[int]:
