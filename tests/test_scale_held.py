@@ -14,8 +14,8 @@ import pytest
 
 from tests.delivery_support import queue_messages, seed_subscribers
 from tests.pg_server import wait_until
-from tests.test_scale_kill import SlowReplyHandler
-from tests.test_scale_postgres import digest, start_workers, stop_workers, write_config
+from tests.test_scale_kill import SlowReplyHandler, smtp_fleet
+from tests.test_scale_postgres import digest, start_workers, stop_workers
 
 DUE_ZONE = ("Etc/GMT-14", 0)  # 00:00 at UTC+14 on the issue day: always passed by now
 LATER_ZONE = ("Etc/GMT+12", 23)  # 23:00 at UTC-12 on the issue day: tomorrow, in UTC
@@ -23,8 +23,6 @@ LATER_ZONE = ("Etc/GMT+12", 23)  # 23:00 at UTC-12 on the issue day: tomorrow, i
 
 @pytest.mark.slow
 def test_the_held_pass_sends_due_rows_as_jobs_and_spares_a_row_in_flight(tmp_path, pg_url):
-    import portpicker
-    from aiosmtpd.controller import Controller
 
     from digest.config import load_config
     from digest.store import deliveries as ledger_store
@@ -37,21 +35,8 @@ def test_the_held_pass_sends_due_rows_as_jobs_and_spares_a_row_in_flight(tmp_pat
 
     issue = datetime.now(UTC).date()
     handler = SlowReplyHandler()
-    port = portpicker.pick_unused_port()
-    smtp = Controller(handler, hostname="127.0.0.1", port=port)
-    smtp.start()
-    config_path = write_config(
-        tmp_path,
-        "http://127.0.0.1:9/",
-        url=pg_url,
-        backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security="none",
-        smtp_timeout_seconds=60.0,
-        from_address="digest@lab.test",
-        postal_address="1 Main St, Springfield",
-        rate_per_second=50.0,
+    smtp, config_path = smtp_fleet(
+        tmp_path, pg_url, handler, smtp_timeout_seconds=60.0, rate_per_second=50.0
     )
     config = load_config(str(config_path))
     db = open_db(pg_url)

@@ -83,6 +83,30 @@ class SlowReplyHandler(RecordingHandler):
         self._release.set()
 
 
+def smtp_fleet(tmp_path, pg_url: str, handler, **mail):
+    """A loopback SMTP server (aiosmtpd) answering with `handler`, and a config of the fleet on
+    PostgreSQL that sends through it (`mail` overrides). Returns (controller, config path)."""
+    import portpicker
+    from aiosmtpd.controller import Controller
+
+    port = portpicker.pick_unused_port()
+    smtp = Controller(handler, hostname="127.0.0.1", port=port)
+    smtp.start()
+    config_path = write_config(
+        tmp_path,
+        "http://127.0.0.1:9/",
+        url=pg_url,
+        backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        smtp_security="none",
+        from_address="digest@lab.test",
+        postal_address="1 Main St, Springfield",
+        **mail,
+    )
+    return smtp, config_path
+
+
 def owner_of(workers: list[subprocess.Popen], client_port: int, smtp_port: int) -> int | None:
     """The index of the worker whose SMTP connection has this local port."""
     import psutil
@@ -121,8 +145,6 @@ def aimed_victim(handler, workers, smtp_port, done) -> tuple[int, str] | None:
 
 @pytest.mark.slow
 def test_killed_workers_never_send_a_digest_twice(tmp_path, pg_url):
-    import portpicker
-    from aiosmtpd.controller import Controller
 
     from digest.config import load_config
     from digest.store import deliveries as ledger_store
@@ -133,23 +155,15 @@ def test_killed_workers_never_send_a_digest_twice(tmp_path, pg_url):
     from digest.workers.sharding import send_job
 
     handler = SlowReplyHandler()
-    port = portpicker.pick_unused_port()
-    smtp = Controller(handler, hostname="127.0.0.1", port=port)
-    smtp.start()
-    config_path = write_config(
+    smtp, config_path = smtp_fleet(
         tmp_path,
-        "http://127.0.0.1:9/",
-        url=pg_url,
-        backend="smtp",
-        smtp_host="127.0.0.1",
-        smtp_port=port,
-        smtp_security="none",
+        pg_url,
+        handler,
         smtp_timeout_seconds=30.0,
-        from_address="digest@lab.test",
-        postal_address="1 Main St, Springfield",
         rate_per_second=max(8.0, DIGESTS / 60),  # the send lasts long enough for every kill
         retry_base_seconds=0.01,
     )
+    port = smtp.port
     config = load_config(str(config_path))
     db = open_db(pg_url)
     ensure_queue(db)
