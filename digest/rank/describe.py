@@ -12,7 +12,8 @@ A description is matched two ways:
 
 Both are standardised over the paper's **announcement day** (a day of fewer than
 MIN_CALIBRATION papers is completed with the stored days before it) and added, the lexical
-half at LEXICAL_WEIGHT; the sum is standardised again and put on the ranking scale as
+half at LEXICAL_WEIGHT; the sum is standardised again (centred on the window's papers
+without evidence for the topic, spread from all of them) and put on the ranking scale as
 CAL_BASE + CAL_SCALE * z. So a threshold means the same for every topic: the default 0.35 is
 three standard deviations above the day's typical paper, whether the description is broad or
 narrow. A paper's score depends only on the topic, the paper and its day: a week's pool, a
@@ -119,9 +120,11 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
         rare = (df <= salient_cut(df, total)) | (weights > 1.0)  # a curator's keyword is salient
         has_salient = hits[rare].any(axis=0)
         evident = (sem_z >= EVIDENCE_Z) & (lex_z >= EVIDENCE_Z) & has_salient
-        # standardised against the window's papers WITHOUT evidence for the topic (its
-        # background): a topic that is a tenth of this week is not squeezed by its own papers
-        fused = _z(sem_z + LEXICAL_WEIGHT * lex_z, background=BACKGROUND and ~evident)
+        # centred on the window's papers WITHOUT evidence for the topic (its background), so a
+        # topic that is a tenth of this week is not squeezed by its own papers; the spread is
+        # the whole window's, which a handful of papers more or less barely moves (taken from
+        # the background alone it swung from day to day and unsettled a week's ranking)
+        fused = _z(sem_z + LEXICAL_WEIGHT * lex_z, centre_on=~evident if BACKGROUND else None)
         at = np.searchsorted(window, members)  # the members' places in the window
         out[:, members] = fused[at], sem_z[at], lex_z[at]
         salient[members] = has_salient[at]
@@ -144,18 +147,18 @@ def _semantic(pool: CandidatePool, query: DescriptionQuery) -> np.ndarray:
     return (query.vectors.astype(np.float32) @ pool.vectors.T).mean(axis=0).astype(np.float64)
 
 
-def _z(values: np.ndarray, background=None) -> np.ndarray:
-    """Standard scores; with a `background` mask, mean and spread come from those values only
-    (all of them when fewer than two are background)."""
-    sample = values
-    if background is not None and int(np.count_nonzero(background)) >= 2:
-        sample = values[background]
-    if len(sample) < 2:
+def _z(values: np.ndarray, centre_on: np.ndarray | None = None) -> np.ndarray:
+    """Standard scores; with a `centre_on` mask the mean comes from those values only (all of
+    them when fewer than two are marked), the spread always from all."""
+    if len(values) < 2:
         return np.zeros_like(values, dtype=np.float64)
-    sd = float(sample.std())
+    sd = float(values.std())
     if sd < 1e-9:
         return np.zeros_like(values, dtype=np.float64)
-    return (values - sample.mean()) / sd
+    centre = values
+    if centre_on is not None and int(np.count_nonzero(centre_on)) >= 2:
+        centre = values[centre_on]
+    return (values - centre.mean()) / sd
 
 
 def calibration_groups(pool: CandidatePool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
