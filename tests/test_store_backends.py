@@ -89,6 +89,25 @@ def test_vectors_are_bytes_in_and_one_matrix_out(any_db):
     assert paper_store.count_embedded_papers(any_db, "m") == 5
 
 
+def test_candidates_come_with_their_vectors_in_one_query_and_mixed_sizes_are_refused(any_db):
+    later = date(2025, 8, 21)
+    papers = [paper("2508.1"), paper("2508.2"), paper("2508.3", day=later), paper("2508.4")]
+    paper_store.upsert_papers(any_db, papers, "feed")
+    stored = paper_store.get_papers(any_db, [p.id for p in papers])
+    hashes = {pid: p.content_hash for pid, p in stored.items()}
+    vectors = np.arange(24, dtype=np.float32).reshape(3, 8)
+    embedded = [hashes[p] for p in ("2508.1", "2508.2", "2508.3")]
+    paper_store.save_embeddings(any_db, "m", embedded, vectors)
+    rows, matrix = rank_store.candidate_rows_with_vectors(any_db, DAY, DAY, ["new"], "m")
+    assert [r[0] for r in rows] == ["2508.1", "2508.2"]  # 2508.4 has no vector, 2508.3 is later
+    assert json.loads(rows[0][3]) == list(papers[0].authors) and rows[0][5] == DAY.isoformat()
+    assert np.array_equal(matrix, vectors[:2]) and matrix.dtype == np.float32
+    assert rank_store.candidate_rows_with_vectors(any_db, DAY, DAY, ["new"], "other")[0] == []
+    paper_store.save_embeddings(any_db, "m", [hashes["2508.4"]], np.ones((1, 7), np.float32))
+    with pytest.raises(ValueError, match="'m' vectors have 2 different sizes"):
+        rank_store.candidate_rows_with_vectors(any_db, None, None, None, "m")
+
+
 def test_subscribers_and_topics_compare_case_insensitively(any_db):
     sid = subscriber(any_db, "Ann@Example.org")
     assert subscriber_store.get_subscriber_by_email(any_db, "ann@example.ORG").id == sid

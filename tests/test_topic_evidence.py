@@ -4,6 +4,7 @@ calibrated score and the rule that a paper passes only on its own evidence (pure
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from digest.models import Topic
 from digest.rank import describe
@@ -156,3 +157,53 @@ def test_a_paper_scores_the_same_in_its_days_pool_and_in_a_pool_of_two_days():
     )
     together = text_match(both, query).score[:200]
     np.testing.assert_allclose(alone, together, atol=1e-6)
+
+
+# ---------------------------------------------------------------- terms found in a pool
+
+
+def presence(description: str, texts: list[str]) -> dict[str, tuple[list[int], list[int]]]:
+    """term label -> (papers using it, papers using it in their title)."""
+    vectors = np.eye(len(texts), 8, dtype=np.float32)
+    pool = day_pool(texts, vectors)
+    terms = description_terms(description)
+    present, titled = describe.term_presence(pool, terms)
+    return {
+        t.label: (np.flatnonzero(present[i]).tolist(), np.flatnonzero(titled[i]).tolist())
+        for i, t in enumerate(terms)
+    }
+
+
+def test_every_inflection_of_a_term_is_found_even_when_the_stem_is_not_its_prefix():
+    # "mining" stems to "mine", "cities" to "citi", "posing" to "pose": a paper saying
+    # "mined", "city" or "poses" uses the term (the first four letters of the stem missed them)
+    found = presence(
+        "Data mining: posing, cities",
+        [
+            "Mined. We mined logs.",
+            "A city. Of nothing.",
+            "Poses. Robot poses.",
+            "Nothing. The miner went home.",
+            "Dataset. Data-mining of the mines.",
+        ],
+    )
+    assert found["mining"][0] == [0, 4]  # "miner" stems to "miner", not "mine"
+    assert found["cities"][0] == [1] and found["posing"][0] == [2]
+    assert found["data mining"] == ([4], [])  # hyphenated; not in the title "Dataset"
+    assert found["mining"][1] == [0]  # "Mined" is the title of paper 0
+
+
+def test_a_term_inside_a_longer_word_or_after_a_letter_outside_latin_1_is_not_found():
+    found = presence(
+        "Grasping",
+        ["Data. αgrasping is one word.", "Data. snake_grasping too.", "Data. β grasping, alone."],
+    )
+    assert found["grasping"] == ([2], [])
+
+
+def test_authors_and_categories_are_decoded_only_when_read():
+    lazy = rank.JsonTuples(['["Ann Lee", "Bo Chen"]', "[]", None])
+    assert len(lazy) == 3 and lazy[0] == ("Ann Lee", "Bo Chen") and lazy[-1] == ()
+    assert lazy[1:] == [(), ()] and list(lazy)[0] == ("Ann Lee", "Bo Chen")
+    with pytest.raises(IndexError):
+        lazy[3]

@@ -37,27 +37,33 @@ def load_pool(
 ) -> rank.CandidatePool:
     """Stored papers announced in [since, until] that have a vector (all when both None),
     with the earlier papers that complete a small day's calibration sample."""
-    pool = _pool_of(db, config, rank_store.candidate_rows(db, since, until, announce_types))
+    pool = _pool_of(db, _candidates(db, config, since, until, announce_types))
     if pool.days is not None and len(pool):
         attach_reference(db, config, pool, announce_types)
     return pool
 
 
-def _pool_of(db, config: Config, rows: list[dict]) -> rank.CandidatePool:
-    ids, vectors = paper_store.load_vectors(db, config.embedding.model, [r["id"] for r in rows])
-    by_id = {r["id"]: r for r in rows}
-    kept = [by_id[i] for i in ids]
-    if not kept:
-        vectors = np.zeros((0, 384), dtype=np.float32)
-    days = [r["announced"] or "" for r in kept]
+def _candidates(
+    db, config: Config, since: date | None, until: date | None, announce_types
+) -> tuple[list[tuple], np.ndarray]:
+    return rank_store.candidate_rows_with_vectors(
+        db, since, until, announce_types, config.embedding.model
+    )
+
+
+def _pool_of(db, found: tuple[list[tuple], np.ndarray | None]) -> rank.CandidatePool:
+    rows, vectors = found
+    if not rows or vectors is None:
+        return rank.CandidatePool.build([], [], [], [], [], np.zeros((0, 384), np.float32))
+    ids, titles, abstracts, authors, categories, days = (list(c) for c in zip(*rows, strict=True))
     return rank.CandidatePool.build(
         ids,
-        [r["title"] for r in kept],
-        [r["abstract"] for r in kept],
-        [r["authors"] for r in kept],
-        [r["categories"] for r in kept],
+        titles,
+        abstracts,
+        rank.JsonTuples(authors),
+        rank.JsonTuples(categories),
         vectors,
-        days=days,
+        days=[d or "" for d in days],
         badges=badges_for(db, ids),
     )
 
@@ -84,19 +90,23 @@ def attach_reference(
                 db, date.fromisoformat(day), announce_types, MIN_CALIBRATION
             )
             windows[day] = (min(low, near[0].isoformat()), near[1].isoformat())
-    rows: list[dict] = []
+    parts: list[tuple[list[tuple], np.ndarray]] = []
     earliest = min(w[0] for w in windows.values())
     latest = max(w[1] for w in windows.values())
-    if earliest < days[0]:
-        before = first - timedelta(days=1)
-        rows += rank_store.candidate_rows(db, date.fromisoformat(earliest), before, announce_types)
-    if latest > days[-1]:
-        after = last + timedelta(days=1)
-        rows += rank_store.candidate_rows(db, after, date.fromisoformat(latest), announce_types)
     try:
-        reference = _pool_of(db, config, rows)
+        if earliest < days[0]:
+            before = first - timedelta(days=1)
+            since = date.fromisoformat(earliest)
+            parts.append(_candidates(db, config, since, before, announce_types))
+        if latest > days[-1]:
+            after = last + timedelta(days=1)
+            until = date.fromisoformat(latest)
+            parts.append(_candidates(db, config, after, until, announce_types))
+        parts = [p for p in parts if p[0]]
+        rows = [r for p in parts for r in p[0]]
+        reference = _pool_of(db, (rows, np.vstack([p[1] for p in parts]) if parts else None))
     except ValueError:  # a stored vector of another size: calibrate on the pool's own days
-        reference = _pool_of(db, config, [])
+        reference = _pool_of(db, ([], None))
     set_reference(pool, reference, windows)
 
 

@@ -8,6 +8,7 @@ knows topics and readers.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping, Sequence
@@ -142,6 +143,27 @@ class Whitening:
         return mean, np.sqrt(np.maximum(second - mean**2, 0.0))
 
 
+class JsonTuples(Sequence[tuple[str, ...]]):
+    """Lists of strings kept as their stored JSON text until one is read (authors and
+    categories: most rankings never look at them)."""
+
+    def __init__(self, raw: Sequence[str]) -> None:
+        self._raw = list(raw)
+        self._decoded: dict[int, tuple[str, ...]] = {}
+
+    def __len__(self) -> int:
+        return len(self._raw)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        index = range(len(self._raw))[index]  # negative indexes, and IndexError when out
+        found = self._decoded.get(index)
+        if found is None:
+            found = self._decoded[index] = tuple(json.loads(self._raw[index] or "[]"))
+        return found
+
+
 @dataclass
 class CandidatePool:
     """The papers one ranking chooses from, with per-pool caches of keyword/author masks."""
@@ -149,8 +171,8 @@ class CandidatePool:
     ids: list[str]
     titles: list[str]
     texts: list[str]  # title + abstract, searched by keywords
-    authors: list[tuple[str, ...]]
-    categories: list[tuple[str, ...]]
+    authors: Sequence[tuple[str, ...]]
+    categories: Sequence[tuple[str, ...]]
     vectors: np.ndarray  # (n, d) unit rows
     mean: np.ndarray  # the pool's common direction, removed before liked-paper similarity
     centered: np.ndarray  # (n, d) unit rows of vectors - mean
@@ -197,8 +219,10 @@ class CandidatePool:
             ids=list(ids),
             titles=list(titles),
             texts=[f"{t}\n{a}" for t, a in zip(titles, abstracts, strict=True)],
-            authors=[tuple(a) for a in authors],
-            categories=[tuple(c) for c in categories],
+            authors=authors if isinstance(authors, JsonTuples) else [tuple(a) for a in authors],
+            categories=(
+                categories if isinstance(categories, JsonTuples) else [tuple(c) for c in categories]
+            ),
             vectors=vectors,
             mean=mean,
             centered=normalize_rows(vectors - mean),

@@ -26,6 +26,7 @@ from digest.rank.likes import (  # noqa: F401  (re-exported)
 )
 from digest.rank.pool import (  # noqa: F401  (re-exported: callers use digest.rank.score.*)
     CandidatePool,
+    JsonTuples,
     keyword_pattern,
     matched_authors,
     matched_keywords,
