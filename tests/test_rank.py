@@ -302,6 +302,19 @@ def test_significant_terms_favour_words_the_liked_papers_share_and_the_pool_rare
     assert rank.significant_terms(pool, [frozenset({"unseen"})] * 3) == {}  # not in the pool
 
 
+def test_words_tied_at_the_cut_are_kept_together_whatever_order_they_come_in():
+    # "alpha" and "beta" are equally significant; with room for one word, which one was kept
+    # used to follow set order, which changes with every process (string hashing)
+    texts = ["common words here"] * 18 + ["alpha here", "beta here"]
+    pool = random_pool(20, texts=texts)
+    liked = [frozenset({"alpha", "beta", "zeta"}), frozenset({"alpha", "beta", "zeta"})]
+    pool_zeta = rank.significant_terms(pool, liked, limit=1)
+    assert set(pool_zeta) == {"alpha", "beta"}  # "zeta" is in no pool paper
+    assert pool_zeta["alpha"] == pool_zeta["beta"]
+    flipped = [frozenset(reversed(sorted(w))) for w in liked]
+    assert rank.significant_terms(pool, flipped, limit=1) == pool_zeta
+
+
 def test_shared_rare_words_of_liked_papers_lift_papers_that_use_them():
     texts = [f"paper {i} about generic things" for i in range(30)]
     texts[7] = "a paper about hypergraph sparsifiers"

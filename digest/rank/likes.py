@@ -33,7 +33,7 @@ from digest.rank.pool import CandidatePool, normalize_rows
 LIKE_BASE = 0.2
 DISLIKE_WEIGHT = 0.5  # Rocchio: how far disliked papers push the query away
 LEXICAL_WEIGHT = 0.3  # significant shared words, relative to the semantic evidence (z units)
-LEXICAL_TERMS = 50  # at most this many significant words per liked set
+LEXICAL_TERMS = 50  # this many significant words per liked set (more when tied at the cut)
 LEXICAL_MIN_PAPERS = 2  # a word must occur in at least this many liked papers
 
 
@@ -62,7 +62,9 @@ def significant_terms(
     if m < LEXICAL_MIN_PAPERS or n == 0:
         return {}
     counts = Counter(w for words in liked_words for w in words)
-    words = [w for w, k in counts.items() if k >= LEXICAL_MIN_PAPERS]
+    # sorted: a set's order changes with every process (string hashing), and so did which of
+    # several equally significant words were kept, and the liked-papers ranking with it
+    words = sorted(w for w, k in counts.items() if k >= LEXICAL_MIN_PAPERS)
     if not words:
         return {}
     k = np.array([counts[w] for w in words], dtype=np.float64)
@@ -73,7 +75,9 @@ def significant_terms(
         rest = np.where(k < m, (m - k) * np.log((m - k) / (m * (1.0 - p))), 0.0)
         g2 = 2.0 * (k * np.log(k / (m * p)) + rest)
     g2 = np.where(present & (k / m > p), g2, 0.0)
-    order = np.argsort(-g2, kind="stable")[:limit]
+    order = np.argsort(-g2, kind="stable")
+    if len(order) > limit:  # words tied with the last one kept are kept too: none is likelier
+        order = order[g2[order] >= g2[order[limit - 1]]]
     return {words[i]: float(g2[i]) for i in order if g2[i] > 0}
 
 
