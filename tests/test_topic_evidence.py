@@ -110,10 +110,12 @@ def test_the_score_is_a_z_score_on_the_days_papers_so_the_default_threshold_is_t
     match = text_match(day_pool(texts, vectors), query)
     z = (match.score - describe.CAL_BASE) / describe.CAL_SCALE
     # centred on the papers without evidence for the topic (its background), in units of the
-    # whole day's spread: the background sits at 0 and the day's spread is 1
-    background = z[~match.evidence]
-    assert abs(float(background.mean())) < 1e-3 and abs(float(z.std()) - 1.0) < 1e-3
-    assert float(z.mean()) > 0.0  # the topic's own papers lift the day's mean above 0
+    # spread within the two groups (pooled): the background sits at 0, and the day's own
+    # spread, which the topic's papers widen, is more than 1
+    background, topical = z[~match.evidence], z[match.evidence]
+    pooled = np.sqrt((background.size * background.var() + topical.size * topical.var()) / z.size)
+    assert abs(float(background.mean())) < 1e-3 and abs(float(pooled) - 1.0) < 1e-3
+    assert float(z.std()) > 1.0
     assert set(np.flatnonzero(match.score >= np.float32(0.35))) >= {0, 1, 2}
 
 

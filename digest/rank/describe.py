@@ -10,14 +10,17 @@ A description is matched two ways:
   counted double), matched by stem ("robots" and "robotic" are "robot"), each weighted by its
   inverse document frequency among the day's papers, a mention in the title counting twice.
 
-Both are standardised over the paper's **announcement day** (a day of fewer than
-MIN_CALIBRATION papers is completed with the stored days before it) and added, the lexical
-half at LEXICAL_WEIGHT; the sum is standardised again (centred on the window's papers
-without evidence for the topic, spread from all of them) and put on the ranking scale as
+Both are standardised over the paper's **calibration window** (the CALIBRATION_DAYS ending on
+its announcement day; while those hold fewer than MIN_CALIBRATION papers, the nearest stored
+days around it, earlier ones first) and added, the lexical half at LEXICAL_WEIGHT; the sum is
+standardised again against the window's papers without evidence for the topic (their mean;
+the spread within that group and the rest) and put on the ranking scale as
 CAL_BASE + CAL_SCALE * z. So a threshold means the same for every topic: the default 0.35 is
-three standard deviations above the day's typical paper, whether the description is broad or
-narrow. A paper's score depends only on the topic, the paper and its day: a week's pool, a
-day's pool and the replay of one day give it the same number.
+three standard deviations above the window's typical paper, whether the description is broad
+or narrow. A paper's score depends only on the topic, the paper and its window: a week's pool,
+a day's pool and the replay of one day give it the same number. A window of a thousand papers
+keeps a day's statistics steady; with 200, the first days of an archive were each measured on
+a different handful of days, and a week's ranking mixed their scales.
 
 A paper has **its own evidence** for the topic when both halves, each on its own, stand at
 least EVIDENCE_Z above its day and it uses a salient term (one used by at most SALIENT_SHARE
@@ -29,8 +32,6 @@ their salient words, so it no longer spills into every topic.
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ from digest.rank.evidence import (
     words,
 )
 from digest.rank.pool import CandidatePool
+from digest.rank.terms import term_presence
 
 CAL_BASE = 0.2  # calibrated score of a paper at its day's mean
 CAL_SCALE = 0.05  # per standard deviation: 0.35 (the default threshold) is z = 3
@@ -54,7 +56,7 @@ TITLE_BONUS = 1.0  # a term in the title counts this much more
 EVIDENCE_Z = 1.5  # each kind of evidence must reach this on its own for a paper to pass
 CALIBRATION_DAYS = 7  # a day's statistics come from the week of listings ending on it
 BACKGROUND = True
-MIN_CALIBRATION = 200  # papers; a quieter week reaches further back
+MIN_CALIBRATION = 1000  # papers; a quieter week reaches further back
 SALIENT_SHARE = 0.05  # a salient term is used by at most this share of the window's papers
 
 
@@ -121,11 +123,12 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
         rare = (df <= salient_cut(df, total)) | (weights > 1.0)  # a curator's keyword is salient
         has_salient = hits[rare].any(axis=0)
         evident = (sem_z >= EVIDENCE_Z) & (lex_z >= EVIDENCE_Z) & has_salient
-        # centred on the window's papers WITHOUT evidence for the topic (its background), so a
-        # topic that is a tenth of this week is not squeezed by its own papers; the spread is
-        # the whole window's, which a handful of papers more or less barely moves (taken from
-        # the background alone it swung from day to day and unsettled a week's ranking)
-        fused = _z(sem_z + LEXICAL_WEIGHT * lex_z, centre_on=~evident if BACKGROUND else None)
+        # standardised against the window's papers WITHOUT evidence for the topic (its
+        # background), in units of the spread within each group, so a topic that is a tenth
+        # of its week is neither squeezed by its own papers (the whole window's spread grows
+        # with them: "LLM agents" passed 15 papers of the demo week instead of 52) nor judged
+        # on a background whose top was cut off (the background's own spread shrinks)
+        fused = _z(sem_z + LEXICAL_WEIGHT * lex_z, background=~evident if BACKGROUND else None)
         at = np.searchsorted(window, members)  # the members' places in the window
         out[:, members] = fused[at], sem_z[at], lex_z[at]
         salient[members] = has_salient[at]
@@ -148,18 +151,21 @@ def _semantic(pool: CandidatePool, query: DescriptionQuery) -> np.ndarray:
     return (query.vectors.astype(np.float32) @ pool.vectors.T).mean(axis=0).astype(np.float64)
 
 
-def _z(values: np.ndarray, centre_on: np.ndarray | None = None) -> np.ndarray:
-    """Standard scores; with a `centre_on` mask the mean comes from those values only (all of
-    them when fewer than two are marked), the spread always from all."""
+def _z(values: np.ndarray, background: np.ndarray | None = None) -> np.ndarray:
+    """Standard scores. With a `background` mask: centred on the background's mean, in units
+    of the pooled spread within the two groups (background, the rest), the way a
+    discriminant measures distance; all values as one group when either has fewer than two."""
     if len(values) < 2:
         return np.zeros_like(values, dtype=np.float64)
-    sd = float(values.std())
-    if sd < 1e-9:
+    centre, spread = float(values.mean()), float(values.std())
+    marked = int(np.count_nonzero(background)) if background is not None else 0
+    if background is not None and 2 <= marked <= len(values) - 2:
+        inside, rest = values[background], values[~background]
+        centre = float(inside.mean())
+        spread = float(np.sqrt((len(inside) * inside.var() + len(rest) * rest.var()) / len(values)))
+    if spread < 1e-9:
         return np.zeros_like(values, dtype=np.float64)
-    centre = values
-    if centre_on is not None and int(np.count_nonzero(centre_on)) >= 2:
-        centre = values[centre_on]
-    return (values - centre.mean()) / sd
+    return (values - centre) / spread
 
 
 def calibration_groups(pool: CandidatePool) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -224,15 +230,7 @@ def evidence_words(
     wrote them), then the description's terms in the paper's own words, rarest first; common
     terms only when no rare one is there."""
     said = [k for k in keywords if pool.keyword_mask(k)[index]]
-    present, _ = term_presence(pool, query.terms)
-    share = present.sum(axis=1) / max(len(pool), 1)
-    rarity = {
-        t.stems: float(np.log1p((1.0 - f) / max(f, 1.0 / max(len(pool), 1))))
-        for t, f in zip(query.terms, share, strict=True)
-    }
-    used = present.sum(axis=1)
-    cut = salient_cut(used, max(len(pool), 1))
-    salient = {t.stems for t, n in zip(query.terms, used, strict=True) if n <= cut or t.weight > 1}
+    rarity, salient = _term_rarity(pool, query)
     found = [
         (t, w)
         for t, w in matched_terms(pool.texts[index], query.terms, rarity)
@@ -246,137 +244,29 @@ def evidence_words(
     return tuple(said[:limit])
 
 
+def _term_rarity(
+    pool: CandidatePool, query: DescriptionQuery
+) -> tuple[dict[tuple[str, ...], float], set[tuple[str, ...]]]:
+    """How rare each of the query's terms is in the pool (log odds of a paper not using it),
+    and which are salient (`salient_cut`, or a curator's keyword); once per pool and query."""
+    key = ("rarity", id(query))
+    cached = pool._masks.get(key)
+    if cached is not None and cached[0] is query:
+        return cached[1]
+    present, _ = term_presence(pool, query.terms)
+    n = max(len(pool), 1)
+    used = present.sum(axis=1)
+    rarity = {
+        t.stems: float(np.log1p((1.0 - f) / max(f, 1.0 / n)))
+        for t, f in zip(query.terms, used / n, strict=True)
+    }
+    cut = salient_cut(used, n)
+    salient = {t.stems for t, k in zip(query.terms, used, strict=True) if k <= cut or t.weight > 1}
+    pool._masks[key] = (query, (rarity, salient))
+    return rarity, salient
+
+
 def _overlaps(first: str, second: str) -> bool:
     """They share a word ("LLM-agents" and "LLM agent"; "real transfer" and "sim-to-real")."""
     a, b = ({stem(w) for w in words(x) if is_content_word(w)} for x in (first, second))
     return bool(a & b)
-
-
-# ---------------------------------------------------------------- terms in a pool
-
-
-def term_presence(pool: CandidatePool, terms: Sequence[Term]) -> tuple[np.ndarray, np.ndarray]:
-    """(terms, papers) booleans: the paper uses the term; it uses it in its title.
-
-    Found without a word index of the pool: the word starts of the pool's lower-cased texts
-    (joined once, `_word_starts`) whose first letters are those of a missing term's stem, that
-    word stemmed (cached) and kept when its stem is wanted. A title is the start of its text.
-    """
-    missing = [t for t in terms if ("term", t.stems) not in pool._masks]
-    if missing:
-        body, title = _scan(pool, missing)
-        for term in missing:
-            pool._masks[("term", term.stems)] = (body[term.stems], title[term.stems])
-    present = np.zeros((len(terms), len(pool)), dtype=bool)
-    titled = np.zeros((len(terms), len(pool)), dtype=bool)
-    for row, term in enumerate(terms):
-        present[row], titled[row] = pool._masks[("term", term.stems)]
-    titled &= present
-    return present, titled
-
-
-_WORD_AT = re.compile(r"[^\W_]+")
-_BETWEEN_WORDS = re.compile(r"[\s\-]+")
-PREFIX = 8  # at most this many first letters are looked up at word starts (see `_prefixes`)
-# which latin-1 characters are word characters (the texts are read as latin-1, one byte a
-# character, anything else as "?": a word starting with such a letter is never a term's)
-_WORD_BYTE = np.array([chr(c).isalnum() for c in range(256)], dtype=bool)
-
-
-@dataclass(frozen=True)
-class _Joined:
-    """The pool's texts lower-cased and joined by newlines, and where words start in it."""
-
-    text: str
-    starts: np.ndarray  # each paper's first offset
-    title_ends: np.ndarray  # each paper's offset just past its title
-    codes: np.ndarray  # the text as latin-1 bytes (others "?"), padded with PREFIX zeros
-    word_starts: np.ndarray  # offsets where a word starts
-    first: np.ndarray  # the byte there
-
-
-def _joined(pool: CandidatePool) -> _Joined:
-    if ("joined",) not in pool._masks:
-        lowered = [t.lower() for t in pool.texts]
-        text = "\n".join(lowered)
-        lengths = [0] + [len(t) + 1 for t in lowered[:-1]]
-        starts = np.cumsum(lengths, dtype=np.int64) if lowered else np.zeros(0, np.int64)
-        titles = np.array([len(t.lower()) for t in pool.titles], dtype=np.int64)
-        raw = text.encode("latin-1", errors="replace") + bytes(PREFIX)
-        codes = np.frombuffer(raw, dtype=np.uint8)
-        word = np.take(_WORD_BYTE, codes)  # take: a third of the time of word_byte[codes]
-        begins = np.empty_like(word)
-        begins[:1] = word[:1]
-        np.greater(word[1:], word[:-1], out=begins[1:])  # a word character after another
-        at = np.flatnonzero(begins)
-        pool._masks[("joined",)] = _Joined(text, starts, starts + titles, codes, at, codes[at])
-    return pool._masks[("joined",)]
-
-
-def _prefixes(terms: Sequence[Term]) -> dict[str, str]:
-    """stem -> the letters every word with that stem starts with: what the description's word
-    and its stem share, less the stem's last letter ("studies" -> "studi" -> "stud", which
-    "study" starts with; "mining" -> "mine" -> "min", which "mined" and "mines" do). A stem's
-    first four letters were not enough: "mining", "gaming" and "posing" were never found."""
-    found: dict[str, str] = {}
-    for term in terms:
-        said = words(term.label)
-        for i, term_stem in enumerate(term.stems):
-            word = said[i] if len(said) == len(term.stems) else term_stem
-            prefix = os.path.commonprefix([word, term_stem])[: max(1, len(term_stem) - 1)]
-            if term_stem not in found or len(prefix) < len(found[term_stem]):
-                found[term_stem] = prefix[:PREFIX] or term_stem[:1]
-    return found
-
-
-def _starting_with(joined: _Joined, prefix: str) -> list[int]:
-    """Offsets of the words that start with `prefix` (at most PREFIX letters)."""
-    try:
-        wanted = np.frombuffer(prefix[:PREFIX].encode("latin-1"), dtype=np.uint8)
-    except UnicodeEncodeError:  # not one byte a letter: look for it the slow way
-        found, at = [], joined.text.find(prefix)
-        while at != -1:
-            if at == 0 or not joined.text[at - 1].isalnum():
-                found.append(at)
-            at = joined.text.find(prefix, at + 1)
-        return found
-    at = joined.word_starts[joined.first == wanted[0]]
-    for k in range(1, len(wanted)):
-        at = at[joined.codes[at + k] == wanted[k]]
-    return at.tolist()
-
-
-def _scan(pool: CandidatePool, terms: Sequence[Term]) -> tuple[dict, dict]:
-    """term stems -> papers whose text uses the term (a phrase: its two words adjacent), and
-    papers whose title does."""
-    joined = _joined(pool)
-    big, starts = joined.text, joined.starts
-    prefixes = _prefixes(terms)
-    wanted = set(prefixes)
-    found = {t.stems: np.zeros(len(starts), dtype=bool) for t in terms}
-    in_title = {t.stems: np.zeros(len(starts), dtype=bool) for t in terms}
-    hits: dict[int, tuple[int, str]] = {}  # start offset -> (end offset, stem)
-    for prefix in set(prefixes.values()):
-        for at in _starting_with(joined, prefix):
-            if at in hits or at > 0 and (big[at - 1].isalnum() or big[at - 1] == "_"):
-                continue  # inside a word (after a letter that is not latin-1)
-            word = _WORD_AT.match(big, at)
-            if word is not None:
-                word_stem = stem(word.group(0))
-                if word_stem in wanted:
-                    hits[at] = (word.end(), word_stem)
-    previous: tuple[int, int, str] | None = None  # (paper, end, stem) of the last hit
-    for at in sorted(hits):
-        end, word_stem = hits[at]
-        paper = int(np.searchsorted(starts, at, side="right")) - 1
-        titled = end <= joined.title_ends[paper]
-        if (word_stem,) in found:
-            found[(word_stem,)][paper] = True
-            in_title[(word_stem,)][paper] |= titled
-        if previous is not None and previous[0] == paper:
-            pair = (previous[2], word_stem)
-            if pair in found and _BETWEEN_WORDS.fullmatch(big, previous[1], at):
-                found[pair][paper] = True
-                in_title[pair][paper] |= titled
-        previous = (paper, end, word_stem)
-    return found, in_title

@@ -79,26 +79,21 @@ def attach_reference(
     if not days:
         return
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
-    span = timedelta(days=CALIBRATION_DAYS - 1)
-    counts = rank_store.announced_counts(db, first - span, last, announce_types)
-    windows: dict[str, tuple[str, str]] = {}
-    for day in days:
-        low = (date.fromisoformat(day) - span).isoformat()
-        windows[day] = (low, day)
-        if sum(n for d, n in counts.items() if low <= d <= day) < MIN_CALIBRATION:
-            near = rank_store.nearest_days(
-                db, date.fromisoformat(day), announce_types, MIN_CALIBRATION
-            )
-            windows[day] = (min(low, near[0].isoformat()), near[1].isoformat())
+    counts = rank_store.announced_counts(db, announce_types)  # one query for every day
+    windows = {
+        day: calibration_window(counts, date.fromisoformat(day), CALIBRATION_DAYS, MIN_CALIBRATION)
+        for day in days
+    }
     parts: list[tuple[list[tuple], np.ndarray]] = []
     earliest = min(w[0] for w in windows.values())
     latest = max(w[1] for w in windows.values())
+    stored = {d.isoformat() for d, _ in counts}
     try:
-        if earliest < days[0]:
+        if any(earliest <= d < days[0] for d in stored):  # no query for days nothing was sent
             before = first - timedelta(days=1)
             since = date.fromisoformat(earliest)
             parts.append(_candidates(db, config, since, before, announce_types))
-        if latest > days[-1]:
+        if any(days[-1] < d <= latest for d in stored):
             after = last + timedelta(days=1)
             until = date.fromisoformat(latest)
             parts.append(_candidates(db, config, after, until, announce_types))
@@ -108,6 +103,29 @@ def attach_reference(
     except ValueError:  # a stored vector of another size: calibrate on the pool's own days
         reference = _pool_of(db, ([], None))
     set_reference(pool, reference, windows)
+
+
+def calibration_window(
+    counts: Sequence[tuple[date, int]], day: date, span_days: int, min_papers: int
+) -> tuple[str, str]:
+    """(first day, last day), ISO, of `day`'s calibration window: the `span_days` calendar days
+    ending on it; while those hold fewer than `min_papers` stored papers, the shortest run of
+    stored days around it that does (the days before it first, nearest first, then the days
+    after it), or every stored day when fewer exist. `counts`: (day, papers), oldest first."""
+    low = day - timedelta(days=span_days - 1)
+    if sum(n for d, n in counts if low <= d <= day) >= min_papers:
+        return low.isoformat(), day.isoformat()
+    total = sum(n for d, n in counts if d == day)
+    first = last = day
+    for d, n in reversed([c for c in counts if c[0] < day]):
+        if total >= min_papers:
+            break
+        total, first = total + n, d
+    for d, n in [c for c in counts if c[0] > day]:
+        if total >= min_papers:
+            break
+        total, last = total + n, d
+    return min(low, first).isoformat(), last.isoformat()
 
 
 def text_vector(db, config: Config, text: str) -> np.ndarray:

@@ -29,7 +29,7 @@ from digest.store import ranking as rank_store
 from digest.store.papers import announcement_dates
 from digest.store.topics import list_topics
 
-SCORING_VERSION = "describe-3"  # bump when what passes a topic changes
+SCORING_VERSION = "describe-4"  # bump when what passes a topic changes
 
 
 @dataclass

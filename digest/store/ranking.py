@@ -262,32 +262,8 @@ def topic_match_count(db, topic_id: int, since: date, until: date) -> int:
     return int(row[0])
 
 
-def announced_counts(
-    db, since: date, until: date, announce_types: Sequence[str] | None
-) -> dict[str, int]:
-    """ISO day -> papers first announced that day, for days in [since, until]."""
-    clauses, params = (
-        ["first_announced >= ?", "first_announced <= ?"],
-        [
-            since.isoformat(),
-            until.isoformat(),
-        ],
-    )
-    _add_announce_types(clauses, params, announce_types)
-    rows = db.execute(
-        "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
-        f"WHERE {' AND '.join(clauses)} GROUP BY first_announced",
-        params,
-    )
-    return {r[0]: int(r[1]) for r in rows}
-
-
-def nearest_days(
-    db, day: date, announce_types: Sequence[str] | None, min_papers: int
-) -> tuple[date, date]:
-    """The shortest run of stored announcement days around `day` -- the days before it first,
-    nearest first, then the days after it -- whose papers number at least `min_papers` (or all
-    stored days when fewer exist): (first day, last day) of that run."""
+def announced_counts(db, announce_types: Sequence[str] | None) -> list[tuple[date, int]]:
+    """(day, papers first announced that day) for every stored announcement day, oldest first."""
     clauses: list[str] = ["first_announced IS NOT NULL"]
     params: list = []
     _add_announce_types(clauses, params, announce_types)
@@ -296,18 +272,7 @@ def nearest_days(
         f"WHERE {' AND '.join(clauses)} GROUP BY first_announced ORDER BY first_announced",
         params,
     ).fetchall()
-    counts = [(date.fromisoformat(d), int(n)) for d, n in rows if d]
-    total = sum(n for d, n in counts if d == day)
-    low = high = day
-    for d, n in reversed([c for c in counts if c[0] < day]):
-        if total >= min_papers:
-            break
-        total, low = total + n, d
-    for d, n in [c for c in counts if c[0] > day]:
-        if total >= min_papers:
-            break
-        total, high = total + n, d
-    return low, high
+    return [(date.fromisoformat(d), int(n)) for d, n in rows if d]
 
 
 def topic_matches_between(db, since: date, until: date) -> list[tuple[int, str, str, float]]:
