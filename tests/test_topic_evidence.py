@@ -209,3 +209,19 @@ def test_authors_and_categories_are_decoded_only_when_read():
     assert lazy[1:] == [(), ()] and list(lazy)[0] == ("Ann Lee", "Bo Chen")
     with pytest.raises(IndexError):
         lazy[3]
+
+
+def test_a_days_calibration_window_is_its_week_or_the_nearest_days_holding_enough_papers():
+    from datetime import date
+
+    from digest.rank.gather import calibration_window
+
+    days = [date(2025, 10, d) for d in (6, 7, 8, 9, 10, 13, 14)]
+    counts = [(d, 300) for d in days]
+    # the week ending on the 14th holds 5 listing days (1,500 papers): that week
+    assert calibration_window(counts, date(2025, 10, 14), 7, 1000) == ("2025-10-08", "2025-10-14")
+    # the 7th: its week holds 600, so the days after it are borrowed, nearest first
+    assert calibration_window(counts, date(2025, 10, 7), 7, 1000) == ("2025-10-01", "2025-10-09")
+    # fewer papers stored than asked for: every stored day
+    few = [(d, 10) for d in days]
+    assert calibration_window(few, date(2025, 10, 8), 7, 1000) == ("2025-10-02", "2025-10-14")
