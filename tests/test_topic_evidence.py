@@ -225,3 +225,17 @@ def test_a_days_calibration_window_is_its_week_or_the_nearest_days_holding_enoug
     # fewer papers stored than asked for: every stored day
     few = [(d, 10) for d in days]
     assert calibration_window(few, date(2025, 10, 8), 7, 1000) == ("2025-10-02", "2025-10-14")
+
+
+def test_a_why_line_names_telling_words_next_to_the_salient_ones_never_the_commonest():
+    texts = ["Paper. We compare models on data."] * 40
+    for i in range(1, 8):  # "multi-agent": 8 of 40 papers, too common to be salient
+        texts[i] = "Agents. Multi-agent systems of models."
+    texts[0] = "Ours. An LLM in multi-agent teams of models."  # "LLM": salient, one paper
+    vectors = np.eye(40, 8, dtype=np.float32)
+    pool = day_pool(texts, vectors)
+    query = DescriptionQuery.build("LLM: multi-agent systems and models", np.eye(1, 8))
+    said = describe.evidence_words(pool, 0, query)
+    assert said[0] == "LLM" and "multi-agent" in said and "models" not in said
+    # a paper with nothing rarer than the commonest words is still told what it matched
+    assert describe.evidence_words(pool, 20, query) == ("models",)

@@ -58,6 +58,7 @@ CALIBRATION_DAYS = 7  # a day's statistics come from the week of listings ending
 BACKGROUND = True
 MIN_CALIBRATION = 1000  # papers; a quieter week reaches further back
 SALIENT_SHARE = 0.05  # a salient term is used by at most this share of the window's papers
+TELLING = float(np.log1p(3.0))  # rarity of a term a quarter of the papers use (why-lines)
 
 
 @dataclass(frozen=True)
@@ -227,8 +228,10 @@ def evidence_words(
     limit: int = 3,
 ) -> tuple[str, ...]:
     """What a why-line names for one paper: the curator's keywords it uses (as the curator
-    wrote them), then the description's terms in the paper's own words, rarest first; common
-    terms only when no rare one is there."""
+    wrote them), then the description's terms in the paper's own words: salient ones first,
+    then others that a quarter of the papers or fewer use, rarest first; the commonest
+    ("models") only when nothing else is there. ("LLM", a keyword's word, used to be named
+    alone though the paper also said "multi-agent" and "collaborative".)"""
     said = [k for k in keywords if pool.keyword_mask(k)[index]]
     rarity, salient = _term_rarity(pool, query)
     found = [
@@ -237,8 +240,9 @@ def evidence_words(
         if not set(words(t.label)) <= SAYS_NOTHING
     ]
     rare = [w for t, w in found if t.stems in salient]
-    common = [w for t, w in found if t.stems not in salient]
-    for phrase in rare or common:
+    telling = [w for t, w in found if t.stems not in salient and rarity[t.stems] >= TELLING]
+    common = [w for t, w in found if t.stems not in salient and rarity[t.stems] < TELLING]
+    for phrase in (rare + telling) or common:
         if not any(_overlaps(phrase, k) for k in said):
             said.append(phrase)
     return tuple(said[:limit])
