@@ -8,7 +8,9 @@ A description is matched two ways:
   list is not diluted by the others;
 * lexical: the description's salient words and two-word phrases (and the topic's keywords,
   counted double), matched by stem ("robots" and "robotic" are "robot"), each weighted by its
-  inverse document frequency among the day's papers, a mention in the title counting twice.
+  inverse document frequency among the day's papers, a phrase half as much again (its two
+  words in order say more than either: "motion planning", "speech recognition"), a mention in
+  the title counting twice.
 
 Both are standardised over the paper's **calibration window** (the CALIBRATION_DAYS ending on
 its announcement day; while those hold fewer than MIN_CALIBRATION papers, the nearest stored
@@ -58,6 +60,7 @@ CALIBRATION_DAYS = 7  # a day's statistics come from the week of listings ending
 BACKGROUND = True
 MIN_CALIBRATION = 1000  # papers; a quieter week reaches further back
 SALIENT_SHARE = 0.05  # a salient term is used by at most this share of the window's papers
+PHRASE_WEIGHT = 1.5  # a two-word phrase of the description, found in order, counts this much more
 TELLING = float(np.log1p(3.0))  # rarity of a term a quarter of the papers use (why-lines)
 
 
@@ -103,6 +106,7 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
     semantic = _semantic(pool, query)
     present, titled = term_presence(pool, query.terms)
     weights = np.array([t.weight for t in query.terms], dtype=np.float64)
+    phrase_boost = np.array([PHRASE_WEIGHT if t.is_phrase else 1.0 for t in query.terms])
     ref = pool.reference
     if ref is not None and len(ref):
         ref_semantic = _semantic(ref, query)
@@ -118,7 +122,7 @@ def _match(pool: CandidatePool, query: DescriptionQuery) -> TextMatch:
             in_title = np.hstack([in_title, ref_titled[:, extra]])
         total = hits.shape[1]
         df = hits.sum(axis=1)
-        idf = np.log1p((total - df + 0.5) / (df + 0.5)) * weights
+        idf = np.log1p((total - df + 0.5) / (df + 0.5)) * weights * phrase_boost
         lexical = idf @ (hits + TITLE_BONUS * in_title)
         sem_z, lex_z = _z(sem), _z(lexical)
         rare = (df <= salient_cut(df, total)) | (weights > 1.0)  # a curator's keyword is salient

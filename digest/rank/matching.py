@@ -29,7 +29,7 @@ from digest.store import ranking as rank_store
 from digest.store.papers import announcement_dates
 from digest.store.topics import list_topics
 
-SCORING_VERSION = "describe-4"  # bump when what passes a topic changes
+SCORING_VERSION = "describe-5"  # bump when what passes a topic changes
 
 
 @dataclass
@@ -47,7 +47,12 @@ def topics_signature(config: Config, topics: Sequence[Topic]) -> str:
         "model": config.embedding.model,
         "default_threshold": config.ranking.default_threshold,
         "announce_types": list(config.arxiv.announce_types or ()),
-        "calibration": [describe.CAL_BASE, describe.CAL_SCALE, describe.MIN_CALIBRATION],
+        "calibration": [
+            describe.CAL_BASE,
+            describe.CAL_SCALE,
+            describe.MIN_CALIBRATION,
+            describe.PHRASE_WEIGHT,
+        ],
         "topics": [
             [
                 t.id,
