@@ -18,15 +18,21 @@ from digest.store import deliveries as ledger_store
 from digest.store.lease import Lease
 
 
-def held_issues(db, config, now: datetime) -> list:
-    """The recent issues that still have queued (held) rows and are not yet too late to send."""
+def held_issues(db, config, now: datetime, ignore_complaints: bool = False) -> list:
+    """The recent issues that still have queued (held) rows and are not yet too late to send;
+    when there are any, the sender and its reputation are checked first (each raises with one
+    line saying what to fix), by `digest send --held` and the fleet's hourly pass alike."""
     limit = config.mail.max_lateness_hours
     start = held_window_start(now.date(), limit)
-    return [
+    issues = [
         day
         for day in ledger_store.issue_dates_with_queued(db, start)
         if hours_since_issue(config, day, now) <= limit
     ]
+    if issues:
+        check_sender(config)
+        check_reputation(db, config, ignore=ignore_complaints)
+    return issues
 
 
 def send_held(
@@ -35,11 +41,9 @@ def send_held(
     """Deliver held digests whose local hour has come, for every recent issue that still has
     queued rows. Plans and renders nothing. Returns one SendReport per issue looked at."""
     now = now or datetime.now(UTC)
-    issues = held_issues(db, config, now)
+    issues = held_issues(db, config, now, ignore_complaints)
     if not issues:
         return []
-    check_sender(config)
-    check_reputation(db, config, ignore=ignore_complaints)
     if backend is None:
         backend = get_backend(config)
     backend = with_chat(backend)  # held chat digests go to their channels' webhooks

@@ -29,18 +29,14 @@ def fleet_send_held(
 ) -> list[SendReport]:
     """Send the held digests whose hour has come as jobs, wait for them; one report per issue
     that still had queued rows (counts read from the ledger before and after)."""
-    from digest.mail.health import check_reputation
     from digest.mail.held import held_issues
     from digest.mail.send_times import next_moment_utc, split_due
-    from digest.mail.sending import check_sender
     from digest.store.lease import Lease
 
     now = now or datetime.now(UTC)
-    issues = held_issues(db, config, now)
+    issues = held_issues(db, config, now, ignore_complaints)
     if not issues:
         return []
-    check_sender(config)
-    check_reputation(db, config, ignore=ignore_complaints)
     ensure_queue(db)
     reports = []
     with Lease(db, config.db_path, "send", config.schedule.lease_minutes):
