@@ -79,7 +79,11 @@ def attach_reference(
     if not days:
         return
     first, last = date.fromisoformat(days[0]), date.fromisoformat(days[-1])
-    counts = rank_store.announced_counts(db, announce_types)  # one query for every day
+    span = timedelta(days=CALIBRATION_DAYS - 1)
+    counts = rank_store.announced_counts(db, announce_types, first - span, last)
+    ends = [date.fromisoformat(day) for day in days]
+    if any(_papers_in(counts, end - span, end) < MIN_CALIBRATION for end in ends):
+        counts = rank_store.announced_counts(db, announce_types)  # a quiet week reaches further
     windows = {
         day: calibration_window(counts, date.fromisoformat(day), CALIBRATION_DAYS, MIN_CALIBRATION)
         for day in days
@@ -113,7 +117,7 @@ def calibration_window(
     stored days around it that does (the days before it first, nearest first, then the days
     after it), or every stored day when fewer exist. `counts`: (day, papers), oldest first."""
     low = day - timedelta(days=span_days - 1)
-    if sum(n for d, n in counts if low <= d <= day) >= min_papers:
+    if _papers_in(counts, low, day) >= min_papers:
         return low.isoformat(), day.isoformat()
     total = sum(n for d, n in counts if d == day)
     first = last = day
@@ -126,6 +130,10 @@ def calibration_window(
             break
         total, last = total + n, d
     return min(low, first).isoformat(), last.isoformat()
+
+
+def _papers_in(counts: Sequence[tuple[date, int]], low: date, high: date) -> int:
+    return sum(n for d, n in counts if low <= d <= high)
 
 
 def text_vector(db, config: Config, text: str) -> np.ndarray:

@@ -262,10 +262,22 @@ def topic_match_count(db, topic_id: int, since: date, until: date) -> int:
     return int(row[0])
 
 
-def announced_counts(db, announce_types: Sequence[str] | None) -> list[tuple[date, int]]:
-    """(day, papers first announced that day) for every stored announcement day, oldest first."""
+def announced_counts(
+    db,
+    announce_types: Sequence[str] | None,
+    since: date | None = None,
+    until: date | None = None,
+) -> list[tuple[date, int]]:
+    """(day, papers first announced that day) for the stored announcement days in [since, until]
+    (every one when both are None), oldest first."""
     clauses: list[str] = ["first_announced IS NOT NULL"]
     params: list = []
+    if since:
+        clauses.append("first_announced >= ?")
+        params.append(since.isoformat())
+    if until:
+        clauses.append("first_announced <= ?")
+        params.append(until.isoformat())
     _add_announce_types(clauses, params, announce_types)
     rows = db.execute(
         "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
