@@ -22,9 +22,10 @@ from digest.rank.pool import CandidatePool
 def term_presence(pool: CandidatePool, terms: Sequence[Term]) -> tuple[np.ndarray, np.ndarray]:
     """(terms, papers) booleans: the paper uses the term; it uses it in its title.
 
-    Found without a word index of the pool: the word starts of the pool's lower-cased texts
-    (joined once, `_word_starts`) whose first letters are those of a missing term's stem, that
-    word stemmed (cached) and kept when its stem is wanted. A title is the start of its text.
+    Found without a word index of the pool: the words of the pool's lower-cased texts
+    (joined once, `_joined`) that start with the letters every variant of a missing term's
+    stem starts with (`_prefixes`), each such word stemmed (cached) and kept when its stem is
+    wanted. A title is the start of its text.
     """
     missing = [t for t in terms if ("term", t.stems) not in pool._masks]
     if missing:
