@@ -21,13 +21,27 @@ def _chunks(items: Sequence[str], size: int = 500) -> Iterable[list[str]]:
 
 
 def _add_announce_types(
-    clauses: list[str], params: list, announce_types: Sequence[str] | None
+    clauses: list[str], params: list, announce_types: Sequence[str] | None, table: str = ""
 ) -> None:
-    """Only papers of these announcement kinds (and those whose kind is unknown)."""
+    """Only papers of these announcement kinds (and those whose kind is unknown); `table` is
+    the papers table's alias with its dot ("p.") when the query joins others."""
     if announce_types:
         marks = ",".join("?" for _ in announce_types)
-        clauses.append(f"(announce_type IN ({marks}) OR announce_type IS NULL)")
+        column = f"{table}announce_type"
+        clauses.append(f"({column} IN ({marks}) OR {column} IS NULL)")
         params += list(announce_types)
+
+
+def _add_announced_between(
+    clauses: list[str], params: list, since: date | None, until: date | None, table: str = ""
+) -> None:
+    """Only papers first announced in [since, until] (either end open when None)."""
+    if since:
+        clauses.append(f"{table}first_announced >= ?")
+        params.append(since.isoformat())
+    if until:
+        clauses.append(f"{table}first_announced <= ?")
+        params.append(until.isoformat())
 
 
 def candidate_rows_with_vectors(
@@ -42,15 +56,8 @@ def candidate_rows_with_vectors(
     vectors as one (n, d) matrix. Authors and categories stay JSON text: most rankings never
     read them, and decoding every row's cost a fifth of a topic lab query."""
     clauses, params = ["e.model = ?"], [model]
-    if since:
-        clauses.append("p.first_announced >= ?")
-        params.append(since.isoformat())
-    if until:
-        clauses.append("p.first_announced <= ?")
-        params.append(until.isoformat())
-    types: list[str] = []
-    _add_announce_types(types, params, announce_types)
-    clauses += [t.replace("announce_type", "p.announce_type") for t in types]
+    _add_announced_between(clauses, params, since, until, "p.")
+    _add_announce_types(clauses, params, announce_types, "p.")
     rows = db.execute(
         "SELECT p.id, p.title, p.abstract, p.authors_json, p.categories_json, "  # noqa: S608
         "p.first_announced, e.vector FROM papers p JOIN embeddings e "
@@ -272,12 +279,7 @@ def announced_counts(
     (every one when both are None), oldest first."""
     clauses: list[str] = ["first_announced IS NOT NULL"]
     params: list = []
-    if since:
-        clauses.append("first_announced >= ?")
-        params.append(since.isoformat())
-    if until:
-        clauses.append("first_announced <= ?")
-        params.append(until.isoformat())
+    _add_announced_between(clauses, params, since, until)
     _add_announce_types(clauses, params, announce_types)
     rows = db.execute(
         "SELECT first_announced, COUNT(*) FROM papers "  # noqa: S608
